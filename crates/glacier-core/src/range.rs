@@ -1,0 +1,160 @@
+//! Byte ranges of the API: `Content-Range: bytes a-b/*` on parts, `Range: bytes=a-b` on job
+//! output, and the `RetrievalByteRange` of archive retrievals.
+
+use crate::treehash::MIB;
+use crate::validate::Invalid;
+
+/// An inclusive byte range `[start, end]`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Span {
+    pub start: u64,
+    pub end: u64,
+}
+
+impl Span {
+    pub fn len(&self) -> u64 {
+        self.end - self.start + 1
+    }
+
+    pub fn is_empty(&self) -> bool {
+        false
+    }
+}
+
+impl std::fmt::Display for Span {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}-{}", self.start, self.end)
+    }
+}
+
+fn parse_pair(s: &str) -> Option<(u64, &str)> {
+    let (a, b) = s.split_once('-')?;
+    if a.is_empty() || !a.bytes().all(|c| c.is_ascii_digit()) {
+        return None;
+    }
+    Some((a.parse().ok()?, b))
+}
+
+fn number(s: &str) -> Option<u64> {
+    if s.is_empty() || !s.bytes().all(|c| c.is_ascii_digit()) {
+        return None;
+    }
+    s.parse().ok()
+}
+
+/// Parses `a-b` with `a <= b`.
+pub fn span(s: &str) -> Option<Span> {
+    let (start, rest) = parse_pair(s)?;
+    let end = number(rest)?;
+    (start <= end).then_some(Span { start, end })
+}
+
+/// Parses the `Content-Range` of UploadMultipartPart: `bytes a-b/*`.
+pub fn content_range(raw: &str) -> Result<Span, Invalid> {
+    raw.trim()
+        .strip_prefix("bytes ")
+        .and_then(|r| r.strip_suffix("/*"))
+        .and_then(span)
+        .ok_or_else(|| {
+            Invalid(format!(
+                "Invalid Content-Range: {raw:?}: expected 'bytes <first>-<last>/*' with first <= last"
+            ))
+        })
+}
+
+/// A `Range: bytes=a-b` or `bytes=a-` request header.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HttpRange {
+    pub start: u64,
+    pub end: Option<u64>,
+}
+
+impl HttpRange {
+    /// The part of `total` bytes this range selects: its end is clipped to the last byte, as HTTP
+    /// defines. `None` when the range starts at or beyond the end.
+    pub fn resolve(&self, total: u64) -> Option<Span> {
+        if self.start >= total {
+            return None;
+        }
+        let end = self.end.map_or(total - 1, |e| e.min(total - 1));
+        Some(Span { start: self.start, end })
+    }
+}
+
+/// Parses an HTTP `Range` header of the form `bytes=a-b` or `bytes=a-`.
+pub fn http_range(raw: &str) -> Result<HttpRange, Invalid> {
+    let bad = || {
+        Invalid(format!(
+            "Invalid Range: {raw:?}: expected 'bytes=<first>-<last>' or 'bytes=<first>-'"
+        ))
+    };
+    let r = raw.trim().strip_prefix("bytes=").ok_or_else(bad)?;
+    let (start, rest) = parse_pair(r).ok_or_else(bad)?;
+    if rest.is_empty() {
+        return Ok(HttpRange { start, end: None });
+    }
+    let end = number(rest).ok_or_else(bad)?;
+    if end < start {
+        return Err(bad());
+    }
+    Ok(HttpRange { start, end: Some(end) })
+}
+
+/// Parses and checks a `RetrievalByteRange` for an archive of `total` bytes: the start must be a
+/// multiple of 1 MiB and the end + 1 a multiple of 1 MiB or the end of the archive.
+pub fn retrieval_range(raw: &str, total: u64) -> Result<Span, Invalid> {
+    let s = span(raw.trim()).ok_or_else(|| {
+        Invalid(format!(
+            "Invalid RetrievalByteRange: {raw:?}: expected '<first>-<last>' with first <= last"
+        ))
+    })?;
+    if s.end >= total {
+        return Err(Invalid(format!(
+            "Invalid RetrievalByteRange: {raw:?}: the archive is {total} bytes long"
+        )));
+    }
+    if s.start % MIB != 0 || ((s.end + 1) % MIB != 0 && s.end + 1 != total) {
+        return Err(Invalid(format!(
+            "Invalid RetrievalByteRange: {raw:?}: the range must be megabyte aligned (start a multiple of 1048576, end + 1 a multiple of 1048576 or the archive size)"
+        )));
+    }
+    Ok(s)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn content_ranges() {
+        assert_eq!(content_range("bytes 0-1048575/*"), Ok(Span { start: 0, end: MIB - 1 }));
+        assert_eq!(content_range("bytes 5-5/*").map(|s| s.len()), Ok(1));
+        for bad in ["bytes 0-10", "0-10/*", "bytes 10-0/*", "bytes -1-3/*", "bytes a-b/*", "bytes 0-1/100"] {
+            let e = content_range(bad).unwrap_err();
+            assert!(e.0.contains("Content-Range"), "{bad}: {e}");
+        }
+    }
+
+    #[test]
+    fn http_ranges() {
+        assert_eq!(http_range("bytes=0-99"), Ok(HttpRange { start: 0, end: Some(99) }));
+        assert_eq!(http_range("bytes=100-"), Ok(HttpRange { start: 100, end: None }));
+        for bad in ["bytes=-5", "0-5", "bytes=5-1", "bytes=a-", "items=0-1"] {
+            assert!(http_range(bad).is_err(), "{bad}");
+        }
+        let r = HttpRange { start: 10, end: Some(1000) };
+        assert_eq!(r.resolve(100), Some(Span { start: 10, end: 99 }), "end clipped");
+        assert_eq!(r.resolve(10), None, "starts past the end");
+    }
+
+    #[test]
+    fn retrieval_ranges() {
+        let total = 3 * MIB + 10;
+        assert!(retrieval_range("0-1048575", total).is_ok());
+        assert!(retrieval_range(&format!("{}-{}", MIB, total - 1), total).is_ok());
+        assert!(retrieval_range("1-1048575", total).unwrap_err().0.contains("aligned"));
+        assert!(retrieval_range("0-1048574", total).unwrap_err().0.contains("aligned"));
+        assert!(retrieval_range(&format!("0-{total}"), total).unwrap_err().0.contains("bytes long"));
+        assert!(retrieval_range("x", total).is_err());
+    }
+}
