@@ -73,7 +73,11 @@ impl std::str::FromStr for ErrorCode {
     type Err = ();
 
     fn from_str(s: &str) -> Result<Self, ()> {
-        ErrorCode::ALL.iter().copied().find(|c| c.as_str() == s).ok_or(())
+        ErrorCode::ALL
+            .iter()
+            .copied()
+            .find(|c| c.as_str() == s)
+            .ok_or(())
     }
 }
 
@@ -87,7 +91,10 @@ mod tests {
         assert_eq!(ErrorCode::InvalidParameterValueException.status(), 400);
         assert_eq!(ErrorCode::RequestTimeoutException.status(), 408);
         assert_eq!(ErrorCode::ServiceUnavailableException.status(), 500);
-        assert_eq!(ErrorCode::ServiceUnavailableException.error_type(), ErrorType::Server);
+        assert_eq!(
+            ErrorCode::ServiceUnavailableException.error_type(),
+            ErrorType::Server
+        );
         for c in ErrorCode::ALL {
             assert_eq!(c.as_str().parse::<ErrorCode>(), Ok(*c));
         }

@@ -5,13 +5,14 @@
 
 pub mod error;
 pub mod headers;
+pub mod multipart;
 pub mod range;
 pub mod treehash;
 pub mod validate;
 pub mod wire;
 
 pub use error::{ErrorCode, ErrorType};
-pub use treehash::{Digest, TreeHash, TreeHasher, MIB};
+pub use treehash::{Digest, MIB, TreeHash, TreeHasher};
 
 /// Formats a timestamp the way Glacier does in JSON bodies: ISO 8601, UTC, milliseconds,
 /// e.g. `2012-03-20T17:03:43.221Z`.

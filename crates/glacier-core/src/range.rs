@@ -77,7 +77,10 @@ impl HttpRange {
             return None;
         }
         let end = self.end.map_or(total - 1, |e| e.min(total - 1));
-        Some(Span { start: self.start, end })
+        Some(Span {
+            start: self.start,
+            end,
+        })
     }
 }
 
@@ -97,7 +100,10 @@ pub fn http_range(raw: &str) -> Result<HttpRange, Invalid> {
     if end < start {
         return Err(bad());
     }
-    Ok(HttpRange { start, end: Some(end) })
+    Ok(HttpRange {
+        start,
+        end: Some(end),
+    })
 }
 
 /// Parses and checks a `RetrievalByteRange` for an archive of `total` bytes: the start must be a
@@ -127,9 +133,22 @@ mod tests {
 
     #[test]
     fn content_ranges() {
-        assert_eq!(content_range("bytes 0-1048575/*"), Ok(Span { start: 0, end: MIB - 1 }));
+        assert_eq!(
+            content_range("bytes 0-1048575/*"),
+            Ok(Span {
+                start: 0,
+                end: MIB - 1
+            })
+        );
         assert_eq!(content_range("bytes 5-5/*").map(|s| s.len()), Ok(1));
-        for bad in ["bytes 0-10", "0-10/*", "bytes 10-0/*", "bytes -1-3/*", "bytes a-b/*", "bytes 0-1/100"] {
+        for bad in [
+            "bytes 0-10",
+            "0-10/*",
+            "bytes 10-0/*",
+            "bytes -1-3/*",
+            "bytes a-b/*",
+            "bytes 0-1/100",
+        ] {
             let e = content_range(bad).unwrap_err();
             assert!(e.0.contains("Content-Range"), "{bad}: {e}");
         }
@@ -137,13 +156,32 @@ mod tests {
 
     #[test]
     fn http_ranges() {
-        assert_eq!(http_range("bytes=0-99"), Ok(HttpRange { start: 0, end: Some(99) }));
-        assert_eq!(http_range("bytes=100-"), Ok(HttpRange { start: 100, end: None }));
+        assert_eq!(
+            http_range("bytes=0-99"),
+            Ok(HttpRange {
+                start: 0,
+                end: Some(99)
+            })
+        );
+        assert_eq!(
+            http_range("bytes=100-"),
+            Ok(HttpRange {
+                start: 100,
+                end: None
+            })
+        );
         for bad in ["bytes=-5", "0-5", "bytes=5-1", "bytes=a-", "items=0-1"] {
             assert!(http_range(bad).is_err(), "{bad}");
         }
-        let r = HttpRange { start: 10, end: Some(1000) };
-        assert_eq!(r.resolve(100), Some(Span { start: 10, end: 99 }), "end clipped");
+        let r = HttpRange {
+            start: 10,
+            end: Some(1000),
+        };
+        assert_eq!(
+            r.resolve(100),
+            Some(Span { start: 10, end: 99 }),
+            "end clipped"
+        );
         assert_eq!(r.resolve(10), None, "starts past the end");
     }
 
@@ -152,9 +190,24 @@ mod tests {
         let total = 3 * MIB + 10;
         assert!(retrieval_range("0-1048575", total).is_ok());
         assert!(retrieval_range(&format!("{}-{}", MIB, total - 1), total).is_ok());
-        assert!(retrieval_range("1-1048575", total).unwrap_err().0.contains("aligned"));
-        assert!(retrieval_range("0-1048574", total).unwrap_err().0.contains("aligned"));
-        assert!(retrieval_range(&format!("0-{total}"), total).unwrap_err().0.contains("bytes long"));
+        assert!(
+            retrieval_range("1-1048575", total)
+                .unwrap_err()
+                .0
+                .contains("aligned")
+        );
+        assert!(
+            retrieval_range("0-1048574", total)
+                .unwrap_err()
+                .0
+                .contains("aligned")
+        );
+        assert!(
+            retrieval_range(&format!("0-{total}"), total)
+                .unwrap_err()
+                .0
+                .contains("bytes long")
+        );
         assert!(retrieval_range("x", total).is_err());
     }
 }

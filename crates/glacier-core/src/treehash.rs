@@ -182,7 +182,11 @@ impl TreeHasher {
         }
         // An empty payload has one leaf, the hash of nothing; its tree hash is that leaf.
         let tree = tree_hash_of(&self.leaves);
-        let leaves = if self.total == 0 { Vec::new() } else { self.leaves };
+        let leaves = if self.total == 0 {
+            Vec::new()
+        } else {
+            self.leaves
+        };
         Hashes {
             tree,
             linear: self.linear.finalize().into(),
@@ -230,16 +234,46 @@ mod tests {
     #[test]
     fn published_vectors() {
         let cases: &[(u64, &str)] = &[
-            (0, "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"),
-            (1, "6e340b9cffb37a989ca544e6bb780a2c78901d3fb33738768511a30617afa01d"),
-            (MIB - 1, "1ea68b8770aa4678e84b8e03f20db2b289983dcd940e2d74ef0f486d943330cb"),
-            (MIB, "1d7368ef6f59e0c704a978b815288f1e464037959645bbfd79348d330269480d"),
-            (MIB + 1, "c7bcc9ce0032d0ac85248f89776ea9736d4c88f4fd9372a0e8d24221ff9dd8e8"),
-            (2 * MIB, "310c50b87e637b3bb76f6500249b7c927e8471c8b9af6e70da4cc70431d22a93"),
-            (3 * MIB, "efa8bd4cef64f1221931fd2f6c2aa6c0462b6031d2d12e6dfb824f08c72b6da1"),
-            (3 * MIB + 5, "cd5c9c23cb26ee5baad8e3693526c68d20e81aa3b54186d546d0e049eafb170e"),
-            (5 * MIB + MIB / 2, "1a866008bd91ac2896931345351d0508e22f5623ae1a192b65bfaf305a1e0626"),
-            (8 * MIB, "e954adaf8f42ce99c7f7d294380cef2f7b544a30597e3eb1aa47730e0dc112e8"),
+            (
+                0,
+                "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855",
+            ),
+            (
+                1,
+                "6e340b9cffb37a989ca544e6bb780a2c78901d3fb33738768511a30617afa01d",
+            ),
+            (
+                MIB - 1,
+                "1ea68b8770aa4678e84b8e03f20db2b289983dcd940e2d74ef0f486d943330cb",
+            ),
+            (
+                MIB,
+                "1d7368ef6f59e0c704a978b815288f1e464037959645bbfd79348d330269480d",
+            ),
+            (
+                MIB + 1,
+                "c7bcc9ce0032d0ac85248f89776ea9736d4c88f4fd9372a0e8d24221ff9dd8e8",
+            ),
+            (
+                2 * MIB,
+                "310c50b87e637b3bb76f6500249b7c927e8471c8b9af6e70da4cc70431d22a93",
+            ),
+            (
+                3 * MIB,
+                "efa8bd4cef64f1221931fd2f6c2aa6c0462b6031d2d12e6dfb824f08c72b6da1",
+            ),
+            (
+                3 * MIB + 5,
+                "cd5c9c23cb26ee5baad8e3693526c68d20e81aa3b54186d546d0e049eafb170e",
+            ),
+            (
+                5 * MIB + MIB / 2,
+                "1a866008bd91ac2896931345351d0508e22f5623ae1a192b65bfaf305a1e0626",
+            ),
+            (
+                8 * MIB,
+                "e954adaf8f42ce99c7f7d294380cef2f7b544a30597e3eb1aa47730e0dc112e8",
+            ),
         ];
         for (n, want) in cases {
             let d = data(*n);
@@ -276,11 +310,23 @@ mod tests {
         assert!(is_tree_hash_aligned(0, MIB - 1, t));
         assert!(is_tree_hash_aligned(MIB, 2 * MIB - 1, t));
         assert!(is_tree_hash_aligned(4 * MIB, 8 * MIB - 1, t));
-        assert!(!is_tree_hash_aligned(2 * MIB, 6 * MIB - 1, t), "4 MiB not on a 4 MiB boundary");
+        assert!(
+            !is_tree_hash_aligned(2 * MIB, 6 * MIB - 1, t),
+            "4 MiB not on a 4 MiB boundary"
+        );
         assert!(!is_tree_hash_aligned(0, 3 * MIB - 1, t), "3 MiB is no node");
-        assert!(is_tree_hash_aligned(8 * MIB, t - 1, t), "tail from a 2^k boundary");
-        assert!(is_tree_hash_aligned(10 * MIB, t - 1, t), "a short last leaf");
-        assert!(!is_tree_hash_aligned(9 * MIB, t - 1, t), "two leaves from an odd leaf");
+        assert!(
+            is_tree_hash_aligned(8 * MIB, t - 1, t),
+            "tail from a 2^k boundary"
+        );
+        assert!(
+            is_tree_hash_aligned(10 * MIB, t - 1, t),
+            "a short last leaf"
+        );
+        assert!(
+            !is_tree_hash_aligned(9 * MIB, t - 1, t),
+            "two leaves from an odd leaf"
+        );
         assert!(!is_tree_hash_aligned(1, MIB, t), "not on a MiB boundary");
         assert!(!is_tree_hash_aligned(0, t, t), "past the end");
     }

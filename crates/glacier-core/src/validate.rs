@@ -53,7 +53,11 @@ pub fn archive_description(d: &str) -> Result<(), Invalid> {
             d.len()
         ));
     }
-    if let Some((i, b)) = d.bytes().enumerate().find(|(_, b)| !(0x20..=0x7e).contains(b)) {
+    if let Some((i, b)) = d
+        .bytes()
+        .enumerate()
+        .find(|(_, b)| !(0x20..=0x7e).contains(b))
+    {
         return invalid(format!(
             "Invalid archive description: byte {i} (0x{b:02x}) is not printable ASCII (0x20-0x7E)"
         ));
@@ -63,10 +67,11 @@ pub fn archive_description(d: &str) -> Result<(), Invalid> {
 
 /// Part sizes: 1 MiB × 2^n, from 1 MiB to 4 GiB.
 pub fn part_size(raw: &str) -> Result<u64, Invalid> {
-    let size: u64 = raw
-        .trim()
-        .parse()
-        .or_else(|_| invalid(format!("Invalid part size: {raw:?} is not a whole number of bytes")))?;
+    let size: u64 = raw.trim().parse().or_else(|_| {
+        invalid(format!(
+            "Invalid part size: {raw:?} is not a whole number of bytes"
+        ))
+    })?;
     if size < MIB || size > MAX_PART_SIZE || size % MIB != 0 || !(size / MIB).is_power_of_two() {
         return invalid(format!(
             "Invalid part size: {size}. Part size must not be null, must be a power of two and be between 1048576 and 4294967296 bytes."
@@ -134,8 +139,18 @@ mod tests {
         assert!(archive_description("").is_ok());
         assert!(archive_description(&"d".repeat(1024)).is_ok());
         assert!(archive_description(" ~ all printable").is_ok());
-        assert!(archive_description(&"d".repeat(1025)).unwrap_err().0.contains("1025"));
-        assert!(archive_description("tab\there").unwrap_err().0.contains("0x09"));
+        assert!(
+            archive_description(&"d".repeat(1025))
+                .unwrap_err()
+                .0
+                .contains("1025")
+        );
+        assert!(
+            archive_description("tab\there")
+                .unwrap_err()
+                .0
+                .contains("0x09")
+        );
         assert!(archive_description("é").is_err());
     }
 

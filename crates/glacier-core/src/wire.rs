@@ -249,8 +249,14 @@ mod tests {
         };
         let json = serde_json::to_value(&v).unwrap_or_default();
         assert_eq!(json["LastInventoryDate"], serde_json::Value::Null);
-        assert!(json.as_object().is_some_and(|o| o.contains_key("LastInventoryDate")));
-        assert_eq!(json["VaultARN"], "arn:aws:glacier:us-east-1:012345678901:vaults/v");
+        assert!(
+            json.as_object()
+                .is_some_and(|o| o.contains_key("LastInventoryDate"))
+        );
+        assert_eq!(
+            json["VaultARN"],
+            "arn:aws:glacier:us-east-1:012345678901:vaults/v"
+        );
     }
 
     #[test]
@@ -271,7 +277,10 @@ mod tests {
     fn notification_config_round_trips() {
         let raw = r#"{"SNSTopic":"arn:aws:sns:us-east-1:012345678901:t","Events":["ArchiveRetrievalCompleted"]}"#;
         let c: VaultNotificationConfig = serde_json::from_str(raw).unwrap_or_default();
-        assert_eq!(c.events.as_deref(), Some(&["ArchiveRetrievalCompleted".to_string()][..]));
+        assert_eq!(
+            c.events.as_deref(),
+            Some(&["ArchiveRetrievalCompleted".to_string()][..])
+        );
         assert_eq!(serde_json::to_string(&c).unwrap_or_default(), raw);
     }
 }

@@ -1,0 +1,702 @@
+//! The default metadata store: one SQLite database in WAL mode with `synchronous=FULL`, so a
+//! committed transaction is on disk before the call returns.
+
+use crate::blob::BlobKey;
+use crate::meta::*;
+use crate::{Result, StorageError};
+use async_trait::async_trait;
+use glacier_core::multipart::{PartInfo, check_complete};
+use glacier_core::{Digest, TreeHash};
+use rusqlite::{Connection, OptionalExtension, Transaction, params};
+use std::collections::HashSet;
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+use time::OffsetDateTime;
+
+const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS vaults (
+    account TEXT NOT NULL,
+    name TEXT NOT NULL,
+    created_ms INTEGER NOT NULL,
+    last_inventory_ms INTEGER,
+    archive_count INTEGER NOT NULL DEFAULT 0,
+    size INTEGER NOT NULL DEFAULT 0,
+    sns_topic TEXT,
+    events TEXT,
+    PRIMARY KEY (account, name)
+);
+CREATE TABLE IF NOT EXISTS archives (
+    id TEXT PRIMARY KEY,
+    account TEXT NOT NULL,
+    vault TEXT NOT NULL,
+    description TEXT NOT NULL,
+    size INTEGER NOT NULL,
+    tree_hash BLOB NOT NULL,
+    created_ms INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS archives_by_vault ON archives (account, vault, created_ms);
+CREATE TABLE IF NOT EXISTS segments (
+    archive_id TEXT NOT NULL,
+    seq INTEGER NOT NULL,
+    blob TEXT NOT NULL,
+    size INTEGER NOT NULL,
+    tree_hash BLOB NOT NULL,
+    leaves BLOB NOT NULL,
+    PRIMARY KEY (archive_id, seq)
+);
+CREATE TABLE IF NOT EXISTS uploads (
+    id TEXT PRIMARY KEY,
+    account TEXT NOT NULL,
+    vault TEXT NOT NULL,
+    description TEXT,
+    part_size INTEGER NOT NULL,
+    created_ms INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS uploads_by_vault ON uploads (account, vault, id);
+CREATE TABLE IF NOT EXISTS parts (
+    upload_id TEXT NOT NULL,
+    start INTEGER NOT NULL,
+    blob TEXT NOT NULL,
+    size INTEGER NOT NULL,
+    tree_hash BLOB NOT NULL,
+    leaves BLOB NOT NULL,
+    PRIMARY KEY (upload_id, start)
+);
+CREATE TABLE IF NOT EXISTS completed_uploads (
+    upload_id TEXT PRIMARY KEY,
+    account TEXT NOT NULL,
+    vault TEXT NOT NULL,
+    archive_id TEXT NOT NULL,
+    archive_size INTEGER NOT NULL,
+    tree_hash BLOB NOT NULL,
+    completed_ms INTEGER NOT NULL
+);
+";
+
+pub struct SqliteMetadataStore {
+    conn: Arc<Mutex<Connection>>,
+}
+
+impl From<rusqlite::Error> for StorageError {
+    fn from(e: rusqlite::Error) -> Self {
+        StorageError::Backend(e.to_string())
+    }
+}
+
+fn to_ms(t: OffsetDateTime) -> i64 {
+    i64::try_from(t.unix_timestamp_nanos() / 1_000_000).unwrap_or(i64::MAX)
+}
+
+fn from_ms(ms: i64) -> OffsetDateTime {
+    OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000)
+        .unwrap_or(OffsetDateTime::UNIX_EPOCH)
+}
+
+/// Sizes are stored as SQLite's signed 64-bit integers; no archive comes near 2^63 bytes.
+fn i(n: u64) -> i64 {
+    i64::try_from(n).unwrap_or(i64::MAX)
+}
+
+fn u(n: i64) -> u64 {
+    u64::try_from(n).unwrap_or(0)
+}
+
+fn digest(b: Vec<u8>) -> Result<Digest> {
+    b.try_into()
+        .map_err(|_| StorageError::Backend("stored hash is not 32 bytes".into()))
+}
+
+fn leaves_to_blob(leaves: &[Digest]) -> Vec<u8> {
+    leaves.concat()
+}
+
+fn leaves_from_blob(b: &[u8]) -> Result<Vec<Digest>> {
+    if b.len() % 32 != 0 {
+        return Err(StorageError::Backend(
+            "stored leaf hashes are not whole digests".into(),
+        ));
+    }
+    Ok(b.chunks_exact(32)
+        .map(|c| {
+            let mut d = [0u8; 32];
+            d.copy_from_slice(c);
+            d
+        })
+        .collect())
+}
+
+fn vault_not_found(key: &VaultKey) -> StorageError {
+    StorageError::not_found("vault", key.name.clone())
+}
+
+impl SqliteMetadataStore {
+    /// Opens (creating if needed) the database at `path`.
+    pub async fn open(path: impl AsRef<Path>) -> Result<SqliteMetadataStore> {
+        let path = path.as_ref().to_path_buf();
+        let conn = tokio::task::spawn_blocking(move || -> Result<Connection> {
+            let conn = Connection::open(&path)?;
+            conn.pragma_update(None, "journal_mode", "WAL")?;
+            conn.pragma_update(None, "synchronous", "FULL")?;
+            conn.busy_timeout(std::time::Duration::from_secs(30))?;
+            conn.execute_batch(SCHEMA)?;
+            Ok(conn)
+        })
+        .await
+        .map_err(|e| StorageError::Backend(format!("open task failed: {e}")))??;
+        Ok(SqliteMetadataStore {
+            conn: Arc::new(Mutex::new(conn)),
+        })
+    }
+
+    /// Runs `f` in one transaction on a blocking thread; commits when it returns `Ok`.
+    async fn tx<T, F>(&self, f: F) -> Result<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Transaction<'_>) -> Result<T> + Send + 'static,
+    {
+        let conn = Arc::clone(&self.conn);
+        tokio::task::spawn_blocking(move || {
+            let mut conn = conn
+                .lock()
+                .map_err(|_| StorageError::Backend("metadata connection poisoned".into()))?;
+            let tx = conn.transaction()?;
+            let out = f(&tx)?;
+            tx.commit()?;
+            Ok(out)
+        })
+        .await
+        .map_err(|e| StorageError::Backend(format!("metadata task failed: {e}")))?
+    }
+}
+
+fn read_vault(tx: &Transaction<'_>, key: &VaultKey) -> Result<Vault> {
+    tx.query_row(
+        "SELECT created_ms, last_inventory_ms, archive_count, size FROM vaults WHERE account = ?1 AND name = ?2",
+        params![key.account, key.name],
+        |r| {
+            Ok(Vault {
+                key: key.clone(),
+                created: from_ms(r.get(0)?),
+                last_inventory: r.get::<_, Option<i64>>(1)?.map(from_ms),
+                archive_count: u(r.get(2)?),
+                size: u(r.get(3)?),
+            })
+        },
+    )
+    .optional()?
+    .ok_or_else(|| vault_not_found(key))
+}
+
+fn require_vault(tx: &Transaction<'_>, key: &VaultKey) -> Result<()> {
+    read_vault(tx, key).map(|_| ())
+}
+
+fn read_upload(tx: &Transaction<'_>, key: &VaultKey, id: &str) -> Result<UploadRecord> {
+    require_vault(tx, key)?;
+    tx.query_row(
+        "SELECT description, part_size, created_ms FROM uploads WHERE id = ?1 AND account = ?2 AND vault = ?3",
+        params![id, key.account, key.name],
+        |r| {
+            Ok(UploadRecord {
+                id: id.to_owned(),
+                description: r.get(0)?,
+                part_size: u(r.get(1)?),
+                created: from_ms(r.get(2)?),
+            })
+        },
+    )
+    .optional()?
+    .ok_or_else(|| StorageError::not_found("multipart upload", id))
+}
+
+fn blobs_of(tx: &Transaction<'_>, sql: &str, id: &str) -> Result<Vec<BlobKey>> {
+    let mut stmt = tx.prepare(sql)?;
+    let rows = stmt.query_map([id], |r| r.get::<_, String>(0))?;
+    Ok(rows.map(|r| r.map(BlobKey)).collect::<Result<_, _>>()?)
+}
+
+fn insert_archive_rows(tx: &Transaction<'_>, key: &VaultKey, a: &ArchiveRecord) -> Result<()> {
+    tx.execute(
+        "INSERT INTO archives (id, account, vault, description, size, tree_hash, created_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+        params![a.id, key.account, key.name, a.description, i(a.size), &a.tree_hash.0[..], to_ms(a.created)],
+    )?;
+    for (seq, s) in a.segments.iter().enumerate() {
+        tx.execute(
+            "INSERT INTO segments (archive_id, seq, blob, size, tree_hash, leaves) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            params![a.id, i(seq as u64), s.blob.0, i(s.size), &s.tree_hash.0[..], leaves_to_blob(&s.leaves)],
+        )?;
+    }
+    tx.execute(
+        "UPDATE vaults SET archive_count = archive_count + 1, size = size + ?3 WHERE account = ?1 AND name = ?2",
+        params![key.account, key.name, i(a.size)],
+    )?;
+    Ok(())
+}
+
+#[async_trait]
+impl MetadataStore for SqliteMetadataStore {
+    async fn create_vault(
+        &self,
+        key: &VaultKey,
+        now: OffsetDateTime,
+        max_vaults: u64,
+    ) -> Result<Vault> {
+        let key = key.clone();
+        self.tx(move |tx| {
+            if let Ok(v) = read_vault(tx, &key) {
+                return Ok(v);
+            }
+            let count: i64 = tx.query_row(
+                "SELECT COUNT(*) FROM vaults WHERE account = ?1",
+                [&key.account],
+                |r| r.get(0),
+            )?;
+            if u(count) >= max_vaults {
+                return Err(StorageError::LimitExceeded(format!(
+                    "The account already has {count} vaults; the limit is {max_vaults}"
+                )));
+            }
+            tx.execute(
+                "INSERT INTO vaults (account, name, created_ms) VALUES (?1, ?2, ?3)",
+                params![key.account, key.name, to_ms(now)],
+            )?;
+            read_vault(tx, &key)
+        })
+        .await
+    }
+
+    async fn get_vault(&self, key: &VaultKey) -> Result<Vault> {
+        let key = key.clone();
+        self.tx(move |tx| read_vault(tx, &key)).await
+    }
+
+    async fn list_vaults(
+        &self,
+        account: &str,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<Page<Vault>> {
+        let account = account.to_owned();
+        let after = after.unwrap_or("").to_owned();
+        self.tx(move |tx| {
+            let mut stmt = tx.prepare(
+                "SELECT name, created_ms, last_inventory_ms, archive_count, size FROM vaults
+                 WHERE account = ?1 AND name > ?2 ORDER BY name LIMIT ?3",
+            )?;
+            let rows = stmt.query_map(params![account, after, i(limit as u64 + 1)], |r| {
+                Ok(Vault {
+                    key: VaultKey {
+                        account: account.clone(),
+                        name: r.get(0)?,
+                    },
+                    created: from_ms(r.get(1)?),
+                    last_inventory: r.get::<_, Option<i64>>(2)?.map(from_ms),
+                    archive_count: u(r.get(3)?),
+                    size: u(r.get(4)?),
+                })
+            })?;
+            let mut items = rows.collect::<Result<Vec<_>, _>>()?;
+            let more = items.len() > limit;
+            items.truncate(limit);
+            Ok(Page { items, more })
+        })
+        .await
+    }
+
+    async fn delete_vault(&self, key: &VaultKey) -> Result<Vec<BlobKey>> {
+        let key = key.clone();
+        self.tx(move |tx| {
+            let v = read_vault(tx, &key)?;
+            if v.archive_count > 0 {
+                return Err(StorageError::Invalid(format!(
+                    "Vault not empty or recently written to: {} holds {} archives",
+                    key.name, v.archive_count
+                )));
+            }
+            let mut blobs = Vec::new();
+            let uploads: Vec<String> = {
+                let mut stmt =
+                    tx.prepare("SELECT id FROM uploads WHERE account = ?1 AND vault = ?2")?;
+                let rows = stmt.query_map(params![key.account, key.name], |r| r.get(0))?;
+                rows.collect::<Result<_, _>>()?
+            };
+            for id in uploads {
+                blobs.extend(blobs_of(
+                    tx,
+                    "SELECT blob FROM parts WHERE upload_id = ?1",
+                    &id,
+                )?);
+                tx.execute("DELETE FROM parts WHERE upload_id = ?1", [&id])?;
+                tx.execute("DELETE FROM uploads WHERE id = ?1", [&id])?;
+            }
+            tx.execute(
+                "DELETE FROM completed_uploads WHERE account = ?1 AND vault = ?2",
+                params![key.account, key.name],
+            )?;
+            tx.execute(
+                "DELETE FROM vaults WHERE account = ?1 AND name = ?2",
+                params![key.account, key.name],
+            )?;
+            Ok(blobs)
+        })
+        .await
+    }
+
+    async fn get_notifications(&self, key: &VaultKey) -> Result<Option<Notifications>> {
+        let key = key.clone();
+        self.tx(move |tx| {
+            let (topic, events): (Option<String>, Option<String>) = tx
+                .query_row(
+                    "SELECT sns_topic, events FROM vaults WHERE account = ?1 AND name = ?2",
+                    params![key.account, key.name],
+                    |r| Ok((r.get(0)?, r.get(1)?)),
+                )
+                .optional()?
+                .ok_or_else(|| vault_not_found(&key))?;
+            Ok(topic.map(|sns_topic| Notifications {
+                sns_topic,
+                events: events
+                    .unwrap_or_default()
+                    .split(',')
+                    .filter(|e| !e.is_empty())
+                    .map(str::to_owned)
+                    .collect(),
+            }))
+        })
+        .await
+    }
+
+    async fn set_notifications(&self, key: &VaultKey, config: Option<Notifications>) -> Result<()> {
+        let key = key.clone();
+        self.tx(move |tx| {
+            require_vault(tx, &key)?;
+            let (topic, events) = match config {
+                Some(c) => (Some(c.sns_topic), Some(c.events.join(","))),
+                None => (None, None),
+            };
+            tx.execute(
+                "UPDATE vaults SET sns_topic = ?3, events = ?4 WHERE account = ?1 AND name = ?2",
+                params![key.account, key.name, topic, events],
+            )?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn insert_archive(&self, key: &VaultKey, archive: ArchiveRecord) -> Result<()> {
+        let key = key.clone();
+        self.tx(move |tx| {
+            require_vault(tx, &key)?;
+            insert_archive_rows(tx, &key, &archive)
+        })
+        .await
+    }
+
+    async fn get_archive(&self, key: &VaultKey, id: &str) -> Result<ArchiveRecord> {
+        let key = key.clone();
+        let id = id.to_owned();
+        self.tx(move |tx| {
+            require_vault(tx, &key)?;
+            let (description, size, tree_hash, created): (String, i64, Vec<u8>, i64) = tx
+                .query_row(
+                    "SELECT description, size, tree_hash, created_ms FROM archives WHERE id = ?1 AND account = ?2 AND vault = ?3",
+                    params![id, key.account, key.name],
+                    |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
+                )
+                .optional()?
+                .ok_or_else(|| StorageError::not_found("archive", id.clone()))?;
+            let mut stmt = tx.prepare(
+                "SELECT blob, size, tree_hash, leaves FROM segments WHERE archive_id = ?1 ORDER BY seq",
+            )?;
+            let rows = stmt.query_map([&id], |r| {
+                Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?, r.get::<_, Vec<u8>>(2)?, r.get::<_, Vec<u8>>(3)?))
+            })?;
+            let mut segments = Vec::new();
+            for row in rows {
+                let (blob, size, hash, leaves) = row?;
+                segments.push(Segment {
+                    blob: BlobKey(blob),
+                    size: u(size),
+                    tree_hash: TreeHash(digest(hash)?),
+                    leaves: leaves_from_blob(&leaves)?,
+                });
+            }
+            Ok(ArchiveRecord {
+                id,
+                description,
+                size: u(size),
+                tree_hash: TreeHash(digest(tree_hash)?),
+                created: from_ms(created),
+                segments,
+            })
+        })
+        .await
+    }
+
+    async fn delete_archive(&self, key: &VaultKey, id: &str) -> Result<Vec<BlobKey>> {
+        let key = key.clone();
+        let id = id.to_owned();
+        self.tx(move |tx| {
+            require_vault(tx, &key)?;
+            let size: i64 = tx
+                .query_row(
+                    "SELECT size FROM archives WHERE id = ?1 AND account = ?2 AND vault = ?3",
+                    params![id, key.account, key.name],
+                    |r| r.get(0),
+                )
+                .optional()?
+                .ok_or_else(|| StorageError::not_found("archive", id.clone()))?;
+            let blobs = blobs_of(tx, "SELECT blob FROM segments WHERE archive_id = ?1", &id)?;
+            tx.execute("DELETE FROM segments WHERE archive_id = ?1", [&id])?;
+            tx.execute("DELETE FROM archives WHERE id = ?1", [&id])?;
+            tx.execute(
+                "UPDATE vaults SET archive_count = archive_count - 1, size = size - ?3 WHERE account = ?1 AND name = ?2",
+                params![key.account, key.name, size],
+            )?;
+            Ok(blobs)
+        })
+        .await
+    }
+
+    async fn create_upload(&self, key: &VaultKey, upload: UploadRecord) -> Result<()> {
+        let key = key.clone();
+        self.tx(move |tx| {
+            require_vault(tx, &key)?;
+            tx.execute(
+                "INSERT INTO uploads (id, account, vault, description, part_size, created_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                params![upload.id, key.account, key.name, upload.description, i(upload.part_size), to_ms(upload.created)],
+            )?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn get_upload(&self, key: &VaultKey, id: &str) -> Result<UploadRecord> {
+        let key = key.clone();
+        let id = id.to_owned();
+        self.tx(move |tx| read_upload(tx, &key, &id)).await
+    }
+
+    async fn list_uploads(
+        &self,
+        key: &VaultKey,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<Page<UploadRecord>> {
+        let key = key.clone();
+        let after = after.unwrap_or("").to_owned();
+        self.tx(move |tx| {
+            require_vault(tx, &key)?;
+            let mut stmt = tx.prepare(
+                "SELECT id, description, part_size, created_ms FROM uploads
+                 WHERE account = ?1 AND vault = ?2 AND id > ?3 ORDER BY id LIMIT ?4",
+            )?;
+            let rows = stmt.query_map(
+                params![key.account, key.name, after, i(limit as u64 + 1)],
+                |r| {
+                    Ok(UploadRecord {
+                        id: r.get(0)?,
+                        description: r.get(1)?,
+                        part_size: u(r.get(2)?),
+                        created: from_ms(r.get(3)?),
+                    })
+                },
+            )?;
+            let mut items = rows.collect::<Result<Vec<_>, _>>()?;
+            let more = items.len() > limit;
+            items.truncate(limit);
+            Ok(Page { items, more })
+        })
+        .await
+    }
+
+    async fn put_part(
+        &self,
+        key: &VaultKey,
+        upload_id: &str,
+        part: PartRecord,
+    ) -> Result<Option<BlobKey>> {
+        let key = key.clone();
+        let upload_id = upload_id.to_owned();
+        self.tx(move |tx| {
+            read_upload(tx, &key, &upload_id)?;
+            let old: Option<String> = tx
+                .query_row(
+                    "SELECT blob FROM parts WHERE upload_id = ?1 AND start = ?2",
+                    params![upload_id, i(part.start)],
+                    |r| r.get(0),
+                )
+                .optional()?;
+            let s = &part.segment;
+            tx.execute(
+                "INSERT OR REPLACE INTO parts (upload_id, start, blob, size, tree_hash, leaves) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                params![upload_id, i(part.start), s.blob.0, i(s.size), &s.tree_hash.0[..], leaves_to_blob(&s.leaves)],
+            )?;
+            Ok(old.map(BlobKey))
+        })
+        .await
+    }
+
+    async fn list_parts(
+        &self,
+        key: &VaultKey,
+        upload_id: &str,
+        from: u64,
+        limit: usize,
+    ) -> Result<Page<PartInfo>> {
+        let key = key.clone();
+        let upload_id = upload_id.to_owned();
+        self.tx(move |tx| {
+            read_upload(tx, &key, &upload_id)?;
+            let mut stmt = tx.prepare(
+                "SELECT start, size, tree_hash FROM parts WHERE upload_id = ?1 AND start >= ?2 ORDER BY start LIMIT ?3",
+            )?;
+            let rows = stmt.query_map(params![upload_id, i(from), i(limit as u64 + 1)], |r| {
+                Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?, r.get::<_, Vec<u8>>(2)?))
+            })?;
+            let mut items = Vec::new();
+            for row in rows {
+                let (start, size, hash) = row?;
+                items.push(PartInfo { start: u(start), size: u(size), tree_hash: digest(hash)? });
+            }
+            let more = items.len() > limit;
+            items.truncate(limit);
+            Ok(Page { items, more })
+        })
+        .await
+    }
+
+    async fn complete_upload(
+        &self,
+        key: &VaultKey,
+        upload_id: &str,
+        c: Completion,
+    ) -> Result<String> {
+        let key = key.clone();
+        let upload_id = upload_id.to_owned();
+        self.tx(move |tx| {
+            require_vault(tx, &key)?;
+            let done: Option<(String, i64, Vec<u8>)> = tx
+                .query_row(
+                    "SELECT archive_id, archive_size, tree_hash FROM completed_uploads WHERE upload_id = ?1 AND account = ?2 AND vault = ?3",
+                    params![upload_id, key.account, key.name],
+                    |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+                )
+                .optional()?;
+            if let Some((archive_id, size, hash)) = done {
+                if u(size) == c.archive_size && digest(hash)? == c.tree_hash.0 {
+                    return Ok(archive_id);
+                }
+                return Err(StorageError::Invalid(format!(
+                    "The multipart upload {upload_id} was already completed with another archive size or tree hash"
+                )));
+            }
+            let upload = read_upload(tx, &key, &upload_id)?;
+            let mut parts = Vec::new();
+            {
+                let mut stmt = tx.prepare(
+                    "SELECT start, blob, size, tree_hash, leaves FROM parts WHERE upload_id = ?1 ORDER BY start",
+                )?;
+                let rows = stmt.query_map([&upload_id], |r| {
+                    Ok((
+                        r.get::<_, i64>(0)?,
+                        r.get::<_, String>(1)?,
+                        r.get::<_, i64>(2)?,
+                        r.get::<_, Vec<u8>>(3)?,
+                        r.get::<_, Vec<u8>>(4)?,
+                    ))
+                })?;
+                for row in rows {
+                    let (start, blob, size, hash, leaves) = row?;
+                    parts.push(PartRecord {
+                        start: u(start),
+                        segment: Segment {
+                            blob: BlobKey(blob),
+                            size: u(size),
+                            tree_hash: TreeHash(digest(hash)?),
+                            leaves: leaves_from_blob(&leaves)?,
+                        },
+                    });
+                }
+            }
+            let infos: Vec<PartInfo> = parts
+                .iter()
+                .map(|p| PartInfo { start: p.start, size: p.segment.size, tree_hash: p.segment.tree_hash.0 })
+                .collect();
+            check_complete(upload.part_size, &infos, c.archive_size, &c.tree_hash)
+                .map_err(|e| StorageError::Invalid(e.0))?;
+            let archive = ArchiveRecord {
+                id: c.archive_id.clone(),
+                description: upload.description.unwrap_or_default(),
+                size: c.archive_size,
+                tree_hash: c.tree_hash,
+                created: c.now,
+                segments: parts.into_iter().map(|p| p.segment).collect(),
+            };
+            insert_archive_rows(tx, &key, &archive)?;
+            tx.execute("DELETE FROM parts WHERE upload_id = ?1", [&upload_id])?;
+            tx.execute("DELETE FROM uploads WHERE id = ?1", [&upload_id])?;
+            tx.execute(
+                "INSERT INTO completed_uploads (upload_id, account, vault, archive_id, archive_size, tree_hash, completed_ms)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                params![upload_id, key.account, key.name, c.archive_id, i(c.archive_size), &c.tree_hash.0[..], to_ms(c.now)],
+            )?;
+            Ok(c.archive_id)
+        })
+        .await
+    }
+
+    async fn abort_upload(&self, key: &VaultKey, id: &str) -> Result<Vec<BlobKey>> {
+        let key = key.clone();
+        let id = id.to_owned();
+        self.tx(move |tx| {
+            read_upload(tx, &key, &id)?;
+            let blobs = blobs_of(tx, "SELECT blob FROM parts WHERE upload_id = ?1", &id)?;
+            tx.execute("DELETE FROM parts WHERE upload_id = ?1", [&id])?;
+            tx.execute("DELETE FROM uploads WHERE id = ?1", [&id])?;
+            Ok(blobs)
+        })
+        .await
+    }
+
+    async fn referenced_blobs(&self) -> Result<HashSet<BlobKey>> {
+        self.tx(|tx| {
+            let mut stmt =
+                tx.prepare("SELECT blob FROM segments UNION ALL SELECT blob FROM parts")?;
+            let rows = stmt.query_map([], |r| r.get::<_, String>(0))?;
+            Ok(rows.map(|r| r.map(BlobKey)).collect::<Result<_, _>>()?)
+        })
+        .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn conformance() -> Result<()> {
+        let dir = tempfile::tempdir()?;
+        let store = SqliteMetadataStore::open(dir.path().join("meta.db")).await?;
+        crate::conformance::metadata_store(&store).await;
+        Ok(())
+    }
+
+    #[tokio::test]
+    async fn state_survives_reopen() -> Result<()> {
+        let dir = tempfile::tempdir()?;
+        let key = VaultKey {
+            account: "111122223333".into(),
+            name: "v".into(),
+        };
+        {
+            let store = SqliteMetadataStore::open(dir.path().join("meta.db")).await?;
+            store
+                .create_vault(&key, OffsetDateTime::now_utc(), 10)
+                .await?;
+        }
+        let store = SqliteMetadataStore::open(dir.path().join("meta.db")).await?;
+        assert_eq!(store.get_vault(&key).await?.key, key);
+        Ok(())
+    }
+}
