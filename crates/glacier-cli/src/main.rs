@@ -1,1 +1,134 @@
-fn main() {}
+//! `glacier`: archive and restore files with Amazon Glacier or a compatible server, and run one.
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use glacier_server::{AppState, IdentitySource, RetrievalDelay, ServerConfig, Service};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use tokio_util::sync::CancellationToken;
+
+#[derive(Parser)]
+#[command(
+    name = "glacier",
+    version,
+    about = "Amazon Glacier from the command line, and a Glacier-compatible server"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run a Glacier-compatible server (the 2012-06-01 REST API) on this machine.
+    Serve(ServeArgs),
+}
+
+#[derive(clap::Args)]
+struct ServeArgs {
+    /// Address to listen on; port 0 picks a free port (the address is printed on start).
+    #[arg(long, default_value = "127.0.0.1:9090")]
+    listen: SocketAddr,
+    /// Where vaults, archives and the generated identity are kept
+    /// [default: the platform data directory, e.g. ~/.local/share/glacier/server].
+    #[arg(long)]
+    data_dir: Option<PathBuf>,
+    /// The region named in vault ARNs.
+    #[arg(long, default_value = "us-east-1")]
+    region: String,
+    /// How long retrieval jobs take: one duration for every tier ("5s"), or per tier
+    /// ("expedited=1s,standard=5s,bulk=12s").
+    #[arg(long, default_value = "0s")]
+    retrieval_delay: RetrievalDelay,
+    /// A TOML file of [[identity]] entries (access_key_id, secret_access_key, account_id).
+    /// Without it: GLACIER_ACCESS_KEY_ID / GLACIER_SECRET_ACCESS_KEY / GLACIER_ACCOUNT_ID, else
+    /// an identity generated in the data directory.
+    #[arg(long)]
+    credentials: Option<PathBuf>,
+}
+
+fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("GLACIER_LOG")
+                .unwrap_or_else(|_| "info".into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
+    match cli.command {
+        Command::Serve(args) => runtime.block_on(serve(args)),
+    }
+}
+
+async fn serve(args: ServeArgs) -> anyhow::Result<()> {
+    let data_dir = match args.data_dir {
+        Some(d) => d,
+        None => dirs::data_dir()
+            .context("no platform data directory; pass --data-dir")?
+            .join("glacier")
+            .join("server"),
+    };
+    std::fs::create_dir_all(&data_dir)
+        .with_context(|| format!("creating {}", data_dir.display()))?;
+    let (identities, source) = glacier_server::config::load_identities(
+        args.credentials.as_deref(),
+        |k| std::env::var(k).ok(),
+        &data_dir,
+    )?;
+    match &source {
+        IdentitySource::Generated(path) => tracing::info!(
+            path = %path.display(),
+            "using the identity generated for this data directory; point clients at the keys in this file"
+        ),
+        IdentitySource::File(path) => {
+            tracing::info!(path = %path.display(), count = identities.len(), "identities loaded")
+        }
+        IdentitySource::Environment => tracing::info!("identity taken from GLACIER_ACCESS_KEY_ID"),
+    }
+    let service = Service::open_local(&data_dir, args.region.clone())
+        .await
+        .with_context(|| format!("opening the store in {}", data_dir.display()))?;
+    let state = Arc::new(AppState {
+        service,
+        config: ServerConfig {
+            region: args.region,
+            retrieval_delay: args.retrieval_delay,
+            identities,
+        },
+    });
+    let listener = tokio::net::TcpListener::bind(args.listen)
+        .await
+        .with_context(|| format!("listening on {}", args.listen))?;
+    let addr = listener.local_addr()?;
+    // Scripts and tests read this line to learn the port.
+    println!("glacier server listening on http://{addr}");
+    tracing::info!(%addr, data_dir = %data_dir.display(), "serving the Glacier API");
+
+    let shutdown = CancellationToken::new();
+    let signal = shutdown.clone();
+    tokio::spawn(async move {
+        wait_for_signal().await;
+        tracing::info!("shutting down: finishing requests in flight");
+        signal.cancel();
+    });
+    glacier_server::run(listener, state, shutdown).await?;
+    Ok(())
+}
+
+async fn wait_for_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        if let Ok(mut term) = signal(SignalKind::terminate()) {
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => {}
+                _ = term.recv() => {}
+            }
+            return;
+        }
+    }
+    let _ = tokio::signal::ctrl_c().await;
+}

@@ -1,1 +1,36 @@
+//! A self-hosted server that speaks the Amazon Glacier 2012-06-01 REST API.
+//!
+//! Start reading at [`router::app`]: the route table. Requests flow
+//! router → extractors (auth, path, headers) → a handler → one [`service::Service`] call →
+//! the storage traits of `glacier-storage`.
 
+pub mod auth;
+pub mod config;
+pub mod error;
+mod extract;
+mod handlers;
+pub mod router;
+pub mod service;
+pub mod state;
+
+pub use config::{Identity, IdentitySource, RetrievalDelay, ServerConfig};
+pub use error::ApiError;
+pub use router::app;
+pub use service::Service;
+pub use state::AppState;
+
+use std::sync::Arc;
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+
+/// Serves `state` on `listener` until `shutdown` is cancelled, then finishes the requests in
+/// flight and returns.
+pub async fn run(
+    listener: TcpListener,
+    state: Arc<AppState>,
+    shutdown: CancellationToken,
+) -> std::io::Result<()> {
+    axum::serve(listener, app(state))
+        .with_graceful_shutdown(async move { shutdown.cancelled().await })
+        .await
+}

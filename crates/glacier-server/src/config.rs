@@ -1,0 +1,247 @@
+//! Server configuration: region, retrieval delays and the identities allowed in.
+
+use anyhow::{Context, bail};
+use serde::{Deserialize, Serialize};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+/// One access key and the account it acts for.
+#[derive(Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Identity {
+    pub access_key_id: String,
+    pub secret_access_key: String,
+    pub account_id: String,
+}
+
+impl std::fmt::Debug for Identity {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Identity")
+            .field("access_key_id", &self.access_key_id)
+            .field("account_id", &self.account_id)
+            .finish_non_exhaustive()
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, Default)]
+struct CredentialsFile {
+    #[serde(default)]
+    identity: Vec<Identity>,
+}
+
+/// Where the identities came from, for telling the operator.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum IdentitySource {
+    File(PathBuf),
+    Environment,
+    /// Generated on first start and kept in the data directory.
+    Generated(PathBuf),
+}
+
+/// Loads identities: `--credentials FILE`, else `GLACIER_ACCESS_KEY_ID` /
+/// `GLACIER_SECRET_ACCESS_KEY` / `GLACIER_ACCOUNT_ID`, else `credentials.toml` in the data
+/// directory, created with a random identity if it does not exist.
+pub fn load_identities(
+    credentials: Option<&Path>,
+    env: impl Fn(&str) -> Option<String>,
+    data_dir: &Path,
+) -> anyhow::Result<(Vec<Identity>, IdentitySource)> {
+    if let Some(path) = credentials {
+        return Ok((
+            read_credentials(path)?,
+            IdentitySource::File(path.to_path_buf()),
+        ));
+    }
+    if let (Some(access_key_id), Some(secret_access_key)) = (
+        env("GLACIER_ACCESS_KEY_ID"),
+        env("GLACIER_SECRET_ACCESS_KEY"),
+    ) {
+        let account_id = env("GLACIER_ACCOUNT_ID").unwrap_or_else(random_account_id);
+        let id = Identity {
+            access_key_id,
+            secret_access_key,
+            account_id,
+        };
+        check_identity(&id)?;
+        return Ok((vec![id], IdentitySource::Environment));
+    }
+    let path = data_dir.join("credentials.toml");
+    if !path.exists() {
+        let id = Identity {
+            access_key_id: format!(
+                "GK{}",
+                random_string(18, b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567")
+            ),
+            secret_access_key: random_string(40, ALPHANUMERIC),
+            account_id: random_account_id(),
+        };
+        let text = toml::to_string(&CredentialsFile { identity: vec![id] })?;
+        write_private(&path, &text).with_context(|| format!("writing {}", path.display()))?;
+    }
+    Ok((read_credentials(&path)?, IdentitySource::Generated(path)))
+}
+
+fn read_credentials(path: &Path) -> anyhow::Result<Vec<Identity>> {
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    let file: CredentialsFile =
+        toml::from_str(&text).with_context(|| format!("parsing {}", path.display()))?;
+    if file.identity.is_empty() {
+        bail!("{} defines no [[identity]]", path.display());
+    }
+    for id in &file.identity {
+        check_identity(id).with_context(|| format!("in {}", path.display()))?;
+    }
+    Ok(file.identity)
+}
+
+fn check_identity(id: &Identity) -> anyhow::Result<()> {
+    if id.account_id.len() != 12 || !id.account_id.bytes().all(|b| b.is_ascii_digit()) {
+        bail!(
+            "account_id {:?} of {} is not 12 digits",
+            id.account_id,
+            id.access_key_id
+        );
+    }
+    if id.access_key_id.is_empty() || id.secret_access_key.is_empty() {
+        bail!("an identity needs a non-empty access_key_id and secret_access_key");
+    }
+    Ok(())
+}
+
+const ALPHANUMERIC: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+
+pub(crate) fn random_string(len: usize, alphabet: &[u8]) -> String {
+    use rand::Rng;
+    let mut rng = rand::rng();
+    (0..len)
+        .map(|_| char::from(alphabet[rng.random_range(0..alphabet.len())]))
+        .collect()
+}
+
+fn random_account_id() -> String {
+    random_string(12, b"0123456789")
+}
+
+fn write_private(path: &Path, text: &str) -> std::io::Result<()> {
+    use std::io::Write;
+    let mut opts = std::fs::OpenOptions::new();
+    opts.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        opts.mode(0o600);
+    }
+    let mut f = opts.open(path)?;
+    f.write_all(text.as_bytes())?;
+    f.sync_all()
+}
+
+/// How long retrieval jobs take per tier (`--retrieval-delay`): one duration for every tier,
+/// or `expedited=1s,standard=5s,bulk=12s`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct RetrievalDelay {
+    pub expedited: Duration,
+    pub standard: Duration,
+    pub bulk: Duration,
+}
+
+impl std::str::FromStr for RetrievalDelay {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        let parse =
+            |v: &str| humantime::parse_duration(v.trim()).map_err(|e| format!("{v:?}: {e}"));
+        if !s.contains('=') {
+            let d = parse(s)?;
+            return Ok(RetrievalDelay {
+                expedited: d,
+                standard: d,
+                bulk: d,
+            });
+        }
+        let mut out = RetrievalDelay::default();
+        for item in s.split(',') {
+            let (tier, v) = item
+                .split_once('=')
+                .ok_or_else(|| format!("{item:?}: expected TIER=DURATION"))?;
+            let d = parse(v)?;
+            match tier.trim().to_ascii_lowercase().as_str() {
+                "expedited" => out.expedited = d,
+                "standard" => out.standard = d,
+                "bulk" => out.bulk = d,
+                other => {
+                    return Err(format!(
+                        "unknown tier {other:?} (expedited, standard, bulk)"
+                    ));
+                }
+            }
+        }
+        Ok(out)
+    }
+}
+
+/// Everything the server needs besides its storage.
+#[derive(Debug, Clone)]
+pub struct ServerConfig {
+    pub region: String,
+    pub retrieval_delay: RetrievalDelay,
+    /// Identities allowed in; the first one's account answers unsigned-for accounts until
+    /// signatures are verified.
+    pub identities: Vec<Identity>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn retrieval_delays() {
+        let d: RetrievalDelay = "0s".parse().unwrap_or_default();
+        assert_eq!(d, RetrievalDelay::default());
+        let d: Result<RetrievalDelay, _> = "expedited=1s,standard=5s,bulk=12s".parse();
+        assert_eq!(
+            d,
+            Ok(RetrievalDelay {
+                expedited: Duration::from_secs(1),
+                standard: Duration::from_secs(5),
+                bulk: Duration::from_secs(12)
+            })
+        );
+        assert!("fast".parse::<RetrievalDelay>().is_err());
+        assert!("glacial=1s".parse::<RetrievalDelay>().is_err());
+    }
+
+    #[test]
+    fn identities_from_file_env_or_generated() -> anyhow::Result<()> {
+        let dir = tempfile::tempdir()?;
+        let none = |_: &str| None;
+        let (ids, src) = load_identities(None, none, dir.path())?;
+        assert!(matches!(src, IdentitySource::Generated(_)));
+        assert_eq!(ids.len(), 1);
+        let (again, _) = load_identities(None, none, dir.path())?;
+        assert_eq!(ids, again, "the generated identity is kept");
+
+        let env = |k: &str| match k {
+            "GLACIER_ACCESS_KEY_ID" => Some("AKID".to_string()),
+            "GLACIER_SECRET_ACCESS_KEY" => Some("secret".to_string()),
+            "GLACIER_ACCOUNT_ID" => Some("111122223333".to_string()),
+            _ => None,
+        };
+        let (ids, src) = load_identities(None, env, dir.path())?;
+        assert_eq!(
+            (ids[0].account_id.as_str(), src),
+            ("111122223333", IdentitySource::Environment)
+        );
+
+        let file = dir.path().join("creds.toml");
+        std::fs::write(
+            &file,
+            "[[identity]]\naccess_key_id = \"A\"\nsecret_access_key = \"s\"\naccount_id = \"123\"\n",
+        )?;
+        let err = load_identities(Some(&file), none, dir.path())
+            .map(|_| ())
+            .unwrap_err();
+        assert!(format!("{err:#}").contains("not 12 digits"), "{err:#}");
+        Ok(())
+    }
+}

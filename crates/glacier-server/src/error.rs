@@ -1,0 +1,93 @@
+//! `ApiError`: every failure the server answers, as Glacier answers it.
+
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use glacier_core::ErrorCode;
+use glacier_core::validate::Invalid;
+use glacier_core::wire::ErrorBody;
+use glacier_storage::StorageError;
+
+/// An error with its Glacier code; `IntoResponse` writes the Glacier JSON error body.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{code}: {message}")]
+pub struct ApiError {
+    pub code: ErrorCode,
+    pub message: String,
+}
+
+impl ApiError {
+    pub fn new(code: ErrorCode, message: impl Into<String>) -> ApiError {
+        ApiError {
+            code,
+            message: message.into(),
+        }
+    }
+
+    pub fn invalid(message: impl Into<String>) -> ApiError {
+        ApiError::new(ErrorCode::InvalidParameterValueException, message)
+    }
+
+    pub fn missing(what: &str) -> ApiError {
+        ApiError::new(
+            ErrorCode::MissingParameterValueException,
+            format!("Required parameter missing: {what}"),
+        )
+    }
+
+    pub fn not_found(message: impl Into<String>) -> ApiError {
+        ApiError::new(ErrorCode::ResourceNotFoundException, message)
+    }
+
+    /// An internal failure: the cause is logged, the client gets a generic 500.
+    pub fn internal(cause: impl std::fmt::Display) -> ApiError {
+        tracing::error!(%cause, "internal error");
+        ApiError::new(
+            ErrorCode::ServiceUnavailableException,
+            "The service could not complete the request; try again",
+        )
+    }
+}
+
+impl From<Invalid> for ApiError {
+    fn from(e: Invalid) -> Self {
+        ApiError::invalid(e.0)
+    }
+}
+
+impl From<StorageError> for ApiError {
+    fn from(e: StorageError) -> Self {
+        match e {
+            StorageError::NotFound { kind, id } => {
+                let mut kind = kind.to_owned();
+                if let Some(first) = kind.get_mut(..1) {
+                    first.make_ascii_uppercase();
+                }
+                ApiError::not_found(format!("{kind} not found: {id}"))
+            }
+            StorageError::Invalid(m) => ApiError::invalid(m),
+            StorageError::LimitExceeded(m) => ApiError::new(ErrorCode::LimitExceededException, m),
+            e @ (StorageError::Io(_) | StorageError::Backend(_)) => ApiError::internal(e),
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let status =
+            StatusCode::from_u16(self.code.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        let body = ErrorBody {
+            code: self.code.as_str().to_owned(),
+            message: self.message,
+            error_type: self.code.error_type(),
+        };
+        let json = serde_json::to_vec(&body).unwrap_or_default();
+        let mut resp = (status, json).into_response();
+        resp.headers_mut().insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        );
+        resp
+    }
+}
+
+pub type ApiResult<T> = Result<T, ApiError>;

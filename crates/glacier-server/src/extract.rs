@@ -1,0 +1,141 @@
+//! Extractors that turn a request's path, query and headers into validated values, rejecting
+//! with Glacier-shaped errors. Each path extractor requires the caller's [`Authenticated`].
+
+use crate::auth::Authenticated;
+use crate::error::{ApiError, ApiResult};
+use crate::state::AppState;
+use axum::extract::{FromRequestParts, Path};
+use axum::http::HeaderMap;
+use axum::http::request::Parts;
+use glacier_core::validate;
+use glacier_storage::VaultKey;
+use std::collections::HashMap;
+use std::sync::Arc;
+
+async fn params(
+    parts: &mut Parts,
+    state: &Arc<AppState>,
+) -> ApiResult<(String, HashMap<String, String>)> {
+    let auth = Authenticated::from_request_parts(parts, state).await?;
+    let Path(params) = Path::<HashMap<String, String>>::from_request_parts(parts, state)
+        .await
+        .map_err(|e| ApiError::invalid(format!("Invalid request path: {e}")))?;
+    let account = params.get("account").map(String::as_str).unwrap_or("-");
+    validate::account_id(account)?;
+    let account = if account == "-" {
+        auth.account_id
+    } else {
+        account.to_owned()
+    };
+    Ok((account, params))
+}
+
+fn vault_key(account: String, params: &HashMap<String, String>) -> ApiResult<VaultKey> {
+    let name = params
+        .get("vault")
+        .ok_or_else(|| ApiError::missing("vaultName"))?;
+    validate::vault_name(name)?;
+    Ok(VaultKey {
+        account,
+        name: name.clone(),
+    })
+}
+
+/// `/{account}/...`: the account the request acts on (`-` resolved to the caller's).
+pub(crate) struct AccountPath(pub(crate) String);
+
+impl FromRequestParts<Arc<AppState>> for AccountPath {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &Arc<AppState>) -> ApiResult<Self> {
+        Ok(AccountPath(params(parts, state).await?.0))
+    }
+}
+
+/// `/{account}/vaults/{vault}/...`.
+pub(crate) struct VaultPath(pub(crate) VaultKey);
+
+impl FromRequestParts<Arc<AppState>> for VaultPath {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &Arc<AppState>) -> ApiResult<Self> {
+        let (account, params) = params(parts, state).await?;
+        Ok(VaultPath(vault_key(account, &params)?))
+    }
+}
+
+/// `/{account}/vaults/{vault}/{collection}/{id}`: an archive, upload or job of a vault.
+pub(crate) struct ItemPath(pub(crate) VaultKey, pub(crate) String);
+
+impl FromRequestParts<Arc<AppState>> for ItemPath {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &Arc<AppState>) -> ApiResult<Self> {
+        let (account, params) = params(parts, state).await?;
+        let key = vault_key(account, &params)?;
+        let id = params.get("id").cloned().unwrap_or_default();
+        Ok(ItemPath(key, id))
+    }
+}
+
+/// The `limit` and `marker` of a list operation.
+pub(crate) struct ListQuery {
+    pub(crate) limit: usize,
+    pub(crate) marker: Option<String>,
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for ListQuery {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> ApiResult<Self> {
+        let (mut limit, mut marker) = (None, None);
+        for (k, v) in form_urlencoded::parse(parts.uri.query().unwrap_or("").as_bytes()) {
+            match k.as_ref() {
+                "limit" => limit = Some(v.into_owned()),
+                "marker" => marker = Some(v.into_owned()),
+                _ => {}
+            }
+        }
+        Ok(ListQuery {
+            limit: validate::list_limit(limit.as_deref())?,
+            marker,
+        })
+    }
+}
+
+/// A header's value as text, if present.
+pub(crate) fn header<'a>(headers: &'a HeaderMap, name: &str) -> ApiResult<Option<&'a str>> {
+    headers
+        .get(name)
+        .map(|v| {
+            v.to_str()
+                .map_err(|_| ApiError::invalid(format!("Header {name} is not printable ASCII")))
+        })
+        .transpose()
+}
+
+pub(crate) fn required_header<'a>(headers: &'a HeaderMap, name: &str) -> ApiResult<&'a str> {
+    header(headers, name)?.ok_or_else(|| ApiError::missing(name))
+}
+
+/// A header holding a SHA-256 in hex.
+pub(crate) fn hash_header(
+    headers: &HeaderMap,
+    name: &str,
+) -> ApiResult<Option<glacier_core::TreeHash>> {
+    header(headers, name)?
+        .map(|v| {
+            v.parse().map_err(|_| {
+                ApiError::invalid(format!("Invalid {name}: {v:?} is not 64 hex digits"))
+            })
+        })
+        .transpose()
+}
+
+/// A header holding a whole number.
+pub(crate) fn number_header(headers: &HeaderMap, name: &str) -> ApiResult<u64> {
+    let v = required_header(headers, name)?;
+    v.trim()
+        .parse()
+        .map_err(|_| ApiError::invalid(format!("Invalid {name}: {v:?} is not a whole number")))
+}

@@ -1,0 +1,50 @@
+//! Request handlers, one module per resource family. A handler extracts, calls one service
+//! function and shapes the response.
+
+pub(crate) mod archives;
+pub(crate) mod multipart;
+pub(crate) mod notifications;
+pub(crate) mod vaults;
+
+use crate::error::ApiError;
+use axum::http::{HeaderName, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use glacier_core::ErrorCode;
+
+/// An empty response with a status and headers.
+pub(crate) fn empty(status: StatusCode, headers: &[(&'static str, String)]) -> Response {
+    let mut resp = status.into_response();
+    for (name, value) in headers {
+        if let Ok(v) = HeaderValue::from_str(value) {
+            resp.headers_mut().insert(HeaderName::from_static(name), v);
+        }
+    }
+    resp
+}
+
+/// A JSON response with `Content-Type: application/json` exactly (boto 2 accepts nothing else).
+pub(crate) fn json<T: serde::Serialize>(value: &T) -> Response {
+    match serde_json::to_vec(value) {
+        Ok(body) => {
+            let mut resp = (StatusCode::OK, body).into_response();
+            resp.headers_mut().insert(
+                axum::http::header::CONTENT_TYPE,
+                HeaderValue::from_static("application/json"),
+            );
+            resp
+        }
+        Err(e) => ApiError::internal(e).into_response(),
+    }
+}
+
+/// The answer for an operation of the API this server does not serve yet.
+pub(crate) fn not_yet(
+    operation: &'static str,
+) -> impl Fn() -> std::future::Ready<ApiError> + Clone {
+    move || {
+        std::future::ready(ApiError::new(
+            ErrorCode::NotImplementedException,
+            format!("{operation} is not implemented by this server yet"),
+        ))
+    }
+}

@@ -1,0 +1,457 @@
+//! The operations behind the handlers: rules that need stored state, ids, and the streaming of
+//! bodies into blobs. Handlers parse HTTP and call exactly one function here.
+
+mod ingest;
+
+use crate::error::{ApiError, ApiResult};
+use bytes::Bytes;
+use futures_util::Stream;
+use glacier_core::multipart::PartInfo;
+use glacier_core::range::Span;
+use glacier_core::validate::{self, MAX_PART_SIZE, MAX_PARTS, MAX_VAULTS_PER_ACCOUNT};
+use glacier_core::wire::{self, NOTIFICATION_EVENTS};
+use glacier_core::{Digest, TreeHash, format_date};
+use glacier_storage::{
+    ArchiveRecord, BlobKey, BlobStore, Completion, FsBlobStore, MetadataStore, Notifications, Page,
+    PartRecord, SqliteMetadataStore, UploadRecord, Vault, VaultKey,
+};
+use std::path::Path;
+use std::sync::Arc;
+use time::OffsetDateTime;
+
+pub use ingest::Expected;
+
+/// Archive ids are 138 characters of the URL-safe base64 alphabet, as Glacier's are.
+const ARCHIVE_ID_LEN: usize = 138;
+/// Upload (and job) ids are 92 characters.
+const UPLOAD_ID_LEN: usize = 92;
+const ID_ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+
+pub struct Service {
+    meta: Arc<dyn MetadataStore>,
+    blobs: Arc<dyn BlobStore>,
+    region: String,
+}
+
+/// What an upload stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Stored {
+    pub archive_id: String,
+    pub tree_hash: TreeHash,
+}
+
+impl Service {
+    pub fn new(meta: Arc<dyn MetadataStore>, blobs: Arc<dyn BlobStore>, region: String) -> Service {
+        Service {
+            meta,
+            blobs,
+            region,
+        }
+    }
+
+    /// Opens the default single-machine storage in `data_dir` (SQLite metadata, file blobs),
+    /// recovering from any crash: interrupted writes and unreferenced blobs are removed.
+    pub async fn open_local(data_dir: &Path, region: String) -> anyhow::Result<Service> {
+        tokio::fs::create_dir_all(data_dir).await?;
+        let meta = SqliteMetadataStore::open(data_dir.join("metadata.sqlite")).await?;
+        let blobs = FsBlobStore::open(data_dir).await?;
+        let service = Service::new(Arc::new(meta), Arc::new(blobs), region);
+        service.reclaim_orphans().await?;
+        Ok(service)
+    }
+
+    /// Deletes blobs no metadata refers to: written, then orphaned by a crash before their
+    /// metadata committed, or left by a delete whose blob removal did not finish. Call it only
+    /// before serving requests (an upload in flight has a blob without metadata).
+    pub async fn reclaim_orphans(&self) -> anyhow::Result<usize> {
+        let referenced = self.meta.referenced_blobs().await?;
+        let orphans: Vec<BlobKey> = self
+            .blobs
+            .list()
+            .await?
+            .into_iter()
+            .filter(|k| !referenced.contains(k))
+            .collect();
+        if !orphans.is_empty() {
+            tracing::info!(
+                count = orphans.len(),
+                "removing blobs no archive or part refers to"
+            );
+            self.blobs.delete(&orphans).await?;
+        }
+        Ok(orphans.len())
+    }
+
+    pub fn vault_arn(&self, key: &VaultKey) -> String {
+        format!(
+            "arn:aws:glacier:{}:{}:vaults/{}",
+            self.region, key.account, key.name
+        )
+    }
+
+    /// Deletes blobs after their metadata is gone; a failure only leaves an orphan that the
+    /// next start reclaims.
+    async fn discard(&self, blobs: &[BlobKey]) {
+        if let Err(e) = self.blobs.delete(blobs).await {
+            tracing::warn!(error = %e, "could not delete blobs; they are reclaimed at the next start");
+        }
+    }
+
+    fn describe(&self, v: &Vault) -> wire::DescribeVaultOutput {
+        wire::DescribeVaultOutput {
+            vault_arn: self.vault_arn(&v.key),
+            vault_name: v.key.name.clone(),
+            creation_date: format_date(v.created),
+            last_inventory_date: v.last_inventory.map(format_date),
+            number_of_archives: v.archive_count,
+            size_in_bytes: v.size,
+        }
+    }
+
+    // ---- vaults ----
+
+    pub async fn create_vault(&self, key: &VaultKey) -> ApiResult<()> {
+        self.meta
+            .create_vault(key, OffsetDateTime::now_utc(), MAX_VAULTS_PER_ACCOUNT)
+            .await?;
+        Ok(())
+    }
+
+    pub async fn describe_vault(&self, key: &VaultKey) -> ApiResult<wire::DescribeVaultOutput> {
+        Ok(self.describe(&self.meta.get_vault(key).await?))
+    }
+
+    pub async fn list_vaults(
+        &self,
+        account: &str,
+        marker: Option<&str>,
+        limit: usize,
+    ) -> ApiResult<wire::ListVaultsOutput> {
+        let after = match marker {
+            Some(m) => Some(
+                m.rsplit_once(":vaults/")
+                    .filter(|(prefix, name)| {
+                        prefix.starts_with("arn:aws:glacier:") && validate::vault_name(name).is_ok()
+                    })
+                    .map(|(_, name)| name)
+                    .ok_or_else(|| {
+                        ApiError::invalid(format!("Invalid marker: {m:?} is not a vault ARN"))
+                    })?,
+            ),
+            None => None,
+        };
+        let page = self.meta.list_vaults(account, after, limit).await?;
+        Ok(wire::ListVaultsOutput {
+            marker: next_marker(&page, |v| self.vault_arn(&v.key)),
+            vault_list: page.items.iter().map(|v| self.describe(v)).collect(),
+        })
+    }
+
+    pub async fn delete_vault(&self, key: &VaultKey) -> ApiResult<()> {
+        let blobs = self.meta.delete_vault(key).await.map_err(|e| match e {
+            glacier_storage::StorageError::Invalid(_) => ApiError::invalid(format!(
+                "Vault not empty or recently written to: {}",
+                self.vault_arn(key)
+            )),
+            e => e.into(),
+        })?;
+        self.discard(&blobs).await;
+        Ok(())
+    }
+
+    // ---- notifications ----
+
+    pub async fn set_notifications(
+        &self,
+        key: &VaultKey,
+        config: wire::VaultNotificationConfig,
+    ) -> ApiResult<()> {
+        let topic = config
+            .sns_topic
+            .filter(|t| !t.is_empty())
+            .ok_or_else(|| ApiError::missing("SNSTopic"))?;
+        let events = config
+            .events
+            .filter(|e| !e.is_empty())
+            .ok_or_else(|| ApiError::missing("Events"))?;
+        if let Some(bad) = events
+            .iter()
+            .find(|e| !NOTIFICATION_EVENTS.contains(&e.as_str()))
+        {
+            return Err(ApiError::invalid(format!(
+                "Invalid event {bad:?}: the events are {}",
+                NOTIFICATION_EVENTS.join(", ")
+            )));
+        }
+        self.meta
+            .set_notifications(
+                key,
+                Some(Notifications {
+                    sns_topic: topic,
+                    events,
+                }),
+            )
+            .await?;
+        Ok(())
+    }
+
+    pub async fn get_notifications(
+        &self,
+        key: &VaultKey,
+    ) -> ApiResult<wire::VaultNotificationConfig> {
+        let n = self.meta.get_notifications(key).await?.ok_or_else(|| {
+            ApiError::not_found(format!(
+                "No notification configuration is set for vault: {}",
+                self.vault_arn(key)
+            ))
+        })?;
+        Ok(wire::VaultNotificationConfig {
+            sns_topic: Some(n.sns_topic),
+            events: Some(n.events),
+        })
+    }
+
+    pub async fn delete_notifications(&self, key: &VaultKey) -> ApiResult<()> {
+        Ok(self.meta.set_notifications(key, None).await?)
+    }
+
+    // ---- archives ----
+
+    pub async fn upload_archive<S, E>(
+        &self,
+        key: &VaultKey,
+        description: String,
+        expected: Expected,
+        body: S,
+    ) -> ApiResult<Stored>
+    where
+        S: Stream<Item = Result<Bytes, E>> + Unpin,
+        E: std::fmt::Display,
+    {
+        validate::archive_description(&description)?;
+        if expected.len == 0 {
+            return Err(ApiError::invalid(
+                "Invalid Content-Length: 0. An archive must hold at least one byte",
+            ));
+        }
+        if expected.len > MAX_PART_SIZE {
+            return Err(ApiError::invalid(format!(
+                "Invalid Content-Length: {}. A single request uploads at most {MAX_PART_SIZE} bytes; use a multipart upload",
+                expected.len
+            )));
+        }
+        self.meta.get_vault(key).await?;
+        let segment = ingest::ingest(self.blobs.as_ref(), body, &expected).await?;
+        let archive = ArchiveRecord {
+            id: crate::config::random_string(ARCHIVE_ID_LEN, ID_ALPHABET),
+            description,
+            size: segment.size,
+            tree_hash: segment.tree_hash,
+            created: OffsetDateTime::now_utc(),
+            segments: vec![segment],
+        };
+        let stored = Stored {
+            archive_id: archive.id.clone(),
+            tree_hash: archive.tree_hash,
+        };
+        let blobs: Vec<BlobKey> = archive.segments.iter().map(|s| s.blob.clone()).collect();
+        if let Err(e) = self.meta.insert_archive(key, archive).await {
+            self.discard(&blobs).await;
+            return Err(e.into());
+        }
+        Ok(stored)
+    }
+
+    pub async fn delete_archive(&self, key: &VaultKey, archive_id: &str) -> ApiResult<()> {
+        let blobs = self.meta.delete_archive(key, archive_id).await?;
+        self.discard(&blobs).await;
+        Ok(())
+    }
+
+    // ---- multipart uploads ----
+
+    pub async fn initiate_upload(
+        &self,
+        key: &VaultKey,
+        part_size: u64,
+        description: Option<String>,
+    ) -> ApiResult<String> {
+        if let Some(d) = &description {
+            validate::archive_description(d)?;
+        }
+        let upload = UploadRecord {
+            id: crate::config::random_string(UPLOAD_ID_LEN, ID_ALPHABET),
+            description,
+            part_size,
+            created: OffsetDateTime::now_utc(),
+        };
+        let id = upload.id.clone();
+        self.meta.create_upload(key, upload).await?;
+        Ok(id)
+    }
+
+    pub async fn upload_part<S, E>(
+        &self,
+        key: &VaultKey,
+        upload_id: &str,
+        range: Span,
+        expected: Expected,
+        body: S,
+    ) -> ApiResult<TreeHash>
+    where
+        S: Stream<Item = Result<Bytes, E>> + Unpin,
+        E: std::fmt::Display,
+    {
+        let upload = self.meta.get_upload(key, upload_id).await?;
+        let ps = upload.part_size;
+        if range.start % ps != 0 {
+            return Err(ApiError::invalid(format!(
+                "Invalid Content-Range: bytes {range}/*: a part must start at a multiple of the part size {ps}"
+            )));
+        }
+        if range.len() > ps {
+            return Err(ApiError::invalid(format!(
+                "Invalid Content-Range: bytes {range}/*: the part is {} bytes, larger than the part size {ps}",
+                range.len()
+            )));
+        }
+        if range.start / ps >= MAX_PARTS {
+            return Err(ApiError::invalid(format!(
+                "Invalid Content-Range: bytes {range}/*: an upload has at most {MAX_PARTS} parts"
+            )));
+        }
+        if expected.len != range.len() {
+            return Err(ApiError::invalid(format!(
+                "Content-Length {} does not match the length of Content-Range bytes {range}/* ({} bytes)",
+                expected.len,
+                range.len()
+            )));
+        }
+        let segment = ingest::ingest(self.blobs.as_ref(), body, &expected).await?;
+        let tree_hash = segment.tree_hash;
+        let blob = segment.blob.clone();
+        match self
+            .meta
+            .put_part(
+                key,
+                upload_id,
+                PartRecord {
+                    start: range.start,
+                    segment,
+                },
+            )
+            .await
+        {
+            Ok(replaced) => {
+                self.discard(&replaced.into_iter().collect::<Vec<_>>())
+                    .await;
+                Ok(tree_hash)
+            }
+            Err(e) => {
+                self.discard(&[blob]).await;
+                Err(e.into())
+            }
+        }
+    }
+
+    pub async fn list_parts(
+        &self,
+        key: &VaultKey,
+        upload_id: &str,
+        marker: Option<&str>,
+        limit: usize,
+    ) -> ApiResult<wire::ListPartsOutput> {
+        let from = match marker {
+            Some(m) => m
+                .parse::<u64>()
+                .map_err(|_| ApiError::invalid(format!("Invalid marker: {m:?}")))?,
+            None => 0,
+        };
+        let upload = self.meta.get_upload(key, upload_id).await?;
+        let page: Page<PartInfo> = self.meta.list_parts(key, upload_id, from, limit).await?;
+        Ok(wire::ListPartsOutput {
+            multipart_upload_id: upload.id,
+            vault_arn: self.vault_arn(key),
+            archive_description: upload.description,
+            part_size_in_bytes: upload.part_size,
+            creation_date: format_date(upload.created),
+            marker: next_marker(&page, |p| (p.start + 1).to_string()),
+            parts: page
+                .items
+                .iter()
+                .map(|p| wire::PartListElement {
+                    range_in_bytes: format!("{}-{}", p.start, p.start + p.size - 1),
+                    sha256_tree_hash: hex(&p.tree_hash),
+                })
+                .collect(),
+        })
+    }
+
+    pub async fn list_uploads(
+        &self,
+        key: &VaultKey,
+        marker: Option<&str>,
+        limit: usize,
+    ) -> ApiResult<wire::ListMultipartUploadsOutput> {
+        let page = self.meta.list_uploads(key, marker, limit).await?;
+        Ok(wire::ListMultipartUploadsOutput {
+            marker: next_marker(&page, |u| u.id.clone()),
+            uploads_list: page
+                .items
+                .iter()
+                .map(|u| wire::UploadListElement {
+                    multipart_upload_id: u.id.clone(),
+                    vault_arn: self.vault_arn(key),
+                    archive_description: u.description.clone(),
+                    part_size_in_bytes: u.part_size,
+                    creation_date: format_date(u.created),
+                })
+                .collect(),
+        })
+    }
+
+    pub async fn complete_upload(
+        &self,
+        key: &VaultKey,
+        upload_id: &str,
+        archive_size: u64,
+        tree_hash: TreeHash,
+    ) -> ApiResult<Stored> {
+        let archive_id = self
+            .meta
+            .complete_upload(
+                key,
+                upload_id,
+                Completion {
+                    archive_id: crate::config::random_string(ARCHIVE_ID_LEN, ID_ALPHABET),
+                    archive_size,
+                    tree_hash,
+                    now: OffsetDateTime::now_utc(),
+                },
+            )
+            .await?;
+        Ok(Stored {
+            archive_id,
+            tree_hash,
+        })
+    }
+
+    pub async fn abort_upload(&self, key: &VaultKey, upload_id: &str) -> ApiResult<()> {
+        let blobs = self.meta.abort_upload(key, upload_id).await?;
+        self.discard(&blobs).await;
+        Ok(())
+    }
+}
+
+fn hex(d: &Digest) -> String {
+    TreeHash(*d).to_hex()
+}
+
+/// The marker of the page after `page`, made from its last item.
+fn next_marker<T>(page: &Page<T>, marker: impl Fn(&T) -> String) -> Option<String> {
+    if page.more {
+        page.items.last().map(marker)
+    } else {
+        None
+    }
+}
