@@ -1,1 +1,153 @@
-//! Tests only: see `tests/`.
+//! Test support for driving glacier-server with the official AWS SDK for Rust.
+//!
+//! [`TestServer`] runs the server in-process on an ephemeral loopback port with a fresh data
+//! directory; [`TestServer::client`] is an `aws_sdk_glacier::Client` pointed at it.
+
+use aws_sdk_glacier::config::retry::RetryConfig;
+use aws_sdk_glacier::config::{BehaviorVersion, Credentials, Region};
+use aws_sdk_glacier::error::{ProvideErrorMetadata, SdkError};
+use glacier_server::{AppState, Identity, ServerConfig, Service};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use tokio_util::sync::CancellationToken;
+
+pub const ACCESS_KEY: &str = "AKIDSDKCONFORMANCE01";
+pub const SECRET_KEY: &str = "sdk-conformance-secret";
+pub const ACCOUNT: &str = "444455556666";
+pub const MIB: usize = 1 << 20;
+
+pub struct TestServer {
+    pub endpoint: String,
+    dir: tempfile::TempDir,
+    shutdown: CancellationToken,
+}
+
+impl TestServer {
+    pub async fn start() -> anyhow::Result<TestServer> {
+        let dir = tempfile::tempdir()?;
+        let service = Service::open_local(&dir.path().join("data"), "us-east-1".into()).await?;
+        let state = Arc::new(AppState {
+            service,
+            config: ServerConfig {
+                region: "us-east-1".into(),
+                retrieval_delay: Default::default(),
+                identities: vec![Identity {
+                    access_key_id: ACCESS_KEY.into(),
+                    secret_access_key: SECRET_KEY.into(),
+                    account_id: ACCOUNT.into(),
+                }],
+            },
+        });
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+        let endpoint = format!("http://{}", listener.local_addr()?);
+        let shutdown = CancellationToken::new();
+        tokio::spawn(glacier_server::run(listener, state, shutdown.clone()));
+        Ok(TestServer {
+            endpoint,
+            dir,
+            shutdown,
+        })
+    }
+
+    pub fn client(&self) -> aws_sdk_glacier::Client {
+        let conf = aws_sdk_glacier::Config::builder()
+            .behavior_version(BehaviorVersion::latest())
+            .region(Region::new("us-east-1"))
+            .endpoint_url(&self.endpoint)
+            .credentials_provider(Credentials::new(
+                ACCESS_KEY,
+                SECRET_KEY,
+                None,
+                None,
+                "conformance",
+            ))
+            .retry_config(RetryConfig::disabled())
+            .build();
+        aws_sdk_glacier::Client::from_conf(conf)
+    }
+
+    pub fn data_dir(&self) -> PathBuf {
+        self.dir.path().join("data")
+    }
+
+    /// Committed blob files, to show that a refused request stored nothing.
+    pub fn blob_files(&self) -> Vec<String> {
+        files_under(&self.data_dir().join("blobs"))
+    }
+
+    pub fn tmp_files(&self) -> Vec<String> {
+        files_under(&self.data_dir().join("tmp"))
+    }
+}
+
+impl Drop for TestServer {
+    fn drop(&mut self) {
+        self.shutdown.cancel();
+    }
+}
+
+fn files_under(dir: &Path) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).into_iter().flatten().flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                stack.push(p);
+            } else {
+                out.push(p.display().to_string());
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+/// Deterministic bytes that differ per MiB and per seed.
+pub fn data(len: usize, seed: u8) -> Vec<u8> {
+    (0..len)
+        .map(|i| ((i * 31 + i / MIB * 7) as u8).wrapping_add(seed))
+        .collect()
+}
+
+/// Asserts that a call failed with this Glacier error code and HTTP status, and that the
+/// message contains `contains`; returns the message.
+pub fn expect_error<T: std::fmt::Debug, E, R>(
+    result: Result<T, SdkError<E, R>>,
+    code: &str,
+    status: u16,
+    contains: &str,
+) -> String
+where
+    E: ProvideErrorMetadata + std::fmt::Debug,
+    R: std::fmt::Debug + HasStatus,
+{
+    let err = match result {
+        Ok(v) => panic!("expected {code}, got success: {v:?}"),
+        Err(e) => e,
+    };
+    let got_status = err.raw_response().map(HasStatus::status_code);
+    let meta = match &err {
+        SdkError::ServiceError(se) => se.err().meta().clone(),
+        other => panic!("expected a service error {code}, got {other:?}"),
+    };
+    assert_eq!(meta.code(), Some(code), "{meta:?}");
+    assert_eq!(got_status, Some(status), "{meta:?}");
+    let message = meta.message().unwrap_or_default().to_owned();
+    assert!(
+        message.to_lowercase().contains(&contains.to_lowercase()),
+        "message {message:?} should mention {contains:?}"
+    );
+    message
+}
+
+/// The HTTP status of a raw response.
+pub trait HasStatus {
+    fn status_code(&self) -> u16;
+}
+
+impl HasStatus for aws_sdk_glacier::config::http::HttpResponse {
+    fn status_code(&self) -> u16 {
+        self.status().as_u16()
+    }
+}
