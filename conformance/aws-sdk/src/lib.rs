@@ -86,6 +86,24 @@ impl Drop for TestServer {
     }
 }
 
+/// An SDK client for a server at `endpoint` that knows [`ACCESS_KEY`], without retries.
+pub fn client(endpoint: &str) -> aws_sdk_glacier::Client {
+    let conf = aws_sdk_glacier::Config::builder()
+        .behavior_version(BehaviorVersion::latest())
+        .region(Region::new("us-east-1"))
+        .endpoint_url(endpoint)
+        .credentials_provider(Credentials::new(
+            ACCESS_KEY,
+            SECRET_KEY,
+            None,
+            None,
+            "conformance",
+        ))
+        .retry_config(RetryConfig::disabled())
+        .build();
+    aws_sdk_glacier::Client::from_conf(conf)
+}
+
 fn files_under(dir: &Path) -> Vec<String> {
     let mut out = Vec::new();
     let mut stack = vec![dir.to_path_buf()];

@@ -53,6 +53,16 @@ pub struct ArchiveRecord {
     pub segments: Vec<Segment>,
 }
 
+/// An archive without its segments, as listings show it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ArchiveSummary {
+    pub id: String,
+    pub description: String,
+    pub size: u64,
+    pub tree_hash: TreeHash,
+    pub created: OffsetDateTime,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct UploadRecord {
     pub id: String,
@@ -114,6 +124,13 @@ pub trait MetadataStore: Send + Sync + 'static {
 
     async fn insert_archive(&self, key: &VaultKey, archive: ArchiveRecord) -> Result<()>;
     async fn get_archive(&self, key: &VaultKey, id: &str) -> Result<ArchiveRecord>;
+    /// Archives of a vault in id order, starting after `after`.
+    async fn list_archives(
+        &self,
+        key: &VaultKey,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<Page<ArchiveSummary>>;
     /// Deletes an archive; returns its blobs.
     async fn delete_archive(&self, key: &VaultKey, id: &str) -> Result<Vec<BlobKey>>;
 

@@ -433,6 +433,50 @@ impl MetadataStore for SqliteMetadataStore {
         .await
     }
 
+    async fn list_archives(
+        &self,
+        key: &VaultKey,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<Page<ArchiveSummary>> {
+        let key = key.clone();
+        let after = after.unwrap_or("").to_owned();
+        self.tx(move |tx| {
+            require_vault(tx, &key)?;
+            let mut stmt = tx.prepare(
+                "SELECT id, description, size, tree_hash, created_ms FROM archives
+                 WHERE account = ?1 AND vault = ?2 AND id > ?3 ORDER BY id LIMIT ?4",
+            )?;
+            let rows = stmt.query_map(
+                params![key.account, key.name, after, i(limit as u64 + 1)],
+                |r| {
+                    Ok((
+                        r.get::<_, String>(0)?,
+                        r.get::<_, String>(1)?,
+                        r.get::<_, i64>(2)?,
+                        r.get::<_, Vec<u8>>(3)?,
+                        r.get::<_, i64>(4)?,
+                    ))
+                },
+            )?;
+            let mut items = Vec::new();
+            for row in rows {
+                let (id, description, size, hash, created) = row?;
+                items.push(ArchiveSummary {
+                    id,
+                    description,
+                    size: u(size),
+                    tree_hash: TreeHash(digest(hash)?),
+                    created: from_ms(created),
+                });
+            }
+            let more = items.len() > limit;
+            items.truncate(limit);
+            Ok(Page { items, more })
+        })
+        .await
+    }
+
     async fn delete_archive(&self, key: &VaultKey, id: &str) -> Result<Vec<BlobKey>> {
         let key = key.clone();
         let id = id.to_owned();
