@@ -57,7 +57,7 @@ async fn uploader(endpoint: String, worker: usize, acked: Arc<Mutex<Acked>>, dea
         let seed = (worker * 31 + round) as u8;
         let size = 1 + (worker * 7919 + round * 104_729) % (3 * MIB);
         let body = data(size, seed);
-        let ok = if round % 2 == 0 {
+        let ok = if round.is_multiple_of(2) {
             match g
                 .upload_archive()
                 .vault_name("crash")
@@ -76,7 +76,7 @@ async fn uploader(endpoint: String, worker: usize, acked: Arc<Mutex<Acked>>, dea
                 Err(_) => false,
             }
         } else {
-            multipart(&g, &body, round % 3 == 0, &acked).await
+            multipart(&g, &body, round.is_multiple_of(3), &acked).await
         };
         if !ok {
             return;

@@ -199,13 +199,13 @@ impl TreeHasher {
 /// Whether `[start, end]` (inclusive) of an archive of `total` bytes is tree-hash aligned: whether
 /// the tree hash of the range alone is a node of the archive's tree, so that Glacier can return it.
 pub fn is_tree_hash_aligned(start: u64, end: u64, total: u64) -> bool {
-    if end < start || end >= total || start % MIB != 0 {
+    if end < start || end >= total || !start.is_multiple_of(MIB) {
         return false;
     }
     let len = end - start + 1;
     let leaves = len.div_ceil(MIB);
     let span = leaves.next_power_of_two() * MIB;
-    start % span == 0 && (len == span || end + 1 == total)
+    start.is_multiple_of(span) && (len == span || end + 1 == total)
 }
 
 /// The tree hash of the aligned range `[start, end]` from the leaf hashes of the whole archive.

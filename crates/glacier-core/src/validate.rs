@@ -72,7 +72,10 @@ pub fn part_size(raw: &str) -> Result<u64, Invalid> {
             "Invalid part size: {raw:?} is not a whole number of bytes"
         ))
     })?;
-    if size < MIB || size > MAX_PART_SIZE || size % MIB != 0 || !(size / MIB).is_power_of_two() {
+    if !(MIB..=MAX_PART_SIZE).contains(&size)
+        || !size.is_multiple_of(MIB)
+        || !(size / MIB).is_power_of_two()
+    {
         return invalid(format!(
             "Invalid part size: {size}. Part size must not be null, must be a power of two and be between 1048576 and 4294967296 bytes."
         ));

@@ -247,7 +247,7 @@ mod tests {
             number_of_archives: 0,
             size_in_bytes: 0,
         };
-        let json = serde_json::to_value(&v).unwrap_or_default();
+        let json = serde_json::to_value(&v).unwrap();
         assert_eq!(json["LastInventoryDate"], serde_json::Value::Null);
         assert!(
             json.as_object()
@@ -266,7 +266,7 @@ mod tests {
             message: "Vault not found".into(),
             error_type: crate::ErrorType::Client,
         };
-        let s = serde_json::to_string(&e).unwrap_or_default();
+        let s = serde_json::to_string(&e).unwrap();
         assert_eq!(
             s,
             r#"{"code":"ResourceNotFoundException","message":"Vault not found","type":"Client"}"#
@@ -276,11 +276,11 @@ mod tests {
     #[test]
     fn notification_config_round_trips() {
         let raw = r#"{"SNSTopic":"arn:aws:sns:us-east-1:012345678901:t","Events":["ArchiveRetrievalCompleted"]}"#;
-        let c: VaultNotificationConfig = serde_json::from_str(raw).unwrap_or_default();
+        let c: VaultNotificationConfig = serde_json::from_str(raw).unwrap();
         assert_eq!(
             c.events.as_deref(),
             Some(&["ArchiveRetrievalCompleted".to_string()][..])
         );
-        assert_eq!(serde_json::to_string(&c).unwrap_or_default(), raw);
+        assert_eq!(serde_json::to_string(&c).unwrap(), raw);
     }
 }

@@ -196,7 +196,7 @@ mod tests {
 
     #[test]
     fn retrieval_delays() {
-        let d: RetrievalDelay = "0s".parse().unwrap_or_default();
+        let d: RetrievalDelay = "0s".parse().unwrap();
         assert_eq!(d, RetrievalDelay::default());
         let d: Result<RetrievalDelay, _> = "expedited=1s,standard=5s,bulk=12s".parse();
         assert_eq!(

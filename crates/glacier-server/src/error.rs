@@ -80,14 +80,22 @@ impl IntoResponse for ApiError {
             message: self.message,
             error_type: self.code.error_type(),
         };
-        let json = serde_json::to_vec(&body).unwrap_or_default();
-        let mut resp = (status, json).into_response();
-        resp.headers_mut().insert(
+        // An ErrorBody of strings always serializes.
+        json_response(status, serde_json::to_vec(&body).unwrap_or_default())
+    }
+}
+
+/// A JSON response with `Content-Type: application/json` exactly (boto 2 accepts nothing else).
+pub(crate) fn json_response(status: StatusCode, body: Vec<u8>) -> Response {
+    (
+        status,
+        [(
             header::CONTENT_TYPE,
             HeaderValue::from_static("application/json"),
-        );
-        resp
-    }
+        )],
+        body,
+    )
+        .into_response()
 }
 
 pub type ApiResult<T> = Result<T, ApiError>;

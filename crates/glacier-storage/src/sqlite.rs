@@ -111,7 +111,7 @@ fn leaves_to_blob(leaves: &[Digest]) -> Vec<u8> {
 }
 
 fn leaves_from_blob(b: &[u8]) -> Result<Vec<Digest>> {
-    if b.len() % 32 != 0 {
+    if !b.len().is_multiple_of(32) {
         return Err(StorageError::Backend(
             "stored leaf hashes are not whole digests".into(),
         ));

@@ -22,17 +22,10 @@ pub(crate) fn empty(status: StatusCode, headers: &[(&'static str, String)]) -> R
     resp
 }
 
-/// A JSON response with `Content-Type: application/json` exactly (boto 2 accepts nothing else).
+/// A 200 response with a JSON body.
 pub(crate) fn json<T: serde::Serialize>(value: &T) -> Response {
     match serde_json::to_vec(value) {
-        Ok(body) => {
-            let mut resp = (StatusCode::OK, body).into_response();
-            resp.headers_mut().insert(
-                axum::http::header::CONTENT_TYPE,
-                HeaderValue::from_static("application/json"),
-            );
-            resp
-        }
+        Ok(body) => crate::error::json_response(StatusCode::OK, body),
         Err(e) => ApiError::internal(e).into_response(),
     }
 }

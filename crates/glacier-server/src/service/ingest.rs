@@ -58,17 +58,17 @@ where
         ));
     }
     let hashes = hasher.finish_with_leaves();
-    if let Some(want) = expected.content_sha256 {
-        if want != hashes.linear {
-            return Err(ApiError::new(
-                ErrorCode::InvalidSignatureException,
-                format!(
-                    "The value passed in as x-amz-content-sha256 does not match the computed payload hash. Computed digest: {} expected hash: {}",
-                    TreeHash(hashes.linear),
-                    TreeHash(want)
-                ),
-            ));
-        }
+    if let Some(want) = expected.content_sha256
+        && want != hashes.linear
+    {
+        return Err(ApiError::new(
+            ErrorCode::InvalidSignatureException,
+            format!(
+                "The value passed in as x-amz-content-sha256 does not match the computed payload hash. Computed digest: {} expected hash: {}",
+                TreeHash(hashes.linear),
+                TreeHash(want)
+            ),
+        ));
     }
     if hashes.tree != expected.tree_hash {
         return Err(ApiError::invalid(format!(

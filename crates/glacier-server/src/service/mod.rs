@@ -304,7 +304,7 @@ impl Service {
     {
         let upload = self.meta.get_upload(key, upload_id).await?;
         let ps = upload.part_size;
-        if range.start % ps != 0 {
+        if !range.start.is_multiple_of(ps) {
             return Err(ApiError::invalid(format!(
                 "Invalid Content-Range: bytes {range}/*: a part must start at a multiple of the part size {ps}"
             )));
