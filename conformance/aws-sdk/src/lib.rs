@@ -50,20 +50,7 @@ impl TestServer {
     }
 
     pub fn client(&self) -> aws_sdk_glacier::Client {
-        let conf = aws_sdk_glacier::Config::builder()
-            .behavior_version(BehaviorVersion::latest())
-            .region(Region::new("us-east-1"))
-            .endpoint_url(&self.endpoint)
-            .credentials_provider(Credentials::new(
-                ACCESS_KEY,
-                SECRET_KEY,
-                None,
-                None,
-                "conformance",
-            ))
-            .retry_config(RetryConfig::disabled())
-            .build();
-        aws_sdk_glacier::Client::from_conf(conf)
+        client(&self.endpoint)
     }
 
     pub fn data_dir(&self) -> PathBuf {

@@ -224,7 +224,7 @@ mod tests {
     use super::*;
     use proptest::prelude::*;
 
-    /// Deterministic test data; the expected hashes below were computed for this exact data by an
+    /// Deterministic test data; the expected hashes of `published_vectors` were computed for this exact data by an
     /// independent Python implementation of the algorithm in the Glacier developer guide
     /// (hashlib.sha256 over 1 MiB leaves, pairwise combination).
     fn data(n: u64) -> Vec<u8> {
@@ -232,7 +232,7 @@ mod tests {
     }
 
     #[test]
-    fn published_vectors() {
+    fn reference_vectors() {
         let cases: &[(u64, &str)] = &[
             (
                 0,
@@ -288,6 +288,23 @@ mod tests {
             assert_eq!(got.linear, sha256(&d));
             assert_eq!(got.leaves.len() as u64, n.div_ceil(MIB));
         }
+    }
+
+    /// The vector the AWS SDKs publish in their Glacier checksum tests: 5.5 MiB of ASCII '0'.
+    #[test]
+    fn aws_sdk_published_vector() {
+        let data = vec![b'0'; 5_767_168];
+        let mut h = TreeHasher::new();
+        h.update(&data);
+        let (tree, linear) = h.finish();
+        assert_eq!(
+            tree.to_hex(),
+            "154e26c78fd74d0c2c9b3cc4644191619dc4f2cd539ae2a74d5fd07957a3ee6a"
+        );
+        assert_eq!(
+            TreeHash(linear).to_hex(),
+            "68aff0c5a91aa0491752bfb96e3fef33eb74953804f6a2f7b708d5bcefa8ff6b"
+        );
     }
 
     #[test]

@@ -95,6 +95,15 @@ pub struct Page<T> {
     pub more: bool,
 }
 
+impl<T> Page<T> {
+    /// A page from up to `limit + 1` fetched items: the extra one only says that more follow.
+    pub fn from_overfetch(mut items: Vec<T>, limit: usize) -> Page<T> {
+        let more = items.len() > limit;
+        items.truncate(limit);
+        Page { items, more }
+    }
+}
+
 /// The metadata of every vault. Each method is one atomic, durable transaction: when it returns
 /// `Ok`, its effect survives a crash; when it fails, nothing changed.
 #[async_trait]

@@ -295,10 +295,10 @@ impl MetadataStore for SqliteMetadataStore {
                     size: u(r.get(4)?),
                 })
             })?;
-            let mut items = rows.collect::<Result<Vec<_>, _>>()?;
-            let more = items.len() > limit;
-            items.truncate(limit);
-            Ok(Page { items, more })
+            Ok(Page::from_overfetch(
+                rows.collect::<Result<Vec<_>, _>>()?,
+                limit,
+            ))
         })
         .await
     }
@@ -470,9 +470,7 @@ impl MetadataStore for SqliteMetadataStore {
                     created: from_ms(created),
                 });
             }
-            let more = items.len() > limit;
-            items.truncate(limit);
-            Ok(Page { items, more })
+            Ok(Page::from_overfetch(items, limit))
         })
         .await
     }
@@ -546,10 +544,10 @@ impl MetadataStore for SqliteMetadataStore {
                     })
                 },
             )?;
-            let mut items = rows.collect::<Result<Vec<_>, _>>()?;
-            let more = items.len() > limit;
-            items.truncate(limit);
-            Ok(Page { items, more })
+            Ok(Page::from_overfetch(
+                rows.collect::<Result<Vec<_>, _>>()?,
+                limit,
+            ))
         })
         .await
     }
@@ -603,9 +601,7 @@ impl MetadataStore for SqliteMetadataStore {
                 let (start, size, hash) = row?;
                 items.push(PartInfo { start: u(start), size: u(size), tree_hash: digest(hash)? });
             }
-            let more = items.len() > limit;
-            items.truncate(limit);
-            Ok(Page { items, more })
+            Ok(Page::from_overfetch(items, limit))
         })
         .await
     }

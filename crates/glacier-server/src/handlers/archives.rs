@@ -1,7 +1,7 @@
 use super::empty;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{ItemPath, VaultPath, hash_header, header, number_header};
-use crate::service::Expected;
+use crate::service::{Expected, Stored};
 use crate::state::AppState;
 use axum::body::Body;
 use axum::extract::State;
@@ -9,6 +9,7 @@ use axum::http::header::{CONTENT_LENGTH, LOCATION};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use glacier_core::headers as h;
+use glacier_storage::VaultKey;
 use std::sync::Arc;
 
 /// Reads what an upload's headers say its body is.
@@ -41,20 +42,23 @@ pub(crate) async fn upload(
         .service
         .upload_archive(&key, description, expected, body.into_data_stream())
         .await?;
-    Ok(empty(
+    Ok(archive_created(&key, stored))
+}
+
+/// The 201 of UploadArchive and CompleteMultipartUpload.
+pub(crate) fn archive_created(key: &VaultKey, stored: Stored) -> Response {
+    let location = format!(
+        "/{}/vaults/{}/archives/{}",
+        key.account, key.name, stored.archive_id
+    );
+    empty(
         StatusCode::CREATED,
         &[
-            (
-                LOCATION.as_str(),
-                format!(
-                    "/{}/vaults/{}/archives/{}",
-                    key.account, key.name, stored.archive_id
-                ),
-            ),
+            (LOCATION.as_str(), location),
             (h::ARCHIVE_ID, stored.archive_id),
             (h::TREE_HASH, stored.tree_hash.to_hex()),
         ],
-    ))
+    )
 }
 
 pub(crate) async fn delete(

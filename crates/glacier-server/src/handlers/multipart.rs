@@ -1,4 +1,4 @@
-use super::archives::expected_body;
+use super::archives::{archive_created, expected_body};
 use super::{empty, json};
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{
@@ -94,20 +94,7 @@ pub(crate) async fn complete(
         .service
         .complete_upload(&key, &id, size, tree_hash)
         .await?;
-    Ok(empty(
-        StatusCode::CREATED,
-        &[
-            (
-                LOCATION.as_str(),
-                format!(
-                    "/{}/vaults/{}/archives/{}",
-                    key.account, key.name, stored.archive_id
-                ),
-            ),
-            (h::ARCHIVE_ID, stored.archive_id),
-            (h::TREE_HASH, stored.tree_hash.to_hex()),
-        ],
-    ))
+    Ok(archive_created(&key, stored))
 }
 
 pub(crate) async fn abort(
