@@ -4,7 +4,10 @@
 use aws_sdk_glacier::primitives::ByteStream;
 use conformance_aws_sdk::{ACCESS_KEY, ACCOUNT, MIB, SECRET_KEY, client, data};
 use glacier_core::{TreeHash, TreeHasher};
-use glacier_storage::{BlobStore, FsBlobStore, MetadataStore, SqliteMetadataStore, VaultKey};
+use glacier_storage::{
+    ArchiveCursor, ArchiveQuery, BlobStore, FsBlobStore, MetadataStore, SqliteMetadataStore,
+    VaultKey,
+};
 use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
@@ -231,10 +234,18 @@ async fn kill_9_during_concurrent_uploads_loses_nothing_acknowledged() -> R {
         name: "crash".into(),
     };
     let mut stored = Vec::new();
-    let mut after: Option<String> = None;
+    let mut after: Option<ArchiveCursor> = None;
     loop {
-        let page = meta.list_archives(&key, after.as_deref(), 100).await?;
-        after = page.items.last().map(|a| a.id.clone());
+        let query = ArchiveQuery {
+            after: after.take(),
+            limit: 100,
+            ..Default::default()
+        };
+        let page = meta.list_archives(&key, &query).await?;
+        after = page.items.last().map(|a| ArchiveCursor {
+            created: a.created,
+            id: a.id.clone(),
+        });
         stored.extend(page.items);
         if !page.more {
             break;

@@ -88,6 +88,119 @@ pub struct Completion {
     pub now: OffsetDateTime,
 }
 
+/// Where a date-ordered archive listing continues: after this archive.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ArchiveCursor {
+    pub created: OffsetDateTime,
+    pub id: String,
+}
+
+/// Which archives a listing returns: created in `[created_from, created_before)`, after
+/// `after`, in creation order (ties by id).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct ArchiveQuery {
+    pub after: Option<ArchiveCursor>,
+    pub created_from: Option<OffsetDateTime>,
+    pub created_before: Option<OffsetDateTime>,
+    pub limit: usize,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub enum JobStatus {
+    InProgress,
+    Succeeded,
+    Failed,
+}
+
+impl JobStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            JobStatus::InProgress => "InProgress",
+            JobStatus::Succeeded => "Succeeded",
+            JobStatus::Failed => "Failed",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<JobStatus> {
+        [
+            JobStatus::InProgress,
+            JobStatus::Succeeded,
+            JobStatus::Failed,
+        ]
+        .into_iter()
+        .find(|j| j.as_str() == s)
+    }
+}
+
+/// What a job was asked to do; fixed when it is initiated. Stored as JSON.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub enum JobSpec {
+    Archive {
+        archive_id: String,
+        archive_size: u64,
+        archive_tree_hash: String,
+        /// The retrieved range, inclusive.
+        range: (u64, u64),
+        /// The range's tree hash, when the range is tree-hash aligned.
+        range_tree_hash: Option<String>,
+        tier: String,
+    },
+    Inventory {
+        format: String,
+        /// As the client gave them; `start`/`end` parsed bound the listing.
+        start_date: Option<String>,
+        end_date: Option<String>,
+        limit: Option<u64>,
+        marker: Option<String>,
+    },
+}
+
+/// A retrieval job.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JobRecord {
+    pub id: String,
+    /// Position in the vault's job list (creation order); the list marker.
+    pub seq: u64,
+    pub spec: JobSpec,
+    pub description: Option<String>,
+    pub sns_topic: Option<String>,
+    pub created: OffsetDateTime,
+    /// When the job is to complete.
+    pub due: OffsetDateTime,
+    pub status: JobStatus,
+    pub status_message: Option<String>,
+    pub completed: Option<OffsetDateTime>,
+    /// When a finished job and its output are forgotten.
+    pub expires: Option<OffsetDateTime>,
+    /// Bytes of output: the range for archives, the document for inventories.
+    pub output_size: Option<u64>,
+    /// Inventory only: where a follow-up inventory continues, if the limit cut this one short.
+    pub next_marker: Option<String>,
+}
+
+/// How a job ends.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum JobFinish {
+    /// An archive retrieval: the archive's segments become the job's output, in the same
+    /// transaction; if the archive is gone the job fails instead.
+    Archive,
+    /// An inventory whose document was written to `output`.
+    Inventory {
+        output: Segment,
+        next_marker: Option<String>,
+    },
+    Failed {
+        message: String,
+    },
+}
+
+/// Which jobs a listing returns.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct JobFilter {
+    pub completed: Option<bool>,
+    pub status: Option<JobStatus>,
+}
+
 /// One page of a listing; `more` says whether items follow the last one.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Page<T> {
@@ -124,8 +237,8 @@ pub trait MetadataStore: Send + Sync + 'static {
         after: Option<&str>,
         limit: usize,
     ) -> Result<Page<Vault>>;
-    /// Deletes an empty vault with its unfinished uploads; returns the blobs that are no longer
-    /// referenced. Fails with `Invalid` when the vault holds archives.
+    /// Deletes an empty vault with its unfinished uploads and its jobs; returns the blobs that
+    /// nothing refers to any more. Fails with `Invalid` when the vault holds archives.
     async fn delete_vault(&self, key: &VaultKey) -> Result<Vec<BlobKey>>;
 
     async fn get_notifications(&self, key: &VaultKey) -> Result<Option<Notifications>>;
@@ -133,14 +246,13 @@ pub trait MetadataStore: Send + Sync + 'static {
 
     async fn insert_archive(&self, key: &VaultKey, archive: ArchiveRecord) -> Result<()>;
     async fn get_archive(&self, key: &VaultKey, id: &str) -> Result<ArchiveRecord>;
-    /// Archives of a vault in id order, starting after `after`.
+    /// Archives of a vault in creation order, as `query` selects.
     async fn list_archives(
         &self,
         key: &VaultKey,
-        after: Option<&str>,
-        limit: usize,
+        query: &ArchiveQuery,
     ) -> Result<Page<ArchiveSummary>>;
-    /// Deletes an archive; returns its blobs.
+    /// Deletes an archive; returns its blobs that no job output still refers to.
     async fn delete_archive(&self, key: &VaultKey, id: &str) -> Result<Vec<BlobKey>>;
 
     async fn create_upload(&self, key: &VaultKey, upload: UploadRecord) -> Result<()>;
@@ -180,6 +292,39 @@ pub trait MetadataStore: Send + Sync + 'static {
     /// Deletes an upload with its parts; returns their blobs.
     async fn abort_upload(&self, key: &VaultKey, id: &str) -> Result<Vec<BlobKey>>;
 
-    /// Every blob some archive or part refers to.
+    async fn create_job(&self, key: &VaultKey, job: JobRecord) -> Result<JobRecord>;
+    async fn get_job(&self, key: &VaultKey, id: &str) -> Result<JobRecord>;
+    /// Jobs of a vault in creation order, after the job at position `after`.
+    async fn list_jobs(
+        &self,
+        key: &VaultKey,
+        filter: &JobFilter,
+        after: Option<u64>,
+        limit: usize,
+    ) -> Result<Page<JobRecord>>;
+    /// Jobs in progress that are due at `now`, with their vaults.
+    async fn due_jobs(
+        &self,
+        now: OffsetDateTime,
+        limit: usize,
+    ) -> Result<Vec<(VaultKey, JobRecord)>>;
+    /// When the next job in progress is due, if any is.
+    async fn next_due(&self) -> Result<Option<OffsetDateTime>>;
+    /// Ends a job in progress (`NotFound` if it is not in progress any more). An inventory
+    /// also sets the vault's last inventory date.
+    async fn finish_job(
+        &self,
+        key: &VaultKey,
+        id: &str,
+        finish: JobFinish,
+        now: OffsetDateTime,
+        expires: OffsetDateTime,
+    ) -> Result<JobRecord>;
+    /// A finished job's output: its segments in order (an archive job's cover the whole archive).
+    async fn job_output(&self, key: &VaultKey, id: &str) -> Result<(JobRecord, Vec<Segment>)>;
+    /// Forgets jobs that expired at `now`; returns the blobs nothing refers to any more.
+    async fn expire_jobs(&self, now: OffsetDateTime) -> Result<Vec<BlobKey>>;
+
+    /// Every blob some archive, part or job output refers to.
     async fn referenced_blobs(&self) -> Result<HashSet<BlobKey>>;
 }

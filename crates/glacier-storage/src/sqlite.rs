@@ -34,7 +34,7 @@ CREATE TABLE IF NOT EXISTS archives (
     tree_hash BLOB NOT NULL,
     created_ms INTEGER NOT NULL
 );
-CREATE INDEX IF NOT EXISTS archives_by_vault ON archives (account, vault, created_ms);
+CREATE INDEX IF NOT EXISTS archives_by_vault ON archives (account, vault, created_ms, id);
 CREATE TABLE IF NOT EXISTS segments (
     archive_id TEXT NOT NULL,
     seq INTEGER NOT NULL,
@@ -62,6 +62,37 @@ CREATE TABLE IF NOT EXISTS parts (
     leaves BLOB NOT NULL,
     PRIMARY KEY (upload_id, start)
 );
+CREATE INDEX IF NOT EXISTS segments_by_blob ON segments (blob);
+CREATE TABLE IF NOT EXISTS jobs (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    id TEXT NOT NULL UNIQUE,
+    account TEXT NOT NULL,
+    vault TEXT NOT NULL,
+    spec TEXT NOT NULL,
+    description TEXT,
+    sns_topic TEXT,
+    created_ms INTEGER NOT NULL,
+    due_ms INTEGER NOT NULL,
+    status TEXT NOT NULL,
+    status_message TEXT,
+    completed_ms INTEGER,
+    expires_ms INTEGER,
+    output_size INTEGER,
+    next_marker TEXT
+);
+CREATE INDEX IF NOT EXISTS jobs_by_vault ON jobs (account, vault, seq);
+CREATE INDEX IF NOT EXISTS jobs_due ON jobs (status, due_ms);
+CREATE INDEX IF NOT EXISTS jobs_expiry ON jobs (expires_ms);
+CREATE TABLE IF NOT EXISTS job_segments (
+    job_id TEXT NOT NULL,
+    seq INTEGER NOT NULL,
+    blob TEXT NOT NULL,
+    size INTEGER NOT NULL,
+    tree_hash BLOB NOT NULL,
+    leaves BLOB NOT NULL,
+    PRIMARY KEY (job_id, seq)
+);
+CREATE INDEX IF NOT EXISTS job_segments_by_blob ON job_segments (blob);
 CREATE TABLE IF NOT EXISTS completed_uploads (
     upload_id TEXT PRIMARY KEY,
     account TEXT NOT NULL,
@@ -233,6 +264,120 @@ fn insert_archive_rows(tx: &Transaction<'_>, key: &VaultKey, a: &ArchiveRecord) 
     Ok(())
 }
 
+/// Of `blobs`, those no archive, part or job output refers to.
+fn unreferenced(tx: &Transaction<'_>, blobs: Vec<BlobKey>) -> Result<Vec<BlobKey>> {
+    let mut stmt = tx.prepare(
+        "SELECT NOT EXISTS (SELECT 1 FROM segments WHERE blob = ?1)
+            AND NOT EXISTS (SELECT 1 FROM job_segments WHERE blob = ?1)
+            AND NOT EXISTS (SELECT 1 FROM parts WHERE blob = ?1)",
+    )?;
+    let mut out = Vec::new();
+    for b in blobs {
+        if stmt.query_row([&b.0], |r| r.get::<_, bool>(0))? {
+            out.push(b);
+        }
+    }
+    Ok(out)
+}
+
+/// The segments of an archive (`segments`, keyed by `archive_id`) or of a job's output
+/// (`job_segments`, keyed by `job_id`), in order.
+fn load_segments(tx: &Transaction<'_>, sql: &str, id: &str) -> Result<Vec<Segment>> {
+    let mut stmt = tx.prepare(sql)?;
+    let rows = stmt.query_map([id], |r| {
+        Ok((
+            r.get::<_, String>(0)?,
+            r.get::<_, i64>(1)?,
+            r.get::<_, Vec<u8>>(2)?,
+            r.get::<_, Vec<u8>>(3)?,
+        ))
+    })?;
+    let mut segments = Vec::new();
+    for row in rows {
+        let (blob, size, hash, leaves) = row?;
+        segments.push(Segment {
+            blob: BlobKey(blob),
+            size: u(size),
+            tree_hash: TreeHash(digest(hash)?),
+            leaves: leaves_from_blob(&leaves)?,
+        });
+    }
+    Ok(segments)
+}
+
+const ARCHIVE_SEGMENTS: &str =
+    "SELECT blob, size, tree_hash, leaves FROM segments WHERE archive_id = ?1 ORDER BY seq";
+const JOB_SEGMENTS: &str =
+    "SELECT blob, size, tree_hash, leaves FROM job_segments WHERE job_id = ?1 ORDER BY seq";
+
+fn insert_job_segments(tx: &Transaction<'_>, job_id: &str, segments: &[Segment]) -> Result<()> {
+    for (seq, s) in segments.iter().enumerate() {
+        tx.execute(
+            "INSERT INTO job_segments (job_id, seq, blob, size, tree_hash, leaves) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            params![job_id, i(seq as u64), s.blob.0, i(s.size), &s.tree_hash.0[..], leaves_to_blob(&s.leaves)],
+        )?;
+    }
+    Ok(())
+}
+
+const JOB_COLUMNS: &str = "id, seq, spec, description, sns_topic, created_ms, due_ms, status, status_message, completed_ms, expires_ms, output_size, next_marker";
+
+fn job_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Result<JobRecord>> {
+    let spec: String = r.get(2)?;
+    let status: String = r.get(7)?;
+    let parsed = serde_json::from_str::<JobSpec>(&spec)
+        .map_err(|e| StorageError::Backend(format!("stored job spec: {e}")))
+        .and_then(|spec| {
+            let status = JobStatus::parse(&status)
+                .ok_or_else(|| StorageError::Backend(format!("stored job status {status:?}")))?;
+            Ok((spec, status))
+        });
+    let (spec, status) = match parsed {
+        Ok(v) => v,
+        Err(e) => return Ok(Err(e)),
+    };
+    Ok(Ok(JobRecord {
+        id: r.get(0)?,
+        seq: u(r.get(1)?),
+        spec,
+        description: r.get(3)?,
+        sns_topic: r.get(4)?,
+        created: from_ms(r.get(5)?),
+        due: from_ms(r.get(6)?),
+        status,
+        status_message: r.get(8)?,
+        completed: r.get::<_, Option<i64>>(9)?.map(from_ms),
+        expires: r.get::<_, Option<i64>>(10)?.map(from_ms),
+        output_size: r.get::<_, Option<i64>>(11)?.map(u),
+        next_marker: r.get(12)?,
+    }))
+}
+
+fn read_job(tx: &Transaction<'_>, key: &VaultKey, id: &str) -> Result<JobRecord> {
+    require_vault(tx, key)?;
+    tx.query_row(
+        &format!("SELECT {JOB_COLUMNS} FROM jobs WHERE id = ?1 AND account = ?2 AND vault = ?3"),
+        params![id, key.account, key.name],
+        job_from_row,
+    )
+    .optional()?
+    .ok_or_else(|| StorageError::not_found("job", id))?
+}
+
+fn query_jobs(
+    tx: &Transaction<'_>,
+    sql_where: &str,
+    args: &[&dyn rusqlite::ToSql],
+) -> Result<Vec<JobRecord>> {
+    let mut stmt = tx.prepare(&format!("SELECT {JOB_COLUMNS} FROM jobs WHERE {sql_where}"))?;
+    let rows = stmt.query_map(args, job_from_row)?;
+    let mut out = Vec::new();
+    for row in rows {
+        out.push(row??);
+    }
+    Ok(out)
+}
+
 #[async_trait]
 impl MetadataStore for SqliteMetadataStore {
     async fn create_vault(
@@ -329,6 +474,24 @@ impl MetadataStore for SqliteMetadataStore {
                 tx.execute("DELETE FROM parts WHERE upload_id = ?1", [&id])?;
                 tx.execute("DELETE FROM uploads WHERE id = ?1", [&id])?;
             }
+            let jobs: Vec<String> = {
+                let mut stmt =
+                    tx.prepare("SELECT id FROM jobs WHERE account = ?1 AND vault = ?2")?;
+                let rows = stmt.query_map(params![key.account, key.name], |r| r.get(0))?;
+                rows.collect::<Result<_, _>>()?
+            };
+            for id in jobs {
+                blobs.extend(blobs_of(
+                    tx,
+                    "SELECT blob FROM job_segments WHERE job_id = ?1",
+                    &id,
+                )?);
+                tx.execute("DELETE FROM job_segments WHERE job_id = ?1", [&id])?;
+                tx.execute("DELETE FROM jobs WHERE id = ?1", [&id])?;
+            }
+            let mut blobs = unreferenced(tx, blobs)?;
+            blobs.sort();
+            blobs.dedup();
             tx.execute(
                 "DELETE FROM completed_uploads WHERE account = ?1 AND vault = ?2",
                 params![key.account, key.name],
@@ -405,22 +568,7 @@ impl MetadataStore for SqliteMetadataStore {
                 )
                 .optional()?
                 .ok_or_else(|| StorageError::not_found("archive", id.clone()))?;
-            let mut stmt = tx.prepare(
-                "SELECT blob, size, tree_hash, leaves FROM segments WHERE archive_id = ?1 ORDER BY seq",
-            )?;
-            let rows = stmt.query_map([&id], |r| {
-                Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?, r.get::<_, Vec<u8>>(2)?, r.get::<_, Vec<u8>>(3)?))
-            })?;
-            let mut segments = Vec::new();
-            for row in rows {
-                let (blob, size, hash, leaves) = row?;
-                segments.push(Segment {
-                    blob: BlobKey(blob),
-                    size: u(size),
-                    tree_hash: TreeHash(digest(hash)?),
-                    leaves: leaves_from_blob(&leaves)?,
-                });
-            }
+            let segments = load_segments(tx, ARCHIVE_SEGMENTS, &id)?;
             Ok(ArchiveRecord {
                 id,
                 description,
@@ -436,19 +584,34 @@ impl MetadataStore for SqliteMetadataStore {
     async fn list_archives(
         &self,
         key: &VaultKey,
-        after: Option<&str>,
-        limit: usize,
+        query: &ArchiveQuery,
     ) -> Result<Page<ArchiveSummary>> {
         let key = key.clone();
-        let after = after.unwrap_or("").to_owned();
+        let q = query.clone();
         self.tx(move |tx| {
             require_vault(tx, &key)?;
+            let (after_ms, after_id) = match &q.after {
+                Some(c) => (to_ms(c.created), c.id.clone()),
+                None => (i64::MIN, String::new()),
+            };
+            let from = q.created_from.map_or(i64::MIN, to_ms);
+            let before = q.created_before.map_or(i64::MAX, to_ms);
             let mut stmt = tx.prepare(
                 "SELECT id, description, size, tree_hash, created_ms FROM archives
-                 WHERE account = ?1 AND vault = ?2 AND id > ?3 ORDER BY id LIMIT ?4",
+                 WHERE account = ?1 AND vault = ?2 AND (created_ms, id) > (?3, ?4)
+                   AND created_ms >= ?5 AND created_ms < ?6
+                 ORDER BY created_ms, id LIMIT ?7",
             )?;
             let rows = stmt.query_map(
-                params![key.account, key.name, after, i(limit as u64 + 1)],
+                params![
+                    key.account,
+                    key.name,
+                    after_ms,
+                    after_id,
+                    from,
+                    before,
+                    i(q.limit as u64 + 1)
+                ],
                 |r| {
                     Ok((
                         r.get::<_, String>(0)?,
@@ -470,7 +633,7 @@ impl MetadataStore for SqliteMetadataStore {
                     created: from_ms(created),
                 });
             }
-            Ok(Page::from_overfetch(items, limit))
+            Ok(Page::from_overfetch(items, q.limit))
         })
         .await
     }
@@ -491,6 +654,7 @@ impl MetadataStore for SqliteMetadataStore {
             let blobs = blobs_of(tx, "SELECT blob FROM segments WHERE archive_id = ?1", &id)?;
             tx.execute("DELETE FROM segments WHERE archive_id = ?1", [&id])?;
             tx.execute("DELETE FROM archives WHERE id = ?1", [&id])?;
+            let blobs = unreferenced(tx, blobs)?;
             tx.execute(
                 "UPDATE vaults SET archive_count = archive_count - 1, size = size - ?3 WHERE account = ?1 AND name = ?2",
                 params![key.account, key.name, size],
@@ -699,10 +863,204 @@ impl MetadataStore for SqliteMetadataStore {
         .await
     }
 
+    async fn create_job(&self, key: &VaultKey, job: JobRecord) -> Result<JobRecord> {
+        let key = key.clone();
+        self.tx(move |tx| {
+            require_vault(tx, &key)?;
+            let spec = serde_json::to_string(&job.spec).map_err(|e| StorageError::Backend(e.to_string()))?;
+            tx.execute(
+                "INSERT INTO jobs (id, account, vault, spec, description, sns_topic, created_ms, due_ms, status)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+                params![
+                    job.id,
+                    key.account,
+                    key.name,
+                    spec,
+                    job.description,
+                    job.sns_topic,
+                    to_ms(job.created),
+                    to_ms(job.due),
+                    JobStatus::InProgress.as_str()
+                ],
+            )?;
+            read_job(tx, &key, &job.id)
+        })
+        .await
+    }
+
+    async fn get_job(&self, key: &VaultKey, id: &str) -> Result<JobRecord> {
+        let key = key.clone();
+        let id = id.to_owned();
+        self.tx(move |tx| read_job(tx, &key, &id)).await
+    }
+
+    async fn list_jobs(
+        &self,
+        key: &VaultKey,
+        filter: &JobFilter,
+        after: Option<u64>,
+        limit: usize,
+    ) -> Result<Page<JobRecord>> {
+        let key = key.clone();
+        let filter = filter.clone();
+        self.tx(move |tx| {
+            require_vault(tx, &key)?;
+            let completed = filter.completed.map(|c| if c { 1 } else { 0 });
+            let status = filter.status.map(JobStatus::as_str);
+            let items = query_jobs(
+                tx,
+                "account = ?1 AND vault = ?2 AND seq > ?3
+                   AND (?4 IS NULL OR (status != 'InProgress') = ?4)
+                   AND (?5 IS NULL OR status = ?5)
+                 ORDER BY seq LIMIT ?6",
+                &[
+                    &key.account,
+                    &key.name,
+                    &i(after.unwrap_or(0)),
+                    &completed,
+                    &status,
+                    &i(limit as u64 + 1),
+                ],
+            )?;
+            Ok(Page::from_overfetch(items, limit))
+        })
+        .await
+    }
+
+    async fn due_jobs(
+        &self,
+        now: OffsetDateTime,
+        limit: usize,
+    ) -> Result<Vec<(VaultKey, JobRecord)>> {
+        self.tx(move |tx| {
+            let mut stmt = tx.prepare(
+                "SELECT account, vault, id FROM jobs WHERE status = 'InProgress' AND due_ms <= ?1 ORDER BY due_ms LIMIT ?2",
+            )?;
+            let rows = stmt.query_map(params![to_ms(now), i(limit as u64)], |r| {
+                Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, String>(2)?))
+            })?;
+            let ids = rows.collect::<Result<Vec<_>, _>>()?;
+            let mut out = Vec::new();
+            for (account, name, id) in ids {
+                let key = VaultKey { account, name };
+                let job = read_job(tx, &key, &id)?;
+                out.push((key, job));
+            }
+            Ok(out)
+        })
+        .await
+    }
+
+    async fn next_due(&self) -> Result<Option<OffsetDateTime>> {
+        self.tx(|tx| {
+            let ms: Option<i64> = tx.query_row(
+                "SELECT MIN(due_ms) FROM jobs WHERE status = 'InProgress'",
+                [],
+                |r| r.get(0),
+            )?;
+            Ok(ms.map(from_ms))
+        })
+        .await
+    }
+
+    async fn finish_job(
+        &self,
+        key: &VaultKey,
+        id: &str,
+        finish: JobFinish,
+        now: OffsetDateTime,
+        expires: OffsetDateTime,
+    ) -> Result<JobRecord> {
+        let key = key.clone();
+        let id = id.to_owned();
+        self.tx(move |tx| {
+            let job = read_job(tx, &key, &id)?;
+            if job.status != JobStatus::InProgress {
+                return Err(StorageError::not_found("job in progress", id));
+            }
+            let (status, message, output_size, next_marker) = match finish {
+                JobFinish::Archive => {
+                    let JobSpec::Archive { archive_id, range, .. } = &job.spec else {
+                        return Err(StorageError::Invalid(format!("job {id} is not an archive retrieval")));
+                    };
+                    let exists: bool = tx.query_row(
+                        "SELECT EXISTS (SELECT 1 FROM archives WHERE id = ?1 AND account = ?2 AND vault = ?3)",
+                        params![archive_id, key.account, key.name],
+                        |r| r.get(0),
+                    )?;
+                    if exists {
+                        let segments = load_segments(tx, ARCHIVE_SEGMENTS, archive_id)?;
+                        insert_job_segments(tx, &id, &segments)?;
+                        (JobStatus::Succeeded, "Succeeded".to_owned(), Some(range.1 - range.0 + 1), None)
+                    } else {
+                        (
+                            JobStatus::Failed,
+                            format!("The archive {archive_id} was deleted before the job completed"),
+                            None,
+                            None,
+                        )
+                    }
+                }
+                JobFinish::Inventory { output, next_marker } => {
+                    let size = output.size;
+                    insert_job_segments(tx, &id, std::slice::from_ref(&output))?;
+                    tx.execute(
+                        "UPDATE vaults SET last_inventory_ms = ?3 WHERE account = ?1 AND name = ?2",
+                        params![key.account, key.name, to_ms(now)],
+                    )?;
+                    (JobStatus::Succeeded, "Succeeded".to_owned(), Some(size), next_marker)
+                }
+                JobFinish::Failed { message } => (JobStatus::Failed, message, None, None),
+            };
+            tx.execute(
+                "UPDATE jobs SET status = ?2, status_message = ?3, completed_ms = ?4, expires_ms = ?5, output_size = ?6, next_marker = ?7
+                 WHERE id = ?1",
+                params![id, status.as_str(), message, to_ms(now), to_ms(expires), output_size.map(i), next_marker],
+            )?;
+            read_job(tx, &key, &id)
+        })
+        .await
+    }
+
+    async fn job_output(&self, key: &VaultKey, id: &str) -> Result<(JobRecord, Vec<Segment>)> {
+        let key = key.clone();
+        let id = id.to_owned();
+        self.tx(move |tx| {
+            let job = read_job(tx, &key, &id)?;
+            let segments = load_segments(tx, JOB_SEGMENTS, &id)?;
+            Ok((job, segments))
+        })
+        .await
+    }
+
+    async fn expire_jobs(&self, now: OffsetDateTime) -> Result<Vec<BlobKey>> {
+        self.tx(move |tx| {
+            let ids: Vec<String> = {
+                let mut stmt = tx.prepare("SELECT id FROM jobs WHERE expires_ms <= ?1")?;
+                let rows = stmt.query_map([to_ms(now)], |r| r.get(0))?;
+                rows.collect::<Result<_, _>>()?
+            };
+            let mut blobs = Vec::new();
+            for id in ids {
+                blobs.extend(blobs_of(
+                    tx,
+                    "SELECT blob FROM job_segments WHERE job_id = ?1",
+                    &id,
+                )?);
+                tx.execute("DELETE FROM job_segments WHERE job_id = ?1", [&id])?;
+                tx.execute("DELETE FROM jobs WHERE id = ?1", [&id])?;
+            }
+            blobs.sort();
+            blobs.dedup();
+            unreferenced(tx, blobs)
+        })
+        .await
+    }
+
     async fn referenced_blobs(&self) -> Result<HashSet<BlobKey>> {
         self.tx(|tx| {
             let mut stmt =
-                tx.prepare("SELECT blob FROM segments UNION ALL SELECT blob FROM parts")?;
+                tx.prepare("SELECT blob FROM segments UNION SELECT blob FROM parts UNION SELECT blob FROM job_segments")?;
             let rows = stmt.query_map([], |r| r.get::<_, String>(0))?;
             Ok(rows.map(|r| r.map(BlobKey)).collect::<Result<_, _>>()?)
         })
@@ -719,6 +1077,7 @@ mod tests {
         let dir = tempfile::tempdir()?;
         let store = SqliteMetadataStore::open(dir.path().join("meta.db")).await?;
         crate::conformance::metadata_store(&store).await;
+        crate::conformance::jobs(&store).await;
         Ok(())
     }
 
