@@ -6,7 +6,7 @@
 use aws_sdk_glacier::config::retry::RetryConfig;
 use aws_sdk_glacier::config::{BehaviorVersion, Credentials, Region};
 use aws_sdk_glacier::error::{ProvideErrorMetadata, SdkError};
-use glacier_server::{AppState, Identity, ServerConfig, Service};
+use glacier_server::{AppState, Identity, ServerConfig, Service, Settings};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use tokio_util::sync::CancellationToken;
@@ -24,13 +24,16 @@ pub struct TestServer {
 
 impl TestServer {
     pub async fn start() -> anyhow::Result<TestServer> {
+        TestServer::start_with(Settings::new("us-east-1")).await
+    }
+
+    /// Starts a server with these settings (retrieval delays, job expiry, webhooks).
+    pub async fn start_with(settings: Settings) -> anyhow::Result<TestServer> {
         let dir = tempfile::tempdir()?;
-        let service = Service::open_local(&dir.path().join("data"), "us-east-1".into()).await?;
+        let service = Service::open_local(&dir.path().join("data"), settings).await?;
         let state = Arc::new(AppState {
-            service,
+            service: Arc::new(service),
             config: ServerConfig {
-                region: "us-east-1".into(),
-                retrieval_delay: Default::default(),
                 identities: vec![Identity {
                     access_key_id: ACCESS_KEY.into(),
                     secret_access_key: SECRET_KEY.into(),

@@ -2,7 +2,7 @@
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
-use glacier_server::{AppState, IdentitySource, RetrievalDelay, ServerConfig, Service};
+use glacier_server::{AppState, IdentitySource, RetrievalDelay, ServerConfig, Service, Settings};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -41,6 +41,13 @@ struct ServeArgs {
     /// ("expedited=1s,standard=5s,bulk=12s").
     #[arg(long, default_value = "0s")]
     retrieval_delay: RetrievalDelay,
+    /// How long a finished retrieval job and its output stay available.
+    #[arg(long, default_value = "24h", value_parser = humantime::parse_duration)]
+    job_expiry: std::time::Duration,
+    /// A TOML file of [[topic]] entries (arn, url): the HTTP(S) webhook that receives the
+    /// notifications sent to each SNS topic ARN. A topic that is itself an http(s) URL needs none.
+    #[arg(long)]
+    notifications: Option<PathBuf>,
     /// A TOML file of [[identity]] entries (access_key_id, secret_access_key, account_id).
     /// Without it: GLACIER_ACCESS_KEY_ID / GLACIER_SECRET_ACCESS_KEY / GLACIER_ACCOUNT_ID, else
     /// an identity generated in the data directory.
@@ -88,16 +95,22 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         }
         IdentitySource::Environment => tracing::info!("identity taken from GLACIER_ACCESS_KEY_ID"),
     }
-    let service = Service::open_local(&data_dir, args.region.clone())
+    let topics = match &args.notifications {
+        Some(path) => glacier_server::config::load_topics(path)?,
+        None => Default::default(),
+    };
+    let settings = Settings {
+        region: args.region,
+        retrieval_delay: args.retrieval_delay,
+        job_expiry: args.job_expiry,
+        topics,
+    };
+    let service = Service::open_local(&data_dir, settings)
         .await
         .with_context(|| format!("opening the store in {}", data_dir.display()))?;
     let state = Arc::new(AppState {
-        service,
-        config: ServerConfig {
-            region: args.region,
-            retrieval_delay: args.retrieval_delay,
-            identities,
-        },
+        service: Arc::new(service),
+        config: ServerConfig { identities },
     });
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await

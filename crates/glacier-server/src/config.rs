@@ -180,14 +180,52 @@ impl std::str::FromStr for RetrievalDelay {
     }
 }
 
-/// Everything the server needs besides its storage.
+/// What the HTTP layer needs besides the service.
 #[derive(Debug, Clone)]
 pub struct ServerConfig {
-    pub region: String,
-    pub retrieval_delay: RetrievalDelay,
-    /// Identities allowed in; the first one's account answers unsigned-for accounts until
+    /// Identities allowed in; the first one's account answers for unknown keys until
     /// signatures are verified.
     pub identities: Vec<Identity>,
+}
+
+impl RetrievalDelay {
+    /// The delay of a tier (`Expedited`, `Standard`, `Bulk`; anything else counts as Standard).
+    pub fn of(&self, tier: &str) -> Duration {
+        match tier {
+            "Expedited" => self.expedited,
+            "Bulk" => self.bulk,
+            _ => self.standard,
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+struct TopicsFile {
+    #[serde(default)]
+    topic: Vec<Topic>,
+}
+
+#[derive(Debug, Deserialize)]
+struct Topic {
+    arn: String,
+    url: String,
+}
+
+/// Reads `--notifications FILE`: `[[topic]]` entries mapping an SNS topic ARN to the HTTP(S)
+/// URL that notifications for it are posted to.
+pub fn load_topics(path: &Path) -> anyhow::Result<std::collections::HashMap<String, String>> {
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    let file: TopicsFile =
+        toml::from_str(&text).with_context(|| format!("parsing {}", path.display()))?;
+    let mut out = std::collections::HashMap::new();
+    for t in file.topic {
+        if !(t.url.starts_with("http://") || t.url.starts_with("https://")) {
+            bail!("topic {}: url {:?} is not an http(s) URL", t.arn, t.url);
+        }
+        out.insert(t.arn, t.url);
+    }
+    Ok(out)
 }
 
 #[cfg(test)]

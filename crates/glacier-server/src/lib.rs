@@ -16,21 +16,26 @@ pub mod state;
 pub use config::{Identity, IdentitySource, RetrievalDelay, ServerConfig};
 pub use error::ApiError;
 pub use router::app;
-pub use service::Service;
+pub use service::{Service, Settings};
 pub use state::AppState;
 
 use std::sync::Arc;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
-/// Serves `state` on `listener` until `shutdown` is cancelled, then finishes the requests in
-/// flight and returns.
+/// Serves `state` on `listener`, with the job engine running beside it, until `shutdown` is
+/// cancelled; then finishes the requests in flight and returns.
 pub async fn run(
     listener: TcpListener,
     state: Arc<AppState>,
     shutdown: CancellationToken,
 ) -> std::io::Result<()> {
-    axum::serve(listener, app(state))
+    let engine = tokio::spawn(Arc::clone(&state.service).run_jobs(shutdown.clone()));
+    let served = axum::serve(listener, app(state))
         .with_graceful_shutdown(async move { shutdown.cancelled().await })
-        .await
+        .await;
+    if let Err(e) = engine.await {
+        tracing::error!(error = %e, "job engine stopped abnormally");
+    }
+    served
 }

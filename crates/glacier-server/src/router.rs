@@ -1,7 +1,7 @@
 //! The route table: every operation of the Glacier 2012-06-01 API, by method and path.
 
 use crate::error::ApiError;
-use crate::handlers::{archives, multipart, not_yet, notifications, vaults};
+use crate::handlers::{archives, jobs, multipart, not_yet, notifications, vaults};
 use crate::state::AppState;
 use axum::Router;
 use axum::extract::Request;
@@ -45,16 +45,10 @@ pub fn app(state: Arc<AppState>) -> Router {
                 .get(notifications::get)
                 .delete(notifications::delete),
         )
+        .route(&format!("{v}/jobs"), post(jobs::initiate).get(jobs::list))
+        .route(&format!("{v}/jobs/{{id}}"), get(jobs::describe))
+        .route(&format!("{v}/jobs/{{id}}/output"), get(jobs::output))
         // Operations still to come: answered with a Glacier-shaped 501.
-        .route(
-            &format!("{v}/jobs"),
-            post(not_yet("InitiateJob")).get(not_yet("ListJobs")),
-        )
-        .route(&format!("{v}/jobs/{{id}}"), get(not_yet("DescribeJob")))
-        .route(
-            &format!("{v}/jobs/{{id}}/output"),
-            get(not_yet("GetJobOutput")),
-        )
         .route(
             &format!("{v}/access-policy"),
             put(not_yet("SetVaultAccessPolicy"))

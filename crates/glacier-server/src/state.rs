@@ -5,7 +5,7 @@ use crate::config::ServerConfig;
 use crate::service::Service;
 
 pub struct AppState {
-    pub service: Service,
+    pub service: std::sync::Arc<Service>,
     pub config: ServerConfig,
 }
 

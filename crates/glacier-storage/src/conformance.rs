@@ -468,6 +468,7 @@ pub async fn jobs(store: &dyn MetadataStore) {
     };
     let archive_spec = |archive_id: &str| JobSpec::Archive {
         archive_id: archive_id.into(),
+        archive_description: String::new(),
         archive_size: 1,
         archive_tree_hash: String::new(),
         range: (0, 0),

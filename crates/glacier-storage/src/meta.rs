@@ -137,6 +137,8 @@ impl JobStatus {
 pub enum JobSpec {
     Archive {
         archive_id: String,
+        #[serde(default)]
+        archive_description: String,
         archive_size: u64,
         archive_tree_hash: String,
         /// The retrieved range, inclusive.

@@ -2,6 +2,7 @@
 //! function and shapes the response.
 
 pub(crate) mod archives;
+pub(crate) mod jobs;
 pub(crate) mod multipart;
 pub(crate) mod notifications;
 pub(crate) mod vaults;
@@ -13,7 +14,11 @@ use glacier_core::ErrorCode;
 
 /// An empty response with a status and headers.
 pub(crate) fn empty(status: StatusCode, headers: &[(&'static str, String)]) -> Response {
-    let mut resp = status.into_response();
+    with_headers(status.into_response(), headers)
+}
+
+/// Adds headers to a response; a value that is not a valid header value is left out.
+pub(crate) fn with_headers(mut resp: Response, headers: &[(&'static str, String)]) -> Response {
     for (name, value) in headers {
         if let Ok(v) = HeaderValue::from_str(value) {
             resp.headers_mut().insert(HeaderName::from_static(name), v);

@@ -2,6 +2,9 @@
 //! bodies into blobs. Handlers parse HTTP and call exactly one function here.
 
 mod ingest;
+mod inventory;
+mod jobs;
+mod notify;
 
 use crate::error::{ApiError, ApiResult};
 use bytes::Bytes;
@@ -20,6 +23,31 @@ use std::sync::Arc;
 use time::OffsetDateTime;
 
 pub use ingest::Expected;
+pub use jobs::{JobOutput, OutputBody};
+
+/// How the service behaves: what the operator configures.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// The region named in ARNs.
+    pub region: String,
+    pub retrieval_delay: crate::config::RetrievalDelay,
+    /// How long a finished job and its output stay available.
+    pub job_expiry: std::time::Duration,
+    /// Webhook URL for each SNS topic ARN that notifications may name.
+    pub topics: std::collections::HashMap<String, String>,
+}
+
+impl Settings {
+    /// The defaults of `glacier serve`: us-east-1, no retrieval delay, 24 h job expiry.
+    pub fn new(region: impl Into<String>) -> Settings {
+        Settings {
+            region: region.into(),
+            retrieval_delay: Default::default(),
+            job_expiry: std::time::Duration::from_secs(24 * 3600),
+            topics: Default::default(),
+        }
+    }
+}
 
 /// Archive ids are 138 characters of the URL-safe base64 alphabet, as Glacier's are.
 const ARCHIVE_ID_LEN: usize = 138;
@@ -30,7 +58,10 @@ const ID_ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxy
 pub struct Service {
     meta: Arc<dyn MetadataStore>,
     blobs: Arc<dyn BlobStore>,
-    region: String,
+    settings: Settings,
+    /// Wakes the job engine when a job is initiated.
+    wake: tokio::sync::Notify,
+    notifier: notify::Notifier,
 }
 
 /// What an upload stored.
@@ -41,21 +72,28 @@ pub struct Stored {
 }
 
 impl Service {
-    pub fn new(meta: Arc<dyn MetadataStore>, blobs: Arc<dyn BlobStore>, region: String) -> Service {
+    pub fn new(
+        meta: Arc<dyn MetadataStore>,
+        blobs: Arc<dyn BlobStore>,
+        settings: Settings,
+    ) -> Service {
+        let notifier = notify::Notifier::new(settings.topics.clone());
         Service {
             meta,
             blobs,
-            region,
+            settings,
+            wake: tokio::sync::Notify::new(),
+            notifier,
         }
     }
 
     /// Opens the default single-machine storage in `data_dir` (SQLite metadata, file blobs),
     /// recovering from any crash: interrupted writes and unreferenced blobs are removed.
-    pub async fn open_local(data_dir: &Path, region: String) -> anyhow::Result<Service> {
+    pub async fn open_local(data_dir: &Path, settings: Settings) -> anyhow::Result<Service> {
         tokio::fs::create_dir_all(data_dir).await?;
         let meta = SqliteMetadataStore::open(data_dir.join("metadata.sqlite")).await?;
         let blobs = FsBlobStore::open(data_dir).await?;
-        let service = Service::new(Arc::new(meta), Arc::new(blobs), region);
+        let service = Service::new(Arc::new(meta), Arc::new(blobs), settings);
         service.reclaim_orphans().await?;
         Ok(service)
     }
@@ -85,7 +123,7 @@ impl Service {
     pub fn vault_arn(&self, key: &VaultKey) -> String {
         format!(
             "arn:aws:glacier:{}:{}:vaults/{}",
-            self.region, key.account, key.name
+            self.settings.region, key.account, key.name
         )
     }
 

@@ -1,0 +1,112 @@
+use super::{empty, json, with_headers};
+use crate::error::{ApiError, ApiResult};
+use crate::extract::{ItemPath, ListQuery, VaultPath, header};
+use crate::state::AppState;
+use axum::body::Body;
+use axum::extract::State;
+use axum::http::header::{
+    ACCEPT_RANGES, CONTENT_LENGTH, CONTENT_RANGE, CONTENT_TYPE, LOCATION, RANGE,
+};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use glacier_core::headers as h;
+use glacier_core::range::http_range;
+use glacier_core::wire::JobParameters;
+use std::sync::Arc;
+
+/// Job parameters are small; a larger body is refused.
+const MAX_PARAMS_BODY: usize = 64 * 1024;
+
+pub(crate) async fn initiate(
+    State(s): State<Arc<AppState>>,
+    VaultPath(key): VaultPath,
+    body: Body,
+) -> ApiResult<Response> {
+    let bytes = axum::body::to_bytes(body, MAX_PARAMS_BODY)
+        .await
+        .map_err(|e| ApiError::invalid(format!("Could not read the request body: {e}")))?;
+    let params: JobParameters = serde_json::from_slice(&bytes)
+        .map_err(|e| ApiError::invalid(format!("The job parameters are not valid JSON: {e}")))?;
+    let id = s.service.initiate_job(&key, params).await?;
+    Ok(empty(
+        StatusCode::ACCEPTED,
+        &[
+            (
+                LOCATION.as_str(),
+                format!("/{}/vaults/{}/jobs/{id}", key.account, key.name),
+            ),
+            (h::JOB_ID, id),
+        ],
+    ))
+}
+
+pub(crate) async fn describe(
+    State(s): State<Arc<AppState>>,
+    ItemPath(key, id): ItemPath,
+) -> ApiResult<Response> {
+    Ok(json(&s.service.describe_job(&key, &id).await?))
+}
+
+pub(crate) async fn list(
+    State(s): State<Arc<AppState>>,
+    VaultPath(key): VaultPath,
+    q: ListQuery,
+    axum::extract::RawQuery(raw): axum::extract::RawQuery,
+) -> ApiResult<Response> {
+    let (mut completed, mut status) = (None, None);
+    for (k, v) in form_urlencoded::parse(raw.unwrap_or_default().as_bytes()) {
+        match k.as_ref() {
+            "completed" => completed = Some(v.into_owned()),
+            "statuscode" => status = Some(v.into_owned()),
+            _ => {}
+        }
+    }
+    let out = s
+        .service
+        .list_jobs(
+            &key,
+            completed.as_deref(),
+            status.as_deref(),
+            q.marker.as_deref(),
+            q.limit,
+        )
+        .await?;
+    Ok(json(&out))
+}
+
+pub(crate) async fn output(
+    State(s): State<Arc<AppState>>,
+    ItemPath(key, id): ItemPath,
+    headers: HeaderMap,
+) -> ApiResult<Response> {
+    let range = header(&headers, RANGE.as_str())?
+        .map(http_range)
+        .transpose()?;
+    let out = s.service.job_output(&key, &id, range).await?;
+    let status = if out.partial.is_some() {
+        StatusCode::PARTIAL_CONTENT
+    } else {
+        StatusCode::OK
+    };
+    let mut headers = vec![
+        (CONTENT_TYPE.as_str(), out.content_type.to_owned()),
+        (CONTENT_LENGTH.as_str(), out.len.to_string()),
+        (ACCEPT_RANGES.as_str(), "bytes".to_owned()),
+    ];
+    if let Some((span, total)) = out.partial {
+        headers.push((
+            CONTENT_RANGE.as_str(),
+            format!("bytes {}-{}/{total}", span.start, span.end),
+        ));
+    }
+    if let Some(hash) = out.tree_hash {
+        headers.push((h::TREE_HASH, hash.to_hex()));
+    }
+    if let Some(d) = out.archive_description {
+        headers.push((h::ARCHIVE_DESCRIPTION, d));
+    }
+    Ok(with_headers(
+        (status, Body::from_stream(out.body)).into_response(),
+        &headers,
+    ))
+}

@@ -1,0 +1,548 @@
+//! Retrieval jobs: initiation, descriptions, listing, output, and the engine that completes
+//! and expires them.
+
+use super::{Service, next_marker};
+use crate::error::{ApiError, ApiResult};
+use bytes::Bytes;
+use futures_util::stream::{self, BoxStream, StreamExt, TryStreamExt};
+use glacier_core::range::{HttpRange, Span};
+use glacier_core::treehash::{is_tree_hash_aligned, range_tree_hash, tree_hash_of};
+use glacier_core::wire::{
+    self, GlacierJobDescription, InventoryRetrievalJobDescription, JobParameters,
+};
+use glacier_core::{Digest, MIB, TreeHash, format_date, range, validate};
+use glacier_storage::{
+    BlobStore, JobFilter, JobFinish, JobRecord, JobSpec, JobStatus, Segment, VaultKey,
+};
+use std::sync::Arc;
+use time::OffsetDateTime;
+use tokio_util::sync::CancellationToken;
+
+const TIERS: &[&str] = &["Expedited", "Standard", "Bulk"];
+/// How often the engine looks for expired jobs when nothing else wakes it.
+const EXPIRY_SWEEP: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// A job's output (or a range of it), ready to stream.
+pub struct JobOutput {
+    /// `Some` when a range was asked for: the range and the output's total length.
+    pub partial: Option<(Span, u64)>,
+    pub len: u64,
+    pub content_type: &'static str,
+    /// The range's tree hash, when the range is tree-hash aligned (archive jobs only).
+    pub tree_hash: Option<TreeHash>,
+    pub archive_description: Option<String>,
+    pub body: OutputBody,
+}
+
+pub type OutputBody = BoxStream<'static, Result<Bytes, glacier_storage::StorageError>>;
+
+fn now() -> OffsetDateTime {
+    OffsetDateTime::now_utc()
+}
+
+/// Parses an inventory date bound (ISO 8601 / RFC 3339, e.g. `2024-01-31T00:00:00Z`).
+pub(super) fn parse_date(field: &str, raw: &str) -> ApiResult<OffsetDateTime> {
+    OffsetDateTime::parse(raw, &time::format_description::well_known::Rfc3339).map_err(|_| {
+        ApiError::invalid(format!(
+            "Invalid {field}: {raw:?} is not an ISO 8601 date and time such as 2024-01-31T00:00:00Z"
+        ))
+    })
+}
+
+fn check_topic(topic: &Option<String>) -> ApiResult<()> {
+    match topic.as_deref() {
+        None => Ok(()),
+        Some(t)
+            if t.starts_with("arn:aws:sns:")
+                || t.starts_with("http://")
+                || t.starts_with("https://") =>
+        {
+            Ok(())
+        }
+        Some(t) => Err(ApiError::invalid(format!(
+            "Invalid SNSTopic: {t:?} is neither an SNS topic ARN nor an http(s) URL"
+        ))),
+    }
+}
+
+impl Service {
+    pub async fn initiate_job(&self, key: &VaultKey, p: JobParameters) -> ApiResult<String> {
+        let job_type = p
+            .job_type
+            .as_deref()
+            .ok_or_else(|| ApiError::missing("Type"))?;
+        if let Some(d) = &p.description {
+            validate::archive_description(d).map_err(|e| {
+                ApiError::invalid(e.0.replace("archive description", "job description"))
+            })?;
+        }
+        check_topic(&p.sns_topic)?;
+        self.meta.get_vault(key).await?;
+        let (spec, delay) = match job_type {
+            "archive-retrieval" => {
+                let archive_id = p
+                    .archive_id
+                    .as_deref()
+                    .ok_or_else(|| ApiError::missing("ArchiveId"))?;
+                let tier = p.tier.clone().unwrap_or_else(|| "Standard".into());
+                if !TIERS.contains(&tier.as_str()) {
+                    return Err(ApiError::invalid(format!(
+                        "Invalid Tier: {tier:?}; the tiers are {}",
+                        TIERS.join(", ")
+                    )));
+                }
+                let archive = self.meta.get_archive(key, archive_id).await?;
+                let span = match &p.retrieval_byte_range {
+                    Some(r) => range::retrieval_range(r, archive.size)?,
+                    None => Span {
+                        start: 0,
+                        end: archive.size - 1,
+                    },
+                };
+                let leaves: Vec<Digest> = archive
+                    .segments
+                    .iter()
+                    .flat_map(|s| s.leaves.iter().copied())
+                    .collect();
+                let range_tree_hash = is_tree_hash_aligned(span.start, span.end, archive.size)
+                    .then(|| leaves_of(&leaves, span).map(tree_hash_of))
+                    .flatten();
+                let delay = self.settings.retrieval_delay.of(&tier);
+                let spec = JobSpec::Archive {
+                    archive_id: archive.id,
+                    archive_description: archive.description,
+                    archive_size: archive.size,
+                    archive_tree_hash: archive.tree_hash.to_hex(),
+                    range: (span.start, span.end),
+                    range_tree_hash: range_tree_hash.map(|h| h.to_hex()),
+                    tier,
+                };
+                (spec, delay)
+            }
+            "inventory-retrieval" => {
+                let format = p.format.clone().unwrap_or_else(|| "JSON".into());
+                if format != "JSON" && format != "CSV" {
+                    return Err(ApiError::invalid(format!(
+                        "Invalid Format: {format:?}; the formats are JSON and CSV"
+                    )));
+                }
+                let params = p.inventory_retrieval_parameters.clone().unwrap_or_default();
+                let start = params
+                    .start_date
+                    .as_deref()
+                    .map(|d| parse_date("StartDate", d))
+                    .transpose()?;
+                let end = params
+                    .end_date
+                    .as_deref()
+                    .map(|d| parse_date("EndDate", d))
+                    .transpose()?;
+                if let (Some(s), Some(e)) = (start, end)
+                    && s >= e
+                {
+                    return Err(ApiError::invalid(
+                        "Invalid date range: StartDate must be before EndDate",
+                    ));
+                }
+                let limit = params
+                    .limit
+                    .as_deref()
+                    .map(|l| match l.parse::<u64>() {
+                        Ok(n) if n >= 1 => Ok(n),
+                        _ => Err(ApiError::invalid(format!(
+                            "Invalid Limit: {l:?}; it must be a whole number of at least 1"
+                        ))),
+                    })
+                    .transpose()?;
+                if let Some(m) = &params.marker {
+                    super::inventory::parse_marker(m)?;
+                }
+                let spec = JobSpec::Inventory {
+                    format,
+                    start_date: params.start_date,
+                    end_date: params.end_date,
+                    limit,
+                    marker: params.marker,
+                };
+                (spec, self.settings.retrieval_delay.standard)
+            }
+            "select" => {
+                return Err(ApiError::invalid(
+                    "select jobs (S3 Select over archives) are not supported by this server; use archive-retrieval",
+                ));
+            }
+            other => {
+                return Err(ApiError::invalid(format!(
+                    "Invalid job type: {other:?}; the types are archive-retrieval and inventory-retrieval"
+                )));
+            }
+        };
+        let created = now();
+        let due = created + delay;
+        let job = JobRecord {
+            id: crate::config::random_string(super::UPLOAD_ID_LEN, super::ID_ALPHABET),
+            seq: 0,
+            spec,
+            description: p.description,
+            sns_topic: p.sns_topic,
+            created,
+            due,
+            status: JobStatus::InProgress,
+            status_message: None,
+            completed: None,
+            expires: None,
+            output_size: None,
+            next_marker: None,
+        };
+        let job = self.meta.create_job(key, job).await?;
+        self.wake.notify_one();
+        Ok(job.id)
+    }
+
+    pub fn job_description(&self, key: &VaultKey, job: &JobRecord) -> GlacierJobDescription {
+        let done = job.status != JobStatus::InProgress;
+        let mut d = GlacierJobDescription {
+            job_id: job.id.clone(),
+            job_description: job.description.clone(),
+            action: String::new(),
+            archive_id: None,
+            vault_arn: self.vault_arn(key),
+            creation_date: format_date(job.created),
+            completed: done,
+            status_code: job.status.as_str().to_owned(),
+            status_message: job.status_message.clone(),
+            archive_size_in_bytes: None,
+            inventory_size_in_bytes: None,
+            sns_topic: job.sns_topic.clone(),
+            completion_date: job.completed.map(format_date),
+            sha256_tree_hash: None,
+            archive_sha256_tree_hash: None,
+            retrieval_byte_range: None,
+            tier: None,
+            inventory_retrieval_parameters: None,
+            job_output_path: None,
+            select_parameters: None,
+            output_location: None,
+        };
+        match &job.spec {
+            JobSpec::Archive {
+                archive_id,
+                archive_size,
+                archive_tree_hash,
+                range,
+                range_tree_hash,
+                tier,
+                ..
+            } => {
+                d.action = "ArchiveRetrieval".into();
+                d.archive_id = Some(archive_id.clone());
+                d.archive_size_in_bytes = Some(*archive_size);
+                d.archive_sha256_tree_hash = Some(archive_tree_hash.clone());
+                d.sha256_tree_hash = range_tree_hash.clone();
+                d.retrieval_byte_range = Some(format!("{}-{}", range.0, range.1));
+                d.tier = Some(tier.clone());
+            }
+            JobSpec::Inventory {
+                format,
+                start_date,
+                end_date,
+                limit,
+                ..
+            } => {
+                d.action = "InventoryRetrieval".into();
+                d.inventory_size_in_bytes = job.output_size;
+                d.inventory_retrieval_parameters = Some(InventoryRetrievalJobDescription {
+                    format: Some(format.clone()),
+                    start_date: start_date.clone(),
+                    end_date: end_date.clone(),
+                    limit: limit.map(|l| l.to_string()),
+                    marker: job.next_marker.clone(),
+                });
+            }
+        }
+        d
+    }
+
+    pub async fn describe_job(&self, key: &VaultKey, id: &str) -> ApiResult<GlacierJobDescription> {
+        let job = self.meta.get_job(key, id).await?;
+        Ok(self.job_description(key, &job))
+    }
+
+    pub async fn list_jobs(
+        &self,
+        key: &VaultKey,
+        completed: Option<&str>,
+        status: Option<&str>,
+        marker: Option<&str>,
+        limit: usize,
+    ) -> ApiResult<wire::ListJobsOutput> {
+        let completed = match completed {
+            None => None,
+            Some("true") => Some(true),
+            Some("false") => Some(false),
+            Some(other) => {
+                return Err(ApiError::invalid(format!(
+                    "Invalid completed: {other:?}; use true or false"
+                )));
+            }
+        };
+        let status = status
+            .map(|s| {
+                JobStatus::parse(s).ok_or_else(|| {
+                    ApiError::invalid(format!(
+                        "Invalid statuscode: {s:?}; use InProgress, Succeeded or Failed"
+                    ))
+                })
+            })
+            .transpose()?;
+        let after = marker
+            .map(|m| {
+                m.parse::<u64>()
+                    .map_err(|_| ApiError::invalid(format!("Invalid marker: {m:?}")))
+            })
+            .transpose()?;
+        let page = self
+            .meta
+            .list_jobs(key, &JobFilter { completed, status }, after, limit)
+            .await?;
+        Ok(wire::ListJobsOutput {
+            marker: next_marker(&page, |j| j.seq.to_string()),
+            job_list: page
+                .items
+                .iter()
+                .map(|j| self.job_description(key, j))
+                .collect(),
+        })
+    }
+
+    pub async fn job_output(
+        &self,
+        key: &VaultKey,
+        id: &str,
+        range: Option<HttpRange>,
+    ) -> ApiResult<JobOutput> {
+        let (job, segments) = self.meta.job_output(key, id).await?;
+        match job.status {
+            JobStatus::InProgress => {
+                return Err(ApiError::invalid(format!(
+                    "The job is not currently available for download: {id}"
+                )));
+            }
+            JobStatus::Failed => {
+                return Err(ApiError::invalid(format!(
+                    "The job {id} failed and has no output: {}",
+                    job.status_message.unwrap_or_default()
+                )));
+            }
+            JobStatus::Succeeded => {}
+        }
+        let total = job.output_size.unwrap_or(0);
+        let span = match range {
+            None => Span { start: 0, end: total.saturating_sub(1) },
+            Some(r) => r.resolve(total).ok_or_else(|| {
+                ApiError::invalid(format!(
+                    "The requested range bytes={}-{} starts beyond the end of the job output ({total} bytes)",
+                    r.start,
+                    r.end.map(|e| e.to_string()).unwrap_or_default()
+                ))
+            })?,
+        };
+        let (first_byte, content_type, tree_hash, description) = match &job.spec {
+            JobSpec::Archive {
+                range: (r0, r1),
+                archive_description,
+                ..
+            } => {
+                let leaves: Vec<Digest> = segments
+                    .iter()
+                    .flat_map(|s| s.leaves.iter().copied())
+                    .collect();
+                let output_leaves = leaves_of(
+                    &leaves,
+                    Span {
+                        start: *r0,
+                        end: *r1,
+                    },
+                )
+                .unwrap_or(&[]);
+                let hash = range_tree_hash(output_leaves, span.start, span.end, total);
+                (
+                    *r0,
+                    "application/octet-stream",
+                    hash,
+                    Some(archive_description.clone()),
+                )
+            }
+            JobSpec::Inventory { format, .. } => {
+                let ct = if format == "CSV" {
+                    "text/csv"
+                } else {
+                    "application/json"
+                };
+                (0, ct, None, None)
+            }
+        };
+        let len = if total == 0 { 0 } else { span.len() };
+        Ok(JobOutput {
+            partial: range.map(|_| (span, total)),
+            len,
+            content_type,
+            tree_hash,
+            archive_description: description,
+            body: read_segments(
+                Arc::clone(&self.blobs),
+                segments,
+                first_byte + span.start,
+                len,
+            ),
+        })
+    }
+
+    /// Completes due jobs and forgets expired ones until `shutdown`. Jobs are persisted, so
+    /// jobs initiated before a restart complete after it.
+    pub async fn run_jobs(self: Arc<Self>, shutdown: CancellationToken) {
+        loop {
+            let busy = match self.work_once().await {
+                Ok(busy) => busy,
+                Err(e) => {
+                    tracing::error!(error = %e, "job engine");
+                    false
+                }
+            };
+            if busy {
+                continue;
+            }
+            let wait = match self.meta.next_due().await {
+                Ok(Some(due)) => {
+                    let d = due - now();
+                    std::time::Duration::try_from(d)
+                        .unwrap_or_default()
+                        .min(EXPIRY_SWEEP)
+                }
+                _ => EXPIRY_SWEEP,
+            };
+            tokio::select! {
+                _ = shutdown.cancelled() => break,
+                _ = self.wake.notified() => {}
+                _ = tokio::time::sleep(wait) => {}
+            }
+        }
+    }
+
+    /// One round of the engine; `true` when there may be more due work right away.
+    async fn work_once(&self) -> anyhow::Result<bool> {
+        const BATCH: usize = 64;
+        let t = now();
+        let due = self.meta.due_jobs(t, BATCH).await?;
+        let busy = due.len() == BATCH;
+        for (key, job) in due {
+            if let Err(e) = self.complete_job(&key, &job).await {
+                tracing::error!(job = %job.id, error = %e, "completing a job");
+            }
+        }
+        let expired = self.meta.expire_jobs(t).await?;
+        self.discard(&expired).await;
+        Ok(busy)
+    }
+
+    async fn complete_job(&self, key: &VaultKey, job: &JobRecord) -> anyhow::Result<()> {
+        let t = now();
+        let expires = t + self.settings.job_expiry;
+        let finish = match &job.spec {
+            JobSpec::Archive { .. } => JobFinish::Archive,
+            JobSpec::Inventory { .. } => match self.write_inventory(key, job).await {
+                Ok((output, next_marker)) => JobFinish::Inventory {
+                    output,
+                    next_marker,
+                },
+                Err(e) => {
+                    tracing::error!(job = %job.id, error = %e, "writing an inventory");
+                    JobFinish::Failed {
+                        message: format!("The inventory could not be generated: {e}"),
+                    }
+                }
+            },
+        };
+        let output_blob = match &finish {
+            JobFinish::Inventory { output, .. } => Some(output.blob.clone()),
+            _ => None,
+        };
+        match self.meta.finish_job(key, &job.id, finish, t, expires).await {
+            Ok(done) => {
+                tracing::info!(job = %done.id, status = done.status.as_str(), "job completed");
+                self.notify_completion(key, &done).await;
+                Ok(())
+            }
+            Err(e) => {
+                // The vault or job went away meanwhile: the inventory document has no owner.
+                self.discard(&output_blob.into_iter().collect::<Vec<_>>())
+                    .await;
+                Err(e.into())
+            }
+        }
+    }
+}
+
+/// The leaves covering an output span of MiB-aligned start.
+fn leaves_of(leaves: &[Digest], span: Span) -> Option<&[Digest]> {
+    let first = usize::try_from(span.start / MIB).ok()?;
+    let last = usize::try_from(span.end / MIB).ok()?;
+    leaves.get(first..=last)
+}
+
+/// Streams `len` bytes from byte `offset` of the concatenation of `segments`.
+fn read_segments(
+    blobs: Arc<dyn BlobStore>,
+    segments: Vec<Segment>,
+    offset: u64,
+    len: u64,
+) -> OutputBody {
+    let mut pieces = Vec::new();
+    let (mut pos, end) = (0u64, offset + len);
+    for s in segments {
+        let (seg_start, seg_end) = (pos, pos + s.size);
+        pos = seg_end;
+        if seg_end <= offset || seg_start >= end || len == 0 {
+            continue;
+        }
+        let from = offset.max(seg_start);
+        let to = end.min(seg_end);
+        pieces.push((s.blob, from - seg_start, to - from));
+    }
+    stream::iter(pieces)
+        .then(move |(blob, off, n)| {
+            let blobs = Arc::clone(&blobs);
+            async move { blobs.read(&blob, off, n).await }
+        })
+        .try_flatten()
+        .boxed()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn leaves_cover_spans() {
+        let leaves: Vec<Digest> = (0..5u8).map(|i| [i; 32]).collect();
+        let got = leaves_of(
+            &leaves,
+            Span {
+                start: MIB,
+                end: 3 * MIB - 1,
+            },
+        )
+        .map(<[Digest]>::len);
+        assert_eq!(got, Some(2));
+        assert_eq!(
+            leaves_of(
+                &leaves,
+                Span {
+                    start: 0,
+                    end: 6 * MIB
+                }
+            ),
+            None
+        );
+    }
+}
