@@ -4,7 +4,11 @@ The server binary is $GLACIER_BIN (default: target/debug/glacier of this checkou
 session starts one server on an ephemeral loopback port with a fresh data directory.
 """
 
+import http.server
+import json
 import os
+import threading
+import time
 import pathlib
 import subprocess
 import tempfile
@@ -21,7 +25,7 @@ ACCOUNT = "111122223333"
 
 
 class Server:
-    def __init__(self):
+    def __init__(self, *extra_args):
         self.binary = os.environ.get("GLACIER_BIN", str(ROOT / "target" / "debug" / "glacier"))
         self.tmp = tempfile.TemporaryDirectory(prefix="glacier-boto3-")
         self.data_dir = pathlib.Path(self.tmp.name) / "data"
@@ -29,7 +33,7 @@ class Server:
         env = dict(os.environ, GLACIER_ACCESS_KEY_ID=ACCESS_KEY, GLACIER_SECRET_ACCESS_KEY=SECRET_KEY,
                    GLACIER_ACCOUNT_ID=ACCOUNT)
         self.proc = subprocess.Popen(
-            [self.binary, "serve", "--listen", "127.0.0.1:0", "--data-dir", str(self.data_dir)],
+            [self.binary, "serve", "--listen", "127.0.0.1:0", "--data-dir", str(self.data_dir), *extra_args],
             stdout=subprocess.PIPE, stderr=self.log, env=env, text=True)
         line = self.proc.stdout.readline()
         if "listening on" not in line:
@@ -61,13 +65,78 @@ def server():
     s.stop()
 
 
+class Receiver:
+    """A webhook on a loopback port that records the JSON bodies POSTed to it."""
+
+    def __init__(self):
+        received = self.received = []
+        cond = self.cond = threading.Condition()
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_POST(self):
+                body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+                with cond:
+                    received.append((self.path, json.loads(body)))
+                    cond.notify_all()
+                self.send_response(200)
+                self.end_headers()
+
+            def log_message(self, *args):
+                pass
+
+        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
+        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+
+    def wait_for(self, predicate, timeout=20):
+        """The first received (path, body) that satisfies predicate, waiting up to timeout."""
+        deadline = time.monotonic() + timeout
+        with self.cond:
+            while True:
+                for item in self.received:
+                    if predicate(*item):
+                        return item
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise AssertionError(f"no matching notification in {timeout}s: {self.received}")
+                self.cond.wait(left)
+
+
+@pytest.fixture(scope="session")
+def receiver():
+    r = Receiver()
+    yield r
+    r.httpd.shutdown()
+
+
+HOOK_TOPIC = "arn:aws:sns:us-east-1:111122223333:glacier-hooks"
+
+
+@pytest.fixture(scope="session")
+def slow_server(receiver, tmp_path_factory):
+    """A server whose Standard jobs take 2 s and Bulk jobs an hour, whose jobs expire 3 s after
+    they finish, and which posts notifications for HOOK_TOPIC to the receiver."""
+    topics = tmp_path_factory.mktemp("topics") / "topics.toml"
+    topics.write_text(f'[[topic]]\narn = "{HOOK_TOPIC}"\nurl = "{receiver.url}/arn-hook"\n')
+    s = Server("--retrieval-delay", "expedited=0s,standard=2s,bulk=1h", "--job-expiry", "3s",
+               "--notifications", str(topics))
+    yield s
+    s.stop()
+
+
+@pytest.fixture
+def slow(slow_server):
+    return make_client(slow_server.endpoint)
+
+
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_makereport(item, call):
     outcome = yield
     report = outcome.get_result()
-    srv = item.funcargs.get("server") if hasattr(item, "funcargs") else None
-    if report.failed and srv is not None:
-        report.sections.append(("server log (tail)", srv.server_log()[-4000:]))
+    for name in ("server", "slow_server"):
+        srv = item.funcargs.get(name) if hasattr(item, "funcargs") else None
+        if report.failed and srv is not None:
+            report.sections.append((f"{name} log (tail)", srv.server_log()[-4000:]))
 
 
 def make_client(endpoint):

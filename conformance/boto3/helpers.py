@@ -36,3 +36,33 @@ def expect_error(code, status, fn, *args, contains=None, **kwargs):
         assert contains.lower() in message.lower(), message
     assert err["ResponseMetadata"]["HTTPHeaders"].get("x-amzn-requestid"), "request id header"
     return message
+
+
+def wait_for_job(glacier, vault, job_id, timeout=30):
+    """Polls DescribeJob until the job completes (or the deadline passes); returns the description."""
+    import time
+    deadline = time.monotonic() + timeout
+    while True:
+        d = glacier.describe_job(vaultName=vault, jobId=job_id)
+        if d["Completed"]:
+            return d
+        assert time.monotonic() < deadline, f"job {job_id} did not complete in {timeout}s: {d}"
+        time.sleep(0.05)
+
+
+def retrieve(glacier, vault, archive_id, **params):
+    """Initiates an archive retrieval and waits for it; returns the job id."""
+    r = glacier.initiate_job(vaultName=vault, jobParameters={
+        "Type": "archive-retrieval", "ArchiveId": archive_id, **params})
+    assert r["ResponseMetadata"]["HTTPStatusCode"] == 202
+    assert r["location"].endswith(f"/vaults/{vault}/jobs/{r['jobId']}")
+    wait_for_job(glacier, vault, r["jobId"])
+    return r["jobId"]
+
+
+def inventory(glacier, vault, **params):
+    """Runs an inventory job to completion; returns (job description, output bytes)."""
+    r = glacier.initiate_job(vaultName=vault, jobParameters={"Type": "inventory-retrieval", **params})
+    d = wait_for_job(glacier, vault, r["jobId"])
+    out = glacier.get_job_output(vaultName=vault, jobId=r["jobId"])
+    return d, out["body"].read(), out

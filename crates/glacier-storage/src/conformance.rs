@@ -555,7 +555,7 @@ pub async fn jobs(store: &dyn MetadataStore) {
         due.iter().map(|(_, j)| j.id.as_str()).collect::<Vec<_>>(),
         vec!["j1", "j3"]
     );
-    assert_eq!(ok("next due", store.next_due().await), Some(now));
+    assert_eq!(ok("next deadline", store.next_deadline().await), Some(now));
 
     let expires = now + time::Duration::days(1);
     let done = ok(
@@ -659,13 +659,17 @@ pub async fn jobs(store: &dyn MetadataStore) {
         .len(),
         1
     );
-    assert_eq!(ok("no more due", store.next_due().await), None);
+    assert_eq!(
+        ok("next deadline is an expiry", store.next_deadline().await),
+        Some(expires)
+    );
 
     assert!(ok("nothing expired yet", store.expire_jobs(now).await).is_empty());
     let mut freed = ok("expire", store.expire_jobs(expires).await);
     freed.sort();
     assert_eq!(freed, vec![BlobKey(format!("{:0>32}", "c")), inv.blob]);
     not_found("expired job", store.get_job(&key, "j1").await);
+    assert_eq!(ok("no deadline left", store.next_deadline().await), None);
     assert!(
         ok("nothing referenced", store.referenced_blobs().await)
             .iter()

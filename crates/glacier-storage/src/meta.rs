@@ -310,8 +310,9 @@ pub trait MetadataStore: Send + Sync + 'static {
         now: OffsetDateTime,
         limit: usize,
     ) -> Result<Vec<(VaultKey, JobRecord)>>;
-    /// When the next job in progress is due, if any is.
-    async fn next_due(&self) -> Result<Option<OffsetDateTime>>;
+    /// When the job engine next has work: the earliest due time of a job in progress or
+    /// expiry time of a finished job, if there is any.
+    async fn next_deadline(&self) -> Result<Option<OffsetDateTime>>;
     /// Ends a job in progress (`NotFound` if it is not in progress any more). An inventory
     /// also sets the vault's last inventory date.
     async fn finish_job(

@@ -951,10 +951,12 @@ impl MetadataStore for SqliteMetadataStore {
         .await
     }
 
-    async fn next_due(&self) -> Result<Option<OffsetDateTime>> {
+    async fn next_deadline(&self) -> Result<Option<OffsetDateTime>> {
         self.tx(|tx| {
             let ms: Option<i64> = tx.query_row(
-                "SELECT MIN(due_ms) FROM jobs WHERE status = 'InProgress'",
+                "SELECT MIN(t) FROM (
+                    SELECT MIN(due_ms) AS t FROM jobs WHERE status = 'InProgress'
+                    UNION ALL SELECT MIN(expires_ms) FROM jobs WHERE expires_ms IS NOT NULL)",
                 [],
                 |r| r.get(0),
             )?;

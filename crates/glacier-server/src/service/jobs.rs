@@ -412,7 +412,7 @@ impl Service {
             if busy {
                 continue;
             }
-            let wait = match self.meta.next_due().await {
+            let wait = match self.meta.next_deadline().await {
                 Ok(Some(due)) => {
                     let d = due - now();
                     std::time::Duration::try_from(d)
