@@ -4,58 +4,16 @@ The server binary is $GLACIER_BIN (default: target/debug/glacier of this checkou
 session starts one server on an ephemeral loopback port with a fresh data directory.
 """
 
-import http.server
-import json
-import os
-import threading
-import time
 import pathlib
-import subprocess
-import tempfile
+import sys
 import uuid
 
 import boto3
 import pytest
 from botocore.config import Config
 
-ROOT = pathlib.Path(__file__).resolve().parents[2]
-ACCESS_KEY = "AKIDCONFORMANCE0001"
-SECRET_KEY = "conformance-secret-key"
-ACCOUNT = "111122223333"
-
-
-class Server:
-    def __init__(self, *extra_args):
-        self.binary = os.environ.get("GLACIER_BIN", str(ROOT / "target" / "debug" / "glacier"))
-        self.tmp = tempfile.TemporaryDirectory(prefix="glacier-boto3-")
-        self.data_dir = pathlib.Path(self.tmp.name) / "data"
-        self.log = open(pathlib.Path(self.tmp.name) / "server.log", "w+")
-        env = dict(os.environ, GLACIER_ACCESS_KEY_ID=ACCESS_KEY, GLACIER_SECRET_ACCESS_KEY=SECRET_KEY,
-                   GLACIER_ACCOUNT_ID=ACCOUNT)
-        self.proc = subprocess.Popen(
-            [self.binary, "serve", "--listen", "127.0.0.1:0", "--data-dir", str(self.data_dir), *extra_args],
-            stdout=subprocess.PIPE, stderr=self.log, env=env, text=True)
-        line = self.proc.stdout.readline()
-        if "listening on" not in line:
-            self.proc.kill()
-            raise RuntimeError(f"server did not start: {line!r}\n{self.server_log()}")
-        self.endpoint = line.strip().rsplit(" ", 1)[-1]
-
-    def server_log(self):
-        self.log.flush()
-        return pathlib.Path(self.log.name).read_text()
-
-    def blob_files(self):
-        return sorted(p.name for p in (self.data_dir / "blobs").glob("*/*"))
-
-    def tmp_files(self):
-        return sorted(p.name for p in (self.data_dir / "tmp").iterdir())
-
-    def stop(self):
-        self.proc.terminate()
-        self.proc.wait(timeout=10)
-        self.log.close()
-        self.tmp.cleanup()
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
+from harness import ACCESS_KEY, SECRET_KEY, Receiver, Server  # noqa: E402
 
 
 @pytest.fixture(scope="session")
@@ -63,43 +21,6 @@ def server():
     s = Server()
     yield s
     s.stop()
-
-
-class Receiver:
-    """A webhook on a loopback port that records the JSON bodies POSTed to it."""
-
-    def __init__(self):
-        received = self.received = []
-        cond = self.cond = threading.Condition()
-
-        class Handler(http.server.BaseHTTPRequestHandler):
-            def do_POST(self):
-                body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
-                with cond:
-                    received.append((self.path, json.loads(body)))
-                    cond.notify_all()
-                self.send_response(200)
-                self.end_headers()
-
-            def log_message(self, *args):
-                pass
-
-        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
-        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
-
-    def wait_for(self, predicate, timeout=20):
-        """The first received (path, body) that satisfies predicate, waiting up to timeout."""
-        deadline = time.monotonic() + timeout
-        with self.cond:
-            while True:
-                for item in self.received:
-                    if predicate(*item):
-                        return item
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    raise AssertionError(f"no matching notification in {timeout}s: {self.received}")
-                self.cond.wait(left)
 
 
 @pytest.fixture(scope="session")
