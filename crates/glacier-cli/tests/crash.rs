@@ -2,45 +2,20 @@
 //! that every acknowledged archive and part is intact and nothing half-written is visible.
 
 use aws_sdk_glacier::primitives::ByteStream;
-use conformance_aws_sdk::{ACCESS_KEY, ACCOUNT, MIB, SECRET_KEY, client, data};
+use conformance_aws_sdk::{ACCOUNT, MIB, client, data};
 use glacier_core::{TreeHash, TreeHasher};
 use glacier_storage::{
     ArchiveCursor, ArchiveQuery, BlobStore, FsBlobStore, MetadataStore, SqliteMetadataStore,
     VaultKey,
 };
-use std::io::{BufRead, BufReader};
-use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-type R = anyhow::Result<()>;
+mod common;
+use common::start;
 
-fn start(data_dir: &Path) -> anyhow::Result<(Child, String)> {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_glacier"))
-        .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
-        .arg(data_dir)
-        .env("GLACIER_ACCESS_KEY_ID", ACCESS_KEY)
-        .env("GLACIER_SECRET_ACCESS_KEY", SECRET_KEY)
-        .env("GLACIER_ACCOUNT_ID", ACCOUNT)
-        .env("GLACIER_LOG", "warn")
-        .stdout(Stdio::piped())
-        .spawn()?;
-    let stdout = child
-        .stdout
-        .take()
-        .ok_or_else(|| anyhow::anyhow!("no stdout"))?;
-    let mut line = String::new();
-    BufReader::new(stdout).read_line(&mut line)?;
-    let endpoint = line
-        .trim()
-        .rsplit(' ')
-        .next()
-        .filter(|e| e.starts_with("http://"))
-        .ok_or_else(|| anyhow::anyhow!("server did not start: {line:?}"))?
-        .to_owned();
-    Ok((child, endpoint))
-}
+type R = anyhow::Result<()>;
 
 #[derive(Default)]
 struct Acked {
@@ -157,7 +132,7 @@ async fn multipart(
 async fn kill_9_during_concurrent_uploads_loses_nothing_acknowledged() -> R {
     let dir = tempfile::tempdir()?;
     let data_dir = dir.path().join("data");
-    let (mut server, endpoint) = start(&data_dir)?;
+    let (mut server, endpoint) = start(&data_dir, &[])?;
     client(&endpoint)
         .create_vault()
         .vault_name("crash")
@@ -193,7 +168,7 @@ async fn kill_9_during_concurrent_uploads_loses_nothing_acknowledged() -> R {
     );
 
     // Restart: recovery runs, then the API shows every acknowledged archive and part.
-    let (mut server, endpoint) = start(&data_dir)?;
+    let (mut server, endpoint) = start(&data_dir, &[])?;
     let g = client(&endpoint);
     let vault = g.describe_vault().vault_name("crash").send().await?;
     assert!(vault.number_of_archives() as usize >= acked.archives.len());

@@ -1,0 +1,35 @@
+//! Running the real `glacier serve` binary in tests.
+
+use conformance_aws_sdk::{ACCESS_KEY, ACCOUNT, SECRET_KEY};
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+
+/// Starts `glacier serve` on a free loopback port with `data_dir` and `extra` flags, knowing
+/// the conformance identity; returns the process and its endpoint URL.
+pub(crate) fn start(data_dir: &Path, extra: &[&str]) -> anyhow::Result<(Child, String)> {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_glacier"))
+        .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
+        .arg(data_dir)
+        .args(extra)
+        .env("GLACIER_ACCESS_KEY_ID", ACCESS_KEY)
+        .env("GLACIER_SECRET_ACCESS_KEY", SECRET_KEY)
+        .env("GLACIER_ACCOUNT_ID", ACCOUNT)
+        .env("GLACIER_LOG", "warn")
+        .stdout(Stdio::piped())
+        .spawn()?;
+    let stdout = child
+        .stdout
+        .take()
+        .ok_or_else(|| anyhow::anyhow!("no stdout"))?;
+    let mut line = String::new();
+    BufReader::new(stdout).read_line(&mut line)?;
+    let endpoint = line
+        .trim()
+        .rsplit(' ')
+        .next()
+        .filter(|e| e.starts_with("http://"))
+        .ok_or_else(|| anyhow::anyhow!("server did not start: {line:?}"))?
+        .to_owned();
+    Ok((child, endpoint))
+}
