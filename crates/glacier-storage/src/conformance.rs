@@ -449,6 +449,40 @@ pub async fn jobs(store: &dyn MetadataStore) {
     for id in ["a", "b"] {
         ok("delete", store.delete_archive(&key, id).await);
     }
+    let batch: Vec<ArchiveRecord> = ["i1", "i2"]
+        .iter()
+        .map(|id| {
+            let seg = segment(id, id.as_bytes());
+            ArchiveRecord {
+                id: (*id).into(),
+                description: String::new(),
+                size: 2,
+                tree_hash: seg.tree_hash,
+                created: now,
+                segments: vec![seg],
+            }
+        })
+        .collect();
+    let dup = vec![
+        batch[0].clone(),
+        ArchiveRecord {
+            id: "c".into(),
+            ..batch[1].clone()
+        },
+    ];
+    assert!(
+        store.import_archives(&key, dup).await.is_err(),
+        "an id that exists fails the import"
+    );
+    not_found(
+        "nothing of a failed import",
+        store.get_archive(&key, "i1").await,
+    );
+    ok("import", store.import_archives(&key, batch).await);
+    assert_eq!(ok("counted", store.get_vault(&key).await).archive_count, 3);
+    for id in ["i1", "i2"] {
+        ok("delete imported", store.delete_archive(&key, id).await);
+    }
 
     // Jobs.
     let job = |id: &str, spec: JobSpec, due: OffsetDateTime| JobRecord {
@@ -670,6 +704,14 @@ pub async fn jobs(store: &dyn MetadataStore) {
     assert_eq!(freed, vec![BlobKey(format!("{:0>32}", "c")), inv.blob]);
     not_found("expired job", store.get_job(&key, "j1").await);
     assert_eq!(ok("no deadline left", store.next_deadline().await), None);
+    let c = BlobKey(format!("{:0>32}", "c"));
+    assert_eq!(
+        ok(
+            "unreferenced",
+            store.unreferenced_blobs(vec![c.clone()]).await
+        ),
+        vec![c]
+    );
     assert!(
         ok("nothing referenced", store.referenced_blobs().await)
             .iter()

@@ -247,6 +247,8 @@ pub trait MetadataStore: Send + Sync + 'static {
     async fn set_notifications(&self, key: &VaultKey, config: Option<Notifications>) -> Result<()>;
 
     async fn insert_archive(&self, key: &VaultKey, archive: ArchiveRecord) -> Result<()>;
+    /// Inserts many archives in one transaction (imports, benchmarks): all or none.
+    async fn import_archives(&self, key: &VaultKey, archives: Vec<ArchiveRecord>) -> Result<()>;
     async fn get_archive(&self, key: &VaultKey, id: &str) -> Result<ArchiveRecord>;
     /// Archives of a vault in creation order, as `query` selects.
     async fn list_archives(
@@ -328,6 +330,9 @@ pub trait MetadataStore: Send + Sync + 'static {
     /// Forgets jobs that expired at `now`; returns the blobs nothing refers to any more.
     async fn expire_jobs(&self, now: OffsetDateTime) -> Result<Vec<BlobKey>>;
 
-    /// Every blob some archive, part or job output refers to.
+    /// Of `candidates`, the blobs no archive, part or job output refers to.
+    async fn unreferenced_blobs(&self, candidates: Vec<BlobKey>) -> Result<Vec<BlobKey>>;
+    /// Every blob some archive, part or job output refers to (for checks and tools; it holds
+    /// every key in memory).
     async fn referenced_blobs(&self) -> Result<HashSet<BlobKey>>;
 }

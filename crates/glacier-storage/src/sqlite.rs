@@ -555,6 +555,17 @@ impl MetadataStore for SqliteMetadataStore {
         .await
     }
 
+    async fn import_archives(&self, key: &VaultKey, archives: Vec<ArchiveRecord>) -> Result<()> {
+        let key = key.clone();
+        self.tx(move |tx| {
+            require_vault(tx, &key)?;
+            archives
+                .iter()
+                .try_for_each(|a| insert_archive_rows(tx, &key, a))
+        })
+        .await
+    }
+
     async fn get_archive(&self, key: &VaultKey, id: &str) -> Result<ArchiveRecord> {
         let key = key.clone();
         let id = id.to_owned();
@@ -1057,6 +1068,10 @@ impl MetadataStore for SqliteMetadataStore {
             unreferenced(tx, blobs)
         })
         .await
+    }
+
+    async fn unreferenced_blobs(&self, candidates: Vec<BlobKey>) -> Result<Vec<BlobKey>> {
+        self.tx(move |tx| unreferenced(tx, candidates)).await
     }
 
     async fn referenced_blobs(&self) -> Result<HashSet<BlobKey>> {

@@ -102,22 +102,21 @@ impl Service {
     /// metadata committed, or left by a delete whose blob removal did not finish. Call it only
     /// before serving requests (an upload in flight has a blob without metadata).
     pub async fn reclaim_orphans(&self) -> anyhow::Result<usize> {
-        let referenced = self.meta.referenced_blobs().await?;
-        let orphans: Vec<BlobKey> = self
-            .blobs
-            .list()
-            .await?
-            .into_iter()
-            .filter(|k| !referenced.contains(k))
-            .collect();
-        if !orphans.is_empty() {
-            tracing::info!(
-                count = orphans.len(),
-                "removing blobs no archive or part refers to"
-            );
-            self.blobs.delete(&orphans).await?;
+        let mut removed = 0;
+        for batch in self.blobs.list().await?.chunks(1000) {
+            let orphans = self.meta.unreferenced_blobs(batch.to_vec()).await?;
+            if !orphans.is_empty() {
+                self.blobs.delete(&orphans).await?;
+                removed += orphans.len();
+            }
         }
-        Ok(orphans.len())
+        if removed > 0 {
+            tracing::info!(
+                count = removed,
+                "removed blobs no archive, part or job refers to"
+            );
+        }
+        Ok(removed)
     }
 
     pub fn vault_arn(&self, key: &VaultKey) -> String {

@@ -1,15 +1,20 @@
-"""Upload memory and throughput of `glacier serve`, with baselines measured in the same run.
+"""Upload and download memory and throughput of `glacier serve`, with baselines measured in the
+same run, and the byte-exact round trip of a large archive (1 GiB by default).
 
-Usage: .venv/bin/python bench/upload_memory.py [--size-mib 1024] [--bin target/release/glacier]
+Usage: .venv/bin/python bench/transfer.py [--size-mib 1024] [--bin target/release/glacier]
 
 Prints, for a small and a large single-request upload and a multipart upload of the large file:
 - the server's peak resident memory (VmHWM) after each, and the large/small ratio (bounded
   memory means a ratio near 1, not near size_large/size_small);
 - upload throughput against a baseline: copying the same file on the same disk with fsync
-  (the least work any durable server must do), as time ratio.
+  (the least work any durable server must do), as time ratio;
+- a retrieval job for the large archive, downloaded in 64 MiB ranges whose tree hashes are
+  checked, then the whole output compared with the file (SHA-256), against reading the file.
 """
 
 import argparse
+import hashlib
+import io
 import os
 import pathlib
 import shutil
@@ -19,6 +24,7 @@ import time
 
 import boto3
 from botocore.config import Config
+from botocore.utils import calculate_tree_hash
 
 MIB = 1024 * 1024
 
@@ -50,7 +56,13 @@ def main():
         make_file(small, 16 * MIB)
         make_file(large, args.size_mib * MIB)
 
-        # Baseline: copy + fsync on the same disk.
+        # Baselines: reading the file (as the download does), copy + fsync on the same disk.
+        t = time.perf_counter()
+        with open(large, "rb") as f:
+            for chunk in iter(lambda: f.read(64 * MIB), b""):
+                hashlib.sha256(chunk)
+        read_s = time.perf_counter() - t
+
         t = time.perf_counter()
         with open(large, "rb") as src, open(tmp / "copy", "wb") as dst:
             shutil.copyfileobj(src, dst, 1 * MIB)
@@ -76,8 +88,6 @@ def main():
             after_small = vm_hwm_kib(proc.pid)
 
             # Client-side hashing is not the server's work: hash first, then time the request.
-            from botocore.utils import calculate_tree_hash
-            import hashlib
             with open(large, "rb") as f:
                 tree = calculate_tree_hash(f)
                 f.seek(0)
@@ -111,6 +121,22 @@ def main():
             g.complete_multipart_upload(vaultName="bench", uploadId=up, archiveSize=str(off), checksum=tree)
             multipart_s = time.perf_counter() - t
             after_multipart = vm_hwm_kib(proc.pid)
+
+            # Round trip: retrieve the large archive and download it in verified ranges.
+            job = g.initiate_job(vaultName="bench", jobParameters={
+                "Type": "archive-retrieval", "ArchiveId": r["archiveId"]})["jobId"]
+            while not g.describe_job(vaultName="bench", jobId=job)["Completed"]:
+                time.sleep(0.05)
+            t = time.perf_counter()
+            got = hashlib.sha256()
+            for start in range(0, off, part):
+                out = g.get_job_output(vaultName="bench", jobId=job, range=f"bytes={start}-{start + part - 1}")
+                chunk = out["body"].read()
+                assert out["checksum"] == calculate_tree_hash(io.BytesIO(chunk)), f"range at {start}"
+                got.update(chunk)
+            download_s = time.perf_counter() - t
+            assert got.hexdigest() == linear.hexdigest(), "the downloaded archive differs"
+            after_download = vm_hwm_kib(proc.pid)
         finally:
             proc.terminate()
             proc.wait(timeout=30)
@@ -126,6 +152,10 @@ def main():
               f"{upload_s / copy_s:.2f}x baseline")
         print(f"multipart upload (64 MiB parts, sequential, includes client part hashing): "
               f"{multipart_s:.2f} s ({mib / multipart_s:.0f} MiB/s), {multipart_s / copy_s:.2f}x baseline")
+        print(f"round trip of {mib} MiB: byte-exact (SHA-256 of the download equals the file's)")
+        print(f"download in 64 MiB ranges, each tree hash verified by the client: {download_s:.2f} s "
+              f"({mib / download_s:.0f} MiB/s); baseline read + SHA-256 of the file {read_s:.2f} s, "
+              f"{download_s / read_s:.2f}x baseline; server peak RSS after {after_download / 1024:.1f} MiB")
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 
