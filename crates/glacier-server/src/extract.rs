@@ -139,3 +139,27 @@ pub(crate) fn number_header(headers: &HeaderMap, name: &str) -> ApiResult<u64> {
         .parse()
         .map_err(|_| ApiError::invalid(format!("Invalid {name}: {v:?} is not a whole number")))
 }
+
+/// A small JSON request body (job parameters, notification configurations), rejected in
+/// Glacier's shape when it is too large or not the JSON expected.
+pub(crate) struct JsonBody<T>(pub(crate) T);
+
+/// The largest JSON body accepted.
+const MAX_JSON_BODY: usize = 64 * 1024;
+
+impl<S: Send + Sync, T: serde::de::DeserializeOwned> axum::extract::FromRequest<S> for JsonBody<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: axum::extract::Request, _: &S) -> ApiResult<Self> {
+        let bytes = axum::body::to_bytes(req.into_body(), MAX_JSON_BODY)
+            .await
+            .map_err(|e| {
+                ApiError::invalid(format!(
+                    "Could not read the request body (at most {MAX_JSON_BODY} bytes): {e}"
+                ))
+            })?;
+        serde_json::from_slice(&bytes).map(JsonBody).map_err(|e| {
+            ApiError::invalid(format!("The request body is not the JSON expected: {e}"))
+        })
+    }
+}

@@ -246,6 +246,29 @@ fn blobs_of(tx: &Transaction<'_>, sql: &str, id: &str) -> Result<Vec<BlobKey>> {
     Ok(rows.map(|r| r.map(BlobKey)).collect::<Result<_, _>>()?)
 }
 
+/// The ids a query selects.
+fn ids(tx: &Transaction<'_>, sql: &str, args: impl rusqlite::Params) -> Result<Vec<String>> {
+    let mut stmt = tx.prepare(sql)?;
+    let rows = stmt.query_map(args, |r| r.get(0))?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
+
+/// Deletes an upload and its parts; returns the parts' blobs.
+fn delete_upload_rows(tx: &Transaction<'_>, id: &str) -> Result<Vec<BlobKey>> {
+    let blobs = blobs_of(tx, "SELECT blob FROM parts WHERE upload_id = ?1", id)?;
+    tx.execute("DELETE FROM parts WHERE upload_id = ?1", [id])?;
+    tx.execute("DELETE FROM uploads WHERE id = ?1", [id])?;
+    Ok(blobs)
+}
+
+/// Deletes a job and its output's segment rows; returns their blobs.
+fn delete_job_rows(tx: &Transaction<'_>, id: &str) -> Result<Vec<BlobKey>> {
+    let blobs = blobs_of(tx, "SELECT blob FROM job_segments WHERE job_id = ?1", id)?;
+    tx.execute("DELETE FROM job_segments WHERE job_id = ?1", [id])?;
+    tx.execute("DELETE FROM jobs WHERE id = ?1", [id])?;
+    Ok(blobs)
+}
+
 fn insert_archive_rows(tx: &Transaction<'_>, key: &VaultKey, a: &ArchiveRecord) -> Result<()> {
     tx.execute(
         "INSERT INTO archives (id, account, vault, description, size, tree_hash, created_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
@@ -458,36 +481,21 @@ impl MetadataStore for SqliteMetadataStore {
                     key.name, v.archive_count
                 )));
             }
+            let vault = params![key.account, key.name];
             let mut blobs = Vec::new();
-            let uploads: Vec<String> = {
-                let mut stmt =
-                    tx.prepare("SELECT id FROM uploads WHERE account = ?1 AND vault = ?2")?;
-                let rows = stmt.query_map(params![key.account, key.name], |r| r.get(0))?;
-                rows.collect::<Result<_, _>>()?
-            };
-            for id in uploads {
-                blobs.extend(blobs_of(
-                    tx,
-                    "SELECT blob FROM parts WHERE upload_id = ?1",
-                    &id,
-                )?);
-                tx.execute("DELETE FROM parts WHERE upload_id = ?1", [&id])?;
-                tx.execute("DELETE FROM uploads WHERE id = ?1", [&id])?;
+            for id in ids(
+                tx,
+                "SELECT id FROM uploads WHERE account = ?1 AND vault = ?2",
+                vault,
+            )? {
+                blobs.extend(delete_upload_rows(tx, &id)?);
             }
-            let jobs: Vec<String> = {
-                let mut stmt =
-                    tx.prepare("SELECT id FROM jobs WHERE account = ?1 AND vault = ?2")?;
-                let rows = stmt.query_map(params![key.account, key.name], |r| r.get(0))?;
-                rows.collect::<Result<_, _>>()?
-            };
-            for id in jobs {
-                blobs.extend(blobs_of(
-                    tx,
-                    "SELECT blob FROM job_segments WHERE job_id = ?1",
-                    &id,
-                )?);
-                tx.execute("DELETE FROM job_segments WHERE job_id = ?1", [&id])?;
-                tx.execute("DELETE FROM jobs WHERE id = ?1", [&id])?;
+            for id in ids(
+                tx,
+                "SELECT id FROM jobs WHERE account = ?1 AND vault = ?2",
+                vault,
+            )? {
+                blobs.extend(delete_job_rows(tx, &id)?);
             }
             let mut blobs = unreferenced(tx, blobs)?;
             blobs.sort();
@@ -866,10 +874,7 @@ impl MetadataStore for SqliteMetadataStore {
         let id = id.to_owned();
         self.tx(move |tx| {
             read_upload(tx, &key, &id)?;
-            let blobs = blobs_of(tx, "SELECT blob FROM parts WHERE upload_id = ?1", &id)?;
-            tx.execute("DELETE FROM parts WHERE upload_id = ?1", [&id])?;
-            tx.execute("DELETE FROM uploads WHERE id = ?1", [&id])?;
-            Ok(blobs)
+            delete_upload_rows(tx, &id)
         })
         .await
     }
@@ -1048,20 +1053,13 @@ impl MetadataStore for SqliteMetadataStore {
 
     async fn expire_jobs(&self, now: OffsetDateTime) -> Result<Vec<BlobKey>> {
         self.tx(move |tx| {
-            let ids: Vec<String> = {
-                let mut stmt = tx.prepare("SELECT id FROM jobs WHERE expires_ms <= ?1")?;
-                let rows = stmt.query_map([to_ms(now)], |r| r.get(0))?;
-                rows.collect::<Result<_, _>>()?
-            };
             let mut blobs = Vec::new();
-            for id in ids {
-                blobs.extend(blobs_of(
-                    tx,
-                    "SELECT blob FROM job_segments WHERE job_id = ?1",
-                    &id,
-                )?);
-                tx.execute("DELETE FROM job_segments WHERE job_id = ?1", [&id])?;
-                tx.execute("DELETE FROM jobs WHERE id = ?1", [&id])?;
+            for id in ids(
+                tx,
+                "SELECT id FROM jobs WHERE expires_ms <= ?1",
+                [to_ms(now)],
+            )? {
+                blobs.extend(delete_job_rows(tx, &id)?);
             }
             blobs.sort();
             blobs.dedup();

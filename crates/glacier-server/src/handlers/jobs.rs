@@ -1,6 +1,6 @@
 use super::{empty, json, with_headers};
-use crate::error::{ApiError, ApiResult};
-use crate::extract::{ItemPath, ListQuery, VaultPath, header};
+use crate::error::ApiResult;
+use crate::extract::{ItemPath, JsonBody, ListQuery, VaultPath, header};
 use crate::state::AppState;
 use axum::body::Body;
 use axum::extract::State;
@@ -14,19 +14,11 @@ use glacier_core::range::http_range;
 use glacier_core::wire::JobParameters;
 use std::sync::Arc;
 
-/// Job parameters are small; a larger body is refused.
-const MAX_PARAMS_BODY: usize = 64 * 1024;
-
 pub(crate) async fn initiate(
     State(s): State<Arc<AppState>>,
     VaultPath(key): VaultPath,
-    body: Body,
+    JsonBody(params): JsonBody<JobParameters>,
 ) -> ApiResult<Response> {
-    let bytes = axum::body::to_bytes(body, MAX_PARAMS_BODY)
-        .await
-        .map_err(|e| ApiError::invalid(format!("Could not read the request body: {e}")))?;
-    let params: JobParameters = serde_json::from_slice(&bytes)
-        .map_err(|e| ApiError::invalid(format!("The job parameters are not valid JSON: {e}")))?;
     let id = s.service.initiate_job(&key, params).await?;
     Ok(empty(
         StatusCode::ACCEPTED,
