@@ -1,5 +1,16 @@
-//! An Amazon Glacier client. Layer1 (one method per REST operation) and Layer2 (vaults, jobs,
-//! writers, concurrent transfers) are still to come; today the crate offers the seed's `utils`.
+//! An Amazon Glacier client: [`layer1::Layer1`] has one async method per REST operation of the
+//! 2012-06-01 API, signed with SigV4, retried with backoff, streaming bodies both ways, over
+//! HTTP(S) or in-process to a server's router. Layer2 (vaults, jobs, writers, concurrent
+//! transfers) builds on it.
+
+pub mod credentials;
+pub mod error;
+pub mod layer1;
+pub mod transport;
+
+pub use credentials::Credentials;
+pub use error::{GlacierError, Result};
+pub use layer1::{Layer1, Payload, RetryPolicy};
 
 /// The seed's `boto.glacier.utils`: tree hashes and part sizing.
 pub mod utils {

@@ -1,0 +1,1013 @@
+//! Layer1: one async method per operation of the Glacier 2012-06-01 API, named as in the seed's
+//! `boto.glacier.layer1.Layer1`, taking and returning the wire types of `glacier-core`.
+//!
+//! Every request carries `x-amz-glacier-version` and a SigV4 signature (the `aws-sigv4` crate)
+//! with `x-amz-content-sha256`. Transient failures are retried with exponential backoff and
+//! full jitter: throttling, 408, 5xx and transport errors for operations that are safe to
+//! repeat; only throttling for those that are not (a repeated InitiateJob would start a second
+//! job). `LimitExceededException` is never retried.
+
+use crate::credentials::Credentials;
+use crate::error::{BoxError, GlacierError, Result};
+use crate::transport::{Body, HttpTransport, ResponseBody, Transport, empty, full};
+use bytes::Bytes;
+use futures_util::{Stream, TryStreamExt};
+use glacier_core::headers as h;
+use glacier_core::wire;
+use http::{Method, header};
+use http_body_util::BodyExt;
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+/// Bytes to send: nothing, bytes in memory, or a range of a file (re-read on each attempt, so
+/// a retried upload never needs the data in memory).
+#[derive(Debug, Clone)]
+pub enum Payload {
+    Empty,
+    Bytes(Bytes),
+    File {
+        path: PathBuf,
+        offset: u64,
+        len: u64,
+    },
+}
+
+impl Payload {
+    pub fn len(&self) -> u64 {
+        match self {
+            Payload::Empty => 0,
+            Payload::Bytes(b) => b.len() as u64,
+            Payload::File { len, .. } => *len,
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    async fn body(&self) -> Result<Body> {
+        match self {
+            Payload::Empty => Ok(empty()),
+            Payload::Bytes(b) => Ok(full(b.clone())),
+            Payload::File { path, offset, len } => {
+                use tokio::io::{AsyncReadExt, AsyncSeekExt};
+                let mut file = tokio::fs::File::open(path).await?;
+                file.seek(std::io::SeekFrom::Start(*offset)).await?;
+                let stream =
+                    tokio_util::io::ReaderStream::with_capacity(file.take(*len), 256 * 1024)
+                        .map_ok(http_body::Frame::data)
+                        .map_err(BoxError::from);
+                Ok(http_body_util::StreamBody::new(stream).boxed())
+            }
+        }
+    }
+}
+
+impl From<Bytes> for Payload {
+    fn from(b: Bytes) -> Self {
+        Payload::Bytes(b)
+    }
+}
+
+impl From<Vec<u8>> for Payload {
+    fn from(b: Vec<u8>) -> Self {
+        Payload::Bytes(b.into())
+    }
+}
+
+/// How often and how patiently transient failures are retried.
+#[derive(Debug, Clone, Copy)]
+pub struct RetryPolicy {
+    /// Attempts in all, the first included (1 = no retry).
+    pub max_attempts: u32,
+    pub base_delay: Duration,
+    pub max_delay: Duration,
+}
+
+impl Default for RetryPolicy {
+    fn default() -> Self {
+        RetryPolicy {
+            max_attempts: 5,
+            base_delay: Duration::from_millis(100),
+            max_delay: Duration::from_secs(20),
+        }
+    }
+}
+
+impl RetryPolicy {
+    /// The wait before attempt `attempt + 1`: full jitter over an exponential ceiling.
+    pub fn delay(&self, attempt: u32) -> Duration {
+        let ceiling = self
+            .base_delay
+            .saturating_mul(1u32 << attempt.min(16))
+            .min(self.max_delay);
+        ceiling.mul_f64(rand::random::<f64>())
+    }
+}
+
+/// What UploadArchive and CompleteMultipartUpload answer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ArchiveCreated {
+    pub location: String,
+    pub archive_id: String,
+    pub checksum: String,
+}
+
+/// What InitiateMultipartUpload answers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UploadInitiated {
+    pub location: String,
+    pub upload_id: String,
+}
+
+/// What InitiateJob answers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JobInitiated {
+    pub location: String,
+    pub job_id: String,
+}
+
+/// GetJobOutput's answer; the body streams.
+pub struct JobOutput {
+    /// 200 for the whole output, 206 for a range.
+    pub status: u16,
+    pub content_range: Option<String>,
+    pub content_type: Option<String>,
+    pub content_length: Option<u64>,
+    /// The tree hash of the returned bytes, when Glacier computed one.
+    pub checksum: Option<String>,
+    pub accept_ranges: Option<String>,
+    pub archive_description: Option<String>,
+    pub body: ByteStream,
+}
+
+/// A response body as a stream of chunks.
+pub struct ByteStream(ResponseBody);
+
+impl ByteStream {
+    /// Reads the whole body into memory.
+    pub async fn collect(self) -> Result<Bytes> {
+        let collected = self
+            .0
+            .collect()
+            .await
+            .map_err(|e| GlacierError::Transport {
+                operation: "GetJobOutput",
+                source: e,
+            })?;
+        Ok(collected.to_bytes())
+    }
+
+    /// The body as a stream of chunks.
+    pub fn into_stream(self) -> impl Stream<Item = Result<Bytes>> + Send {
+        self.0
+            .into_data_stream()
+            .map_err(|e| GlacierError::Transport {
+                operation: "GetJobOutput",
+                source: e,
+            })
+    }
+}
+
+/// Builds a [`Layer1`].
+pub struct Layer1Builder {
+    endpoint: Option<String>,
+    region: String,
+    credentials: Option<Credentials>,
+    account_id: String,
+    transport: Option<Arc<dyn Transport>>,
+    retry: RetryPolicy,
+    read_timeout: Duration,
+}
+
+impl Layer1Builder {
+    /// A custom endpoint, e.g. `http://127.0.0.1:9090`. Default: `https://glacier.{region}.amazonaws.com`.
+    pub fn endpoint(mut self, url: impl Into<String>) -> Self {
+        self.endpoint = Some(url.into());
+        self
+    }
+
+    pub fn region(mut self, region: impl Into<String>) -> Self {
+        self.region = region.into();
+        self
+    }
+
+    pub fn credentials(mut self, c: Credentials) -> Self {
+        self.credentials = Some(c);
+        self
+    }
+
+    /// The account every path names; default `-`, the caller's own.
+    pub fn account_id(mut self, id: impl Into<String>) -> Self {
+        self.account_id = id.into();
+        self
+    }
+
+    /// Another transport, e.g. [`crate::transport::InProcess`] around the server's router.
+    pub fn transport(mut self, t: Arc<dyn Transport>) -> Self {
+        self.transport = Some(t);
+        self
+    }
+
+    pub fn retry(mut self, r: RetryPolicy) -> Self {
+        self.retry = r;
+        self
+    }
+
+    /// Longest wait for the next bytes of a response over HTTP (default 5 minutes).
+    pub fn read_timeout(mut self, t: Duration) -> Self {
+        self.read_timeout = t;
+        self
+    }
+
+    /// Resolves what was not given: credentials from the environment or the shared files.
+    pub fn build(self) -> Result<Layer1> {
+        let endpoint = self
+            .endpoint
+            .unwrap_or_else(|| format!("https://glacier.{}.amazonaws.com", self.region));
+        let uri: http::Uri = endpoint
+            .parse()
+            .map_err(|e| GlacierError::InvalidInput(format!("endpoint {endpoint:?}: {e}")))?;
+        let (Some(scheme), Some(authority)) = (uri.scheme().cloned(), uri.authority().cloned())
+        else {
+            return Err(GlacierError::InvalidInput(format!(
+                "endpoint {endpoint:?} needs a scheme and a host"
+            )));
+        };
+        let credentials = match self.credentials {
+            Some(c) => c,
+            None => Credentials::resolve()?,
+        };
+        let transport = match self.transport {
+            Some(t) => t,
+            None => Arc::new(
+                HttpTransport::new(self.read_timeout)
+                    .map_err(|e| GlacierError::InvalidInput(format!("HTTP client: {e}")))?,
+            ),
+        };
+        Ok(Layer1 {
+            inner: Arc::new(Inner {
+                scheme,
+                authority,
+                region: self.region,
+                credentials,
+                account_id: self.account_id,
+                transport,
+                retry: self.retry,
+            }),
+        })
+    }
+}
+
+struct Inner {
+    scheme: http::uri::Scheme,
+    authority: http::uri::Authority,
+    region: String,
+    credentials: Credentials,
+    account_id: String,
+    transport: Arc<dyn Transport>,
+    retry: RetryPolicy,
+}
+
+/// The low-level client. Cheap to clone; clones share the transport.
+#[derive(Clone)]
+pub struct Layer1 {
+    inner: Arc<Inner>,
+}
+
+/// One request of one operation.
+struct Call {
+    operation: &'static str,
+    method: Method,
+    path: String,
+    query: Vec<(&'static str, String)>,
+    headers: Vec<(&'static str, String)>,
+    payload: Payload,
+    /// Hex SHA-256 of the payload (the caller's linear hash for uploads).
+    payload_sha256: String,
+    ok: &'static [u16],
+    /// Whether repeating the request after an unknown outcome is harmless.
+    idempotent: bool,
+}
+
+const PATH_SEGMENT: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'_')
+    .remove(b'.')
+    .remove(b'~');
+
+fn seg(s: &str) -> String {
+    percent_encoding::utf8_percent_encode(s, PATH_SEGMENT).to_string()
+}
+
+fn sha256_hex(data: &[u8]) -> String {
+    glacier_core::TreeHash(glacier_core::treehash::sha256(data)).to_hex()
+}
+
+fn header_str(resp: &http::Response<ResponseBody>, name: &str) -> Option<String> {
+    resp.headers()
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned)
+}
+
+impl Layer1 {
+    pub fn builder() -> Layer1Builder {
+        Layer1Builder {
+            endpoint: None,
+            region: "us-east-1".into(),
+            credentials: None,
+            account_id: "-".into(),
+            transport: None,
+            retry: RetryPolicy::default(),
+            read_timeout: Duration::from_secs(300),
+        }
+    }
+
+    pub fn region(&self) -> &str {
+        &self.inner.region
+    }
+
+    fn vault_path(&self, vault: &str) -> String {
+        format!("/{}/vaults/{}", seg(&self.inner.account_id), seg(vault))
+    }
+
+    fn call(
+        &self,
+        operation: &'static str,
+        method: Method,
+        path: String,
+        ok: &'static [u16],
+    ) -> Call {
+        Call {
+            operation,
+            method,
+            path,
+            query: Vec::new(),
+            headers: Vec::new(),
+            payload: Payload::Empty,
+            payload_sha256: sha256_hex(&[]),
+            ok,
+            idempotent: true,
+        }
+    }
+
+    fn json_call<T: serde::Serialize>(
+        &self,
+        operation: &'static str,
+        method: Method,
+        path: String,
+        ok: &'static [u16],
+        body: &T,
+    ) -> Result<Call> {
+        let bytes = serde_json::to_vec(body)
+            .map_err(|e| GlacierError::InvalidInput(format!("{operation}: {e}")))?;
+        let mut call = self.call(operation, method, path, ok);
+        call.payload_sha256 = sha256_hex(&bytes);
+        call.payload = Payload::Bytes(bytes.into());
+        Ok(call)
+    }
+
+    async fn request(&self, call: &Call) -> Result<http::Request<Body>> {
+        let mut uri = format!(
+            "{}://{}{}",
+            self.inner.scheme, self.inner.authority, call.path
+        );
+        if !call.query.is_empty() {
+            let mut q = form_urlencoded::Serializer::new(String::new());
+            for (k, v) in &call.query {
+                q.append_pair(k, v);
+            }
+            uri.push('?');
+            uri.push_str(&q.finish());
+        }
+        let mut req = http::Request::builder()
+            .method(call.method.clone())
+            .uri(&uri)
+            .header(header::HOST, self.inner.authority.as_str())
+            .header(h::GLACIER_VERSION, h::API_VERSION);
+        for (k, v) in &call.headers {
+            req = req.header(*k, v);
+        }
+        if call.method != Method::GET && call.method != Method::DELETE || !call.payload.is_empty() {
+            req = req.header(header::CONTENT_LENGTH, call.payload.len());
+        }
+        let mut req = req
+            .body(call.payload.body().await?)
+            .map_err(|e| GlacierError::InvalidInput(format!("{}: {e}", call.operation)))?;
+        self.sign(&mut req, &call.payload_sha256)
+            .map_err(|e| GlacierError::Credentials(format!("signing {}: {e}", call.operation)))?;
+        Ok(req)
+    }
+
+    fn sign(
+        &self,
+        req: &mut http::Request<Body>,
+        payload_sha256: &str,
+    ) -> std::result::Result<(), BoxError> {
+        use aws_sigv4::http_request::{
+            PayloadChecksumKind, SignableBody, SignableRequest, SigningSettings, sign,
+        };
+        let c = &self.inner.credentials;
+        let identity: aws_smithy_runtime_api::client::identity::Identity =
+            aws_credential_types::Credentials::new(
+                c.access_key_id.clone(),
+                c.secret_access_key.clone(),
+                c.session_token.clone(),
+                None,
+                "glacier-client",
+            )
+            .into();
+        let mut settings = SigningSettings::default();
+        settings.payload_checksum_kind = PayloadChecksumKind::XAmzSha256;
+        let params = aws_sigv4::sign::v4::SigningParams::builder()
+            .identity(&identity)
+            .region(&self.inner.region)
+            .name("glacier")
+            .time(SystemTime::now())
+            .settings(settings)
+            .build()?
+            .into();
+        let headers: Vec<(String, String)> = req
+            .headers()
+            .iter()
+            .filter_map(|(k, v)| Some((k.as_str().to_owned(), v.to_str().ok()?.to_owned())))
+            .collect();
+        let signable = SignableRequest::new(
+            req.method().as_str(),
+            req.uri().to_string(),
+            headers.iter().map(|(k, v)| (k.as_str(), v.as_str())),
+            SignableBody::Precomputed(payload_sha256.to_owned()),
+        )?;
+        let (instructions, _signature) = sign(signable, &params)?.into_parts();
+        instructions.apply_to_request_http1x(req);
+        Ok(())
+    }
+
+    /// Sends a call, retrying transient failures; returns the response of the expected status.
+    async fn send(&self, call: Call) -> Result<http::Response<ResponseBody>> {
+        let mut attempt = 0;
+        loop {
+            let result = self.attempt(&call).await;
+            let err = match result {
+                Ok(resp) => return Ok(resp),
+                Err(e) => e,
+            };
+            attempt += 1;
+            let retry = if call.idempotent {
+                err.is_transient()
+            } else {
+                err.is_throttling()
+            };
+            if !retry || attempt >= self.inner.retry.max_attempts {
+                return Err(err);
+            }
+            let wait = self.inner.retry.delay(attempt);
+            tracing::debug!(operation = call.operation, attempt, ?wait, error = %err, "retrying");
+            tokio::time::sleep(wait).await;
+        }
+    }
+
+    async fn attempt(&self, call: &Call) -> Result<http::Response<ResponseBody>> {
+        let req = self.request(call).await?;
+        let resp =
+            self.inner
+                .transport
+                .send(req)
+                .await
+                .map_err(|source| GlacierError::Transport {
+                    operation: call.operation,
+                    source,
+                })?;
+        let status = resp.status().as_u16();
+        if call.ok.contains(&status) {
+            return Ok(resp);
+        }
+        let request_id = header_str(&resp, h::REQUEST_ID);
+        let body = http_body_util::Limited::new(resp.into_body(), 64 * 1024)
+            .collect()
+            .await
+            .map(|c| c.to_bytes())
+            .unwrap_or_default();
+        let parsed: Option<wire::ErrorBody> = serde_json::from_slice(&body).ok();
+        let (code, message) = match parsed {
+            Some(e) => (e.code, e.message),
+            None => (
+                status.to_string(),
+                String::from_utf8_lossy(&body).into_owned(),
+            ),
+        };
+        Err(GlacierError::UnexpectedHttpResponse {
+            operation: call.operation,
+            status,
+            code,
+            message,
+            request_id,
+        })
+    }
+
+    async fn send_json<T: serde::de::DeserializeOwned>(&self, call: Call) -> Result<T> {
+        let operation = call.operation;
+        let resp = self.send(call).await?;
+        let bytes = resp
+            .into_body()
+            .collect()
+            .await
+            .map_err(|source| GlacierError::Transport { operation, source })?
+            .to_bytes();
+        serde_json::from_slice(&bytes).map_err(|e| GlacierError::UnexpectedHttpResponse {
+            operation,
+            status: 200,
+            code: "InvalidResponse".into(),
+            message: format!("the response body is not the JSON expected: {e}"),
+            request_id: None,
+        })
+    }
+
+    async fn send_empty(&self, call: Call) -> Result<http::HeaderMap> {
+        let resp = self.send(call).await?;
+        let headers = resp.headers().clone();
+        // Drain the (empty) body so the connection can be reused.
+        let _ = resp.into_body().collect().await;
+        Ok(headers)
+    }
+}
+
+fn required(headers: &http::HeaderMap, operation: &'static str, name: &str) -> Result<String> {
+    headers
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned)
+        .ok_or_else(|| GlacierError::UnexpectedHttpResponse {
+            operation,
+            status: 0,
+            code: "InvalidResponse".into(),
+            message: format!("the response has no {name} header"),
+            request_id: None,
+        })
+}
+
+fn list_query(call: &mut Call, limit: Option<u32>, marker: Option<&str>) {
+    if let Some(l) = limit {
+        call.query.push(("limit", l.to_string()));
+    }
+    if let Some(m) = marker {
+        call.query.push(("marker", m.to_owned()));
+    }
+}
+
+fn archive_created(headers: &http::HeaderMap, operation: &'static str) -> Result<ArchiveCreated> {
+    Ok(ArchiveCreated {
+        location: required(headers, operation, "location")?,
+        archive_id: required(headers, operation, h::ARCHIVE_ID)?,
+        checksum: required(headers, operation, h::TREE_HASH)?,
+    })
+}
+
+/// The operations, in the order of the seed's Layer1, then the rest of the API.
+impl Layer1 {
+    pub async fn abort_multipart_upload(&self, vault: &str, upload_id: &str) -> Result<()> {
+        let path = format!(
+            "{}/multipart-uploads/{}",
+            self.vault_path(vault),
+            seg(upload_id)
+        );
+        self.send_empty(self.call("AbortMultipartUpload", Method::DELETE, path, &[204]))
+            .await
+            .map(drop)
+    }
+
+    /// Completes a multipart upload; `sha256_treehash` is the tree hash of the whole archive.
+    pub async fn complete_multipart_upload(
+        &self,
+        vault: &str,
+        upload_id: &str,
+        sha256_treehash: &str,
+        archive_size: u64,
+    ) -> Result<ArchiveCreated> {
+        let path = format!(
+            "{}/multipart-uploads/{}",
+            self.vault_path(vault),
+            seg(upload_id)
+        );
+        let mut call = self.call("CompleteMultipartUpload", Method::POST, path, &[201]);
+        call.headers = vec![
+            (h::TREE_HASH, sha256_treehash.to_owned()),
+            (h::ARCHIVE_SIZE, archive_size.to_string()),
+        ];
+        let headers = self.send_empty(call).await?;
+        archive_created(&headers, "CompleteMultipartUpload")
+    }
+
+    /// Creates a vault (idempotent); returns its location.
+    pub async fn create_vault(&self, vault: &str) -> Result<String> {
+        let headers = self
+            .send_empty(self.call("CreateVault", Method::PUT, self.vault_path(vault), &[201]))
+            .await?;
+        required(&headers, "CreateVault", "location")
+    }
+
+    pub async fn delete_archive(&self, vault: &str, archive_id: &str) -> Result<()> {
+        let path = format!("{}/archives/{}", self.vault_path(vault), seg(archive_id));
+        self.send_empty(self.call("DeleteArchive", Method::DELETE, path, &[204]))
+            .await
+            .map(drop)
+    }
+
+    pub async fn delete_vault(&self, vault: &str) -> Result<()> {
+        self.send_empty(self.call(
+            "DeleteVault",
+            Method::DELETE,
+            self.vault_path(vault),
+            &[204],
+        ))
+        .await
+        .map(drop)
+    }
+
+    pub async fn delete_vault_notifications(&self, vault: &str) -> Result<()> {
+        let path = format!("{}/notification-configuration", self.vault_path(vault));
+        self.send_empty(self.call("DeleteVaultNotifications", Method::DELETE, path, &[204]))
+            .await
+            .map(drop)
+    }
+
+    pub async fn describe_job(
+        &self,
+        vault: &str,
+        job_id: &str,
+    ) -> Result<wire::GlacierJobDescription> {
+        let path = format!("{}/jobs/{}", self.vault_path(vault), seg(job_id));
+        self.send_json(self.call("DescribeJob", Method::GET, path, &[200]))
+            .await
+    }
+
+    pub async fn describe_vault(&self, vault: &str) -> Result<wire::DescribeVaultOutput> {
+        self.send_json(self.call("DescribeVault", Method::GET, self.vault_path(vault), &[200]))
+            .await
+    }
+
+    /// Downloads a job's output, or the inclusive `byte_range` of it; the body streams.
+    pub async fn get_job_output(
+        &self,
+        vault: &str,
+        job_id: &str,
+        byte_range: Option<(u64, u64)>,
+    ) -> Result<JobOutput> {
+        let path = format!("{}/jobs/{}/output", self.vault_path(vault), seg(job_id));
+        let mut call = self.call("GetJobOutput", Method::GET, path, &[200, 206]);
+        if let Some((start, end)) = byte_range {
+            call.headers.push(("range", format!("bytes={start}-{end}")));
+        }
+        let resp = self.send(call).await?;
+        Ok(JobOutput {
+            status: resp.status().as_u16(),
+            content_range: header_str(&resp, "content-range"),
+            content_type: header_str(&resp, "content-type"),
+            content_length: header_str(&resp, "content-length").and_then(|v| v.parse().ok()),
+            checksum: header_str(&resp, h::TREE_HASH),
+            accept_ranges: header_str(&resp, "accept-ranges"),
+            archive_description: header_str(&resp, h::ARCHIVE_DESCRIPTION),
+            body: ByteStream(resp.into_body()),
+        })
+    }
+
+    pub async fn get_vault_notifications(
+        &self,
+        vault: &str,
+    ) -> Result<wire::VaultNotificationConfig> {
+        let path = format!("{}/notification-configuration", self.vault_path(vault));
+        self.send_json(self.call("GetVaultNotifications", Method::GET, path, &[200]))
+            .await
+    }
+
+    /// Starts an archive retrieval or inventory job.
+    pub async fn initiate_job(
+        &self,
+        vault: &str,
+        job_data: &wire::JobParameters,
+    ) -> Result<JobInitiated> {
+        let path = format!("{}/jobs", self.vault_path(vault));
+        let mut call = self.json_call("InitiateJob", Method::POST, path, &[202], job_data)?;
+        call.idempotent = false;
+        let headers = self.send_empty(call).await?;
+        Ok(JobInitiated {
+            location: required(&headers, "InitiateJob", "location")?,
+            job_id: required(&headers, "InitiateJob", h::JOB_ID)?,
+        })
+    }
+
+    pub async fn initiate_multipart_upload(
+        &self,
+        vault: &str,
+        part_size: u64,
+        description: Option<&str>,
+    ) -> Result<UploadInitiated> {
+        let path = format!("{}/multipart-uploads", self.vault_path(vault));
+        let mut call = self.call("InitiateMultipartUpload", Method::POST, path, &[201]);
+        call.idempotent = false;
+        call.headers.push((h::PART_SIZE, part_size.to_string()));
+        if let Some(d) = description {
+            call.headers.push((h::ARCHIVE_DESCRIPTION, d.to_owned()));
+        }
+        let headers = self.send_empty(call).await?;
+        Ok(UploadInitiated {
+            location: required(&headers, "InitiateMultipartUpload", "location")?,
+            upload_id: required(&headers, "InitiateMultipartUpload", h::MULTIPART_UPLOAD_ID)?,
+        })
+    }
+
+    /// Lists jobs; `completed` and `status_code` filter (`InProgress`, `Succeeded`, `Failed`).
+    pub async fn list_jobs(
+        &self,
+        vault: &str,
+        completed: Option<bool>,
+        status_code: Option<&str>,
+        limit: Option<u32>,
+        marker: Option<&str>,
+    ) -> Result<wire::ListJobsOutput> {
+        let path = format!("{}/jobs", self.vault_path(vault));
+        let mut call = self.call("ListJobs", Method::GET, path, &[200]);
+        if let Some(c) = completed {
+            call.query.push(("completed", c.to_string()));
+        }
+        if let Some(s) = status_code {
+            call.query.push(("statuscode", s.to_owned()));
+        }
+        list_query(&mut call, limit, marker);
+        self.send_json(call).await
+    }
+
+    pub async fn list_multipart_uploads(
+        &self,
+        vault: &str,
+        limit: Option<u32>,
+        marker: Option<&str>,
+    ) -> Result<wire::ListMultipartUploadsOutput> {
+        let path = format!("{}/multipart-uploads", self.vault_path(vault));
+        let mut call = self.call("ListMultipartUploads", Method::GET, path, &[200]);
+        list_query(&mut call, limit, marker);
+        self.send_json(call).await
+    }
+
+    pub async fn list_parts(
+        &self,
+        vault: &str,
+        upload_id: &str,
+        limit: Option<u32>,
+        marker: Option<&str>,
+    ) -> Result<wire::ListPartsOutput> {
+        let path = format!(
+            "{}/multipart-uploads/{}",
+            self.vault_path(vault),
+            seg(upload_id)
+        );
+        let mut call = self.call("ListParts", Method::GET, path, &[200]);
+        list_query(&mut call, limit, marker);
+        self.send_json(call).await
+    }
+
+    pub async fn list_vaults(
+        &self,
+        limit: Option<u32>,
+        marker: Option<&str>,
+    ) -> Result<wire::ListVaultsOutput> {
+        let path = format!("/{}/vaults", seg(&self.inner.account_id));
+        let mut call = self.call("ListVaults", Method::GET, path, &[200]);
+        list_query(&mut call, limit, marker);
+        self.send_json(call).await
+    }
+
+    pub async fn set_vault_notifications(
+        &self,
+        vault: &str,
+        config: &wire::VaultNotificationConfig,
+    ) -> Result<()> {
+        let path = format!("{}/notification-configuration", self.vault_path(vault));
+        self.send_empty(self.json_call(
+            "SetVaultNotifications",
+            Method::PUT,
+            path,
+            &[204],
+            config,
+        )?)
+        .await
+        .map(drop)
+    }
+
+    /// Uploads an archive in one request. `linear_hash` is the hex SHA-256 of the body and
+    /// `tree_hash` its tree hash: the caller has them (or computes them once), nothing is re-hashed.
+    pub async fn upload_archive(
+        &self,
+        vault: &str,
+        archive: Payload,
+        linear_hash: &str,
+        tree_hash: &str,
+        description: Option<&str>,
+    ) -> Result<ArchiveCreated> {
+        let path = format!("{}/archives", self.vault_path(vault));
+        let mut call = self.call("UploadArchive", Method::POST, path, &[201]);
+        call.payload = archive;
+        call.payload_sha256 = linear_hash.to_owned();
+        call.headers.push((h::TREE_HASH, tree_hash.to_owned()));
+        if let Some(d) = description {
+            call.headers.push((h::ARCHIVE_DESCRIPTION, d.to_owned()));
+        }
+        // A repeat after a lost answer could store the archive twice; retry only when refused.
+        call.idempotent = false;
+        let headers = self.send_empty(call).await?;
+        archive_created(&headers, "UploadArchive")
+    }
+
+    /// Uploads one part; `byte_range` is the part's inclusive range in the archive.
+    pub async fn upload_part(
+        &self,
+        vault: &str,
+        upload_id: &str,
+        linear_hash: &str,
+        tree_hash: &str,
+        byte_range: (u64, u64),
+        part_data: Payload,
+    ) -> Result<String> {
+        let path = format!(
+            "{}/multipart-uploads/{}",
+            self.vault_path(vault),
+            seg(upload_id)
+        );
+        let mut call = self.call("UploadMultipartPart", Method::PUT, path, &[204]);
+        call.payload = part_data;
+        call.payload_sha256 = linear_hash.to_owned();
+        call.headers.push((h::TREE_HASH, tree_hash.to_owned()));
+        call.headers.push((
+            "content-range",
+            format!("bytes {}-{}/*", byte_range.0, byte_range.1),
+        ));
+        let headers = self.send_empty(call).await?;
+        required(&headers, "UploadMultipartPart", h::TREE_HASH)
+    }
+
+    // ---- the rest of the 2012-06-01 API ----
+
+    pub async fn set_vault_access_policy(&self, vault: &str, policy: &str) -> Result<()> {
+        let path = format!("{}/access-policy", self.vault_path(vault));
+        let body = wire::PolicyDocument {
+            policy: Some(policy.to_owned()),
+        };
+        self.send_empty(self.json_call("SetVaultAccessPolicy", Method::PUT, path, &[204], &body)?)
+            .await
+            .map(drop)
+    }
+
+    /// The vault's access policy document.
+    pub async fn get_vault_access_policy(&self, vault: &str) -> Result<String> {
+        let path = format!("{}/access-policy", self.vault_path(vault));
+        let doc: wire::PolicyDocument = self
+            .send_json(self.call("GetVaultAccessPolicy", Method::GET, path, &[200]))
+            .await?;
+        Ok(doc.policy.unwrap_or_default())
+    }
+
+    pub async fn delete_vault_access_policy(&self, vault: &str) -> Result<()> {
+        let path = format!("{}/access-policy", self.vault_path(vault));
+        self.send_empty(self.call("DeleteVaultAccessPolicy", Method::DELETE, path, &[204]))
+            .await
+            .map(drop)
+    }
+
+    /// Starts locking a vault with `policy`; returns the lock id.
+    pub async fn initiate_vault_lock(&self, vault: &str, policy: &str) -> Result<String> {
+        let path = format!("{}/lock-policy", self.vault_path(vault));
+        let body = wire::PolicyDocument {
+            policy: Some(policy.to_owned()),
+        };
+        let mut call = self.json_call("InitiateVaultLock", Method::POST, path, &[201], &body)?;
+        call.idempotent = false;
+        let headers = self.send_empty(call).await?;
+        required(&headers, "InitiateVaultLock", h::LOCK_ID)
+    }
+
+    pub async fn get_vault_lock(&self, vault: &str) -> Result<wire::GetVaultLockOutput> {
+        let path = format!("{}/lock-policy", self.vault_path(vault));
+        self.send_json(self.call("GetVaultLock", Method::GET, path, &[200]))
+            .await
+    }
+
+    pub async fn complete_vault_lock(&self, vault: &str, lock_id: &str) -> Result<()> {
+        let path = format!("{}/lock-policy/{}", self.vault_path(vault), seg(lock_id));
+        self.send_empty(self.call("CompleteVaultLock", Method::POST, path, &[204]))
+            .await
+            .map(drop)
+    }
+
+    pub async fn abort_vault_lock(&self, vault: &str) -> Result<()> {
+        let path = format!("{}/lock-policy", self.vault_path(vault));
+        self.send_empty(self.call("AbortVaultLock", Method::DELETE, path, &[204]))
+            .await
+            .map(drop)
+    }
+
+    pub async fn add_tags_to_vault(
+        &self,
+        vault: &str,
+        tags: &BTreeMap<String, String>,
+    ) -> Result<()> {
+        let path = format!("{}/tags", self.vault_path(vault));
+        let body = wire::AddTagsToVaultInput {
+            tags: Some(tags.clone()),
+        };
+        let mut call = self.json_call("AddTagsToVault", Method::POST, path, &[204], &body)?;
+        call.query.push(("operation", "add".into()));
+        self.send_empty(call).await.map(drop)
+    }
+
+    pub async fn remove_tags_from_vault(&self, vault: &str, tag_keys: &[String]) -> Result<()> {
+        let path = format!("{}/tags", self.vault_path(vault));
+        let body = wire::RemoveTagsFromVaultInput {
+            tag_keys: Some(tag_keys.to_vec()),
+        };
+        let mut call = self.json_call("RemoveTagsFromVault", Method::POST, path, &[204], &body)?;
+        call.query.push(("operation", "remove".into()));
+        self.send_empty(call).await.map(drop)
+    }
+
+    pub async fn list_tags_for_vault(&self, vault: &str) -> Result<BTreeMap<String, String>> {
+        let path = format!("{}/tags", self.vault_path(vault));
+        let out: wire::ListTagsForVaultOutput = self
+            .send_json(self.call("ListTagsForVault", Method::GET, path, &[200]))
+            .await?;
+        Ok(out.tags)
+    }
+
+    pub async fn get_data_retrieval_policy(&self) -> Result<wire::DataRetrievalPolicy> {
+        let path = format!("/{}/policies/data-retrieval", seg(&self.inner.account_id));
+        let body: wire::DataRetrievalPolicyBody = self
+            .send_json(self.call("GetDataRetrievalPolicy", Method::GET, path, &[200]))
+            .await?;
+        Ok(body.policy.unwrap_or_default())
+    }
+
+    pub async fn set_data_retrieval_policy(
+        &self,
+        policy: &wire::DataRetrievalPolicy,
+    ) -> Result<()> {
+        let path = format!("/{}/policies/data-retrieval", seg(&self.inner.account_id));
+        let body = wire::DataRetrievalPolicyBody {
+            policy: Some(policy.clone()),
+        };
+        self.send_empty(self.json_call(
+            "SetDataRetrievalPolicy",
+            Method::PUT,
+            path,
+            &[204],
+            &body,
+        )?)
+        .await
+        .map(drop)
+    }
+
+    /// Buys a provisioned capacity unit; returns its id.
+    pub async fn purchase_provisioned_capacity(&self) -> Result<String> {
+        let path = format!("/{}/provisioned-capacity", seg(&self.inner.account_id));
+        let mut call = self.call("PurchaseProvisionedCapacity", Method::POST, path, &[201]);
+        call.idempotent = false;
+        let headers = self.send_empty(call).await?;
+        required(&headers, "PurchaseProvisionedCapacity", h::CAPACITY_ID)
+    }
+
+    pub async fn list_provisioned_capacity(
+        &self,
+    ) -> Result<Vec<wire::ProvisionedCapacityDescription>> {
+        let path = format!("/{}/provisioned-capacity", seg(&self.inner.account_id));
+        let out: wire::ListProvisionedCapacityOutput = self
+            .send_json(self.call("ListProvisionedCapacity", Method::GET, path, &[200]))
+            .await?;
+        Ok(out.provisioned_capacity_list)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_grows_and_is_capped() {
+        let p = RetryPolicy {
+            max_attempts: 5,
+            base_delay: Duration::from_millis(100),
+            max_delay: Duration::from_secs(1),
+        };
+        for attempt in 0..20 {
+            let d = p.delay(attempt);
+            assert!(d <= Duration::from_secs(1), "{d:?}");
+            assert!(d <= Duration::from_millis(100) * 2u32.saturating_pow(attempt.min(16)));
+        }
+    }
+
+    #[test]
+    fn path_segments_are_escaped() {
+        assert_eq!(seg("a-b_c.d~e"), "a-b_c.d~e");
+        assert_eq!(seg("a b/c"), "a%20b%2Fc");
+    }
+}

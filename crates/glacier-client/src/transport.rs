@@ -1,0 +1,119 @@
+//! How requests reach a Glacier endpoint: over HTTP(S), or in-process to a `tower::Service`
+//! (the server's router, for the CLI's embedded mode and tests) with no socket.
+//! Both stream bodies in both directions.
+
+use crate::error::BoxError;
+use async_trait::async_trait;
+use bytes::Bytes;
+use http_body_util::BodyExt;
+use http_body_util::combinators::{BoxBody, UnsyncBoxBody};
+use std::time::Duration;
+
+/// A streaming request body (`Sync`, as reqwest requires).
+pub type Body = BoxBody<Bytes, BoxError>;
+
+/// A streaming response body.
+pub type ResponseBody = UnsyncBoxBody<Bytes, BoxError>;
+
+/// An empty body.
+pub fn empty() -> Body {
+    http_body_util::Empty::new()
+        .map_err(|never| match never {})
+        .boxed()
+}
+
+/// A body holding `bytes`.
+pub fn full(bytes: Bytes) -> Body {
+    http_body_util::Full::new(bytes)
+        .map_err(|never| match never {})
+        .boxed()
+}
+
+/// Sends one request and returns the response, its body still streaming.
+#[async_trait]
+pub trait Transport: Send + Sync + 'static {
+    async fn send(
+        &self,
+        request: http::Request<Body>,
+    ) -> Result<http::Response<ResponseBody>, BoxError>;
+}
+
+/// HTTP(S) with reqwest (rustls).
+pub struct HttpTransport {
+    client: reqwest::Client,
+}
+
+impl HttpTransport {
+    /// Connect timeout 10 s; a request may idle at most `read_timeout` between bytes.
+    pub fn new(read_timeout: Duration) -> Result<HttpTransport, BoxError> {
+        let client = reqwest::Client::builder()
+            .connect_timeout(Duration::from_secs(10))
+            .read_timeout(read_timeout)
+            .build()?;
+        Ok(HttpTransport { client })
+    }
+}
+
+#[async_trait]
+impl Transport for HttpTransport {
+    async fn send(
+        &self,
+        request: http::Request<Body>,
+    ) -> Result<http::Response<ResponseBody>, BoxError> {
+        let request = reqwest::Request::try_from(request.map(reqwest::Body::wrap))?;
+        let response = self.client.execute(request).await?;
+        let response: http::Response<reqwest::Body> = response.into();
+        Ok(response.map(|b| b.map_err(BoxError::from).boxed_unsync()))
+    }
+}
+
+/// Calls a `tower::Service` directly: the request never touches a socket.
+pub struct InProcess<S> {
+    service: S,
+}
+
+impl<S> InProcess<S> {
+    pub fn new(service: S) -> InProcess<S> {
+        InProcess { service }
+    }
+}
+
+// Written without `async fn`: the compiler cannot prove an `async` body over `S::Future` Send
+// for every lifetime of the boxed error type (a known limitation), while the plain future is.
+impl<S, B> Transport for InProcess<S>
+where
+    S: tower::Service<http::Request<Body>, Response = http::Response<B>>
+        + Clone
+        + Send
+        + Sync
+        + 'static,
+    S::Future: Send + 'static,
+    S::Error: Into<BoxError>,
+    B: http_body::Body<Data = Bytes> + Send + 'static,
+    B::Error: Into<BoxError>,
+{
+    fn send<'life0, 'async_trait>(
+        &'life0 self,
+        request: http::Request<Body>,
+    ) -> std::pin::Pin<
+        Box<
+            dyn std::future::Future<Output = Result<http::Response<ResponseBody>, BoxError>>
+                + Send
+                + 'async_trait,
+        >,
+    >
+    where
+        'life0: 'async_trait,
+        Self: 'async_trait,
+    {
+        use futures_util::TryFutureExt;
+        use tower::ServiceExt;
+        Box::pin(
+            self.service
+                .clone()
+                .oneshot(request)
+                .map_err(Into::into)
+                .map_ok(|response| response.map(|b| b.map_err(Into::into).boxed_unsync())),
+        )
+    }
+}
