@@ -58,7 +58,7 @@ impl Payload {
                 let stream =
                     tokio_util::io::ReaderStream::with_capacity(file.take(*len), 256 * 1024)
                         .map_ok(http_body::Frame::data)
-                        .map_err(BoxError::from);
+                        .map_err(|e| -> BoxError { Box::new(e) });
                 Ok(http_body_util::StreamBody::new(stream).boxed())
             }
         }
@@ -486,11 +486,7 @@ impl Layer1 {
             return Ok(resp);
         }
         let request_id = header_str(&resp, h::REQUEST_ID);
-        let body = http_body_util::Limited::new(resp.into_body(), 64 * 1024)
-            .collect()
-            .await
-            .map(|c| c.to_bytes())
-            .unwrap_or_default();
+        let body = read_limited(resp.into_body(), 64 * 1024).await;
         let parsed: Option<wire::ErrorBody> = serde_json::from_slice(&body).ok();
         let (code, message) = match parsed {
             Some(e) => (e.code, e.message),
@@ -533,6 +529,21 @@ impl Layer1 {
         let _ = resp.into_body().collect().await;
         Ok(headers)
     }
+}
+
+/// Reads at most `limit` bytes of a body (error bodies are small; a broken one reads as empty).
+async fn read_limited(mut body: ResponseBody, limit: usize) -> Vec<u8> {
+    let mut out = Vec::new();
+    while let Some(Ok(frame)) = body.frame().await {
+        if let Ok(data) = frame.into_data() {
+            out.extend_from_slice(&data);
+            if out.len() >= limit {
+                out.truncate(limit);
+                break;
+            }
+        }
+    }
+    out
 }
 
 fn required(headers: &http::HeaderMap, operation: &'static str, name: &str) -> Result<String> {

@@ -6,11 +6,13 @@
 pub mod credentials;
 pub mod error;
 pub mod layer1;
+pub mod layer2;
 pub mod transport;
 
 pub use credentials::Credentials;
 pub use error::{GlacierError, Result};
 pub use layer1::{Layer1, Payload, RetryPolicy};
+pub use layer2::{ConcurrentDownloader, Job, Layer2, Source, Vault};
 
 /// The seed's `boto.glacier.utils`: tree hashes and part sizing.
 pub mod utils {

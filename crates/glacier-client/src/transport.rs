@@ -63,7 +63,7 @@ impl Transport for HttpTransport {
         let request = reqwest::Request::try_from(request.map(reqwest::Body::wrap))?;
         let response = self.client.execute(request).await?;
         let response: http::Response<reqwest::Body> = response.into();
-        Ok(response.map(|b| b.map_err(BoxError::from).boxed_unsync()))
+        Ok(response.map(|b| b.map_err(|e| -> BoxError { Box::new(e) }).boxed_unsync()))
     }
 }
 

@@ -72,15 +72,20 @@ pub fn part_size(raw: &str) -> Result<u64, Invalid> {
             "Invalid part size: {raw:?} is not a whole number of bytes"
         ))
     })?;
-    if !(MIB..=MAX_PART_SIZE).contains(&size)
-        || !size.is_multiple_of(MIB)
-        || !(size / MIB).is_power_of_two()
-    {
+    if !is_part_size(size) {
         return invalid(format!(
             "Invalid part size: {size}. Part size must not be null, must be a power of two and be between 1048576 and 4294967296 bytes."
         ));
     }
     Ok(size)
+}
+
+/// Whether `size` is a valid part size: 1 MiB × 2^n, at most 4 GiB. Chunks of such sizes are
+/// also the ones whose tree hashes combine into the whole's.
+pub fn is_part_size(size: u64) -> bool {
+    (MIB..=MAX_PART_SIZE).contains(&size)
+        && size.is_multiple_of(MIB)
+        && (size / MIB).is_power_of_two()
 }
 
 /// The account in a path: `-` (the caller's own) or a 12-digit account id.

@@ -1,0 +1,411 @@
+//! Layer2 against the real server, in-process and over HTTP: vaults, uploads (single, multipart
+//! from files and readers, concurrent, resumed), retrieval, verified downloads (sequential,
+//! concurrent, resumed), and faults injected between client and server: corrupted and
+//! truncated output is re-fetched, never written as good data.
+
+use async_trait::async_trait;
+use bytes::Bytes;
+use glacier_client::error::BoxError;
+use glacier_client::layer2::WaitOptions;
+use glacier_client::transport::{Body, InProcess, ResponseBody, Transport};
+use glacier_client::{ConcurrentDownloader, Credentials, Layer1, Layer2, RetryPolicy, Source};
+use glacier_core::{MIB, TreeHash};
+use glacier_server::{AppState, Identity, ServerConfig, Service, Settings};
+use http_body_util::BodyExt;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::Duration;
+use tokio_util::sync::CancellationToken;
+
+type R = anyhow::Result<()>;
+
+const KEY: &str = "AKIDLAYER2TEST";
+const SECRET: &str = "layer2-secret";
+
+struct Fixture {
+    state: Arc<AppState>,
+    shutdown: CancellationToken,
+    dir: tempfile::TempDir,
+}
+
+impl Drop for Fixture {
+    fn drop(&mut self) {
+        self.shutdown.cancel();
+    }
+}
+
+async fn fixture() -> anyhow::Result<Fixture> {
+    let dir = tempfile::tempdir()?;
+    let service =
+        Arc::new(Service::open_local(&dir.path().join("data"), Settings::new("us-east-1")).await?);
+    let identities = vec![Identity {
+        access_key_id: KEY.into(),
+        secret_access_key: SECRET.into(),
+        account_id: "123456789012".into(),
+    }];
+    let state = Arc::new(AppState {
+        service: Arc::clone(&service),
+        config: ServerConfig { identities },
+    });
+    let shutdown = CancellationToken::new();
+    tokio::spawn(service.run_jobs(shutdown.clone()));
+    Ok(Fixture {
+        state,
+        shutdown,
+        dir,
+    })
+}
+
+fn layer2(transport: Arc<dyn Transport>) -> anyhow::Result<Layer2> {
+    let retry = RetryPolicy {
+        max_attempts: 4,
+        base_delay: Duration::from_millis(1),
+        max_delay: Duration::from_millis(5),
+    };
+    let l1 = Layer1::builder()
+        .endpoint("http://glacier.local")
+        .credentials(Credentials::new(KEY, SECRET))
+        .transport(transport)
+        .retry(retry)
+        .build()?;
+    Ok(Layer2::new(l1))
+}
+
+fn in_process(f: &Fixture) -> Arc<dyn Transport> {
+    Arc::new(InProcess::new(glacier_server::app(Arc::clone(&f.state))))
+}
+
+fn data(len: u64, seed: u8) -> Vec<u8> {
+    (0..len)
+        .map(|i| ((i * 31 + i / MIB * 7) as u8).wrapping_add(seed))
+        .collect()
+}
+
+fn write(f: &Fixture, name: &str, bytes: &[u8]) -> anyhow::Result<std::path::PathBuf> {
+    let p = f.dir.path().join(name);
+    std::fs::write(&p, bytes)?;
+    Ok(p)
+}
+
+fn quick_wait() -> WaitOptions {
+    WaitOptions {
+        first_delay: Duration::from_millis(10),
+        max_delay: Duration::from_millis(50),
+        timeout: Duration::from_secs(30),
+    }
+}
+
+async fn uploads_and_downloads(f: &Fixture, g: &Layer2) -> R {
+    let vault = g.create_vault("l2").await?;
+    assert_eq!((vault.name.as_str(), vault.number_of_archives), ("l2", 0));
+    assert!(g.list_vaults().await?.iter().any(|v| v.name == "l2"));
+
+    let body = data(9 * MIB + 3, 1);
+    let path = write(f, "src.bin", &body)?;
+    let single = vault.upload_archive(&path, Some("single")).await?;
+    let mut seen_upload = None;
+    let multipart = vault
+        .create_archive_from_file(Source::File(path.clone()), Some("parts"), |id| {
+            seen_upload = Some(id.to_owned())
+        })
+        .await?;
+    assert!(seen_upload.is_some(), "the callback learns the upload id");
+    let reader = vault
+        .create_archive_from_file(
+            Source::Reader(Box::new(std::io::Cursor::new(body.clone()))),
+            Some("reader"),
+            |_| {},
+        )
+        .await?;
+    let concurrent = vault
+        .concurrent_create_archive_from_file(&path, Some("concurrent"), MIB, 4)
+        .await?;
+
+    // Resume: an upload with one part missing and one part of wrong bytes.
+    let upload = g
+        .layer1
+        .initiate_multipart_upload("l2", 4 * MIB, Some("resumed"))
+        .await?;
+    let first = &body[..4 * MIB as usize];
+    let wrong = data(4 * MIB, 99);
+    for (start, part) in [(0u64, first), (4 * MIB, wrong.as_slice())] {
+        let linear = TreeHash(glacier_core::treehash::sha256(part)).to_hex();
+        g.layer1
+            .upload_part(
+                "l2",
+                &upload.upload_id,
+                &linear,
+                &TreeHash::of(part).to_hex(),
+                (start, start + 4 * MIB - 1),
+                Bytes::copy_from_slice(part).into(),
+            )
+            .await?;
+    }
+    let resumed = vault
+        .resume_archive_from_file(&upload.upload_id, Source::File(path.clone()))
+        .await?;
+    assert_eq!(vault.list_jobs(None, None).await?.len(), 0);
+
+    for (id, what) in [
+        (&single, "single"),
+        (&multipart, "multipart"),
+        (&reader, "reader"),
+        (&concurrent, "concurrent"),
+        (&resumed, "resumed"),
+    ] {
+        let mut job = vault.retrieve_archive(id, None, Some(what)).await?;
+        job.wait(quick_wait(), None).await?;
+        assert_eq!(
+            (job.status_code.as_str(), job.archive_size),
+            ("Succeeded", body.len() as u64),
+            "{what}"
+        );
+        assert_eq!(
+            job.sha256_treehash,
+            Some(TreeHash::of(&body).to_hex()),
+            "{what}"
+        );
+        let out = f.dir.path().join(format!("{what}.out"));
+        job.download_to_file(&out, 2 * MIB, true, 3).await?;
+        assert_eq!(std::fs::read(&out)?, body, "{what}: sequential download");
+        let out2 = f.dir.path().join(format!("{what}.concurrent"));
+        ConcurrentDownloader {
+            part_size: MIB,
+            concurrency: 4,
+            retries: 3,
+        }
+        .download(&job, &out2)
+        .await?;
+        assert_eq!(std::fs::read(&out2)?, body, "{what}: concurrent download");
+        let part = job.get_output(Some((MIB, 2 * MIB - 1)), true).await?;
+        assert_eq!(part.data.as_ref(), &body[MIB as usize..2 * MIB as usize]);
+    }
+    assert_eq!(
+        vault.list_jobs(Some(true), Some("Succeeded")).await?.len(),
+        5
+    );
+
+    // Inventory jobs through Layer2.
+    let mut inv = vault.retrieve_inventory_job(Default::default()).await?;
+    inv.wait(quick_wait(), None).await?;
+    let doc = inv.get_output(None, false).await?;
+    assert!(String::from_utf8_lossy(&doc.data).contains(&resumed));
+
+    for id in [single, multipart, reader, concurrent, resumed] {
+        vault.delete_archive(&id).await?;
+    }
+    Ok(())
+}
+
+#[tokio::test]
+async fn layer2_in_process() -> R {
+    let f = fixture().await?;
+    let g = layer2(in_process(&f))?;
+    uploads_and_downloads(&f, &g).await
+}
+
+#[tokio::test]
+async fn layer2_over_http() -> R {
+    let f = fixture().await?;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let endpoint = format!("http://{}", listener.local_addr()?);
+    let app = glacier_server::app(Arc::clone(&f.state));
+    let shutdown = f.shutdown.clone();
+    tokio::spawn(async move {
+        axum::serve(listener, app)
+            .with_graceful_shutdown(async move { shutdown.cancelled().await })
+            .await
+    });
+    let retry = RetryPolicy {
+        max_attempts: 4,
+        base_delay: Duration::from_millis(1),
+        max_delay: Duration::from_millis(5),
+    };
+    let l1 = Layer1::builder()
+        .endpoint(endpoint)
+        .credentials(Credentials::new(KEY, SECRET))
+        .retry(retry)
+        .build()?;
+    uploads_and_downloads(&f, &Layer2::new(l1)).await
+}
+
+/// What to do to the job output responses passing through.
+#[derive(Clone, Copy)]
+enum Fault {
+    /// Flip a byte of the first `n` ranged outputs.
+    Corrupt(u32),
+    /// Cut the first `n` ranged outputs short.
+    Truncate(u32),
+}
+
+struct Faulty {
+    inner: Arc<dyn Transport>,
+    fault: Fault,
+    outputs: AtomicU32,
+}
+
+#[async_trait]
+impl Transport for Faulty {
+    async fn send(
+        &self,
+        request: http::Request<Body>,
+    ) -> Result<http::Response<ResponseBody>, BoxError> {
+        let ranged_output =
+            request.uri().path().ends_with("/output") && request.headers().contains_key("range");
+        let resp = self.inner.send(request).await?;
+        if !ranged_output {
+            return Ok(resp);
+        }
+        let n = self.outputs.fetch_add(1, Ordering::SeqCst);
+        let (parts, body) = resp.into_parts();
+        let mut bytes = body.collect().await?.to_bytes().to_vec();
+        match self.fault {
+            Fault::Corrupt(k) if n < k => {
+                if let Some(b) = bytes.get_mut(7) {
+                    *b ^= 0xff;
+                }
+            }
+            Fault::Truncate(k) if n < k => bytes.truncate(bytes.len() / 2),
+            _ => {}
+        }
+        let body = glacier_client::transport::full(Bytes::from(bytes)).boxed_unsync();
+        Ok(http::Response::from_parts(parts, body))
+    }
+}
+
+#[tokio::test]
+async fn corrupted_and_truncated_chunks_are_refetched() -> R {
+    let f = fixture().await?;
+    let g = layer2(in_process(&f))?;
+    let vault = g.create_vault("faults").await?;
+    let body = data(5 * MIB + 11, 3);
+    let path = write(&f, "faults.bin", &body)?;
+    let id = vault.upload_archive(&path, None).await?;
+    let mut job = vault.retrieve_archive(&id, None, None).await?;
+    job.wait(quick_wait(), None).await?;
+
+    for fault in [Fault::Corrupt(2), Fault::Truncate(2)] {
+        let faulty = Arc::new(Faulty {
+            inner: in_process(&f),
+            fault,
+            outputs: AtomicU32::new(0),
+        });
+        let g2 = layer2(faulty.clone())?;
+        let job2 = g2.get_vault("faults").await?.get_job(&job.id).await?;
+        let out = f.dir.path().join("faulty.out");
+        job2.download_to_file(&out, MIB, true, 3).await?;
+        assert_eq!(std::fs::read(&out)?, body, "the download is byte-exact");
+        assert_eq!(
+            faulty.outputs.load(Ordering::SeqCst),
+            6 + 2,
+            "six chunks, two of them fetched twice"
+        );
+
+        faulty.outputs.store(0, Ordering::SeqCst);
+        let out = f.dir.path().join("faulty.concurrent");
+        ConcurrentDownloader {
+            part_size: MIB,
+            concurrency: 3,
+            retries: 3,
+        }
+        .download(&job2, &out)
+        .await?;
+        assert_eq!(std::fs::read(&out)?, body);
+    }
+
+    // Too many bad answers: the download fails rather than write bad data.
+    let faulty = Arc::new(Faulty {
+        inner: in_process(&f),
+        fault: Fault::Corrupt(100),
+        outputs: AtomicU32::new(0),
+    });
+    let job3 = layer2(faulty)?
+        .get_vault("faults")
+        .await?
+        .get_job(&job.id)
+        .await?;
+    let err = job3
+        .download_to_file(&f.dir.path().join("bad.out"), MIB, true, 2)
+        .await
+        .err();
+    assert!(
+        matches!(
+            err,
+            Some(glacier_client::GlacierError::TreeHashDoesNotMatch { .. })
+        ),
+        "{err:?}"
+    );
+    Ok(())
+}
+
+#[tokio::test]
+async fn an_interrupted_concurrent_download_resumes() -> R {
+    let f = fixture().await?;
+    let g = layer2(in_process(&f))?;
+    let vault = g.create_vault("resume").await?;
+    let body = data(4 * MIB, 5);
+    let path = write(&f, "resume.bin", &body)?;
+    let id = vault.upload_archive(&path, None).await?;
+    let mut job = vault.retrieve_archive(&id, None, None).await?;
+    job.wait(quick_wait(), None).await?;
+
+    // A download interrupted by a broken connection: every output is cut short, so it fails
+    // and leaves its state file behind.
+    let failing = Arc::new(Faulty {
+        inner: in_process(&f),
+        fault: Fault::Truncate(u32::MAX),
+        outputs: AtomicU32::new(0),
+    });
+    let out = f.dir.path().join("resume.out");
+    let broken = layer2(failing)?
+        .get_vault("resume")
+        .await?
+        .get_job(&job.id)
+        .await?;
+    let d = ConcurrentDownloader {
+        part_size: MIB,
+        concurrency: 1,
+        retries: 0,
+    };
+    assert!(
+        d.download(&broken, &out).await.is_err(),
+        "every chunk is truncated"
+    );
+    let sidecar = f.dir.path().join("resume.out.glacier-download");
+    let header = std::fs::read_to_string(&sidecar)?;
+    // As if chunks 0 and 1 had been verified and written before the interruption.
+    std::fs::write(
+        &out,
+        [&body[..2 * MIB as usize], &vec![0u8; 2 * MIB as usize][..]].concat(),
+    )?;
+    let line = |i: usize| {
+        format!(
+            "{i} {}\n",
+            TreeHash::of(&body[i * MIB as usize..(i + 1) * MIB as usize]).to_hex()
+        )
+    };
+    std::fs::write(&sidecar, format!("{}{}{}", header, line(0), line(1)))?;
+
+    let counting = Arc::new(Faulty {
+        inner: in_process(&f),
+        fault: Fault::Corrupt(0),
+        outputs: AtomicU32::new(0),
+    });
+    let healthy = layer2(counting.clone())?
+        .get_vault("resume")
+        .await?
+        .get_job(&job.id)
+        .await?;
+    d.download(&healthy, &out).await?;
+    assert_eq!(std::fs::read(&out)?, body);
+    assert_eq!(
+        counting.outputs.load(Ordering::SeqCst),
+        2,
+        "only the two missing chunks were fetched"
+    );
+    assert!(
+        !sidecar.exists(),
+        "the state file is removed when the download is complete"
+    );
+    Ok(())
+}
