@@ -12,7 +12,7 @@ use glacier_core::wire;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
 use tokio_util::sync::CancellationToken;
 
 /// The seed's `Vault.DefaultPartSize`: 4 MiB.
@@ -218,86 +218,62 @@ impl Vault {
     ) -> Result<String> {
         let mut tasks: tokio::task::JoinSet<Result<(u64, Digest)>> = tokio::task::JoinSet::new();
         let mut hashes: Vec<(u64, Digest)> = Vec::new();
-        let mut total = 0u64;
-        let mut reader = match source {
-            Source::File(path) => {
-                let size = tokio::fs::metadata(&path).await?.len();
-                total = size;
-                let mut start = 0;
-                while start < size {
-                    let len = part_size.min(size - start);
-                    if tasks.len() >= concurrency {
-                        hashes.push(join(&mut tasks).await?);
-                    }
-                    let (layer1, vault, id, path, known) = (
-                        self.layer1.clone(),
-                        self.name.clone(),
-                        upload_id.to_owned(),
-                        path.clone(),
-                        existing.get(&start).copied(),
-                    );
-                    tasks.spawn(async move {
-                        let (linear, tree) = hash_file_range(path.clone(), start, len).await?;
-                        if known != Some(tree) {
-                            layer1
-                                .upload_part(
-                                    &vault,
-                                    &id,
-                                    &hex(&linear),
-                                    &tree.to_hex(),
-                                    (start, start + len - 1),
-                                    Payload::File {
-                                        path,
-                                        offset: start,
-                                        len,
-                                    },
-                                )
-                                .await?;
-                        }
-                        Ok((start, tree.0))
-                    });
-                    start += len;
-                }
-                None
-            }
-            Source::Reader(r) => Some(r),
-        };
-        if let Some(reader) = reader.as_mut() {
-            loop {
-                let part = read_part(reader, part_size).await?;
-                if part.is_empty() {
-                    break;
-                }
-                let start = total;
-                total += part.len() as u64;
-                if tasks.len() >= concurrency {
-                    hashes.push(join(&mut tasks).await?);
-                }
-                let (layer1, vault, id, known) = (
+        let path = match source {
+            Source::File(path) => path,
+            Source::Reader(mut reader) => {
+                let mut writer = crate::writer::Writer::new(
                     self.layer1.clone(),
                     self.name.clone(),
                     upload_id.to_owned(),
-                    existing.get(&start).copied(),
-                );
-                tasks.spawn(async move {
-                    let bytes = Bytes::from(part);
-                    let (linear, tree) = hash_bytes(bytes.clone()).await?;
-                    if known != Some(tree) {
-                        let end = start + bytes.len() as u64 - 1;
-                        layer1
-                            .upload_part(
-                                &vault,
-                                &id,
-                                &hex(&linear),
-                                &tree.to_hex(),
-                                (start, end),
-                                Payload::Bytes(bytes),
-                            )
-                            .await?;
-                    }
-                    Ok((start, tree.0))
+                    part_size,
+                    concurrency,
+                )
+                .with_existing_parts(existing);
+                tokio::io::copy(&mut reader, &mut writer)
+                    .await
+                    .map_err(upload_error)?;
+                writer.shutdown().await.map_err(upload_error)?;
+                return writer.archive_id().map(str::to_owned).ok_or_else(|| {
+                    GlacierError::UploadArchive("the upload completed without an archive id".into())
                 });
             }
+        };
+        let size = tokio::fs::metadata(&path).await?.len();
+        let total = size;
+        let mut start = 0;
+        while start < size {
+            let len = part_size.min(size - start);
+            if tasks.len() >= concurrency {
+                hashes.push(join(&mut tasks).await?);
+            }
+            let (layer1, vault, id, path, known) = (
+                self.layer1.clone(),
+                self.name.clone(),
+                upload_id.to_owned(),
+                path.clone(),
+                existing.get(&start).copied(),
+            );
+            tasks.spawn(async move {
+                let (linear, tree) = hash_file_range(path.clone(), start, len).await?;
+                if known != Some(tree) {
+                    layer1
+                        .upload_part(
+                            &vault,
+                            &id,
+                            &hex(&linear),
+                            &tree.to_hex(),
+                            (start, start + len - 1),
+                            Payload::File {
+                                path,
+                                offset: start,
+                                len,
+                            },
+                        )
+                        .await?;
+                }
+                Ok((start, tree.0))
+            });
+            start += len;
         }
         while !tasks.is_empty() {
             hashes.push(join(&mut tasks).await?);
@@ -321,6 +297,31 @@ impl Vault {
             });
         }
         Ok(created.archive_id)
+    }
+
+    /// A [`Writer`](crate::writer::Writer) that uploads what is written to it as a multipart
+    /// archive of `part_size` parts (1 MiB × 2^n); shut it down to complete the archive.
+    pub async fn create_archive_writer(
+        &self,
+        part_size: u64,
+        description: Option<&str>,
+    ) -> Result<crate::writer::Writer> {
+        if !glacier_core::validate::is_part_size(part_size) {
+            return Err(GlacierError::InvalidInput(format!(
+                "part size {part_size} is not 1 MiB × 2^n up to 4 GiB"
+            )));
+        }
+        let upload = self
+            .layer1
+            .initiate_multipart_upload(&self.name, part_size, description)
+            .await?;
+        Ok(crate::writer::Writer::new(
+            self.layer1.clone(),
+            self.name.clone(),
+            upload.upload_id,
+            part_size,
+            1,
+        ))
     }
 
     /// Every part of an upload, following the pagination markers.
@@ -437,6 +438,14 @@ pub struct InventoryRequest {
     pub marker: Option<String>,
 }
 
+/// A writer's I/O error carries the GlacierError that caused it; unwrap it again.
+fn upload_error(e: std::io::Error) -> GlacierError {
+    match e.downcast::<GlacierError>() {
+        Ok(g) => g,
+        Err(e) => GlacierError::UploadArchive(e.to_string()),
+    }
+}
+
 async fn join(tasks: &mut tokio::task::JoinSet<Result<(u64, Digest)>>) -> Result<(u64, Digest)> {
     match tasks.join_next().await {
         Some(Ok(r)) => r,
@@ -456,13 +465,6 @@ async fn part_size_for(source: &Source, wanted: u64) -> Result<u64> {
         Source::Reader(_) => 0,
     };
     minimum_part_size(size, wanted).map_err(|e| GlacierError::UploadArchive(e.0))
-}
-
-/// Reads up to `part_size` bytes (less only at the end of the input).
-async fn read_part(reader: &mut (dyn AsyncRead + Send + Unpin), part_size: u64) -> Result<Vec<u8>> {
-    let mut buf = Vec::with_capacity(usize::try_from(part_size.min(64 * MIB)).unwrap_or(0));
-    reader.take(part_size).read_to_end(&mut buf).await?;
-    Ok(buf)
 }
 
 fn hex(d: &Digest) -> String {
@@ -496,17 +498,6 @@ async fn hash_file_range(path: PathBuf, offset: u64, len: u64) -> Result<(Digest
     })
     .await
     .map_err(|e| GlacierError::UploadArchive(format!("hashing task failed: {e}")))?
-}
-
-async fn hash_bytes(b: Bytes) -> Result<(Digest, TreeHash)> {
-    tokio::task::spawn_blocking(move || {
-        let mut h = TreeHasher::new();
-        h.update(&b);
-        let (tree, linear) = h.finish();
-        (linear, tree)
-    })
-    .await
-    .map_err(|e| GlacierError::UploadArchive(format!("hashing task failed: {e}")))
 }
 
 /// A retrieval job, with the fields of the seed's `Job.ResponseDataElements`.

@@ -8,11 +8,13 @@ pub mod error;
 pub mod layer1;
 pub mod layer2;
 pub mod transport;
+pub mod writer;
 
 pub use credentials::Credentials;
 pub use error::{GlacierError, Result};
 pub use layer1::{Layer1, Payload, RetryPolicy};
 pub use layer2::{ConcurrentDownloader, Job, Layer2, Source, Vault};
+pub use writer::Writer;
 
 /// The seed's `boto.glacier.utils`: tree hashes and part sizing.
 pub mod utils {

@@ -15,6 +15,7 @@ use http_body_util::BodyExt;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
+use tokio::io::AsyncWriteExt;
 use tokio_util::sync::CancellationToken;
 
 type R = anyhow::Result<()>;
@@ -121,6 +122,25 @@ async fn uploads_and_downloads(f: &Fixture, g: &Layer2) -> R {
         .concurrent_create_archive_from_file(&path, Some("concurrent"), MIB, 4)
         .await?;
 
+    // The Writer: an AsyncWrite fed in odd-sized writes, two parts in flight.
+    let mut writer = vault
+        .create_archive_writer(2 * MIB, Some("writer"))
+        .await?
+        .with_concurrency(2);
+    assert!(!writer.upload_id().is_empty());
+    for chunk in body.chunks(300_007) {
+        writer.write_all(chunk).await?;
+    }
+    assert!(writer.archive_id().is_none());
+    writer.shutdown().await?;
+    let written = writer.archive_id().map(str::to_owned).unwrap_or_default();
+    assert_eq!(writer.current_uploaded_size(), body.len() as u64);
+    assert_eq!(writer.current_tree_hash(), TreeHash::of(&body));
+    assert!(
+        writer.write_all(b"more").await.is_err(),
+        "a closed writer takes no more data"
+    );
+
     // Resume: an upload with one part missing and one part of wrong bytes.
     let upload = g
         .layer1
@@ -146,7 +166,33 @@ async fn uploads_and_downloads(f: &Fixture, g: &Layer2) -> R {
         .await?;
     assert_eq!(vault.list_jobs(None, None).await?.len(), 0);
 
+    // Resuming from a reader: the first part is there already and is not sent again.
+    let upload2 = g
+        .layer1
+        .initiate_multipart_upload("l2", 4 * MIB, None)
+        .await?;
+    let first_part = Bytes::copy_from_slice(&body[..4 * MIB as usize]);
+    let linear = TreeHash(glacier_core::treehash::sha256(&first_part)).to_hex();
+    g.layer1
+        .upload_part(
+            "l2",
+            &upload2.upload_id,
+            &linear,
+            &TreeHash::of(&first_part).to_hex(),
+            (0, 4 * MIB - 1),
+            first_part.into(),
+        )
+        .await?;
+    let resumed_reader = vault
+        .resume_archive_from_file(
+            &upload2.upload_id,
+            Source::Reader(Box::new(std::io::Cursor::new(body.clone()))),
+        )
+        .await?;
+
     for (id, what) in [
+        (&written, "writer"),
+        (&resumed_reader, "resumed reader"),
         (&single, "single"),
         (&multipart, "multipart"),
         (&reader, "reader"),
@@ -182,7 +228,7 @@ async fn uploads_and_downloads(f: &Fixture, g: &Layer2) -> R {
     }
     assert_eq!(
         vault.list_jobs(Some(true), Some("Succeeded")).await?.len(),
-        5
+        7
     );
 
     // Inventory jobs through Layer2.
@@ -191,7 +237,15 @@ async fn uploads_and_downloads(f: &Fixture, g: &Layer2) -> R {
     let doc = inv.get_output(None, false).await?;
     assert!(String::from_utf8_lossy(&doc.data).contains(&resumed));
 
-    for id in [single, multipart, reader, concurrent, resumed] {
+    for id in [
+        single,
+        multipart,
+        reader,
+        concurrent,
+        resumed,
+        written,
+        resumed_reader,
+    ] {
         vault.delete_archive(&id).await?;
     }
     Ok(())
