@@ -749,6 +749,22 @@ impl Job {
         Ok(())
     }
 
+    /// An inventory job's output as a stream of archive entries, parsed as it downloads.
+    pub async fn inventory(
+        &self,
+    ) -> Result<impl futures_util::Stream<Item = Result<crate::inventory::InventoryEntry>> + use<>>
+    {
+        let out = self
+            .layer1
+            .get_job_output(&self.vault_name, &self.id, None)
+            .await?;
+        let format = crate::inventory::Format::from_content_type(out.content_type.as_deref());
+        Ok(crate::inventory::entries(
+            Box::pin(out.body.into_stream()),
+            format,
+        ))
+    }
+
     fn verify_whole(&self, chunk_hashes: &[Digest]) -> Result<()> {
         if let Some(expected) = &self.sha256_treehash {
             let actual = tree_hash_of(chunk_hashes).to_hex();

@@ -5,6 +5,7 @@
 
 pub mod credentials;
 pub mod error;
+pub mod inventory;
 pub mod layer1;
 pub mod layer2;
 pub mod transport;

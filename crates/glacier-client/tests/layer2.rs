@@ -5,6 +5,7 @@
 
 use async_trait::async_trait;
 use bytes::Bytes;
+use futures_util::TryStreamExt;
 use glacier_client::error::BoxError;
 use glacier_client::layer2::WaitOptions;
 use glacier_client::transport::{Body, InProcess, ResponseBody, Transport};
@@ -236,6 +237,26 @@ async fn uploads_and_downloads(f: &Fixture, g: &Layer2) -> R {
     inv.wait(quick_wait(), None).await?;
     let doc = inv.get_output(None, false).await?;
     assert!(String::from_utf8_lossy(&doc.data).contains(&resumed));
+    // Parsed incrementally, in both formats.
+    for format in [None, Some("CSV".to_string())] {
+        let request = glacier_client::layer2::InventoryRequest {
+            format,
+            ..Default::default()
+        };
+        let mut job = vault.retrieve_inventory_job(request).await?;
+        job.wait(quick_wait(), None).await?;
+        let entries: Vec<_> = job.inventory().await?.try_collect().await?;
+        assert_eq!(entries.len(), 7);
+        assert!(
+            entries.iter().all(|e| e.size == body.len() as u64
+                && e.sha256_tree_hash == TreeHash::of(&body).to_hex())
+        );
+        assert!(
+            entries
+                .iter()
+                .any(|e| e.archive_id == resumed && e.archive_description == "resumed")
+        );
+    }
 
     for id in [
         single,
