@@ -49,7 +49,7 @@ pub struct InventoryParser {
 
 enum Inner {
     Json(JsonScan),
-    Csv(CsvScan),
+    Csv(Box<CsvScan>),
 }
 
 impl InventoryParser {
@@ -57,7 +57,7 @@ impl InventoryParser {
         InventoryParser {
             inner: match format {
                 Format::Json => Inner::Json(JsonScan::default()),
-                Format::Csv => Inner::Csv(CsvScan::new()),
+                Format::Csv => Inner::Csv(Box::new(CsvScan::new())),
             },
         }
     }
