@@ -6,7 +6,7 @@ use crate::error::{GlacierError, Result};
 use crate::layer1::{Layer1, Payload};
 use bytes::Bytes;
 use glacier_core::MIB;
-use glacier_core::treehash::{Digest, TreeHash, TreeHasher, tree_hash_of};
+use glacier_core::treehash::{Digest, TreeHash, tree_hash_of};
 use glacier_core::validate::minimum_part_size;
 use glacier_core::wire;
 use std::collections::HashMap;
@@ -120,7 +120,7 @@ impl Vault {
                 .create_archive_from_file(Source::File(path.to_path_buf()), description, |_| {})
                 .await;
         }
-        let (linear, tree) = hash_file_range(path.to_path_buf(), 0, size).await?;
+        let (linear, tree) = crate::utils::hash_file_range(path.to_path_buf(), 0, size).await?;
         let created = self
             .layer1
             .upload_archive(
@@ -254,7 +254,8 @@ impl Vault {
                 existing.get(&start).copied(),
             );
             tasks.spawn(async move {
-                let (linear, tree) = hash_file_range(path.clone(), start, len).await?;
+                let (linear, tree) =
+                    crate::utils::hash_file_range(path.clone(), start, len).await?;
                 if known != Some(tree) {
                     layer1
                         .upload_part(
@@ -469,35 +470,6 @@ async fn part_size_for(source: &Source, wanted: u64) -> Result<u64> {
 
 fn hex(d: &Digest) -> String {
     TreeHash(*d).to_hex()
-}
-
-/// Linear and tree hash of a file range, computed on a blocking thread.
-async fn hash_file_range(path: PathBuf, offset: u64, len: u64) -> Result<(Digest, TreeHash)> {
-    tokio::task::spawn_blocking(move || -> Result<(Digest, TreeHash)> {
-        use std::io::{Read, Seek};
-        let mut f = std::fs::File::open(&path)?;
-        f.seek(std::io::SeekFrom::Start(offset))?;
-        let mut f = f.take(len);
-        let mut hasher = TreeHasher::new();
-        let mut buf = vec![0u8; MIB as usize];
-        loop {
-            let n = f.read(&mut buf)?;
-            if n == 0 {
-                break;
-            }
-            hasher.update(&buf[..n]);
-        }
-        if hasher.len() != len {
-            return Err(GlacierError::UploadArchive(format!(
-                "{} is shorter than expected",
-                path.display()
-            )));
-        }
-        let (tree, linear) = hasher.finish();
-        Ok((linear, tree))
-    })
-    .await
-    .map_err(|e| GlacierError::UploadArchive(format!("hashing task failed: {e}")))?
 }
 
 /// A retrieval job, with the fields of the seed's `Job.ResponseDataElements`.

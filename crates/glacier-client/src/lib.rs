@@ -17,11 +17,4 @@ pub use layer1::{Layer1, Payload, RetryPolicy};
 pub use layer2::{ConcurrentDownloader, Job, Layer2, Source, Vault};
 pub use writer::Writer;
 
-/// The seed's `boto.glacier.utils`: tree hashes and part sizing.
-pub mod utils {
-    pub use glacier_core::treehash::{TreeHash, TreeHasher, sha256, tree_hash_of};
-    pub use glacier_core::validate::minimum_part_size;
-
-    /// The default part size of the seed's uploaders: 4 MiB.
-    pub const DEFAULT_PART_SIZE: u64 = 4 * glacier_core::MIB;
-}
+pub mod utils;
