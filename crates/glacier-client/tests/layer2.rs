@@ -484,3 +484,91 @@ async fn an_interrupted_concurrent_download_resumes() -> R {
     );
     Ok(())
 }
+
+/// Fails the first attempt of every part upload: a connection dropped halfway through the
+/// body for even parts, a 500 for odd ones.
+struct FlakyParts {
+    inner: Arc<dyn Transport>,
+    seen: std::sync::Mutex<std::collections::HashSet<String>>,
+    faults: AtomicU32,
+}
+
+#[async_trait]
+impl Transport for FlakyParts {
+    async fn send(
+        &self,
+        request: http::Request<Body>,
+    ) -> Result<http::Response<ResponseBody>, BoxError> {
+        let range = request
+            .headers()
+            .get("content-range")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
+        let Some(range) = range.filter(|_| request.method() == http::Method::PUT) else {
+            return self.inner.send(request).await;
+        };
+        let key = format!("{} {range}", request.uri().path());
+        let first = self.seen.lock().map_err(|_| "poisoned")?.insert(key);
+        if !first {
+            return self.inner.send(request).await;
+        }
+        let n = self.faults.fetch_add(1, Ordering::SeqCst);
+        let start: u64 = range
+            .trim_start_matches("bytes ")
+            .split('-')
+            .next()
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(0);
+        if (start / MIB).is_multiple_of(2) {
+            // Read some of the body, then drop the connection.
+            let mut body = request.into_body();
+            let _ = body.frame().await;
+            return Err(format!("connection reset after part of the body (fault {n})").into());
+        }
+        let body = glacier_client::transport::full(Bytes::from_static(
+            br#"{"code":"ServiceUnavailableException","message":"injected","type":"Server"}"#,
+        ));
+        Ok(http::Response::builder()
+            .status(500)
+            .body(body.boxed_unsync())?)
+    }
+}
+
+#[tokio::test]
+async fn uploads_survive_dropped_connections_and_server_errors() -> R {
+    let f = fixture().await?;
+    let faulty = Arc::new(FlakyParts {
+        inner: in_process(&f),
+        seen: Default::default(),
+        faults: AtomicU32::new(0),
+    });
+    let g = layer2(faulty.clone())?;
+    let vault = g.create_vault("flaky").await?;
+    let body = data(6 * MIB + 5, 8);
+    let path = write(&f, "flaky.bin", &body)?;
+    let from_file = vault
+        .concurrent_create_archive_from_file(&path, None, MIB, 3)
+        .await?;
+    let mut writer = vault
+        .create_archive_writer(MIB, None)
+        .await?
+        .with_concurrency(2);
+    writer.write_all(&body).await?;
+    writer.shutdown().await?;
+    let from_writer = writer.archive_id().map(str::to_owned).unwrap_or_default();
+    assert_eq!(
+        faulty.faults.load(Ordering::SeqCst),
+        14,
+        "every one of the 7 parts of both uploads failed once"
+    );
+
+    let healthy = layer2(in_process(&f))?.get_vault("flaky").await?;
+    for id in [from_file, from_writer] {
+        let mut job = healthy.retrieve_archive(&id, None, None).await?;
+        job.wait(quick_wait(), None).await?;
+        let out = f.dir.path().join("flaky.out");
+        job.download_to_file(&out, MIB, true, 0).await?;
+        assert_eq!(std::fs::read(&out)?, body);
+    }
+    Ok(())
+}
