@@ -616,18 +616,17 @@ impl Job {
             out.content_type,
             out.archive_description,
         );
-        let data = out.body.collect().await?;
+        let expected_len = out.content_length.or(byte_range.map(|(a, b)| b - a + 1));
+        let (data, actual) = receive(out.body, expected_len).await?;
         if let Some(expected) = &checksum
             && validate_checksum
+            && actual.to_hex() != *expected
         {
-            let actual = TreeHash::of(&data).to_hex();
-            if &actual != expected {
-                return Err(GlacierError::TreeHashDoesNotMatch {
-                    what: format!("job {} output {byte_range:?}", self.id),
-                    expected: expected.clone(),
-                    actual,
-                });
-            }
+            return Err(GlacierError::TreeHashDoesNotMatch {
+                what: format!("job {} output {byte_range:?}", self.id),
+                expected: expected.clone(),
+                actual: actual.to_hex(),
+            });
         }
         Ok(Output {
             data,
@@ -638,36 +637,92 @@ impl Job {
         })
     }
 
-    /// Fetches one chunk, verified when asked, re-fetching a broken or corrupted chunk up to
-    /// `retries` more times; a chunk is returned only once it is good.
+    /// Fetches one chunk, re-fetching a broken or corrupted one up to `retries` more times, and
+    /// returns it only once it is good (verified, when `verify`). The body is hashed as it
+    /// arrives, into memory, or with `target` straight into that file at the chunk's offset
+    /// (then the returned bytes are empty and the data is durable before this returns; a bad
+    /// attempt is overwritten by the next one, and only a verified chunk is ever reported).
     async fn fetch_chunk(
         &self,
         start: u64,
         end: u64,
         verify: bool,
         retries: u32,
+        target: Option<&Path>,
     ) -> Result<(Bytes, TreeHash)> {
+        use futures_util::StreamExt;
+        use tokio::io::AsyncSeekExt;
+        let len = end - start + 1;
         let mut last = None;
         for attempt in 0..=retries {
-            match self.get_output(Some((start, end)), verify).await {
-                Ok(out) if out.data.len() as u64 == end - start + 1 => {
-                    let hash = TreeHash::of(&out.data);
-                    if verify && out.checksum.is_none() {
+            let fetched = async {
+                let out = self
+                    .layer1
+                    .get_job_output(&self.vault_name, &self.id, Some((start, end)))
+                    .await?;
+                let checksum = out.checksum;
+                let mut file = match target {
+                    Some(path) => {
+                        let mut f = tokio::fs::OpenOptions::new().write(true).open(path).await?;
+                        f.seek(std::io::SeekFrom::Start(start)).await?;
+                        Some(f)
+                    }
+                    None => None,
+                };
+                let mut buf = Vec::with_capacity(if file.is_some() {
+                    0
+                } else {
+                    usize::try_from(len).unwrap_or(0)
+                });
+                let mut hasher = glacier_core::TreeHasher::new();
+                let mut stream = std::pin::pin!(out.body.into_stream());
+                while let Some(chunk) = stream.next().await {
+                    let chunk = chunk?;
+                    if hasher.len() + chunk.len() as u64 > len {
                         return Err(GlacierError::DownloadArchive(format!(
+                            "bytes {start}-{end}: the response is too long"
+                        )));
+                    }
+                    hasher.update(&chunk);
+                    match file.as_mut() {
+                        Some(f) => f.write_all(&chunk).await?,
+                        None => buf.extend_from_slice(&chunk),
+                    }
+                }
+                if hasher.len() != len {
+                    return Err(GlacierError::DownloadArchive(format!(
+                        "bytes {start}-{end}: got {} bytes",
+                        hasher.len()
+                    )));
+                }
+                let hash = hasher.finish().0;
+                match checksum {
+                    Some(c) if c != hash.to_hex() && verify => {
+                        return Err(GlacierError::TreeHashDoesNotMatch {
+                            what: format!("job {} bytes {start}-{end}", self.id),
+                            expected: c,
+                            actual: hash.to_hex(),
+                        });
+                    }
+                    None if verify => {
+                        return Err(GlacierError::Archive(format!(
                             "no tree hash was sent for bytes {start}-{end}; cannot verify"
                         )));
                     }
-                    return Ok((out.data, hash));
+                    _ => {}
                 }
-                Ok(out) => {
-                    last = Some(GlacierError::DownloadArchive(format!(
-                        "bytes {start}-{end}: got {} bytes",
-                        out.data.len()
-                    )))
+                if let Some(f) = file {
+                    f.sync_data().await?;
                 }
+                Ok((Bytes::from(buf), hash))
+            }
+            .await;
+            match fetched {
+                Ok(chunk) => return Ok(chunk),
                 Err(
-                    e
-                    @ (GlacierError::TreeHashDoesNotMatch { .. } | GlacierError::Transport { .. }),
+                    e @ (GlacierError::TreeHashDoesNotMatch { .. }
+                    | GlacierError::Transport { .. }
+                    | GlacierError::DownloadArchive(_)),
                 ) => last = Some(e),
                 Err(e) if e.is_transient() => last = Some(e),
                 Err(e) => return Err(e),
@@ -694,7 +749,9 @@ impl Job {
         let mut start = 0;
         while start < total {
             let end = (start + chunk_size).min(total) - 1;
-            let (data, hash) = self.fetch_chunk(start, end, verify_hashes, retries).await?;
+            let (data, hash) = self
+                .fetch_chunk(start, end, verify_hashes, retries, None)
+                .await?;
             writer.write_all(&data).await?;
             hashes.push(hash.0);
             start = end + 1;
@@ -832,8 +889,9 @@ impl ConcurrentDownloader {
             let start = i * self.part_size;
             let end = (start + self.part_size).min(total) - 1;
             tasks.spawn(async move {
-                let (data, hash) = job.fetch_chunk(start, end, true, retries).await?;
-                write_at(&target, start, data).await?;
+                let (_, hash) = job
+                    .fetch_chunk(start, end, true, retries, Some(&target))
+                    .await?;
                 let mut log = log.lock().await;
                 log.write_all(format!("{i} {}\n", hash.to_hex()).as_bytes())
                     .await?;
@@ -868,17 +926,29 @@ async fn join_download(
     }
 }
 
-/// Writes `data` at `offset` of an existing file and makes it durable.
-async fn write_at(path: &Path, offset: u64, data: Bytes) -> Result<()> {
-    let path = path.to_path_buf();
-    tokio::task::spawn_blocking(move || -> std::io::Result<()> {
-        use std::io::{Seek, Write};
-        let mut f = std::fs::OpenOptions::new().write(true).open(&path)?;
-        f.seek(std::io::SeekFrom::Start(offset))?;
-        f.write_all(&data)?;
-        f.sync_data()
-    })
-    .await
-    .map_err(|e| GlacierError::DownloadArchive(format!("write task failed: {e}")))??;
-    Ok(())
+/// Reads a body into one buffer (sized by `expected_len` when known), hashing as it arrives;
+/// never more than `expected_len` bytes.
+async fn receive(
+    body: crate::layer1::ByteStream,
+    expected_len: Option<u64>,
+) -> Result<(Bytes, TreeHash)> {
+    use futures_util::StreamExt;
+    let cap = expected_len
+        .and_then(|l| usize::try_from(l).ok())
+        .unwrap_or(0);
+    let mut buf = Vec::with_capacity(cap.min(4096 * MIB as usize));
+    let mut hasher = glacier_core::TreeHasher::new();
+    let mut stream = std::pin::pin!(body.into_stream());
+    while let Some(chunk) = stream.next().await {
+        let chunk = chunk?;
+        if expected_len.is_some_and(|l| buf.len() as u64 + chunk.len() as u64 > l) {
+            return Err(GlacierError::DownloadArchive(format!(
+                "the response is longer than {} bytes",
+                cap
+            )));
+        }
+        hasher.update(&chunk);
+        buf.extend_from_slice(&chunk);
+    }
+    Ok((Bytes::from(buf), hasher.finish().0))
 }

@@ -183,6 +183,10 @@ impl AsyncWrite for Writer {
             }
             this.dispatch();
         }
+        if this.buffer.capacity() == 0 {
+            // One allocation per part instead of a doubling series.
+            this.buffer.reserve_exact(this.part_size);
+        }
         let n = buf.len().min(this.part_size - this.buffer.len());
         this.buffer.extend_from_slice(&buf[..n]);
         Poll::Ready(Ok(n))
