@@ -447,10 +447,10 @@ impl Layer1 {
     }
 
     /// Sends a call, retrying transient failures; returns the response of the expected status.
-    async fn send(&self, call: Call) -> Result<http::Response<ResponseBody>> {
+    async fn send(&self, call: &Call) -> Result<http::Response<ResponseBody>> {
         let mut attempt = 0;
         loop {
-            let result = self.attempt(&call).await;
+            let result = self.attempt(call).await;
             let err = match result {
                 Ok(resp) => return Ok(resp),
                 Err(e) => e,
@@ -506,13 +506,22 @@ impl Layer1 {
 
     async fn send_json<T: serde::de::DeserializeOwned>(&self, call: Call) -> Result<T> {
         let operation = call.operation;
-        let resp = self.send(call).await?;
-        let bytes = resp
-            .into_body()
-            .collect()
-            .await
-            .map_err(|source| GlacierError::Transport { operation, source })?
-            .to_bytes();
+        // A body that breaks off is a transient failure too: the whole call is repeated.
+        let mut attempt = 0;
+        let bytes = loop {
+            let resp = self.send(&call).await?;
+            match resp.into_body().collect().await {
+                Ok(c) => break c.to_bytes(),
+                Err(source) => {
+                    attempt += 1;
+                    let err = GlacierError::Transport { operation, source };
+                    if !call.idempotent || attempt >= self.inner.retry.max_attempts {
+                        return Err(err);
+                    }
+                    tokio::time::sleep(self.inner.retry.delay(attempt)).await;
+                }
+            }
+        };
         serde_json::from_slice(&bytes).map_err(|e| GlacierError::UnexpectedHttpResponse {
             operation,
             status: 200,
@@ -523,7 +532,7 @@ impl Layer1 {
     }
 
     async fn send_empty(&self, call: Call) -> Result<http::HeaderMap> {
-        let resp = self.send(call).await?;
+        let resp = self.send(&call).await?;
         let headers = resp.headers().clone();
         // Drain the (empty) body so the connection can be reused.
         let _ = resp.into_body().collect().await;
@@ -672,7 +681,7 @@ impl Layer1 {
         if let Some((start, end)) = byte_range {
             call.headers.push(("range", format!("bytes={start}-{end}")));
         }
-        let resp = self.send(call).await?;
+        let resp = self.send(&call).await?;
         Ok(JobOutput {
             status: resp.status().as_u16(),
             content_range: header_str(&resp, "content-range"),

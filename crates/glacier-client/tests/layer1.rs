@@ -380,3 +380,64 @@ async fn transient_errors_are_retried_and_quotas_are_not() -> R {
     );
     Ok(())
 }
+
+/// Passes requests through, but breaks off the first `breaks` response bodies midway.
+struct BrokenBodies {
+    inner: InProcess<axum::Router>,
+    breaks: u32,
+    seen: AtomicU32,
+}
+
+#[async_trait]
+impl Transport for BrokenBodies {
+    async fn send(
+        &self,
+        request: http::Request<Body>,
+    ) -> Result<http::Response<ResponseBody>, BoxError> {
+        use http_body_util::BodyExt;
+        let resp = self.inner.send(request).await?;
+        if self.seen.fetch_add(1, Ordering::SeqCst) >= self.breaks {
+            return Ok(resp);
+        }
+        let (parts, body) = resp.into_parts();
+        let bytes = body.collect().await?.to_bytes();
+        let half = bytes.slice(..bytes.len() / 2);
+        let frames: Vec<Result<http_body::Frame<Bytes>, BoxError>> = vec![
+            Ok(http_body::Frame::data(half)),
+            Err("connection reset".into()),
+        ];
+        let body = http_body_util::StreamBody::new(futures_util::stream::iter(frames));
+        Ok(http::Response::from_parts(parts, body.boxed_unsync()))
+    }
+}
+
+#[tokio::test]
+async fn truncated_response_bodies_are_retried() -> R {
+    let s = server().await?;
+    let plain = Layer1::builder()
+        .endpoint("http://glacier.local")
+        .credentials(Credentials::new(KEY, SECRET))
+        .transport(Arc::new(InProcess::new(glacier_server::app(Arc::clone(
+            &s.state,
+        )))))
+        .build()?;
+    plain.create_vault("t").await?;
+    let broken = Arc::new(BrokenBodies {
+        inner: InProcess::new(glacier_server::app(Arc::clone(&s.state))),
+        breaks: 2,
+        seen: AtomicU32::new(0),
+    });
+    let g = Layer1::builder()
+        .endpoint("http://glacier.local")
+        .credentials(Credentials::new(KEY, SECRET))
+        .transport(broken.clone())
+        .retry(quick())
+        .build()?;
+    assert_eq!(g.describe_vault("t").await?.vault_name, "t");
+    assert_eq!(
+        broken.seen.load(Ordering::SeqCst),
+        3,
+        "two broken bodies, then a whole one"
+    );
+    Ok(())
+}
