@@ -271,7 +271,10 @@ async fn uploads_and_downloads(f: &Fixture, g: &Layer2) -> R {
     }
     vault.delete().await?;
     let gone = g.get_vault("l2").await.err();
-    assert_eq!(gone.as_ref().and_then(|e| e.code()), Some("ResourceNotFoundException"));
+    assert_eq!(
+        gone.as_ref().and_then(|e| e.code()),
+        Some("ResourceNotFoundException")
+    );
     assert!(glacier_client::regions().contains(&"us-east-1"));
     Ok(())
 }
