@@ -84,8 +84,3 @@ def test_bad_limit_and_marker(glacier):
     expect_error("InvalidParameterValueException", 400, glacier.list_vaults, limit="ten", contains="limit")
     expect_error("InvalidParameterValueException", 400, glacier.list_vaults, marker="not-an-arn",
                  contains="marker")
-
-
-def test_not_yet_served_operations_answer_in_glacier_shape(glacier, vault):
-    expect_error("NotImplementedException", 501, glacier.list_tags_for_vault, vaultName=vault,
-                 contains="ListTagsForVault")

@@ -241,11 +241,54 @@ async fn exercise(g: &Layer1) -> R {
         }
         other => anyhow::bail!("expected a 404, got {other:?}"),
     }
-    let e = g.list_tags_for_vault("l1").await.err();
+
+    // The rest of the API: tags, access policy, vault lock, retrieval policy, capacity.
+    let tags: std::collections::BTreeMap<String, String> = [
+        ("team".to_string(), "a".to_string()),
+        ("x".to_string(), "y".to_string()),
+    ]
+    .into();
+    g.add_tags_to_vault("l1", &tags).await?;
+    g.remove_tags_from_vault("l1", &["x".to_string()]).await?;
+    assert_eq!(g.list_tags_for_vault("l1").await?.len(), 1);
+    let policy = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":"*","Action":"glacier:ListJobs","Resource":"*"}]}"#;
+    g.set_vault_access_policy("l1", policy).await?;
+    assert_eq!(g.get_vault_access_policy("l1").await?, policy);
+    g.delete_vault_access_policy("l1").await?;
+    assert_eq!(
+        g.get_vault_access_policy("l1")
+            .await
+            .err()
+            .and_then(|e| e.status()),
+        Some(404)
+    );
+    let lock_id = g.initiate_vault_lock("l1", policy).await?;
+    assert_eq!(g.get_vault_lock("l1").await?.state, "InProgress");
+    g.abort_vault_lock("l1").await?;
+    let lock_id2 = g.initiate_vault_lock("l1", policy).await?;
+    assert_ne!(lock_id, lock_id2);
+    g.complete_vault_lock("l1", &lock_id2).await?;
+    assert_eq!(g.get_vault_lock("l1").await?.state, "Locked");
+    let e = g.abort_vault_lock("l1").await.err();
     assert_eq!(
         e.as_ref().and_then(GlacierError::code),
-        Some("NotImplementedException"),
-        "operations the server lacks answer in shape"
+        Some("AccessDeniedException")
+    );
+    let rule = glacier_core::wire::DataRetrievalRule {
+        strategy: Some("BytesPerHour".into()),
+        bytes_per_hour: Some(1 << 30),
+    };
+    g.set_data_retrieval_policy(&glacier_core::wire::DataRetrievalPolicy {
+        rules: Some(vec![rule.clone()]),
+    })
+    .await?;
+    assert_eq!(g.get_data_retrieval_policy().await?.rules, Some(vec![rule]));
+    let unit = g.purchase_provisioned_capacity().await?;
+    assert!(
+        g.list_provisioned_capacity()
+            .await?
+            .iter()
+            .any(|u| u.capacity_id == unit)
     );
 
     for id in [a.archive_id, b.archive_id, c.archive_id] {

@@ -53,7 +53,6 @@ error_codes! {
     MissingAuthenticationTokenException => 403, Client;
     MissingParameterValueException => 400, Client;
     NoLongerSupportedException => 400, Client;
-    NotImplementedException => 501, Server;
     PolicyEnforcedException => 400, Client;
     RequestTimeoutException => 408, Client;
     ResourceNotFoundException => 404, Client;

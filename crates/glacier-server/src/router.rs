@@ -1,7 +1,7 @@
 //! The route table: every operation of the Glacier 2012-06-01 API, by method and path.
 
 use crate::error::ApiError;
-use crate::handlers::{archives, jobs, multipart, not_yet, notifications, vaults};
+use crate::handlers::{archives, governance, jobs, multipart, notifications, vaults};
 use crate::state::AppState;
 use axum::Router;
 use axum::extract::Request;
@@ -48,34 +48,33 @@ pub fn app(state: Arc<AppState>) -> Router {
         .route(&format!("{v}/jobs"), post(jobs::initiate).get(jobs::list))
         .route(&format!("{v}/jobs/{{id}}"), get(jobs::describe))
         .route(&format!("{v}/jobs/{{id}}/output"), get(jobs::output))
-        // Operations still to come: answered with a Glacier-shaped 501.
         .route(
             &format!("{v}/access-policy"),
-            put(not_yet("SetVaultAccessPolicy"))
-                .get(not_yet("GetVaultAccessPolicy"))
-                .delete(not_yet("DeleteVaultAccessPolicy")),
+            put(governance::set_access_policy)
+                .get(governance::get_access_policy)
+                .delete(governance::delete_access_policy),
         )
         .route(
             &format!("{v}/lock-policy"),
-            post(not_yet("InitiateVaultLock"))
-                .get(not_yet("GetVaultLock"))
-                .delete(not_yet("AbortVaultLock")),
+            post(governance::initiate_lock)
+                .get(governance::get_lock)
+                .delete(governance::abort_lock),
         )
         .route(
             &format!("{v}/lock-policy/{{id}}"),
-            post(not_yet("CompleteVaultLock")),
+            post(governance::complete_lock),
         )
         .route(
             &format!("{v}/tags"),
-            get(not_yet("ListTagsForVault")).post(not_yet("AddTagsToVault/RemoveTagsFromVault")),
+            get(governance::list_tags).post(governance::change_tags),
         )
         .route(
             "/{account}/policies/data-retrieval",
-            get(not_yet("GetDataRetrievalPolicy")).put(not_yet("SetDataRetrievalPolicy")),
+            get(governance::get_retrieval_policy).put(governance::set_retrieval_policy),
         )
         .route(
             "/{account}/provisioned-capacity",
-            get(not_yet("ListProvisionedCapacity")).post(not_yet("PurchaseProvisionedCapacity")),
+            get(governance::list_capacity).post(governance::purchase_capacity),
         )
         .fallback(unknown_operation)
         .method_not_allowed_fallback(unknown_operation)

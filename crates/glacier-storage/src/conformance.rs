@@ -720,6 +720,170 @@ pub async fn jobs(store: &dyn MetadataStore) {
     ok("delete vault", store.delete_vault(&key).await);
 }
 
+/// Exercises tags, access policies, vault locks, retrieval policies and capacity units.
+pub async fn governance(store: &dyn MetadataStore) {
+    let now = OffsetDateTime::now_utc();
+    let now = now
+        .replace_nanosecond(u32::from(now.millisecond()) * 1_000_000)
+        .unwrap_or(now);
+    let key = VaultKey {
+        account: "111122223333".into(),
+        name: "gov".into(),
+    };
+    ok("vault", store.create_vault(&key, now, 10).await);
+    let tags = |pairs: &[(&str, &str)]| {
+        pairs
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect::<std::collections::BTreeMap<_, _>>()
+    };
+
+    ok(
+        "add",
+        store
+            .add_tags(&key, &tags(&[("a", "1"), ("b", "2")]), 3)
+            .await,
+    );
+    ok(
+        "overwrite is not an extra tag",
+        store
+            .add_tags(&key, &tags(&[("a", "one"), ("c", "3")]), 3)
+            .await,
+    );
+    match store.add_tags(&key, &tags(&[("d", "4")]), 3).await {
+        Err(StorageError::LimitExceeded(_)) => {}
+        other => panic!("a fourth tag over a limit of 3: {other:?}"),
+    }
+    assert_eq!(
+        ok("list", store.list_tags(&key).await),
+        tags(&[("a", "one"), ("b", "2"), ("c", "3")]),
+        "a refused add changes nothing"
+    );
+    ok(
+        "remove",
+        store.remove_tags(&key, &["b".into(), "zz".into()]).await,
+    );
+    assert_eq!(
+        ok("list", store.list_tags(&key).await),
+        tags(&[("a", "one"), ("c", "3")])
+    );
+
+    assert_eq!(ok("no policy", store.get_access_policy(&key).await), None);
+    ok(
+        "set policy",
+        store.set_access_policy(&key, Some("{}".into())).await,
+    );
+    assert_eq!(
+        ok("policy", store.get_access_policy(&key).await),
+        Some("{}".into())
+    );
+    let lock = VaultLock {
+        policy: "{\"x\":1}".into(),
+        state: "InProgress".into(),
+        lock_id: "L1".into(),
+        created: now,
+        expires: Some(now),
+    };
+    ok(
+        "set lock",
+        store.set_vault_lock(&key, Some(lock.clone())).await,
+    );
+    assert_eq!(ok("lock", store.get_vault_lock(&key).await), Some(lock));
+    assert_eq!(
+        ok(
+            "the access policy is separate",
+            store.get_access_policy(&key).await
+        ),
+        Some("{}".into())
+    );
+    ok("clear lock", store.set_vault_lock(&key, None).await);
+    assert_eq!(ok("no lock", store.get_vault_lock(&key).await), None);
+    not_found(
+        "tags of a missing vault",
+        store
+            .list_tags(&VaultKey {
+                name: "zz".into(),
+                ..key.clone()
+            })
+            .await,
+    );
+
+    assert_eq!(
+        ok(
+            "no retrieval policy",
+            store.get_retrieval_policy("111122223333").await
+        ),
+        None
+    );
+    ok(
+        "set retrieval policy",
+        store
+            .set_retrieval_policy("111122223333", "{\"Rules\":[]}")
+            .await,
+    );
+    assert_eq!(
+        ok(
+            "retrieval policy",
+            store.get_retrieval_policy("111122223333").await
+        )
+        .as_deref(),
+        Some("{\"Rules\":[]}")
+    );
+
+    let unit = |id: &str, start: OffsetDateTime| CapacityUnit {
+        id: id.into(),
+        start,
+        expires: start + time::Duration::days(30),
+    };
+    ok(
+        "unit 1",
+        store
+            .purchase_capacity("111122223333", unit("u1", now), 2)
+            .await,
+    );
+    ok(
+        "unit 2",
+        store
+            .purchase_capacity("111122223333", unit("u2", now), 2)
+            .await,
+    );
+    match store
+        .purchase_capacity("111122223333", unit("u3", now), 2)
+        .await
+    {
+        Err(StorageError::LimitExceeded(_)) => {}
+        other => panic!("a third active unit: {other:?}"),
+    }
+    ok(
+        "after expiry",
+        store
+            .purchase_capacity(
+                "111122223333",
+                unit("u4", now + time::Duration::days(31)),
+                2,
+            )
+            .await,
+    );
+    let units = ok("units", store.list_capacity("111122223333").await);
+    assert_eq!(
+        units.iter().map(|u| u.id.as_str()).collect::<Vec<_>>(),
+        vec!["u1", "u2", "u4"]
+    );
+    assert!(ok("other account", store.list_capacity("999988887777").await).is_empty());
+
+    ok("delete vault", store.delete_vault(&key).await);
+    ok("recreate", store.create_vault(&key, now, 10).await);
+    assert!(ok("tags went with the vault", store.list_tags(&key).await).is_empty());
+    assert_eq!(
+        ok(
+            "policy went with the vault",
+            store.get_access_policy(&key).await
+        ),
+        None
+    );
+    ok("delete again", store.delete_vault(&key).await);
+}
+
 /// Exercises a blob store: write, commit, ranged read, list, delete, discard on drop.
 pub async fn blob_store(store: &dyn BlobStore) {
     let data: Vec<u8> = (0..3_000_000u32).map(|i| (i % 251) as u8).collect();

@@ -5,7 +5,7 @@ use crate::blob::BlobKey;
 use async_trait::async_trait;
 use glacier_core::multipart::PartInfo;
 use glacier_core::{Digest, TreeHash};
-use std::collections::HashSet;
+use std::collections::{BTreeMap, HashSet};
 use time::OffsetDateTime;
 
 /// A vault is named within its account.
@@ -203,6 +203,26 @@ pub struct JobFilter {
     pub status: Option<JobStatus>,
 }
 
+/// A vault lock: its policy, and whether it is still being tried out or locked for good.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VaultLock {
+    pub policy: String,
+    /// `InProgress` or `Locked`.
+    pub state: String,
+    pub lock_id: String,
+    pub created: OffsetDateTime,
+    /// When an `InProgress` lock lapses.
+    pub expires: Option<OffsetDateTime>,
+}
+
+/// A provisioned capacity unit of an account.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CapacityUnit {
+    pub id: String,
+    pub start: OffsetDateTime,
+    pub expires: OffsetDateTime,
+}
+
 /// One page of a listing; `more` says whether items follow the last one.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Page<T> {
@@ -329,6 +349,34 @@ pub trait MetadataStore: Send + Sync + 'static {
     async fn job_output(&self, key: &VaultKey, id: &str) -> Result<(JobRecord, Vec<Segment>)>;
     /// Forgets jobs that expired at `now`; returns the blobs nothing refers to any more.
     async fn expire_jobs(&self, now: OffsetDateTime) -> Result<Vec<BlobKey>>;
+
+    /// Sets tags (overwriting keys that exist); fails with `LimitExceeded` when the vault
+    /// would hold more than `max` tags.
+    async fn add_tags(
+        &self,
+        key: &VaultKey,
+        tags: &BTreeMap<String, String>,
+        max: usize,
+    ) -> Result<()>;
+    /// Removes tags; keys that do not exist are ignored.
+    async fn remove_tags(&self, key: &VaultKey, keys: &[String]) -> Result<()>;
+    async fn list_tags(&self, key: &VaultKey) -> Result<BTreeMap<String, String>>;
+
+    /// The vault's access policy document, if it has one.
+    async fn get_access_policy(&self, key: &VaultKey) -> Result<Option<String>>;
+    async fn set_access_policy(&self, key: &VaultKey, policy: Option<String>) -> Result<()>;
+    /// The vault's lock, if it has one.
+    async fn get_vault_lock(&self, key: &VaultKey) -> Result<Option<VaultLock>>;
+    async fn set_vault_lock(&self, key: &VaultKey, lock: Option<VaultLock>) -> Result<()>;
+
+    /// The account's data retrieval policy document, if one was set.
+    async fn get_retrieval_policy(&self, account: &str) -> Result<Option<String>>;
+    async fn set_retrieval_policy(&self, account: &str, policy: &str) -> Result<()>;
+    /// Adds a capacity unit; fails with `LimitExceeded` when the account already has `max`
+    /// units that have not expired at `unit.start`.
+    async fn purchase_capacity(&self, account: &str, unit: CapacityUnit, max: usize) -> Result<()>;
+    /// The account's capacity units, expired ones included, oldest first.
+    async fn list_capacity(&self, account: &str) -> Result<Vec<CapacityUnit>>;
 
     /// Of `candidates`, the blobs no archive, part or job output refers to.
     async fn unreferenced_blobs(&self, candidates: Vec<BlobKey>) -> Result<Vec<BlobKey>>;

@@ -8,7 +8,7 @@ use async_trait::async_trait;
 use glacier_core::multipart::{PartInfo, check_complete};
 use glacier_core::{Digest, TreeHash};
 use rusqlite::{Connection, OptionalExtension, Transaction, params};
-use std::collections::HashSet;
+use std::collections::{BTreeMap, HashSet};
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 use time::OffsetDateTime;
@@ -93,6 +93,34 @@ CREATE TABLE IF NOT EXISTS job_segments (
     PRIMARY KEY (job_id, seq)
 );
 CREATE INDEX IF NOT EXISTS job_segments_by_blob ON job_segments (blob);
+CREATE TABLE IF NOT EXISTS vault_tags (
+    account TEXT NOT NULL,
+    vault TEXT NOT NULL,
+    key TEXT NOT NULL,
+    value TEXT NOT NULL,
+    PRIMARY KEY (account, vault, key)
+);
+CREATE TABLE IF NOT EXISTS vault_policies (
+    account TEXT NOT NULL,
+    vault TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    policy TEXT NOT NULL,
+    state TEXT,
+    lock_id TEXT,
+    created_ms INTEGER,
+    expires_ms INTEGER,
+    PRIMARY KEY (account, vault, kind)
+);
+CREATE TABLE IF NOT EXISTS account_settings (
+    account TEXT PRIMARY KEY,
+    retrieval_policy TEXT
+);
+CREATE TABLE IF NOT EXISTS capacity_units (
+    id TEXT PRIMARY KEY,
+    account TEXT NOT NULL,
+    start_ms INTEGER NOT NULL,
+    expires_ms INTEGER NOT NULL
+);
 CREATE TABLE IF NOT EXISTS completed_uploads (
     upload_id TEXT PRIMARY KEY,
     account TEXT NOT NULL,
@@ -500,6 +528,14 @@ impl MetadataStore for SqliteMetadataStore {
             let mut blobs = unreferenced(tx, blobs)?;
             blobs.sort();
             blobs.dedup();
+            tx.execute(
+                "DELETE FROM vault_tags WHERE account = ?1 AND vault = ?2",
+                vault,
+            )?;
+            tx.execute(
+                "DELETE FROM vault_policies WHERE account = ?1 AND vault = ?2",
+                vault,
+            )?;
             tx.execute(
                 "DELETE FROM completed_uploads WHERE account = ?1 AND vault = ?2",
                 params![key.account, key.name],
@@ -1068,6 +1104,207 @@ impl MetadataStore for SqliteMetadataStore {
         .await
     }
 
+    async fn add_tags(
+        &self,
+        key: &VaultKey,
+        tags: &BTreeMap<String, String>,
+        max: usize,
+    ) -> Result<()> {
+        let key = key.clone();
+        let tags = tags.clone();
+        self.tx(move |tx| {
+            require_vault(tx, &key)?;
+            for (k, v) in &tags {
+                tx.execute(
+                    "INSERT OR REPLACE INTO vault_tags (account, vault, key, value) VALUES (?1, ?2, ?3, ?4)",
+                    params![key.account, key.name, k, v],
+                )?;
+            }
+            let count: i64 = tx.query_row(
+                "SELECT COUNT(*) FROM vault_tags WHERE account = ?1 AND vault = ?2",
+                params![key.account, key.name],
+                |r| r.get(0),
+            )?;
+            if u(count) as usize > max {
+                // The transaction is rolled back: nothing of the request stays.
+                return Err(StorageError::LimitExceeded(format!(
+                    "The vault would have {count} tags; a vault can have at most {max}"
+                )));
+            }
+            Ok(())
+        })
+        .await
+    }
+
+    async fn remove_tags(&self, key: &VaultKey, keys: &[String]) -> Result<()> {
+        let key = key.clone();
+        let keys = keys.to_vec();
+        self.tx(move |tx| {
+            require_vault(tx, &key)?;
+            for k in &keys {
+                tx.execute(
+                    "DELETE FROM vault_tags WHERE account = ?1 AND vault = ?2 AND key = ?3",
+                    params![key.account, key.name, k],
+                )?;
+            }
+            Ok(())
+        })
+        .await
+    }
+
+    async fn list_tags(&self, key: &VaultKey) -> Result<BTreeMap<String, String>> {
+        let key = key.clone();
+        self.tx(move |tx| {
+            require_vault(tx, &key)?;
+            let mut stmt =
+                tx.prepare("SELECT key, value FROM vault_tags WHERE account = ?1 AND vault = ?2")?;
+            let rows = stmt.query_map(params![key.account, key.name], |r| {
+                Ok((r.get(0)?, r.get(1)?))
+            })?;
+            Ok(rows.collect::<Result<_, _>>()?)
+        })
+        .await
+    }
+
+    async fn get_access_policy(&self, key: &VaultKey) -> Result<Option<String>> {
+        let key = key.clone();
+        self.tx(move |tx| {
+            require_vault(tx, &key)?;
+            Ok(tx
+                .query_row(
+                    "SELECT policy FROM vault_policies WHERE account = ?1 AND vault = ?2 AND kind = 'access'",
+                    params![key.account, key.name],
+                    |r| r.get(0),
+                )
+                .optional()?)
+        })
+        .await
+    }
+
+    async fn set_access_policy(&self, key: &VaultKey, policy: Option<String>) -> Result<()> {
+        let key = key.clone();
+        self.tx(move |tx| {
+            require_vault(tx, &key)?;
+            tx.execute(
+                "DELETE FROM vault_policies WHERE account = ?1 AND vault = ?2 AND kind = 'access'",
+                params![key.account, key.name],
+            )?;
+            if let Some(p) = policy {
+                tx.execute(
+                    "INSERT INTO vault_policies (account, vault, kind, policy) VALUES (?1, ?2, 'access', ?3)",
+                    params![key.account, key.name, p],
+                )?;
+            }
+            Ok(())
+        })
+        .await
+    }
+
+    async fn get_vault_lock(&self, key: &VaultKey) -> Result<Option<VaultLock>> {
+        let key = key.clone();
+        self.tx(move |tx| {
+            require_vault(tx, &key)?;
+            Ok(tx
+                .query_row(
+                    "SELECT policy, state, lock_id, created_ms, expires_ms FROM vault_policies WHERE account = ?1 AND vault = ?2 AND kind = 'lock'",
+                    params![key.account, key.name],
+                    |r| {
+                        Ok(VaultLock {
+                            policy: r.get(0)?,
+                            state: r.get::<_, Option<String>>(1)?.unwrap_or_default(),
+                            lock_id: r.get::<_, Option<String>>(2)?.unwrap_or_default(),
+                            created: from_ms(r.get::<_, Option<i64>>(3)?.unwrap_or(0)),
+                            expires: r.get::<_, Option<i64>>(4)?.map(from_ms),
+                        })
+                    },
+                )
+                .optional()?)
+        })
+        .await
+    }
+
+    async fn set_vault_lock(&self, key: &VaultKey, lock: Option<VaultLock>) -> Result<()> {
+        let key = key.clone();
+        self.tx(move |tx| {
+            require_vault(tx, &key)?;
+            tx.execute(
+                "DELETE FROM vault_policies WHERE account = ?1 AND vault = ?2 AND kind = 'lock'",
+                params![key.account, key.name],
+            )?;
+            if let Some(l) = lock {
+                tx.execute(
+                    "INSERT INTO vault_policies (account, vault, kind, policy, state, lock_id, created_ms, expires_ms)
+                     VALUES (?1, ?2, 'lock', ?3, ?4, ?5, ?6, ?7)",
+                    params![key.account, key.name, l.policy, l.state, l.lock_id, to_ms(l.created), l.expires.map(to_ms)],
+                )?;
+            }
+            Ok(())
+        })
+        .await
+    }
+
+    async fn get_retrieval_policy(&self, account: &str) -> Result<Option<String>> {
+        let account = account.to_owned();
+        self.tx(move |tx| {
+            Ok(tx
+                .query_row(
+                    "SELECT retrieval_policy FROM account_settings WHERE account = ?1",
+                    [&account],
+                    |r| r.get(0),
+                )
+                .optional()?
+                .flatten())
+        })
+        .await
+    }
+
+    async fn set_retrieval_policy(&self, account: &str, policy: &str) -> Result<()> {
+        let (account, policy) = (account.to_owned(), policy.to_owned());
+        self.tx(move |tx| {
+            tx.execute(
+                "INSERT INTO account_settings (account, retrieval_policy) VALUES (?1, ?2)
+                 ON CONFLICT (account) DO UPDATE SET retrieval_policy = excluded.retrieval_policy",
+                params![account, policy],
+            )?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn purchase_capacity(&self, account: &str, unit: CapacityUnit, max: usize) -> Result<()> {
+        let account = account.to_owned();
+        self.tx(move |tx| {
+            let active: i64 = tx.query_row(
+                "SELECT COUNT(*) FROM capacity_units WHERE account = ?1 AND expires_ms > ?2",
+                params![account, to_ms(unit.start)],
+                |r| r.get(0),
+            )?;
+            if u(active) as usize >= max {
+                return Err(StorageError::LimitExceeded(format!(
+                    "The account already has {active} active provisioned capacity units; the limit is {max}"
+                )));
+            }
+            tx.execute(
+                "INSERT INTO capacity_units (id, account, start_ms, expires_ms) VALUES (?1, ?2, ?3, ?4)",
+                params![unit.id, account, to_ms(unit.start), to_ms(unit.expires)],
+            )?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn list_capacity(&self, account: &str) -> Result<Vec<CapacityUnit>> {
+        let account = account.to_owned();
+        self.tx(move |tx| {
+            let mut stmt = tx.prepare("SELECT id, start_ms, expires_ms FROM capacity_units WHERE account = ?1 ORDER BY start_ms, id")?;
+            let rows = stmt.query_map([&account], |r| {
+                Ok(CapacityUnit { id: r.get(0)?, start: from_ms(r.get(1)?), expires: from_ms(r.get(2)?) })
+            })?;
+            Ok(rows.collect::<Result<_, _>>()?)
+        })
+        .await
+    }
+
     async fn unreferenced_blobs(&self, candidates: Vec<BlobKey>) -> Result<Vec<BlobKey>> {
         self.tx(move |tx| unreferenced(tx, candidates)).await
     }
@@ -1093,6 +1330,7 @@ mod tests {
         let store = SqliteMetadataStore::open(dir.path().join("meta.db")).await?;
         crate::conformance::metadata_store(&store).await;
         crate::conformance::jobs(&store).await;
+        crate::conformance::governance(&store).await;
         Ok(())
     }
 

@@ -2,6 +2,7 @@
 //! function and shapes the response.
 
 pub(crate) mod archives;
+pub(crate) mod governance;
 pub(crate) mod jobs;
 pub(crate) mod multipart;
 pub(crate) mod notifications;
@@ -10,7 +11,6 @@ pub(crate) mod vaults;
 use crate::error::ApiError;
 use axum::http::{HeaderName, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use glacier_core::ErrorCode;
 
 /// An empty response with a status and headers.
 pub(crate) fn empty(status: StatusCode, headers: &[(&'static str, String)]) -> Response {
@@ -32,17 +32,5 @@ pub(crate) fn json<T: serde::Serialize>(value: &T) -> Response {
     match serde_json::to_vec(value) {
         Ok(body) => crate::error::json_response(StatusCode::OK, body),
         Err(e) => ApiError::internal(e).into_response(),
-    }
-}
-
-/// The answer for an operation of the API this server does not serve yet.
-pub(crate) fn not_yet(
-    operation: &'static str,
-) -> impl Fn() -> std::future::Ready<ApiError> + Clone {
-    move || {
-        std::future::ready(ApiError::new(
-            ErrorCode::NotImplementedException,
-            format!("{operation} is not implemented by this server yet"),
-        ))
     }
 }

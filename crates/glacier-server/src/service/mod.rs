@@ -1,6 +1,7 @@
 //! The operations behind the handlers: rules that need stored state, ids, and the streaming of
 //! bodies into blobs. Handlers parse HTTP and call exactly one function here.
 
+mod governance;
 mod ingest;
 mod inventory;
 mod jobs;

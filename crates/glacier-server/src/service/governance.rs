@@ -1,0 +1,371 @@
+//! Tags, vault access policies, vault locks, data retrieval policies and provisioned capacity:
+//! stored and validated here. Evaluating policies on requests and enforcing the retrieval
+//! policy and capacity arrive with authentication.
+
+use super::Service;
+use crate::error::{ApiError, ApiResult};
+use glacier_core::wire;
+use glacier_core::{ErrorCode, format_date};
+use glacier_storage::{CapacityUnit, VaultKey, VaultLock};
+use time::OffsetDateTime;
+
+/// Tags a vault can have (the developer guide and REST reference; the SDK model says 10).
+const MAX_TAGS: usize = 50;
+/// Largest vault access or lock policy.
+const MAX_POLICY_BYTES: usize = 20 * 1024;
+/// Active provisioned capacity units an account can have.
+const MAX_CAPACITY_UNITS: usize = 2;
+/// How long an initiated vault lock can be completed.
+const LOCK_WINDOW: time::Duration = time::Duration::hours(24);
+const LOCK_ID_LEN: usize = 32;
+const CAPACITY_ID_LEN: usize = 24;
+
+fn denied(message: impl Into<String>) -> ApiError {
+    ApiError::new(ErrorCode::AccessDeniedException, message)
+}
+
+/// Checks that a policy document is a JSON object with a `Statement`; says why not.
+fn check_policy(doc: &wire::PolicyDocument) -> ApiResult<String> {
+    let policy = doc
+        .policy
+        .clone()
+        .ok_or_else(|| ApiError::missing("Policy"))?;
+    if policy.len() > MAX_POLICY_BYTES {
+        return Err(ApiError::invalid(format!(
+            "Policy is {} bytes; the limit is {MAX_POLICY_BYTES}",
+            policy.len()
+        )));
+    }
+    let value: serde_json::Value = serde_json::from_str(&policy)
+        .map_err(|e| ApiError::invalid(format!("Policy is not valid JSON: {e}")))?;
+    let statement = value
+        .as_object()
+        .ok_or_else(|| ApiError::invalid("Policy must be a JSON object"))?
+        .get("Statement")
+        .ok_or_else(|| ApiError::invalid("Policy has no Statement"))?;
+    if !(statement.is_array() || statement.is_object()) {
+        return Err(ApiError::invalid(
+            "Policy Statement must be an object or a list of objects",
+        ));
+    }
+    Ok(policy)
+}
+
+fn check_tag(key: &str, value: Option<&str>) -> ApiResult<()> {
+    if key.is_empty() || key.chars().count() > 128 {
+        return Err(ApiError::invalid(format!(
+            "Invalid tag key {key:?}: a key is 1 to 128 characters long"
+        )));
+    }
+    if key.to_ascii_lowercase().starts_with("aws:") {
+        return Err(ApiError::invalid(format!(
+            "Invalid tag key {key:?}: the aws: prefix is reserved"
+        )));
+    }
+    if let Some(v) = value
+        && v.chars().count() > 256
+    {
+        return Err(ApiError::invalid(format!(
+            "Invalid value for tag {key:?}: a value is at most 256 characters long"
+        )));
+    }
+    Ok(())
+}
+
+fn add_one_month(t: OffsetDateTime) -> OffsetDateTime {
+    let (year, month) = match t.month() {
+        time::Month::December => (t.year() + 1, time::Month::January),
+        m => (t.year(), m.next()),
+    };
+    let day = t.day().min(time::util::days_in_month(month, year));
+    time::Date::from_calendar_date(year, month, day)
+        .map_or(t + time::Duration::days(30), |d| t.replace_date(d))
+}
+
+impl Service {
+    pub async fn add_tags(
+        &self,
+        key: &VaultKey,
+        input: wire::AddTagsToVaultInput,
+    ) -> ApiResult<()> {
+        let tags = input.tags.ok_or_else(|| ApiError::missing("Tags"))?;
+        for (k, v) in &tags {
+            check_tag(k, Some(v))?;
+        }
+        self.meta.add_tags(key, &tags, MAX_TAGS).await?;
+        Ok(())
+    }
+
+    pub async fn remove_tags(
+        &self,
+        key: &VaultKey,
+        input: wire::RemoveTagsFromVaultInput,
+    ) -> ApiResult<()> {
+        let keys = input.tag_keys.ok_or_else(|| ApiError::missing("TagKeys"))?;
+        for k in &keys {
+            check_tag(k, None)?;
+        }
+        Ok(self.meta.remove_tags(key, &keys).await?)
+    }
+
+    pub async fn list_tags(&self, key: &VaultKey) -> ApiResult<wire::ListTagsForVaultOutput> {
+        Ok(wire::ListTagsForVaultOutput {
+            tags: self.meta.list_tags(key).await?,
+        })
+    }
+
+    pub async fn set_access_policy(
+        &self,
+        key: &VaultKey,
+        doc: wire::PolicyDocument,
+    ) -> ApiResult<()> {
+        let policy = check_policy(&doc)?;
+        Ok(self.meta.set_access_policy(key, Some(policy)).await?)
+    }
+
+    pub async fn get_access_policy(&self, key: &VaultKey) -> ApiResult<wire::PolicyDocument> {
+        let policy = self.meta.get_access_policy(key).await?.ok_or_else(|| {
+            ApiError::not_found(format!(
+                "No vault access policy is set for: {}",
+                self.vault_arn(key)
+            ))
+        })?;
+        Ok(wire::PolicyDocument {
+            policy: Some(policy),
+        })
+    }
+
+    pub async fn delete_access_policy(&self, key: &VaultKey) -> ApiResult<()> {
+        Ok(self.meta.set_access_policy(key, None).await?)
+    }
+
+    /// The vault's lock, an in-progress lock past its 24 hours counting as none.
+    async fn current_lock(&self, key: &VaultKey) -> ApiResult<Option<VaultLock>> {
+        let lock = self.meta.get_vault_lock(key).await?;
+        let now = OffsetDateTime::now_utc();
+        Ok(lock.filter(|l| l.state == "Locked" || l.expires.is_some_and(|e| e > now)))
+    }
+
+    pub async fn initiate_lock(
+        &self,
+        key: &VaultKey,
+        doc: wire::PolicyDocument,
+    ) -> ApiResult<String> {
+        let policy = check_policy(&doc)?;
+        match self.current_lock(key).await? {
+            Some(l) if l.state == "Locked" => {
+                return Err(denied(format!(
+                    "The vault {} is locked; its lock policy cannot be replaced",
+                    key.name
+                )));
+            }
+            Some(_) => {
+                return Err(denied(format!(
+                    "A vault lock is in progress on {}; abort it before initiating another",
+                    key.name
+                )));
+            }
+            None => {}
+        }
+        let now = OffsetDateTime::now_utc();
+        let lock = VaultLock {
+            policy,
+            state: "InProgress".into(),
+            lock_id: crate::config::random_string(LOCK_ID_LEN, super::ID_ALPHABET),
+            created: now,
+            expires: Some(now + LOCK_WINDOW),
+        };
+        let id = lock.lock_id.clone();
+        self.meta.set_vault_lock(key, Some(lock)).await?;
+        Ok(id)
+    }
+
+    pub async fn get_lock(&self, key: &VaultKey) -> ApiResult<wire::GetVaultLockOutput> {
+        let lock = self.current_lock(key).await?.ok_or_else(|| {
+            ApiError::not_found(format!(
+                "No vault lock policy is set for: {}",
+                self.vault_arn(key)
+            ))
+        })?;
+        Ok(wire::GetVaultLockOutput {
+            policy: lock.policy,
+            state: lock.state,
+            expiration_date: lock.expires.map(format_date),
+            creation_date: format_date(lock.created),
+        })
+    }
+
+    pub async fn complete_lock(&self, key: &VaultKey, lock_id: &str) -> ApiResult<()> {
+        match self.current_lock(key).await? {
+            None => Err(ApiError::invalid(format!(
+                "No vault lock is in progress on {}",
+                key.name
+            ))),
+            Some(l) if l.state == "Locked" && l.lock_id == lock_id => Ok(()),
+            Some(l) if l.state == "Locked" => Err(denied(format!(
+                "The vault {} is locked with another lock id",
+                key.name
+            ))),
+            Some(l) if l.lock_id != lock_id => Err(ApiError::invalid(format!(
+                "Invalid lock id {lock_id:?} for the vault lock in progress on {}",
+                key.name
+            ))),
+            Some(l) => {
+                let locked = VaultLock {
+                    state: "Locked".into(),
+                    expires: None,
+                    ..l
+                };
+                Ok(self.meta.set_vault_lock(key, Some(locked)).await?)
+            }
+        }
+    }
+
+    pub async fn abort_lock(&self, key: &VaultKey) -> ApiResult<()> {
+        match self.current_lock(key).await? {
+            Some(l) if l.state == "Locked" => Err(denied(format!(
+                "The vault {} is locked; the lock cannot be aborted",
+                key.name
+            ))),
+            _ => Ok(self.meta.set_vault_lock(key, None).await?),
+        }
+    }
+
+    pub async fn get_retrieval_policy(
+        &self,
+        account: &str,
+    ) -> ApiResult<wire::DataRetrievalPolicyBody> {
+        let policy = match self.meta.get_retrieval_policy(account).await? {
+            Some(p) => serde_json::from_str(&p).map_err(ApiError::internal)?,
+            None => wire::DataRetrievalPolicy {
+                rules: Some(vec![wire::DataRetrievalRule {
+                    strategy: Some("None".into()),
+                    bytes_per_hour: None,
+                }]),
+            },
+        };
+        Ok(wire::DataRetrievalPolicyBody {
+            policy: Some(policy),
+        })
+    }
+
+    pub async fn set_retrieval_policy(
+        &self,
+        account: &str,
+        body: wire::DataRetrievalPolicyBody,
+    ) -> ApiResult<()> {
+        let policy = body.policy.ok_or_else(|| ApiError::missing("Policy"))?;
+        let rules = policy
+            .rules
+            .clone()
+            .ok_or_else(|| ApiError::missing("Rules"))?;
+        let [rule] = rules.as_slice() else {
+            return Err(ApiError::invalid(format!(
+                "A data retrieval policy has exactly one rule; this one has {}",
+                rules.len()
+            )));
+        };
+        match (rule.strategy.as_deref(), rule.bytes_per_hour) {
+            (Some("BytesPerHour"), Some(n)) if n > 0 => {}
+            (Some("BytesPerHour"), _) => {
+                return Err(ApiError::invalid(
+                    "The BytesPerHour strategy needs BytesPerHour of at least 1",
+                ));
+            }
+            (Some("FreeTier" | "None"), None) => {}
+            (Some(s @ ("FreeTier" | "None")), Some(_)) => {
+                return Err(ApiError::invalid(format!(
+                    "BytesPerHour is only allowed with the BytesPerHour strategy, not {s}"
+                )));
+            }
+            (Some(other), _) => {
+                return Err(ApiError::invalid(format!(
+                    "Invalid Strategy {other:?}: use BytesPerHour, FreeTier or None"
+                )));
+            }
+            (None, _) => return Err(ApiError::missing("Strategy")),
+        }
+        let json = serde_json::to_string(&policy).map_err(ApiError::internal)?;
+        Ok(self.meta.set_retrieval_policy(account, &json).await?)
+    }
+
+    pub async fn purchase_capacity(&self, account: &str) -> ApiResult<String> {
+        let start = OffsetDateTime::now_utc();
+        let unit = CapacityUnit {
+            id: crate::config::random_string(
+                CAPACITY_ID_LEN,
+                b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789",
+            ),
+            start,
+            expires: add_one_month(start),
+        };
+        let id = unit.id.clone();
+        self.meta
+            .purchase_capacity(account, unit, MAX_CAPACITY_UNITS)
+            .await?;
+        Ok(id)
+    }
+
+    pub async fn list_capacity(
+        &self,
+        account: &str,
+    ) -> ApiResult<wire::ListProvisionedCapacityOutput> {
+        let units = self.meta.list_capacity(account).await?;
+        Ok(wire::ListProvisionedCapacityOutput {
+            provisioned_capacity_list: units
+                .into_iter()
+                .map(|u| wire::ProvisionedCapacityDescription {
+                    capacity_id: u.id,
+                    start_date: format_date(u.start),
+                    expiration_date: format_date(u.expires),
+                })
+                .collect(),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn months_and_tags() {
+        let t = time::macros::datetime!(2024-01-31 10:00 UTC);
+        assert_eq!(
+            add_one_month(t),
+            time::macros::datetime!(2024-02-29 10:00 UTC)
+        );
+        let t = time::macros::datetime!(2024-12-15 10:00 UTC);
+        assert_eq!(
+            add_one_month(t),
+            time::macros::datetime!(2025-01-15 10:00 UTC)
+        );
+        assert!(check_tag("ok", Some("v")).is_ok());
+        assert!(check_tag("", None).is_err());
+        assert!(check_tag("aws:x", None).is_err());
+        assert!(check_tag(&"k".repeat(129), None).is_err());
+        assert!(check_tag("k", Some(&"v".repeat(257))).is_err());
+        let doc = |p: &str| wire::PolicyDocument {
+            policy: Some(p.into()),
+        };
+        assert!(check_policy(&doc(r#"{"Version":"2012-10-17","Statement":[]}"#)).is_ok());
+        assert!(
+            check_policy(&doc("{"))
+                .unwrap_err()
+                .message
+                .contains("not valid JSON")
+        );
+        assert!(
+            check_policy(&doc("[]"))
+                .unwrap_err()
+                .message
+                .contains("object")
+        );
+        assert!(
+            check_policy(&doc("{}"))
+                .unwrap_err()
+                .message
+                .contains("Statement")
+        );
+    }
+}
