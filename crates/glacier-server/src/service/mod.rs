@@ -63,6 +63,10 @@ pub struct Service {
     /// Wakes the job engine when a job is initiated.
     wake: tokio::sync::Notify,
     notifier: notify::Notifier,
+    /// The exclusive lock on the data directory of [`Service::open_local`], held for the
+    /// service's life: two processes on one directory would delete each other's writes in
+    /// progress when they recover at start-up.
+    _dir_lock: Option<std::fs::File>,
 }
 
 /// What an upload stored.
@@ -85,6 +89,7 @@ impl Service {
             settings,
             wake: tokio::sync::Notify::new(),
             notifier,
+            _dir_lock: None,
         }
     }
 
@@ -92,9 +97,23 @@ impl Service {
     /// recovering from any crash: interrupted writes and unreferenced blobs are removed.
     pub async fn open_local(data_dir: &Path, settings: Settings) -> anyhow::Result<Service> {
         tokio::fs::create_dir_all(data_dir).await?;
+        let lock = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(data_dir.join("lock"))?;
+        match lock.try_lock() {
+            Ok(()) => {}
+            Err(std::fs::TryLockError::WouldBlock) => anyhow::bail!(
+                "the data directory {} is in use by another glacier process (a server or a command on the local store); wait for it or stop it",
+                data_dir.display()
+            ),
+            Err(std::fs::TryLockError::Error(e)) => return Err(e.into()),
+        }
         let meta = SqliteMetadataStore::open(data_dir.join("metadata.sqlite")).await?;
         let blobs = FsBlobStore::open(data_dir).await?;
-        let service = Service::new(Arc::new(meta), Arc::new(blobs), settings);
+        let mut service = Service::new(Arc::new(meta), Arc::new(blobs), settings);
+        service._dir_lock = Some(lock);
         service.reclaim_orphans().await?;
         Ok(service)
     }
