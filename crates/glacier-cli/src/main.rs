@@ -1,26 +1,76 @@
 //! `glacier`: archive and restore files with Amazon Glacier or a compatible server, and run one.
 
+mod commands;
+mod output;
+mod target;
+
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 use glacier_server::{AppState, IdentitySource, RetrievalDelay, ServerConfig, Service, Settings};
+use output::Output;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
 use tokio_util::sync::CancellationToken;
 
+/// Amazon Glacier from the command line — against AWS, any compatible server, or (with nothing
+/// configured) a local store on this machine — and a Glacier-compatible server.
 #[derive(Parser)]
-#[command(
-    name = "glacier",
-    version,
-    about = "Amazon Glacier from the command line, and a Glacier-compatible server"
-)]
+#[command(name = "glacier", version)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
+    /// A Glacier endpoint URL, e.g. http://127.0.0.1:9090 (wins over everything else).
+    #[arg(long, global = true)]
+    endpoint: Option<String>,
+    /// Amazon Glacier in this AWS region (credentials from the environment or ~/.aws).
+    #[arg(long, global = true)]
+    region: Option<String>,
+    /// A profile of ~/.config/glacier/config.toml.
+    #[arg(long, global = true, env = "GLACIER_PROFILE")]
+    profile: Option<String>,
+    /// The local store used when no endpoint or region is configured
+    /// [default: the platform data directory, e.g. ~/.local/share/glacier/local].
+    #[arg(long, global = true, env = "GLACIER_LOCAL_STORE")]
+    local_store: Option<PathBuf>,
+    /// How results are printed.
+    #[arg(long, short = 'o', global = true, value_enum, default_value = "table")]
+    output: Output,
+    /// Say which target is used.
+    #[arg(long, short, global = true)]
+    verbose: bool,
+    /// No progress output.
+    #[arg(long, short, global = true)]
+    quiet: bool,
 }
 
 #[derive(Subcommand)]
 enum Command {
+    /// Show which Glacier this command line talks to.
+    Status,
+    /// Create, list, describe and delete vaults.
+    #[command(subcommand)]
+    Vault(commands::VaultCmd),
+    /// Upload files (or standard input, `-`) as archives; prints each archive id.
+    Upload(commands::UploadArgs),
+    /// Start retrieving an archive; prints the job id.
+    Retrieve(commands::RetrieveArgs),
+    /// List, describe and wait for retrieval jobs.
+    #[command(subcommand)]
+    Job(commands::JobCmd),
+    /// Download a finished retrieval job's output, verified, to a file.
+    Download(commands::DownloadArgs),
+    /// Retrieve an archive, wait for the job and download it: one command to get a file back.
+    Get(commands::GetArgs),
+    /// Print a vault's inventory (retrieve, wait, print).
+    Inventory(commands::InventoryArgs),
+    /// Delete an archive.
+    Delete(commands::DeleteArgs),
+    /// List and abort unfinished multipart uploads.
+    #[command(subcommand)]
+    Multipart(commands::MultipartCmd),
+    /// Print the SHA-256 tree hash of files, as sha256sum prints hashes.
+    Treehash(commands::TreehashArgs),
     /// Run a Glacier-compatible server (the 2012-06-01 REST API) on this machine.
     Serve(ServeArgs),
 }
@@ -55,18 +105,64 @@ struct ServeArgs {
     credentials: Option<PathBuf>,
 }
 
-fn main() -> anyhow::Result<()> {
+fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
+    let default_filter = if matches!(cli.command, Command::Serve(_)) {
+        "info"
+    } else {
+        "warn"
+    };
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_env("GLACIER_LOG")
-                .unwrap_or_else(|_| "info".into()),
+                .unwrap_or_else(|_| default_filter.into()),
         )
         .with_writer(std::io::stderr)
         .init();
-    let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
-    match cli.command {
-        Command::Serve(args) => runtime.block_on(serve(args)),
+    let result = tokio::runtime::Runtime::new()
+        .context("starting the async runtime")
+        .and_then(|rt| rt.block_on(run(cli)));
+    match result {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {}", commands::explain(&e));
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(cli: Cli) -> anyhow::Result<()> {
+    let command = match cli.command {
+        Command::Serve(args) => return serve(args).await,
+        other => other,
+    };
+    let target = target::resolve(&target::Choice {
+        endpoint: cli.endpoint.as_deref(),
+        region: cli.region.as_deref(),
+        profile: cli.profile.as_deref(),
+        local_store: cli.local_store.as_deref(),
+    })?;
+    if cli.verbose {
+        eprintln!("using {target}");
+    }
+    let ctx = commands::Ctx {
+        target,
+        output: cli.output,
+        quiet: cli.quiet,
+    };
+    match command {
+        Command::Status => commands::status(&ctx).await,
+        Command::Vault(c) => commands::vault(&ctx, c).await,
+        Command::Upload(a) => commands::upload(&ctx, a).await,
+        Command::Retrieve(a) => commands::retrieve(&ctx, a).await,
+        Command::Job(c) => commands::job(&ctx, c).await,
+        Command::Download(a) => commands::download(&ctx, a).await,
+        Command::Get(a) => commands::get(&ctx, a).await,
+        Command::Inventory(a) => commands::inventory(&ctx, a).await,
+        Command::Delete(a) => commands::delete(&ctx, a).await,
+        Command::Multipart(c) => commands::multipart(&ctx, c).await,
+        Command::Treehash(a) => commands::treehash(&ctx, a).await,
+        Command::Serve(_) => Ok(()),
     }
 }
 

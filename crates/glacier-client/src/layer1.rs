@@ -143,6 +143,17 @@ pub struct JobOutput {
     pub body: ByteStream,
 }
 
+/// Told of every body chunk sent or received, e.g. to draw a progress bar. Repeated attempts
+/// are counted again.
+pub type ProgressFn = Arc<dyn Fn(Transfer, u64) + Send + Sync>;
+
+/// The direction of a counted chunk.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Transfer {
+    Sent,
+    Received,
+}
+
 /// A response body as a stream of chunks.
 pub struct ByteStream(ResponseBody);
 
@@ -173,6 +184,7 @@ impl ByteStream {
 
 /// Builds a [`Layer1`].
 pub struct Layer1Builder {
+    progress: Option<ProgressFn>,
     endpoint: Option<String>,
     region: String,
     credentials: Option<Credentials>,
@@ -208,6 +220,12 @@ impl Layer1Builder {
     /// Another transport, e.g. [`crate::transport::InProcess`] around the server's router.
     pub fn transport(mut self, t: Arc<dyn Transport>) -> Self {
         self.transport = Some(t);
+        self
+    }
+
+    /// Counts the bytes of every request and job-output body as they move.
+    pub fn progress(mut self, f: ProgressFn) -> Self {
+        self.progress = Some(f);
         self
     }
 
@@ -249,6 +267,7 @@ impl Layer1Builder {
         };
         Ok(Layer1 {
             inner: Arc::new(Inner {
+                progress: self.progress,
                 scheme,
                 authority,
                 region: self.region,
@@ -262,6 +281,7 @@ impl Layer1Builder {
 }
 
 struct Inner {
+    progress: Option<ProgressFn>,
     scheme: http::uri::Scheme,
     authority: http::uri::Authority,
     region: String,
@@ -316,6 +336,7 @@ fn header_str(resp: &http::Response<ResponseBody>, name: &str) -> Option<String>
 impl Layer1 {
     pub fn builder() -> Layer1Builder {
         Layer1Builder {
+            progress: None,
             endpoint: None,
             region: "us-east-1".into(),
             credentials: None,
@@ -394,8 +415,19 @@ impl Layer1 {
         if call.method != Method::GET && call.method != Method::DELETE || !call.payload.is_empty() {
             req = req.header(header::CONTENT_LENGTH, call.payload.len());
         }
+        let mut body = call.payload.body().await?;
+        if let Some(progress) = self.inner.progress.clone() {
+            body = body
+                .map_frame(move |f| {
+                    if let Some(d) = f.data_ref() {
+                        progress(Transfer::Sent, d.len() as u64);
+                    }
+                    f
+                })
+                .boxed();
+        }
         let mut req = req
-            .body(call.payload.body().await?)
+            .body(body)
             .map_err(|e| GlacierError::InvalidInput(format!("{}: {e}", call.operation)))?;
         self.sign(&mut req, &call.payload_sha256)
             .map_err(|e| GlacierError::Credentials(format!("signing {}: {e}", call.operation)))?;
@@ -690,7 +722,19 @@ impl Layer1 {
             checksum: header_str(&resp, h::TREE_HASH),
             accept_ranges: header_str(&resp, "accept-ranges"),
             archive_description: header_str(&resp, h::ARCHIVE_DESCRIPTION),
-            body: ByteStream(resp.into_body()),
+            body: match self.inner.progress.clone() {
+                Some(progress) => ByteStream(
+                    resp.into_body()
+                        .map_frame(move |f| {
+                            if let Some(d) = f.data_ref() {
+                                progress(Transfer::Received, d.len() as u64);
+                            }
+                            f
+                        })
+                        .boxed_unsync(),
+                ),
+                None => ByteStream(resp.into_body()),
+            },
         })
     }
 

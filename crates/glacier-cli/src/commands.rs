@@ -1,0 +1,760 @@
+//! The commands other than `serve`: each resolves its target, runs, prints a table or JSON.
+
+use crate::output::{self, Output, Progress};
+use crate::target::{self, Target};
+use anyhow::{Context, bail};
+use futures_util::TryStreamExt;
+use glacier_client::layer1::Transfer;
+use glacier_client::layer2::{InventoryRequest, WaitOptions};
+use glacier_client::{ConcurrentDownloader, GlacierError, Job, Vault};
+use glacier_core::wire::JobParameters;
+use serde_json::json;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+const MIB: u64 = 1 << 20;
+
+/// What every command knows.
+pub(crate) struct Ctx {
+    pub(crate) target: Target,
+    pub(crate) output: Output,
+    pub(crate) quiet: bool,
+}
+
+impl Ctx {
+    async fn connect(&self) -> anyhow::Result<target::Connection> {
+        target::connect(&self.target, None).await
+    }
+
+    async fn connect_with(
+        &self,
+        progress: &Arc<Progress>,
+        direction: Transfer,
+    ) -> anyhow::Result<target::Connection> {
+        target::connect(&self.target, Some(progress.callback(direction))).await
+    }
+
+    fn json(&self) -> bool {
+        self.output == Output::Json
+    }
+}
+
+/// One line saying what went wrong and, where it helps, what to do.
+pub(crate) fn explain(e: &anyhow::Error) -> String {
+    let Some(g) = e.chain().find_map(|c| c.downcast_ref::<GlacierError>()) else {
+        return format!("{e:#}");
+    };
+    let context = e.to_string();
+    let prefix = if context == g.to_string() {
+        String::new()
+    } else {
+        format!("{context}: ")
+    };
+    match g {
+        GlacierError::UnexpectedHttpResponse { code, message, .. }
+            if code == "ResourceNotFoundException" =>
+        {
+            format!(
+                "{prefix}{message} (check the name or id; `glacier vault list` lists the vaults)"
+            )
+        }
+        GlacierError::UnexpectedHttpResponse { code, message, .. } => {
+            format!("{prefix}{message} ({code})")
+        }
+        GlacierError::Transport { source, .. } => {
+            format!(
+                "{prefix}could not reach the Glacier endpoint ({source}); is the server running and the address right?"
+            )
+        }
+        GlacierError::Credentials(m) => format!("{prefix}{m}"),
+        other => format!("{prefix}{other}"),
+    }
+}
+
+pub(crate) async fn status(ctx: &Ctx) -> anyhow::Result<()> {
+    let conn = ctx.connect().await?;
+    let vaults = conn.layer2.list_vaults().await?;
+    if ctx.json() {
+        output::json(&json!({"target": ctx.target.to_string(), "vaults": vaults.len()}));
+    } else {
+        println!("target: {}", ctx.target);
+        println!("vaults: {}", vaults.len());
+    }
+    Ok(())
+}
+
+#[derive(clap::Subcommand)]
+pub(crate) enum VaultCmd {
+    /// Create a vault (creating an existing vault is fine).
+    Create { name: String },
+    /// List the vaults.
+    List,
+    /// Show a vault's archive count, size and dates.
+    Describe { name: String },
+    /// Delete an empty vault.
+    Delete { name: String },
+}
+
+fn vault_json(v: &Vault) -> serde_json::Value {
+    json!({"name": v.name, "arn": v.arn, "creation_date": v.creation_date,
+           "last_inventory_date": v.last_inventory_date, "archives": v.number_of_archives, "size": v.size})
+}
+
+fn vault_row(v: &Vault) -> Vec<String> {
+    vec![
+        v.name.clone(),
+        v.number_of_archives.to_string(),
+        v.size.to_string(),
+        v.creation_date.clone(),
+        v.last_inventory_date.clone().unwrap_or_else(|| "-".into()),
+    ]
+}
+
+const VAULT_HEADER: &[&str] = &["NAME", "ARCHIVES", "SIZE", "CREATED", "LAST INVENTORY"];
+
+pub(crate) async fn vault(ctx: &Ctx, cmd: VaultCmd) -> anyhow::Result<()> {
+    let conn = ctx.connect().await?;
+    let g = &conn.layer2;
+    match cmd {
+        VaultCmd::Create { name } => {
+            let v = g
+                .create_vault(&name)
+                .await
+                .with_context(|| format!("creating vault {name}"))?;
+            if ctx.json() {
+                output::json(&vault_json(&v));
+            } else {
+                println!("created vault {} ({})", v.name, v.arn);
+            }
+        }
+        VaultCmd::List => {
+            let vaults = g.list_vaults().await?;
+            if ctx.json() {
+                output::json(&serde_json::Value::Array(
+                    vaults.iter().map(vault_json).collect(),
+                ));
+            } else {
+                output::table(
+                    VAULT_HEADER,
+                    &vaults.iter().map(vault_row).collect::<Vec<_>>(),
+                );
+            }
+        }
+        VaultCmd::Describe { name } => {
+            let v = g
+                .get_vault(&name)
+                .await
+                .with_context(|| format!("vault {name}"))?;
+            if ctx.json() {
+                output::json(&vault_json(&v));
+            } else {
+                output::table(VAULT_HEADER, &[vault_row(&v)]);
+            }
+        }
+        VaultCmd::Delete { name } => {
+            g.delete_vault(&name)
+                .await
+                .with_context(|| format!("deleting vault {name}"))?;
+            if ctx.json() {
+                output::json(&json!({"deleted": name}));
+            } else {
+                println!("deleted vault {name}");
+            }
+        }
+    }
+    Ok(())
+}
+
+#[derive(clap::Args)]
+pub(crate) struct UploadArgs {
+    /// Files to upload; `-` reads standard input as one archive of unknown length.
+    #[arg(required = true)]
+    files: Vec<PathBuf>,
+    #[arg(long)]
+    vault: String,
+    /// The archive description [default: the file name].
+    #[arg(long)]
+    description: Option<String>,
+    /// Part size in MiB for multipart uploads (1, 2, 4, 8, …; raised when a file needs it)
+    /// [default: one request up to 100 MiB, else 8; 64 for standard input].
+    #[arg(long)]
+    part_size: Option<u64>,
+    /// Parts in flight at once.
+    #[arg(long, default_value_t = 4)]
+    concurrency: usize,
+}
+
+/// A description from a file name, when the name is printable ASCII.
+fn default_description(path: &Path) -> Option<String> {
+    let name = path.file_name()?.to_str()?;
+    (name.len() <= 1024 && name.bytes().all(|b| (0x20..=0x7e).contains(&b)))
+        .then(|| name.to_owned())
+}
+
+pub(crate) async fn upload(ctx: &Ctx, args: UploadArgs) -> anyhow::Result<()> {
+    let mut results = Vec::new();
+    for file in &args.files {
+        let stdin = file.as_os_str() == "-";
+        let size = if stdin {
+            None
+        } else {
+            Some(
+                std::fs::metadata(file)
+                    .with_context(|| format!("cannot read {}", file.display()))?
+                    .len(),
+            )
+        };
+        let progress = Arc::new(Progress::new(
+            &format!("uploading {}", file.display()),
+            size,
+            ctx.output,
+            ctx.quiet,
+        ));
+        let conn = ctx.connect_with(&progress, Transfer::Sent).await?;
+        let vault = conn
+            .layer2
+            .get_vault(&args.vault)
+            .await
+            .with_context(|| format!("vault {}", args.vault))?;
+        let description = args.description.clone().or_else(|| {
+            if stdin {
+                None
+            } else {
+                default_description(file)
+            }
+        });
+        let archive_id = match (stdin, size, args.part_size) {
+            (true, _, part) => {
+                let part_size = part.unwrap_or(64) * MIB;
+                let writer = vault
+                    .create_archive_writer(part_size, description.as_deref())
+                    .await?;
+                upload_stdin(writer.with_concurrency(args.concurrency)).await?
+            }
+            (false, Some(s), None) if s <= glacier_client::layer2::SINGLE_OPERATION_THRESHOLD => {
+                vault.upload_archive(file, description.as_deref()).await?
+            }
+            (false, _, part) => {
+                vault
+                    .concurrent_create_archive_from_file(
+                        file,
+                        description.as_deref(),
+                        part.unwrap_or(8) * MIB,
+                        args.concurrency,
+                    )
+                    .await?
+            }
+        };
+        progress.finish();
+        results.push(json!({"file": file.display().to_string(), "archive_id": archive_id, "size": size, "vault": args.vault}));
+        if !ctx.json() {
+            println!("{archive_id}  {}", file.display());
+        }
+    }
+    if ctx.json() {
+        output::json(&serde_json::Value::Array(results));
+    }
+    Ok(())
+}
+
+async fn upload_stdin(mut writer: glacier_client::Writer) -> anyhow::Result<String> {
+    use tokio::io::AsyncWriteExt;
+    let mut stdin = tokio::io::stdin();
+    tokio::io::copy(&mut stdin, &mut writer)
+        .await
+        .context("uploading standard input")?;
+    writer.shutdown().await.context("completing the upload")?;
+    writer
+        .archive_id()
+        .map(str::to_owned)
+        .context("the upload completed without an archive id")
+}
+
+#[derive(clap::Args)]
+pub(crate) struct RetrieveArgs {
+    archive_id: String,
+    #[arg(long)]
+    vault: String,
+    /// Only these bytes, `first-last` (megabyte aligned).
+    #[arg(long)]
+    range: Option<String>,
+    /// Expedited, Standard or Bulk.
+    #[arg(long)]
+    tier: Option<String>,
+}
+
+pub(crate) async fn retrieve(ctx: &Ctx, args: RetrieveArgs) -> anyhow::Result<()> {
+    let conn = ctx.connect().await?;
+    let job_id =
+        start_retrieval(&conn, &args.vault, &args.archive_id, args.range, args.tier).await?;
+    if ctx.json() {
+        output::json(&json!({"job_id": job_id, "vault": args.vault}));
+    } else {
+        println!("{job_id}");
+    }
+    Ok(())
+}
+
+async fn start_retrieval(
+    conn: &target::Connection,
+    vault: &str,
+    archive_id: &str,
+    range: Option<String>,
+    tier: Option<String>,
+) -> anyhow::Result<String> {
+    let params = JobParameters {
+        job_type: Some("archive-retrieval".into()),
+        archive_id: Some(archive_id.to_owned()),
+        retrieval_byte_range: range,
+        tier,
+        ..Default::default()
+    };
+    Ok(conn
+        .layer2
+        .layer1
+        .initiate_job(vault, &params)
+        .await
+        .with_context(|| format!("retrieving archive {archive_id}"))?
+        .job_id)
+}
+
+#[derive(clap::Subcommand)]
+pub(crate) enum JobCmd {
+    /// List a vault's jobs.
+    List {
+        #[arg(long)]
+        vault: String,
+    },
+    /// Show a job.
+    Describe {
+        job_id: String,
+        #[arg(long)]
+        vault: String,
+    },
+    /// Wait until a job completes.
+    Wait {
+        job_id: String,
+        #[arg(long)]
+        vault: String,
+    },
+}
+
+fn job_json(j: &Job) -> serde_json::Value {
+    json!({"job_id": j.id, "action": j.action, "status": j.status_code, "status_message": j.status_message,
+           "completed": j.completed, "archive_id": j.archive_id, "archive_size": j.archive_size,
+           "inventory_size": j.inventory_size, "sha256_tree_hash": j.sha256_treehash,
+           "creation_date": j.creation_date, "completion_date": j.completion_date,
+           "retrieval_byte_range": j.retrieval_byte_range, "description": j.description})
+}
+
+fn job_row(j: &Job) -> Vec<String> {
+    vec![
+        j.id.clone(),
+        j.action.clone(),
+        j.status_code.clone(),
+        j.archive_id.clone().unwrap_or_else(|| "-".into()),
+        j.creation_date.clone(),
+    ]
+}
+
+const JOB_HEADER: &[&str] = &["JOB", "ACTION", "STATUS", "ARCHIVE", "CREATED"];
+
+fn print_jobs(ctx: &Ctx, jobs: &[Job]) {
+    if ctx.json() {
+        output::json(&serde_json::Value::Array(
+            jobs.iter().map(job_json).collect(),
+        ));
+    } else {
+        output::table(JOB_HEADER, &jobs.iter().map(job_row).collect::<Vec<_>>());
+    }
+}
+
+fn wait_options() -> WaitOptions {
+    WaitOptions {
+        first_delay: Duration::from_millis(100),
+        max_delay: Duration::from_secs(60),
+        ..Default::default()
+    }
+}
+
+pub(crate) async fn job(ctx: &Ctx, cmd: JobCmd) -> anyhow::Result<()> {
+    let conn = ctx.connect().await?;
+    match cmd {
+        JobCmd::List { vault } => {
+            let v = conn
+                .layer2
+                .get_vault(&vault)
+                .await
+                .with_context(|| format!("vault {vault}"))?;
+            print_jobs(ctx, &v.list_jobs(None, None).await?);
+        }
+        JobCmd::Describe { job_id, vault } => {
+            let v = conn
+                .layer2
+                .get_vault(&vault)
+                .await
+                .with_context(|| format!("vault {vault}"))?;
+            let j = v
+                .get_job(&job_id)
+                .await
+                .with_context(|| format!("job {job_id}"))?;
+            if ctx.json() {
+                output::json(&job_json(&j));
+            } else {
+                print_jobs(ctx, &[j]);
+            }
+        }
+        JobCmd::Wait { job_id, vault } => {
+            let v = conn
+                .layer2
+                .get_vault(&vault)
+                .await
+                .with_context(|| format!("vault {vault}"))?;
+            let mut j = v
+                .get_job(&job_id)
+                .await
+                .with_context(|| format!("job {job_id}"))?;
+            j.wait(wait_options(), None).await?;
+            if ctx.json() {
+                output::json(&job_json(&j));
+            } else {
+                print_jobs(ctx, &[j]);
+            }
+        }
+    }
+    Ok(())
+}
+
+#[derive(clap::Args)]
+pub(crate) struct DownloadArgs {
+    job_id: String,
+    #[arg(long)]
+    vault: String,
+    /// Where to write the output.
+    #[arg(long, short = 'O')]
+    out: PathBuf,
+    /// Chunk size in MiB (1, 2, 4, 8, …).
+    #[arg(long, default_value_t = 8)]
+    chunk_size: u64,
+    #[arg(long, default_value_t = 4)]
+    concurrency: usize,
+}
+
+/// Downloads to `<out>.partial` (resumable: run again to continue), renamed to `out` only when
+/// every chunk and the whole verified.
+async fn download_job(
+    job: &Job,
+    out: &Path,
+    chunk_size: u64,
+    concurrency: usize,
+) -> anyhow::Result<u64> {
+    if !job.completed {
+        bail!(
+            "job {} is {}; run `glacier job wait {} --vault {}` first",
+            job.id,
+            job.status_code,
+            job.id,
+            job.vault_name
+        );
+    }
+    if job.status_code != "Succeeded" {
+        bail!(
+            "job {} failed: {}",
+            job.id,
+            job.status_message.clone().unwrap_or_default()
+        );
+    }
+    let mut partial = out.as_os_str().to_owned();
+    partial.push(".partial");
+    let partial = PathBuf::from(partial);
+    let downloader = ConcurrentDownloader {
+        part_size: chunk_size * MIB,
+        concurrency,
+        retries: 5,
+    };
+    downloader.download(job, &partial).await.with_context(|| {
+        format!(
+            "downloading to {} (run the command again to resume)",
+            out.display()
+        )
+    })?;
+    std::fs::rename(&partial, out)
+        .with_context(|| format!("renaming {} to {}", partial.display(), out.display()))?;
+    Ok(job.output_size())
+}
+
+pub(crate) async fn download(ctx: &Ctx, args: DownloadArgs) -> anyhow::Result<()> {
+    let progress = Arc::new(Progress::new(
+        &format!("downloading {}", args.out.display()),
+        None,
+        ctx.output,
+        ctx.quiet,
+    ));
+    let conn = ctx.connect_with(&progress, Transfer::Received).await?;
+    let vault = conn
+        .layer2
+        .get_vault(&args.vault)
+        .await
+        .with_context(|| format!("vault {}", args.vault))?;
+    let job = vault
+        .get_job(&args.job_id)
+        .await
+        .with_context(|| format!("job {}", args.job_id))?;
+    progress.set_total(job.output_size());
+    let bytes = download_job(&job, &args.out, args.chunk_size, args.concurrency).await?;
+    progress.finish();
+    report_download(ctx, &args.out, bytes, &job);
+    Ok(())
+}
+
+fn report_download(ctx: &Ctx, out: &Path, bytes: u64, job: &Job) {
+    if ctx.json() {
+        output::json(
+            &json!({"file": out.display().to_string(), "bytes": bytes, "job_id": job.id,
+                             "archive_id": job.archive_id, "sha256_tree_hash": job.sha256_treehash}),
+        );
+    } else {
+        println!("{}  {} bytes, tree hash verified", out.display(), bytes);
+    }
+}
+
+#[derive(clap::Args)]
+pub(crate) struct GetArgs {
+    archive_id: String,
+    #[arg(long)]
+    vault: String,
+    #[arg(long, short = 'O')]
+    out: PathBuf,
+    /// Expedited, Standard or Bulk.
+    #[arg(long)]
+    tier: Option<String>,
+    #[arg(long, default_value_t = 8)]
+    chunk_size: u64,
+    #[arg(long, default_value_t = 4)]
+    concurrency: usize,
+}
+
+pub(crate) async fn get(ctx: &Ctx, args: GetArgs) -> anyhow::Result<()> {
+    let progress = Arc::new(Progress::new(
+        &format!("downloading {}", args.out.display()),
+        None,
+        ctx.output,
+        ctx.quiet,
+    ));
+    let conn = ctx.connect_with(&progress, Transfer::Received).await?;
+    let vault = conn
+        .layer2
+        .get_vault(&args.vault)
+        .await
+        .with_context(|| format!("vault {}", args.vault))?;
+    // A whole-archive retrieval of this archive already in flight (or done) is reused.
+    let existing = vault.list_jobs(None, None).await?.into_iter().find(|j| {
+        j.archive_id.as_deref() == Some(args.archive_id.as_str())
+            && j.status_code != "Failed"
+            && j.retrieval_byte_range.as_deref()
+                == Some(&format!("0-{}", j.archive_size.saturating_sub(1)))
+    });
+    let job_id = match existing {
+        Some(j) => j.id,
+        None => {
+            start_retrieval(
+                &conn,
+                &args.vault,
+                &args.archive_id,
+                None,
+                args.tier.clone(),
+            )
+            .await?
+        }
+    };
+    if !ctx.quiet && !ctx.json() {
+        eprintln!("waiting for job {job_id}");
+    }
+    let mut job = vault.get_job(&job_id).await?;
+    job.wait(wait_options(), None).await?;
+    progress.set_total(job.output_size());
+    let bytes = download_job(&job, &args.out, args.chunk_size, args.concurrency).await?;
+    progress.finish();
+    report_download(ctx, &args.out, bytes, &job);
+    Ok(())
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub(crate) enum InventoryFormat {
+    Table,
+    Json,
+    Csv,
+}
+
+#[derive(clap::Args)]
+pub(crate) struct InventoryArgs {
+    #[arg(long)]
+    vault: String,
+    /// How to print the archives [default: as --output says].
+    #[arg(long, value_enum)]
+    format: Option<InventoryFormat>,
+}
+
+pub(crate) async fn inventory(ctx: &Ctx, args: InventoryArgs) -> anyhow::Result<()> {
+    let conn = ctx.connect().await?;
+    let vault = conn
+        .layer2
+        .get_vault(&args.vault)
+        .await
+        .with_context(|| format!("vault {}", args.vault))?;
+    let format = args.format.unwrap_or(if ctx.json() {
+        InventoryFormat::Json
+    } else {
+        InventoryFormat::Table
+    });
+    let request = InventoryRequest {
+        format: (format == InventoryFormat::Csv).then(|| "CSV".to_owned()),
+        ..Default::default()
+    };
+    let mut job = vault.retrieve_inventory_job(request).await?;
+    job.wait(wait_options(), None).await?;
+    if format == InventoryFormat::Csv {
+        let out = job.get_output(None, false).await?;
+        print!("{}", String::from_utf8_lossy(&out.data));
+        return Ok(());
+    }
+    let entries: Vec<_> = job.inventory().await?.try_collect().await?;
+    if format == InventoryFormat::Json {
+        let list: Vec<_> = entries
+            .iter()
+            .map(|e| json!({"archive_id": e.archive_id, "description": e.archive_description, "creation_date": e.creation_date, "size": e.size, "sha256_tree_hash": e.sha256_tree_hash}))
+            .collect();
+        output::json(
+            &json!({"vault": vault.name, "inventory_date": job.completion_date, "archives": list}),
+        );
+    } else {
+        let rows: Vec<Vec<String>> = entries
+            .iter()
+            .map(|e| {
+                vec![
+                    e.archive_id.clone(),
+                    e.size.to_string(),
+                    e.creation_date.clone(),
+                    e.archive_description.clone(),
+                ]
+            })
+            .collect();
+        output::table(&["ARCHIVE", "SIZE", "CREATED", "DESCRIPTION"], &rows);
+    }
+    Ok(())
+}
+
+#[derive(clap::Args)]
+pub(crate) struct DeleteArgs {
+    archive_id: String,
+    #[arg(long)]
+    vault: String,
+}
+
+pub(crate) async fn delete(ctx: &Ctx, args: DeleteArgs) -> anyhow::Result<()> {
+    let conn = ctx.connect().await?;
+    conn.layer2
+        .layer1
+        .delete_archive(&args.vault, &args.archive_id)
+        .await
+        .with_context(|| format!("deleting archive {}", args.archive_id))?;
+    if ctx.json() {
+        output::json(&json!({"deleted": args.archive_id, "vault": args.vault}));
+    } else {
+        println!("deleted archive {}", args.archive_id);
+    }
+    Ok(())
+}
+
+#[derive(clap::Subcommand)]
+pub(crate) enum MultipartCmd {
+    /// List a vault's unfinished multipart uploads.
+    List {
+        #[arg(long)]
+        vault: String,
+    },
+    /// Abort an unfinished multipart upload.
+    Abort {
+        upload_id: String,
+        #[arg(long)]
+        vault: String,
+    },
+}
+
+pub(crate) async fn multipart(ctx: &Ctx, cmd: MultipartCmd) -> anyhow::Result<()> {
+    let conn = ctx.connect().await?;
+    let l1 = &conn.layer2.layer1;
+    match cmd {
+        MultipartCmd::List { vault } => {
+            let mut uploads = Vec::new();
+            let mut marker: Option<String> = None;
+            loop {
+                let page = l1
+                    .list_multipart_uploads(&vault, None, marker.as_deref())
+                    .await
+                    .with_context(|| format!("vault {vault}"))?;
+                uploads.extend(page.uploads_list);
+                marker = page.marker;
+                if marker.is_none() {
+                    break;
+                }
+            }
+            if ctx.json() {
+                let list: Vec<_> = uploads
+                    .iter()
+                    .map(|u| json!({"upload_id": u.multipart_upload_id, "description": u.archive_description, "part_size": u.part_size_in_bytes, "creation_date": u.creation_date}))
+                    .collect();
+                output::json(&serde_json::Value::Array(list));
+            } else {
+                let rows: Vec<Vec<String>> = uploads
+                    .iter()
+                    .map(|u| {
+                        vec![
+                            u.multipart_upload_id.clone(),
+                            u.part_size_in_bytes.to_string(),
+                            u.creation_date.clone(),
+                            u.archive_description.clone().unwrap_or_default(),
+                        ]
+                    })
+                    .collect();
+                output::table(&["UPLOAD", "PART SIZE", "CREATED", "DESCRIPTION"], &rows);
+            }
+        }
+        MultipartCmd::Abort { upload_id, vault } => {
+            l1.abort_multipart_upload(&vault, &upload_id)
+                .await
+                .with_context(|| format!("aborting upload {upload_id}"))?;
+            if ctx.json() {
+                output::json(&json!({"aborted": upload_id}));
+            } else {
+                println!("aborted upload {upload_id}");
+            }
+        }
+    }
+    Ok(())
+}
+
+#[derive(clap::Args)]
+pub(crate) struct TreehashArgs {
+    #[arg(required = true)]
+    files: Vec<PathBuf>,
+}
+
+pub(crate) async fn treehash(ctx: &Ctx, args: TreehashArgs) -> anyhow::Result<()> {
+    let mut out = Vec::new();
+    for f in &args.files {
+        let (_, tree) = glacier_client::utils::compute_hashes_from_file(f)
+            .await
+            .with_context(|| format!("cannot read {}", f.display()))?;
+        if ctx.json() {
+            out.push(json!({"file": f.display().to_string(), "sha256_tree_hash": tree}));
+        } else {
+            println!("{tree}  {}", f.display());
+        }
+    }
+    if ctx.json() {
+        output::json(&serde_json::Value::Array(out));
+    }
+    Ok(())
+}

@@ -1,0 +1,185 @@
+//! Which Glacier the CLI talks to: `--endpoint` > `--region` > `GLACIER_ENDPOINT` > the config
+//! file's profile > the embedded local store (the server's engine in-process, no server).
+
+use anyhow::Context;
+use glacier_client::layer1::ProgressFn;
+use glacier_client::transport::InProcess;
+use glacier_client::{Credentials, Layer1, Layer2};
+use glacier_server::{AppState, ServerConfig, Service, Settings};
+use serde::Deserialize;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use tokio_util::sync::CancellationToken;
+
+/// Where requests go.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Target {
+    Endpoint(String),
+    Region(String),
+    Local(PathBuf),
+}
+
+impl std::fmt::Display for Target {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Target::Endpoint(e) => write!(f, "endpoint {e}"),
+            Target::Region(r) => write!(f, "Amazon Glacier in {r}"),
+            Target::Local(d) => write!(f, "the local store in {}", d.display()),
+        }
+    }
+}
+
+/// What the user asked for on the command line and in the environment.
+pub(crate) struct Choice<'a> {
+    pub(crate) endpoint: Option<&'a str>,
+    pub(crate) region: Option<&'a str>,
+    pub(crate) profile: Option<&'a str>,
+    pub(crate) local_store: Option<&'a Path>,
+}
+
+/// `~/.config/glacier/config.toml`: defaults at the top, named profiles under `[profile.NAME]`.
+#[derive(Debug, Default, Deserialize)]
+struct ConfigFile {
+    endpoint: Option<String>,
+    region: Option<String>,
+    #[serde(default)]
+    profile: BTreeMap<String, ProfileEntry>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+struct ProfileEntry {
+    endpoint: Option<String>,
+    region: Option<String>,
+}
+
+fn config_path() -> Option<PathBuf> {
+    std::env::var_os("GLACIER_CONFIG")
+        .map(PathBuf::from)
+        .or_else(|| dirs::config_dir().map(|d| d.join("glacier").join("config.toml")))
+}
+
+/// The default local store: `glacier/local` in the platform data directory.
+pub(crate) fn default_local_store() -> anyhow::Result<PathBuf> {
+    Ok(dirs::data_dir()
+        .context("no platform data directory; pass --local-store")?
+        .join("glacier")
+        .join("local"))
+}
+
+pub(crate) fn resolve(c: &Choice<'_>) -> anyhow::Result<Target> {
+    if let Some(e) = c.endpoint {
+        return Ok(Target::Endpoint(e.to_owned()));
+    }
+    if let Some(r) = c.region {
+        return Ok(Target::Region(r.to_owned()));
+    }
+    if let Some(e) = std::env::var("GLACIER_ENDPOINT")
+        .ok()
+        .filter(|e| !e.is_empty())
+    {
+        return Ok(Target::Endpoint(e));
+    }
+    if let Some(path) = config_path().filter(|p| p.exists()) {
+        let text = std::fs::read_to_string(&path)
+            .with_context(|| format!("reading {}", path.display()))?;
+        let file: ConfigFile =
+            toml::from_str(&text).with_context(|| format!("parsing {}", path.display()))?;
+        let (endpoint, region) = match c.profile {
+            Some(name) => {
+                let p = file
+                    .profile
+                    .get(name)
+                    .with_context(|| format!("{} has no [profile.{name}]", path.display()))?;
+                (p.endpoint.clone(), p.region.clone())
+            }
+            None => (file.endpoint, file.region),
+        };
+        if let Some(e) = endpoint {
+            return Ok(Target::Endpoint(e));
+        }
+        if let Some(r) = region {
+            return Ok(Target::Region(r));
+        }
+    } else if let Some(name) = c.profile {
+        anyhow::bail!(
+            "profile {name:?} asked for, but there is no config file (~/.config/glacier/config.toml)"
+        );
+    }
+    Ok(Target::Local(match c.local_store {
+        Some(d) => d.to_path_buf(),
+        None => default_local_store()?,
+    }))
+}
+
+/// A connected client; for the local store it also holds the engine running in this process.
+pub(crate) struct Connection {
+    pub(crate) layer2: Layer2,
+    shutdown: Option<CancellationToken>,
+}
+
+impl Drop for Connection {
+    fn drop(&mut self) {
+        if let Some(s) = &self.shutdown {
+            s.cancel();
+        }
+    }
+}
+
+pub(crate) async fn connect(
+    target: &Target,
+    progress: Option<ProgressFn>,
+) -> anyhow::Result<Connection> {
+    let builder = match progress {
+        Some(p) => Layer1::builder().progress(p),
+        None => Layer1::builder(),
+    };
+    match target {
+        Target::Endpoint(e) => Ok(Connection {
+            layer2: Layer2::new(builder.endpoint(e.as_str()).build()?),
+            shutdown: None,
+        }),
+        Target::Region(r) => Ok(Connection {
+            layer2: Layer2::new(builder.region(r.as_str()).build()?),
+            shutdown: None,
+        }),
+        Target::Local(dir) => {
+            let (identities, _) =
+                glacier_server::config::load_identities(None, |_| None, &ensure_dir(dir)?)?;
+            let identity = identities
+                .first()
+                .context("the local store has no identity")?
+                .clone();
+            let service = Arc::new(
+                Service::open_local(dir, Settings::new("us-east-1"))
+                    .await
+                    .with_context(|| format!("opening the local store in {}", dir.display()))?,
+            );
+            let shutdown = CancellationToken::new();
+            tokio::spawn(Arc::clone(&service).run_jobs(shutdown.clone()));
+            let credentials = Credentials::new(
+                identity.access_key_id.clone(),
+                identity.secret_access_key.clone(),
+            );
+            let state = Arc::new(AppState {
+                service,
+                config: ServerConfig { identities },
+            });
+            let transport = Arc::new(InProcess::new(glacier_server::app(state)));
+            let layer1 = builder
+                .endpoint("http://local.glacier")
+                .credentials(credentials)
+                .transport(transport)
+                .build()?;
+            Ok(Connection {
+                layer2: Layer2::new(layer1),
+                shutdown: Some(shutdown),
+            })
+        }
+    }
+}
+
+fn ensure_dir(dir: &Path) -> anyhow::Result<PathBuf> {
+    std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    Ok(dir.to_path_buf())
+}

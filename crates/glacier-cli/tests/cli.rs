@@ -1,0 +1,307 @@
+//! End-to-end: the real `glacier` binary, against the embedded local store and against a
+//! `glacier serve` on an ephemeral port, JSON output parsed and checked.
+
+use conformance_aws_sdk::{ACCESS_KEY, SECRET_KEY};
+use serde_json::Value;
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
+
+mod common;
+
+/// How the CLI reaches its Glacier.
+enum Via<'a> {
+    Local(&'a Path),
+    Endpoint(&'a str),
+}
+
+fn glacier(via: &Via<'_>, args: &[&str]) -> Output {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_glacier"));
+    cmd.args(args)
+        .env_remove("GLACIER_ENDPOINT")
+        .env("GLACIER_CONFIG", "/nonexistent/glacier.toml")
+        .stdin(Stdio::null());
+    match via {
+        Via::Local(dir) => cmd
+            .env("GLACIER_LOCAL_STORE", dir)
+            .env_remove("AWS_ACCESS_KEY_ID")
+            .env_remove("AWS_SECRET_ACCESS_KEY")
+            .env("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent/credentials")
+            .env("AWS_CONFIG_FILE", "/nonexistent/config"),
+        Via::Endpoint(e) => cmd
+            .arg("--endpoint")
+            .arg(e)
+            .env("AWS_ACCESS_KEY_ID", ACCESS_KEY)
+            .env("AWS_SECRET_ACCESS_KEY", SECRET_KEY),
+    };
+    match cmd.output() {
+        Ok(o) => o,
+        Err(e) => panic!("running glacier: {e}"),
+    }
+}
+
+/// Runs a command that must succeed and print JSON.
+fn json(via: &Via<'_>, args: &[&str]) -> Value {
+    let mut all = args.to_vec();
+    all.extend(["--output", "json", "--quiet"]);
+    let out = glacier(via, &all);
+    assert!(
+        out.status.success(),
+        "glacier {args:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    match serde_json::from_slice(&out.stdout) {
+        Ok(v) => v,
+        Err(e) => panic!(
+            "glacier {args:?} printed no JSON ({e}): {}",
+            String::from_utf8_lossy(&out.stdout)
+        ),
+    }
+}
+
+fn workflow(via: &Via<'_>, dir: &Path) -> anyhow::Result<()> {
+    let data: Vec<u8> = (0..3_000_017u32).map(|i| (i % 241) as u8).collect();
+    let file = dir.join("photo.raw");
+    std::fs::write(&file, &data)?;
+    let f = file.to_str().unwrap_or_default();
+
+    assert_eq!(json(via, &["vault", "create", "cli"])["name"], "cli");
+    assert!(
+        json(via, &["vault", "list"])
+            .as_array()
+            .is_some_and(|v| v.iter().any(|v| v["name"] == "cli"))
+    );
+    let up = json(via, &["upload", f, "--vault", "cli"]);
+    let archive_id = up[0]["archive_id"].as_str().unwrap_or_default().to_owned();
+    assert_eq!(archive_id.len(), 138);
+    let multi = json(
+        via,
+        &[
+            "upload",
+            f,
+            "--vault",
+            "cli",
+            "--part-size",
+            "1",
+            "--description",
+            "in parts",
+        ],
+    );
+    let multi_id = multi[0]["archive_id"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    let d = json(via, &["vault", "describe", "cli"]);
+    assert_eq!(
+        (d["archives"].as_u64(), d["size"].as_u64()),
+        (Some(2), Some(2 * data.len() as u64))
+    );
+
+    let tree = json(via, &["treehash", f]);
+    let expected = glacier_core::TreeHash::of(&data).to_hex();
+    assert_eq!(tree[0]["sha256_tree_hash"], expected.as_str());
+
+    // get: retrieve + wait + download, byte-exact; no partial file left behind.
+    let back = dir.join("back.raw");
+    let got = json(
+        via,
+        &[
+            "get",
+            &archive_id,
+            "--vault",
+            "cli",
+            "-O",
+            back.to_str().unwrap_or_default(),
+        ],
+    );
+    assert_eq!(
+        (got["bytes"].as_u64(), got["sha256_tree_hash"].as_str()),
+        (Some(data.len() as u64), Some(expected.as_str()))
+    );
+    assert_eq!(std::fs::read(&back)?, data);
+    assert!(!dir.join("back.raw.partial").exists());
+
+    // retrieve, job list/describe/wait, download.
+    let job = json(
+        via,
+        &[
+            "retrieve",
+            &multi_id,
+            "--vault",
+            "cli",
+            "--range",
+            "0-1048575",
+        ],
+    );
+    let job_id = job["job_id"].as_str().unwrap_or_default().to_owned();
+    assert_eq!(
+        json(via, &["job", "wait", &job_id, "--vault", "cli"])["status"],
+        "Succeeded"
+    );
+    assert_eq!(
+        json(via, &["job", "describe", &job_id, "--vault", "cli"])["retrieval_byte_range"],
+        "0-1048575"
+    );
+    assert!(
+        json(via, &["job", "list", "--vault", "cli"])
+            .as_array()
+            .is_some_and(|j| j.len() >= 2)
+    );
+    let part = dir.join("part.raw");
+    json(
+        via,
+        &[
+            "download",
+            &job_id,
+            "--vault",
+            "cli",
+            "-O",
+            part.to_str().unwrap_or_default(),
+        ],
+    );
+    assert_eq!(std::fs::read(&part)?, &data[..1 << 20]);
+
+    // Inventory in JSON and CSV.
+    let inv = json(via, &["inventory", "--vault", "cli"]);
+    let ids: Vec<&str> = inv["archives"]
+        .as_array()
+        .map(|a| a.iter().filter_map(|e| e["archive_id"].as_str()).collect())
+        .unwrap_or_default();
+    assert_eq!(ids, vec![archive_id.as_str(), multi_id.as_str()]);
+    assert_eq!(inv["archives"][1]["description"], "in parts");
+    let csv = glacier(
+        via,
+        &["inventory", "--vault", "cli", "--format", "csv", "--quiet"],
+    );
+    assert!(
+        String::from_utf8_lossy(&csv.stdout)
+            .starts_with("ArchiveId,ArchiveDescription,CreationDate,Size,SHA256TreeHash")
+    );
+
+    // Multipart listing, deletion, vault deletion.
+    assert_eq!(
+        json(via, &["multipart", "list", "--vault", "cli"]),
+        Value::Array(vec![])
+    );
+    for id in [&archive_id, &multi_id] {
+        assert_eq!(
+            json(via, &["delete", id, "--vault", "cli"])["deleted"],
+            id.as_str()
+        );
+    }
+    json(via, &["vault", "delete", "cli"]);
+    Ok(())
+}
+
+#[test]
+fn every_command_against_the_local_store() -> anyhow::Result<()> {
+    let dir = tempfile::tempdir()?;
+    let store = dir.path().join("store");
+    let via = Via::Local(&store);
+    workflow(&via, dir.path())?;
+    let status = json(&via, &["status"]);
+    assert!(
+        status["target"]
+            .as_str()
+            .is_some_and(|t| t.contains("local store"))
+    );
+    Ok(())
+}
+
+#[test]
+fn every_command_against_a_server() -> anyhow::Result<()> {
+    let dir = tempfile::tempdir()?;
+    let (mut server, endpoint) = common::start(&dir.path().join("data"), &[])?;
+    let result = workflow(&Via::Endpoint(&endpoint), dir.path());
+    let _ = server.kill();
+    let _ = server.wait();
+    result
+}
+
+#[test]
+fn standard_input_uploads_as_one_archive() -> anyhow::Result<()> {
+    use std::io::Write;
+    let dir = tempfile::tempdir()?;
+    let store = dir.path().join("store");
+    let via = Via::Local(&store);
+    json(&via, &["vault", "create", "pipe"]);
+    let mut child = Command::new(env!("CARGO_BIN_EXE_glacier"))
+        .args([
+            "upload",
+            "-",
+            "--vault",
+            "pipe",
+            "--part-size",
+            "1",
+            "-o",
+            "json",
+            "-q",
+        ])
+        .env("GLACIER_LOCAL_STORE", &store)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()?;
+    let data: Vec<u8> = (0..2_500_000u32).map(|i| (i % 199) as u8).collect();
+    child
+        .stdin
+        .take()
+        .ok_or_else(|| anyhow::anyhow!("no stdin"))?
+        .write_all(&data)?;
+    let out = child.wait_with_output()?;
+    assert!(out.status.success());
+    let up: Value = serde_json::from_slice(&out.stdout)?;
+    let id = up[0]["archive_id"].as_str().unwrap_or_default().to_owned();
+    let back = dir.path().join("back");
+    json(
+        &via,
+        &[
+            "get",
+            &id,
+            "--vault",
+            "pipe",
+            "-O",
+            back.to_str().unwrap_or_default(),
+        ],
+    );
+    assert_eq!(std::fs::read(&back)?, data);
+    Ok(())
+}
+
+#[test]
+fn bad_input_gets_one_line_and_a_failure_exit() -> anyhow::Result<()> {
+    let dir = tempfile::tempdir()?;
+    let store = dir.path().join("store");
+    let via = Via::Local(&store);
+    let unreachable = glacier(&Via::Endpoint("http://127.0.0.1:9"), &["vault", "list"]);
+    let stderr = String::from_utf8_lossy(&unreachable.stderr);
+    assert_eq!(unreachable.status.code(), Some(1));
+    assert!(
+        stderr.contains("could not reach") && stderr.trim_end().lines().count() == 1,
+        "{stderr}"
+    );
+    let cases: [(&[&str], &str); 4] = [
+        (
+            &["upload", "/no/such/file", "--vault", "v"],
+            "cannot read /no/such/file",
+        ),
+        (&["vault", "describe", "nope"], "Vault not found"),
+        (
+            &["get", "no-such-archive", "--vault", "nope", "-O", "/tmp/x"],
+            "vault nope",
+        ),
+        (
+            &["--endpoint", "http://127.0.0.1:9", "vault", "list"],
+            "no credentials",
+        ),
+    ];
+    for (args, says) in cases {
+        let out = glacier(&via, args);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{args:?}: {stderr}");
+        assert!(
+            stderr.starts_with("error: ") && stderr.contains(says),
+            "{args:?}: {stderr}"
+        );
+        assert_eq!(stderr.trim_end().lines().count(), 1, "one line: {stderr}");
+    }
+    Ok(())
+}
