@@ -6,7 +6,7 @@ use anyhow::{Context, bail};
 use futures_util::TryStreamExt;
 use glacier_client::layer1::Transfer;
 use glacier_client::layer2::{InventoryRequest, WaitOptions};
-use glacier_client::{ConcurrentDownloader, GlacierError, Job, Vault};
+use glacier_client::{ConcurrentDownloader, GlacierError, Job, Source, Vault};
 use glacier_core::wire::JobParameters;
 use serde_json::json;
 use std::path::{Path, PathBuf};
@@ -235,16 +235,22 @@ pub(crate) async fn upload(ctx: &Ctx, args: UploadArgs) -> anyhow::Result<()> {
             (false, Some(s), None) if s <= glacier_client::layer2::SINGLE_OPERATION_THRESHOLD => {
                 vault.upload_archive(file, description.as_deref()).await?
             }
-            (false, _, part) => {
-                vault
-                    .concurrent_create_archive_from_file(
-                        file,
-                        description.as_deref(),
-                        part.unwrap_or(8) * MIB,
-                        args.concurrency,
-                    )
-                    .await?
+            (false, Some(size), part) => {
+                let part_size =
+                    glacier_core::validate::minimum_part_size(size, part.unwrap_or(8) * MIB)
+                        .map_err(|e| anyhow::anyhow!("{}: {}", file.display(), e.0))?;
+                upload_resumable(
+                    ctx,
+                    &vault,
+                    file,
+                    size,
+                    part_size,
+                    description.as_deref(),
+                    args.concurrency,
+                )
+                .await?
             }
+            (false, None, _) => bail!("{}: unknown size", file.display()),
         };
         progress.finish();
         results.push(json!({"file": file.display().to_string(), "archive_id": archive_id, "size": size, "vault": args.vault}));
@@ -256,6 +262,95 @@ pub(crate) async fn upload(ctx: &Ctx, args: UploadArgs) -> anyhow::Result<()> {
         output::json(&serde_json::Value::Array(results));
     }
     Ok(())
+}
+
+/// Where interrupted uploads are remembered: `$GLACIER_STATE_DIR`, else the platform cache dir.
+fn state_dir() -> anyhow::Result<PathBuf> {
+    match std::env::var_os("GLACIER_STATE_DIR") {
+        Some(d) => Ok(PathBuf::from(d)),
+        None => Ok(dirs::cache_dir()
+            .context("no platform cache directory; set GLACIER_STATE_DIR")?
+            .join("glacier")),
+    }
+}
+
+/// A multipart upload that survives interruption: its id is written to a state file (keyed by
+/// target, vault, path, size and mtime) before any part is sent; run again, the upload
+/// continues, sending only parts that are missing or differ.
+async fn upload_resumable(
+    ctx: &Ctx,
+    vault: &Vault,
+    file: &Path,
+    size: u64,
+    part_size: u64,
+    description: Option<&str>,
+    concurrency: usize,
+) -> anyhow::Result<String> {
+    let meta = std::fs::metadata(file)?;
+    let mtime = meta
+        .modified()
+        .ok()
+        .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+        .map_or(0, |d| d.as_nanos());
+    let absolute = std::fs::canonicalize(file)?;
+    let key = format!(
+        "{}\n{}\n{}\n{size}\n{mtime}\n{part_size}",
+        ctx.target,
+        vault.name,
+        absolute.display()
+    );
+    let dir = state_dir()?.join("uploads");
+    std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+    let state = dir.join(format!(
+        "{}.upload",
+        &glacier_core::TreeHash::of(key.as_bytes()).to_hex()[..32]
+    ));
+    if let Ok(upload_id) = std::fs::read_to_string(&state) {
+        let upload_id = upload_id.trim();
+        if !ctx.quiet && !ctx.json() {
+            eprintln!("resuming upload {upload_id} of {}", file.display());
+        }
+        match vault
+            .continue_upload(upload_id, Source::File(file.to_path_buf()), concurrency)
+            .await
+        {
+            Ok(id) => {
+                let _ = std::fs::remove_file(&state);
+                return Ok(id);
+            }
+            Err(e) if e.code() == Some("ResourceNotFoundException") => {
+                // The upload is gone (aborted or expired): start again.
+                let _ = std::fs::remove_file(&state);
+            }
+            Err(e) => {
+                return Err(anyhow::Error::new(e).context(format!(
+                    "uploading {} (run the command again to resume)",
+                    file.display()
+                )));
+            }
+        }
+    }
+    let upload = vault
+        .layer1()
+        .initiate_multipart_upload(&vault.name, part_size, description)
+        .await?;
+    std::fs::write(&state, &upload.upload_id)
+        .with_context(|| format!("writing {}", state.display()))?;
+    let id = vault
+        .continue_upload(
+            &upload.upload_id,
+            Source::File(file.to_path_buf()),
+            concurrency,
+        )
+        .await
+        .with_context(|| {
+            format!(
+                "uploading {} (run the command again to resume)",
+                file.display()
+            )
+        })?;
+    let _ = std::fs::remove_file(&state);
+    Ok(id)
 }
 
 async fn upload_stdin(mut writer: glacier_client::Writer) -> anyhow::Result<String> {

@@ -112,6 +112,11 @@ impl Vault {
         }
     }
 
+    /// The Layer1 client this vault uses.
+    pub fn layer1(&self) -> &Layer1 {
+        &self.layer1
+    }
+
     /// Uploads a file: one request up to [`SINGLE_OPERATION_THRESHOLD`], a multipart upload above.
     pub async fn upload_archive(&self, path: &Path, description: Option<&str>) -> Result<String> {
         let size = tokio::fs::metadata(path).await?.len();
@@ -189,6 +194,18 @@ impl Vault {
         upload_id: &str,
         source: Source,
     ) -> Result<String> {
+        self.continue_upload(upload_id, source, 1).await
+    }
+
+    /// As [`Vault::resume_archive_from_file`], sending `concurrency` parts at a time. Also the
+    /// way to run a freshly initiated upload whose id the caller keeps, so that an
+    /// interruption can be resumed later with the same call.
+    pub async fn continue_upload(
+        &self,
+        upload_id: &str,
+        source: Source,
+        concurrency: usize,
+    ) -> Result<String> {
         let listing = self.list_all_parts(upload_id).await?;
         let mut existing = HashMap::new();
         for p in &listing.parts {
@@ -202,8 +219,14 @@ impl Vault {
                 existing.insert(start, hash);
             }
         }
-        self.upload_parts(upload_id, listing.part_size_in_bytes, source, 1, existing)
-            .await
+        self.upload_parts(
+            upload_id,
+            listing.part_size_in_bytes,
+            source,
+            concurrency.max(1),
+            existing,
+        )
+        .await
     }
 
     /// Uploads every part of `source` not already in `existing` (start → tree hash), then
