@@ -377,16 +377,70 @@ pub(crate) struct RetrieveArgs {
     /// Expedited, Standard or Bulk.
     #[arg(long)]
     tier: Option<String>,
+    /// Only say what the retrieval would mean (bytes, requests to download it); start nothing.
+    #[arg(long)]
+    dry_run: bool,
 }
 
 pub(crate) async fn retrieve(ctx: &Ctx, args: RetrieveArgs) -> anyhow::Result<()> {
     let conn = ctx.connect().await?;
+    if args.dry_run {
+        return describe_retrieval(ctx, &conn, &args).await;
+    }
     let job_id =
         start_retrieval(&conn, &args.vault, &args.archive_id, args.range, args.tier).await?;
     if ctx.json() {
         output::json(&json!({"job_id": job_id, "vault": args.vault}));
     } else {
         println!("{job_id}");
+    }
+    Ok(())
+}
+
+/// Says how many bytes a retrieval would read and how many ranged requests would download it,
+/// from the archive's size in an inventory of the vault.
+async fn describe_retrieval(
+    ctx: &Ctx,
+    conn: &target::Connection,
+    args: &RetrieveArgs,
+) -> anyhow::Result<()> {
+    let vault = conn
+        .layer2
+        .get_vault(&args.vault)
+        .await
+        .with_context(|| format!("vault {}", args.vault))?;
+    let mut inv = vault
+        .retrieve_inventory_job(InventoryRequest::default())
+        .await?;
+    inv.wait(wait_options(), None).await?;
+    let entries: Vec<_> = inv.inventory().await?.try_collect().await?;
+    let entry = entries
+        .iter()
+        .find(|e| e.archive_id == args.archive_id)
+        .with_context(|| {
+            format!(
+                "archive {} is not in the inventory of {}",
+                args.archive_id, args.vault
+            )
+        })?;
+    let bytes = match &args.range {
+        Some(r) => glacier_core::range::retrieval_range(r, entry.size)
+            .map_err(|e| anyhow::anyhow!(e.0))?
+            .len(),
+        None => entry.size,
+    };
+    let chunk = 8 * MIB;
+    let requests = bytes.div_ceil(chunk);
+    let tier = args.tier.clone().unwrap_or_else(|| "Standard".into());
+    if ctx.json() {
+        output::json(
+            &json!({"archive_id": args.archive_id, "bytes": bytes, "tier": tier, "download_requests": requests, "chunk_size": chunk, "dry_run": true}),
+        );
+    } else {
+        println!(
+            "would retrieve {bytes} bytes of {} ({tier} tier) and download them in {requests} requests of up to {chunk} bytes; nothing was started",
+            args.archive_id
+        );
     }
     Ok(())
 }

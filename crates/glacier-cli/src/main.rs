@@ -73,6 +73,8 @@ enum Command {
     Treehash(commands::TreehashArgs),
     /// Run a Glacier-compatible server (the 2012-06-01 REST API) on this machine.
     Serve(ServeArgs),
+    /// Print a shell completion script, e.g. `glacier completions bash > /etc/bash_completion.d/glacier`.
+    Completions { shell: clap_complete::Shell },
 }
 
 #[derive(clap::Args)]
@@ -134,6 +136,17 @@ fn main() -> std::process::ExitCode {
 async fn run(cli: Cli) -> anyhow::Result<()> {
     let command = match cli.command {
         Command::Serve(args) => return serve(args).await,
+        Command::Completions { shell } => {
+            use clap::CommandFactory;
+            use std::io::Write;
+            // Generated into memory: the generator panics on a write error (a closed pipe).
+            let mut script = Vec::new();
+            clap_complete::generate(shell, &mut Cli::command(), "glacier", &mut script);
+            return match std::io::stdout().write_all(&script) {
+                Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+                other => Ok(other?),
+            };
+        }
         other => other,
     };
     let target = target::resolve(&target::Choice {
@@ -162,7 +175,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Delete(a) => commands::delete(&ctx, a).await,
         Command::Multipart(c) => commands::multipart(&ctx, c).await,
         Command::Treehash(a) => commands::treehash(&ctx, a).await,
-        Command::Serve(_) => Ok(()),
+        Command::Serve(_) | Command::Completions { .. } => Ok(()),
     }
 }
 

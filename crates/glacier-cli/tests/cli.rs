@@ -100,6 +100,27 @@ fn workflow(via: &Via<'_>, dir: &Path) -> anyhow::Result<()> {
     let expected = glacier_core::TreeHash::of(&data).to_hex();
     assert_eq!(tree[0]["sha256_tree_hash"], expected.as_str());
 
+    // A dry run says what a retrieval means and starts nothing.
+    let jobs_before = json(via, &["job", "list", "--vault", "cli"])
+        .as_array()
+        .map_or(0, Vec::len);
+    let dry = json(
+        via,
+        &["retrieve", &archive_id, "--vault", "cli", "--dry-run"],
+    );
+    assert_eq!(
+        (dry["bytes"].as_u64(), dry["download_requests"].as_u64()),
+        (Some(data.len() as u64), Some(1))
+    );
+    let jobs_after = json(via, &["job", "list", "--vault", "cli"])
+        .as_array()
+        .map_or(0, Vec::len);
+    assert_eq!(
+        jobs_after,
+        jobs_before + 1,
+        "only the inventory the dry run read was started"
+    );
+
     // get: retrieve + wait + download, byte-exact; no partial file left behind.
     let back = dir.join("back.raw");
     let got = json(
@@ -304,4 +325,17 @@ fn bad_input_gets_one_line_and_a_failure_exit() -> anyhow::Result<()> {
         assert_eq!(stderr.trim_end().lines().count(), 1, "one line: {stderr}");
     }
     Ok(())
+}
+
+#[test]
+fn shell_completions() {
+    let dir = Path::new("/nonexistent");
+    for shell in ["bash", "zsh", "fish"] {
+        let out = glacier(&Via::Local(dir), &["completions", shell]);
+        assert!(out.status.success());
+        assert!(
+            String::from_utf8_lossy(&out.stdout).contains("glacier"),
+            "{shell}"
+        );
+    }
 }
