@@ -368,6 +368,8 @@ async fn upload_stdin(mut writer: glacier_client::Writer) -> anyhow::Result<Stri
 
 #[derive(clap::Args)]
 pub(crate) struct RetrieveArgs {
+    /// Glacier ids may begin with '-'.
+    #[arg(allow_hyphen_values = true)]
     archive_id: String,
     #[arg(long)]
     vault: String,
@@ -477,12 +479,16 @@ pub(crate) enum JobCmd {
     },
     /// Show a job.
     Describe {
+        /// Glacier ids may begin with '-'.
+        #[arg(allow_hyphen_values = true)]
         job_id: String,
         #[arg(long)]
         vault: String,
     },
     /// Wait until a job completes.
     Wait {
+        /// Glacier ids may begin with '-'.
+        #[arg(allow_hyphen_values = true)]
         job_id: String,
         #[arg(long)]
         vault: String,
@@ -577,6 +583,8 @@ pub(crate) async fn job(ctx: &Ctx, cmd: JobCmd) -> anyhow::Result<()> {
 
 #[derive(clap::Args)]
 pub(crate) struct DownloadArgs {
+    /// Glacier ids may begin with '-'.
+    #[arg(allow_hyphen_values = true)]
     job_id: String,
     #[arg(long)]
     vault: String,
@@ -670,6 +678,8 @@ fn report_download(ctx: &Ctx, out: &Path, bytes: u64, job: &Job) {
 
 #[derive(clap::Args)]
 pub(crate) struct GetArgs {
+    /// Glacier ids may begin with '-'.
+    #[arg(allow_hyphen_values = true)]
     archive_id: String,
     #[arg(long)]
     vault: String,
@@ -796,6 +806,8 @@ pub(crate) async fn inventory(ctx: &Ctx, args: InventoryArgs) -> anyhow::Result<
 
 #[derive(clap::Args)]
 pub(crate) struct DeleteArgs {
+    /// Glacier ids may begin with '-'.
+    #[arg(allow_hyphen_values = true)]
     archive_id: String,
     #[arg(long)]
     vault: String,
@@ -825,6 +837,8 @@ pub(crate) enum MultipartCmd {
     },
     /// Abort an unfinished multipart upload.
     Abort {
+        /// Glacier ids may begin with '-'.
+        #[arg(allow_hyphen_values = true)]
         upload_id: String,
         #[arg(long)]
         vault: String,

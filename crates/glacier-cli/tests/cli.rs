@@ -299,7 +299,12 @@ fn bad_input_gets_one_line_and_a_failure_exit() -> anyhow::Result<()> {
         stderr.contains("could not reach") && stderr.trim_end().lines().count() == 1,
         "{stderr}"
     );
-    let cases: [(&[&str], &str); 4] = [
+    let cases: [(&[&str], &str); 5] = [
+        // Ids may begin with '-' (they are URL-safe base64): not taken for an option.
+        (
+            &["delete", "-starts-with-a-dash", "--vault", "nope"],
+            "Vault not found",
+        ),
         (
             &["upload", "/no/such/file", "--vault", "v"],
             "cannot read /no/such/file",
