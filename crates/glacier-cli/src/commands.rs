@@ -232,20 +232,14 @@ pub(crate) async fn upload(ctx: &Ctx, args: UploadArgs) -> anyhow::Result<()> {
                     .await?;
                 upload_stdin(writer.with_concurrency(args.concurrency)).await?
             }
-            (false, Some(s), None) if s <= glacier_client::layer2::SINGLE_OPERATION_THRESHOLD => {
-                vault.upload_archive(file, description.as_deref()).await?
-            }
             (false, Some(size), part) => {
-                let part_size =
-                    glacier_core::validate::minimum_part_size(size, part.unwrap_or(8) * MIB)
-                        .map_err(|e| anyhow::anyhow!("{}: {}", file.display(), e.0))?;
-                upload_resumable(
+                upload_file(
                     ctx,
                     &vault,
                     file,
                     size,
-                    part_size,
                     description.as_deref(),
+                    part,
                     args.concurrency,
                 )
                 .await?
@@ -264,8 +258,30 @@ pub(crate) async fn upload(ctx: &Ctx, args: UploadArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Uploads one file: in one request up to 100 MiB (unless a part size is asked for), else as a
+/// resumable multipart upload.
+pub(crate) async fn upload_file(
+    ctx: &Ctx,
+    vault: &Vault,
+    file: &Path,
+    size: u64,
+    description: Option<&str>,
+    part_mib: Option<u64>,
+    concurrency: usize,
+) -> anyhow::Result<String> {
+    if part_mib.is_none() && size <= glacier_client::layer2::SINGLE_OPERATION_THRESHOLD {
+        return vault
+            .upload_archive(file, description)
+            .await
+            .with_context(|| format!("uploading {}", file.display()));
+    }
+    let part_size = glacier_core::validate::minimum_part_size(size, part_mib.unwrap_or(8) * MIB)
+        .map_err(|e| anyhow::anyhow!("{}: {}", file.display(), e.0))?;
+    upload_resumable(ctx, vault, file, size, part_size, description, concurrency).await
+}
+
 /// Where interrupted uploads are remembered: `$GLACIER_STATE_DIR`, else the platform cache dir.
-fn state_dir() -> anyhow::Result<PathBuf> {
+pub(crate) fn state_dir() -> anyhow::Result<PathBuf> {
     match std::env::var_os("GLACIER_STATE_DIR") {
         Some(d) => Ok(PathBuf::from(d)),
         None => Ok(dirs::cache_dir()
@@ -525,7 +541,7 @@ fn print_jobs(ctx: &Ctx, jobs: &[Job]) {
     }
 }
 
-fn wait_options() -> WaitOptions {
+pub(crate) fn wait_options() -> WaitOptions {
     WaitOptions {
         first_delay: Duration::from_millis(100),
         max_delay: Duration::from_secs(60),
@@ -600,7 +616,7 @@ pub(crate) struct DownloadArgs {
 
 /// Downloads to `<out>.partial` (resumable: run again to continue), renamed to `out` only when
 /// every chunk and the whole verified.
-async fn download_job(
+pub(crate) async fn download_job(
     job: &Job,
     out: &Path,
     chunk_size: u64,
@@ -707,36 +723,39 @@ pub(crate) async fn get(ctx: &Ctx, args: GetArgs) -> anyhow::Result<()> {
         .get_vault(&args.vault)
         .await
         .with_context(|| format!("vault {}", args.vault))?;
-    // A whole-archive retrieval of this archive already in flight (or done) is reused.
+    let job = retrieve_and_wait(ctx, &conn, &vault, &args.archive_id, args.tier.clone()).await?;
+    progress.set_total(job.output_size());
+    let bytes = download_job(&job, &args.out, args.chunk_size, args.concurrency).await?;
+    progress.finish();
+    report_download(ctx, &args.out, bytes, &job);
+    Ok(())
+}
+
+/// Retrieves a whole archive and waits for the job, reusing a matching job already in flight
+/// (or finished and not yet expired) instead of starting another.
+pub(crate) async fn retrieve_and_wait(
+    ctx: &Ctx,
+    conn: &target::Connection,
+    vault: &Vault,
+    archive_id: &str,
+    tier: Option<String>,
+) -> anyhow::Result<Job> {
     let existing = vault.list_jobs(None, None).await?.into_iter().find(|j| {
-        j.archive_id.as_deref() == Some(args.archive_id.as_str())
+        j.archive_id.as_deref() == Some(archive_id)
             && j.status_code != "Failed"
             && j.retrieval_byte_range.as_deref()
                 == Some(&format!("0-{}", j.archive_size.saturating_sub(1)))
     });
     let job_id = match existing {
         Some(j) => j.id,
-        None => {
-            start_retrieval(
-                &conn,
-                &args.vault,
-                &args.archive_id,
-                None,
-                args.tier.clone(),
-            )
-            .await?
-        }
+        None => start_retrieval(conn, &vault.name, archive_id, None, tier).await?,
     };
     if !ctx.quiet && !ctx.json() {
         eprintln!("waiting for job {job_id}");
     }
     let mut job = vault.get_job(&job_id).await?;
     job.wait(wait_options(), None).await?;
-    progress.set_total(job.output_size());
-    let bytes = download_job(&job, &args.out, args.chunk_size, args.concurrency).await?;
-    progress.finish();
-    report_download(ctx, &args.out, bytes, &job);
-    Ok(())
+    Ok(job)
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]

@@ -2,6 +2,7 @@
 
 mod commands;
 mod output;
+mod sync;
 mod target;
 
 use anyhow::Context;
@@ -69,6 +70,11 @@ enum Command {
     /// List and abort unfinished multipart uploads.
     #[command(subcommand)]
     Multipart(commands::MultipartCmd),
+    /// Upload new and changed files of a directory (paths and mtimes in mt2 descriptions,
+    /// compatible with mt-aws-glacier); a local journal remembers what is there.
+    Sync(sync::SyncArgs),
+    /// Bring back the files a vault's inventory describes (mt2/mt1 descriptions) into a directory.
+    Restore(sync::RestoreArgs),
     /// Print the SHA-256 tree hash of files, as sha256sum prints hashes.
     Treehash(commands::TreehashArgs),
     /// Run a Glacier-compatible server (the 2012-06-01 REST API) on this machine.
@@ -175,6 +181,8 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Delete(a) => commands::delete(&ctx, a).await,
         Command::Multipart(c) => commands::multipart(&ctx, c).await,
         Command::Treehash(a) => commands::treehash(&ctx, a).await,
+        Command::Sync(a) => sync::sync(&ctx, a).await,
+        Command::Restore(a) => sync::restore(&ctx, a).await,
         Command::Serve(_) | Command::Completions { .. } => Ok(()),
     }
 }

@@ -344,3 +344,98 @@ fn shell_completions() {
         );
     }
 }
+
+#[test]
+fn sync_and_restore_through_mt2_descriptions() -> anyhow::Result<()> {
+    let dir = tempfile::tempdir()?;
+    let store = dir.path().join("store");
+    let via = Via::Local(&store);
+    let src = dir.path().join("src");
+    std::fs::create_dir_all(src.join("photos"))?;
+    std::fs::write(src.join("notes.txt"), b"first")?;
+    std::fs::write(src.join("photos").join("été 2024.jpg"), vec![7u8; 300_000])?;
+    std::fs::write(src.join("skip.tmp"), b"x")?;
+    json(&via, &["vault", "create", "docs"]);
+    let s = src.to_str().unwrap_or_default();
+    let state = dir.path().join("state");
+    let run = |args: &[&str]| -> anyhow::Result<Value> {
+        let mut all = args.to_vec();
+        all.extend(["--output", "json", "--quiet"]);
+        let out = Command::new(env!("CARGO_BIN_EXE_glacier"))
+            .args(&all)
+            .env("GLACIER_LOCAL_STORE", &store)
+            .env("GLACIER_STATE_DIR", &state)
+            .env("GLACIER_CONFIG", "/nonexistent/glacier.toml")
+            .output()?;
+        anyhow::ensure!(
+            out.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        Ok(serde_json::from_slice(&out.stdout)?)
+    };
+    let dry = run(&[
+        "sync",
+        s,
+        "--vault",
+        "docs",
+        "--exclude",
+        "*.tmp",
+        "--dry-run",
+    ])?;
+    assert_eq!(dry["would_upload"].as_array().map(Vec::len), Some(2));
+    assert_eq!(
+        run(&["vault", "describe", "docs"])?["archives"],
+        0,
+        "a dry run uploads nothing"
+    );
+    assert_eq!(
+        run(&["sync", s, "--vault", "docs", "--exclude", "*.tmp"])?["uploaded"]
+            .as_array()
+            .map(Vec::len),
+        Some(2)
+    );
+    assert_eq!(
+        run(&["sync", s, "--vault", "docs", "--exclude", "*.tmp"])?["unchanged"],
+        2
+    );
+    std::fs::write(src.join("notes.txt"), b"second version")?;
+    let again = run(&["sync", s, "--vault", "docs", "--exclude", "*.tmp"])?;
+    assert_eq!(again["uploaded"][0]["path"], "notes.txt");
+
+    // The journal is lost: the inventory alone is enough to restore.
+    std::fs::remove_dir_all(&state)?;
+    let out = dir.path().join("out");
+    let o = out.to_str().unwrap_or_default();
+    let restored = run(&["restore", o, "--vault", "docs"])?;
+    assert_eq!(restored["restored"].as_array().map(Vec::len), Some(2));
+    assert_eq!(
+        std::fs::read(out.join("notes.txt"))?,
+        b"second version",
+        "the newest archive of a path wins"
+    );
+    assert_eq!(
+        std::fs::read(out.join("photos").join("été 2024.jpg"))?,
+        vec![7u8; 300_000]
+    );
+    let mtime = |p: &Path| std::fs::metadata(p).and_then(|m| m.modified()).ok();
+    assert_eq!(
+        mtime(&out.join("notes.txt")).map(|t| t
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_secs())
+            .ok()),
+        mtime(&src.join("notes.txt")).map(|t| t
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_secs())
+            .ok())
+    );
+    assert!(!out.join("skip.tmp").exists());
+    assert_eq!(
+        run(&["restore", o, "--vault", "docs"])?["restored"]
+            .as_array()
+            .map(Vec::len),
+        Some(0),
+        "nothing left to restore"
+    );
+    Ok(())
+}
