@@ -38,6 +38,15 @@ impl Ctx {
     fn json(&self) -> bool {
         self.output == Output::Json
     }
+
+    /// Prints a result: the JSON value with `--output json`, else the line of text.
+    fn report(&self, value: serde_json::Value, text: impl FnOnce() -> String) {
+        if self.json() {
+            output::json(&value);
+        } else {
+            println!("{}", text());
+        }
+    }
 }
 
 /// One line saying what went wrong and, where it helps, what to do.
@@ -156,11 +165,7 @@ pub(crate) async fn vault(ctx: &Ctx, cmd: VaultCmd) -> anyhow::Result<()> {
             g.delete_vault(&name)
                 .await
                 .with_context(|| format!("deleting vault {name}"))?;
-            if ctx.json() {
-                output::json(&json!({"deleted": name}));
-            } else {
-                println!("deleted vault {name}");
-            }
+            ctx.report(json!({"deleted": name}), || format!("deleted vault {name}"));
         }
     }
     Ok(())
@@ -407,11 +412,9 @@ pub(crate) async fn retrieve(ctx: &Ctx, args: RetrieveArgs) -> anyhow::Result<()
     }
     let job_id =
         start_retrieval(&conn, &args.vault, &args.archive_id, args.range, args.tier).await?;
-    if ctx.json() {
-        output::json(&json!({"job_id": job_id, "vault": args.vault}));
-    } else {
-        println!("{job_id}");
-    }
+    ctx.report(json!({"job_id": job_id, "vault": args.vault}), || {
+        job_id.clone()
+    });
     Ok(())
 }
 
@@ -907,11 +910,9 @@ pub(crate) async fn multipart(ctx: &Ctx, cmd: MultipartCmd) -> anyhow::Result<()
             l1.abort_multipart_upload(&vault, &upload_id)
                 .await
                 .with_context(|| format!("aborting upload {upload_id}"))?;
-            if ctx.json() {
-                output::json(&json!({"aborted": upload_id}));
-            } else {
-                println!("aborted upload {upload_id}");
-            }
+            ctx.report(json!({"aborted": upload_id}), || {
+                format!("aborted upload {upload_id}")
+            });
         }
     }
     Ok(())
