@@ -103,6 +103,14 @@ pub(crate) enum VaultCmd {
     Describe { name: String },
     /// Delete an empty vault.
     Delete { name: String },
+    /// Delete every archive a (streamed) inventory lists, then the vault once an inventory
+    /// comes back empty. Checkpointed: run again to continue.
+    Purge {
+        name: String,
+        /// Delete the archives but keep the vault.
+        #[arg(long)]
+        keep_vault: bool,
+    },
 }
 
 fn vault_json(v: &Vault) -> serde_json::Value {
@@ -161,6 +169,7 @@ pub(crate) async fn vault(ctx: &Ctx, cmd: VaultCmd) -> anyhow::Result<()> {
                 output::table(VAULT_HEADER, &[vault_row(&v)]);
             }
         }
+        VaultCmd::Purge { name, keep_vault } => purge(ctx, g, &name, keep_vault).await?,
         VaultCmd::Delete { name } => {
             g.delete_vault(&name)
                 .await
@@ -168,6 +177,84 @@ pub(crate) async fn vault(ctx: &Ctx, cmd: VaultCmd) -> anyhow::Result<()> {
             ctx.report(json!({"deleted": name}), || format!("deleted vault {name}"));
         }
     }
+    Ok(())
+}
+
+/// Deletes every archive of a vault, checkpointing deleted ids in a state file so that an
+/// interrupted purge continues without asking again; deletes the vault when an inventory
+/// taken afterwards is empty.
+async fn purge(
+    ctx: &Ctx,
+    g: &glacier_client::Layer2,
+    name: &str,
+    keep_vault: bool,
+) -> anyhow::Result<()> {
+    use std::io::Write;
+    let vault = g
+        .get_vault(name)
+        .await
+        .with_context(|| format!("vault {name}"))?;
+    let key = format!("{}\n{name}", ctx.target);
+    let dir = state_dir()?.join("purge");
+    std::fs::create_dir_all(&dir)?;
+    let checkpoint = dir.join(format!(
+        "{}.deleted",
+        &glacier_core::TreeHash::of(key.as_bytes()).to_hex()[..32]
+    ));
+    let done: std::collections::HashSet<String> = std::fs::read_to_string(&checkpoint)
+        .unwrap_or_default()
+        .lines()
+        .map(str::to_owned)
+        .collect();
+    let mut log = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&checkpoint)?;
+    let mut deleted = 0u64;
+    let mut job = vault
+        .retrieve_inventory_job(InventoryRequest::default())
+        .await?;
+    job.wait(wait_options(), None).await?;
+    let mut entries = std::pin::pin!(job.inventory().await?);
+    while let Some(e) = entries.try_next().await? {
+        if done.contains(&e.archive_id) {
+            continue;
+        }
+        match vault.delete_archive(&e.archive_id).await {
+            Ok(()) => deleted += 1,
+            // Deleted by an earlier run whose checkpoint write was lost.
+            Err(err) if err.code() == Some("ResourceNotFoundException") => {}
+            Err(err) => {
+                return Err(anyhow::Error::new(err).context(format!(
+                    "deleting archive {} (run the purge again to continue)",
+                    e.archive_id
+                )));
+            }
+        }
+        writeln!(log, "{}", e.archive_id)?;
+    }
+    let mut again = vault
+        .retrieve_inventory_job(InventoryRequest::default())
+        .await?;
+    again.wait(wait_options(), None).await?;
+    let left = again
+        .inventory()
+        .await?
+        .try_fold(0u64, |n, _| async move { Ok(n + 1) })
+        .await?;
+    let vault_deleted = left == 0 && !keep_vault;
+    if vault_deleted {
+        vault
+            .delete()
+            .await
+            .with_context(|| format!("deleting vault {name}"))?;
+    }
+    if left == 0 {
+        let _ = std::fs::remove_file(&checkpoint);
+    }
+    ctx.report(json!({"vault": name, "deleted": deleted, "remaining": left, "vault_deleted": vault_deleted}), || {
+        format!("deleted {deleted} archive(s) of {name}; {left} left{}", if vault_deleted { "; vault deleted" } else { "" })
+    });
     Ok(())
 }
 

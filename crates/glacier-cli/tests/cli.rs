@@ -437,5 +437,21 @@ fn sync_and_restore_through_mt2_descriptions() -> anyhow::Result<()> {
         Some(0),
         "nothing left to restore"
     );
+
+    // Purge: every archive (three, counting the replaced version), then the vault.
+    let purged = run(&["vault", "purge", "docs"])?;
+    assert_eq!(
+        (
+            purged["deleted"].as_u64(),
+            purged["vault_deleted"].as_bool()
+        ),
+        (Some(3), Some(true))
+    );
+    let vaults = run(&["vault", "list"])?;
+    assert!(
+        vaults
+            .as_array()
+            .is_some_and(|v| v.iter().all(|v| v["name"] != "docs"))
+    );
     Ok(())
 }

@@ -402,8 +402,10 @@ impl Service {
     /// jobs initiated before a restart complete after it.
     pub async fn run_jobs(self: Arc<Self>, shutdown: CancellationToken) {
         loop {
-            let busy = match self.work_once().await {
+            let busy = match self.work_once(&shutdown).await {
                 Ok(busy) => busy,
+                // Work cut off by shutdown is not an error; it resumes at the next start.
+                Err(_) if shutdown.is_cancelled() => break,
                 Err(e) => {
                     tracing::error!(error = %e, "job engine");
                     false
@@ -430,13 +432,17 @@ impl Service {
     }
 
     /// One round of the engine; `true` when there may be more due work right away.
-    async fn work_once(&self) -> anyhow::Result<bool> {
+    async fn work_once(&self, shutdown: &CancellationToken) -> anyhow::Result<bool> {
         const BATCH: usize = 64;
         let t = now();
         let due = self.meta.due_jobs(t, BATCH).await?;
         let busy = due.len() == BATCH;
         for (key, job) in due {
             if let Err(e) = self.complete_job(&key, &job).await {
+                if shutdown.is_cancelled() {
+                    // Cut off by shutdown: the job is still in progress and completes at the next start.
+                    return Ok(false);
+                }
                 tracing::error!(job = %job.id, error = %e, "completing a job");
             }
         }
