@@ -20,11 +20,13 @@ pub(crate) struct Ctx {
     pub(crate) target: Target,
     pub(crate) output: Output,
     pub(crate) quiet: bool,
+    /// `--limit-rate`, bytes per second across all transfers of the command.
+    pub(crate) limit_rate: Option<u64>,
 }
 
 impl Ctx {
     async fn connect(&self) -> anyhow::Result<target::Connection> {
-        target::connect(&self.target, None).await
+        target::connect(&self.target, None, self.limit_rate).await
     }
 
     async fn connect_with(
@@ -32,7 +34,12 @@ impl Ctx {
         progress: &Arc<Progress>,
         direction: Transfer,
     ) -> anyhow::Result<target::Connection> {
-        target::connect(&self.target, Some(progress.callback(direction))).await
+        target::connect(
+            &self.target,
+            Some(progress.callback(direction)),
+            self.limit_rate,
+        )
+        .await
     }
 
     fn json(&self) -> bool {

@@ -43,6 +43,46 @@ struct Cli {
     /// No progress output.
     #[arg(long, short, global = true)]
     quiet: bool,
+    /// Cap the bandwidth of uploads and downloads, across all parts in flight: bytes per
+    /// second, with an optional K, M or G suffix (powers of 1024), e.g. 10M.
+    #[arg(long, global = true, value_parser = parse_rate)]
+    limit_rate: Option<u64>,
+}
+
+fn parse_rate(s: &str) -> Result<u64, String> {
+    let s = s.trim();
+    let (digits, unit) = match s.char_indices().find(|(_, c)| !c.is_ascii_digit()) {
+        Some((i, _)) => s.split_at(i),
+        None => (s, ""),
+    };
+    let n: u64 = digits
+        .parse()
+        .map_err(|_| format!("{s:?} is not a rate such as 500K or 10M"))?;
+    let unit = unit.to_ascii_uppercase();
+    let factor: u64 = match unit.trim_end_matches("/S").trim_end_matches('B') {
+        "" => 1,
+        "K" | "KI" => 1 << 10,
+        "M" | "MI" => 1 << 20,
+        "G" | "GI" => 1 << 30,
+        other => return Err(format!("unknown unit {other:?} in {s:?}: use K, M or G")),
+    };
+    n.checked_mul(factor)
+        .filter(|r| *r > 0)
+        .ok_or_else(|| format!("{s:?} is not a positive rate"))
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn rates() {
+        assert_eq!(super::parse_rate("100"), Ok(100));
+        assert_eq!(super::parse_rate("10M"), Ok(10 << 20));
+        assert_eq!(super::parse_rate("500k"), Ok(500 << 10));
+        assert_eq!(super::parse_rate("2GiB/s"), Ok(2 << 30));
+        assert!(super::parse_rate("fast").is_err());
+        assert!(super::parse_rate("0").is_err());
+        assert!(super::parse_rate("5X").is_err());
+    }
 }
 
 #[derive(Subcommand)]
@@ -168,6 +208,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         target,
         output: cli.output,
         quiet: cli.quiet,
+        limit_rate: cli.limit_rate,
     };
     match command {
         Command::Status => commands::status(&ctx).await,

@@ -177,8 +177,12 @@ pub(crate) async fn sync(ctx: &Ctx, args: SyncArgs) -> anyhow::Result<()> {
             ctx.output,
             ctx.quiet,
         ));
-        let conn =
-            crate::target::connect(&ctx.target, Some(progress.callback(Transfer::Sent))).await?;
+        let conn = crate::target::connect(
+            &ctx.target,
+            Some(progress.callback(Transfer::Sent)),
+            ctx.limit_rate,
+        )
+        .await?;
         let vault = conn
             .layer2
             .get_vault(&args.vault)
@@ -260,8 +264,12 @@ pub(crate) async fn restore(ctx: &Ctx, args: RestoreArgs) -> anyhow::Result<()> 
         ctx.output,
         ctx.quiet,
     ));
-    let conn =
-        crate::target::connect(&ctx.target, Some(progress.callback(Transfer::Received))).await?;
+    let conn = crate::target::connect(
+        &ctx.target,
+        Some(progress.callback(Transfer::Received)),
+        ctx.limit_rate,
+    )
+    .await?;
     let vault = conn
         .layer2
         .get_vault(&args.vault)

@@ -129,11 +129,15 @@ impl Drop for Connection {
 pub(crate) async fn connect(
     target: &Target,
     progress: Option<ProgressFn>,
+    limit_rate: Option<u64>,
 ) -> anyhow::Result<Connection> {
-    let builder = match progress {
-        Some(p) => Layer1::builder().progress(p),
-        None => Layer1::builder(),
-    };
+    let mut builder = Layer1::builder();
+    if let Some(p) = progress {
+        builder = builder.progress(p);
+    }
+    if let Some(rate) = limit_rate {
+        builder = builder.limit_rate(rate);
+    }
     match target {
         Target::Endpoint(e) => Ok(Connection {
             layer2: Layer2::new(builder.endpoint(e.as_str()).build()?),

@@ -455,3 +455,50 @@ fn sync_and_restore_through_mt2_descriptions() -> anyhow::Result<()> {
     );
     Ok(())
 }
+
+/// `--limit-rate` caps bandwidth: a lower bound on the time taken (never flaky on a slow
+/// machine), against an unlimited run that is far faster.
+#[test]
+fn limit_rate_caps_uploads_and_downloads() -> anyhow::Result<()> {
+    use std::time::{Duration, Instant};
+    let dir = tempfile::tempdir()?;
+    let store = dir.path().join("store");
+    let via = Via::Local(&store);
+    let file = dir.path().join("f");
+    std::fs::write(&file, vec![3u8; 3 << 20])?;
+    let f = file.to_str().unwrap_or_default();
+    json(&via, &["vault", "create", "slow"]);
+    let t = Instant::now();
+    let up = json(
+        &via,
+        &["upload", f, "--vault", "slow", "--limit-rate", "2M"],
+    );
+    assert!(
+        t.elapsed() >= Duration::from_millis(1200),
+        "3 MiB at 2 MiB/s took {:?}",
+        t.elapsed()
+    );
+    let id = up[0]["archive_id"].as_str().unwrap_or_default().to_owned();
+    let out = dir.path().join("out");
+    let t = Instant::now();
+    json(
+        &via,
+        &[
+            "get",
+            &id,
+            "--vault",
+            "slow",
+            "-O",
+            out.to_str().unwrap_or_default(),
+            "--limit-rate",
+            "4M",
+        ],
+    );
+    assert!(
+        t.elapsed() >= Duration::from_millis(600),
+        "3 MiB at 4 MiB/s took {:?}",
+        t.elapsed()
+    );
+    assert_eq!(std::fs::read(&out)?.len(), 3 << 20);
+    Ok(())
+}

@@ -154,6 +154,75 @@ pub enum Transfer {
     Received,
 }
 
+/// Caps bandwidth: bytes are let through at `rate` per second on average, shared by every
+/// request of a client (all parts and chunks in flight together). A virtual clock: each chunk
+/// reserves the time its bytes take at the rate and waits until its slot.
+pub struct RateLimiter {
+    rate: f64,
+    next: std::sync::Mutex<tokio::time::Instant>,
+}
+
+impl RateLimiter {
+    pub fn new(bytes_per_second: u64) -> Arc<RateLimiter> {
+        Arc::new(RateLimiter {
+            rate: bytes_per_second.max(1) as f64,
+            next: std::sync::Mutex::new(tokio::time::Instant::now()),
+        })
+    }
+
+    /// Waits until `n` more bytes may pass.
+    pub async fn take(&self, n: u64) {
+        let wake = {
+            let Ok(mut next) = self.next.lock() else {
+                return;
+            };
+            let now = tokio::time::Instant::now();
+            let start = (*next).max(now);
+            *next = start + Duration::from_secs_f64(n as f64 / self.rate);
+            start
+        };
+        tokio::time::sleep_until(wake).await;
+    }
+}
+
+/// Frames of at most this many bytes go through a rate limiter, so that pacing is smooth.
+const PACED_FRAME: usize = 64 * 1024;
+
+/// Chunks that pass the limiter first (split into small ones).
+fn paced<S>(
+    chunks: S,
+    limiter: Arc<RateLimiter>,
+) -> impl Stream<Item = std::result::Result<http_body::Frame<Bytes>, BoxError>>
+where
+    S: Stream<Item = std::result::Result<Bytes, BoxError>>,
+{
+    use futures_util::StreamExt;
+    chunks
+        .flat_map(|chunk| {
+            let pieces: Vec<std::result::Result<Bytes, BoxError>> = match chunk {
+                Ok(mut b) => {
+                    let mut v = Vec::new();
+                    while b.len() > PACED_FRAME {
+                        v.push(Ok(b.split_to(PACED_FRAME)));
+                    }
+                    v.push(Ok(b));
+                    v
+                }
+                Err(e) => vec![Err(e)],
+            };
+            futures_util::stream::iter(pieces)
+        })
+        .then(move |chunk| {
+            let limiter = Arc::clone(&limiter);
+            async move {
+                if let Ok(b) = &chunk {
+                    limiter.take(b.len() as u64).await;
+                }
+                chunk.map(http_body::Frame::data)
+            }
+        })
+}
+
 /// A response body as a stream of chunks.
 pub struct ByteStream(ResponseBody);
 
@@ -185,6 +254,7 @@ impl ByteStream {
 /// Builds a [`Layer1`].
 pub struct Layer1Builder {
     progress: Option<ProgressFn>,
+    limiter: Option<Arc<RateLimiter>>,
     endpoint: Option<String>,
     region: String,
     credentials: Option<Credentials>,
@@ -220,6 +290,12 @@ impl Layer1Builder {
     /// Another transport, e.g. [`crate::transport::InProcess`] around the server's router.
     pub fn transport(mut self, t: Arc<dyn Transport>) -> Self {
         self.transport = Some(t);
+        self
+    }
+
+    /// Caps the bandwidth of request bodies and job output, across all requests in flight.
+    pub fn limit_rate(mut self, bytes_per_second: u64) -> Self {
+        self.limiter = Some(RateLimiter::new(bytes_per_second));
         self
     }
 
@@ -268,6 +344,7 @@ impl Layer1Builder {
         Ok(Layer1 {
             inner: Arc::new(Inner {
                 progress: self.progress,
+                limiter: self.limiter,
                 scheme,
                 authority,
                 region: self.region,
@@ -282,6 +359,7 @@ impl Layer1Builder {
 
 struct Inner {
     progress: Option<ProgressFn>,
+    limiter: Option<Arc<RateLimiter>>,
     scheme: http::uri::Scheme,
     authority: http::uri::Authority,
     region: String,
@@ -337,6 +415,7 @@ impl Layer1 {
     pub fn builder() -> Layer1Builder {
         Layer1Builder {
             progress: None,
+            limiter: None,
             endpoint: None,
             region: "us-east-1".into(),
             credentials: None,
@@ -416,6 +495,14 @@ impl Layer1 {
             req = req.header(header::CONTENT_LENGTH, call.payload.len());
         }
         let mut body = call.payload.body().await?;
+        if let Some(limiter) = self.inner.limiter.clone()
+            && !call.payload.is_empty()
+        {
+            body = BodyExt::boxed(http_body_util::StreamBody::new(paced(
+                body.into_data_stream(),
+                limiter,
+            )));
+        }
         if let Some(progress) = self.inner.progress.clone() {
             body = body
                 .map_frame(move |f| {
@@ -476,6 +563,29 @@ impl Layer1 {
         let (instructions, _signature) = sign(signable, &params)?.into_parts();
         instructions.apply_to_request_http1x(req);
         Ok(())
+    }
+
+    /// A job output body, paced by the rate limit and counted by the progress callback.
+    fn output_body(&self, body: ResponseBody) -> ByteStream {
+        let body = match self.inner.limiter.clone() {
+            Some(limiter) => {
+                http_body_util::StreamBody::new(paced(body.into_data_stream(), limiter))
+                    .boxed_unsync()
+            }
+            None => body,
+        };
+        match self.inner.progress.clone() {
+            Some(progress) => ByteStream(
+                body.map_frame(move |f| {
+                    if let Some(d) = f.data_ref() {
+                        progress(Transfer::Received, d.len() as u64);
+                    }
+                    f
+                })
+                .boxed_unsync(),
+            ),
+            None => ByteStream(body),
+        }
     }
 
     /// Sends a call, retrying transient failures; returns the response of the expected status.
@@ -722,19 +832,7 @@ impl Layer1 {
             checksum: header_str(&resp, h::TREE_HASH),
             accept_ranges: header_str(&resp, "accept-ranges"),
             archive_description: header_str(&resp, h::ARCHIVE_DESCRIPTION),
-            body: match self.inner.progress.clone() {
-                Some(progress) => ByteStream(
-                    resp.into_body()
-                        .map_frame(move |f| {
-                            if let Some(d) = f.data_ref() {
-                                progress(Transfer::Received, d.len() as u64);
-                            }
-                            f
-                        })
-                        .boxed_unsync(),
-                ),
-                None => ByteStream(resp.into_body()),
-            },
+            body: self.output_body(resp.into_body()),
         })
     }
 
