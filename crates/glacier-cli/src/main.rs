@@ -1,6 +1,7 @@
 //! `glacier`: archive and restore files with Amazon Glacier or a compatible server, and run one.
 
 mod commands;
+mod migrate;
 mod output;
 mod sync;
 mod target;
@@ -48,6 +49,18 @@ struct Cli {
     #[arg(long, global = true, value_parser = parse_rate)]
     limit_rate: Option<u64>,
 }
+
+/// The user pressed Ctrl-C.
+#[derive(Debug)]
+struct Interrupted;
+
+impl std::fmt::Display for Interrupted {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("interrupted")
+    }
+}
+
+impl std::error::Error for Interrupted {}
 
 fn parse_rate(s: &str) -> Result<u64, String> {
     let s = s.trim();
@@ -115,6 +128,9 @@ enum Command {
     Sync(sync::SyncArgs),
     /// Bring back the files a vault's inventory describes (mt2/mt1 descriptions) into a directory.
     Restore(sync::RestoreArgs),
+    /// Copy vaults archive by archive between two targets (Amazon Glacier, a server, the local
+    /// store), every archive verified; run again to continue an interrupted migration.
+    Migrate(migrate::MigrateArgs),
     /// Print the SHA-256 tree hash of files, as sha256sum prints hashes.
     Treehash(commands::TreehashArgs),
     /// Run a Glacier-compatible server (the 2012-06-01 REST API) on this machine.
@@ -172,6 +188,10 @@ fn main() -> std::process::ExitCode {
         .and_then(|rt| rt.block_on(run(cli)));
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) if e.is::<Interrupted>() => {
+            eprintln!("interrupted: run the same command again to continue where it stopped");
+            std::process::ExitCode::from(130)
+        }
         Err(e) => {
             eprintln!("error: {}", commands::explain(&e));
             std::process::ExitCode::FAILURE
@@ -210,21 +230,29 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         quiet: cli.quiet,
         limit_rate: cli.limit_rate,
     };
-    match command {
-        Command::Status => commands::status(&ctx).await,
-        Command::Vault(c) => commands::vault(&ctx, c).await,
-        Command::Upload(a) => commands::upload(&ctx, a).await,
-        Command::Retrieve(a) => commands::retrieve(&ctx, a).await,
-        Command::Job(c) => commands::job(&ctx, c).await,
-        Command::Download(a) => commands::download(&ctx, a).await,
-        Command::Get(a) => commands::get(&ctx, a).await,
-        Command::Inventory(a) => commands::inventory(&ctx, a).await,
-        Command::Delete(a) => commands::delete(&ctx, a).await,
-        Command::Multipart(c) => commands::multipart(&ctx, c).await,
-        Command::Treehash(a) => commands::treehash(&ctx, a).await,
-        Command::Sync(a) => sync::sync(&ctx, a).await,
-        Command::Restore(a) => sync::restore(&ctx, a).await,
-        Command::Serve(_) | Command::Completions { .. } => Ok(()),
+    let work = async move {
+        match command {
+            Command::Status => commands::status(&ctx).await,
+            Command::Vault(c) => commands::vault(&ctx, c).await,
+            Command::Upload(a) => commands::upload(&ctx, a).await,
+            Command::Retrieve(a) => commands::retrieve(&ctx, a).await,
+            Command::Job(c) => commands::job(&ctx, c).await,
+            Command::Download(a) => commands::download(&ctx, a).await,
+            Command::Get(a) => commands::get(&ctx, a).await,
+            Command::Inventory(a) => commands::inventory(&ctx, a).await,
+            Command::Delete(a) => commands::delete(&ctx, a).await,
+            Command::Multipart(c) => commands::multipart(&ctx, c).await,
+            Command::Treehash(a) => commands::treehash(&ctx, a).await,
+            Command::Sync(a) => sync::sync(&ctx, a).await,
+            Command::Migrate(a) => migrate::migrate(&ctx, a).await,
+            Command::Restore(a) => sync::restore(&ctx, a).await,
+            Command::Serve(_) | Command::Completions { .. } => Ok(()),
+        }
+    };
+    // Ctrl-C stops cleanly: state files (uploads, downloads, sync, migrate) stay for a rerun.
+    tokio::select! {
+        r = work => r,
+        _ = tokio::signal::ctrl_c() => Err(Interrupted.into()),
     }
 }
 

@@ -502,3 +502,171 @@ fn limit_rate_caps_uploads_and_downloads() -> anyhow::Result<()> {
     assert_eq!(std::fs::read(&out)?.len(), 3 << 20);
     Ok(())
 }
+
+#[test]
+fn migrate_copies_vaults_verified_and_resumes() -> anyhow::Result<()> {
+    let dir = tempfile::tempdir()?;
+    let store = dir.path().join("store");
+    let local = Via::Local(&store);
+    json(&local, &["vault", "create", "old"]);
+    let mut files = Vec::new();
+    for (i, size) in [10_000usize, 1 << 20, 2_500_000].into_iter().enumerate() {
+        let f = dir.path().join(format!("f{i}"));
+        std::fs::write(
+            &f,
+            (0..size)
+                .map(|j| ((i * 7 + j) % 251) as u8)
+                .collect::<Vec<u8>>(),
+        )?;
+        files.push(f);
+    }
+    for f in &files {
+        json(
+            &local,
+            &[
+                "upload",
+                f.to_str().unwrap_or_default(),
+                "--vault",
+                "old",
+                "--part-size",
+                "1",
+            ],
+        );
+    }
+    let (mut server, endpoint) = common::start(&dir.path().join("data"), &[])?;
+    let state = dir.path().join("state");
+    let migrate = || -> anyhow::Result<Value> {
+        let out = Command::new(env!("CARGO_BIN_EXE_glacier"))
+            .args([
+                "migrate",
+                "--from",
+                &format!("local:{}", store.display()),
+                "--to",
+                &endpoint,
+                "--output",
+                "json",
+                "--quiet",
+            ])
+            .env("AWS_ACCESS_KEY_ID", ACCESS_KEY)
+            .env("AWS_SECRET_ACCESS_KEY", SECRET_KEY)
+            .env("GLACIER_STATE_DIR", &state)
+            .output()?;
+        anyhow::ensure!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        Ok(serde_json::from_slice(&out.stdout)?)
+    };
+    let first = migrate()?;
+    assert_eq!(first["vaults"][0]["copied"], 3);
+    let again = migrate()?;
+    assert_eq!(
+        (
+            again["vaults"][0]["copied"].as_u64(),
+            again["vaults"][0]["already_copied"].as_u64()
+        ),
+        (Some(0), Some(3))
+    );
+
+    let remote = Via::Endpoint(&endpoint);
+    let summary = |via: &Via<'_>| -> Vec<(String, u64, String)> {
+        let inv = json(via, &["inventory", "--vault", "old"]);
+        let mut v: Vec<_> = inv["archives"]
+            .as_array()
+            .map(|a| {
+                a.iter()
+                    .map(|e| {
+                        (
+                            e["description"].as_str().unwrap_or_default().to_owned(),
+                            e["size"].as_u64().unwrap_or(0),
+                            e["sha256_tree_hash"]
+                                .as_str()
+                                .unwrap_or_default()
+                                .to_owned(),
+                        )
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        v.sort();
+        v
+    };
+    assert_eq!(
+        summary(&remote),
+        summary(&local),
+        "same descriptions, sizes and tree hashes"
+    );
+    let bad = glacier(
+        &local,
+        &["migrate", "--from", "local", "--to", "s3://bucket/prefix"],
+    );
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("S3 destinations are not supported yet"));
+    let _ = server.kill();
+    let _ = server.wait();
+    Ok(())
+}
+
+#[test]
+fn ctrl_c_stops_cleanly_and_says_how_to_continue() -> anyhow::Result<()> {
+    let dir = tempfile::tempdir()?;
+    let store = dir.path().join("store");
+    let via = Via::Local(&store);
+    json(&via, &["vault", "create", "int"]);
+    let file = dir.path().join("f");
+    let data = vec![9u8; 4 << 20];
+    std::fs::write(&file, &data)?;
+    let state = dir.path().join("state");
+    let upload = |limit: &str| {
+        Command::new(env!("CARGO_BIN_EXE_glacier"))
+            .args([
+                "upload",
+                file.to_str().unwrap_or_default(),
+                "--vault",
+                "int",
+                "--part-size",
+                "1",
+                "--concurrency",
+                "1",
+                "--limit-rate",
+                limit,
+                "-q",
+            ])
+            .env("GLACIER_LOCAL_STORE", &store)
+            .env("GLACIER_STATE_DIR", &state)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+    };
+    let child = upload("1M")?;
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+    let _ = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status();
+    let out = child.wait_with_output()?;
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(130), "{stderr}");
+    assert!(stderr.contains("run the same command again"), "{stderr}");
+    let out = upload("1G")?.wait_with_output()?;
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    let id = String::from_utf8_lossy(&out.stdout)
+        .split_whitespace()
+        .next()
+        .unwrap_or_default()
+        .to_owned();
+    let back = dir.path().join("back");
+    json(
+        &via,
+        &[
+            "get",
+            &id,
+            "--vault",
+            "int",
+            "-O",
+            back.to_str().unwrap_or_default(),
+        ],
+    );
+    assert_eq!(std::fs::read(&back)?, data);
+    Ok(())
+}
