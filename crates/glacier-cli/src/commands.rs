@@ -869,53 +869,127 @@ pub(crate) struct InventoryArgs {
     /// How to print the archives [default: as --output says].
     #[arg(long, value_enum)]
     format: Option<InventoryFormat>,
+    /// Print the inventory cached by the last `inventory` run (with its date); start no job.
+    #[arg(long)]
+    cached: bool,
 }
 
+/// An inventory as cached locally.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct CachedInventory {
+    vault: String,
+    inventory_date: Option<String>,
+    archives: Vec<CachedEntry>,
+}
+
+#[derive(serde::Serialize, serde::Deserialize)]
+struct CachedEntry {
+    archive_id: String,
+    description: String,
+    creation_date: String,
+    size: u64,
+    sha256_tree_hash: String,
+}
+
+fn inventory_cache(ctx: &Ctx, vault: &str) -> anyhow::Result<PathBuf> {
+    let key = format!("{}\n{vault}", ctx.target);
+    Ok(state_dir()?.join("inventory").join(format!(
+        "{}.json",
+        &glacier_core::TreeHash::of(key.as_bytes()).to_hex()[..32]
+    )))
+}
+
+/// Retrieves an inventory (or reads the cached one), caches it, prints it.
 pub(crate) async fn inventory(ctx: &Ctx, args: InventoryArgs) -> anyhow::Result<()> {
-    let conn = ctx.connect().await?;
-    let vault = conn
-        .layer2
-        .get_vault(&args.vault)
-        .await
-        .with_context(|| format!("vault {}", args.vault))?;
     let format = args.format.unwrap_or(if ctx.json() {
         InventoryFormat::Json
     } else {
         InventoryFormat::Table
     });
-    let request = InventoryRequest {
-        format: (format == InventoryFormat::Csv).then(|| "CSV".to_owned()),
-        ..Default::default()
-    };
-    let mut job = vault.retrieve_inventory_job(request).await?;
-    job.wait(wait_options(), None).await?;
-    if format == InventoryFormat::Csv {
-        let out = job.get_output(None, false).await?;
-        print!("{}", String::from_utf8_lossy(&out.data));
-        return Ok(());
-    }
-    let entries: Vec<_> = job.inventory().await?.try_collect().await?;
-    if format == InventoryFormat::Json {
-        let list: Vec<_> = entries
-            .iter()
-            .map(|e| json!({"archive_id": e.archive_id, "description": e.archive_description, "creation_date": e.creation_date, "size": e.size, "sha256_tree_hash": e.sha256_tree_hash}))
-            .collect();
-        output::json(
-            &json!({"vault": vault.name, "inventory_date": job.completion_date, "archives": list}),
-        );
+    let cache = inventory_cache(ctx, &args.vault)?;
+    let inv: CachedInventory = if args.cached {
+        let text = std::fs::read_to_string(&cache).with_context(|| {
+            format!(
+                "no cached inventory of {} (run `glacier inventory --vault {}` first)",
+                args.vault, args.vault
+            )
+        })?;
+        serde_json::from_str(&text).with_context(|| format!("reading {}", cache.display()))?
     } else {
-        let rows: Vec<Vec<String>> = entries
-            .iter()
-            .map(|e| {
-                vec![
-                    e.archive_id.clone(),
-                    e.size.to_string(),
-                    e.creation_date.clone(),
-                    e.archive_description.clone(),
-                ]
+        let conn = ctx.connect().await?;
+        let vault = conn
+            .layer2
+            .get_vault(&args.vault)
+            .await
+            .with_context(|| format!("vault {}", args.vault))?;
+        let mut job = vault
+            .retrieve_inventory_job(InventoryRequest::default())
+            .await?;
+        job.wait(wait_options(), None).await?;
+        let archives = job
+            .inventory()
+            .await?
+            .map_ok(|e| CachedEntry {
+                archive_id: e.archive_id,
+                description: e.archive_description,
+                creation_date: e.creation_date,
+                size: e.size,
+                sha256_tree_hash: e.sha256_tree_hash,
             })
-            .collect();
-        output::table(&["ARCHIVE", "SIZE", "CREATED", "DESCRIPTION"], &rows);
+            .try_collect()
+            .await?;
+        let inv = CachedInventory {
+            vault: vault.name.clone(),
+            inventory_date: job.completion_date.clone(),
+            archives,
+        };
+        if let Some(dir) = cache.parent() {
+            std::fs::create_dir_all(dir)?;
+        }
+        std::fs::write(&cache, serde_json::to_vec(&inv)?)
+            .with_context(|| format!("writing {}", cache.display()))?;
+        inv
+    };
+    match format {
+        InventoryFormat::Json => output::json(&serde_json::to_value(&inv)?),
+        InventoryFormat::Csv => {
+            let mut w = csv::Writer::from_writer(std::io::stdout());
+            w.write_record([
+                "ArchiveId",
+                "ArchiveDescription",
+                "CreationDate",
+                "Size",
+                "SHA256TreeHash",
+            ])?;
+            for e in &inv.archives {
+                w.write_record([
+                    &e.archive_id,
+                    &e.description,
+                    &e.creation_date,
+                    &e.size.to_string(),
+                    &e.sha256_tree_hash,
+                ])?;
+            }
+            w.flush()?;
+        }
+        InventoryFormat::Table => {
+            if let Some(date) = &inv.inventory_date {
+                println!("inventory of {} taken {date}", inv.vault);
+            }
+            let rows: Vec<Vec<String>> = inv
+                .archives
+                .iter()
+                .map(|e| {
+                    vec![
+                        e.archive_id.clone(),
+                        e.size.to_string(),
+                        e.creation_date.clone(),
+                        e.description.clone(),
+                    ]
+                })
+                .collect();
+            output::table(&["ARCHIVE", "SIZE", "CREATED", "DESCRIPTION"], &rows);
+        }
     }
     Ok(())
 }

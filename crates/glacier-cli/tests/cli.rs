@@ -16,7 +16,9 @@ enum Via<'a> {
 
 fn glacier(via: &Via<'_>, args: &[&str]) -> Output {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_glacier"));
+    let state = std::env::temp_dir().join(format!("glacier-cli-test-state-{}", std::process::id()));
     cmd.args(args)
+        .env("GLACIER_STATE_DIR", state)
         .env_remove("GLACIER_ENDPOINT")
         .env("GLACIER_CONFIG", "/nonexistent/glacier.toml")
         .stdin(Stdio::null());
@@ -189,6 +191,11 @@ fn workflow(via: &Via<'_>, dir: &Path) -> anyhow::Result<()> {
         .unwrap_or_default();
     assert_eq!(ids, vec![archive_id.as_str(), multi_id.as_str()]);
     assert_eq!(inv["archives"][1]["description"], "in parts");
+    let cached = json(via, &["inventory", "--vault", "cli", "--cached"]);
+    assert_eq!(
+        cached, inv,
+        "the cached inventory, with its date, without a new job"
+    );
     let csv = glacier(
         via,
         &["inventory", "--vault", "cli", "--format", "csv", "--quiet"],
