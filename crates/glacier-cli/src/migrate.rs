@@ -1,29 +1,39 @@
 //! `migrate`: copies vaults archive by archive from one Glacier to another (Amazon Glacier, a
-//! server, the local store), each archive retrieved, downloaded and verified against its tree
-//! hash, uploaded with its description, and checkpointed so that a rerun continues.
+//! server, the local store) or into an S3 bucket (any storage class, e.g. DEEP_ARCHIVE, as AWS
+//! recommends to vault owners). Every archive is retrieved, downloaded and verified against its
+//! tree hash, delivered, and checkpointed so that a rerun continues.
 
 use crate::commands::{Ctx, download_job, retrieve_and_wait, state_dir, upload_file};
 use crate::output::{self, Output};
 use crate::target::{self, Target};
 use anyhow::{Context, bail};
 use futures_util::TryStreamExt;
+use glacier_client::Vault;
 use glacier_client::layer2::InventoryRequest;
 use serde_json::json;
-use std::collections::HashMap;
+use std::collections::HashSet;
 use std::io::Write;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 #[derive(clap::Args)]
 pub(crate) struct MigrateArgs {
     /// Where the vaults are: `local`, `local:DIR`, an endpoint URL, or `aws:REGION`.
     #[arg(long)]
     from: String,
-    /// Where they go, in the same forms.
+    /// Where they go: the same forms, or `s3://BUCKET/PREFIX` (objects named after the mt2
+    /// description's path where there is one, else the archive id).
     #[arg(long)]
     to: String,
     /// Vaults to copy [default: every vault of the source].
     #[arg(long)]
     vault: Vec<String>,
+    /// For an `s3://` destination: the storage class of the objects.
+    #[arg(long, default_value = "DEEP_ARCHIVE")]
+    storage_class: String,
+    /// For an `s3://` destination: an S3-compatible endpoint URL instead of AWS's (credentials
+    /// from AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY).
+    #[arg(long)]
+    s3_endpoint: Option<String>,
 }
 
 fn parse_target(s: &str) -> anyhow::Result<Target> {
@@ -39,25 +49,161 @@ fn parse_target(s: &str) -> anyhow::Result<Target> {
     if s.starts_with("http://") || s.starts_with("https://") {
         return Ok(Target::Endpoint(s.to_owned()));
     }
-    if s.starts_with("s3://") {
-        bail!(
-            "{s}: S3 destinations are not supported yet; migrate to a Glacier endpoint or the local store"
-        );
+    bail!(
+        "{s:?} is not a target: use local, local:DIR, http(s)://ENDPOINT or aws:REGION (or s3://BUCKET/PREFIX as a destination)"
+    )
+}
+
+/// Where archives go.
+enum Destination {
+    Glacier(Target, target::Connection),
+    S3 {
+        url: String,
+        store: Box<dyn object_store::ObjectStore>,
+        prefix: String,
+        storage_class: String,
+    },
+}
+
+impl Destination {
+    fn name(&self) -> String {
+        match self {
+            Destination::Glacier(t, _) => t.to_string(),
+            Destination::S3 { url, .. } => url.clone(),
+        }
     }
-    bail!("{s:?} is not a target: use local, local:DIR, http(s)://ENDPOINT or aws:REGION")
+}
+
+/// `s3://bucket/prefix`, with credentials and region from the AWS environment variables.
+fn s3_destination(url: &str, args: &MigrateArgs) -> anyhow::Result<Destination> {
+    let rest = url.trim_start_matches("s3://");
+    let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
+    if bucket.is_empty() {
+        bail!("{url}: no bucket; use s3://BUCKET/PREFIX");
+    }
+    let mut builder = object_store::aws::AmazonS3Builder::from_env().with_bucket_name(bucket);
+    if std::env::var("AWS_DEFAULT_REGION").is_err() && std::env::var("AWS_REGION").is_err() {
+        builder = builder.with_region("us-east-1");
+    }
+    if let Some(e) = &args.s3_endpoint {
+        builder = builder
+            .with_endpoint(e)
+            .with_allow_http(e.starts_with("http://"));
+    }
+    Ok(Destination::S3 {
+        url: url.to_owned(),
+        store: Box::new(
+            builder
+                .build()
+                .with_context(|| format!("configuring {url}"))?,
+        ),
+        prefix: prefix.trim_matches('/').to_owned(),
+        storage_class: args.storage_class.clone(),
+    })
+}
+
+/// The object name of an archive: the path of its mt2 description when it has one, else its id.
+fn object_name(prefix: &str, archive_id: &str, description: &str) -> object_store::path::Path {
+    let join = |name: &str| {
+        if prefix.is_empty() {
+            name.to_owned()
+        } else {
+            format!("{prefix}/{name}")
+        }
+    };
+    let by_id = || object_store::path::Path::from(join(archive_id));
+    match crate::sync::mt_decode(description) {
+        Some((file, _)) => object_store::path::Path::parse(join(&file)).unwrap_or_else(|_| by_id()),
+        None => by_id(),
+    }
+}
+
+/// Streams a file into an object, in parts, with the storage class asked for.
+async fn put_object(
+    store: &dyn object_store::ObjectStore,
+    name: &object_store::path::Path,
+    file: &Path,
+    storage_class: &str,
+) -> anyhow::Result<()> {
+    use tokio::io::AsyncReadExt;
+    let attributes = object_store::Attributes::from_iter([(
+        object_store::Attribute::StorageClass,
+        storage_class.to_owned(),
+    )]);
+    let opts = object_store::PutMultipartOptions {
+        attributes,
+        ..Default::default()
+    };
+    let upload = store.put_multipart_opts(name, opts).await?;
+    let mut writer = object_store::WriteMultipart::new_with_chunk_size(upload, 8 << 20);
+    let mut f = tokio::fs::File::open(file).await?;
+    let mut buf = vec![0u8; 1 << 20];
+    loop {
+        let n = f.read(&mut buf).await?;
+        if n == 0 {
+            break;
+        }
+        writer.wait_for_capacity(4).await?;
+        writer.write(&buf[..n]);
+    }
+    writer.finish().await?;
+    Ok(())
+}
+
+/// Delivers one verified archive file; returns its new id or object name.
+async fn deliver(
+    ctx: &Ctx,
+    dst: &Destination,
+    vault: Option<&Vault>,
+    file: &Path,
+    e: &glacier_client::inventory::InventoryEntry,
+) -> anyhow::Result<String> {
+    match (dst, vault) {
+        (Destination::Glacier(..), Some(vault)) => {
+            let description = Some(e.archive_description.as_str()).filter(|d| !d.is_empty());
+            upload_file(ctx, vault, file, e.size, description, None, 4).await
+        }
+        (
+            Destination::S3 {
+                store,
+                prefix,
+                storage_class,
+                ..
+            },
+            _,
+        ) => {
+            let object = object_name(prefix, &e.archive_id, &e.archive_description);
+            put_object(store.as_ref(), &object, file, storage_class)
+                .await
+                .with_context(|| format!("writing {object}"))?;
+            let head = store.head(&object).await?;
+            if head.size != e.size {
+                bail!("{object}: {} bytes arrived of {}", head.size, e.size);
+            }
+            Ok(object.to_string())
+        }
+        (Destination::Glacier(..), None) => bail!("no destination vault"),
+    }
 }
 
 pub(crate) async fn migrate(ctx: &Ctx, args: MigrateArgs) -> anyhow::Result<()> {
-    let (from, to) = (parse_target(&args.from)?, parse_target(&args.to)?);
-    if from == to {
-        bail!("the source and the destination are the same ({from})");
-    }
+    let from = parse_target(&args.from)?;
     let src = target::connect(&from, None, ctx.limit_rate)
         .await
         .with_context(|| format!("connecting to {from}"))?;
-    let dst = target::connect(&to, None, ctx.limit_rate)
-        .await
-        .with_context(|| format!("connecting to {to}"))?;
+    let dst = if args.to.starts_with("s3://") {
+        s3_destination(&args.to, &args)?
+    } else {
+        let to = parse_target(&args.to)?;
+        if from == to {
+            bail!("the source and the destination are the same ({from})");
+        }
+        let conn = target::connect(&to, None, ctx.limit_rate)
+            .await
+            .with_context(|| format!("connecting to {to}"))?;
+        Destination::Glacier(to, conn)
+    };
+    let to = dst.name();
     let vaults = if args.vault.is_empty() {
         src.layer2
             .list_vaults()
@@ -77,20 +223,24 @@ pub(crate) async fn migrate(ctx: &Ctx, args: MigrateArgs) -> anyhow::Result<()> 
             .get_vault(&name)
             .await
             .with_context(|| format!("source vault {name}"))?;
-        let dest = dst
-            .layer2
-            .create_vault(&name)
-            .await
-            .with_context(|| format!("creating {name} at {to}"))?;
+        let dest = match &dst {
+            Destination::Glacier(_, conn) => Some(
+                conn.layer2
+                    .create_vault(&name)
+                    .await
+                    .with_context(|| format!("creating {name} at {to}"))?,
+            ),
+            Destination::S3 { .. } => None,
+        };
         let key = format!("{from}\n{to}\n{name}");
         let checkpoint = work.join(format!(
             "{}.copied",
             &glacier_core::TreeHash::of(key.as_bytes()).to_hex()[..32]
         ));
-        let copied_before: HashMap<String, String> = std::fs::read_to_string(&checkpoint)
+        let copied_before: HashSet<String> = std::fs::read_to_string(&checkpoint)
             .unwrap_or_default()
             .lines()
-            .filter_map(|l| l.split_once(' ').map(|(a, b)| (a.to_owned(), b.to_owned())))
+            .filter_map(|l| l.split_once(' ').map(|(a, _)| a.to_owned()))
             .collect();
         let mut log = std::fs::OpenOptions::new()
             .create(true)
@@ -103,7 +253,7 @@ pub(crate) async fn migrate(ctx: &Ctx, args: MigrateArgs) -> anyhow::Result<()> 
         let mut entries = std::pin::pin!(inv.inventory().await?);
         let (mut copied, mut skipped, mut bytes) = (0u64, 0u64, 0u64);
         while let Some(e) = entries.try_next().await? {
-            if copied_before.contains_key(&e.archive_id) {
+            if copied_before.contains(&e.archive_id) {
                 skipped += 1;
                 continue;
             }
@@ -126,12 +276,11 @@ pub(crate) async fn migrate(ctx: &Ctx, args: MigrateArgs) -> anyhow::Result<()> 
                     e.sha256_tree_hash
                 );
             }
-            let description = Some(e.archive_description.as_str()).filter(|d| !d.is_empty());
-            let new_id = upload_file(ctx, &dest, &temp, e.size, description, None, 4)
+            let new_id = deliver(ctx, &dst, dest.as_ref(), &temp, &e)
                 .await
                 .with_context(|| {
                     format!(
-                        "uploading {} to {to} (run the migration again to continue)",
+                        "copying {} to {to} (run the migration again to continue)",
                         e.archive_id
                     )
                 })?;
@@ -146,7 +295,7 @@ pub(crate) async fn migrate(ctx: &Ctx, args: MigrateArgs) -> anyhow::Result<()> 
         );
     }
     if ctx.output == Output::Json {
-        output::json(&json!({"from": from.to_string(), "to": to.to_string(), "vaults": report}));
+        output::json(&json!({"from": from.to_string(), "to": to, "vaults": report}));
     } else {
         let rows: Vec<Vec<String>> = report
             .iter()
