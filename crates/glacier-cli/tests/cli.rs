@@ -606,9 +606,13 @@ fn migrate_copies_vaults_verified_and_resumes() -> anyhow::Result<()> {
     );
     let bad = glacier(
         &local,
-        &["migrate", "--from", "local", "--to", "s3://bucket/prefix"],
+        &["migrate", "--from", "s3://bucket/prefix", "--to", "local"],
     );
-    assert!(String::from_utf8_lossy(&bad.stderr).contains("S3 destinations are not supported yet"));
+    assert_eq!(bad.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&bad.stderr).contains("as a destination"),
+        "S3 is only a destination"
+    );
     let _ = server.kill();
     let _ = server.wait();
     Ok(())
