@@ -375,7 +375,7 @@ pub trait MetadataStore: Send + Sync + 'static {
     /// Adds a capacity unit; fails with `LimitExceeded` when the account already has `max`
     /// units that have not expired at `unit.start`.
     async fn purchase_capacity(&self, account: &str, unit: CapacityUnit, max: usize) -> Result<()>;
-    /// The account's capacity units, expired ones included, oldest first.
+    /// The account's capacity units, expired ones included, in the order they were bought.
     async fn list_capacity(&self, account: &str) -> Result<Vec<CapacityUnit>>;
 
     /// Of `candidates`, the blobs no archive, part or job output refers to.

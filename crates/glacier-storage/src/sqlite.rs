@@ -1296,7 +1296,7 @@ impl MetadataStore for SqliteMetadataStore {
     async fn list_capacity(&self, account: &str) -> Result<Vec<CapacityUnit>> {
         let account = account.to_owned();
         self.tx(move |tx| {
-            let mut stmt = tx.prepare("SELECT id, start_ms, expires_ms FROM capacity_units WHERE account = ?1 ORDER BY start_ms, id")?;
+            let mut stmt = tx.prepare("SELECT id, start_ms, expires_ms FROM capacity_units WHERE account = ?1 ORDER BY start_ms, rowid")?;
             let rows = stmt.query_map([&account], |r| {
                 Ok(CapacityUnit { id: r.get(0)?, start: from_ms(r.get(1)?), expires: from_ms(r.get(2)?) })
             })?;
