@@ -755,8 +755,38 @@ pub(crate) async fn download_job(
 }
 
 pub(crate) async fn download(ctx: &Ctx, args: DownloadArgs) -> anyhow::Result<()> {
+    let job_id = args.job_id.clone();
+    download_with(
+        ctx,
+        &args.vault,
+        &args.out,
+        args.chunk_size,
+        args.concurrency,
+        async |_, vault| {
+            vault
+                .get_job(&job_id)
+                .await
+                .with_context(|| format!("job {job_id}"))
+        },
+    )
+    .await
+}
+
+/// Connects with a progress display, finds the job with `job_of`, downloads its output to
+/// `out` (verified, resumable) and reports.
+async fn download_with<F>(
+    ctx: &Ctx,
+    vault: &str,
+    out: &Path,
+    chunk_size: u64,
+    concurrency: usize,
+    job_of: F,
+) -> anyhow::Result<()>
+where
+    F: AsyncFnOnce(&target::Connection, &Vault) -> anyhow::Result<Job>,
+{
     let progress = Arc::new(Progress::new(
-        &format!("downloading {}", args.out.display()),
+        &format!("downloading {}", out.display()),
         None,
         ctx.output,
         ctx.quiet,
@@ -764,17 +794,14 @@ pub(crate) async fn download(ctx: &Ctx, args: DownloadArgs) -> anyhow::Result<()
     let conn = ctx.connect_with(&progress, Transfer::Received).await?;
     let vault = conn
         .layer2
-        .get_vault(&args.vault)
+        .get_vault(vault)
         .await
-        .with_context(|| format!("vault {}", args.vault))?;
-    let job = vault
-        .get_job(&args.job_id)
-        .await
-        .with_context(|| format!("job {}", args.job_id))?;
+        .with_context(|| format!("vault {vault}"))?;
+    let job = job_of(&conn, &vault).await?;
     progress.set_total(job.output_size());
-    let bytes = download_job(&job, &args.out, args.chunk_size, args.concurrency).await?;
+    let bytes = download_job(&job, out, chunk_size, concurrency).await?;
     progress.finish();
-    report_download(ctx, &args.out, bytes, &job);
+    report_download(ctx, out, bytes, &job);
     Ok(())
 }
 
@@ -808,24 +835,16 @@ pub(crate) struct GetArgs {
 }
 
 pub(crate) async fn get(ctx: &Ctx, args: GetArgs) -> anyhow::Result<()> {
-    let progress = Arc::new(Progress::new(
-        &format!("downloading {}", args.out.display()),
-        None,
-        ctx.output,
-        ctx.quiet,
-    ));
-    let conn = ctx.connect_with(&progress, Transfer::Received).await?;
-    let vault = conn
-        .layer2
-        .get_vault(&args.vault)
-        .await
-        .with_context(|| format!("vault {}", args.vault))?;
-    let job = retrieve_and_wait(ctx, &conn, &vault, &args.archive_id, args.tier.clone()).await?;
-    progress.set_total(job.output_size());
-    let bytes = download_job(&job, &args.out, args.chunk_size, args.concurrency).await?;
-    progress.finish();
-    report_download(ctx, &args.out, bytes, &job);
-    Ok(())
+    let (archive_id, tier) = (args.archive_id.clone(), args.tier.clone());
+    download_with(
+        ctx,
+        &args.vault,
+        &args.out,
+        args.chunk_size,
+        args.concurrency,
+        async |conn, vault| retrieve_and_wait(ctx, conn, vault, &archive_id, tier).await,
+    )
+    .await
 }
 
 /// Retrieves a whole archive and waits for the job, reusing a matching job already in flight
