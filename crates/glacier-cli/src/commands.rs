@@ -29,7 +29,7 @@ impl Ctx {
         target::connect(&self.target, None, self.limit_rate).await
     }
 
-    async fn connect_with(
+    pub(crate) async fn connect_with(
         &self,
         progress: &Arc<Progress>,
         direction: Transfer,

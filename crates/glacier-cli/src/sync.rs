@@ -177,12 +177,7 @@ pub(crate) async fn sync(ctx: &Ctx, args: SyncArgs) -> anyhow::Result<()> {
             ctx.output,
             ctx.quiet,
         ));
-        let conn = crate::target::connect(
-            &ctx.target,
-            Some(progress.callback(Transfer::Sent)),
-            ctx.limit_rate,
-        )
-        .await?;
+        let conn = ctx.connect_with(&progress, Transfer::Sent).await?;
         let vault = conn
             .layer2
             .get_vault(&args.vault)
@@ -264,12 +259,7 @@ pub(crate) async fn restore(ctx: &Ctx, args: RestoreArgs) -> anyhow::Result<()> 
         ctx.output,
         ctx.quiet,
     ));
-    let conn = crate::target::connect(
-        &ctx.target,
-        Some(progress.callback(Transfer::Received)),
-        ctx.limit_rate,
-    )
-    .await?;
+    let conn = ctx.connect_with(&progress, Transfer::Received).await?;
     let vault = conn
         .layer2
         .get_vault(&args.vault)
