@@ -42,6 +42,8 @@ pub(crate) fn json(value: &serde_json::Value) {
 /// Reports bytes moved for one transfer of `total` bytes (if known).
 pub(crate) struct Progress {
     mode: Mode,
+    what: String,
+    flight: std::sync::atomic::AtomicI64,
 }
 
 enum Mode {
@@ -100,7 +102,11 @@ impl Progress {
                 json: output == Output::Json,
             }))
         };
-        Progress { mode }
+        Progress {
+            mode,
+            what: what.to_owned(),
+            flight: std::sync::atomic::AtomicI64::new(0),
+        }
     }
 
     /// Sets the total once it is known.
@@ -119,11 +125,23 @@ impl Progress {
     /// The callback for the client, counting the bytes of `direction`.
     pub(crate) fn callback(self: &Arc<Self>, direction: Transfer) -> ProgressFn {
         let me = Arc::clone(self);
-        Arc::new(move |d, n| {
-            if d == direction {
-                me.add(n);
-            }
+        Arc::new(move |d, n| match d {
+            Transfer::Started => me.in_flight(1),
+            Transfer::Finished => me.in_flight(-1),
+            d if d == direction => me.add(n),
+            _ => {}
         })
+    }
+
+    /// Shows how many parts or chunks are in flight (on the bar).
+    fn in_flight(&self, delta: i64) {
+        if let Mode::Bar(bar) = &self.mode {
+            let n = self
+                .flight
+                .fetch_add(delta, std::sync::atomic::Ordering::SeqCst)
+                + delta;
+            bar.set_message(format!("{} ({} in flight)", self.what, n.max(0)));
+        }
     }
 
     fn add(&self, n: u64) {

@@ -152,6 +152,19 @@ pub type ProgressFn = Arc<dyn Fn(Transfer, u64) + Send + Sync>;
 pub enum Transfer {
     Sent,
     Received,
+    /// A part upload or a job-output download began (the count is 0).
+    Started,
+    /// It ended, however it ended (the count is 0).
+    Finished,
+}
+
+/// Reports [`Transfer::Finished`] when dropped: when a download's body is done with.
+struct FinishGuard(ProgressFn);
+
+impl Drop for FinishGuard {
+    fn drop(&mut self) {
+        (self.0)(Transfer::Finished, 0);
+    }
 }
 
 /// Caps bandwidth: bytes are let through at `rate` per second on average, shared by every
@@ -575,15 +588,18 @@ impl Layer1 {
             None => body,
         };
         match self.inner.progress.clone() {
-            Some(progress) => ByteStream(
+            Some(progress) => ByteStream({
+                progress(Transfer::Started, 0);
+                let guard = FinishGuard(Arc::clone(&progress));
                 body.map_frame(move |f| {
+                    let _in_flight = &guard;
                     if let Some(d) = f.data_ref() {
                         progress(Transfer::Received, d.len() as u64);
                     }
                     f
                 })
-                .boxed_unsync(),
-            ),
+                .boxed_unsync()
+            }),
             None => ByteStream(body),
         }
     }
@@ -614,15 +630,23 @@ impl Layer1 {
 
     async fn attempt(&self, call: &Call) -> Result<http::Response<ResponseBody>> {
         let req = self.request(call).await?;
-        let resp =
-            self.inner
-                .transport
-                .send(req)
-                .await
-                .map_err(|source| GlacierError::Transport {
-                    operation: call.operation,
-                    source,
-                })?;
+        // Requests with a body (archives, parts) count as transfers in flight while they go.
+        let tracked = self
+            .inner
+            .progress
+            .clone()
+            .filter(|_| !call.payload.is_empty());
+        if let Some(p) = &tracked {
+            p(Transfer::Started, 0);
+        }
+        let sent = self.inner.transport.send(req).await;
+        if let Some(p) = &tracked {
+            p(Transfer::Finished, 0);
+        }
+        let resp = sent.map_err(|source| GlacierError::Transport {
+            operation: call.operation,
+            source,
+        })?;
         let status = resp.status().as_u16();
         if call.ok.contains(&status) {
             return Ok(resp);
