@@ -504,6 +504,13 @@ pub(crate) async fn retrieve(ctx: &Ctx, args: RetrieveArgs) -> anyhow::Result<()
     if args.dry_run {
         return describe_retrieval(ctx, &conn, &args).await;
     }
+    announce(
+        ctx,
+        &args.vault,
+        &args.archive_id,
+        args.range.as_deref(),
+        args.tier.as_deref(),
+    );
     let job_id =
         start_retrieval(&conn, &args.vault, &args.archive_id, args.range, args.tier).await?;
     ctx.report(json!({"job_id": job_id, "vault": args.vault}), || {
@@ -519,33 +526,24 @@ async fn describe_retrieval(
     conn: &target::Connection,
     args: &RetrieveArgs,
 ) -> anyhow::Result<()> {
-    let vault = conn
-        .layer2
-        .get_vault(&args.vault)
-        .await
-        .with_context(|| format!("vault {}", args.vault))?;
-    let mut inv = vault
-        .retrieve_inventory_job(InventoryRequest::default())
-        .await?;
-    inv.wait(wait_options(), None).await?;
-    let entries: Vec<_> = inv.inventory().await?.try_collect().await?;
-    let entry = entries
-        .iter()
-        .find(|e| e.archive_id == args.archive_id)
-        .with_context(|| {
-            format!(
-                "archive {} is not in the inventory of {}",
-                args.archive_id, args.vault
-            )
-        })?;
-    let bytes = match &args.range {
-        Some(r) => glacier_core::range::retrieval_range(r, entry.size)
-            .map_err(|e| anyhow::anyhow!(e.0))?
-            .len(),
-        None => entry.size,
+    // The cached inventory answers at once; else an inventory job (hours on Amazon Glacier).
+    let size = match cached_size(ctx, &args.vault, &args.archive_id) {
+        Some((size, _)) => size,
+        None => fetch_inventory(ctx, conn, &args.vault)
+            .await?
+            .archives
+            .iter()
+            .find(|e| e.archive_id == args.archive_id)
+            .map(|e| e.size)
+            .with_context(|| {
+                format!(
+                    "archive {} is not in the inventory of {}",
+                    args.archive_id, args.vault
+                )
+            })?,
     };
+    let (bytes, requests) = retrieval_cost(size, args.range.as_deref())?;
     let chunk = 8 * MIB;
-    let requests = bytes.div_ceil(chunk);
     let tier = args.tier.clone().unwrap_or_else(|| "Standard".into());
     if ctx.json() {
         output::json(
@@ -836,6 +834,7 @@ pub(crate) struct GetArgs {
 
 pub(crate) async fn get(ctx: &Ctx, args: GetArgs) -> anyhow::Result<()> {
     let (archive_id, tier) = (args.archive_id.clone(), args.tier.clone());
+    announce(ctx, &args.vault, &archive_id, None, tier.as_deref());
     download_with(
         ctx,
         &args.vault,
@@ -918,6 +917,84 @@ fn inventory_cache(ctx: &Ctx, vault: &str) -> anyhow::Result<PathBuf> {
     )))
 }
 
+/// Runs an inventory job, streams its entries and caches them with the inventory's date.
+async fn fetch_inventory(
+    ctx: &Ctx,
+    conn: &target::Connection,
+    vault_name: &str,
+) -> anyhow::Result<CachedInventory> {
+    let vault = conn
+        .layer2
+        .get_vault(vault_name)
+        .await
+        .with_context(|| format!("vault {vault_name}"))?;
+    let mut job = vault
+        .retrieve_inventory_job(InventoryRequest::default())
+        .await?;
+    job.wait(wait_options(), None).await?;
+    let archives = job
+        .inventory()
+        .await?
+        .map_ok(|e| CachedEntry {
+            archive_id: e.archive_id,
+            description: e.archive_description,
+            creation_date: e.creation_date,
+            size: e.size,
+            sha256_tree_hash: e.sha256_tree_hash,
+        })
+        .try_collect()
+        .await?;
+    let inv = CachedInventory {
+        vault: vault.name.clone(),
+        inventory_date: job.completion_date.clone(),
+        archives,
+    };
+    let cache = inventory_cache(ctx, vault_name)?;
+    if let Some(dir) = cache.parent() {
+        std::fs::create_dir_all(dir)?;
+    }
+    std::fs::write(&cache, serde_json::to_vec(&inv)?)
+        .with_context(|| format!("writing {}", cache.display()))?;
+    Ok(inv)
+}
+
+/// An archive's size from the cached inventory, with the inventory's date.
+fn cached_size(ctx: &Ctx, vault: &str, archive_id: &str) -> Option<(u64, Option<String>)> {
+    let text = std::fs::read_to_string(inventory_cache(ctx, vault).ok()?).ok()?;
+    let inv: CachedInventory = serde_json::from_str(&text).ok()?;
+    inv.archives
+        .iter()
+        .find(|e| e.archive_id == archive_id)
+        .map(|e| (e.size, inv.inventory_date.clone()))
+}
+
+/// What retrieving `archive_id` (or `range` of it) means: bytes, and download requests of 8 MiB.
+fn retrieval_cost(size: u64, range: Option<&str>) -> anyhow::Result<(u64, u64)> {
+    let bytes = match range {
+        Some(r) => glacier_core::range::retrieval_range(r, size)
+            .map_err(|e| anyhow::anyhow!(e.0))?
+            .len(),
+        None => size,
+    };
+    Ok((bytes, bytes.div_ceil(8 * MIB)))
+}
+
+/// Before a retrieval starts, says what it means when the cached inventory knows the archive.
+fn announce(ctx: &Ctx, vault: &str, archive_id: &str, range: Option<&str>, tier: Option<&str>) {
+    if ctx.quiet || ctx.json() {
+        return;
+    }
+    if let Some((size, date)) = cached_size(ctx, vault, archive_id)
+        && let Ok((bytes, requests)) = retrieval_cost(size, range)
+    {
+        eprintln!(
+            "retrieving {bytes} bytes ({} tier), then {requests} download requests (size from the inventory of {})",
+            tier.unwrap_or("Standard"),
+            date.as_deref().unwrap_or("an earlier run")
+        );
+    }
+}
+
 /// Retrieves an inventory (or reads the cached one), caches it, prints it.
 pub(crate) async fn inventory(ctx: &Ctx, args: InventoryArgs) -> anyhow::Result<()> {
     let format = args.format.unwrap_or(if ctx.json() {
@@ -936,38 +1013,7 @@ pub(crate) async fn inventory(ctx: &Ctx, args: InventoryArgs) -> anyhow::Result<
         serde_json::from_str(&text).with_context(|| format!("reading {}", cache.display()))?
     } else {
         let conn = ctx.connect().await?;
-        let vault = conn
-            .layer2
-            .get_vault(&args.vault)
-            .await
-            .with_context(|| format!("vault {}", args.vault))?;
-        let mut job = vault
-            .retrieve_inventory_job(InventoryRequest::default())
-            .await?;
-        job.wait(wait_options(), None).await?;
-        let archives = job
-            .inventory()
-            .await?
-            .map_ok(|e| CachedEntry {
-                archive_id: e.archive_id,
-                description: e.archive_description,
-                creation_date: e.creation_date,
-                size: e.size,
-                sha256_tree_hash: e.sha256_tree_hash,
-            })
-            .try_collect()
-            .await?;
-        let inv = CachedInventory {
-            vault: vault.name.clone(),
-            inventory_date: job.completion_date.clone(),
-            archives,
-        };
-        if let Some(dir) = cache.parent() {
-            std::fs::create_dir_all(dir)?;
-        }
-        std::fs::write(&cache, serde_json::to_vec(&inv)?)
-            .with_context(|| format!("writing {}", cache.display()))?;
-        inv
+        fetch_inventory(ctx, &conn, &args.vault).await?
     };
     match format {
         InventoryFormat::Json => output::json(&serde_json::to_value(&inv)?),
