@@ -268,11 +268,13 @@ pub(crate) async fn migrate(ctx: &Ctx, args: MigrateArgs) -> anyhow::Result<()> 
             download_job(&job, &temp, 8, 4)
                 .await
                 .with_context(|| format!("downloading {}", e.archive_id))?;
-            let (_, tree) = glacier_client::utils::compute_hashes_from_file(&temp).await?;
-            if tree != e.sha256_tree_hash {
+            // download_job verified every chunk and the whole against the job's tree hash; that
+            // hash must be the one the inventory lists for the archive.
+            if job.sha256_treehash.as_deref() != Some(e.sha256_tree_hash.as_str()) {
                 bail!(
-                    "archive {} downloaded with tree hash {tree}, but the inventory says {}",
+                    "archive {}: the retrieval's tree hash {:?} is not the inventory's {}",
                     e.archive_id,
+                    job.sha256_treehash,
                     e.sha256_tree_hash
                 );
             }
