@@ -29,17 +29,22 @@ impl Ctx {
         target::connect(&self.target, None, self.limit_rate).await
     }
 
+    /// Connects with a progress display of `what` (`total` bytes, if known) counting the
+    /// bytes moving in `direction`.
     pub(crate) async fn connect_with(
         &self,
-        progress: &Arc<Progress>,
+        what: String,
+        total: Option<u64>,
         direction: Transfer,
-    ) -> anyhow::Result<target::Connection> {
-        target::connect(
+    ) -> anyhow::Result<(Arc<Progress>, target::Connection)> {
+        let progress = Arc::new(Progress::new(&what, total, self.output, self.quiet));
+        let conn = target::connect(
             &self.target,
             Some(progress.callback(direction)),
             self.limit_rate,
         )
-        .await
+        .await?;
+        Ok((progress, conn))
     }
 
     fn json(&self) -> bool {
@@ -304,18 +309,14 @@ pub(crate) async fn upload(ctx: &Ctx, args: UploadArgs) -> anyhow::Result<()> {
                     .len(),
             )
         };
-        let progress = Arc::new(Progress::new(
-            &format!("uploading {}", file.display()),
-            size,
-            ctx.output,
-            ctx.quiet,
-        ));
-        let conn = ctx.connect_with(&progress, Transfer::Sent).await?;
-        let vault = conn
-            .layer2
-            .get_vault(&args.vault)
-            .await
-            .with_context(|| format!("vault {}", args.vault))?;
+        let (progress, conn) = ctx
+            .connect_with(
+                format!("uploading {}", file.display()),
+                size,
+                Transfer::Sent,
+            )
+            .await?;
+        let vault = conn.vault(&args.vault).await?;
         let description = args.description.clone().or_else(|| {
             if stdin {
                 None
@@ -648,19 +649,11 @@ pub(crate) async fn job(ctx: &Ctx, cmd: JobCmd) -> anyhow::Result<()> {
     let conn = ctx.connect().await?;
     match cmd {
         JobCmd::List { vault } => {
-            let v = conn
-                .layer2
-                .get_vault(&vault)
-                .await
-                .with_context(|| format!("vault {vault}"))?;
+            let v = conn.vault(&vault).await?;
             print_jobs(ctx, &v.list_jobs(None, None).await?);
         }
         JobCmd::Describe { job_id, vault } => {
-            let v = conn
-                .layer2
-                .get_vault(&vault)
-                .await
-                .with_context(|| format!("vault {vault}"))?;
+            let v = conn.vault(&vault).await?;
             let j = v
                 .get_job(&job_id)
                 .await
@@ -672,11 +665,7 @@ pub(crate) async fn job(ctx: &Ctx, cmd: JobCmd) -> anyhow::Result<()> {
             }
         }
         JobCmd::Wait { job_id, vault } => {
-            let v = conn
-                .layer2
-                .get_vault(&vault)
-                .await
-                .with_context(|| format!("vault {vault}"))?;
+            let v = conn.vault(&vault).await?;
             let mut j = v
                 .get_job(&job_id)
                 .await
@@ -783,20 +772,16 @@ async fn download_with<F>(
 where
     F: AsyncFnOnce(&target::Connection, &Vault) -> anyhow::Result<Job>,
 {
-    let progress = Arc::new(Progress::new(
-        &format!("downloading {}", out.display()),
-        None,
-        ctx.output,
-        ctx.quiet,
-    ));
-    let conn = ctx.connect_with(&progress, Transfer::Received).await?;
-    let vault = conn
-        .layer2
-        .get_vault(vault)
-        .await
-        .with_context(|| format!("vault {vault}"))?;
+    let (progress, conn) = ctx
+        .connect_with(
+            format!("downloading {}", out.display()),
+            None,
+            Transfer::Received,
+        )
+        .await?;
+    let vault = conn.vault(vault).await?;
     let job = job_of(&conn, &vault).await?;
-    progress.set_total(job.output_size());
+    progress.start(job.output_size());
     let bytes = download_job(&job, out, chunk_size, concurrency).await?;
     progress.finish();
     report_download(ctx, out, bytes, &job);
@@ -923,11 +908,7 @@ async fn fetch_inventory(
     conn: &target::Connection,
     vault_name: &str,
 ) -> anyhow::Result<CachedInventory> {
-    let vault = conn
-        .layer2
-        .get_vault(vault_name)
-        .await
-        .with_context(|| format!("vault {vault_name}"))?;
+    let vault = conn.vault(vault_name).await?;
     let mut job = vault
         .retrieve_inventory_job(InventoryRequest::default())
         .await?;

@@ -109,14 +109,19 @@ impl Progress {
         }
     }
 
-    /// Sets the total once it is known.
-    pub(crate) fn set_total(&self, total: u64) {
+    /// (Re)starts counting at zero towards `total`, once the total is known: bytes that moved
+    /// before (an inventory read to plan a restore, say) are not part of the transfer shown.
+    pub(crate) fn start(&self, total: u64) {
         match &self.mode {
             Mode::Quiet => {}
-            Mode::Bar(bar) => bar.set_length(total),
+            Mode::Bar(bar) => {
+                bar.set_length(total);
+                bar.set_position(0);
+            }
             Mode::Lines(l) => {
                 if let Ok(mut l) = l.lock() {
                     l.total = Some(total);
+                    l.done = 0;
                 }
             }
         }

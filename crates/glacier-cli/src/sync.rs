@@ -3,7 +3,7 @@
 //! from its inventory alone and vaults made by mt-aws-glacier interoperate.
 
 use crate::commands::{Ctx, download_job, retrieve_and_wait, state_dir};
-use crate::output::{self, Output, Progress};
+use crate::output::{self, Output};
 use anyhow::Context;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -15,7 +15,6 @@ use serde_json::json;
 use std::collections::HashMap;
 use std::io::Write;
 use std::path::{Component, Path, PathBuf};
-use std::sync::Arc;
 
 /// Encodes a relative path and mtime (seconds since the epoch) as an `mt2` description.
 pub(crate) fn mt2_encode(path: &str, mtime: i64) -> Option<String> {
@@ -171,18 +170,14 @@ pub(crate) async fn sync(ctx: &Ctx, args: SyncArgs) -> anyhow::Result<()> {
     let mut uploaded = Vec::new();
     if !args.dry_run && !todo.is_empty() {
         let total: u64 = todo.iter().map(|t| t.2).sum();
-        let progress = Arc::new(Progress::new(
-            &format!("syncing {}", dir.display()),
-            Some(total),
-            ctx.output,
-            ctx.quiet,
-        ));
-        let conn = ctx.connect_with(&progress, Transfer::Sent).await?;
-        let vault = conn
-            .layer2
-            .get_vault(&args.vault)
-            .await
-            .with_context(|| format!("vault {}", args.vault))?;
+        let (progress, conn) = ctx
+            .connect_with(
+                format!("syncing {}", dir.display()),
+                Some(total),
+                Transfer::Sent,
+            )
+            .await?;
+        let vault = conn.vault(&args.vault).await?;
         std::fs::create_dir_all(journal_file.parent().unwrap_or(Path::new(".")))?;
         let mut log = std::fs::OpenOptions::new()
             .create(true)
@@ -253,18 +248,14 @@ pub(crate) struct RestoreArgs {
 /// of a path wins) into `dir`, with its mtime; files already there with that size and mtime are
 /// left alone.
 pub(crate) async fn restore(ctx: &Ctx, args: RestoreArgs) -> anyhow::Result<()> {
-    let progress = Arc::new(Progress::new(
-        &format!("restoring {}", args.dir.display()),
-        None,
-        ctx.output,
-        ctx.quiet,
-    ));
-    let conn = ctx.connect_with(&progress, Transfer::Received).await?;
-    let vault = conn
-        .layer2
-        .get_vault(&args.vault)
-        .await
-        .with_context(|| format!("vault {}", args.vault))?;
+    let (progress, conn) = ctx
+        .connect_with(
+            format!("restoring {}", args.dir.display()),
+            None,
+            Transfer::Received,
+        )
+        .await?;
+    let vault = conn.vault(&args.vault).await?;
     let mut inv = vault
         .retrieve_inventory_job(InventoryRequest::default())
         .await?;
@@ -291,7 +282,7 @@ pub(crate) async fn restore(ctx: &Ctx, args: RestoreArgs) -> anyhow::Result<()> 
         })
         .collect();
     todo.sort_by(|a, b| a.0.cmp(&b.0));
-    progress.set_total(todo.iter().map(|t| t.1.2).sum());
+    progress.start(todo.iter().map(|t| t.1.2).sum());
     let mut restored = Vec::new();
     if !args.dry_run {
         for (rel, (archive_id, mtime, _, _)) in &todo {

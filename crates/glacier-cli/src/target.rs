@@ -118,6 +118,16 @@ pub(crate) struct Connection {
     shutdown: Option<CancellationToken>,
 }
 
+impl Connection {
+    /// A vault by name; the error names it.
+    pub(crate) async fn vault(&self, name: &str) -> anyhow::Result<glacier_client::Vault> {
+        self.layer2
+            .get_vault(name)
+            .await
+            .with_context(|| format!("vault {name}"))
+    }
+}
+
 impl Drop for Connection {
     fn drop(&mut self) {
         if let Some(s) = &self.shutdown {
