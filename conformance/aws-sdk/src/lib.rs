@@ -14,6 +14,10 @@ use tokio_util::sync::CancellationToken;
 pub const ACCESS_KEY: &str = "AKIDSDKCONFORMANCE01";
 pub const SECRET_KEY: &str = "sdk-conformance-secret";
 pub const ACCOUNT: &str = "444455556666";
+/// A second identity, in another account, for cross-account tests.
+pub const OTHER_ACCESS_KEY: &str = "AKIDSDKCONFORMANCE02";
+pub const OTHER_SECRET_KEY: &str = "sdk-conformance-other-secret";
+pub const OTHER_ACCOUNT: &str = "777788889999";
 pub const MIB: usize = 1 << 20;
 
 pub struct TestServer {
@@ -33,12 +37,21 @@ impl TestServer {
         let service = Service::open_local(&dir.path().join("data"), settings).await?;
         let state = Arc::new(AppState {
             service: Arc::new(service),
+            // The SDK signs for us-east-1/glacier: hold it to that.
             config: ServerConfig {
-                identities: vec![Identity {
-                    access_key_id: ACCESS_KEY.into(),
-                    secret_access_key: SECRET_KEY.into(),
-                    account_id: ACCOUNT.into(),
-                }],
+                strict_scope: true,
+                ..ServerConfig::new(vec![
+                    Identity {
+                        access_key_id: ACCESS_KEY.into(),
+                        secret_access_key: SECRET_KEY.into(),
+                        account_id: ACCOUNT.into(),
+                    },
+                    Identity {
+                        access_key_id: OTHER_ACCESS_KEY.into(),
+                        secret_access_key: OTHER_SECRET_KEY.into(),
+                        account_id: OTHER_ACCOUNT.into(),
+                    },
+                ])
             },
         });
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
@@ -54,6 +67,11 @@ impl TestServer {
 
     pub fn client(&self) -> aws_sdk_glacier::Client {
         client(&self.endpoint)
+    }
+
+    /// A client signing with these credentials (another identity, or a wrong secret).
+    pub fn client_as(&self, access_key: &str, secret: &str) -> aws_sdk_glacier::Client {
+        client_with(&self.endpoint, access_key, secret)
     }
 
     pub fn data_dir(&self) -> PathBuf {
@@ -78,13 +96,17 @@ impl Drop for TestServer {
 
 /// An SDK client for a server at `endpoint` that knows [`ACCESS_KEY`], without retries.
 pub fn client(endpoint: &str) -> aws_sdk_glacier::Client {
+    client_with(endpoint, ACCESS_KEY, SECRET_KEY)
+}
+
+fn client_with(endpoint: &str, access_key: &str, secret: &str) -> aws_sdk_glacier::Client {
     let conf = aws_sdk_glacier::Config::builder()
         .behavior_version(BehaviorVersion::latest())
         .region(Region::new("us-east-1"))
         .endpoint_url(endpoint)
         .credentials_provider(Credentials::new(
-            ACCESS_KEY,
-            SECRET_KEY,
+            access_key,
+            secret,
             None,
             None,
             "conformance",

@@ -296,7 +296,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         .with_context(|| format!("opening the store in {}", data_dir.display()))?;
     let state = Arc::new(AppState {
         service: Arc::new(service),
-        config: ServerConfig { identities },
+        config: ServerConfig::new(identities),
     });
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await

@@ -177,7 +177,7 @@ pub(crate) async fn connect(
             );
             let state = Arc::new(AppState {
                 service,
-                config: ServerConfig { identities },
+                config: ServerConfig::new(identities),
             });
             let transport = Arc::new(InProcess::new(glacier_server::app(state)));
             let layer1 = builder

@@ -34,7 +34,7 @@ async fn server() -> anyhow::Result<Server> {
     }];
     let state = Arc::new(AppState {
         service: Arc::new(service),
-        config: ServerConfig { identities },
+        config: ServerConfig::new(identities),
     });
     Ok(Server { state, _dir: dir })
 }

@@ -47,7 +47,7 @@ async fn fixture() -> anyhow::Result<Fixture> {
     }];
     let state = Arc::new(AppState {
         service: Arc::clone(&service),
-        config: ServerConfig { identities },
+        config: ServerConfig::new(identities),
     });
     let shutdown = CancellationToken::new();
     tokio::spawn(service.run_jobs(shutdown.clone()));

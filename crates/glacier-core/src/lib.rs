@@ -12,7 +12,7 @@ pub mod validate;
 pub mod wire;
 
 pub use error::{ErrorCode, ErrorType};
-pub use treehash::{Digest, MIB, TreeHash, TreeHasher};
+pub use treehash::{Digest, LeafHasher, MIB, TreeHash, TreeHasher};
 
 /// Formats a timestamp the way Glacier does in JSON bodies: ISO 8601, UTC, milliseconds,
 /// e.g. `2012-03-20T17:03:43.221Z`.

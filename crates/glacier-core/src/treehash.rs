@@ -100,38 +100,33 @@ fn combine(a: &Digest, b: &Digest) -> Digest {
 }
 
 /// An incremental tree hasher: feed bytes in any chunking, get the tree hash and the leaf hashes.
-///
-/// It also keeps the linear SHA-256 of everything fed, since every upload needs both.
 #[derive(Clone)]
-pub struct TreeHasher {
+pub struct LeafHasher {
     leaf: Sha256,
-    linear: Sha256,
     /// Bytes already fed into `leaf`.
     leaf_len: u64,
     leaves: Vec<Digest>,
     total: u64,
 }
 
-impl Default for TreeHasher {
+impl Default for LeafHasher {
     fn default() -> Self {
         Self::new()
     }
 }
 
-/// What a [`TreeHasher`] found: the tree hash, the leaf hashes and the linear hash.
+/// What a [`LeafHasher`] found: the tree hash and the leaf hashes.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Hashes {
+pub struct Tree {
     pub tree: TreeHash,
-    pub linear: Digest,
     pub leaves: Vec<Digest>,
     pub len: u64,
 }
 
-impl TreeHasher {
-    pub fn new() -> TreeHasher {
-        TreeHasher {
+impl LeafHasher {
+    pub fn new() -> LeafHasher {
+        LeafHasher {
             leaf: Sha256::new(),
-            linear: Sha256::new(),
             leaf_len: 0,
             leaves: Vec::new(),
             total: 0,
@@ -148,7 +143,6 @@ impl TreeHasher {
     }
 
     pub fn update(&mut self, mut data: &[u8]) {
-        self.linear.update(data);
         self.total += data.len() as u64;
         while !data.is_empty() {
             // The room left in the leaf is at most 1 MiB, so it fits in usize.
@@ -164,19 +158,8 @@ impl TreeHasher {
         }
     }
 
-    /// The tree hash of what has been fed so far, without consuming the hasher.
-    pub fn current(&self) -> TreeHash {
-        self.clone().finish().0
-    }
-
-    /// Finishes: the tree hash and the linear SHA-256.
-    pub fn finish(self) -> (TreeHash, Digest) {
-        let h = self.finish_with_leaves();
-        (h.tree, h.linear)
-    }
-
     /// Finishes, keeping the leaf hashes (one per MiB) for later range hashes.
-    pub fn finish_with_leaves(mut self) -> Hashes {
+    pub fn finish(mut self) -> Tree {
         if self.leaf_len > 0 || self.leaves.is_empty() {
             self.leaves.push(self.leaf.finalize().into());
         }
@@ -187,11 +170,69 @@ impl TreeHasher {
         } else {
             self.leaves
         };
+        Tree {
+            tree,
+            leaves,
+            len: self.total,
+        }
+    }
+}
+
+/// A [`LeafHasher`] that also keeps the linear SHA-256 of everything fed, since every upload
+/// needs both.
+#[derive(Clone, Default)]
+pub struct TreeHasher {
+    tree: LeafHasher,
+    linear: Sha256,
+}
+
+/// What a [`TreeHasher`] found: the tree hash, the leaf hashes and the linear hash.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Hashes {
+    pub tree: TreeHash,
+    pub linear: Digest,
+    pub leaves: Vec<Digest>,
+    pub len: u64,
+}
+
+impl TreeHasher {
+    pub fn new() -> TreeHasher {
+        TreeHasher::default()
+    }
+
+    /// Bytes fed so far.
+    pub fn len(&self) -> u64 {
+        self.tree.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.tree.is_empty()
+    }
+
+    pub fn update(&mut self, data: &[u8]) {
+        self.linear.update(data);
+        self.tree.update(data);
+    }
+
+    /// The tree hash of what has been fed so far, without consuming the hasher.
+    pub fn current(&self) -> TreeHash {
+        self.tree.clone().finish().tree
+    }
+
+    /// Finishes: the tree hash and the linear SHA-256.
+    pub fn finish(self) -> (TreeHash, Digest) {
+        let h = self.finish_with_leaves();
+        (h.tree, h.linear)
+    }
+
+    /// Finishes, keeping the leaf hashes (one per MiB) for later range hashes.
+    pub fn finish_with_leaves(self) -> Hashes {
+        let Tree { tree, leaves, len } = self.tree.finish();
         Hashes {
             tree,
             linear: self.linear.finalize().into(),
             leaves,
-            len: self.total,
+            len,
         }
     }
 }

@@ -1,26 +1,45 @@
-//! Who is calling: the SigV4 credential a request was signed with, parsed into [`Authenticated`].
+//! Who is calling: every request's SigV4 signature is verified here, before any handler runs.
 //!
-//! Requests must carry a SigV4 signature, in the `Authorization` header or as a presigned query
-//! string. The signature itself is not yet verified (that arrives with the security work); the
-//! parsed request is the seam where verification drops in, and handlers cannot run without it.
+//! [`authenticate`] is a middleware. It reads the signature from the `Authorization` header or
+//! a presigned query string, finds the identity of its access key, checks the request time and
+//! the credential scope, settles the payload hash (`x-amz-content-sha256` as sent, which the
+//! body then has to match as it streams; else the SHA-256 of the small body it buffers) and
+//! compares signatures in constant time. A verified request carries an [`Authenticated`]
+//! extension; handlers take it through the extractor of the same name.
 
+use crate::config::Identity;
 use crate::error::ApiError;
+use crate::sigv4::{self, Scope, Signed, Whitespace};
 use crate::state::AppState;
-use axum::extract::FromRequestParts;
+use axum::body::Body;
+use axum::extract::{FromRequestParts, Request};
 use axum::http::request::Parts;
-use glacier_core::ErrorCode;
-use std::sync::Arc;
+use bytes::Bytes;
+use glacier_core::{ErrorCode, headers as h};
+use http_body::{Body as _, Frame};
+use sha2::{Digest as _, Sha256};
+use std::pin::Pin;
+use std::task::{Context, Poll, ready};
+use time::OffsetDateTime;
 
-/// The parts of a SigV4 signature.
+/// How far a request's time may be from the server's.
+const MAX_SKEW: time::Duration = time::Duration::minutes(15);
+/// The longest validity a presigned request may ask for (7 days).
+const MAX_PRESIGNED_EXPIRY: u64 = 7 * 24 * 3600;
+/// The largest body buffered to hash when the client sends no `x-amz-content-sha256`.
+pub const MAX_UNHASHED_BODY: usize = 1024 * 1024;
+
+/// A parsed SigV4 signature.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SignedRequest {
     pub access_key_id: String,
-    /// The credential scope: date, region, service.
-    pub date: String,
-    pub region: String,
-    pub service: String,
+    pub scope: Scope,
     pub signed_headers: Vec<String>,
     pub signature: String,
+    /// The request time as signed, `YYYYMMDDTHHMMSSZ`.
+    pub amz_date: String,
+    /// Presigned requests: for how many seconds after `amz_date` the signature is valid.
+    pub expires: Option<u64>,
 }
 
 /// The caller of a request.
@@ -35,15 +54,21 @@ fn incomplete(msg: impl Into<String>) -> ApiError {
     ApiError::new(ErrorCode::IncompleteSignatureException, msg)
 }
 
+fn invalid_signature(msg: impl Into<String>) -> ApiError {
+    ApiError::new(ErrorCode::InvalidSignatureException, msg)
+}
+
 /// Parses `Credential=AKID/DATE/REGION/SERVICE/aws4_request`.
-fn parse_credential(raw: &str) -> Result<(String, String, String, String), ApiError> {
+fn parse_credential(raw: &str) -> Result<(String, Scope), ApiError> {
     let parts: Vec<&str> = raw.split('/').collect();
     match parts.as_slice() {
         [key, date, region, service, "aws4_request"] if !key.is_empty() => Ok((
             key.to_string(),
-            date.to_string(),
-            region.to_string(),
-            service.to_string(),
+            Scope {
+                date: date.to_string(),
+                region: region.to_string(),
+                service: service.to_string(),
+            },
         )),
         _ => Err(incomplete(format!(
             "Credential {raw:?} is not of the form ACCESS_KEY/DATE/REGION/SERVICE/aws4_request"
@@ -51,10 +76,39 @@ fn parse_credential(raw: &str) -> Result<(String, String, String, String), ApiEr
     }
 }
 
-/// Parses an `Authorization: AWS4-HMAC-SHA256 Credential=..., SignedHeaders=..., Signature=...`.
-pub fn parse_authorization(value: &str) -> Result<SignedRequest, ApiError> {
-    let rest = value.trim().strip_prefix("AWS4-HMAC-SHA256").ok_or_else(|| {
-        incomplete("Authorization header must use the AWS4-HMAC-SHA256 algorithm (Signature Version 4)")
+fn build(
+    credential: &str,
+    signed: &str,
+    signature: &str,
+    amz_date: String,
+    expires: Option<u64>,
+) -> Result<SignedRequest, ApiError> {
+    let (access_key_id, scope) = parse_credential(credential)?;
+    if signature.len() != 64 || !signature.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return Err(incomplete("Signature must be 64 hex digits"));
+    }
+    if signed.is_empty() {
+        return Err(incomplete(
+            "SignedHeaders must name at least the host header",
+        ));
+    }
+    Ok(SignedRequest {
+        access_key_id,
+        scope,
+        signed_headers: signed.split(';').map(str::to_owned).collect(),
+        signature: signature.to_owned(),
+        amz_date,
+        expires,
+    })
+}
+
+/// Parses an `Authorization: AWS4-HMAC-SHA256 Credential=..., SignedHeaders=..., Signature=...`
+/// header; the request time comes from `x-amz-date`, else `Date`.
+pub fn parse_authorization(value: &str, parts: &Parts) -> Result<SignedRequest, ApiError> {
+    let rest = value.trim().strip_prefix(sigv4::ALGORITHM).ok_or_else(|| {
+        incomplete(
+            "Authorization header must use the AWS4-HMAC-SHA256 algorithm (Signature Version 4)",
+        )
     })?;
     let (mut credential, mut signed, mut signature) = (None, None, None);
     for item in rest.split(',') {
@@ -74,88 +128,434 @@ pub fn parse_authorization(value: &str) -> Result<SignedRequest, ApiError> {
         .ok_or_else(|| incomplete("Authorization header requires a 'SignedHeaders' parameter"))?;
     let signature = signature
         .ok_or_else(|| incomplete("Authorization header requires a 'Signature' parameter"))?;
-    build(credential, signed, signature)
+    let header = |name: &str| {
+        parts
+            .headers
+            .get(name)
+            .map(|v| v.to_str().map(str::to_owned))
+    };
+    let (date_header, amz_date) = match (header("x-amz-date"), header("date")) {
+        (Some(Ok(v)), _) => ("x-amz-date", v),
+        (None, Some(Ok(v))) => ("date", http_date_to_amz(&v)?),
+        _ => {
+            return Err(incomplete(
+                "Authorization header requires existence of either a 'X-Amz-Date' or a 'Date' header",
+            ));
+        }
+    };
+    let request = build(credential, signed, signature, amz_date, None)?;
+    if !request.signed_headers.iter().any(|s| s == date_header) {
+        return Err(invalid_signature(format!(
+            "The {date_header} header must be one of the SignedHeaders"
+        )));
+    }
+    Ok(request)
 }
 
-fn build(credential: &str, signed: &str, signature: &str) -> Result<SignedRequest, ApiError> {
-    let (access_key_id, date, region, service) = parse_credential(credential)?;
-    if signature.is_empty() || !signature.bytes().all(|b| b.is_ascii_hexdigit()) {
-        return Err(incomplete("Signature must be hex digits"));
-    }
-    Ok(SignedRequest {
-        access_key_id,
-        date,
-        region,
-        service,
-        signed_headers: signed.split(';').map(str::to_owned).collect(),
-        signature: signature.to_owned(),
-    })
+/// `Date: Tue, 24 Nov 2026 18:37:34 GMT` as `20261124T183734Z`.
+fn http_date_to_amz(v: &str) -> Result<String, ApiError> {
+    let t = OffsetDateTime::parse(v, &time::format_description::well_known::Rfc2822)
+        .map_err(|e| incomplete(format!("Date header {v:?} is not an HTTP date: {e}")))?;
+    Ok(format_amz(t))
+}
+
+fn format_amz(t: OffsetDateTime) -> String {
+    let t = t.to_offset(time::UtcOffset::UTC);
+    format!(
+        "{:04}{:02}{:02}T{:02}{:02}{:02}Z",
+        t.year(),
+        u8::from(t.month()),
+        t.day(),
+        t.hour(),
+        t.minute(),
+        t.second()
+    )
+}
+
+fn parse_amz(v: &str) -> Result<OffsetDateTime, ApiError> {
+    let format = time::macros::format_description!("[year][month][day]T[hour][minute][second]Z");
+    time::PrimitiveDateTime::parse(v, format)
+        .map(|t| t.assume_utc())
+        .map_err(|_| {
+            incomplete(format!(
+                "Invalid request date {v:?}: expected YYYYMMDDTHHMMSSZ"
+            ))
+        })
 }
 
 /// Parses a presigned query string (`X-Amz-Algorithm`, `X-Amz-Credential`, ...), if present.
 pub fn parse_presigned(query: &str) -> Result<Option<SignedRequest>, ApiError> {
-    let pairs: Vec<(String, String)> = form_pairs(query);
+    let pairs: Vec<(String, String)> = form_urlencoded::parse(query.as_bytes())
+        .into_owned()
+        .collect();
     let get = |k: &str| pairs.iter().find(|(n, _)| n == k).map(|(_, v)| v.as_str());
     let Some(algorithm) = get("X-Amz-Algorithm") else {
         return Ok(None);
     };
-    if algorithm != "AWS4-HMAC-SHA256" {
+    if algorithm != sigv4::ALGORITHM {
         return Err(incomplete("X-Amz-Algorithm must be AWS4-HMAC-SHA256"));
     }
-    let credential =
-        get("X-Amz-Credential").ok_or_else(|| incomplete("X-Amz-Credential is missing"))?;
-    let signed =
-        get("X-Amz-SignedHeaders").ok_or_else(|| incomplete("X-Amz-SignedHeaders is missing"))?;
-    let signature =
-        get("X-Amz-Signature").ok_or_else(|| incomplete("X-Amz-Signature is missing"))?;
-    build(credential, signed, signature).map(Some)
+    let missing = |k: &str| incomplete(format!("{k} is missing from the presigned query"));
+    let credential = get("X-Amz-Credential").ok_or_else(|| missing("X-Amz-Credential"))?;
+    let signed = get("X-Amz-SignedHeaders").ok_or_else(|| missing("X-Amz-SignedHeaders"))?;
+    let signature = get("X-Amz-Signature").ok_or_else(|| missing("X-Amz-Signature"))?;
+    let date = get("X-Amz-Date").ok_or_else(|| missing("X-Amz-Date"))?;
+    let expires = get("X-Amz-Expires").ok_or_else(|| missing("X-Amz-Expires"))?;
+    let expires = match expires.parse::<u64>() {
+        Ok(n) if (1..=MAX_PRESIGNED_EXPIRY).contains(&n) => n,
+        _ => {
+            return Err(incomplete(format!(
+                "X-Amz-Expires must be a number of seconds from 1 to {MAX_PRESIGNED_EXPIRY}, not {expires:?}"
+            )));
+        }
+    };
+    build(
+        credential,
+        signed,
+        signature,
+        date.to_owned(),
+        Some(expires),
+    )
+    .map(Some)
 }
 
-fn form_pairs(query: &str) -> Vec<(String, String)> {
-    form_urlencoded::parse(query.as_bytes())
-        .into_owned()
-        .collect()
+/// The raw query without its `X-Amz-Signature` pair: what a presigned signature covers.
+fn query_without_signature(query: &str) -> String {
+    query
+        .split('&')
+        .filter(|p| !p.starts_with("X-Amz-Signature="))
+        .collect::<Vec<_>>()
+        .join("&")
 }
 
-impl FromRequestParts<Arc<AppState>> for Authenticated {
+impl AppState {
+    fn identity(&self, access_key_id: &str) -> Option<&Identity> {
+        self.config
+            .identities
+            .iter()
+            .find(|i| i.access_key_id == access_key_id)
+    }
+}
+
+/// Checks the request time against the clock and the credential scope against the request
+/// time and, with `--strict-scope`, the server's region and `glacier`.
+fn check_time_and_scope(
+    req: &SignedRequest,
+    now: OffsetDateTime,
+    strict_region: Option<&str>,
+) -> Result<(), ApiError> {
+    let at = parse_amz(&req.amz_date)?;
+    if req.scope.date != req.amz_date[..8] {
+        return Err(invalid_signature(format!(
+            "Date in Credential scope does not match YYYYMMDD from ISO-8601 version of date from HTTP: '{}' != '{}'",
+            req.scope.date,
+            &req.amz_date[..8]
+        )));
+    }
+    let now_amz = format_amz(now);
+    match req.expires {
+        None if at < now - MAX_SKEW => {
+            return Err(invalid_signature(format!(
+                "Signature expired: {} is now earlier than {} ({} - 15 min.)",
+                req.amz_date,
+                format_amz(now - MAX_SKEW),
+                now_amz
+            )));
+        }
+        Some(secs) if now > at + time::Duration::seconds(secs.cast_signed()) => {
+            return Err(invalid_signature(format!(
+                "Signature expired: the presigned request was valid for {secs} s from {}; it is now {now_amz}",
+                req.amz_date
+            )));
+        }
+        _ if at > now + MAX_SKEW => {
+            return Err(invalid_signature(format!(
+                "Signature not yet current: {} is still later than {} ({} + 15 min.)",
+                req.amz_date,
+                format_amz(now + MAX_SKEW),
+                now_amz
+            )));
+        }
+        _ => {}
+    }
+    if let Some(region) = strict_region {
+        if req.scope.region != region {
+            return Err(invalid_signature(format!(
+                "Credential should be scoped to a valid region, not '{}'; this server's region is '{region}'",
+                req.scope.region
+            )));
+        }
+        if req.scope.service != "glacier" {
+            return Err(invalid_signature(format!(
+                "Credential should be scoped to correct service: 'glacier', not '{}'",
+                req.scope.service
+            )));
+        }
+    }
+    if !req.signed_headers.iter().any(|s| s == "host") {
+        return Err(invalid_signature(
+            "'Host' must be a 'SignedHeader' in the AWS Authorization",
+        ));
+    }
+    Ok(())
+}
+
+/// Reads the signature of a request's parts.
+pub fn signature_of(parts: &Parts) -> Result<SignedRequest, ApiError> {
+    match parts.headers.get(axum::http::header::AUTHORIZATION) {
+        Some(v) => {
+            let v = v
+                .to_str()
+                .map_err(|_| incomplete("Authorization header is not ASCII"))?;
+            parse_authorization(v, parts)
+        }
+        None => parse_presigned(parts.uri.query().unwrap_or(""))?.ok_or_else(|| {
+            ApiError::new(
+                ErrorCode::MissingAuthenticationTokenException,
+                "Missing Authentication Token: sign the request with AWS Signature Version 4",
+            )
+        }),
+    }
+}
+
+/// Settles the payload hashes the signature may cover, and the body the handler will read.
+async fn payload(
+    parts: &Parts,
+    body: Body,
+    presigned: bool,
+) -> Result<(Vec<String>, Body), ApiError> {
+    let declared = parts
+        .headers
+        .get(h::CONTENT_SHA256)
+        .map(|v| v.to_str().unwrap_or_default().to_owned());
+    match declared {
+        Some(v) if v == sigv4::UNSIGNED_PAYLOAD => Ok((vec![v], body)),
+        Some(v) => {
+            let mut want = [0u8; 32];
+            hex::decode_to_slice(&v, &mut want).map_err(|_| {
+                incomplete(format!(
+                    "x-amz-content-sha256 must be UNSIGNED-PAYLOAD or 64 hex digits, not {v:?}"
+                ))
+            })?;
+            Ok((vec![v], Body::new(HashChecked::new(body, want))))
+        }
+        None => {
+            if body
+                .size_hint()
+                .upper()
+                .is_none_or(|n| n > MAX_UNHASHED_BODY as u64)
+                && !body.is_end_stream()
+            {
+                let declared_len = parts
+                    .headers
+                    .get(axum::http::header::CONTENT_LENGTH)
+                    .and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
+                if declared_len.is_none_or(|n| n > MAX_UNHASHED_BODY as u64) {
+                    return Err(ApiError::missing(&format!(
+                        "{} (required for request bodies over {MAX_UNHASHED_BODY} bytes)",
+                        h::CONTENT_SHA256
+                    )));
+                }
+            }
+            let bytes: Bytes = axum::body::to_bytes(body, MAX_UNHASHED_BODY)
+                .await
+                .map_err(ApiError::from_body)?;
+            let mut hashes = vec![hex::encode(Sha256::digest(&bytes))];
+            if presigned {
+                hashes.push(sigv4::UNSIGNED_PAYLOAD.to_owned());
+            }
+            Ok((hashes, Body::from(bytes)))
+        }
+    }
+}
+
+/// Verifies a request: its caller, or the 403 (or 400, for a malformed signature) it gets.
+async fn verify(state: &AppState, req: Request) -> Result<Request, ApiError> {
+    let (mut parts, body) = req.into_parts();
+    let signed = signature_of(&parts)?;
+    let identity = state.identity(&signed.access_key_id).ok_or_else(|| {
+        ApiError::new(
+            ErrorCode::UnrecognizedClientException,
+            "The security token included in the request is invalid.",
+        )
+    })?;
+    let strict = state
+        .config
+        .strict_scope
+        .then_some(state.service.settings.region.as_str());
+    check_time_and_scope(&signed, OffsetDateTime::now_utc(), strict)?;
+    let (payload_hashes, body) = payload(&parts, body, signed.expires.is_some()).await?;
+    check_signature(
+        &parts,
+        &signed,
+        &identity.secret_access_key,
+        &payload_hashes,
+    )?;
+    parts.extensions.insert(Authenticated {
+        account_id: identity.account_id.clone(),
+        access_key_id: identity.access_key_id.clone(),
+    });
+    Ok(Request::from_parts(parts, body))
+}
+
+/// Whether `signed` is the signature of this request by `secret`, with one of these payload
+/// hashes; if not, the error says what the canonical request should have been.
+pub fn check_signature(
+    parts: &Parts,
+    signed: &SignedRequest,
+    secret: &str,
+    payload_hashes: &[String],
+) -> Result<(), ApiError> {
+    let raw_query = parts.uri.query().unwrap_or("");
+    let query = if signed.expires.is_some() {
+        query_without_signature(raw_query)
+    } else {
+        raw_query.to_owned()
+    };
+    let key = sigv4::signing_key(secret, &signed.scope);
+    let mut foldings = vec![Whitespace::Spaces];
+    if sigv4::has_inner_tabs(&parts.headers, &signed.signed_headers) {
+        foldings.push(Whitespace::All);
+    }
+    let candidates = payload_hashes
+        .iter()
+        .flat_map(|p| foldings.iter().map(move |w| (p, *w)));
+    let mut first = None;
+    for (payload_hash, whitespace) in candidates {
+        let canonical = sigv4::canonical_request(&Signed {
+            method: parts.method.as_str(),
+            path: parts.uri.path(),
+            query: &query,
+            headers: &parts.headers,
+            signed_headers: &signed.signed_headers,
+            payload_hash,
+            whitespace,
+        });
+        let to_sign = sigv4::string_to_sign(&signed.amz_date, &signed.scope, &canonical);
+        if sigv4::verify(&key, &to_sign, &signed.signature) {
+            return Ok(());
+        }
+        first.get_or_insert((canonical, to_sign));
+    }
+    let (canonical, to_sign) = first.unwrap_or_default();
+    Err(invalid_signature(format!(
+        "The request signature we calculated does not match the signature you provided. Check your AWS Secret Access Key and signing method. Consult the service documentation for details.\n\nThe Canonical String for this request should have been\n'{canonical}'\n\nThe String-to-Sign should have been\n'{to_sign}'\n"
+    )))
+}
+
+/// The middleware: verified requests go on with their [`Authenticated`] caller, the rest are
+/// answered here. The caller (never a secret) is logged with the request.
+pub(crate) async fn authenticate(state: &AppState, req: Request) -> Result<Request, ApiError> {
+    let result = verify(state, req).await;
+    match &result {
+        Ok(req) => {
+            if let Some(a) = req.extensions().get::<Authenticated>() {
+                tracing::debug!(access_key = %a.access_key_id, account = %a.account_id, "authenticated");
+            }
+        }
+        Err(e) => tracing::info!(code = %e.code, "authentication failed"),
+    }
+    result
+}
+
+/// A body that checks, as it streams, that it hashes to the `x-amz-content-sha256` the
+/// signature covered; if not, its last item is an `InvalidSignatureException`.
+struct HashChecked {
+    inner: Body,
+    hasher: Sha256,
+    want: [u8; 32],
+    done: bool,
+}
+
+impl HashChecked {
+    fn new(inner: Body, want: [u8; 32]) -> HashChecked {
+        HashChecked {
+            inner,
+            hasher: Sha256::new(),
+            want,
+            done: false,
+        }
+    }
+}
+
+impl http_body::Body for HashChecked {
+    type Data = Bytes;
+    type Error = axum::BoxError;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, axum::BoxError>>> {
+        let this = &mut *self;
+        if this.done {
+            return Poll::Ready(None);
+        }
+        match ready!(Pin::new(&mut this.inner).poll_frame(cx)) {
+            Some(Ok(frame)) => {
+                if let Some(data) = frame.data_ref() {
+                    this.hasher.update(data);
+                }
+                Poll::Ready(Some(Ok(frame)))
+            }
+            Some(Err(e)) => Poll::Ready(Some(Err(e.into()))),
+            None => {
+                this.done = true;
+                let got: [u8; 32] = std::mem::take(&mut this.hasher).finalize().into();
+                if got == this.want {
+                    Poll::Ready(None)
+                } else {
+                    Poll::Ready(Some(Err(Box::new(invalid_signature(format!(
+                        "The value passed in as x-amz-content-sha256 does not match the computed payload hash. Computed digest: {} expected hash: {}",
+                        hex::encode(got),
+                        hex::encode(this.want)
+                    ))))))
+                }
+            }
+        }
+    }
+
+    fn size_hint(&self) -> http_body::SizeHint {
+        self.inner.size_hint()
+    }
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for Authenticated {
     type Rejection = ApiError;
 
-    async fn from_request_parts(
-        parts: &mut Parts,
-        state: &Arc<AppState>,
-    ) -> Result<Self, ApiError> {
-        let signed = match parts.headers.get(axum::http::header::AUTHORIZATION) {
-            Some(v) => {
-                let v = v
-                    .to_str()
-                    .map_err(|_| incomplete("Authorization header is not ASCII"))?;
-                parse_authorization(v)?
-            }
-            None => parse_presigned(parts.uri.query().unwrap_or(""))?.ok_or_else(|| {
-                ApiError::new(
-                    ErrorCode::MissingAuthenticationTokenException,
-                    "Missing Authentication Token",
-                )
-            })?,
-        };
-        Ok(state.authenticate(&signed))
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, ApiError> {
+        parts
+            .extensions
+            .get::<Authenticated>()
+            .cloned()
+            .ok_or_else(|| ApiError::internal("a request reached a handler unauthenticated"))
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use axum::http::Request as HttpRequest;
+
+    fn parts(headers: &[(&str, &str)]) -> Parts {
+        let mut b = HttpRequest::builder().uri("/-/vaults");
+        for (k, v) in headers {
+            b = b.header(*k, *v);
+        }
+        b.body(()).unwrap().into_parts().0
+    }
 
     #[test]
     fn authorization_headers() {
+        let p = parts(&[("x-amz-date", "20150830T123600Z")]);
         let h = "AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20150830/us-east-1/glacier/aws4_request, SignedHeaders=host;x-amz-date, Signature=5d672d79c15b13162d9279b0855cfba6789a8edb4c82c400e06b5924a6f2b5d7";
-        let s = parse_authorization(h).unwrap();
+        let s = parse_authorization(h, &p).unwrap();
         assert_eq!(s.access_key_id, "AKIDEXAMPLE");
         assert_eq!(
-            (s.region.as_str(), s.service.as_str()),
+            (s.scope.region.as_str(), s.scope.service.as_str()),
             ("us-east-1", "glacier")
         );
         assert_eq!(s.signed_headers, vec!["host", "x-amz-date"]);
+        assert_eq!(s.amz_date, "20150830T123600Z");
         for bad in [
             "AWS AKID:sig",
             "AWS4-HMAC-SHA256 SignedHeaders=host, Signature=ab",
@@ -163,16 +563,167 @@ mod tests {
             "AWS4-HMAC-SHA256 Credential=AKID/us-east-1/aws4_request, SignedHeaders=host, Signature=ab",
             "AWS4-HMAC-SHA256 Credential=AKID/2015/r/s/aws4_request, SignedHeaders=host, Signature=zz",
         ] {
-            let e = parse_authorization(bad).unwrap_err();
+            let e = parse_authorization(bad, &p).unwrap_err();
             assert_eq!(e.code, ErrorCode::IncompleteSignatureException, "{bad}");
         }
+        let undated = parse_authorization(h, &parts(&[])).unwrap_err();
+        assert!(undated.message.contains("X-Amz-Date"), "{undated:?}");
+        let dated = parts(&[("date", "Sun, 30 Aug 2015 12:36:00 GMT")]);
+        let unsigned_date = parse_authorization(h, &dated).unwrap_err();
+        assert_eq!(unsigned_date.code, ErrorCode::InvalidSignatureException);
+        let h2 = h.replace("host;x-amz-date", "date;host");
+        assert_eq!(
+            parse_authorization(&h2, &dated).unwrap().amz_date,
+            "20150830T123600Z"
+        );
     }
 
     #[test]
     fn presigned_queries() {
-        let q = "X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Credential=AKID%2F20150830%2Fus-east-1%2Fglacier%2Faws4_request&X-Amz-SignedHeaders=host&X-Amz-Signature=abcd&limit=3";
-        let s = parse_presigned(q).unwrap();
-        assert_eq!(s.map(|s| s.access_key_id), Some("AKID".to_string()));
+        let q = "X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Credential=AKID%2F20150830%2Fus-east-1%2Fglacier%2Faws4_request&X-Amz-Date=20150830T123600Z&X-Amz-Expires=60&X-Amz-SignedHeaders=host&X-Amz-Signature=5d672d79c15b13162d9279b0855cfba6789a8edb4c82c400e06b5924a6f2b5d7&limit=3";
+        let s = parse_presigned(q).unwrap().unwrap();
+        assert_eq!((s.access_key_id.as_str(), s.expires), ("AKID", Some(60)));
         assert_eq!(parse_presigned("limit=3"), Ok(None));
+        assert!(!query_without_signature(q).contains("Signature="));
+        let forever = q.replace("X-Amz-Expires=60", "X-Amz-Expires=604801");
+        assert!(parse_presigned(&forever).is_err());
+    }
+
+    #[test]
+    fn times_and_scopes() {
+        let now = time::macros::datetime!(2015-08-30 12:36:00 UTC);
+        let mut r = SignedRequest {
+            access_key_id: "AKID".into(),
+            scope: Scope {
+                date: "20150830".into(),
+                region: "0".into(),
+                service: "127".into(),
+            },
+            signed_headers: vec!["host".into(), "x-amz-date".into()],
+            signature: String::new(),
+            amz_date: "20150830T123600Z".into(),
+            expires: None,
+        };
+        assert!(check_time_and_scope(&r, now, None).is_ok());
+        let e = check_time_and_scope(&r, now, Some("us-east-1")).unwrap_err();
+        assert!(e.message.contains("region"), "{e:?}");
+        for (amz, ok) in [
+            ("20150830T122100Z", true),
+            ("20150830T122059Z", false),
+            ("20150830T125100Z", true),
+            ("20150830T125101Z", false),
+        ] {
+            r.amz_date = amz.into();
+            assert_eq!(check_time_and_scope(&r, now, None).is_ok(), ok, "{amz}");
+        }
+        r.amz_date = "20150829T235959Z".into();
+        assert!(check_time_and_scope(&r, now, None).is_err(), "scope date");
+        r.amz_date = "20150830T120000Z".into();
+        r.expires = Some(3600);
+        assert!(check_time_and_scope(&r, now, None).is_ok());
+        r.expires = Some(60);
+        assert!(check_time_and_scope(&r, now, None).is_err());
+        r.expires = None;
+        r.amz_date = "20150830T123600Z".into();
+        r.signed_headers = vec!["x-amz-date".into()];
+        assert!(
+            check_time_and_scope(&r, now, None).is_err(),
+            "host unsigned"
+        );
+    }
+
+    /// Requests signed by `aws-sigv4` with random paths, queries, headers and bodies verify;
+    /// any change to what was signed, or the wrong secret, fails.
+    mod signed_by_aws_sigv4 {
+        use super::*;
+        use aws_sigv4::http_request::{SignableBody, SignableRequest, SigningSettings, sign};
+        use proptest::prelude::*;
+
+        const SECRET: &str = "proptest-secret";
+
+        fn signed_parts(
+            method: &str,
+            url: &str,
+            headers: &[(String, String)],
+            body: &[u8],
+        ) -> Parts {
+            let mut req = HttpRequest::builder().method(method).uri(url);
+            for (k, v) in headers {
+                req = req.header(k.as_str(), v.as_str());
+            }
+            let mut req = req.body(()).unwrap();
+            let identity: aws_smithy_runtime_api::client::identity::Identity =
+                aws_credential_types::Credentials::new("AKIDPROP", SECRET, None, None, "test")
+                    .into();
+            let params = aws_sigv4::sign::v4::SigningParams::builder()
+                .identity(&identity)
+                .region("eu-west-1")
+                .name("glacier")
+                .time(std::time::SystemTime::now())
+                .settings(SigningSettings::default())
+                .build()
+                .unwrap()
+                .into();
+            let signable = SignableRequest::new(
+                method,
+                url,
+                headers.iter().map(|(k, v)| (k.as_str(), v.as_str())),
+                SignableBody::Bytes(body),
+            )
+            .unwrap();
+            let (instructions, _) = sign(signable, &params).unwrap().into_parts();
+            instructions.apply_to_request_http1x(&mut req);
+            req.into_parts().0
+        }
+
+        fn check(parts: &Parts, secret: &str, body: &[u8]) -> Result<(), ApiError> {
+            let signed = signature_of(parts)?;
+            check_signature(parts, &signed, secret, &[hex::encode(Sha256::digest(body))])
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig::with_cases(300))]
+            #[test]
+            fn verify_and_mutations_fail(
+                method in prop::sample::select(vec!["GET", "PUT", "POST", "DELETE"]),
+                segments in prop::collection::vec("([A-Za-z0-9_~-]|%[0-9A-F]{2}){1,6}", 1..4),
+                query in prop::collection::vec(("[A-Za-z0-9_-]{1,6}", "[ -~]{0,8}"), 0..4),
+                extra in prop::collection::vec(("x-amz-meta-[a-z]{1,6}", "[!-~]([ -~]{0,10}[!-~])?"), 0..3),
+                body in prop::collection::vec(any::<u8>(), 0..64),
+                mutation in 0usize..7,
+            ) {
+                let enc = |v: &str| percent_encoding::utf8_percent_encode(v, percent_encoding::NON_ALPHANUMERIC).to_string();
+                let path = format!("/{}", segments.join("/"));
+                let query: Vec<String> = query.iter().map(|(k, v)| format!("{k}={}", enc(v))).collect();
+                let query = query.join("&");
+                let url = if query.is_empty() {
+                    format!("http://127.0.0.1:9000{path}")
+                } else {
+                    format!("http://127.0.0.1:9000{path}?{query}")
+                };
+                let mut headers = vec![("host".to_string(), "127.0.0.1:9000".to_string())];
+                headers.extend(extra.iter().cloned());
+                let parts = signed_parts(method, &url, &headers, &body);
+                prop_assert_eq!(check(&parts, SECRET, &body), Ok(()));
+
+                let mut bad = parts.clone();
+                let mut bad_body = body.clone();
+                let mut secret = SECRET;
+                match mutation {
+                    0 => bad.method = if method == "GET" { http::Method::HEAD } else { http::Method::GET },
+                    1 => bad.uri = url.replacen(&path, &format!("{path}x"), 1).parse().unwrap(),
+                    2 => bad.uri = format!("{url}{}z=1", if query.is_empty() { "?" } else { "&" }).parse().unwrap(),
+                    3 => { bad.headers.insert("host", http::HeaderValue::from_static("127.0.0.1:9001")); }
+                    4 => { bad.headers.insert("x-amz-date", http::HeaderValue::from_static("20200101T000000Z")); }
+                    5 => bad_body.push(b'!'),
+                    _ => secret = "another-secret",
+                }
+                let err = check(&bad, secret, &bad_body).unwrap_err();
+                prop_assert!(
+                    matches!(err.code, ErrorCode::InvalidSignatureException | ErrorCode::IncompleteSignatureException),
+                    "{:?}", err
+                );
+            }
+        }
     }
 }

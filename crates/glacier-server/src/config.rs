@@ -183,9 +183,21 @@ impl std::str::FromStr for RetrievalDelay {
 /// What the HTTP layer needs besides the service.
 #[derive(Debug, Clone)]
 pub struct ServerConfig {
-    /// Identities allowed in; the first one's account answers for unknown keys until
-    /// signatures are verified.
+    /// The identities whose signatures are accepted.
     pub identities: Vec<Identity>,
+    /// `--strict-scope`: require signatures scoped to the server's region and `glacier`
+    /// (by default any scope is accepted, as boto 2 signs for `0/127` when given an IP).
+    pub strict_scope: bool,
+}
+
+impl ServerConfig {
+    /// Accepts `identities`, in any credential scope.
+    pub fn new(identities: Vec<Identity>) -> ServerConfig {
+        ServerConfig {
+            identities,
+            strict_scope: false,
+        }
+    }
 }
 
 impl RetrievalDelay {

@@ -38,6 +38,23 @@ impl ApiError {
         ApiError::new(ErrorCode::ResourceNotFoundException, message)
     }
 
+    /// A failure reading a request body: the error the body itself raised (a payload that does
+    /// not match its signed hash), else a body that stopped arriving.
+    pub fn from_body(e: impl Into<axum::BoxError>) -> ApiError {
+        let e: axum::BoxError = e.into();
+        let e = match e.downcast::<axum::Error>() {
+            Ok(axum_error) => axum_error.into_inner(),
+            Err(other) => other,
+        };
+        match e.downcast::<ApiError>() {
+            Ok(api) => *api,
+            Err(other) => ApiError::new(
+                ErrorCode::RequestTimeoutException,
+                format!("Failed to read the request body: {other}"),
+            ),
+        }
+    }
+
     /// An internal failure: the cause is logged, the client gets a generic 500.
     pub fn internal(cause: impl std::fmt::Display) -> ApiError {
         tracing::error!(%cause, "internal error");

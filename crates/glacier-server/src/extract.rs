@@ -3,6 +3,8 @@
 
 use crate::auth::Authenticated;
 use crate::error::{ApiError, ApiResult};
+use crate::router::Operation;
+use crate::service::Target;
 use crate::state::AppState;
 use axum::extract::{FromRequestParts, Path};
 use axum::http::HeaderMap;
@@ -12,10 +14,12 @@ use glacier_storage::VaultKey;
 use std::collections::HashMap;
 use std::sync::Arc;
 
+/// The caller, the account the path names (`-` resolved to the caller's) and the path's other
+/// parameters.
 async fn params(
     parts: &mut Parts,
     state: &Arc<AppState>,
-) -> ApiResult<(String, HashMap<String, String>)> {
+) -> ApiResult<(Authenticated, String, HashMap<String, String>)> {
     let auth = Authenticated::from_request_parts(parts, state).await?;
     let Path(params) = Path::<HashMap<String, String>>::from_request_parts(parts, state)
         .await
@@ -23,11 +27,38 @@ async fn params(
     let account = params.get("account").map(String::as_str).unwrap_or("-");
     validate::account_id(account)?;
     let account = if account == "-" {
-        auth.account_id
+        auth.account_id.clone()
     } else {
         account.to_owned()
     };
-    Ok((account, params))
+    Ok((auth, account, params))
+}
+
+/// Asks the service whether the caller may perform the route's operation on `target`.
+async fn authorize(
+    parts: &Parts,
+    state: &AppState,
+    caller: &Authenticated,
+    target: Target<'_>,
+) -> ApiResult<()> {
+    let Some(Operation(mut action)) = parts.extensions.get::<Operation>().copied() else {
+        return Err(ApiError::internal(format!(
+            "no operation is named for {} {}",
+            parts.method,
+            parts.uri.path()
+        )));
+    };
+    // AddTagsToVault and RemoveTagsFromVault share a route; the query tells them apart.
+    if action == "AddTagsToVault"
+        && form_urlencoded::parse(parts.uri.query().unwrap_or("").as_bytes())
+            .any(|(k, v)| k == "operation" && v == "remove")
+    {
+        action = "RemoveTagsFromVault";
+    }
+    state
+        .service
+        .authorize(&caller.account_id, action, target)
+        .await
 }
 
 fn vault_key(account: String, params: &HashMap<String, String>) -> ApiResult<VaultKey> {
@@ -41,26 +72,31 @@ fn vault_key(account: String, params: &HashMap<String, String>) -> ApiResult<Vau
     })
 }
 
-/// `/{account}/...`: the account the request acts on (`-` resolved to the caller's).
+/// `/{account}/...`: the account the request acts on (`-` resolved to the caller's), which
+/// must be the caller's.
 pub(crate) struct AccountPath(pub(crate) String);
 
 impl FromRequestParts<Arc<AppState>> for AccountPath {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &Arc<AppState>) -> ApiResult<Self> {
-        Ok(AccountPath(params(parts, state).await?.0))
+        let (auth, account, _) = params(parts, state).await?;
+        authorize(parts, state, &auth, Target::Account(&account)).await?;
+        Ok(AccountPath(account))
     }
 }
 
-/// `/{account}/vaults/{vault}/...`.
+/// `/{account}/vaults/{vault}/...`, authorized for the route's operation.
 pub(crate) struct VaultPath(pub(crate) VaultKey);
 
 impl FromRequestParts<Arc<AppState>> for VaultPath {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &Arc<AppState>) -> ApiResult<Self> {
-        let (account, params) = params(parts, state).await?;
-        Ok(VaultPath(vault_key(account, &params)?))
+        let (auth, account, params) = params(parts, state).await?;
+        let key = vault_key(account, &params)?;
+        authorize(parts, state, &auth, Target::Vault(&key, None)).await?;
+        Ok(VaultPath(key))
     }
 }
 
@@ -71,9 +107,15 @@ impl FromRequestParts<Arc<AppState>> for ItemPath {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &Arc<AppState>) -> ApiResult<Self> {
-        let (account, params) = params(parts, state).await?;
+        let (auth, account, params) = params(parts, state).await?;
         let key = vault_key(account, &params)?;
         let id = params.get("id").cloned().unwrap_or_default();
+        let archive = parts
+            .extensions
+            .get::<Operation>()
+            .is_some_and(|o| o.0 == "DeleteArchive")
+            .then_some(id.as_str());
+        authorize(parts, state, &auth, Target::Vault(&key, archive)).await?;
         Ok(ItemPath(key, id))
     }
 }
@@ -151,13 +193,18 @@ impl<S: Send + Sync, T: serde::de::DeserializeOwned> axum::extract::FromRequest<
     type Rejection = ApiError;
 
     async fn from_request(req: axum::extract::Request, _: &S) -> ApiResult<Self> {
-        let bytes = axum::body::to_bytes(req.into_body(), MAX_JSON_BODY)
+        let body = req.into_body();
+        if http_body::Body::size_hint(&body)
+            .upper()
+            .is_some_and(|n| n > MAX_JSON_BODY as u64)
+        {
+            return Err(ApiError::invalid(format!(
+                "The request body is larger than {MAX_JSON_BODY} bytes"
+            )));
+        }
+        let bytes = axum::body::to_bytes(body, MAX_JSON_BODY)
             .await
-            .map_err(|e| {
-                ApiError::invalid(format!(
-                    "Could not read the request body (at most {MAX_JSON_BODY} bytes): {e}"
-                ))
-            })?;
+            .map_err(ApiError::from_body)?;
         serde_json::from_slice(&bytes).map(JsonBody).map_err(|e| {
             ApiError::invalid(format!("The request body is not the JSON expected: {e}"))
         })

@@ -9,8 +9,10 @@ pub mod config;
 pub mod error;
 mod extract;
 mod handlers;
+pub mod policy;
 pub mod router;
 pub mod service;
+pub mod sigv4;
 pub mod state;
 
 pub use config::{Identity, IdentitySource, RetrievalDelay, ServerConfig};

@@ -3,82 +3,152 @@
 use crate::error::ApiError;
 use crate::handlers::{archives, governance, jobs, multipart, notifications, vaults};
 use crate::state::AppState;
+use axum::Extension;
 use axum::Router;
-use axum::extract::Request;
+use axum::extract::{Request, State};
 use axum::http::{HeaderValue, Method};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post, put};
+use axum::routing::{MethodRouter, delete, get, post, put};
 use glacier_core::{ErrorCode, headers as h};
 use std::sync::Arc;
+use tracing::Instrument;
+
+/// The operation a route serves: the action name policies see (`glacier:<name>`).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Operation(pub(crate) &'static str);
+
+type Route = MethodRouter<Arc<AppState>>;
+
+/// One method of a path, tagged with its operation.
+fn op(name: &'static str, route: Route) -> Route {
+    route.layer(Extension(Operation(name)))
+}
+
+/// The methods of one path.
+fn ops(routes: impl IntoIterator<Item = Route>) -> Route {
+    routes.into_iter().fold(Route::new(), Route::merge)
+}
 
 /// The server as a `Router`, ready for `axum::serve` or `tower::ServiceExt::oneshot`.
 pub fn app(state: Arc<AppState>) -> Router {
     let v = "/{account}/vaults/{vault}";
     Router::new()
-        .route("/{account}/vaults", get(vaults::list))
+        .route("/{account}/vaults", op("ListVaults", get(vaults::list)))
         .route(
             v,
-            put(vaults::create)
-                .get(vaults::describe)
-                .delete(vaults::delete),
+            ops([
+                op("CreateVault", put(vaults::create)),
+                op("DescribeVault", get(vaults::describe)),
+                op("DeleteVault", delete(vaults::delete)),
+            ]),
         )
-        .route(&format!("{v}/archives"), post(archives::upload))
+        .route(
+            &format!("{v}/archives"),
+            op("UploadArchive", post(archives::upload)),
+        )
         .route(
             &format!("{v}/archives/{{id}}"),
-            axum::routing::delete(archives::delete),
+            op("DeleteArchive", delete(archives::delete)),
         )
         .route(
             &format!("{v}/multipart-uploads"),
-            post(multipart::initiate).get(multipart::list_uploads),
+            ops([
+                op("InitiateMultipartUpload", post(multipart::initiate)),
+                op("ListMultipartUploads", get(multipart::list_uploads)),
+            ]),
         )
         .route(
             &format!("{v}/multipart-uploads/{{id}}"),
-            put(multipart::upload_part)
-                .get(multipart::list_parts)
-                .post(multipart::complete)
-                .delete(multipart::abort),
+            ops([
+                op("UploadMultipartPart", put(multipart::upload_part)),
+                op("ListParts", get(multipart::list_parts)),
+                op("CompleteMultipartUpload", post(multipart::complete)),
+                op("AbortMultipartUpload", delete(multipart::abort)),
+            ]),
         )
         .route(
             &format!("{v}/notification-configuration"),
-            put(notifications::set)
-                .get(notifications::get)
-                .delete(notifications::delete),
+            ops([
+                op("SetVaultNotifications", put(notifications::set)),
+                op("GetVaultNotifications", get(notifications::get)),
+                op("DeleteVaultNotifications", delete(notifications::delete)),
+            ]),
         )
-        .route(&format!("{v}/jobs"), post(jobs::initiate).get(jobs::list))
-        .route(&format!("{v}/jobs/{{id}}"), get(jobs::describe))
-        .route(&format!("{v}/jobs/{{id}}/output"), get(jobs::output))
+        .route(
+            &format!("{v}/jobs"),
+            ops([
+                op("InitiateJob", post(jobs::initiate)),
+                op("ListJobs", get(jobs::list)),
+            ]),
+        )
+        .route(
+            &format!("{v}/jobs/{{id}}"),
+            op("DescribeJob", get(jobs::describe)),
+        )
+        .route(
+            &format!("{v}/jobs/{{id}}/output"),
+            op("GetJobOutput", get(jobs::output)),
+        )
         .route(
             &format!("{v}/access-policy"),
-            put(governance::set_access_policy)
-                .get(governance::get_access_policy)
-                .delete(governance::delete_access_policy),
+            ops([
+                op("SetVaultAccessPolicy", put(governance::set_access_policy)),
+                op("GetVaultAccessPolicy", get(governance::get_access_policy)),
+                op(
+                    "DeleteVaultAccessPolicy",
+                    delete(governance::delete_access_policy),
+                ),
+            ]),
         )
         .route(
             &format!("{v}/lock-policy"),
-            post(governance::initiate_lock)
-                .get(governance::get_lock)
-                .delete(governance::abort_lock),
+            ops([
+                op("InitiateVaultLock", post(governance::initiate_lock)),
+                op("GetVaultLock", get(governance::get_lock)),
+                op("AbortVaultLock", delete(governance::abort_lock)),
+            ]),
         )
         .route(
             &format!("{v}/lock-policy/{{id}}"),
-            post(governance::complete_lock),
+            op("CompleteVaultLock", post(governance::complete_lock)),
         )
         .route(
             &format!("{v}/tags"),
-            get(governance::list_tags).post(governance::change_tags),
+            ops([
+                op("ListTagsForVault", get(governance::list_tags)),
+                op("AddTagsToVault", post(governance::change_tags)),
+            ]),
         )
         .route(
             "/{account}/policies/data-retrieval",
-            get(governance::get_retrieval_policy).put(governance::set_retrieval_policy),
+            ops([
+                op(
+                    "GetDataRetrievalPolicy",
+                    get(governance::get_retrieval_policy),
+                ),
+                op(
+                    "SetDataRetrievalPolicy",
+                    put(governance::set_retrieval_policy),
+                ),
+            ]),
         )
         .route(
             "/{account}/provisioned-capacity",
-            get(governance::list_capacity).post(governance::purchase_capacity),
+            ops([
+                op("ListProvisionedCapacity", get(governance::list_capacity)),
+                op(
+                    "PurchaseProvisionedCapacity",
+                    post(governance::purchase_capacity),
+                ),
+            ]),
         )
         .fallback(unknown_operation)
         .method_not_allowed_fallback(unknown_operation)
-        .layer(middleware::from_fn(glacier_request))
+        .layer(middleware::from_fn_with_state(
+            Arc::clone(&state),
+            glacier_request,
+        ))
         .layer(axum::extract::DefaultBodyLimit::disable())
         .with_state(state)
 }
@@ -90,38 +160,42 @@ async fn unknown_operation(method: Method, uri: axum::http::Uri) -> ApiError {
     )
 }
 
-/// Gives every response an `x-amzn-RequestId` (logged with the request) and refuses requests
-/// without the API version header, as Glacier does.
-async fn glacier_request(req: Request, next: Next) -> Response {
+/// Gives every response an `x-amzn-RequestId` (logged with the request), verifies the
+/// request's signature and refuses requests without the API version header, as Glacier does.
+async fn glacier_request(State(state): State<Arc<AppState>>, req: Request, next: Next) -> Response {
     let request_id = crate::config::random_string(
         52,
         b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_",
     );
     let span = tracing::info_span!("request", id = %request_id, method = %req.method(), path = %req.uri().path());
-    let _enter = span.enter();
-    let version = req
-        .headers()
-        .get(h::GLACIER_VERSION)
-        .map(|v| v.as_bytes().to_vec());
-    let mut resp = match version.as_deref() {
-        None => ApiError::missing(h::GLACIER_VERSION).into_response(),
-        Some(v) if v != h::API_VERSION.as_bytes() => ApiError::invalid(format!(
+    async move {
+        let mut resp = match crate::auth::authenticate(&state, req).await {
+            Err(e) => e.into_response(),
+            Ok(req) => match version_error(&req) {
+                Some(e) => e.into_response(),
+                None => next.run(req).await,
+            },
+        };
+        tracing::info!(status = resp.status().as_u16(), "done");
+        if let Ok(v) = HeaderValue::from_str(&request_id) {
+            resp.headers_mut().insert("x-amzn-requestid", v);
+        }
+        resp
+    }
+    .instrument(span)
+    .await
+}
+
+/// The error of a request without the one API version.
+fn version_error(req: &Request) -> Option<ApiError> {
+    match req.headers().get(h::GLACIER_VERSION) {
+        None => Some(ApiError::missing(h::GLACIER_VERSION)),
+        Some(v) if v.as_bytes() != h::API_VERSION.as_bytes() => Some(ApiError::invalid(format!(
             "Invalid {}: {:?}; the only version is {}",
             h::GLACIER_VERSION,
-            String::from_utf8_lossy(v),
+            String::from_utf8_lossy(v.as_bytes()),
             h::API_VERSION
-        ))
-        .into_response(),
-        Some(_) => {
-            drop(_enter);
-            let resp = next.run(req).await;
-            let _enter = span.enter();
-            resp
-        }
-    };
-    tracing::info!(status = resp.status().as_u16(), "done");
-    if let Ok(v) = HeaderValue::from_str(&request_id) {
-        resp.headers_mut().insert("x-amzn-requestid", v);
+        ))),
+        Some(_) => None,
     }
-    resp
 }

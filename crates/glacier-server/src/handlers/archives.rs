@@ -17,15 +17,7 @@ pub(crate) fn expected_body(headers: &HeaderMap) -> ApiResult<Expected> {
     let len = number_header(headers, CONTENT_LENGTH.as_str())?;
     let tree_hash =
         hash_header(headers, h::TREE_HASH)?.ok_or_else(|| ApiError::missing(h::TREE_HASH))?;
-    let content_sha256 = match header(headers, h::CONTENT_SHA256)? {
-        None | Some(h::UNSIGNED_PAYLOAD) => None,
-        Some(_) => hash_header(headers, h::CONTENT_SHA256)?.map(|d| d.0),
-    };
-    Ok(Expected {
-        len,
-        tree_hash,
-        content_sha256,
-    })
+    Ok(Expected { len, tree_hash })
 }
 
 pub(crate) async fn upload(

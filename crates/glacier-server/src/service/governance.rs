@@ -1,12 +1,13 @@
 //! Tags, vault access policies, vault locks, data retrieval policies and provisioned capacity:
-//! stored and validated here. Evaluating policies on requests and enforcing the retrieval
-//! policy and capacity arrive with authentication.
+//! stored and validated here, and [`Service::authorize`]: every request's check against the
+//! caller's account and the vault's access and lock policies.
 
 use super::Service;
 use crate::error::{ApiError, ApiResult};
+use crate::policy::{Decision, Policy, context_key};
 use glacier_core::wire;
 use glacier_core::{ErrorCode, format_date};
-use glacier_storage::{CapacityUnit, VaultKey, VaultLock};
+use glacier_storage::{CapacityUnit, StorageError, VaultKey, VaultLock};
 use time::OffsetDateTime;
 
 /// Tags a vault can have (the developer guide and REST reference; the SDK model says 10).
@@ -24,7 +25,7 @@ fn denied(message: impl Into<String>) -> ApiError {
     ApiError::new(ErrorCode::AccessDeniedException, message)
 }
 
-/// Checks that a policy document is a JSON object with a `Statement`; says why not.
+/// Checks a policy document: its size and that it parses as a policy; says why not.
 fn check_policy(doc: &wire::PolicyDocument) -> ApiResult<String> {
     let policy = doc
         .policy
@@ -36,19 +37,16 @@ fn check_policy(doc: &wire::PolicyDocument) -> ApiResult<String> {
             policy.len()
         )));
     }
-    let value: serde_json::Value = serde_json::from_str(&policy)
-        .map_err(|e| ApiError::invalid(format!("Policy is not valid JSON: {e}")))?;
-    let statement = value
-        .as_object()
-        .ok_or_else(|| ApiError::invalid("Policy must be a JSON object"))?
-        .get("Statement")
-        .ok_or_else(|| ApiError::invalid("Policy has no Statement"))?;
-    if !(statement.is_array() || statement.is_object()) {
-        return Err(ApiError::invalid(
-            "Policy Statement must be an object or a list of objects",
-        ));
-    }
+    Policy::parse(&policy).map_err(ApiError::invalid)?;
     Ok(policy)
+}
+
+/// What a request acts on, for [`Service::authorize`].
+pub enum Target<'a> {
+    /// An account-level resource: the vault list, the retrieval policy, capacity.
+    Account(&'a str),
+    /// A vault, and for DeleteArchive the archive.
+    Vault(&'a VaultKey, Option<&'a str>),
 }
 
 fn check_tag(key: &str, value: Option<&str>) -> ApiResult<()> {
@@ -82,7 +80,145 @@ fn add_one_month(t: OffsetDateTime) -> OffsetDateTime {
         .map_or(t + time::Duration::days(30), |d| t.replace_date(d))
 }
 
+/// A storage read that answers "none" for a vault that does not exist.
+fn unless_missing<T>(r: glacier_storage::Result<Option<T>>) -> ApiResult<Option<T>> {
+    match r {
+        Err(StorageError::NotFound { .. }) => Ok(None),
+        other => Ok(other?),
+    }
+}
+
 impl Service {
+    /// Whether the caller (of `caller_account`) may perform `action` (`DeleteArchive`, ...) on
+    /// `target`. Account-level resources are the caller's own only. On a vault, an explicit
+    /// deny of its access or lock policy refuses anyone, the owner included
+    /// (`AccessDeniedException`); otherwise the owner may, and another account may only what
+    /// a policy allows it. A vault that grants another account nothing is, to that account,
+    /// not there (`ResourceNotFoundException`, as for a missing vault).
+    pub async fn authorize(
+        &self,
+        caller_account: &str,
+        action: &str,
+        target: Target<'_>,
+    ) -> ApiResult<()> {
+        let action = format!("glacier:{action}");
+        let refuse = |resource: &str, why: &str| {
+            denied(format!(
+                "User: arn:aws:iam::{caller_account}:root is not authorized to perform: {action} on resource: {resource}{why}"
+            ))
+        };
+        let (key, archive_id) = match target {
+            Target::Account(account) if account == caller_account => return Ok(()),
+            Target::Account(account) => {
+                return Err(refuse(
+                    &format!("arn:aws:glacier:{}:{account}:*", self.settings.region),
+                    "; account-level operations act on the caller's own account only",
+                ));
+            }
+            Target::Vault(key, archive_id) => (key, archive_id),
+        };
+        let own = key.account == caller_account;
+        let mut policies = Vec::new();
+        let access = unless_missing(self.meta.get_access_policy(key).await)?;
+        let lock = match self.current_lock(key).await {
+            Err(e) if e.code == ErrorCode::ResourceNotFoundException => None,
+            other => other?.map(|l| l.policy),
+        };
+        for text in access.iter().chain(lock.iter()) {
+            policies.push(Policy::parse(text).map_err(|e| {
+                ApiError::internal(format!(
+                    "the stored policy of {} does not parse: {e}",
+                    key.name
+                ))
+            })?);
+        }
+        let resource = self.vault_arn(key);
+        if policies.is_empty() {
+            return match (own, action.as_str()) {
+                (true, _) => Ok(()),
+                (false, "glacier:CreateVault") => Err(refuse(
+                    &resource,
+                    "; vaults are created in the caller's own account",
+                )),
+                (false, _) => Err(ApiError::from(StorageError::not_found(
+                    "vault",
+                    key.name.clone(),
+                ))),
+            };
+        }
+        let context = self.policy_context(caller_account, key, archive_id).await?;
+        let request = crate::policy::Request {
+            account: caller_account,
+            action: &action,
+            resource: &resource,
+            context: &context,
+        };
+        let mut allowed = own;
+        for p in &policies {
+            match p.evaluate(&request) {
+                Decision::Deny(sid) => {
+                    let sid = sid
+                        .map(|s| format!(" (statement {s:?})"))
+                        .unwrap_or_default();
+                    return Err(refuse(
+                        &resource,
+                        &format!(" with an explicit deny in a vault policy{sid}"),
+                    ));
+                }
+                Decision::Allow => allowed = true,
+                Decision::NotApplicable => {}
+            }
+        }
+        if allowed {
+            Ok(())
+        } else if policies.iter().any(|p| p.grants_any(caller_account)) {
+            Err(refuse(&resource, ""))
+        } else {
+            Err(ApiError::from(StorageError::not_found(
+                "vault",
+                key.name.clone(),
+            )))
+        }
+    }
+
+    /// The condition keys a vault request carries.
+    async fn policy_context(
+        &self,
+        caller_account: &str,
+        key: &VaultKey,
+        archive_id: Option<&str>,
+    ) -> ApiResult<Vec<(String, String)>> {
+        let now = OffsetDateTime::now_utc();
+        let mut context = vec![
+            // No request here is made with MFA, and the server speaks plain HTTP.
+            ("aws:MultiFactorAuthPresent", "false".to_owned()),
+            ("aws:SecureTransport", "false".to_owned()),
+            ("aws:PrincipalAccount", caller_account.to_owned()),
+            ("aws:EpochTime", now.unix_timestamp().to_string()),
+        ]
+        .into_iter()
+        .map(|(k, v)| (context_key(k), v))
+        .collect::<Vec<_>>();
+        let tags = match self.meta.list_tags(key).await {
+            Err(StorageError::NotFound { .. }) => Default::default(),
+            other => other?,
+        };
+        for (k, v) in tags {
+            context.push((context_key(&format!("glacier:ResourceTag/{k}")), v));
+        }
+        if let Some(id) = archive_id {
+            match self.meta.get_archive(key, id).await {
+                Ok(a) => context.push((
+                    context_key("glacier:ArchiveAgeInDays"),
+                    (now - a.created).whole_days().to_string(),
+                )),
+                Err(StorageError::NotFound { .. }) => {}
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Ok(context)
+    }
+
     pub async fn add_tags(
         &self,
         key: &VaultKey,

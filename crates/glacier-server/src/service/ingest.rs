@@ -3,7 +3,7 @@
 use crate::error::{ApiError, ApiResult};
 use bytes::Bytes;
 use futures_util::{Stream, StreamExt};
-use glacier_core::{Digest, ErrorCode, TreeHash, TreeHasher};
+use glacier_core::{ErrorCode, LeafHasher, TreeHash};
 use glacier_storage::{BlobStore, Segment};
 
 /// What the client said the body is.
@@ -13,13 +13,14 @@ pub struct Expected {
     pub len: u64,
     /// `x-amz-sha256-tree-hash`.
     pub tree_hash: TreeHash,
-    /// `x-amz-content-sha256`, unless the payload is unsigned.
-    pub content_sha256: Option<Digest>,
 }
 
 /// Writes `body` to a new blob, hashing as it goes, and commits the blob only when the body
 /// is exactly as long and hashes exactly as `expected` says. Memory stays bounded by the
 /// blob writer's buffer, whatever the body's size. On any failure nothing is left behind.
+///
+/// The body's `x-amz-content-sha256` is checked by the body itself (see `crate::auth`): a
+/// mismatch arrives here as the stream's last item, an error.
 pub(crate) async fn ingest<S, E>(
     blobs: &dyn BlobStore,
     mut body: S,
@@ -27,17 +28,12 @@ pub(crate) async fn ingest<S, E>(
 ) -> ApiResult<Segment>
 where
     S: Stream<Item = Result<Bytes, E>> + Unpin,
-    E: std::fmt::Display,
+    E: Into<axum::BoxError>,
 {
     let mut writer = blobs.create().await.map_err(ApiError::from)?;
-    let mut hasher = TreeHasher::new();
+    let mut hasher = LeafHasher::new();
     while let Some(chunk) = body.next().await {
-        let chunk = chunk.map_err(|e| {
-            ApiError::new(
-                ErrorCode::RequestTimeoutException,
-                format!("Failed to read the request body: {e}"),
-            )
-        })?;
+        let chunk = chunk.map_err(ApiError::from_body)?;
         if hasher.len() + chunk.len() as u64 > expected.len {
             return Err(ApiError::invalid(format!(
                 "The request body is longer than its Content-Length, {}",
@@ -57,19 +53,7 @@ where
             ),
         ));
     }
-    let hashes = hasher.finish_with_leaves();
-    if let Some(want) = expected.content_sha256
-        && want != hashes.linear
-    {
-        return Err(ApiError::new(
-            ErrorCode::InvalidSignatureException,
-            format!(
-                "The value passed in as x-amz-content-sha256 does not match the computed payload hash. Computed digest: {} expected hash: {}",
-                TreeHash(hashes.linear),
-                TreeHash(want)
-            ),
-        ));
-    }
+    let hashes = hasher.finish();
     if hashes.tree != expected.tree_hash {
         return Err(ApiError::invalid(format!(
             "Checksum mismatch: expected {}, computed {}",

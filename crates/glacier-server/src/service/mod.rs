@@ -23,6 +23,7 @@ use std::path::Path;
 use std::sync::Arc;
 use time::OffsetDateTime;
 
+pub use governance::Target;
 pub use ingest::Expected;
 pub use jobs::{JobOutput, OutputBody};
 
@@ -59,7 +60,7 @@ const ID_ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxy
 pub struct Service {
     meta: Arc<dyn MetadataStore>,
     blobs: Arc<dyn BlobStore>,
-    settings: Settings,
+    pub(crate) settings: Settings,
     /// Wakes the job engine when a job is initiated.
     wake: tokio::sync::Notify,
     notifier: notify::Notifier,
@@ -283,7 +284,7 @@ impl Service {
     ) -> ApiResult<Stored>
     where
         S: Stream<Item = Result<Bytes, E>> + Unpin,
-        E: std::fmt::Display,
+        E: Into<axum::BoxError>,
     {
         validate::archive_description(&description)?;
         if expected.len == 0 {
@@ -357,7 +358,7 @@ impl Service {
     ) -> ApiResult<TreeHash>
     where
         S: Stream<Item = Result<Bytes, E>> + Unpin,
-        E: std::fmt::Display,
+        E: Into<axum::BoxError>,
     {
         let upload = self.meta.get_upload(key, upload_id).await?;
         let ps = upload.part_size;
