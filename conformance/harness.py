@@ -12,10 +12,14 @@ import tempfile
 import threading
 import time
 
-ROOT = pathlib.Path(__file__).resolve().parents[2]
+ROOT = pathlib.Path(__file__).resolve().parents[1]
 ACCESS_KEY = "AKIDCONFORMANCE0001"
 SECRET_KEY = "conformance-secret-key"
 ACCOUNT = "111122223333"
+# A second identity in another account, for cross-account tests.
+OTHER_ACCESS_KEY = "AKIDCONFORMANCE0002"
+OTHER_SECRET_KEY = "conformance-other-secret"
+OTHER_ACCOUNT = "444455556666"
 
 
 class Server:
@@ -24,10 +28,14 @@ class Server:
         self.tmp = tempfile.TemporaryDirectory(prefix="glacier-boto3-")
         self.data_dir = pathlib.Path(self.tmp.name) / "data"
         self.log = open(pathlib.Path(self.tmp.name) / "server.log", "w+")
-        env = dict(os.environ, GLACIER_ACCESS_KEY_ID=ACCESS_KEY, GLACIER_SECRET_ACCESS_KEY=SECRET_KEY,
-                   GLACIER_ACCOUNT_ID=ACCOUNT)
+        credentials = pathlib.Path(self.tmp.name) / "credentials.toml"
+        credentials.write_text("".join(
+            f'[[identity]]\naccess_key_id = "{k}"\nsecret_access_key = "{s}"\naccount_id = "{a}"\n'
+            for k, s, a in [(ACCESS_KEY, SECRET_KEY, ACCOUNT), (OTHER_ACCESS_KEY, OTHER_SECRET_KEY, OTHER_ACCOUNT)]))
+        env = {k: v for k, v in os.environ.items() if not k.startswith("GLACIER_") or k == "GLACIER_LOG"}
         self.proc = subprocess.Popen(
-            [self.binary, "serve", "--listen", "127.0.0.1:0", "--data-dir", str(self.data_dir), *extra_args],
+            [self.binary, "serve", "--listen", "127.0.0.1:0", "--data-dir", str(self.data_dir),
+             "--credentials", str(credentials), *extra_args],
             stdout=subprocess.PIPE, stderr=self.log, env=env, text=True)
         line = self.proc.stdout.readline()
         if "listening on" not in line:

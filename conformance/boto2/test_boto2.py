@@ -73,3 +73,23 @@ def test_inventory_and_errors(layer2):
         assert e.status == 404 and e.code == "ResourceNotFoundException"
     else:
         raise AssertionError("an unknown job must fail")
+
+
+def test_signatures_are_checked(server):
+    """boto 2 signs for region "0", service "127" when given an IP address; that is accepted,
+    but a wrong secret or an unknown key is not."""
+    from boto.glacier.layer2 import Layer2
+    from boto.regioninfo import RegionInfo
+    from harness import ACCESS_KEY
+
+    host, port = server.endpoint.removeprefix("http://").split(":")
+    for key, secret, code in [(ACCESS_KEY, "wrong-secret", "InvalidSignatureException"),
+                              ("AKIDUNKNOWN000000000", "x", "UnrecognizedClientException")]:
+        bad = Layer2(aws_access_key_id=key, aws_secret_access_key=secret, is_secure=False, port=int(port),
+                     region=RegionInfo(name="us-east-1", endpoint=host))
+        try:
+            bad.create_vault("boto2-should-not-exist")
+        except UnexpectedHTTPResponseError as e:
+            assert e.status == 403 and e.code == code, (e.status, e.code)
+        else:
+            raise AssertionError(f"{code}: the request must be refused")

@@ -13,7 +13,7 @@ import pytest
 from botocore.config import Config
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
-from harness import ACCESS_KEY, SECRET_KEY, Receiver, Server  # noqa: E402
+from harness import ACCESS_KEY, OTHER_ACCESS_KEY, OTHER_SECRET_KEY, SECRET_KEY, Receiver, Server  # noqa: E402
 
 
 @pytest.fixture(scope="session")
@@ -54,17 +54,37 @@ def slow(slow_server):
 def pytest_runtest_makereport(item, call):
     outcome = yield
     report = outcome.get_result()
-    for name in ("server", "slow_server"):
+    for name in ("server", "slow_server", "limits_server"):
         srv = item.funcargs.get(name) if hasattr(item, "funcargs") else None
         if report.failed and srv is not None:
             report.sections.append((f"{name} log (tail)", srv.server_log()[-4000:]))
 
 
-def make_client(endpoint):
+def make_client(endpoint, key=ACCESS_KEY, secret=SECRET_KEY, region="us-east-1"):
     return boto3.client(
-        "glacier", endpoint_url=endpoint, region_name="us-east-1",
-        aws_access_key_id=ACCESS_KEY, aws_secret_access_key=SECRET_KEY,
+        "glacier", endpoint_url=endpoint, region_name=region,
+        aws_access_key_id=key, aws_secret_access_key=secret,
         config=Config(retries={"max_attempts": 1}))
+
+
+@pytest.fixture
+def other(server):
+    """A client of another account (OTHER_ACCOUNT) on the same server."""
+    return make_client(server.endpoint, OTHER_ACCESS_KEY, OTHER_SECRET_KEY)
+
+
+@pytest.fixture(scope="session")
+def limits_server():
+    """A server that admits one on-demand Expedited retrieval per 5 minutes and whose FreeTier
+    retrieval policy allows 3 MiB a day."""
+    s = Server("--expedited-rate", "1", "--free-tier-bytes-per-day", str(3 * 1024 * 1024))
+    yield s
+    s.stop()
+
+
+@pytest.fixture
+def limited(limits_server):
+    return make_client(limits_server.endpoint)
 
 
 @pytest.fixture

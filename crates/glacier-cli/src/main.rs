@@ -167,6 +167,21 @@ struct ServeArgs {
     /// an identity generated in the data directory.
     #[arg(long)]
     credentials: Option<PathBuf>,
+    /// Print the path of the file holding the identities (generating one in the data directory
+    /// if none is configured) and exit.
+    #[arg(long)]
+    print_credentials_path: bool,
+    /// Require signatures scoped to --region and the glacier service. By default any scope
+    /// is accepted (boto 2 given an IP address signs for region "0", service "127").
+    #[arg(long)]
+    strict_scope: bool,
+    /// Expedited retrievals an account may start per 5 minutes without provisioned capacity
+    /// (each active capacity unit adds 3); over it, InsufficientCapacityException.
+    #[arg(long, default_value_t = glacier_server::service::DEFAULT_EXPEDITED_RATE)]
+    expedited_rate: u32,
+    /// What the FreeTier data retrieval policy allows: bytes per sliding 24 hours.
+    #[arg(long, default_value_t = glacier_server::service::DEFAULT_FREE_TIER_BYTES_PER_DAY)]
+    free_tier_bytes_per_day: u64,
 }
 
 fn main() -> std::process::ExitCode {
@@ -182,6 +197,7 @@ fn main() -> std::process::ExitCode {
                 .unwrap_or_else(|_| default_filter.into()),
         )
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
     let result = tokio::runtime::Runtime::new()
         .context("starting the async runtime")
@@ -271,6 +287,17 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         |k| std::env::var(k).ok(),
         &data_dir,
     )?;
+    if args.print_credentials_path {
+        return match &source {
+            IdentitySource::Generated(path) | IdentitySource::File(path) => {
+                println!("{}", path.display());
+                Ok(())
+            }
+            IdentitySource::Environment => anyhow::bail!(
+                "the identity comes from GLACIER_ACCESS_KEY_ID / GLACIER_SECRET_ACCESS_KEY, not a file"
+            ),
+        };
+    }
     match &source {
         IdentitySource::Generated(path) => tracing::info!(
             path = %path.display(),
@@ -290,13 +317,18 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         retrieval_delay: args.retrieval_delay,
         job_expiry: args.job_expiry,
         topics,
+        expedited_rate: args.expedited_rate,
+        free_tier_bytes_per_day: args.free_tier_bytes_per_day,
     };
     let service = Service::open_local(&data_dir, settings)
         .await
         .with_context(|| format!("opening the store in {}", data_dir.display()))?;
     let state = Arc::new(AppState {
         service: Arc::new(service),
-        config: ServerConfig::new(identities),
+        config: ServerConfig {
+            strict_scope: args.strict_scope,
+            ..ServerConfig::new(identities)
+        },
     });
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await

@@ -541,6 +541,36 @@ pub async fn jobs(store: &dyn MetadataStore) {
             .create_job(&key, job("j3", archive_spec("gone"), now))
             .await,
     );
+    // Archive retrievals (j1, j3) are in the account's ledger; the inventory (j2) is not.
+    let ledger = ok(
+        "retrievals",
+        store
+            .retrievals_since(&key.account, now - time::Duration::minutes(1))
+            .await,
+    );
+    assert_eq!(
+        ledger
+            .iter()
+            .map(|r| (r.bytes, r.tier.as_str(), r.at))
+            .collect::<Vec<_>>(),
+        vec![(1, "Standard", now), (1, "Standard", now)]
+    );
+    assert!(
+        ok(
+            "later retrievals",
+            store
+                .retrievals_since(&key.account, now + time::Duration::seconds(1))
+                .await
+        )
+        .is_empty()
+    );
+    assert!(
+        ok(
+            "other account",
+            store.retrievals_since("999988887777", now).await
+        )
+        .is_empty()
+    );
     not_found(
         "job in missing vault",
         store

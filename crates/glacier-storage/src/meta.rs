@@ -215,12 +215,24 @@ pub struct VaultLock {
     pub expires: Option<OffsetDateTime>,
 }
 
+/// How long retrievals stay in the ledger [`MetadataStore::retrievals_since`] reads.
+pub const RETRIEVAL_LEDGER_DAYS: i64 = 2;
+
 /// A provisioned capacity unit of an account.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CapacityUnit {
     pub id: String,
     pub start: OffsetDateTime,
     pub expires: OffsetDateTime,
+}
+
+/// An archive retrieval an account started: what data retrieval policies and provisioned
+/// capacity count.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Retrieval {
+    pub at: OffsetDateTime,
+    pub bytes: u64,
+    pub tier: String,
 }
 
 /// One page of a listing; `more` says whether items follow the last one.
@@ -316,7 +328,15 @@ pub trait MetadataStore: Send + Sync + 'static {
     /// Deletes an upload with its parts; returns their blobs.
     async fn abort_upload(&self, key: &VaultKey, id: &str) -> Result<Vec<BlobKey>>;
 
+    /// Creates a job; an archive retrieval is also recorded as a [`Retrieval`] of the vault's
+    /// account, kept (whatever becomes of the job) for at least [`RETRIEVAL_LEDGER_DAYS`].
     async fn create_job(&self, key: &VaultKey, job: JobRecord) -> Result<JobRecord>;
+    /// The account's archive retrievals started at or after `since`, oldest first.
+    async fn retrievals_since(
+        &self,
+        account: &str,
+        since: OffsetDateTime,
+    ) -> Result<Vec<Retrieval>>;
     async fn get_job(&self, key: &VaultKey, id: &str) -> Result<JobRecord>;
     /// Jobs of a vault in creation order, after the job at position `after`.
     async fn list_jobs(

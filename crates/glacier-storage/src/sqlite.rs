@@ -115,6 +115,13 @@ CREATE TABLE IF NOT EXISTS account_settings (
     account TEXT PRIMARY KEY,
     retrieval_policy TEXT
 );
+CREATE TABLE IF NOT EXISTS retrievals (
+    account TEXT NOT NULL,
+    at_ms INTEGER NOT NULL,
+    bytes INTEGER NOT NULL,
+    tier TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS retrievals_by_account ON retrievals (account, at_ms);
 CREATE TABLE IF NOT EXISTS capacity_units (
     id TEXT PRIMARY KEY,
     account TEXT NOT NULL,
@@ -935,7 +942,40 @@ impl MetadataStore for SqliteMetadataStore {
                     JobStatus::InProgress.as_str()
                 ],
             )?;
+            if let JobSpec::Archive { range, tier, .. } = &job.spec {
+                let at = to_ms(job.created);
+                tx.execute(
+                    "DELETE FROM retrievals WHERE at_ms < ?1",
+                    [at - RETRIEVAL_LEDGER_DAYS * 86_400_000],
+                )?;
+                tx.execute(
+                    "INSERT INTO retrievals (account, at_ms, bytes, tier) VALUES (?1, ?2, ?3, ?4)",
+                    params![key.account, at, i(range.1 - range.0 + 1), tier],
+                )?;
+            }
             read_job(tx, &key, &job.id)
+        })
+        .await
+    }
+
+    async fn retrievals_since(
+        &self,
+        account: &str,
+        since: OffsetDateTime,
+    ) -> Result<Vec<Retrieval>> {
+        let account = account.to_owned();
+        self.tx(move |tx| {
+            let mut stmt = tx.prepare(
+                "SELECT at_ms, bytes, tier FROM retrievals WHERE account = ?1 AND at_ms >= ?2 ORDER BY at_ms",
+            )?;
+            let rows = stmt.query_map(params![account, to_ms(since)], |r| {
+                Ok(Retrieval {
+                    at: from_ms(r.get(0)?),
+                    bytes: u(r.get(1)?),
+                    tier: r.get(2)?,
+                })
+            })?;
+            Ok(rows.collect::<Result<_, _>>()?)
         })
         .await
     }

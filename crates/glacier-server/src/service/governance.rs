@@ -219,6 +219,77 @@ impl Service {
         Ok(context)
     }
 
+    /// Admits an archive retrieval of `bytes` at `tier` for `account`, or refuses it:
+    /// Expedited retrievals against the on-demand rate plus 3 per active capacity unit, every
+    /// 5 minutes (`InsufficientCapacityException`); Standard and Bulk ones against the data
+    /// retrieval policy (`PolicyEnforcedException`): `BytesPerHour` over a sliding hour,
+    /// `FreeTier` over a sliding day. The caller holds the admission lock.
+    pub(super) async fn admit(&self, account: &str, bytes: u64, tier: &str) -> ApiResult<()> {
+        let now = OffsetDateTime::now_utc();
+        let ledger = self
+            .meta
+            .retrievals_since(account, now - time::Duration::days(1))
+            .await?;
+        if tier == "Expedited" {
+            let window = now - time::Duration::minutes(5);
+            let recent = ledger
+                .iter()
+                .filter(|r| r.tier == "Expedited" && r.at >= window)
+                .count();
+            let units = self
+                .meta
+                .list_capacity(account)
+                .await?
+                .iter()
+                .filter(|u| u.start <= now && now < u.expires)
+                .count();
+            let allowed = self.settings.expedited_rate as usize + 3 * units;
+            if recent >= allowed {
+                return Err(ApiError::new(
+                    ErrorCode::InsufficientCapacityException,
+                    format!(
+                        "Insufficient capacity for an Expedited retrieval: {recent} started in the last 5 minutes, {allowed} allowed ({} on demand + 3 for each of {units} provisioned capacity units). Retry later, purchase provisioned capacity, or use the Standard tier",
+                        self.settings.expedited_rate
+                    ),
+                ));
+            }
+            return Ok(());
+        }
+        let rule = self
+            .get_retrieval_policy(account)
+            .await?
+            .policy
+            .and_then(|p| p.rules)
+            .and_then(|r| r.into_iter().next());
+        let (limit, window, name) = match rule
+            .as_ref()
+            .map(|r| (r.strategy.as_deref(), r.bytes_per_hour))
+        {
+            Some((Some("BytesPerHour"), Some(n))) => (n, time::Duration::hours(1), "hour"),
+            Some((Some("FreeTier"), _)) => (
+                self.settings.free_tier_bytes_per_day,
+                time::Duration::days(1),
+                "24 hours (free tier)",
+            ),
+            _ => return Ok(()),
+        };
+        let used: u64 = ledger
+            .iter()
+            .filter(|r| r.tier != "Expedited" && r.at >= now - window)
+            .map(|r| r.bytes)
+            .sum();
+        if used.saturating_add(bytes) > limit {
+            return Err(ApiError::new(
+                ErrorCode::PolicyEnforcedException,
+                format!(
+                    "InitiateJob request denied by current data retrieval policy: retrieving {bytes} bytes would make {} bytes in the last {name}; the policy allows {limit}",
+                    used.saturating_add(bytes)
+                ),
+            ));
+        }
+        Ok(())
+    }
+
     pub async fn add_tags(
         &self,
         key: &VaultKey,

@@ -177,6 +177,11 @@ impl Service {
                 )));
             }
         };
+        let _admission = self.admission.lock().await;
+        if let JobSpec::Archive { range, tier, .. } = &spec {
+            self.admit(&key.account, range.1 - range.0 + 1, tier)
+                .await?;
+        }
         let created = now();
         let due = created + delay;
         let job = JobRecord {

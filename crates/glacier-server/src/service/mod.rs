@@ -37,6 +37,11 @@ pub struct Settings {
     pub job_expiry: std::time::Duration,
     /// Webhook URL for each SNS topic ARN that notifications may name.
     pub topics: std::collections::HashMap<String, String>,
+    /// Expedited retrievals an account may start per 5 minutes without provisioned capacity;
+    /// each active capacity unit adds 3, as AWS guarantees per unit.
+    pub expedited_rate: u32,
+    /// The `FreeTier` retrieval policy's allowance: bytes per sliding 24 hours.
+    pub free_tier_bytes_per_day: u64,
 }
 
 impl Settings {
@@ -47,9 +52,17 @@ impl Settings {
             retrieval_delay: Default::default(),
             job_expiry: std::time::Duration::from_secs(24 * 3600),
             topics: Default::default(),
+            expedited_rate: DEFAULT_EXPEDITED_RATE,
+            free_tier_bytes_per_day: DEFAULT_FREE_TIER_BYTES_PER_DAY,
         }
     }
 }
+
+/// The default of [`Settings::expedited_rate`].
+pub const DEFAULT_EXPEDITED_RATE: u32 = 10;
+/// The default of [`Settings::free_tier_bytes_per_day`]: AWS's 10 GiB a month free
+/// retrieval allowance, prorated daily.
+pub const DEFAULT_FREE_TIER_BYTES_PER_DAY: u64 = 10 * 1024 * 1024 * 1024 / 30;
 
 /// Archive ids are 138 characters of the URL-safe base64 alphabet, as Glacier's are.
 const ARCHIVE_ID_LEN: usize = 138;
@@ -63,6 +76,9 @@ pub struct Service {
     pub(crate) settings: Settings,
     /// Wakes the job engine when a job is initiated.
     wake: tokio::sync::Notify,
+    /// Held from the retrieval-policy and capacity checks of an archive retrieval until its
+    /// job is recorded, so that concurrent retrievals cannot both fit the same allowance.
+    admission: tokio::sync::Mutex<()>,
     notifier: notify::Notifier,
     /// The exclusive lock on the data directory of [`Service::open_local`], held for the
     /// service's life: two processes on one directory would delete each other's writes in
@@ -89,6 +105,7 @@ impl Service {
             blobs,
             settings,
             wake: tokio::sync::Notify::new(),
+            admission: tokio::sync::Mutex::new(()),
             notifier,
             _dir_lock: None,
         }
