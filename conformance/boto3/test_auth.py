@@ -206,3 +206,16 @@ def test_random_botocore_signed_requests_verify_and_mutations_fail(server, glaci
             bad = (method, url, dict(signed_headers, **{key: signed_headers[key] + "z"}))
         status, reply = send(*bad)
         assert status == 403 and reply["code"] == "InvalidSignatureException", (bad, reply)
+
+
+def test_logs_carry_request_ids_and_never_secrets(server):
+    method, url, headers, _ = sign(server.endpoint, "GET", "/-/vaults")
+    with urllib.request.urlopen(urllib.request.Request(url, headers=headers, method=method), timeout=10) as resp:
+        request_id = resp.headers["x-amzn-RequestId"]
+    send("GET", f"{server.endpoint}/-/vaults", dict(VERSION))  # refused, and logged
+    log = server.server_log()
+    assert f"id={request_id}" in log, "the response's request id is in the log"
+    assert SECRET_KEY not in log and headers["Authorization"] not in log and "Signature=" not in log
+    for line in log.splitlines():
+        if "status=" in line:
+            assert "request{id=" in line, line

@@ -1,10 +1,15 @@
 //! Tags, access policies, vault lock, data retrieval policy and provisioned capacity, driven by
 //! the official AWS SDK for Rust.
 
+use aws_sdk_glacier::primitives::ByteStream;
 use aws_sdk_glacier::types::{
-    DataRetrievalPolicy, DataRetrievalRule, VaultAccessPolicy, VaultLockPolicy,
+    DataRetrievalPolicy, DataRetrievalRule, JobParameters, VaultAccessPolicy, VaultLockPolicy,
 };
-use conformance_aws_sdk::{TestServer, expect_error};
+use conformance_aws_sdk::{
+    ACCESS_KEY, ACCOUNT, OTHER_ACCESS_KEY, OTHER_ACCOUNT, OTHER_SECRET_KEY, TestServer,
+    expect_error,
+};
+use glacier_server::Settings;
 
 type R = anyhow::Result<()>;
 
@@ -183,5 +188,187 @@ async fn retrieval_policy_and_capacity() -> R {
         units.provisioned_capacity_list()[0].capacity_id(),
         a.capacity_id()
     );
+    Ok(())
+}
+
+async fn upload(
+    g: &aws_sdk_glacier::Client,
+    account: &str,
+    vault: &str,
+    body: &[u8],
+) -> anyhow::Result<String> {
+    let r = g
+        .upload_archive()
+        .account_id(account)
+        .vault_name(vault)
+        .body(ByteStream::from(body.to_vec()))
+        .send()
+        .await?;
+    Ok(r.archive_id().unwrap_or_default().to_owned())
+}
+
+fn retrieval(archive: &str, tier: &str) -> JobParameters {
+    JobParameters::builder()
+        .r#type("archive-retrieval")
+        .archive_id(archive)
+        .tier(tier)
+        .build()
+}
+
+#[tokio::test]
+async fn locked_vault_refuses_deleting_young_archives() -> R {
+    let srv = TestServer::start().await?;
+    let g = srv.client();
+    g.create_vault().vault_name("worm").send().await?;
+    let archive = upload(&g, "-", "worm", b"keep me for a year").await?;
+    let policy = format!(
+        r#"{{"Version":"2012-10-17","Statement":[{{"Sid":"worm","Effect":"Deny","Principal":"*","Action":"glacier:DeleteArchive","Resource":"arn:aws:glacier:us-east-1:{ACCOUNT}:vaults/worm","Condition":{{"NumericLessThan":{{"glacier:ArchiveAgeInDays":"365"}}}}}}]}}"#
+    );
+    let lock = g
+        .initiate_vault_lock()
+        .vault_name("worm")
+        .policy(VaultLockPolicy::builder().policy(policy).build())
+        .send()
+        .await?;
+    g.complete_vault_lock()
+        .vault_name("worm")
+        .lock_id(lock.lock_id().unwrap_or_default())
+        .send()
+        .await?;
+    expect_error(
+        g.delete_archive()
+            .vault_name("worm")
+            .archive_id(&archive)
+            .send()
+            .await,
+        "AccessDeniedException",
+        403,
+        "explicit deny",
+    );
+    // Still there: a retrieval of it starts.
+    g.initiate_job()
+        .vault_name("worm")
+        .job_parameters(retrieval(&archive, "Standard"))
+        .send()
+        .await?;
+    Ok(())
+}
+
+#[tokio::test]
+async fn cross_account_access_needs_a_grant() -> R {
+    let srv = TestServer::start().await?;
+    let g = srv.client();
+    let other = srv.client_as(OTHER_ACCESS_KEY, OTHER_SECRET_KEY);
+    g.create_vault().vault_name("shared").send().await?;
+    let describe = || {
+        other
+            .describe_vault()
+            .account_id(ACCOUNT)
+            .vault_name("shared")
+            .send()
+    };
+    expect_error(describe().await, "ResourceNotFoundException", 404, "shared");
+    expect_error(
+        other.list_vaults().account_id(ACCOUNT).send().await,
+        "AccessDeniedException",
+        403,
+        "not authorized",
+    );
+    let grant = format!(
+        r#"{{"Statement":[{{"Effect":"Allow","Principal":{{"AWS":"{OTHER_ACCOUNT}"}},"Action":["glacier:DescribeVault","glacier:UploadArchive"],"Resource":"arn:aws:glacier:us-east-1:{ACCOUNT}:vaults/shared"}}]}}"#
+    );
+    g.set_vault_access_policy()
+        .vault_name("shared")
+        .policy(VaultAccessPolicy::builder().policy(grant).build())
+        .send()
+        .await?;
+    let d = describe().await?;
+    assert_eq!(
+        d.vault_arn(),
+        Some(format!("arn:aws:glacier:us-east-1:{ACCOUNT}:vaults/shared").as_str())
+    );
+    let archive = upload(&other, ACCOUNT, "shared", b"delivered across accounts").await?;
+    expect_error(
+        other
+            .delete_archive()
+            .account_id(ACCOUNT)
+            .vault_name("shared")
+            .archive_id(&archive)
+            .send()
+            .await,
+        "AccessDeniedException",
+        403,
+        "glacier:DeleteArchive",
+    );
+    g.delete_vault_access_policy()
+        .vault_name("shared")
+        .send()
+        .await?;
+    expect_error(describe().await, "ResourceNotFoundException", 404, "shared");
+    Ok(())
+}
+
+#[tokio::test]
+async fn wrong_credentials_are_refused() -> R {
+    let srv = TestServer::start().await?;
+    expect_error(
+        srv.client_as(ACCESS_KEY, "not-the-secret")
+            .create_vault()
+            .vault_name("nope")
+            .send()
+            .await,
+        "InvalidSignatureException",
+        403,
+        "signature",
+    );
+    expect_error(
+        srv.client_as("AKIDNOBODY0000000000", "x")
+            .list_vaults()
+            .send()
+            .await,
+        "UnrecognizedClientException",
+        403,
+        "security token",
+    );
+    let vaults = srv.client().list_vaults().send().await?;
+    assert!(vaults.vault_list().is_empty(), "nothing was created");
+    Ok(())
+}
+
+#[tokio::test]
+async fn retrieval_limits_are_enforced() -> R {
+    let srv = TestServer::start_with(Settings {
+        expedited_rate: 1,
+        ..Settings::new("us-east-1")
+    })
+    .await?;
+    let g = srv.client();
+    g.create_vault().vault_name("v").send().await?;
+    let archive = upload(&g, "-", "v", &vec![7u8; 2 << 20]).await?;
+    let initiate = |p: JobParameters| g.initiate_job().vault_name("v").job_parameters(p).send();
+    let rule = DataRetrievalRule::builder()
+        .strategy("BytesPerHour")
+        .bytes_per_hour(3 << 20)
+        .build();
+    g.set_data_retrieval_policy()
+        .policy(DataRetrievalPolicy::builder().rules(rule).build())
+        .send()
+        .await?;
+    initiate(retrieval(&archive, "Standard")).await?;
+    expect_error(
+        initiate(retrieval(&archive, "Bulk")).await,
+        "PolicyEnforcedException",
+        400,
+        "data retrieval policy",
+    );
+    initiate(retrieval(&archive, "Expedited")).await?;
+    expect_error(
+        initiate(retrieval(&archive, "Expedited")).await,
+        "InsufficientCapacityException",
+        400,
+        "capacity",
+    );
+    g.purchase_provisioned_capacity().send().await?;
+    initiate(retrieval(&archive, "Expedited")).await?;
     Ok(())
 }

@@ -681,3 +681,36 @@ fn ctrl_c_stops_cleanly_and_says_how_to_continue() -> anyhow::Result<()> {
     assert_eq!(std::fs::read(&back)?, data);
     Ok(())
 }
+
+#[test]
+fn serve_prints_the_generated_credentials_path() -> anyhow::Result<()> {
+    let dir = tempfile::tempdir()?;
+    let data = dir.path().join("data");
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_glacier"))
+        .args(["serve", "--print-credentials-path", "--data-dir"])
+        .arg(&data)
+        .env_remove("GLACIER_ACCESS_KEY_ID")
+        .env_remove("GLACIER_SECRET_ACCESS_KEY")
+        .output()?;
+    assert!(out.status.success(), "{out:?}");
+    let printed = String::from_utf8(out.stdout)?;
+    let path = std::path::Path::new(printed.trim());
+    assert_eq!(path, data.join("credentials.toml"));
+    let text = std::fs::read_to_string(path)?;
+    assert!(text.contains("access_key_id") && text.contains("secret_access_key"));
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        assert_eq!(std::fs::metadata(path)?.permissions().mode() & 0o777, 0o600);
+    }
+    // Asked again, the same file: the identity is generated once.
+    let again = std::process::Command::new(env!("CARGO_BIN_EXE_glacier"))
+        .args(["serve", "--print-credentials-path", "--data-dir"])
+        .arg(&data)
+        .env_remove("GLACIER_ACCESS_KEY_ID")
+        .env_remove("GLACIER_SECRET_ACCESS_KEY")
+        .output()?;
+    assert_eq!(String::from_utf8(again.stdout)?, printed);
+    assert_eq!(std::fs::read_to_string(path)?, text);
+    Ok(())
+}
