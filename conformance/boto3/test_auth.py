@@ -219,3 +219,4 @@ def test_logs_carry_request_ids_and_never_secrets(server):
     for line in log.splitlines():
         if "status=" in line:
             assert "request{id=" in line, line
+

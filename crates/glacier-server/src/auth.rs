@@ -16,7 +16,7 @@ use axum::extract::{FromRequestParts, Request};
 use axum::http::request::Parts;
 use bytes::Bytes;
 use glacier_core::{ErrorCode, headers as h};
-use http_body::{Body as _, Frame};
+use http_body::Frame;
 use sha2::{Digest as _, Sha256};
 use std::pin::Pin;
 use std::task::{Context, Poll, ready};
@@ -340,26 +340,29 @@ async fn payload(
             Ok((vec![v], Body::new(HashChecked::new(body, want))))
         }
         None => {
-            if body
-                .size_hint()
-                .upper()
-                .is_none_or(|n| n > MAX_UNHASHED_BODY as u64)
-                && !body.is_end_stream()
-            {
-                let declared_len = parts
-                    .headers
-                    .get(axum::http::header::CONTENT_LENGTH)
-                    .and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
-                if declared_len.is_none_or(|n| n > MAX_UNHASHED_BODY as u64) {
-                    return Err(ApiError::missing(&format!(
-                        "{} (required for request bodies over {MAX_UNHASHED_BODY} bytes)",
-                        h::CONTENT_SHA256
-                    )));
-                }
+            let too_large = || {
+                ApiError::missing(&format!(
+                    "{} (required for request bodies over {MAX_UNHASHED_BODY} bytes)",
+                    h::CONTENT_SHA256
+                ))
+            };
+            let declared_len = parts
+                .headers
+                .get(axum::http::header::CONTENT_LENGTH)
+                .and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
+            if declared_len.is_some_and(|n| n > MAX_UNHASHED_BODY as u64) {
+                return Err(too_large());
             }
             let bytes: Bytes = axum::body::to_bytes(body, MAX_UNHASHED_BODY)
                 .await
-                .map_err(ApiError::from_body)?;
+                .map_err(|e| {
+                    let e = e.into_inner();
+                    if e.is::<http_body_util::LengthLimitError>() {
+                        too_large()
+                    } else {
+                        ApiError::from_body(e)
+                    }
+                })?;
             let mut hashes = vec![hex::encode(Sha256::digest(&bytes))];
             if presigned {
                 hashes.push(sigv4::UNSIGNED_PAYLOAD.to_owned());
@@ -630,6 +633,88 @@ mod tests {
             check_time_and_scope(&r, now, None).is_err(),
             "host unsigned"
         );
+    }
+
+    /// A request without `x-amz-content-sha256` is hashed from its body, which is buffered
+    /// only up to 1 MiB, whether or not its length is declared.
+    #[tokio::test]
+    async fn unhashed_bodies_are_bounded() -> anyhow::Result<()> {
+        use crate::config::{Identity, ServerConfig};
+        use crate::service::{Service, Settings};
+        use aws_sigv4::http_request::{SignableBody, SignableRequest, SigningSettings, sign};
+        use tower::ServiceExt;
+
+        let dir = tempfile::tempdir()?;
+        let service = Service::open_local(dir.path(), Settings::new("us-east-1")).await?;
+        let app = crate::app(std::sync::Arc::new(AppState {
+            service: std::sync::Arc::new(service),
+            config: ServerConfig::new(vec![Identity {
+                access_key_id: "AKIDBODY".into(),
+                secret_access_key: "body-secret".into(),
+                account_id: "111122223333".into(),
+            }]),
+        }));
+        let identity: aws_smithy_runtime_api::client::identity::Identity =
+            aws_credential_types::Credentials::new("AKIDBODY", "body-secret", None, None, "t")
+                .into();
+        let send = |body: Vec<u8>, chunked: bool| {
+            let app = app.clone();
+            let identity = identity.clone();
+            async move {
+                let url = "http://127.0.0.1/-/vaults/v/jobs";
+                let mut headers = vec![
+                    ("host", "127.0.0.1".to_string()),
+                    ("x-amz-glacier-version", "2012-06-01".to_string()),
+                ];
+                if !chunked {
+                    headers.push(("content-length", body.len().to_string()));
+                }
+                let params = aws_sigv4::sign::v4::SigningParams::builder()
+                    .identity(&identity)
+                    .region("us-east-1")
+                    .name("glacier")
+                    .time(std::time::SystemTime::now())
+                    .settings(SigningSettings::default())
+                    .build()?
+                    .into();
+                let signable = SignableRequest::new(
+                    "POST",
+                    url,
+                    headers.iter().map(|(k, v)| (*k, v.as_str())),
+                    SignableBody::Bytes(&body),
+                )?;
+                let (instructions, _) = sign(signable, &params)?.into_parts();
+                let mut req = HttpRequest::builder().method("POST").uri(url);
+                for (k, v) in &headers {
+                    req = req.header(*k, v);
+                }
+                let stream = futures_util::stream::iter(
+                    body.chunks(64 * 1024)
+                        .map(|c| Ok::<_, std::io::Error>(Bytes::copy_from_slice(c)))
+                        .collect::<Vec<_>>(),
+                );
+                let mut req = req.body(Body::from_stream(stream))?;
+                instructions.apply_to_request_http1x(&mut req);
+                let resp = app.oneshot(req).await?;
+                let status = resp.status().as_u16();
+                let bytes = axum::body::to_bytes(resp.into_body(), 1 << 20).await?;
+                anyhow::Ok((status, String::from_utf8_lossy(&bytes).into_owned()))
+            }
+        };
+        let json = br#"{"Type":"inventory-retrieval"}"#.to_vec();
+        for chunked in [false, true] {
+            // Small: verified (the vault does not exist, so 404 after authentication).
+            let (status, body) = send(json.clone(), chunked).await?;
+            assert_eq!(status, 404, "{body}");
+            let (status, body) = send(vec![b' '; MAX_UNHASHED_BODY + 1], chunked).await?;
+            assert_eq!(status, 400, "{body}");
+            assert!(
+                body.contains("MissingParameterValueException")
+                    && body.contains("x-amz-content-sha256"),
+                "{body}"
+            );
+        }
+        Ok(())
     }
 
     /// Requests signed by `aws-sigv4` with random paths, queries, headers and bodies verify;
