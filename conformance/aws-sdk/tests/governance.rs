@@ -43,6 +43,33 @@ async fn tags_and_access_policy() -> R {
         400,
         "aws:",
     );
+    let mut add = g.add_tags_to_vault().vault_name("v");
+    for i in 0..49 {
+        add = add.tags(format!("k{i}"), i.to_string());
+    }
+    add.send().await?;
+    // Overwriting a key is not an extra tag; a 51st key is refused and changes nothing.
+    g.add_tags_to_vault()
+        .vault_name("v")
+        .tags("k0", "again")
+        .send()
+        .await?;
+    expect_error(
+        g.add_tags_to_vault()
+            .vault_name("v")
+            .tags("one-more", "x")
+            .send()
+            .await,
+        "LimitExceededException",
+        400,
+        "50",
+    );
+    let tags = g.list_tags_for_vault().vault_name("v").send().await?;
+    assert_eq!(tags.tags().map(|t| t.len()), Some(50));
+    assert_eq!(
+        tags.tags().and_then(|t| t.get("k0")).map(String::as_str),
+        Some("again")
+    );
 
     expect_error(
         g.get_vault_access_policy().vault_name("v").send().await,
