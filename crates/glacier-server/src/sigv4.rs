@@ -252,7 +252,18 @@ mod tests {
         h
     }
 
-    fn signature(method: &str, path: &str, query: &str, h: &HeaderMap, payload: &str) -> String {
+    fn signature(
+        service: &str,
+        method: &str,
+        path: &str,
+        query: &str,
+        h: &HeaderMap,
+        payload: &str,
+    ) -> String {
+        let scope = Scope {
+            service: service.into(),
+            ..suite_scope()
+        };
         let mut names: Vec<String> = h.keys().map(|k| k.as_str().to_owned()).collect();
         names.sort();
         let canonical = canonical_request(&Signed {
@@ -264,46 +275,54 @@ mod tests {
             payload_hash: payload,
             whitespace: Whitespace::Spaces,
         });
-        let sts = string_to_sign("20150830T123600Z", &suite_scope(), &canonical);
-        sign(&signing_key(SECRET, &suite_scope()), &sts)
+        let sts = string_to_sign("20150830T123600Z", &scope, &canonical);
+        sign(&signing_key(SECRET, &scope), &sts)
     }
 
-    /// Signatures published in AWS's SigV4 test suite (aws-sig-v4-test-suite).
+    const UNRESERVED: &str = "-._~0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
+
+    /// Signatures published in AWS's SigV4 test suite (aws-sig-v4-test-suite, 20150830,
+    /// service "service") and the IAM ListUsers walk-through of the SigV4 documentation: every
+    /// case whose request is written on the wire as the suite writes it (the suite's raw UTF-8
+    /// and space paths are single-encoded, which only S3 does).
     #[test]
     fn aws_test_suite() {
-        let base = headers(&[
-            ("host", "example.amazonaws.com"),
-            ("x-amz-date", "20150830T123600Z"),
-        ]);
-        let cases = [
-            // get-vanilla
-            (
-                "GET",
-                "/",
-                "",
-                "5fa00fa31553b73ebf1942676e86291e8372ff2a2260956d9b8aae1d763fbf31",
-            ),
-            // get-vanilla-query-order-key-case
-            (
-                "GET",
-                "/",
-                "Param2=value2&Param1=value1",
-                "b97d918cfa904a5beff61c982a1b6f458b799221646efd99d3219ec94cdf2500",
-            ),
-            // post-vanilla
-            (
-                "POST",
-                "/",
-                "",
-                "5da7c1a2acd57cee7505fc6676e4e544621c30862966e37dddb68e92efbe5d6b",
-            ),
+        let unreserved_query = format!("{UNRESERVED}={UNRESERVED}");
+        let unreserved_path = format!("/{UNRESERVED}");
+        let token = "AQoDYXdzEPT//////////wEXAMPLEtc764bNrC9SAPBSM22wDOk4x4HIZ8j4FZTwdQWLWsKWHGBuFqwAeMicRXmxfpSPfIeoIYRqTflfKD8YUuwthAx7mSEI/qkPpKPi/kMcGdQrmGdeehM4IC1NtBmUpp2wUE8phUZampKsburEDy0KPkyQDYwT7WZ0wq5VSXDvp75YU9HFvlRd8Tx6q6fE8YQcHNVXAkiY9q6d+xo0rKwT38xVqr7ZD0u0iPPkUL64lIZbqBAz+scqKmlzm8FDrypNC9Yjc8fPOLn9FX9KSYvKTr4rvx3iSIlTJabIQwj2ICCR/oLxBA==";
+        #[rustfmt::skip]
+        let cases: Vec<(&str, &str, &str, &str, Vec<(&'static str, &str)>, &str)> = vec![
+            ("get-vanilla", "GET", "/", "", vec![], "5fa00fa31553b73ebf1942676e86291e8372ff2a2260956d9b8aae1d763fbf31"),
+            ("get-vanilla-query-order-key-case", "GET", "/", "Param2=value2&Param1=value1", vec![], "b97d918cfa904a5beff61c982a1b6f458b799221646efd99d3219ec94cdf2500"),
+            ("get-vanilla-empty-query-key", "GET", "/", "Param1=value1", vec![], "a67d582fa61cc504c4bae71f336f98b97f1ea3c7a6bfe1b6e45aec72011b9aeb"),
+            ("get-vanilla-query-unreserved", "GET", "/", &unreserved_query, vec![], "9c3e54bfcdf0b19771a7f523ee5669cdf59bc7cc0884027167c21bb143a40197"),
+            ("get-vanilla-utf8-query", "GET", "/", "%E1%88%B4=bar", vec![], "2cdec8eed098649ff3a119c94853b13c643bcf08f8b0a1d91e12c9027818dd04"),
+            ("get-vanilla-query-order-encoded", "GET", "/", "Param-3=Value3&Param=Value2&%E1%88%B4=Value1", vec![], "371d3713e185cc334048618a97f809c9ffe339c62934c032af5a0e595648fcac"),
+            ("get-unreserved", "GET", &unreserved_path, "", vec![], "07ef7494c76fa4850883e2b006601f940f8a34d404d0cfa977f52a65bbf5f24f"),
+            ("get-header-key-duplicate", "GET", "/", "", vec![("my-header1", "value2"), ("my-header1", "value2"), ("my-header1", "value1")], "c9d5ea9f3f72853aea855b47ea873832890dbdd183b4468f858259531a5138ea"),
+            ("get-header-value-order", "GET", "/", "", vec![("my-header1", "value4"), ("my-header1", "value1"), ("my-header1", "value3"), ("my-header1", "value2")], "08c7e5a9acfcfeb3ab6b2185e75ce8b1deb5e634ec47601a50643f830c755c01"),
+            ("get-header-value-trim", "GET", "/", "", vec![("my-header1", " value1"), ("my-header2", " \"a   b   c\"")], "acc3ed3afb60bb290fc8d2dd0098b9911fcaa05412b367055dee359757a9c736"),
+            ("post-vanilla", "POST", "/", "", vec![], "5da7c1a2acd57cee7505fc6676e4e544621c30862966e37dddb68e92efbe5d6b"),
+            ("post-vanilla-query", "POST", "/", "Param1=value1", vec![], "28038455d6de14eafc1f9222cf5aa6f1a96197d7deb8263271d420d138af7f11"),
+            ("post-header-key-case", "POST", "/", "", vec![("my-header1", "value1")], "c5410059b04c1ee005303aed430f6e6645f61f4dc9e1461ec8f8916fdf18852c"),
+            ("post-header-value-case", "POST", "/", "", vec![("my-header1", "VALUE1")], "cdbc9802e29d2942e5e10b5bccfdd67c5f22c7c4e8ae67b53629efa58b974b7d"),
+            ("post-sts-header-before", "POST", "/", "", vec![("x-amz-security-token", token)], "85d96828115b5dc0cfc3bd16ad9e210dd772bbebba041836c64533a82be05ead"),
         ];
-        for (method, path, query, want) in cases {
+        let key = signing_key(SECRET, &suite_scope());
+        for (name, method, path, query, extra, want) in cases {
+            let mut pairs = vec![
+                ("host", "example.amazonaws.com"),
+                ("x-amz-date", "20150830T123600Z"),
+            ];
+            pairs.extend(extra);
+            let h = headers(&pairs);
             assert_eq!(
-                signature(method, path, query, &base, EMPTY_SHA256),
+                signature("service", method, path, query, &h, EMPTY_SHA256),
                 want,
-                "{method} {path}?{query}"
+                "{name}"
             );
+            let mut names: Vec<String> = h.keys().map(|k| k.as_str().to_owned()).collect();
+            names.sort();
             let sts = string_to_sign(
                 "20150830T123600Z",
                 &suite_scope(),
@@ -311,18 +330,17 @@ mod tests {
                     method,
                     path,
                     query,
-                    headers: &base,
-                    signed_headers: &["host".into(), "x-amz-date".into()],
+                    headers: &h,
+                    signed_headers: &names,
                     payload_hash: EMPTY_SHA256,
                     whitespace: Whitespace::Spaces,
                 }),
             );
-            let key = signing_key(SECRET, &suite_scope());
-            assert!(verify(&key, &sts, want));
+            assert!(verify(&key, &sts, want), "{name}");
             let mut wrong = want.to_owned();
             wrong.replace_range(0..1, if want.starts_with('0') { "1" } else { "0" });
-            assert!(!verify(&key, &sts, &wrong));
-            assert!(!verify(&key, &sts, "not hex"));
+            assert!(!verify(&key, &sts, &wrong), "{name}");
+            assert!(!verify(&key, &sts, "not hex"), "{name}");
         }
         // post-x-www-form-urlencoded: a signed body.
         let body = hex::encode(Sha256::digest(b"Param1=value1"));
@@ -332,8 +350,28 @@ mod tests {
             ("x-amz-date", "20150830T123600Z"),
         ]);
         assert_eq!(
-            signature("POST", "/", "", &post, &body),
+            signature("service", "POST", "/", "", &post, &body),
             "ff11897932ad3f4e8b18135d722051e5ac45fc38421b1da7b9d196a0fe09473a"
+        );
+        // The IAM ListUsers example of the SigV4 documentation.
+        let iam = headers(&[
+            (
+                "content-type",
+                "application/x-www-form-urlencoded; charset=utf-8",
+            ),
+            ("host", "iam.amazonaws.com"),
+            ("x-amz-date", "20150830T123600Z"),
+        ]);
+        assert_eq!(
+            signature(
+                "iam",
+                "GET",
+                "/",
+                "Version=2010-05-08&Action=ListUsers",
+                &iam,
+                EMPTY_SHA256
+            ),
+            "5d672d79c15b13162d9279b0855cfba6789a8edb4c82c400e06b5924a6f2b5d7"
         );
     }
 
