@@ -279,6 +279,16 @@ mod tests {
         sign(&signing_key(SECRET, &scope), &sts)
     }
 
+    /// Name, method, path, query, headers besides host and x-amz-date, signature.
+    type SuiteCase<'a> = (
+        &'a str,
+        &'a str,
+        &'a str,
+        &'a str,
+        Vec<(&'static str, &'a str)>,
+        &'a str,
+    );
+
     const UNRESERVED: &str = "-._~0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
 
     /// Signatures published in AWS's SigV4 test suite (aws-sig-v4-test-suite, 20150830,
@@ -291,7 +301,7 @@ mod tests {
         let unreserved_path = format!("/{UNRESERVED}");
         let token = "AQoDYXdzEPT//////////wEXAMPLEtc764bNrC9SAPBSM22wDOk4x4HIZ8j4FZTwdQWLWsKWHGBuFqwAeMicRXmxfpSPfIeoIYRqTflfKD8YUuwthAx7mSEI/qkPpKPi/kMcGdQrmGdeehM4IC1NtBmUpp2wUE8phUZampKsburEDy0KPkyQDYwT7WZ0wq5VSXDvp75YU9HFvlRd8Tx6q6fE8YQcHNVXAkiY9q6d+xo0rKwT38xVqr7ZD0u0iPPkUL64lIZbqBAz+scqKmlzm8FDrypNC9Yjc8fPOLn9FX9KSYvKTr4rvx3iSIlTJabIQwj2ICCR/oLxBA==";
         #[rustfmt::skip]
-        let cases: Vec<(&str, &str, &str, &str, Vec<(&'static str, &str)>, &str)> = vec![
+        let cases: Vec<SuiteCase<'_>> = vec![
             ("get-vanilla", "GET", "/", "", vec![], "5fa00fa31553b73ebf1942676e86291e8372ff2a2260956d9b8aae1d763fbf31"),
             ("get-vanilla-query-order-key-case", "GET", "/", "Param2=value2&Param1=value1", vec![], "b97d918cfa904a5beff61c982a1b6f458b799221646efd99d3219ec94cdf2500"),
             ("get-vanilla-empty-query-key", "GET", "/", "Param1=value1", vec![], "a67d582fa61cc504c4bae71f336f98b97f1ea3c7a6bfe1b6e45aec72011b9aeb"),
