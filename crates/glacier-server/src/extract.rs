@@ -55,10 +55,16 @@ async fn authorize(
     {
         action = "RemoveTagsFromVault";
     }
-    state
+    let result = state
         .service
         .authorize(&caller.account_id, action, target)
-        .await
+        .await;
+    if let Err(e) = &result
+        && e.code == glacier_core::ErrorCode::AccessDeniedException
+    {
+        tracing::info!(action, caller = %caller.account_id, access_key = %caller.access_key_id, "access denied");
+    }
+    result
 }
 
 fn vault_key(account: String, params: &HashMap<String, String>) -> ApiResult<VaultKey> {
