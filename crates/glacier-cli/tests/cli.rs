@@ -686,12 +686,15 @@ fn ctrl_c_stops_cleanly_and_says_how_to_continue() -> anyhow::Result<()> {
 fn serve_prints_the_generated_credentials_path() -> anyhow::Result<()> {
     let dir = tempfile::tempdir()?;
     let data = dir.path().join("data");
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_glacier"))
-        .args(["serve", "--print-credentials-path", "--data-dir"])
-        .arg(&data)
-        .env_remove("GLACIER_ACCESS_KEY_ID")
-        .env_remove("GLACIER_SECRET_ACCESS_KEY")
-        .output()?;
+    let print_path = || {
+        std::process::Command::new(env!("CARGO_BIN_EXE_glacier"))
+            .args(["serve", "--print-credentials-path", "--data-dir"])
+            .arg(&data)
+            .env_remove("GLACIER_ACCESS_KEY_ID")
+            .env_remove("GLACIER_SECRET_ACCESS_KEY")
+            .output()
+    };
+    let out = print_path()?;
     assert!(out.status.success(), "{out:?}");
     let printed = String::from_utf8(out.stdout)?;
     let path = std::path::Path::new(printed.trim());
@@ -704,12 +707,7 @@ fn serve_prints_the_generated_credentials_path() -> anyhow::Result<()> {
         assert_eq!(std::fs::metadata(path)?.permissions().mode() & 0o777, 0o600);
     }
     // Asked again, the same file: the identity is generated once.
-    let again = std::process::Command::new(env!("CARGO_BIN_EXE_glacier"))
-        .args(["serve", "--print-credentials-path", "--data-dir"])
-        .arg(&data)
-        .env_remove("GLACIER_ACCESS_KEY_ID")
-        .env_remove("GLACIER_SECRET_ACCESS_KEY")
-        .output()?;
+    let again = print_path()?;
     assert_eq!(String::from_utf8(again.stdout)?, printed);
     assert_eq!(std::fs::read_to_string(path)?, text);
     Ok(())
