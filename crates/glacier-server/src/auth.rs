@@ -159,22 +159,18 @@ fn http_date_to_amz(v: &str) -> Result<String, ApiError> {
     Ok(format_amz(t))
 }
 
+/// `YYYYMMDDTHHMMSSZ`, the SigV4 request time.
+const AMZ_DATE: &[time::format_description::BorrowedFormatItem<'_>] =
+    time::macros::format_description!("[year][month][day]T[hour][minute][second]Z");
+
 fn format_amz(t: OffsetDateTime) -> String {
-    let t = t.to_offset(time::UtcOffset::UTC);
-    format!(
-        "{:04}{:02}{:02}T{:02}{:02}{:02}Z",
-        t.year(),
-        u8::from(t.month()),
-        t.day(),
-        t.hour(),
-        t.minute(),
-        t.second()
-    )
+    t.to_offset(time::UtcOffset::UTC)
+        .format(AMZ_DATE)
+        .unwrap_or_default()
 }
 
 fn parse_amz(v: &str) -> Result<OffsetDateTime, ApiError> {
-    let format = time::macros::format_description!("[year][month][day]T[hour][minute][second]Z");
-    time::PrimitiveDateTime::parse(v, format)
+    time::PrimitiveDateTime::parse(v, AMZ_DATE)
         .map(|t| t.assume_utc())
         .map_err(|_| {
             incomplete(format!(

@@ -252,6 +252,29 @@ mod tests {
         h
     }
 
+    /// The suite's string to sign for a request signing all of `h`'s headers.
+    fn suite_string_to_sign(
+        scope: &Scope,
+        method: &str,
+        path: &str,
+        query: &str,
+        h: &HeaderMap,
+        payload: &str,
+    ) -> String {
+        let mut names: Vec<String> = h.keys().map(|k| k.as_str().to_owned()).collect();
+        names.sort();
+        let canonical = canonical_request(&Signed {
+            method,
+            path,
+            query,
+            headers: h,
+            signed_headers: &names,
+            payload_hash: payload,
+            whitespace: Whitespace::Spaces,
+        });
+        string_to_sign("20150830T123600Z", scope, &canonical)
+    }
+
     fn signature(
         service: &str,
         method: &str,
@@ -264,18 +287,7 @@ mod tests {
             service: service.into(),
             ..suite_scope()
         };
-        let mut names: Vec<String> = h.keys().map(|k| k.as_str().to_owned()).collect();
-        names.sort();
-        let canonical = canonical_request(&Signed {
-            method,
-            path,
-            query,
-            headers: h,
-            signed_headers: &names,
-            payload_hash: payload,
-            whitespace: Whitespace::Spaces,
-        });
-        let sts = string_to_sign("20150830T123600Z", &scope, &canonical);
+        let sts = suite_string_to_sign(&scope, method, path, query, h, payload);
         sign(&signing_key(SECRET, &scope), &sts)
     }
 
@@ -331,21 +343,7 @@ mod tests {
                 want,
                 "{name}"
             );
-            let mut names: Vec<String> = h.keys().map(|k| k.as_str().to_owned()).collect();
-            names.sort();
-            let sts = string_to_sign(
-                "20150830T123600Z",
-                &suite_scope(),
-                &canonical_request(&Signed {
-                    method,
-                    path,
-                    query,
-                    headers: &h,
-                    signed_headers: &names,
-                    payload_hash: EMPTY_SHA256,
-                    whitespace: Whitespace::Spaces,
-                }),
-            );
+            let sts = suite_string_to_sign(&suite_scope(), method, path, query, &h, EMPTY_SHA256);
             assert!(verify(&key, &sts, want), "{name}");
             let mut wrong = want.to_owned();
             wrong.replace_range(0..1, if want.starts_with('0') { "1" } else { "0" });
