@@ -6,7 +6,7 @@ use bytes::Bytes;
 use glacier_client::error::BoxError;
 use glacier_client::transport::{Body, InProcess, ResponseBody, Transport};
 use glacier_client::{Credentials, GlacierError, Layer1, Payload, RetryPolicy};
-use glacier_core::wire::{JobParameters, VaultNotificationConfig};
+use glacier_core::wire::{JobParameters, LockState, VaultNotificationConfig};
 use glacier_core::{MIB, TreeHash};
 use glacier_server::{AppState, Identity, ServerConfig, Service, Settings};
 use std::sync::Arc;
@@ -263,12 +263,12 @@ async fn exercise(g: &Layer1) -> R {
         Some(404)
     );
     let lock_id = g.initiate_vault_lock("l1", policy).await?;
-    assert_eq!(g.get_vault_lock("l1").await?.state, "InProgress");
+    assert_eq!(g.get_vault_lock("l1").await?.state, LockState::InProgress);
     g.abort_vault_lock("l1").await?;
     let lock_id2 = g.initiate_vault_lock("l1", policy).await?;
     assert_ne!(lock_id, lock_id2);
     g.complete_vault_lock("l1", &lock_id2).await?;
-    assert_eq!(g.get_vault_lock("l1").await?.state, "Locked");
+    assert_eq!(g.get_vault_lock("l1").await?.state, LockState::Locked);
     let e = g.abort_vault_lock("l1").await.err();
     assert_eq!(
         e.as_ref().and_then(GlacierError::code),

@@ -176,9 +176,37 @@ pub struct PolicyDocument {
 #[serde(rename_all = "PascalCase")]
 pub struct GetVaultLockOutput {
     pub policy: String,
-    pub state: String,
+    pub state: LockState,
     pub expiration_date: Option<String>,
     pub creation_date: String,
+}
+
+/// Where a vault lock stands: initiated and being tried out (it lapses after 24 hours unless
+/// completed), or locked for good.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum LockState {
+    InProgress,
+    Locked,
+}
+
+impl LockState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LockState::InProgress => "InProgress",
+            LockState::Locked => "Locked",
+        }
+    }
+}
+
+impl std::str::FromStr for LockState {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<LockState, String> {
+        [LockState::InProgress, LockState::Locked]
+            .into_iter()
+            .find(|l| l.as_str() == s)
+            .ok_or_else(|| format!("{s:?} is not a vault lock state (InProgress, Locked)"))
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]

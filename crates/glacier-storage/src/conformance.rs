@@ -6,6 +6,7 @@ use crate::meta::*;
 use crate::{Result, StorageError};
 use glacier_core::TreeHash;
 use glacier_core::multipart::PartInfo;
+use glacier_core::wire::LockState;
 use time::OffsetDateTime;
 
 fn ok<T>(what: &str, r: Result<T>) -> T {
@@ -809,16 +810,22 @@ pub async fn governance(store: &dyn MetadataStore) {
     );
     let lock = VaultLock {
         policy: "{\"x\":1}".into(),
-        state: "InProgress".into(),
+        state: LockState::InProgress,
         lock_id: "L1".into(),
         created: now,
         expires: Some(now),
     };
-    ok(
-        "set lock",
-        store.set_vault_lock(&key, Some(lock.clone())).await,
+    assert_eq!(
+        ok(
+            "initiate",
+            store.swap_vault_lock(&key, None, Some(lock.clone())).await
+        ),
+        LockSwap::Swapped
     );
-    assert_eq!(ok("lock", store.get_vault_lock(&key).await), Some(lock));
+    assert_eq!(
+        ok("lock", store.get_vault_lock(&key).await),
+        Some(lock.clone())
+    );
     assert_eq!(
         ok(
             "the access policy is separate",
@@ -826,8 +833,62 @@ pub async fn governance(store: &dyn MetadataStore) {
         ),
         Some("{}".into())
     );
-    ok("clear lock", store.set_vault_lock(&key, None).await);
+    let other = VaultLock {
+        lock_id: "L2".into(),
+        ..lock.clone()
+    };
+    assert_eq!(
+        ok(
+            "initiate over a lock",
+            store.swap_vault_lock(&key, None, Some(other.clone())).await
+        ),
+        LockSwap::Changed(Some(lock.clone())),
+        "a swap that expected no lock finds one and changes nothing"
+    );
+    let locked = VaultLock {
+        state: LockState::Locked,
+        expires: None,
+        ..lock.clone()
+    };
+    assert_eq!(
+        ok(
+            "complete",
+            store
+                .swap_vault_lock(&key, Some(&lock), Some(locked.clone()))
+                .await
+        ),
+        LockSwap::Swapped
+    );
+    assert_eq!(
+        ok(
+            "abort after complete",
+            store.swap_vault_lock(&key, Some(&lock), None).await
+        ),
+        LockSwap::Changed(Some(locked.clone())),
+        "the same id in another state is another lock"
+    );
+    assert_eq!(
+        ok("still locked", store.get_vault_lock(&key).await),
+        Some(locked.clone())
+    );
+    ok(
+        "clear lock",
+        store.swap_vault_lock(&key, Some(&locked), None).await,
+    );
     assert_eq!(ok("no lock", store.get_vault_lock(&key).await), None);
+    not_found(
+        "lock of a missing vault",
+        store
+            .swap_vault_lock(
+                &VaultKey {
+                    name: "zz".into(),
+                    ..key.clone()
+                },
+                None,
+                Some(lock.clone()),
+            )
+            .await,
+    );
     not_found(
         "tags of a missing vault",
         store
@@ -912,6 +973,50 @@ pub async fn governance(store: &dyn MetadataStore) {
         None
     );
     ok("delete again", store.delete_vault(&key).await);
+}
+
+/// Races vault lock transitions: of callers that swap from the same lock at once, exactly one
+/// takes effect, and every other one is told the lock the winner left.
+pub async fn lock_races(store: std::sync::Arc<dyn MetadataStore>) {
+    let now = OffsetDateTime::now_utc();
+    let key = VaultKey {
+        account: "111122223333".into(),
+        name: "race".into(),
+    };
+    ok("vault", store.create_vault(&key, now, 10).await);
+    for round in 0..50 {
+        let tasks: Vec<_> = (0..4)
+            .map(|i| {
+                let store = std::sync::Arc::clone(&store);
+                let key = key.clone();
+                tokio::spawn(async move {
+                    let lock = VaultLock {
+                        policy: "{}".into(),
+                        state: LockState::InProgress,
+                        lock_id: format!("R{round}-{i}"),
+                        created: now,
+                        expires: Some(now),
+                    };
+                    store.swap_vault_lock(&key, None, Some(lock)).await
+                })
+            })
+            .collect();
+        let mut won = Vec::new();
+        for t in tasks {
+            match t.await {
+                Ok(Ok(LockSwap::Swapped)) => won.push(()),
+                Ok(Ok(LockSwap::Changed(Some(_)))) => {}
+                other => panic!("round {round}: unexpected swap outcome {other:?}"),
+            }
+        }
+        assert_eq!(won.len(), 1, "round {round}: exactly one initiation wins");
+        let current = ok("current", store.get_vault_lock(&key).await);
+        ok(
+            "clear",
+            store.swap_vault_lock(&key, current.as_ref(), None).await,
+        );
+    }
+    ok("delete vault", store.delete_vault(&key).await);
 }
 
 /// Exercises a blob store: write, commit, ranged read, list, delete, discard on drop.

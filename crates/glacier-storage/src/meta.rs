@@ -4,6 +4,7 @@ use crate::Result;
 use crate::blob::BlobKey;
 use async_trait::async_trait;
 use glacier_core::multipart::PartInfo;
+use glacier_core::wire::LockState;
 use glacier_core::{Digest, TreeHash};
 use std::collections::{BTreeMap, HashSet};
 use time::OffsetDateTime;
@@ -207,12 +208,20 @@ pub struct JobFilter {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct VaultLock {
     pub policy: String,
-    /// `InProgress` or `Locked`.
-    pub state: String,
+    pub state: LockState,
     pub lock_id: String,
     pub created: OffsetDateTime,
     /// When an `InProgress` lock lapses.
     pub expires: Option<OffsetDateTime>,
+}
+
+/// What [`MetadataStore::swap_vault_lock`] did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LockSwap {
+    /// The lock was as expected and is now the new one.
+    Swapped,
+    /// Another transition came first: nothing changed, and this is the lock now.
+    Changed(Option<VaultLock>),
 }
 
 /// How long retrievals stay in the ledger [`MetadataStore::retrievals_since`] reads.
@@ -385,9 +394,19 @@ pub trait MetadataStore: Send + Sync + 'static {
     /// The vault's access policy document, if it has one.
     async fn get_access_policy(&self, key: &VaultKey) -> Result<Option<String>>;
     async fn set_access_policy(&self, key: &VaultKey, policy: Option<String>) -> Result<()>;
-    /// The vault's lock, if it has one.
+    /// The vault's lock, if it has one (an `InProgress` lock past its expiry too: when a lock
+    /// lapses is the caller's rule).
     async fn get_vault_lock(&self, key: &VaultKey) -> Result<Option<VaultLock>>;
-    async fn set_vault_lock(&self, key: &VaultKey, lock: Option<VaultLock>) -> Result<()>;
+    /// Every vault lock transition, as one compare-and-set: if the vault's lock is still
+    /// `expected` (none, or a lock with the same id and state), it becomes `new`; otherwise
+    /// nothing changes and the lock found is returned, so that of two racing transitions
+    /// exactly one takes effect and the other can answer for the state it lost to.
+    async fn swap_vault_lock(
+        &self,
+        key: &VaultKey,
+        expected: Option<&VaultLock>,
+        new: Option<VaultLock>,
+    ) -> Result<LockSwap>;
 
     /// The account's data retrieval policy document, if one was set.
     async fn get_retrieval_policy(&self, account: &str) -> Result<Option<String>>;

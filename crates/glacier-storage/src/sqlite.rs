@@ -6,6 +6,7 @@ use crate::meta::*;
 use crate::{Result, StorageError};
 use async_trait::async_trait;
 use glacier_core::multipart::{PartInfo, check_complete};
+use glacier_core::wire::LockState;
 use glacier_core::{Digest, TreeHash};
 use rusqlite::{Connection, OptionalExtension, Transaction, params};
 use std::collections::{BTreeMap, HashSet};
@@ -434,6 +435,46 @@ fn query_jobs(
         out.push(row??);
     }
     Ok(out)
+}
+
+/// The vault's lock row. A row that is not a valid lock is an error, never "no lock": a
+/// vault's write-once protection must not fall away because a row cannot be read.
+fn read_lock(tx: &Transaction<'_>, key: &VaultKey) -> Result<Option<VaultLock>> {
+    require_vault(tx, key)?;
+    let row = tx
+        .query_row(
+            "SELECT policy, state, lock_id, created_ms, expires_ms FROM vault_policies WHERE account = ?1 AND vault = ?2 AND kind = 'lock'",
+            params![key.account, key.name],
+            |r| {
+                Ok((
+                    r.get::<_, String>(0)?,
+                    r.get::<_, Option<String>>(1)?,
+                    r.get::<_, Option<String>>(2)?,
+                    r.get::<_, Option<i64>>(3)?,
+                    r.get::<_, Option<i64>>(4)?,
+                ))
+            },
+        )
+        .optional()?;
+    let Some((policy, state, lock_id, created, expires)) = row else {
+        return Ok(None);
+    };
+    let bad = |what: &str| {
+        StorageError::Backend(format!("the stored lock of vault {} has {what}", key.name))
+    };
+    let state: LockState = state
+        .ok_or_else(|| bad("no state"))?
+        .parse()
+        .map_err(|e| bad(&format!("an invalid state: {e}")))?;
+    Ok(Some(VaultLock {
+        policy,
+        state,
+        lock_id: lock_id
+            .filter(|id| !id.is_empty())
+            .ok_or_else(|| bad("no lock id"))?,
+        created: from_ms(created.ok_or_else(|| bad("no creation date"))?),
+        expires: expires.map(from_ms),
+    }))
 }
 
 #[async_trait]
@@ -1242,43 +1283,34 @@ impl MetadataStore for SqliteMetadataStore {
 
     async fn get_vault_lock(&self, key: &VaultKey) -> Result<Option<VaultLock>> {
         let key = key.clone();
-        self.tx(move |tx| {
-            require_vault(tx, &key)?;
-            Ok(tx
-                .query_row(
-                    "SELECT policy, state, lock_id, created_ms, expires_ms FROM vault_policies WHERE account = ?1 AND vault = ?2 AND kind = 'lock'",
-                    params![key.account, key.name],
-                    |r| {
-                        Ok(VaultLock {
-                            policy: r.get(0)?,
-                            state: r.get::<_, Option<String>>(1)?.unwrap_or_default(),
-                            lock_id: r.get::<_, Option<String>>(2)?.unwrap_or_default(),
-                            created: from_ms(r.get::<_, Option<i64>>(3)?.unwrap_or(0)),
-                            expires: r.get::<_, Option<i64>>(4)?.map(from_ms),
-                        })
-                    },
-                )
-                .optional()?)
-        })
-        .await
+        self.tx(move |tx| read_lock(tx, &key)).await
     }
 
-    async fn set_vault_lock(&self, key: &VaultKey, lock: Option<VaultLock>) -> Result<()> {
+    async fn swap_vault_lock(
+        &self,
+        key: &VaultKey,
+        expected: Option<&VaultLock>,
+        new: Option<VaultLock>,
+    ) -> Result<LockSwap> {
         let key = key.clone();
+        let expected = expected.map(|l| (l.lock_id.clone(), l.state));
         self.tx(move |tx| {
-            require_vault(tx, &key)?;
+            let current = read_lock(tx, &key)?;
+            if current.as_ref().map(|l| (l.lock_id.clone(), l.state)) != expected {
+                return Ok(LockSwap::Changed(current));
+            }
             tx.execute(
                 "DELETE FROM vault_policies WHERE account = ?1 AND vault = ?2 AND kind = 'lock'",
                 params![key.account, key.name],
             )?;
-            if let Some(l) = lock {
+            if let Some(l) = new {
                 tx.execute(
                     "INSERT INTO vault_policies (account, vault, kind, policy, state, lock_id, created_ms, expires_ms)
                      VALUES (?1, ?2, 'lock', ?3, ?4, ?5, ?6, ?7)",
-                    params![key.account, key.name, l.policy, l.state, l.lock_id, to_ms(l.created), l.expires.map(to_ms)],
+                    params![key.account, key.name, l.policy, l.state.as_str(), l.lock_id, to_ms(l.created), l.expires.map(to_ms)],
                 )?;
             }
-            Ok(())
+            Ok(LockSwap::Swapped)
         })
         .await
     }
@@ -1371,6 +1403,7 @@ mod tests {
         crate::conformance::metadata_store(&store).await;
         crate::conformance::jobs(&store).await;
         crate::conformance::governance(&store).await;
+        crate::conformance::lock_races(std::sync::Arc::new(store)).await;
         Ok(())
     }
 

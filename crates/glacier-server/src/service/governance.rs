@@ -5,9 +5,9 @@
 use super::Service;
 use crate::error::{ApiError, ApiResult};
 use crate::policy::{Decision, Policy, context_key};
-use glacier_core::wire;
+use glacier_core::wire::{self, LockState};
 use glacier_core::{ErrorCode, format_date};
-use glacier_storage::{CapacityUnit, StorageError, VaultKey, VaultLock};
+use glacier_storage::{CapacityUnit, LockSwap, StorageError, VaultKey, VaultLock};
 use time::OffsetDateTime;
 
 /// Tags a vault can have (the developer guide and REST reference; the SDK model says 10).
@@ -68,6 +68,20 @@ fn check_tag(key: &str, value: Option<&str>) -> ApiResult<()> {
         )));
     }
     Ok(())
+}
+
+/// What a vault lock transition does.
+enum Change<T> {
+    /// Nothing to write (the transition already holds); answer `T`.
+    Keep(T),
+    /// The lock becomes this; answer `T` once it did.
+    Set(Option<VaultLock>, T),
+}
+
+/// A stored lock as it stands now: an `InProgress` lock past its 24 hours counts as none.
+fn live(lock: Option<VaultLock>) -> Option<VaultLock> {
+    let now = OffsetDateTime::now_utc();
+    lock.filter(|l| l.state == LockState::Locked || l.expires.is_some_and(|e| e > now))
 }
 
 fn add_one_month(t: OffsetDateTime) -> OffsetDateTime {
@@ -348,9 +362,35 @@ impl Service {
 
     /// The vault's lock, an in-progress lock past its 24 hours counting as none.
     async fn current_lock(&self, key: &VaultKey) -> ApiResult<Option<VaultLock>> {
-        let lock = self.meta.get_vault_lock(key).await?;
-        let now = OffsetDateTime::now_utc();
-        Ok(lock.filter(|l| l.state == "Locked" || l.expires.is_some_and(|e| e > now)))
+        Ok(live(self.meta.get_vault_lock(key).await?))
+    }
+
+    /// Runs one vault lock transition: `decide` sees the live lock and says what it becomes;
+    /// the store swaps it only if no other transition came in between, else `decide` judges
+    /// again on the lock that other transition left. So the loser of a race answers for the
+    /// state it finds, and a lock is never both completed and aborted.
+    async fn transition<T>(
+        &self,
+        key: &VaultKey,
+        decide: impl Fn(Option<&VaultLock>) -> ApiResult<Change<T>>,
+    ) -> ApiResult<T> {
+        let mut found = self.meta.get_vault_lock(key).await?;
+        // Every lost swap means another transition took effect; a bound only guards the loop.
+        for _ in 0..64 {
+            let seen = live(found.clone());
+            let (new, out) = match decide(seen.as_ref())? {
+                Change::Keep(out) => return Ok(out),
+                Change::Set(new, out) => (new, out),
+            };
+            match self.meta.swap_vault_lock(key, found.as_ref(), new).await? {
+                LockSwap::Swapped => return Ok(out),
+                LockSwap::Changed(now) => found = now,
+            }
+        }
+        Err(ApiError::internal(format!(
+            "the lock of vault {} kept changing under a transition",
+            key.name
+        )))
     }
 
     pub async fn initiate_lock(
@@ -359,32 +399,26 @@ impl Service {
         doc: wire::PolicyDocument,
     ) -> ApiResult<String> {
         let policy = check_policy(&doc)?;
-        match self.current_lock(key).await? {
-            Some(l) if l.state == "Locked" => {
-                return Err(denied(format!(
-                    "The vault {} is locked; its lock policy cannot be replaced",
-                    key.name
-                )));
-            }
-            Some(_) => {
-                return Err(denied(format!(
-                    "A vault lock is in progress on {}; abort it before initiating another",
-                    key.name
-                )));
-            }
-            None => {}
-        }
         let now = OffsetDateTime::now_utc();
         let lock = VaultLock {
             policy,
-            state: "InProgress".into(),
+            state: LockState::InProgress,
             lock_id: crate::config::random_string(LOCK_ID_LEN, super::ID_ALPHABET),
             created: now,
             expires: Some(now + LOCK_WINDOW),
         };
-        let id = lock.lock_id.clone();
-        self.meta.set_vault_lock(key, Some(lock)).await?;
-        Ok(id)
+        self.transition(key, |current| match current.map(|l| l.state) {
+            Some(LockState::Locked) => Err(denied(format!(
+                "The vault {} is locked; its lock policy cannot be replaced",
+                key.name
+            ))),
+            Some(LockState::InProgress) => Err(denied(format!(
+                "A vault lock is in progress on {}; abort it before initiating another",
+                key.name
+            ))),
+            None => Ok(Change::Set(Some(lock.clone()), lock.lock_id.clone())),
+        })
+        .await
     }
 
     pub async fn get_lock(&self, key: &VaultKey) -> ApiResult<wire::GetVaultLockOutput> {
@@ -403,13 +437,13 @@ impl Service {
     }
 
     pub async fn complete_lock(&self, key: &VaultKey, lock_id: &str) -> ApiResult<()> {
-        match self.current_lock(key).await? {
+        self.transition(key, |current| match current {
             None => Err(ApiError::invalid(format!(
                 "No vault lock is in progress on {}",
                 key.name
             ))),
-            Some(l) if l.state == "Locked" && l.lock_id == lock_id => Ok(()),
-            Some(l) if l.state == "Locked" => Err(denied(format!(
+            Some(l) if l.state == LockState::Locked && l.lock_id == lock_id => Ok(Change::Keep(())),
+            Some(l) if l.state == LockState::Locked => Err(denied(format!(
                 "The vault {} is locked with another lock id",
                 key.name
             ))),
@@ -417,25 +451,28 @@ impl Service {
                 "Invalid lock id {lock_id:?} for the vault lock in progress on {}",
                 key.name
             ))),
-            Some(l) => {
-                let locked = VaultLock {
-                    state: "Locked".into(),
+            Some(l) => Ok(Change::Set(
+                Some(VaultLock {
+                    state: LockState::Locked,
                     expires: None,
-                    ..l
-                };
-                Ok(self.meta.set_vault_lock(key, Some(locked)).await?)
-            }
-        }
+                    ..l.clone()
+                }),
+                (),
+            )),
+        })
+        .await
     }
 
     pub async fn abort_lock(&self, key: &VaultKey) -> ApiResult<()> {
-        match self.current_lock(key).await? {
-            Some(l) if l.state == "Locked" => Err(denied(format!(
+        self.transition(key, |current| match current.map(|l| l.state) {
+            Some(LockState::Locked) => Err(denied(format!(
                 "The vault {} is locked; the lock cannot be aborted",
                 key.name
             ))),
-            _ => Ok(self.meta.set_vault_lock(key, None).await?),
-        }
+            Some(LockState::InProgress) => Ok(Change::Set(None, ())),
+            None => Ok(Change::Keep(())),
+        })
+        .await
     }
 
     pub async fn get_retrieval_policy(
