@@ -37,6 +37,16 @@ fn serve(extra: &[&str]) -> anyhow::Result<Server> {
 }
 
 impl Server {
+    /// Stops the server (kill -9) and starts it again on the same data directory.
+    fn restart(&mut self, extra: &[&str]) -> anyhow::Result<()> {
+        self.child.kill()?;
+        self.child.wait()?;
+        let (child, endpoint) = common::start(&self._dir.path().join("data"), extra)?;
+        self.child = child;
+        self.addr = addr_of(&endpoint);
+        Ok(())
+    }
+
     async fn send(&self, req: Req) -> Resp {
         send(self.addr, &req.signed(self.addr)).await
     }
@@ -178,5 +188,60 @@ async fn concurrent_initiations_have_one_winner() -> anyhow::Result<()> {
             "round {round}: the lock is the winner's: {policy_now}"
         );
     }
+    Ok(())
+}
+
+/// A Locked vault stays protected whatever region the server is started with later: its ARN,
+/// which the lock policy names, is fixed when the vault is created. (Before the fix a restart
+/// with another `--region` rebuilt the ARN, the Deny no longer matched, and a young archive
+/// could be deleted.)
+#[tokio::test]
+async fn a_lock_survives_a_restart_under_another_region() -> anyhow::Result<()> {
+    let mut s = serve(&[])?;
+    s.create_vault("worm").await;
+    let body = b"an archive that must stay".to_vec();
+    let tree = glacier_core::TreeHash::of(&body).to_hex();
+    let r = s
+        .send(
+            Req::new("POST", "/-/vaults/worm/archives")
+                .header("x-amz-sha256-tree-hash", &tree)
+                .body(body),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{r:?}");
+    let archive = r.header("x-amz-archive-id").unwrap_or_default().to_owned();
+    let r = s.initiate_lock("worm").await;
+    let lock_id = r.header("x-amz-lock-id").unwrap_or_default().to_owned();
+    let r = s
+        .send(Req::new(
+            "POST",
+            &format!("/-/vaults/worm/lock-policy/{lock_id}"),
+        ))
+        .await;
+    assert_eq!(r.status, 204, "{r:?}");
+
+    s.restart(&["--region", "eu-west-1"])?;
+    let r = s
+        .send(Req::new(
+            "DELETE",
+            &format!("/-/vaults/worm/archives/{archive}"),
+        ))
+        .await;
+    assert_eq!(r.status, 403, "the lock still denies the delete: {r:?}");
+    assert_eq!(r.code().as_deref(), Some("AccessDeniedException"));
+    let r = s.send(Req::new("GET", "/-/vaults/worm")).await;
+    assert!(
+        r.body
+            .contains(&format!("arn:aws:glacier:us-east-1:{ACCOUNT}:vaults/worm")),
+        "the vault keeps its ARN: {}",
+        r.body
+    );
+    s.create_vault("later").await;
+    let r = s.send(Req::new("GET", "/-/vaults/later")).await;
+    assert!(
+        r.body.contains("arn:aws:glacier:eu-west-1:"),
+        "a new vault takes the new region: {}",
+        r.body
+    );
     Ok(())
 }

@@ -14,6 +14,11 @@ pub mod wire;
 pub use error::{ErrorCode, ErrorType};
 pub use treehash::{Digest, LeafHasher, MIB, TreeHash, TreeHasher};
 
+/// A vault's ARN, `arn:aws:glacier:REGION:ACCOUNT:vaults/NAME`.
+pub fn vault_arn(region: &str, account: &str, name: &str) -> String {
+    format!("arn:aws:glacier:{region}:{account}:vaults/{name}")
+}
+
 /// Formats a timestamp the way Glacier does in JSON bodies: ISO 8601, UTC, milliseconds,
 /// e.g. `2012-03-20T17:03:43.221Z`.
 pub fn format_date(t: time::OffsetDateTime) -> String {

@@ -24,7 +24,7 @@ async fn main() -> anyhow::Result<()> {
         name: vault.clone(),
     };
     store
-        .create_vault(&key, time::OffsetDateTime::now_utc(), 1000)
+        .create_vault(&key, "us-east-1", time::OffsetDateTime::now_utc(), 1000)
         .await?;
     let start = time::OffsetDateTime::now_utc();
     let mut done = 0u64;

@@ -56,12 +56,35 @@ pub async fn metadata_store(store: &dyn MetadataStore) {
     };
 
     // Vaults: idempotent creation, per-account limit, name-ordered pages.
-    let v = ok("create", store.create_vault(&key("b"), now, 3).await);
-    assert_eq!((v.archive_count, v.size), (0, 0));
-    ok("create again", store.create_vault(&key("b"), now, 3).await);
-    ok("create a", store.create_vault(&key("a"), now, 3).await);
-    ok("create c", store.create_vault(&key("c"), now, 3).await);
-    match store.create_vault(&key("d"), now, 3).await {
+    let v = ok(
+        "create",
+        store.create_vault(&key("b"), "eu-west-1", now, 3).await,
+    );
+    assert_eq!(
+        (v.archive_count, v.size, v.region.as_str()),
+        (0, 0, "eu-west-1")
+    );
+    let again = ok(
+        "create again",
+        store.create_vault(&key("b"), "us-east-1", now, 3).await,
+    );
+    assert_eq!(
+        again.region, "eu-west-1",
+        "a vault keeps the region it was created in"
+    );
+    assert_eq!(
+        ok("get", store.get_vault(&key("b")).await).region,
+        "eu-west-1"
+    );
+    ok(
+        "create a",
+        store.create_vault(&key("a"), "us-east-1", now, 3).await,
+    );
+    ok(
+        "create c",
+        store.create_vault(&key("c"), "us-east-1", now, 3).await,
+    );
+    match store.create_vault(&key("d"), "us-east-1", now, 3).await {
         Err(StorageError::LimitExceeded(_)) => {}
         other => panic!("fourth vault over a limit of 3: {other:?}"),
     }
@@ -73,6 +96,7 @@ pub async fn metadata_store(store: &dyn MetadataStore) {
                     account: "999988887777".into(),
                     name: "a".into(),
                 },
+                "us-east-1",
                 now,
                 3,
             )
@@ -384,7 +408,10 @@ pub async fn jobs(store: &dyn MetadataStore) {
         account: "111122223333".into(),
         name: "jobs".into(),
     };
-    ok("vault", store.create_vault(&key, now, 10).await);
+    ok(
+        "vault",
+        store.create_vault(&key, "us-east-1", now, 10).await,
+    );
     let ms = time::Duration::milliseconds;
 
     // Archives listed in creation order, with date bounds and a cursor.
@@ -761,7 +788,10 @@ pub async fn governance(store: &dyn MetadataStore) {
         account: "111122223333".into(),
         name: "gov".into(),
     };
-    ok("vault", store.create_vault(&key, now, 10).await);
+    ok(
+        "vault",
+        store.create_vault(&key, "us-east-1", now, 10).await,
+    );
     let tags = |pairs: &[(&str, &str)]| {
         pairs
             .iter()
@@ -799,13 +829,21 @@ pub async fn governance(store: &dyn MetadataStore) {
         tags(&[("a", "one"), ("c", "3")])
     );
 
-    assert_eq!(ok("no policy", store.get_access_policy(&key).await), None);
+    let policies = |p: VaultPolicies| (p.access, p.lock);
+    assert_eq!(
+        ok("no policy", store.vault_policies(&key).await),
+        VaultPolicies {
+            region: "us-east-1".into(),
+            access: None,
+            lock: None
+        }
+    );
     ok(
         "set policy",
         store.set_access_policy(&key, Some("{}".into())).await,
     );
     assert_eq!(
-        ok("policy", store.get_access_policy(&key).await),
+        ok("policy", store.vault_policies(&key).await).access,
         Some("{}".into())
     );
     let lock = VaultLock {
@@ -823,15 +861,9 @@ pub async fn governance(store: &dyn MetadataStore) {
         LockSwap::Swapped
     );
     assert_eq!(
-        ok("lock", store.get_vault_lock(&key).await),
-        Some(lock.clone())
-    );
-    assert_eq!(
-        ok(
-            "the access policy is separate",
-            store.get_access_policy(&key).await
-        ),
-        Some("{}".into())
+        policies(ok("lock", store.vault_policies(&key).await)),
+        (Some("{}".into()), Some(lock.clone())),
+        "the access policy and the lock are separate"
     );
     let other = VaultLock {
         lock_id: "L2".into(),
@@ -868,14 +900,20 @@ pub async fn governance(store: &dyn MetadataStore) {
         "the same id in another state is another lock"
     );
     assert_eq!(
-        ok("still locked", store.get_vault_lock(&key).await),
+        ok(
+            "still locked",
+            store.vault_policies(&key).await.map(|p| p.lock)
+        ),
         Some(locked.clone())
     );
     ok(
         "clear lock",
         store.swap_vault_lock(&key, Some(&locked), None).await,
     );
-    assert_eq!(ok("no lock", store.get_vault_lock(&key).await), None);
+    assert_eq!(
+        ok("no lock", store.vault_policies(&key).await.map(|p| p.lock)),
+        None
+    );
     not_found(
         "lock of a missing vault",
         store
@@ -963,13 +1001,17 @@ pub async fn governance(store: &dyn MetadataStore) {
     assert!(ok("other account", store.list_capacity("999988887777").await).is_empty());
 
     ok("delete vault", store.delete_vault(&key).await);
-    ok("recreate", store.create_vault(&key, now, 10).await);
+    ok(
+        "recreate",
+        store.create_vault(&key, "us-east-1", now, 10).await,
+    );
     assert!(ok("tags went with the vault", store.list_tags(&key).await).is_empty());
     assert_eq!(
         ok(
             "policy went with the vault",
-            store.get_access_policy(&key).await
-        ),
+            store.vault_policies(&key).await
+        )
+        .access,
         None
     );
     ok("delete again", store.delete_vault(&key).await);
@@ -983,7 +1025,10 @@ pub async fn lock_races(store: std::sync::Arc<dyn MetadataStore>) {
         account: "111122223333".into(),
         name: "race".into(),
     };
-    ok("vault", store.create_vault(&key, now, 10).await);
+    ok(
+        "vault",
+        store.create_vault(&key, "us-east-1", now, 10).await,
+    );
     for round in 0..50 {
         let tasks: Vec<_> = (0..4)
             .map(|i| {
@@ -1010,7 +1055,7 @@ pub async fn lock_races(store: std::sync::Arc<dyn MetadataStore>) {
             }
         }
         assert_eq!(won.len(), 1, "round {round}: exactly one initiation wins");
-        let current = ok("current", store.get_vault_lock(&key).await);
+        let current = ok("current", store.vault_policies(&key).await.map(|p| p.lock));
         ok(
             "clear",
             store.swap_vault_lock(&key, current.as_ref(), None).await,

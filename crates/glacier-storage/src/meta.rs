@@ -19,6 +19,8 @@ pub struct VaultKey {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Vault {
     pub key: VaultKey,
+    /// The region the vault was created in, fixed for its life: its ARN names it.
+    pub region: String,
     pub created: OffsetDateTime,
     pub last_inventory: Option<OffsetDateTime>,
     /// Archives in the vault now (committed and not deleted).
@@ -215,6 +217,14 @@ pub struct VaultLock {
     pub expires: Option<OffsetDateTime>,
 }
 
+/// A vault's region, access policy document and lock.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VaultPolicies {
+    pub region: String,
+    pub access: Option<String>,
+    pub lock: Option<VaultLock>,
+}
+
 /// What [`MetadataStore::swap_vault_lock`] did.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum LockSwap {
@@ -264,11 +274,13 @@ impl<T> Page<T> {
 /// `Ok`, its effect survives a crash; when it fails, nothing changed.
 #[async_trait]
 pub trait MetadataStore: Send + Sync + 'static {
-    /// Creates a vault, or returns the existing one (creation is idempotent). Fails with
-    /// `LimitExceeded` when the account already has `max_vaults` vaults.
+    /// Creates a vault in `region`, or returns the existing one (creation is idempotent; the
+    /// vault keeps its first region). Fails with `LimitExceeded` when the account already has
+    /// `max_vaults` vaults.
     async fn create_vault(
         &self,
         key: &VaultKey,
+        region: &str,
         now: OffsetDateTime,
         max_vaults: u64,
     ) -> Result<Vault>;
@@ -391,12 +403,11 @@ pub trait MetadataStore: Send + Sync + 'static {
     async fn remove_tags(&self, key: &VaultKey, keys: &[String]) -> Result<()>;
     async fn list_tags(&self, key: &VaultKey) -> Result<BTreeMap<String, String>>;
 
-    /// The vault's access policy document, if it has one.
-    async fn get_access_policy(&self, key: &VaultKey) -> Result<Option<String>>;
+    /// What authorizing a request on the vault needs, read at once: its region, its access
+    /// policy and its lock (an `InProgress` lock past its expiry too: when a lock lapses is
+    /// the caller's rule).
+    async fn vault_policies(&self, key: &VaultKey) -> Result<VaultPolicies>;
     async fn set_access_policy(&self, key: &VaultKey, policy: Option<String>) -> Result<()>;
-    /// The vault's lock, if it has one (an `InProgress` lock past its expiry too: when a lock
-    /// lapses is the caller's rule).
-    async fn get_vault_lock(&self, key: &VaultKey) -> Result<Option<VaultLock>>;
     /// Every vault lock transition, as one compare-and-set: if the vault's lock is still
     /// `expected` (none, or a lock with the same id and state), it becomes `new`; otherwise
     /// nothing changes and the lock found is returned, so that of two racing transitions

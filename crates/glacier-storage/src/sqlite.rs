@@ -14,7 +14,15 @@ use std::path::Path;
 use std::sync::{Arc, Mutex};
 use time::OffsetDateTime;
 
-const SCHEMA: &str = "
+/// The schema, one migration per version: `PRAGMA user_version` is the number of migrations a
+/// database has had. Version 1 is the schema of the data directories made before versions were
+/// numbered (they read 0 and have every table already, hence `IF NOT EXISTS`).
+const MIGRATIONS: &[&str] = &[SCHEMA_1, SCHEMA_2];
+
+/// Vaults keep the region they were created in: their ARN, which policies name, never changes.
+const SCHEMA_2: &str = "ALTER TABLE vaults ADD COLUMN region TEXT;";
+
+const SCHEMA_1: &str = "
 CREATE TABLE IF NOT EXISTS vaults (
     account TEXT NOT NULL,
     name TEXT NOT NULL,
@@ -201,11 +209,11 @@ impl SqliteMetadataStore {
     pub async fn open(path: impl AsRef<Path>) -> Result<SqliteMetadataStore> {
         let path = path.as_ref().to_path_buf();
         let conn = tokio::task::spawn_blocking(move || -> Result<Connection> {
-            let conn = Connection::open(&path)?;
+            let mut conn = Connection::open(&path)?;
             conn.pragma_update(None, "journal_mode", "WAL")?;
             conn.pragma_update(None, "synchronous", "FULL")?;
             conn.busy_timeout(std::time::Duration::from_secs(30))?;
-            conn.execute_batch(SCHEMA)?;
+            migrate(&mut conn)?;
             Ok(conn)
         })
         .await
@@ -213,6 +221,19 @@ impl SqliteMetadataStore {
         Ok(SqliteMetadataStore {
             conn: Arc::new(Mutex::new(conn)),
         })
+    }
+
+    /// Gives the vaults of a data directory from before vaults kept their region (schema 1)
+    /// `region`, the one the server runs with; returns how many there were.
+    pub async fn assign_legacy_region(&self, region: &str) -> Result<usize> {
+        let region = region.to_owned();
+        self.tx(move |tx| {
+            Ok(tx.execute(
+                "UPDATE vaults SET region = ?1 WHERE region IS NULL",
+                [region],
+            )?)
+        })
+        .await
     }
 
     /// Runs `f` in one transaction on a blocking thread; commits when it returns `Ok`.
@@ -236,22 +257,57 @@ impl SqliteMetadataStore {
     }
 }
 
+/// Applies the migrations a database has not had, in one transaction; refuses a database of a
+/// newer schema than this binary knows.
+fn migrate(conn: &mut Connection) -> Result<()> {
+    let tx = conn.transaction()?;
+    let version: i64 = tx.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+    let known = MIGRATIONS.len();
+    let version = usize::try_from(version).unwrap_or(usize::MAX);
+    if version > known {
+        return Err(StorageError::Backend(format!(
+            "the metadata database is at schema version {version}, newer than this glacier knows ({known}); run a newer glacier on it"
+        )));
+    }
+    for m in &MIGRATIONS[version..] {
+        tx.execute_batch(m)?;
+    }
+    tx.pragma_update(None, "user_version", known as i64)?;
+    tx.commit()?;
+    Ok(())
+}
+
+const VAULT_COLUMNS: &str = "name, region, created_ms, last_inventory_ms, archive_count, size";
+
+/// A vault of `account` from a row of [`VAULT_COLUMNS`].
+fn vault_from_row(account: &str, r: &rusqlite::Row<'_>) -> rusqlite::Result<Result<Vault>> {
+    let name: String = r.get(0)?;
+    let Some(region) = r.get::<_, Option<String>>(1)? else {
+        return Ok(Err(StorageError::Backend(format!(
+            "vault {name} has no region: the store was opened without assign_legacy_region"
+        ))));
+    };
+    Ok(Ok(Vault {
+        key: VaultKey {
+            account: account.to_owned(),
+            name,
+        },
+        region,
+        created: from_ms(r.get(2)?),
+        last_inventory: r.get::<_, Option<i64>>(3)?.map(from_ms),
+        archive_count: u(r.get(4)?),
+        size: u(r.get(5)?),
+    }))
+}
+
 fn read_vault(tx: &Transaction<'_>, key: &VaultKey) -> Result<Vault> {
     tx.query_row(
-        "SELECT created_ms, last_inventory_ms, archive_count, size FROM vaults WHERE account = ?1 AND name = ?2",
+        &format!("SELECT {VAULT_COLUMNS} FROM vaults WHERE account = ?1 AND name = ?2"),
         params![key.account, key.name],
-        |r| {
-            Ok(Vault {
-                key: key.clone(),
-                created: from_ms(r.get(0)?),
-                last_inventory: r.get::<_, Option<i64>>(1)?.map(from_ms),
-                archive_count: u(r.get(2)?),
-                size: u(r.get(3)?),
-            })
-        },
+        |r| vault_from_row(&key.account, r),
     )
     .optional()?
-    .ok_or_else(|| vault_not_found(key))
+    .ok_or_else(|| vault_not_found(key))?
 }
 
 fn require_vault(tx: &Transaction<'_>, key: &VaultKey) -> Result<()> {
@@ -482,10 +538,12 @@ impl MetadataStore for SqliteMetadataStore {
     async fn create_vault(
         &self,
         key: &VaultKey,
+        region: &str,
         now: OffsetDateTime,
         max_vaults: u64,
     ) -> Result<Vault> {
         let key = key.clone();
+        let region = region.to_owned();
         self.tx(move |tx| {
             if let Ok(v) = read_vault(tx, &key) {
                 return Ok(v);
@@ -501,8 +559,8 @@ impl MetadataStore for SqliteMetadataStore {
                 )));
             }
             tx.execute(
-                "INSERT INTO vaults (account, name, created_ms) VALUES (?1, ?2, ?3)",
-                params![key.account, key.name, to_ms(now)],
+                "INSERT INTO vaults (account, name, region, created_ms) VALUES (?1, ?2, ?3, ?4)",
+                params![key.account, key.name, region, to_ms(now)],
             )?;
             read_vault(tx, &key)
         })
@@ -523,26 +581,18 @@ impl MetadataStore for SqliteMetadataStore {
         let account = account.to_owned();
         let after = after.unwrap_or("").to_owned();
         self.tx(move |tx| {
-            let mut stmt = tx.prepare(
-                "SELECT name, created_ms, last_inventory_ms, archive_count, size FROM vaults
-                 WHERE account = ?1 AND name > ?2 ORDER BY name LIMIT ?3",
-            )?;
+            let mut stmt = tx.prepare(&format!(
+                "SELECT {VAULT_COLUMNS} FROM vaults
+                 WHERE account = ?1 AND name > ?2 ORDER BY name LIMIT ?3"
+            ))?;
             let rows = stmt.query_map(params![account, after, i(limit as u64 + 1)], |r| {
-                Ok(Vault {
-                    key: VaultKey {
-                        account: account.clone(),
-                        name: r.get(0)?,
-                    },
-                    created: from_ms(r.get(1)?),
-                    last_inventory: r.get::<_, Option<i64>>(2)?.map(from_ms),
-                    archive_count: u(r.get(3)?),
-                    size: u(r.get(4)?),
-                })
+                vault_from_row(&account, r)
             })?;
-            Ok(Page::from_overfetch(
-                rows.collect::<Result<Vec<_>, _>>()?,
-                limit,
-            ))
+            let mut vaults = Vec::new();
+            for row in rows {
+                vaults.push(row??);
+            }
+            Ok(Page::from_overfetch(vaults, limit))
         })
         .await
     }
@@ -1247,17 +1297,22 @@ impl MetadataStore for SqliteMetadataStore {
         .await
     }
 
-    async fn get_access_policy(&self, key: &VaultKey) -> Result<Option<String>> {
+    async fn vault_policies(&self, key: &VaultKey) -> Result<VaultPolicies> {
         let key = key.clone();
         self.tx(move |tx| {
-            require_vault(tx, &key)?;
-            Ok(tx
+            let vault = read_vault(tx, &key)?;
+            let access = tx
                 .query_row(
                     "SELECT policy FROM vault_policies WHERE account = ?1 AND vault = ?2 AND kind = 'access'",
                     params![key.account, key.name],
                     |r| r.get(0),
                 )
-                .optional()?)
+                .optional()?;
+            Ok(VaultPolicies {
+                region: vault.region,
+                access,
+                lock: read_lock(tx, &key)?,
+            })
         })
         .await
     }
@@ -1279,11 +1334,6 @@ impl MetadataStore for SqliteMetadataStore {
             Ok(())
         })
         .await
-    }
-
-    async fn get_vault_lock(&self, key: &VaultKey) -> Result<Option<VaultLock>> {
-        let key = key.clone();
-        self.tx(move |tx| read_lock(tx, &key)).await
     }
 
     async fn swap_vault_lock(
@@ -1417,11 +1467,93 @@ mod tests {
         {
             let store = SqliteMetadataStore::open(dir.path().join("meta.db")).await?;
             store
-                .create_vault(&key, OffsetDateTime::now_utc(), 10)
+                .create_vault(&key, "us-east-1", OffsetDateTime::now_utc(), 10)
                 .await?;
         }
         let store = SqliteMetadataStore::open(dir.path().join("meta.db")).await?;
         assert_eq!(store.get_vault(&key).await?.key, key);
+        Ok(())
+    }
+
+    /// A data directory of schema 1 (checked in as SQL) opens, migrates, and keeps every
+    /// vault, archive, upload, part, job, lock and setting; its vaults take the region given.
+    #[tokio::test]
+    async fn schema_1_migrates() -> Result<()> {
+        let dir = tempfile::tempdir()?;
+        let path = dir.path().join("meta.db");
+        Connection::open(&path)?.execute_batch(include_str!("../testdata/schema-1.sql"))?;
+        let store = SqliteMetadataStore::open(&path).await?;
+        assert_eq!(store.assign_legacy_region("eu-central-1").await?, 2);
+        assert_eq!(
+            store.assign_legacy_region("us-east-1").await?,
+            0,
+            "only once"
+        );
+        let key = VaultKey {
+            account: "111122223333".into(),
+            name: "photos".into(),
+        };
+        let v = store.get_vault(&key).await?;
+        assert_eq!(
+            (v.region.as_str(), v.archive_count, v.size),
+            ("eu-central-1", 1, 5)
+        );
+        let a = store.get_archive(&key, "ARCHIVE1").await?;
+        assert_eq!((a.description.as_str(), a.segments.len()), ("a photo", 1));
+        assert_eq!(store.get_upload(&key, "UPLOAD1").await?.part_size, 1 << 20);
+        assert_eq!(
+            store.list_parts(&key, "UPLOAD1", 0, 10).await?.items.len(),
+            1
+        );
+        assert_eq!(
+            store.get_job(&key, "JOB1").await?.status,
+            JobStatus::InProgress
+        );
+        let lock = store.vault_policies(&key).await?.lock;
+        assert_eq!(
+            lock.map(|l| (l.state, l.lock_id)),
+            Some((LockState::Locked, "LOCK1".to_owned()))
+        );
+        assert_eq!(
+            store.list_tags(&key).await?.get("team").map(String::as_str),
+            Some("a")
+        );
+        assert!(store.get_retrieval_policy("111122223333").await?.is_some());
+        assert_eq!(store.list_capacity("111122223333").await?.len(), 1);
+        assert_eq!(
+            store
+                .retrievals_since("111122223333", from_ms(0))
+                .await?
+                .len(),
+            1
+        );
+        let again = Completion {
+            archive_id: "NEW".into(),
+            archive_size: 5,
+            tree_hash: a.tree_hash,
+            now: OffsetDateTime::now_utc(),
+        };
+        assert_eq!(
+            store.complete_upload(&key, "UPLOAD0", again).await?,
+            "ARCHIVE1"
+        );
+        drop(store);
+        let version: i64 =
+            Connection::open(&path)?.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+        assert_eq!(version, MIGRATIONS.len() as i64);
+        Ok(())
+    }
+
+    /// A database of a schema newer than the binary's is refused, not guessed at.
+    #[tokio::test]
+    async fn newer_schema_is_refused() -> Result<()> {
+        let dir = tempfile::tempdir()?;
+        let path = dir.path().join("meta.db");
+        Connection::open(&path)?.pragma_update(None, "user_version", 99)?;
+        match SqliteMetadataStore::open(&path).await {
+            Err(e) => assert!(e.to_string().contains("newer"), "{e}"),
+            Ok(_) => panic!("a schema-99 database opened"),
+        }
         Ok(())
     }
 }

@@ -94,14 +94,6 @@ fn add_one_month(t: OffsetDateTime) -> OffsetDateTime {
         .map_or(t + time::Duration::days(30), |d| t.replace_date(d))
 }
 
-/// A storage read that answers "none" for a vault that does not exist.
-fn unless_missing<T>(r: glacier_storage::Result<Option<T>>) -> ApiResult<Option<T>> {
-    match r {
-        Err(StorageError::NotFound { .. }) => Ok(None),
-        other => Ok(other?),
-    }
-}
-
 impl Service {
     /// Whether the caller (of `caller_account`) may perform `action` (`DeleteArchive`, ...) on
     /// `target`. Account-level resources are the caller's own only. On a vault, an explicit
@@ -133,10 +125,13 @@ impl Service {
         };
         let own = key.account == caller_account;
         let mut policies = Vec::new();
-        let access = unless_missing(self.meta.get_access_policy(key).await)?;
-        let lock = match self.current_lock(key).await {
-            Err(e) if e.code == ErrorCode::ResourceNotFoundException => None,
-            other => other?.map(|l| l.policy),
+        // A vault that does not exist has no policies; the handler says it is not there.
+        let (region, access, lock) = match self.meta.vault_policies(key).await {
+            Err(StorageError::NotFound { .. }) => (self.settings.region.clone(), None, None),
+            other => {
+                let p = other?;
+                (p.region, p.access, live(p.lock).map(|l| l.policy))
+            }
         };
         for text in access.iter().chain(lock.iter()) {
             policies.push(Policy::parse(text).map_err(|e| {
@@ -146,7 +141,9 @@ impl Service {
                 ))
             })?);
         }
-        let resource = self.vault_arn(key);
+        // The vault's own ARN, fixed when it was created: a lock keeps protecting it whatever
+        // region the server is started with later.
+        let resource = glacier_core::vault_arn(&region, &key.account, &key.name);
         if policies.is_empty() {
             return match (own, action.as_str()) {
                 (true, _) => Ok(()),
@@ -345,10 +342,11 @@ impl Service {
     }
 
     pub async fn get_access_policy(&self, key: &VaultKey) -> ApiResult<wire::PolicyDocument> {
-        let policy = self.meta.get_access_policy(key).await?.ok_or_else(|| {
+        let p = self.meta.vault_policies(key).await?;
+        let policy = p.access.ok_or_else(|| {
             ApiError::not_found(format!(
                 "No vault access policy is set for: {}",
-                self.vault_arn(key)
+                glacier_core::vault_arn(&p.region, &key.account, &key.name)
             ))
         })?;
         Ok(wire::PolicyDocument {
@@ -360,11 +358,6 @@ impl Service {
         Ok(self.meta.set_access_policy(key, None).await?)
     }
 
-    /// The vault's lock, an in-progress lock past its 24 hours counting as none.
-    async fn current_lock(&self, key: &VaultKey) -> ApiResult<Option<VaultLock>> {
-        Ok(live(self.meta.get_vault_lock(key).await?))
-    }
-
     /// Runs one vault lock transition: `decide` sees the live lock and says what it becomes;
     /// the store swaps it only if no other transition came in between, else `decide` judges
     /// again on the lock that other transition left. So the loser of a race answers for the
@@ -374,7 +367,7 @@ impl Service {
         key: &VaultKey,
         decide: impl Fn(Option<&VaultLock>) -> ApiResult<Change<T>>,
     ) -> ApiResult<T> {
-        let mut found = self.meta.get_vault_lock(key).await?;
+        let mut found = self.meta.vault_policies(key).await?.lock;
         // Every lost swap means another transition took effect; a bound only guards the loop.
         for _ in 0..64 {
             let seen = live(found.clone());
@@ -422,10 +415,11 @@ impl Service {
     }
 
     pub async fn get_lock(&self, key: &VaultKey) -> ApiResult<wire::GetVaultLockOutput> {
-        let lock = self.current_lock(key).await?.ok_or_else(|| {
+        let p = self.meta.vault_policies(key).await?;
+        let lock = live(p.lock).ok_or_else(|| {
             ApiError::not_found(format!(
                 "No vault lock policy is set for: {}",
-                self.vault_arn(key)
+                glacier_core::vault_arn(&p.region, &key.account, &key.name)
             ))
         })?;
         Ok(wire::GetVaultLockOutput {

@@ -169,7 +169,7 @@ impl Service {
         let mut buf = Vec::with_capacity(FLUSH_AT * 2);
         let mut encoder = Encoder::start(
             format,
-            &self.vault_arn(key),
+            &self.vault_arn(key).await,
             &format_date(OffsetDateTime::now_utc()),
             &mut buf,
         )?;

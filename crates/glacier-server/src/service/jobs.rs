@@ -204,14 +204,15 @@ impl Service {
         Ok(job.id)
     }
 
-    pub fn job_description(&self, key: &VaultKey, job: &JobRecord) -> GlacierJobDescription {
+    /// The DescribeJob body of a job of the vault of ARN `vault_arn`.
+    pub fn job_description(&self, vault_arn: &str, job: &JobRecord) -> GlacierJobDescription {
         let done = job.status != JobStatus::InProgress;
         let mut d = GlacierJobDescription {
             job_id: job.id.clone(),
             job_description: job.description.clone(),
             action: String::new(),
             archive_id: None,
-            vault_arn: self.vault_arn(key),
+            vault_arn: vault_arn.to_owned(),
             creation_date: format_date(job.created),
             completed: done,
             status_code: job.status.as_str().to_owned(),
@@ -270,7 +271,7 @@ impl Service {
 
     pub async fn describe_job(&self, key: &VaultKey, id: &str) -> ApiResult<GlacierJobDescription> {
         let job = self.meta.get_job(key, id).await?;
-        Ok(self.job_description(key, &job))
+        Ok(self.job_description(&self.vault_arn(key).await, &job))
     }
 
     pub async fn list_jobs(
@@ -310,12 +311,13 @@ impl Service {
             .meta
             .list_jobs(key, &JobFilter { completed, status }, after, limit)
             .await?;
+        let arn = self.vault_arn(key).await;
         Ok(wire::ListJobsOutput {
             marker: next_marker(&page, |j| j.seq.to_string()),
             job_list: page
                 .items
                 .iter()
-                .map(|j| self.job_description(key, j))
+                .map(|j| self.job_description(&arn, j))
                 .collect(),
         })
     }

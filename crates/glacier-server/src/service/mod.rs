@@ -129,6 +129,14 @@ impl Service {
             Err(std::fs::TryLockError::Error(e)) => return Err(e.into()),
         }
         let meta = SqliteMetadataStore::open(data_dir.join("metadata.sqlite")).await?;
+        let assigned = meta.assign_legacy_region(&settings.region).await?;
+        if assigned > 0 {
+            tracing::info!(
+                count = assigned,
+                region = %settings.region,
+                "vaults created before vaults kept their region now keep this one"
+            );
+        }
         let blobs = FsBlobStore::open(data_dir).await?;
         let mut service = Service::new(Arc::new(meta), Arc::new(blobs), settings);
         service._dir_lock = Some(lock);
@@ -157,11 +165,14 @@ impl Service {
         Ok(removed)
     }
 
-    pub fn vault_arn(&self, key: &VaultKey) -> String {
-        format!(
-            "arn:aws:glacier:{}:{}:vaults/{}",
-            self.settings.region, key.account, key.name
-        )
+    /// The vault's ARN, with the region it was created in (the server's region for a vault
+    /// that does not exist, as error messages name it).
+    pub async fn vault_arn(&self, key: &VaultKey) -> String {
+        let region = match self.meta.get_vault(key).await {
+            Ok(v) => v.region,
+            Err(_) => self.settings.region.clone(),
+        };
+        glacier_core::vault_arn(&region, &key.account, &key.name)
     }
 
     /// Deletes blobs after their metadata is gone; a failure only leaves an orphan that the
@@ -174,7 +185,7 @@ impl Service {
 
     fn describe(&self, v: &Vault) -> wire::DescribeVaultOutput {
         wire::DescribeVaultOutput {
-            vault_arn: self.vault_arn(&v.key),
+            vault_arn: arn_of(v),
             vault_name: v.key.name.clone(),
             creation_date: format_date(v.created),
             last_inventory_date: v.last_inventory.map(format_date),
@@ -187,7 +198,12 @@ impl Service {
 
     pub async fn create_vault(&self, key: &VaultKey) -> ApiResult<()> {
         self.meta
-            .create_vault(key, OffsetDateTime::now_utc(), MAX_VAULTS_PER_ACCOUNT)
+            .create_vault(
+                key,
+                &self.settings.region,
+                OffsetDateTime::now_utc(),
+                MAX_VAULTS_PER_ACCOUNT,
+            )
             .await?;
         Ok(())
     }
@@ -217,19 +233,21 @@ impl Service {
         };
         let page = self.meta.list_vaults(account, after, limit).await?;
         Ok(wire::ListVaultsOutput {
-            marker: next_marker(&page, |v| self.vault_arn(&v.key)),
+            marker: next_marker(&page, arn_of),
             vault_list: page.items.iter().map(|v| self.describe(v)).collect(),
         })
     }
 
     pub async fn delete_vault(&self, key: &VaultKey) -> ApiResult<()> {
-        let blobs = self.meta.delete_vault(key).await.map_err(|e| match e {
-            glacier_storage::StorageError::Invalid(_) => ApiError::invalid(format!(
-                "Vault not empty or recently written to: {}",
-                self.vault_arn(key)
-            )),
-            e => e.into(),
-        })?;
+        let blobs = match self.meta.delete_vault(key).await {
+            Err(glacier_storage::StorageError::Invalid(_)) => {
+                return Err(ApiError::invalid(format!(
+                    "Vault not empty or recently written to: {}",
+                    self.vault_arn(key).await
+                )));
+            }
+            other => other?,
+        };
         self.discard(&blobs).await;
         Ok(())
     }
@@ -274,12 +292,12 @@ impl Service {
         &self,
         key: &VaultKey,
     ) -> ApiResult<wire::VaultNotificationConfig> {
-        let n = self.meta.get_notifications(key).await?.ok_or_else(|| {
-            ApiError::not_found(format!(
+        let Some(n) = self.meta.get_notifications(key).await? else {
+            return Err(ApiError::not_found(format!(
                 "No notification configuration is set for vault: {}",
-                self.vault_arn(key)
-            ))
-        })?;
+                self.vault_arn(key).await
+            )));
+        };
         Ok(wire::VaultNotificationConfig {
             sns_topic: Some(n.sns_topic),
             events: Some(n.events),
@@ -446,7 +464,7 @@ impl Service {
         let page: Page<PartInfo> = self.meta.list_parts(key, upload_id, from, limit).await?;
         Ok(wire::ListPartsOutput {
             multipart_upload_id: upload.id,
-            vault_arn: self.vault_arn(key),
+            vault_arn: self.vault_arn(key).await,
             archive_description: upload.description,
             part_size_in_bytes: upload.part_size,
             creation_date: format_date(upload.created),
@@ -469,6 +487,7 @@ impl Service {
         limit: usize,
     ) -> ApiResult<wire::ListMultipartUploadsOutput> {
         let page = self.meta.list_uploads(key, marker, limit).await?;
+        let arn = self.vault_arn(key).await;
         Ok(wire::ListMultipartUploadsOutput {
             marker: next_marker(&page, |u| u.id.clone()),
             uploads_list: page
@@ -476,7 +495,7 @@ impl Service {
                 .iter()
                 .map(|u| wire::UploadListElement {
                     multipart_upload_id: u.id.clone(),
-                    vault_arn: self.vault_arn(key),
+                    vault_arn: arn.clone(),
                     archive_description: u.description.clone(),
                     part_size_in_bytes: u.part_size,
                     creation_date: format_date(u.created),
@@ -516,6 +535,10 @@ impl Service {
         self.discard(&blobs).await;
         Ok(())
     }
+}
+
+fn arn_of(v: &Vault) -> String {
+    glacier_core::vault_arn(&v.region, &v.key.account, &v.key.name)
 }
 
 fn hex(d: &Digest) -> String {

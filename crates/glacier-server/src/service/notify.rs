@@ -93,7 +93,7 @@ impl Service {
         if topics.is_empty() {
             return;
         }
-        match serde_json::to_string(&self.job_description(key, job)) {
+        match serde_json::to_string(&self.job_description(&self.vault_arn(key).await, job)) {
             Ok(message) => self.notifier.deliver(topics, message),
             Err(e) => tracing::error!(error = %e, "serializing a job description"),
         }
