@@ -35,10 +35,10 @@ impl TestServer {
     pub async fn start_with(settings: Settings) -> anyhow::Result<TestServer> {
         let dir = tempfile::tempdir()?;
         let service = Service::open_local(&dir.path().join("data"), settings).await?;
-        let state = Arc::new(AppState {
-            service: Arc::new(service),
+        let state = AppState::new(
+            Arc::new(service),
             // The SDK signs for us-east-1/glacier: hold it to that.
-            config: ServerConfig {
+            ServerConfig {
                 strict_scope: true,
                 ..ServerConfig::new(vec![
                     Identity {
@@ -53,7 +53,7 @@ impl TestServer {
                     },
                 ])
             },
-        });
+        );
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
         let endpoint = format!("http://{}", listener.local_addr()?);
         let shutdown = CancellationToken::new();

@@ -323,13 +323,13 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let service = Service::open_local(&data_dir, settings)
         .await
         .with_context(|| format!("opening the store in {}", data_dir.display()))?;
-    let state = Arc::new(AppState {
-        service: Arc::new(service),
-        config: ServerConfig {
+    let state = AppState::new(
+        Arc::new(service),
+        ServerConfig {
             strict_scope: args.strict_scope,
             ..ServerConfig::new(identities)
         },
-    });
+    );
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await
         .with_context(|| format!("listening on {}", args.listen))?;

@@ -175,10 +175,7 @@ pub(crate) async fn connect(
                 identity.access_key_id.clone(),
                 identity.secret_access_key.clone(),
             );
-            let state = Arc::new(AppState {
-                service,
-                config: ServerConfig::new(identities),
-            });
+            let state = AppState::new(service, ServerConfig::new(identities));
             let transport = Arc::new(InProcess::new(glacier_server::app(state)));
             let layer1 = builder
                 .endpoint("http://local.glacier")

@@ -7,7 +7,7 @@ mod common;
 #[path = "common/raw.rs"]
 mod raw;
 
-use conformance_aws_sdk::ACCOUNT;
+use conformance_aws_sdk::{ACCOUNT, SECRET_KEY};
 use raw::{Req, Resp, addr_of, race, send};
 use std::net::SocketAddr;
 use std::process::Child;
@@ -243,5 +243,190 @@ async fn a_lock_survives_a_restart_under_another_region() -> anyhow::Result<()> 
         "a new vault takes the new region: {}",
         r.body
     );
+    Ok(())
+}
+
+/// A signature covers exactly the path that is routed: a request signed for one path and sent
+/// with dot segments (written out or percent-encoded) is refused, and names made only of dots
+/// are not vault names. (Before the fix a signature for DeleteVault of vault "access-policy"
+/// deleted vault "."'s access policy when sent as `/-/vaults/./access-policy`.)
+#[tokio::test]
+async fn dot_segments_are_refused() -> anyhow::Result<()> {
+    let s = serve(&[])?;
+    s.create_vault("access-policy").await;
+    for sent in [
+        "/-/vaults/./access-policy",
+        "/-/vaults/%2E/access-policy",
+        "/-/vaults/x/../access-policy",
+        "/-/vaults/x/%2e%2e/access-policy",
+    ] {
+        let r = send(
+            s.addr,
+            &Req::new("DELETE", sent).signed_as(
+                s.addr,
+                "/-/vaults/access-policy",
+                SECRET_KEY,
+                None,
+            ),
+        )
+        .await;
+        assert_eq!(r.status, 400, "{sent}: {r:?}");
+        assert_eq!(r.code().as_deref(), Some("InvalidParameterValueException"));
+        assert!(r.body.contains("segments"), "{}", r.body);
+    }
+    let r = s.send(Req::new("GET", "/-/vaults/access-policy")).await;
+    assert_eq!(r.status, 200, "the vault is still there: {r:?}");
+    for name in [".", "..", "...", "%2E", "%2e%2e"] {
+        let r = s.send(Req::new("PUT", &format!("/-/vaults/{name}"))).await;
+        assert_eq!(r.status, 400, "vault {name}: {r:?}");
+        assert_eq!(r.code().as_deref(), Some("InvalidParameterValueException"));
+    }
+    let r = s.send(Req::new("GET", "/-/vaults")).await;
+    assert!(
+        !r.body.contains("\"VaultName\":\"."),
+        "no dot vault: {}",
+        r.body
+    );
+    Ok(())
+}
+
+/// A query is decoded the same way for the signature and for the handler: `+` is a space.
+/// (Before the fix a signature over `marker=x%2By` was accepted for `marker=x+y`, which the
+/// handler then read as `x y`.)
+#[tokio::test]
+async fn plus_in_a_query_means_what_it_was_signed_as() -> anyhow::Result<()> {
+    let s = serve(&[])?;
+    s.create_vault("q").await;
+    let target = "/-/vaults/q/multipart-uploads?marker=x+y";
+    let forged = send(
+        s.addr,
+        &Req::new("GET", target).signed_as(
+            s.addr,
+            "/-/vaults/q/multipart-uploads?marker=x%2By",
+            SECRET_KEY,
+            None,
+        ),
+    )
+    .await;
+    assert_eq!(forged.status, 403, "{forged:?}");
+    assert_eq!(forged.code().as_deref(), Some("InvalidSignatureException"));
+    // aws-sigv4 signs `+` as the space it stands for: that request verifies.
+    let honest = s.send(Req::new("GET", target)).await;
+    assert_eq!(honest.status, 200, "{honest:?}");
+    Ok(())
+}
+
+/// Every body is checked against its signed `x-amz-content-sha256` before anything happens:
+/// a JSON body that does not match gets 403 InvalidSignatureException (not a retryable 408),
+/// and so does a body sent to an operation that ignores it; nothing changes.
+#[tokio::test]
+async fn bodies_that_do_not_match_their_signed_hash_change_nothing() -> anyhow::Result<()> {
+    let s = serve(&[])?;
+    s.create_vault("t").await;
+    let policy =
+        serde_json::json!({"Policy": "{\"Version\":\"2012-10-17\",\"Statement\":[]}"}).to_string();
+    let json_ops: [(&str, &str, String); 6] = [
+        ("PUT", "/-/vaults/t/access-policy", policy.clone()),
+        (
+            "POST",
+            "/-/vaults/t/jobs",
+            r#"{"Type":"inventory-retrieval"}"#.into(),
+        ),
+        (
+            "PUT",
+            "/-/vaults/t/notification-configuration",
+            r#"{"SNSTopic":"http://127.0.0.1:9/x","Events":["ArchiveRetrievalCompleted"]}"#.into(),
+        ),
+        ("POST", "/-/vaults/t/lock-policy", policy.clone()),
+        (
+            "PUT",
+            "/-/policies/data-retrieval",
+            r#"{"Policy":{"Rules":[{"Strategy":"BytesPerHour","BytesPerHour":1}]}}"#.into(),
+        ),
+        (
+            "POST",
+            "/-/vaults/t/tags?operation=add",
+            r#"{"Tags":{"k":"v"}}"#.into(),
+        ),
+    ];
+    for (method, target, body) in json_ops {
+        let mut r = Req::new(method, target).body(body.clone()).signed(s.addr);
+        r.body = body.replace('{', "{ ").into_bytes();
+        let resp = send(s.addr, &r).await;
+        assert_eq!(resp.status, 403, "{method} {target}: {resp:?}");
+        assert_eq!(
+            resp.code().as_deref(),
+            Some("InvalidSignatureException"),
+            "{method} {target}"
+        );
+    }
+    for (target, absent) in [
+        ("/-/vaults/t/access-policy", 404),
+        ("/-/vaults/t/notification-configuration", 404),
+        ("/-/vaults/t/lock-policy", 404),
+    ] {
+        let r = s.send(Req::new("GET", target)).await;
+        assert_eq!(r.status, absent, "{target} unchanged: {r:?}");
+    }
+    let r = s.send(Req::new("GET", "/-/vaults/t/jobs")).await;
+    assert!(r.body.contains("\"JobList\":[]"), "no job: {}", r.body);
+    let r = s.send(Req::new("GET", "/-/vaults/t/tags")).await;
+    assert!(!r.body.contains("\"k\""), "no tag: {}", r.body);
+    let r = s.send(Req::new("GET", "/-/policies/data-retrieval")).await;
+    assert!(
+        !r.body.contains("BytesPerHour\":1"),
+        "policy unchanged: {}",
+        r.body
+    );
+
+    // Operations whose handler never reads the body check it all the same.
+    for (method, target) in [
+        ("PUT", "/-/vaults/new"),
+        ("DELETE", "/-/vaults/t/notification-configuration"),
+        ("DELETE", "/-/vaults/t"),
+    ] {
+        let mut r = Req::new(method, target).body("signed").signed(s.addr);
+        r.body = b"sent".to_vec();
+        let resp = send(s.addr, &r).await;
+        assert_eq!(resp.status, 403, "{method} {target}: {resp:?}");
+        assert_eq!(resp.code().as_deref(), Some("InvalidSignatureException"));
+    }
+    let r = s.send(Req::new("GET", "/-/vaults/new")).await;
+    assert_eq!(r.status, 404, "not created: {r:?}");
+    let r = s.send(Req::new("GET", "/-/vaults/t")).await;
+    assert_eq!(r.status, 200, "not deleted: {r:?}");
+    Ok(())
+}
+
+/// A request with two Authorization headers (or two dates, or two payload hashes) is refused:
+/// which one counts would be a guess.
+#[tokio::test]
+async fn duplicate_signature_headers_are_refused() -> anyhow::Result<()> {
+    let s = serve(&[])?;
+    let good = Req::new("PUT", "/-/vaults/dup").signed(s.addr);
+    let auth = good
+        .headers
+        .iter()
+        .find(|(k, _)| k.eq_ignore_ascii_case("authorization"))
+        .map(|(_, v)| v.clone())
+        .unwrap_or_default();
+    let date = good
+        .headers
+        .iter()
+        .find(|(k, _)| k.eq_ignore_ascii_case("x-amz-date"))
+        .map(|(_, v)| v.clone())
+        .unwrap_or_default();
+    for (name, value) in [
+        ("authorization", auth),
+        ("x-amz-date", date),
+        ("x-amz-content-sha256", "UNSIGNED-PAYLOAD".to_owned()),
+    ] {
+        let r = send(s.addr, &good.clone().header(name, &value)).await;
+        assert_eq!(r.status, 400, "two {name}: {r:?}");
+        assert_eq!(r.code().as_deref(), Some("IncompleteSignatureException"));
+        assert!(r.body.contains("more than one"), "{}", r.body);
+    }
+    let r = s.send(Req::new("GET", "/-/vaults/dup")).await;
+    assert_eq!(r.status, 404, "not created: {r:?}");
     Ok(())
 }

@@ -89,7 +89,7 @@ impl GlacierError {
     /// so that even an operation that is not idempotent may be repeated.
     pub fn is_throttling(&self) -> bool {
         matches!(self, GlacierError::UnexpectedHttpResponse { status, code, .. }
-            if *status == 429 || code == "ThrottlingException")
+            if *status == 429 || code == "ThrottlingException" || code == "SlowDown")
     }
 }
 

@@ -32,10 +32,7 @@ async fn server() -> anyhow::Result<Server> {
         secret_access_key: SECRET.into(),
         account_id: "123456789012".into(),
     }];
-    let state = Arc::new(AppState {
-        service: Arc::new(service),
-        config: ServerConfig::new(identities),
-    });
+    let state = AppState::new(Arc::new(service), ServerConfig::new(identities));
     Ok(Server { state, _dir: dir })
 }
 

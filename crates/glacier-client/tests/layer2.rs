@@ -45,10 +45,7 @@ async fn fixture() -> anyhow::Result<Fixture> {
         secret_access_key: SECRET.into(),
         account_id: "123456789012".into(),
     }];
-    let state = Arc::new(AppState {
-        service: Arc::clone(&service),
-        config: ServerConfig::new(identities),
-    });
+    let state = AppState::new(Arc::clone(&service), ServerConfig::new(identities));
     let shutdown = CancellationToken::new();
     tokio::spawn(service.run_jobs(shutdown.clone()));
     Ok(Fixture {

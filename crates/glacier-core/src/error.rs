@@ -58,6 +58,9 @@ error_codes! {
     ResourceNotFoundException => 404, Client;
     SerializationException => 400, Client;
     ServiceUnavailableException => 500, Server;
+    // Not in Glacier's model: what the server answers when it is too busy to take a request
+    // in (S3's code for it), so that every client backs off and retries.
+    SlowDown => 503, Server;
     ThrottlingException => 400, Client;
     UnrecognizedClientException => 403, Client;
 }

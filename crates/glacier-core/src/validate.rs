@@ -42,6 +42,13 @@ pub fn vault_name(name: &str) -> Result<(), Invalid> {
             "Invalid vault name: {name:?}: the character {c:?} is not allowed (use a-z, A-Z, 0-9, '_', '-' and '.')"
         ));
     }
+    // "." and ".." are path segments no URL can carry as themselves; all-dot names are
+    // refused so that no vault is reachable only through a path that normalizes away.
+    if name.bytes().all(|b| b == b'.') {
+        return invalid(format!(
+            "Invalid vault name: {name:?}: a vault name cannot consist of dots only"
+        ));
+    }
     Ok(())
 }
 
@@ -133,10 +140,19 @@ mod tests {
 
     #[test]
     fn vault_names() {
-        for ok in ["a", "my-vault_1.x", &"v".repeat(255)] {
+        for ok in ["a", "my-vault_1.x", ".a", "a..", &"v".repeat(255)] {
             assert_eq!(vault_name(ok), Ok(()), "{ok}");
         }
-        for bad in ["", "sp ace", "slash/", "ü", &"v".repeat(256)] {
+        for bad in [
+            "",
+            "sp ace",
+            "slash/",
+            "ü",
+            ".",
+            "..",
+            "...",
+            &"v".repeat(256),
+        ] {
             let e = vault_name(bad).unwrap_err();
             assert!(e.0.contains("vault name"), "{e}");
         }

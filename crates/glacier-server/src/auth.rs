@@ -19,6 +19,7 @@ use glacier_core::{ErrorCode, headers as h};
 use http_body::Frame;
 use sha2::{Digest as _, Sha256};
 use std::pin::Pin;
+use std::sync::Arc;
 use std::task::{Context, Poll, ready};
 use time::OffsetDateTime;
 
@@ -128,16 +129,10 @@ pub fn parse_authorization(value: &str, parts: &Parts) -> Result<SignedRequest, 
         .ok_or_else(|| incomplete("Authorization header requires a 'SignedHeaders' parameter"))?;
     let signature = signature
         .ok_or_else(|| incomplete("Authorization header requires a 'Signature' parameter"))?;
-    let header = |name: &str| {
-        parts
-            .headers
-            .get(name)
-            .map(|v| v.to_str().map(str::to_owned))
-    };
-    let (date_header, amz_date) = match (header("x-amz-date"), header("date")) {
-        (Some(Ok(v)), _) => ("x-amz-date", v),
-        (None, Some(Ok(v))) => ("date", http_date_to_amz(&v)?),
-        _ => {
+    let (date_header, amz_date) = match (single(parts, "x-amz-date")?, single(parts, "date")?) {
+        (Some(v), _) => ("x-amz-date", v.to_owned()),
+        (None, Some(v)) => ("date", http_date_to_amz(v)?),
+        (None, None) => {
             return Err(incomplete(
                 "Authorization header requires existence of either a 'X-Amz-Date' or a 'Date' header",
             ));
@@ -296,16 +291,33 @@ fn check_time_and_scope(
     Ok(())
 }
 
+/// The one value of a header the signature depends on; two of them are refused, since which
+/// one counts would be a guess.
+fn single<'a>(parts: &'a Parts, name: &str) -> Result<Option<&'a str>, ApiError> {
+    let mut all = parts.headers.get_all(name).iter();
+    let first = all.next();
+    if all.next().is_some() {
+        return Err(incomplete(format!(
+            "The request has more than one {name} header; send exactly one"
+        )));
+    }
+    first
+        .map(|v| {
+            v.to_str()
+                .map_err(|_| incomplete(format!("The {name} header is not ASCII")))
+        })
+        .transpose()
+}
+
 /// Reads the signature of a request's parts.
 pub fn signature_of(parts: &Parts) -> Result<SignedRequest, ApiError> {
-    match parts.headers.get(axum::http::header::AUTHORIZATION) {
-        Some(v) => {
-            let v = v
-                .to_str()
-                .map_err(|_| incomplete("Authorization header is not ASCII"))?;
-            parse_authorization(v, parts)
-        }
-        None => parse_presigned(parts.uri.query().unwrap_or(""))?.ok_or_else(|| {
+    let query = parts.uri.query().unwrap_or("");
+    match single(parts, axum::http::header::AUTHORIZATION.as_str())? {
+        Some(_) if parse_presigned(query).is_ok_and(|p| p.is_some()) => Err(incomplete(
+            "The request is signed twice, in its Authorization header and its query; use one",
+        )),
+        Some(v) => parse_authorization(v, parts),
+        None => parse_presigned(query)?.ok_or_else(|| {
             ApiError::new(
                 ErrorCode::MissingAuthenticationTokenException,
                 "Missing Authentication Token: sign the request with AWS Signature Version 4",
@@ -314,63 +326,78 @@ pub fn signature_of(parts: &Parts) -> Result<SignedRequest, ApiError> {
     }
 }
 
-/// Settles the payload hashes the signature may cover, and the body the handler will read.
-async fn payload(
-    parts: &Parts,
-    body: Body,
-    presigned: bool,
-) -> Result<(Vec<String>, Body), ApiError> {
-    let declared = parts
-        .headers
-        .get(h::CONTENT_SHA256)
-        .map(|v| v.to_str().unwrap_or_default().to_owned());
-    match declared {
-        Some(v) if v == sigv4::UNSIGNED_PAYLOAD => Ok((vec![v], body)),
-        Some(v) => {
-            let mut want = [0u8; 32];
-            hex::decode_to_slice(&v, &mut want).map_err(|_| {
-                incomplete(format!(
-                    "x-amz-content-sha256 must be UNSIGNED-PAYLOAD or 64 hex digits, not {v:?}"
-                ))
-            })?;
-            Ok((vec![v], Body::new(HashChecked::new(body, want))))
-        }
-        None => {
-            let too_large = || {
-                ApiError::missing(&format!(
-                    "{} (required for request bodies over {MAX_UNHASHED_BODY} bytes)",
-                    h::CONTENT_SHA256
-                ))
-            };
-            let declared_len = parts
-                .headers
-                .get(axum::http::header::CONTENT_LENGTH)
-                .and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
-            if declared_len.is_some_and(|n| n > MAX_UNHASHED_BODY as u64) {
-                return Err(too_large());
-            }
-            let bytes: Bytes = axum::body::to_bytes(body, MAX_UNHASHED_BODY)
-                .await
-                .map_err(|e| {
-                    let e = e.into_inner();
-                    if e.is::<http_body_util::LengthLimitError>() {
-                        too_large()
-                    } else {
-                        ApiError::from_body(e)
-                    }
-                })?;
-            let mut hashes = vec![hex::encode(Sha256::digest(&bytes))];
-            if presigned {
-                hashes.push(sigv4::UNSIGNED_PAYLOAD.to_owned());
-            }
-            Ok((hashes, Body::from(bytes)))
+/// Refuses `.` and `..` path segments, written out or percent-encoded: signatures cover the
+/// path as sent and routing acts on it as sent, so no segment may stand for another path.
+fn check_path(path: &str) -> Result<(), ApiError> {
+    for segment in path.split('/') {
+        let decoded: Vec<u8> = percent_encoding::percent_decode_str(segment).collect();
+        if decoded == b"." || decoded == b".." {
+            return Err(ApiError::invalid(format!(
+                "Invalid request path {path:?}: '.' and '..' segments (also percent-encoded) are not allowed"
+            )));
         }
     }
+    Ok(())
+}
+
+fn slow_down() -> ApiError {
+    ApiError::new(
+        ErrorCode::SlowDown,
+        "The server holds as many request bodies as it allows; reduce your request rate and retry",
+    )
+}
+
+/// Reads a body that is not streamed to its handler (at most [`MAX_UNHASHED_BODY`]), within
+/// the server's budget of buffered bodies ([`crate::config::Limits::buffered_bodies`]),
+/// reserved before a byte is read; past the budget the request gets `SlowDown`.
+async fn buffer(
+    state: &AppState,
+    body: Body,
+    too_large: impl Fn() -> ApiError,
+) -> Result<Held, ApiError> {
+    let hint = http_body::Body::size_hint(&body);
+    if hint.exact() == Some(0) {
+        return Ok(Held::default());
+    }
+    let max = MAX_UNHASHED_BODY as u64;
+    if hint.lower() > max {
+        return Err(too_large());
+    }
+    // A body of unknown length (chunked) reserves the most it may be.
+    let reserve = u32::try_from(hint.upper().unwrap_or(max).min(max)).unwrap_or(u32::MAX);
+    let permit = Arc::clone(&state.buffered)
+        .try_acquire_many_owned(reserve)
+        .map_err(|_| slow_down())?;
+    let data = axum::body::to_bytes(body, MAX_UNHASHED_BODY)
+        .await
+        .map_err(|e| {
+            let e = e.into_inner();
+            if e.is::<http_body_util::LengthLimitError>() {
+                too_large()
+            } else {
+                ApiError::from_body(e)
+            }
+        })?;
+    Ok(Held {
+        data: Some(data),
+        _permit: Some(permit),
+    })
+}
+
+fn hash_mismatch(got: &[u8], want: &[u8]) -> ApiError {
+    invalid_signature(format!(
+        "The value passed in as x-amz-content-sha256 does not match the computed payload hash. Computed digest: {} expected hash: {}",
+        hex::encode(got),
+        hex::encode(want)
+    ))
 }
 
 /// Verifies a request: its caller, or the 403 (or 400, for a malformed signature) it gets.
-async fn verify(state: &AppState, req: Request) -> Result<Request, ApiError> {
+/// Every declared payload hash is verified before the handler runs, except for the bodies
+/// an upload streams (`streams_body`), which check it as they stream.
+async fn verify(state: &AppState, req: Request, streams_body: bool) -> Result<Request, ApiError> {
     let (mut parts, body) = req.into_parts();
+    check_path(parts.uri.path())?;
     let signed = signature_of(&parts)?;
     let identity = state.identity(&signed.access_key_id).ok_or_else(|| {
         ApiError::new(
@@ -383,13 +410,53 @@ async fn verify(state: &AppState, req: Request) -> Result<Request, ApiError> {
         .strict_scope
         .then_some(state.service.settings.region.as_str());
     check_time_and_scope(&signed, OffsetDateTime::now_utc(), strict)?;
-    let (payload_hashes, body) = payload(&parts, body, signed.expires.is_some()).await?;
-    check_signature(
-        &parts,
-        &signed,
-        &identity.secret_access_key,
-        &payload_hashes,
-    )?;
+    let secret = &identity.secret_access_key;
+    let body = match single(&parts, h::CONTENT_SHA256)?.map(str::to_owned) {
+        Some(v) if v == sigv4::UNSIGNED_PAYLOAD => {
+            check_signature(&parts, &signed, secret, &[v])?;
+            body
+        }
+        Some(v) => {
+            let mut want = [0u8; 32];
+            hex::decode_to_slice(&v, &mut want).map_err(|_| {
+                incomplete(format!(
+                    "x-amz-content-sha256 must be UNSIGNED-PAYLOAD or 64 hex digits, not {v:?}"
+                ))
+            })?;
+            // The signature covers the declared hash: checked before any byte is read.
+            check_signature(&parts, &signed, secret, &[v])?;
+            if streams_body {
+                Body::new(HashChecked::new(body, want))
+            } else {
+                let held = buffer(state, body, || {
+                    ApiError::invalid(format!(
+                        "The request body is larger than {MAX_UNHASHED_BODY} bytes"
+                    ))
+                })
+                .await?;
+                let got: [u8; 32] = Sha256::digest(held.bytes()).into();
+                if got != want {
+                    return Err(hash_mismatch(&got, &want));
+                }
+                Body::new(held)
+            }
+        }
+        None => {
+            let held = buffer(state, body, || {
+                ApiError::missing(&format!(
+                    "{} (required for request bodies over {MAX_UNHASHED_BODY} bytes)",
+                    h::CONTENT_SHA256
+                ))
+            })
+            .await?;
+            let mut hashes = vec![hex::encode(Sha256::digest(held.bytes()))];
+            if signed.expires.is_some() {
+                hashes.push(sigv4::UNSIGNED_PAYLOAD.to_owned());
+            }
+            check_signature(&parts, &signed, secret, &hashes)?;
+            Body::new(held)
+        }
+    };
     parts.extensions.insert(Authenticated {
         account_id: identity.account_id.clone(),
         access_key_id: identity.access_key_id.clone(),
@@ -444,8 +511,12 @@ pub fn check_signature(
 
 /// The middleware: verified requests go on with their [`Authenticated`] caller, the rest are
 /// answered here. The caller (never a secret) is logged with the request.
-pub(crate) async fn authenticate(state: &AppState, req: Request) -> Result<Request, ApiError> {
-    let result = verify(state, req).await;
+pub(crate) async fn authenticate(
+    state: &AppState,
+    req: Request,
+    streams_body: bool,
+) -> Result<Request, ApiError> {
+    let result = verify(state, req, streams_body).await;
     match &result {
         Ok(req) => {
             if let Some(a) = req.extensions().get::<Authenticated>() {
@@ -503,11 +574,7 @@ impl http_body::Body for HashChecked {
                 if got == this.want {
                     Poll::Ready(None)
                 } else {
-                    Poll::Ready(Some(Err(Box::new(invalid_signature(format!(
-                        "The value passed in as x-amz-content-sha256 does not match the computed payload hash. Computed digest: {} expected hash: {}",
-                        hex::encode(got),
-                        hex::encode(this.want)
-                    ))))))
+                    Poll::Ready(Some(Err(Box::new(hash_mismatch(&got, &this.want)))))
                 }
             }
         }
@@ -515,6 +582,45 @@ impl http_body::Body for HashChecked {
 
     fn size_hint(&self) -> http_body::SizeHint {
         self.inner.size_hint()
+    }
+}
+
+/// A body read whole before its handler runs, holding its share of the buffered-body budget
+/// until the handler is done with it.
+#[derive(Default)]
+struct Held {
+    data: Option<Bytes>,
+    _permit: Option<tokio::sync::OwnedSemaphorePermit>,
+}
+
+impl Held {
+    fn bytes(&self) -> &[u8] {
+        self.data.as_deref().unwrap_or_default()
+    }
+}
+
+impl http_body::Body for Held {
+    type Data = Bytes;
+    type Error = std::convert::Infallible;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        _: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, Self::Error>>> {
+        Poll::Ready(
+            self.data
+                .take()
+                .filter(|d| !d.is_empty())
+                .map(|d| Ok(Frame::data(d))),
+        )
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.data.as_ref().is_none_or(Bytes::is_empty)
+    }
+
+    fn size_hint(&self) -> http_body::SizeHint {
+        http_body::SizeHint::with_exact(self.data.as_ref().map_or(0, |d| d.len() as u64))
     }
 }
 
@@ -642,14 +748,14 @@ mod tests {
 
         let dir = tempfile::tempdir()?;
         let service = Service::open_local(dir.path(), Settings::new("us-east-1")).await?;
-        let app = crate::app(std::sync::Arc::new(AppState {
-            service: std::sync::Arc::new(service),
-            config: ServerConfig::new(vec![Identity {
+        let app = crate::app(AppState::new(
+            Arc::new(service),
+            ServerConfig::new(vec![Identity {
                 access_key_id: "AKIDBODY".into(),
                 secret_access_key: "body-secret".into(),
                 account_id: "111122223333".into(),
             }]),
-        }));
+        ));
         let identity: aws_smithy_runtime_api::client::identity::Identity =
             aws_credential_types::Credentials::new("AKIDBODY", "body-secret", None, None, "t")
                 .into();

@@ -188,16 +188,67 @@ pub struct ServerConfig {
     /// `--strict-scope`: require signatures scoped to the server's region and `glacier`
     /// (by default any scope is accepted, as boto 2 signs for `0/127` when given an IP).
     pub strict_scope: bool,
+    pub limits: Limits,
 }
 
 impl ServerConfig {
-    /// Accepts `identities`, in any credential scope.
+    /// Accepts `identities`, in any credential scope, with the default [`Limits`].
     pub fn new(identities: Vec<Identity>) -> ServerConfig {
         ServerConfig {
             identities,
             strict_scope: false,
+            limits: Limits::default(),
         }
     }
+}
+
+/// Bounds on what any client, signed or not, can make the server hold: time, connections
+/// and memory. Honest clients never meet them; a stalled or hostile one is cut off.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// A request head must arrive whole within this, counted from when the connection opened
+    /// or its previous response was sent: it is also how long an idle keep-alive connection
+    /// stays open (`--header-timeout`).
+    pub header_timeout: Duration,
+    /// A request body must deliver at least [`MIN_BODY_PROGRESS`] bytes in every window this
+    /// long, or the request ends with `RequestTimeoutException` and nothing of it is kept
+    /// (`--body-timeout`). It cuts stalled bodies and bodies trickling a byte at a time.
+    pub body_timeout: Duration,
+    /// Connections served at once (`--max-connections`); past it, the oldest idle connection
+    /// is closed to make room, and if none is idle new connections wait to be accepted.
+    pub max_connections: usize,
+    /// Bytes of request bodies held in memory at once across all requests
+    /// (`--max-buffered-bodies`): small bodies read whole, and bodies buffered to hash before
+    /// their signature can be checked. Past it, requests get `503 SlowDown`.
+    pub buffered_bodies: usize,
+    /// On shutdown, how long requests in flight may take to finish (`--shutdown-timeout`).
+    pub shutdown_timeout: Duration,
+}
+
+/// The least a request body must deliver per [`Limits::body_timeout`]: 1 KiB, which a link of
+/// 100 bytes a second still beats every 10 seconds.
+pub const MIN_BODY_PROGRESS: u64 = 1024;
+
+impl Default for Limits {
+    fn default() -> Limits {
+        Limits {
+            header_timeout: Duration::from_secs(20),
+            body_timeout: Duration::from_secs(20),
+            max_connections: default_max_connections(),
+            buffered_bodies: 64 * 1024 * 1024,
+            shutdown_timeout: Duration::from_secs(30),
+        }
+    }
+}
+
+/// Half the file descriptors the process may open, less a reserve (a connection may hold a
+/// socket and a blob file), between 16 and 4096: a cap the server can always honour.
+pub fn default_max_connections() -> usize {
+    let soft = rustix::process::getrlimit(rustix::process::Resource::Nofile)
+        .current
+        .unwrap_or(8192);
+    let fit = soft.saturating_sub(64) / 2;
+    usize::try_from(fit.clamp(16, 4096)).unwrap_or(4096)
 }
 
 impl RetrievalDelay {

@@ -39,19 +39,31 @@ impl ApiError {
     }
 
     /// A failure reading a request body: the error the body itself raised (a payload that does
-    /// not match its signed hash), else a body that stopped arriving.
+    /// not match its signed hash, a body that stopped making progress), found however deeply
+    /// it is wrapped; else a body that stopped arriving.
     pub fn from_body(e: impl Into<axum::BoxError>) -> ApiError {
-        let e: axum::BoxError = e.into();
-        let e = match e.downcast::<axum::Error>() {
-            Ok(axum_error) => axum_error.into_inner(),
-            Err(other) => other,
-        };
-        match e.downcast::<ApiError>() {
-            Ok(api) => *api,
-            Err(other) => ApiError::new(
-                ErrorCode::RequestTimeoutException,
-                format!("Failed to read the request body: {other}"),
-            ),
+        let mut e: axum::BoxError = e.into();
+        loop {
+            e = match e.downcast::<ApiError>() {
+                Ok(api) => return *api,
+                Err(e) => e,
+            };
+            e = match e.downcast::<axum::Error>() {
+                Ok(axum_error) => axum_error.into_inner(),
+                Err(other) => {
+                    let mut source = other.source();
+                    while let Some(s) = source {
+                        if let Some(api) = s.downcast_ref::<ApiError>() {
+                            return api.clone();
+                        }
+                        source = s.source();
+                    }
+                    return ApiError::new(
+                        ErrorCode::RequestTimeoutException,
+                        format!("Failed to read the request body: {other}"),
+                    );
+                }
+            };
         }
     }
 

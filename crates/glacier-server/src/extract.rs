@@ -41,7 +41,10 @@ async fn authorize(
     caller: &Authenticated,
     target: Target<'_>,
 ) -> ApiResult<()> {
-    let Some(Operation(mut action)) = parts.extensions.get::<Operation>().copied() else {
+    let Some(Operation {
+        name: mut action, ..
+    }) = parts.extensions.get::<Operation>().copied()
+    else {
         return Err(ApiError::internal(format!(
             "no operation is named for {} {}",
             parts.method,
@@ -119,7 +122,7 @@ impl FromRequestParts<Arc<AppState>> for ItemPath {
         let archive = parts
             .extensions
             .get::<Operation>()
-            .is_some_and(|o| o.0 == "DeleteArchive")
+            .is_some_and(|o| o.name == "DeleteArchive")
             .then_some(id.as_str());
         authorize(parts, state, &auth, Target::Vault(&key, archive)).await?;
         Ok(ItemPath(key, id))

@@ -6,7 +6,7 @@ use crate::state::AppState;
 use axum::Extension;
 use axum::Router;
 use axum::extract::{Request, State};
-use axum::http::{HeaderValue, Method};
+use axum::http::HeaderValue;
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{MethodRouter, delete, get, post, put};
@@ -14,15 +14,26 @@ use glacier_core::{ErrorCode, headers as h};
 use std::sync::Arc;
 use tracing::Instrument;
 
-/// The operation a route serves: the action name policies see (`glacier:<name>`).
+/// The operation a route serves: the action name policies see (`glacier:<name>`), and how
+/// its handler reads the body.
 #[derive(Debug, Clone, Copy)]
-pub(crate) struct Operation(pub(crate) &'static str);
+pub(crate) struct Operation {
+    pub(crate) name: &'static str,
+    /// The handler streams the body into storage (uploads): its signed hash is checked as it
+    /// streams. Every other body is read whole and checked before the handler runs.
+    pub(crate) streams_body: bool,
+}
 
 type Route = MethodRouter<Arc<AppState>>;
 
-/// One method of a path, tagged with its operation.
-fn op(name: &'static str, route: Route) -> Route {
-    route.layer(Extension(Operation(name)))
+/// One method of a path, tagged with its operation, behind authentication.
+fn tag(state: &Arc<AppState>, op: Operation, route: Route) -> Route {
+    route
+        .layer::<_, std::convert::Infallible>(middleware::from_fn_with_state(
+            Arc::clone(state),
+            signed,
+        ))
+        .layer(Extension(op))
 }
 
 /// The methods of one path.
@@ -32,6 +43,20 @@ fn ops(routes: impl IntoIterator<Item = Route>) -> Route {
 
 /// The server as a `Router`, ready for `axum::serve` or `tower::ServiceExt::oneshot`.
 pub fn app(state: Arc<AppState>) -> Router {
+    let op = |name: &'static str, route: Route| {
+        let op = Operation {
+            name,
+            streams_body: false,
+        };
+        tag(&state, op, route)
+    };
+    let upload = |name: &'static str, route: Route| {
+        let op = Operation {
+            name,
+            streams_body: true,
+        };
+        tag(&state, op, route)
+    };
     let v = "/{account}/vaults/{vault}";
     Router::new()
         .route("/{account}/vaults", op("ListVaults", get(vaults::list)))
@@ -45,7 +70,7 @@ pub fn app(state: Arc<AppState>) -> Router {
         )
         .route(
             &format!("{v}/archives"),
-            op("UploadArchive", post(archives::upload)),
+            upload("UploadArchive", post(archives::upload)),
         )
         .route(
             &format!("{v}/archives/{{id}}"),
@@ -61,7 +86,7 @@ pub fn app(state: Arc<AppState>) -> Router {
         .route(
             &format!("{v}/multipart-uploads/{{id}}"),
             ops([
-                op("UploadMultipartPart", put(multipart::upload_part)),
+                upload("UploadMultipartPart", put(multipart::upload_part)),
                 op("ListParts", get(multipart::list_parts)),
                 op("CompleteMultipartUpload", post(multipart::complete)),
                 op("AbortMultipartUpload", delete(multipart::abort)),
@@ -145,37 +170,49 @@ pub fn app(state: Arc<AppState>) -> Router {
         )
         .fallback(unknown_operation)
         .method_not_allowed_fallback(unknown_operation)
-        .layer(middleware::from_fn_with_state(
-            Arc::clone(&state),
-            glacier_request,
-        ))
+        .layer(middleware::from_fn(glacier_request))
         .layer(axum::extract::DefaultBodyLimit::disable())
         .with_state(state)
 }
 
-async fn unknown_operation(method: Method, uri: axum::http::Uri) -> ApiError {
-    ApiError::new(
-        ErrorCode::ResourceNotFoundException,
-        format!("No Glacier operation is served at {method} {}", uri.path()),
-    )
+/// Paths and methods of no operation: 404 for the signed, what authentication says to others.
+async fn unknown_operation(State(state): State<Arc<AppState>>, req: Request) -> Response {
+    let what = format!("{} {}", req.method(), req.uri().path());
+    match crate::auth::authenticate(&state, req, false).await {
+        Err(e) => e.into_response(),
+        Ok(_) => ApiError::new(
+            ErrorCode::ResourceNotFoundException,
+            format!("No Glacier operation is served at {what}"),
+        )
+        .into_response(),
+    }
 }
 
-/// Gives every response an `x-amzn-RequestId` (logged with the request), verifies the
-/// request's signature and refuses requests without the API version header, as Glacier does.
-async fn glacier_request(State(state): State<Arc<AppState>>, req: Request, next: Next) -> Response {
+/// Verifies the request's signature (its body too, unless the operation streams it) and
+/// refuses requests without the API version header, as Glacier does.
+async fn signed(State(state): State<Arc<AppState>>, req: Request, next: Next) -> Response {
+    let streams_body = req
+        .extensions()
+        .get::<Operation>()
+        .is_some_and(|o| o.streams_body);
+    match crate::auth::authenticate(&state, req, streams_body).await {
+        Err(e) => e.into_response(),
+        Ok(req) => match version_error(&req) {
+            Some(e) => e.into_response(),
+            None => next.run(req).await,
+        },
+    }
+}
+
+/// Gives every response an `x-amzn-RequestId`, logged with the request.
+async fn glacier_request(req: Request, next: Next) -> Response {
     let request_id = crate::config::random_string(
         52,
         b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_",
     );
     let span = tracing::info_span!("request", id = %request_id, method = %req.method(), path = %req.uri().path());
     async move {
-        let mut resp = match crate::auth::authenticate(&state, req).await {
-            Err(e) => e.into_response(),
-            Ok(req) => match version_error(&req) {
-                Some(e) => e.into_response(),
-                None => next.run(req).await,
-            },
-        };
+        let mut resp = next.run(req).await;
         tracing::info!(status = resp.status().as_u16(), "done");
         if let Ok(v) = HeaderValue::from_str(&request_id) {
             resp.headers_mut().insert("x-amzn-requestid", v);

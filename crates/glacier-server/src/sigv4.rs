@@ -8,7 +8,7 @@
 
 use hmac::{Hmac, Mac};
 use http::HeaderMap;
-use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, percent_decode_str, utf8_percent_encode};
+use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 use sha2::{Digest, Sha256};
 
 type HmacSha256 = Hmac<Sha256>;
@@ -106,19 +106,13 @@ pub fn canonical_uri(path: &str) -> String {
     utf8_percent_encode(&remove_dot_segments(path), PATH).to_string()
 }
 
-/// The canonical query: every `name=value`, decoded and re-encoded strictly, sorted.
+/// The canonical query: every `name=value`, decoded and re-encoded strictly, sorted. Decoded
+/// as forms are (`+` is a space), exactly as the handlers read the query, so a signature
+/// covers the values the request acts on.
 pub fn canonical_query(query: &str) -> String {
-    let encode = |s: &str| {
-        let bytes: Vec<u8> = percent_decode_str(s).collect();
-        percent_encoding::percent_encode(&bytes, STRICT).to_string()
-    };
-    let mut pairs: Vec<(String, String)> = query
-        .split('&')
-        .filter(|p| !p.is_empty())
-        .map(|p| {
-            let (k, v) = p.split_once('=').unwrap_or((p, ""));
-            (encode(k), encode(v))
-        })
+    let encode = |s: &str| percent_encoding::utf8_percent_encode(s, STRICT).to_string();
+    let mut pairs: Vec<(String, String)> = form_urlencoded::parse(query.as_bytes())
+        .map(|(k, v)| (encode(&k), encode(&v)))
         .collect();
     pairs.sort();
     pairs
@@ -389,7 +383,12 @@ mod tests {
         assert_eq!(canonical_uri("/a%20b/"), "/a%2520b/");
         assert_eq!(canonical_uri(""), "/");
         assert_eq!(canonical_query("b=2&a=%7e&a=1&c"), "a=1&a=~&b=2&c=");
-        assert_eq!(canonical_query("x=a+b"), "x=a%2Bb");
+        assert_eq!(
+            canonical_query("x=a+b"),
+            "x=a%20b",
+            "+ is a space, as handlers read it"
+        );
+        assert_eq!(canonical_query("x=a%2Bb"), "x=a%2Bb");
         let h = headers(&[("x-b", "  two   words "), ("x-b", "3"), ("x-a", "a\t b")]);
         assert_eq!(
             canonical_header_value(&h, "x-b", Whitespace::Spaces),

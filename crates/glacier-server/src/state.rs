@@ -2,8 +2,24 @@
 
 use crate::config::ServerConfig;
 use crate::service::Service;
+use std::sync::Arc;
+use tokio::sync::Semaphore;
 
 pub struct AppState {
-    pub service: std::sync::Arc<Service>,
+    pub service: Arc<Service>,
     pub config: ServerConfig,
+    /// The bytes of request bodies held in memory at once, across all requests (see
+    /// [`crate::config::Limits::buffered_bodies`]); one permit a byte.
+    pub(crate) buffered: Arc<Semaphore>,
+}
+
+impl AppState {
+    pub fn new(service: Arc<Service>, config: ServerConfig) -> Arc<AppState> {
+        let buffered = Arc::new(Semaphore::new(config.limits.buffered_bodies));
+        Arc::new(AppState {
+            service,
+            config,
+            buffered,
+        })
+    }
 }
