@@ -430,3 +430,63 @@ async fn duplicate_signature_headers_are_refused() -> anyhow::Result<()> {
     assert_eq!(r.status, 404, "not created: {r:?}");
     Ok(())
 }
+
+/// A part whose Content-Range overflows u64 arithmetic, or disagrees with its body or the
+/// part size, is refused (400) and never replaces the acknowledged part at its offset.
+/// (Before the fix `bytes 0-18446744073709551615/*` with an empty body answered 204 and
+/// replaced part 0.)
+#[tokio::test]
+async fn overflowing_part_ranges_are_refused() -> anyhow::Result<()> {
+    let s = serve(&[])?;
+    s.create_vault("mp").await;
+    let r = s
+        .send(
+            Req::new("POST", "/-/vaults/mp/multipart-uploads").header("x-amz-part-size", "1048576"),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{r:?}");
+    let upload = r
+        .header("x-amz-multipart-upload-id")
+        .unwrap_or_default()
+        .to_owned();
+    let target = format!("/-/vaults/mp/multipart-uploads/{upload}");
+    let part = |range: &str, body: &[u8]| {
+        Req::new("PUT", &target)
+            .header("content-range", range)
+            .header(
+                "x-amz-sha256-tree-hash",
+                &glacier_core::TreeHash::of(body).to_hex(),
+            )
+            .body(body.to_vec())
+    };
+    let r = s.send(part("bytes 0-9/*", b"0123456789")).await;
+    assert_eq!(r.status, 204, "{r:?}");
+    for (range, body) in [
+        ("bytes 0-18446744073709551615/*", &b""[..]),
+        ("bytes 0-18446744073709551614/*", &b""[..]),
+        (
+            "bytes 18446744073709551615-18446744073709551615/*",
+            &b"x"[..],
+        ),
+        ("bytes 0-0/*", &b""[..]),
+        ("bytes 0-4/*", &b"0123456789"[..]),
+        ("bytes 0-1048576/*", &b"x"[..]),
+        ("bytes 5-9/*", &b"56789"[..]),
+    ] {
+        let r = s.send(part(range, body)).await;
+        assert_eq!(r.status, 400, "{range} with {} bytes: {r:?}", body.len());
+        assert_eq!(r.code().as_deref(), Some("InvalidParameterValueException"));
+    }
+    let r = s.send(Req::new("GET", &target)).await;
+    assert_eq!(r.status, 200, "{r:?}");
+    let parts: serde_json::Value = serde_json::from_str(&r.body)?;
+    assert_eq!(
+        parts["Parts"],
+        serde_json::json!([{
+            "RangeInBytes": "0-9",
+            "SHA256TreeHash": glacier_core::TreeHash::of(b"0123456789").to_hex()
+        }]),
+        "the acknowledged part is untouched"
+    );
+    Ok(())
+}

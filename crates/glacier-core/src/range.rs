@@ -4,7 +4,8 @@
 use crate::treehash::MIB;
 use crate::validate::Invalid;
 
-/// An inclusive byte range `[start, end]`.
+/// An inclusive byte range `[start, end]`, `start <= end < u64::MAX`, so that its length
+/// always fits a `u64`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Span {
     pub start: u64,
@@ -12,8 +13,9 @@ pub struct Span {
 }
 
 impl Span {
+    /// The bytes the span covers (saturating, for a span built by hand against the rule).
     pub fn len(&self) -> u64 {
-        self.end - self.start + 1
+        self.end.saturating_sub(self.start).saturating_add(1)
     }
 
     pub fn is_empty(&self) -> bool {
@@ -42,11 +44,11 @@ fn number(s: &str) -> Option<u64> {
     s.parse().ok()
 }
 
-/// Parses `a-b` with `a <= b`.
+/// Parses `a-b` with `a <= b < u64::MAX` (the length `b - a + 1` must fit 64 bits).
 pub fn span(s: &str) -> Option<Span> {
     let (start, rest) = parse_pair(s)?;
     let end = number(rest)?;
-    (start <= end).then_some(Span { start, end })
+    (start <= end && end < u64::MAX).then_some(Span { start, end })
 }
 
 /// Parses the `Content-Range` of UploadMultipartPart: `bytes a-b/*`.
@@ -57,7 +59,7 @@ pub fn content_range(raw: &str) -> Result<Span, Invalid> {
         .and_then(span)
         .ok_or_else(|| {
             Invalid(format!(
-                "Invalid Content-Range: {raw:?}: expected 'bytes <first>-<last>/*' with first <= last"
+                "Invalid Content-Range: {raw:?}: expected 'bytes <first>-<last>/*' with first <= last < 18446744073709551615"
             ))
         })
 }
@@ -148,6 +150,8 @@ mod tests {
             "bytes -1-3/*",
             "bytes a-b/*",
             "bytes 0-1/100",
+            "bytes 0-18446744073709551615/*",
+            "bytes 0-18446744073709551616/*",
         ] {
             let e = content_range(bad).unwrap_err();
             assert!(e.0.contains("Content-Range"), "{bad}: {e}");
@@ -209,5 +213,75 @@ mod tests {
                 .contains("bytes long")
         );
         assert!(retrieval_range("x", total).is_err());
+    }
+
+    /// Property tests over arbitrary and near-miss strings: the parsers never panic, and
+    /// whatever they accept is a span whose length fits 64 bits and that prints back to the
+    /// same text.
+    mod fuzz {
+        use super::*;
+        use proptest::prelude::*;
+
+        /// Strings shaped like ranges, numbers near the limits of u64 included.
+        fn rangy() -> impl Strategy<Value = String> {
+            let number = prop_oneof![
+                any::<u64>().prop_map(|n| n.to_string()),
+                Just(u64::MAX.to_string()),
+                Just("18446744073709551616".to_owned()),
+                Just(String::new()),
+                "[0-9]{1,25}",
+                "-?[0-9a-f+ ]{0,4}",
+            ];
+            (number.clone(), number, "[ =/*bytes-]{0,3}")
+                .prop_map(|(a, b, junk)| format!("{a}-{b}{junk}"))
+        }
+
+        fn check(s: Span) -> Result<(), TestCaseError> {
+            prop_assert!(s.start <= s.end && s.end < u64::MAX, "{:?}", s);
+            prop_assert_eq!(
+                u128::from(s.len()),
+                u128::from(s.end) - u128::from(s.start) + 1
+            );
+            Ok(())
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig::with_cases(2000))]
+
+            #[test]
+            fn content_range_accepts_only_sound_spans(body in prop_oneof![rangy(), any::<String>()], prefix in prop_oneof![Just("bytes "), Just(""), Just("bytes=")], suffix in prop_oneof![Just("/*"), Just(""), Just("/10")]) {
+                let raw = format!("{prefix}{body}{suffix}");
+                if let Ok(s) = content_range(&raw) {
+                    check(s)?;
+                    prop_assert_eq!(content_range(&format!("bytes {s}/*")), Ok(s));
+                }
+            }
+
+            #[test]
+            fn content_range_of_numbers(a in prop_oneof![any::<u64>(), Just(u64::MAX), Just(0u64)], b in prop_oneof![any::<u64>(), Just(u64::MAX), Just(u64::MAX - 1)]) {
+                let parsed = content_range(&format!("bytes {a}-{b}/*"));
+                prop_assert_eq!(parsed.is_ok(), a <= b && b < u64::MAX, "{}-{}", a, b);
+            }
+
+            #[test]
+            fn http_ranges_resolve_inside_the_output(body in prop_oneof![rangy(), any::<String>()], total in prop_oneof![any::<u64>(), Just(0u64), Just(1u64), Just(u64::MAX)]) {
+                if let Ok(r) = http_range(&format!("bytes={body}")) {
+                    if let Some(s) = r.resolve(total) {
+                        check(s)?;
+                        prop_assert!(s.end < total);
+                    }
+                }
+            }
+
+            #[test]
+            fn retrieval_ranges_are_aligned_and_inside(body in prop_oneof![rangy(), any::<String>()], total in prop_oneof![any::<u64>(), Just(u64::MAX), (1u64..5).prop_map(|n| n * MIB)]) {
+                if let Ok(s) = retrieval_range(&body, total) {
+                    check(s)?;
+                    prop_assert!(s.end < total);
+                    prop_assert!(s.start % MIB == 0);
+                    prop_assert!((s.end + 1) % MIB == 0 || s.end + 1 == total);
+                }
+            }
+        }
     }
 }

@@ -3,6 +3,7 @@
 //! Every check returns [`Invalid`] with a message that names the value and the rule, which the
 //! server answers as `InvalidParameterValueException`.
 
+use crate::range::Span;
 use crate::treehash::MIB;
 
 /// A value broke a rule; the message says which and why.
@@ -73,6 +74,37 @@ pub fn archive_description(d: &str) -> Result<(), Invalid> {
 }
 
 /// Part sizes: 1 MiB × 2^n, from 1 MiB to 4 GiB.
+/// Checks an UploadMultipartPart: its `Content-Range` `range` against the upload's part size
+/// `part_size` and the body's `Content-Length`. A part starts at a multiple of the part size,
+/// is at most one part size long (only the last part is shorter, which completion checks),
+/// is among the first [`MAX_PARTS`], and its body is exactly as long as its range.
+pub fn part_range(range: Span, part_size: u64, content_length: u64) -> Result<(), Invalid> {
+    let ps = part_size;
+    if ps == 0 || !range.start.is_multiple_of(ps) {
+        return invalid(format!(
+            "Invalid Content-Range: bytes {range}/*: a part must start at a multiple of the part size {ps}"
+        ));
+    }
+    if range.len() > ps {
+        return invalid(format!(
+            "Invalid Content-Range: bytes {range}/*: the part is {} bytes, larger than the part size {ps}",
+            range.len()
+        ));
+    }
+    if range.start / ps >= MAX_PARTS {
+        return invalid(format!(
+            "Invalid Content-Range: bytes {range}/*: an upload has at most {MAX_PARTS} parts"
+        ));
+    }
+    if content_length != range.len() {
+        return invalid(format!(
+            "Content-Length {content_length} does not match the length of Content-Range bytes {range}/* ({} bytes)",
+            range.len()
+        ));
+    }
+    Ok(())
+}
+
 pub fn part_size(raw: &str) -> Result<u64, Invalid> {
     let size: u64 = raw.trim().parse().or_else(|_| {
         invalid(format!(
@@ -210,5 +242,37 @@ mod tests {
         assert_eq!(minimum_part_size(40_000 * MIB + 1, d), Ok(8 * MIB));
         assert_eq!(minimum_part_size(MAX_ARCHIVE_SIZE, d), Ok(MAX_PART_SIZE));
         assert!(minimum_part_size(MAX_ARCHIVE_SIZE + 1, d).is_err());
+    }
+
+    mod fuzz {
+        use super::*;
+        use proptest::prelude::*;
+
+        proptest! {
+            #![proptest_config(ProptestConfig::with_cases(2000))]
+
+            /// Whatever `part_range` accepts is a part of the upload's layout whose body is
+            /// its range: the overflowing `bytes 0-18446744073709551615/*` with an empty body
+            /// never is.
+            #[test]
+            fn accepted_parts_fit_the_layout(
+                start in prop_oneof![any::<u64>(), Just(0u64), (0u64..20).prop_map(|n| n * MIB)],
+                len in prop_oneof![any::<u64>(), Just(0u64), Just(MIB), 1u64..(2 * MIB)],
+                ps_exp in 0u32..13,
+                content_length in prop_oneof![any::<u64>(), Just(0u64), Just(MIB)],
+            ) {
+                let ps = MIB << ps_exp;
+                let Some(end) = start.checked_add(len.max(1) - 1).filter(|e| *e < u64::MAX) else {
+                    return Ok(());
+                };
+                let range = Span { start, end };
+                if part_range(range, ps, content_length).is_ok() {
+                    prop_assert_eq!(start % ps, 0);
+                    prop_assert!(range.len() <= ps && range.len() >= 1);
+                    prop_assert_eq!(range.len(), content_length);
+                    prop_assert!(start / ps < MAX_PARTS);
+                }
+            }
+        }
     }
 }

@@ -12,7 +12,7 @@ use bytes::Bytes;
 use futures_util::Stream;
 use glacier_core::multipart::PartInfo;
 use glacier_core::range::Span;
-use glacier_core::validate::{self, MAX_PART_SIZE, MAX_PARTS, MAX_VAULTS_PER_ACCOUNT};
+use glacier_core::validate::{self, MAX_PART_SIZE, MAX_VAULTS_PER_ACCOUNT};
 use glacier_core::wire::{self, NOTIFICATION_EVENTS};
 use glacier_core::{Digest, TreeHash, format_date};
 use glacier_storage::{
@@ -396,30 +396,7 @@ impl Service {
         E: Into<axum::BoxError>,
     {
         let upload = self.meta.get_upload(key, upload_id).await?;
-        let ps = upload.part_size;
-        if !range.start.is_multiple_of(ps) {
-            return Err(ApiError::invalid(format!(
-                "Invalid Content-Range: bytes {range}/*: a part must start at a multiple of the part size {ps}"
-            )));
-        }
-        if range.len() > ps {
-            return Err(ApiError::invalid(format!(
-                "Invalid Content-Range: bytes {range}/*: the part is {} bytes, larger than the part size {ps}",
-                range.len()
-            )));
-        }
-        if range.start / ps >= MAX_PARTS {
-            return Err(ApiError::invalid(format!(
-                "Invalid Content-Range: bytes {range}/*: an upload has at most {MAX_PARTS} parts"
-            )));
-        }
-        if expected.len != range.len() {
-            return Err(ApiError::invalid(format!(
-                "Content-Length {} does not match the length of Content-Range bytes {range}/* ({} bytes)",
-                expected.len,
-                range.len()
-            )));
-        }
+        validate::part_range(range, upload.part_size, expected.len)?;
         let segment = ingest::ingest(self.blobs.as_ref(), body, &expected).await?;
         let tree_hash = segment.tree_hash;
         let blob = segment.blob.clone();
