@@ -8,6 +8,7 @@ mod target;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
+use glacier_server::config::Limits;
 use glacier_server::{AppState, IdentitySource, RetrievalDelay, ServerConfig, Service, Settings};
 use output::Output;
 use std::net::SocketAddr;
@@ -46,7 +47,7 @@ struct Cli {
     quiet: bool,
     /// Cap the bandwidth of uploads and downloads, across all parts in flight: bytes per
     /// second, with an optional K, M or G suffix (powers of 1024), e.g. 10M.
-    #[arg(long, global = true, value_parser = parse_rate)]
+    #[arg(long, global = true, value_parser = parse_bytes)]
     limit_rate: Option<u64>,
 }
 
@@ -62,7 +63,7 @@ impl std::fmt::Display for Interrupted {
 
 impl std::error::Error for Interrupted {}
 
-fn parse_rate(s: &str) -> Result<u64, String> {
+fn parse_bytes(s: &str) -> Result<u64, String> {
     let s = s.trim();
     let (digits, unit) = match s.char_indices().find(|(_, c)| !c.is_ascii_digit()) {
         Some((i, _)) => s.split_at(i),
@@ -70,7 +71,7 @@ fn parse_rate(s: &str) -> Result<u64, String> {
     };
     let n: u64 = digits
         .parse()
-        .map_err(|_| format!("{s:?} is not a rate such as 500K or 10M"))?;
+        .map_err(|_| format!("{s:?} is not a number of bytes such as 500K or 10M"))?;
     let unit = unit.to_ascii_uppercase();
     let factor: u64 = match unit.trim_end_matches("/S").trim_end_matches('B') {
         "" => 1,
@@ -81,20 +82,20 @@ fn parse_rate(s: &str) -> Result<u64, String> {
     };
     n.checked_mul(factor)
         .filter(|r| *r > 0)
-        .ok_or_else(|| format!("{s:?} is not a positive rate"))
+        .ok_or_else(|| format!("{s:?} is not a positive number of bytes"))
 }
 
 #[cfg(test)]
 mod tests {
     #[test]
     fn rates() {
-        assert_eq!(super::parse_rate("100"), Ok(100));
-        assert_eq!(super::parse_rate("10M"), Ok(10 << 20));
-        assert_eq!(super::parse_rate("500k"), Ok(500 << 10));
-        assert_eq!(super::parse_rate("2GiB/s"), Ok(2 << 30));
-        assert!(super::parse_rate("fast").is_err());
-        assert!(super::parse_rate("0").is_err());
-        assert!(super::parse_rate("5X").is_err());
+        assert_eq!(super::parse_bytes("100"), Ok(100));
+        assert_eq!(super::parse_bytes("10M"), Ok(10 << 20));
+        assert_eq!(super::parse_bytes("500k"), Ok(500 << 10));
+        assert_eq!(super::parse_bytes("2GiB/s"), Ok(2 << 30));
+        assert!(super::parse_bytes("fast").is_err());
+        assert!(super::parse_bytes("0").is_err());
+        assert!(super::parse_bytes("5X").is_err());
     }
 }
 
@@ -182,6 +183,27 @@ struct ServeArgs {
     /// What the FreeTier data retrieval policy allows: bytes per sliding 24 hours.
     #[arg(long, default_value_t = glacier_server::service::DEFAULT_FREE_TIER_BYTES_PER_DAY)]
     free_tier_bytes_per_day: u64,
+    /// How long a request head may take to arrive, counted from when the connection opened or
+    /// its previous response was sent: also how long an idle keep-alive connection stays open.
+    #[arg(long, default_value = "20s", value_parser = humantime::parse_duration)]
+    header_timeout: std::time::Duration,
+    /// A request body must deliver at least 1 KiB in every window this long, or the request
+    /// is cut off (408 RequestTimeoutException) and nothing of it is kept.
+    #[arg(long, default_value = "20s", value_parser = humantime::parse_duration)]
+    body_timeout: std::time::Duration,
+    /// Connections served at once [default: half the open-file limit, 16 to 4096]; past it
+    /// the oldest idle connection is closed to make room, else new ones wait.
+    #[arg(long)]
+    max_connections: Option<usize>,
+    /// Bytes of request bodies held in memory at once across all requests (small bodies read
+    /// whole, bodies hashed before their signature can be checked), e.g. 64M; past it,
+    /// requests get 503 SlowDown.
+    #[arg(long, default_value = "64M", value_parser = parse_bytes)]
+    max_buffered_bodies: u64,
+    /// On SIGTERM or Ctrl-C, how long requests in flight may take to finish before they are
+    /// cut off.
+    #[arg(long, default_value = "30s", value_parser = humantime::parse_duration)]
+    shutdown_timeout: std::time::Duration,
 }
 
 fn main() -> std::process::ExitCode {
@@ -327,6 +349,16 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         Arc::new(service),
         ServerConfig {
             strict_scope: args.strict_scope,
+            limits: Limits {
+                header_timeout: args.header_timeout,
+                body_timeout: args.body_timeout,
+                max_connections: args
+                    .max_connections
+                    .unwrap_or_else(glacier_server::config::default_max_connections),
+                buffered_bodies: usize::try_from(args.max_buffered_bodies)
+                    .context("--max-buffered-bodies is too large")?,
+                shutdown_timeout: args.shutdown_timeout,
+            },
             ..ServerConfig::new(identities)
         },
     );

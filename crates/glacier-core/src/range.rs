@@ -265,11 +265,9 @@ mod tests {
 
             #[test]
             fn http_ranges_resolve_inside_the_output(body in prop_oneof![rangy(), any::<String>()], total in prop_oneof![any::<u64>(), Just(0u64), Just(1u64), Just(u64::MAX)]) {
-                if let Ok(r) = http_range(&format!("bytes={body}")) {
-                    if let Some(s) = r.resolve(total) {
-                        check(s)?;
-                        prop_assert!(s.end < total);
-                    }
+                if let Some(s) = http_range(&format!("bytes={body}")).ok().and_then(|r| r.resolve(total)) {
+                    check(s)?;
+                    prop_assert!(s.end < total);
                 }
             }
 

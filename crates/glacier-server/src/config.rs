@@ -108,6 +108,10 @@ fn check_identity(id: &Identity) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// The characters of `x-amzn-RequestId` values.
+pub(crate) const REQUEST_ID_ALPHABET: &[u8] =
+    b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+
 const ALPHANUMERIC: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
 
 pub(crate) fn random_string(len: usize, alphabet: &[u8]) -> String {

@@ -11,6 +11,7 @@ mod extract;
 mod handlers;
 pub mod policy;
 pub mod router;
+mod serve;
 pub mod service;
 pub mod sigv4;
 pub mod state;
@@ -25,17 +26,17 @@ use std::sync::Arc;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
-/// Serves `state` on `listener`, with the job engine running beside it, until `shutdown` is
-/// cancelled; then finishes the requests in flight and returns.
+/// Serves `state` on `listener` (HTTP/1.1, within the configured [`config::Limits`]), with
+/// the job engine running beside it, until `shutdown` is cancelled; then lets the requests in
+/// flight finish, up to the shutdown timeout, and returns.
 pub async fn run(
     listener: TcpListener,
     state: Arc<AppState>,
     shutdown: CancellationToken,
 ) -> std::io::Result<()> {
     let engine = tokio::spawn(Arc::clone(&state.service).run_jobs(shutdown.clone()));
-    let served = axum::serve(listener, app(state))
-        .with_graceful_shutdown(async move { shutdown.cancelled().await })
-        .await;
+    let limits = state.config.limits;
+    let served = serve::serve(listener, app(state), limits, shutdown).await;
     if let Err(e) = engine.await {
         tracing::error!(error = %e, "job engine stopped abnormally");
     }

@@ -206,10 +206,7 @@ async fn signed(State(state): State<Arc<AppState>>, req: Request, next: Next) ->
 
 /// Gives every response an `x-amzn-RequestId`, logged with the request.
 async fn glacier_request(req: Request, next: Next) -> Response {
-    let request_id = crate::config::random_string(
-        52,
-        b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_",
-    );
+    let request_id = crate::config::random_string(52, crate::config::REQUEST_ID_ALPHABET);
     let span = tracing::info_span!("request", id = %request_id, method = %req.method(), path = %req.uri().path());
     async move {
         let mut resp = next.run(req).await;

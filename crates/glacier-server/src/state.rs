@@ -15,7 +15,8 @@ pub struct AppState {
 
 impl AppState {
     pub fn new(service: Arc<Service>, config: ServerConfig) -> Arc<AppState> {
-        let buffered = Arc::new(Semaphore::new(config.limits.buffered_bodies));
+        let permits = config.limits.buffered_bodies.min(Semaphore::MAX_PERMITS);
+        let buffered = Arc::new(Semaphore::new(permits));
         Arc::new(AppState {
             service,
             config,

@@ -8,7 +8,17 @@ use std::process::{Child, Command, Stdio};
 /// Starts `glacier serve` on a free loopback port with `data_dir` and `extra` flags, knowing
 /// the conformance identity; returns the process and its endpoint URL.
 pub(crate) fn start(data_dir: &Path, extra: &[&str]) -> anyhow::Result<(Child, String)> {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_glacier"))
+    start_command(Command::new(env!("CARGO_BIN_EXE_glacier")), data_dir, extra)
+}
+
+/// As [`start`], through `command`: the binary itself, or a shell that runs it (with
+/// `exec`, so that the child is the server) after setting up its limits.
+pub(crate) fn start_command(
+    mut command: Command,
+    data_dir: &Path,
+    extra: &[&str],
+) -> anyhow::Result<(Child, String)> {
+    let mut child = command
         .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
         .arg(data_dir)
         .args(extra)

@@ -113,6 +113,12 @@ impl Req {
         self
     }
 
+    /// Without the headers of this name (after signing: the signature then no longer holds).
+    pub(crate) fn without(mut self, name: &str) -> Req {
+        self.headers.retain(|(k, _)| !k.eq_ignore_ascii_case(name));
+        self
+    }
+
     /// Signed for its own target with the conformance secret.
     pub(crate) fn signed(self, addr: SocketAddr) -> Req {
         let target = self.target.clone();
@@ -122,6 +128,14 @@ impl Req {
     /// The request as bytes, with `Content-Length` (unless a header sets it) and
     /// `Connection: close`, so that the server closes once it answered.
     pub(crate) fn to_bytes(&self) -> Vec<u8> {
+        let mut out = self.head(true);
+        out.extend_from_slice(&self.body);
+        out
+    }
+
+    /// The request head: request line and headers, with `Content-Length` unless a header sets
+    /// it, and `Connection: close` if `close`.
+    pub(crate) fn head(&self, close: bool) -> Vec<u8> {
         let mut out = format!("{} {} HTTP/1.1\r\n", self.method, self.target).into_bytes();
         for (k, v) in &self.headers {
             out.extend_from_slice(format!("{k}: {v}\r\n").as_bytes());
@@ -133,8 +147,10 @@ impl Req {
         {
             out.extend_from_slice(format!("content-length: {}\r\n", self.body.len()).as_bytes());
         }
-        out.extend_from_slice(b"connection: close\r\n\r\n");
-        out.extend_from_slice(&self.body);
+        if close {
+            out.extend_from_slice(b"connection: close\r\n");
+        }
+        out.extend_from_slice(b"\r\n");
         out
     }
 }

@@ -1,0 +1,502 @@
+//! The HTTP/1.1 server around the router, and what it bounds before any request is
+//! authenticated: how long a request head may take (also how long an idle keep-alive
+//! connection stays open), how slowly a body may arrive, how many connections are served at
+//! once (shedding idle ones to make room), and how long shutdown waits for requests in flight.
+//! Requests so malformed that hyper answers them itself (a bad Content-Length, a control byte
+//! in a header, too many headers) get the Glacier JSON error shape too.
+
+use crate::config::{Limits, MIN_BODY_PROGRESS};
+use crate::error::ApiError;
+use axum::Router;
+use axum::body::Body;
+use bytes::Bytes;
+use glacier_core::ErrorCode;
+use http_body::Frame;
+use hyper::body::Incoming;
+use hyper::server::conn::http1;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use std::collections::BTreeMap;
+use std::convert::Infallible;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll};
+use std::time::Duration;
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::Notify;
+use tokio::task::JoinSet;
+use tokio::time::{Instant, Sleep};
+use tokio_util::sync::CancellationToken;
+use tower::ServiceExt;
+
+/// Serves `app` on `listener` until `shutdown` is cancelled; then stops accepting, lets the
+/// requests in flight finish for up to [`Limits::shutdown_timeout`], and cuts off the rest.
+pub(crate) async fn serve(
+    listener: TcpListener,
+    app: Router,
+    limits: Limits,
+    shutdown: CancellationToken,
+) -> std::io::Result<()> {
+    let registry = Arc::new(Registry::new(limits.max_connections));
+    let mut tasks = JoinSet::new();
+    loop {
+        let stream = tokio::select! {
+            _ = shutdown.cancelled() => break,
+            accepted = listener.accept() => match accepted {
+                Ok((stream, _)) => stream,
+                Err(e) => {
+                    // Out of file descriptors, a connection reset before accept...: try again.
+                    tracing::warn!(error = %e, "accepting a connection failed");
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                    continue;
+                }
+            },
+        };
+        let slot = tokio::select! {
+            _ = shutdown.cancelled() => break,
+            slot = registry.admit() => slot,
+        };
+        tasks.spawn(connection(
+            stream,
+            app.clone(),
+            limits,
+            slot,
+            shutdown.clone(),
+        ));
+        while tasks.try_join_next().is_some() {}
+    }
+    drop(listener);
+    let drained = async { while tasks.join_next().await.is_some() {} };
+    if tokio::time::timeout(limits.shutdown_timeout, drained)
+        .await
+        .is_err()
+    {
+        tracing::warn!(
+            connections = tasks.len(),
+            timeout = ?limits.shutdown_timeout,
+            "requests still in flight at the shutdown deadline are cut off"
+        );
+        tasks.shutdown().await;
+    }
+    Ok(())
+}
+
+/// Serves one connection until it closes, is shed, or the server shuts down (then it closes
+/// as soon as its request in flight, if any, is answered).
+async fn connection(
+    stream: TcpStream,
+    app: Router,
+    limits: Limits,
+    slot: Slot,
+    shutdown: CancellationToken,
+) {
+    let _ = stream.set_nodelay(true);
+    let conn = Arc::clone(&slot.conn);
+    let service = hyper::service::service_fn(move |req: hyper::Request<Incoming>| {
+        let busy = Busy::start(&conn);
+        let req = req.map(|b| Body::new(Paced::new(b, limits.body_timeout)));
+        let app = app.clone();
+        async move {
+            let resp = match app.oneshot(req).await {
+                Ok(resp) => resp,
+                Err(never) => match never {},
+            };
+            Ok::<_, Infallible>(resp.map(|body| {
+                Body::new(Guarded {
+                    inner: body,
+                    _busy: busy,
+                })
+            }))
+        }
+    });
+    let mut builder = http1::Builder::new();
+    builder
+        .timer(TokioTimer::new())
+        .header_read_timeout(limits.header_timeout);
+    let io = GlacierErrors::new(stream, Arc::clone(&slot.conn));
+    let served = builder.serve_connection(TokioIo::new(io), service);
+    tokio::pin!(served);
+    tokio::select! {
+        r = served.as_mut() => {
+            if let Err(e) = r {
+                tracing::debug!(error = %e, "connection ended with an error");
+            }
+            return;
+        }
+        _ = shutdown.cancelled() => {}
+        _ = slot.conn.close.cancelled() => tracing::debug!("closing an idle connection to make room"),
+    }
+    served.as_mut().graceful_shutdown();
+    if let Err(e) = served.await {
+        tracing::debug!(error = %e, "connection ended with an error");
+    }
+}
+
+/// The connections being served, at most `max`.
+struct Registry {
+    max: usize,
+    live: Mutex<BTreeMap<u64, Arc<Conn>>>,
+    next: AtomicU64,
+    /// A connection ended.
+    left: Notify,
+}
+
+/// What a connection's task and its requests share.
+#[derive(Default)]
+struct Conn {
+    /// Requests in flight, from their head until their response body is dropped.
+    busy: AtomicUsize,
+    /// Responses whose body is done but whose last bytes may still be on their way to the
+    /// socket: hyper drops a body once its last frame is buffered, and writes it after.
+    /// Cleared when the socket is next flushed, which writes everything buffered first.
+    unflushed: AtomicUsize,
+    /// Cancelled to ask an idle connection to close.
+    close: CancellationToken,
+}
+
+impl Registry {
+    fn new(max: usize) -> Registry {
+        Registry {
+            max: max.max(1),
+            live: Mutex::new(BTreeMap::new()),
+            next: AtomicU64::new(0),
+            left: Notify::new(),
+        }
+    }
+
+    fn live(&self) -> std::sync::MutexGuard<'_, BTreeMap<u64, Arc<Conn>>> {
+        // The map stays consistent even if a holder panicked: every change is one call.
+        self.live.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// A place for a new connection. At the cap the oldest idle connection (one waiting for a
+    /// request head, however partial) is asked to close, and the call waits until some
+    /// connection has ended.
+    async fn admit(self: &Arc<Self>) -> Slot {
+        loop {
+            let left = self.left.notified();
+            tokio::pin!(left);
+            left.as_mut().enable();
+            {
+                let mut live = self.live();
+                if live.len() < self.max {
+                    let id = self.next.fetch_add(1, Ordering::Relaxed);
+                    let conn = Arc::new(Conn::default());
+                    live.insert(id, Arc::clone(&conn));
+                    return Slot {
+                        registry: Arc::clone(self),
+                        id,
+                        conn,
+                    };
+                }
+                if let Some(idle) = live
+                    .values()
+                    .find(|c| c.busy.load(Ordering::SeqCst) == 0 && !c.close.is_cancelled())
+                {
+                    idle.close.cancel();
+                }
+            }
+            left.await;
+        }
+    }
+}
+
+/// A connection's place in the registry, given back when the connection ends.
+struct Slot {
+    registry: Arc<Registry>,
+    id: u64,
+    conn: Arc<Conn>,
+}
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        self.registry.live().remove(&self.id);
+        self.registry.left.notify_waiters();
+    }
+}
+
+/// A request in flight on its connection.
+struct Busy(Arc<Conn>);
+
+impl Busy {
+    fn start(conn: &Arc<Conn>) -> Busy {
+        conn.busy.fetch_add(1, Ordering::SeqCst);
+        Busy(Arc::clone(conn))
+    }
+}
+
+impl Drop for Busy {
+    fn drop(&mut self) {
+        self.0.unflushed.fetch_add(1, Ordering::SeqCst);
+        self.0.busy.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+/// A response body that keeps its request counted as in flight until it is sent.
+struct Guarded {
+    inner: Body,
+    _busy: Busy,
+}
+
+impl http_body::Body for Guarded {
+    type Data = Bytes;
+    type Error = axum::Error;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, axum::Error>>> {
+        Pin::new(&mut self.inner).poll_frame(cx)
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> http_body::SizeHint {
+        self.inner.size_hint()
+    }
+}
+
+/// A request body that must deliver at least [`MIN_BODY_PROGRESS`] bytes in every `window`
+/// while the server waits for it; else its next item is a `RequestTimeoutException`. Time
+/// the server spends not reading does not count against the client: data that arrived
+/// meanwhile is progress when it is read.
+struct Paced {
+    inner: Incoming,
+    window: Duration,
+    /// When the current window began: the request's start, or the last [`MIN_BODY_PROGRESS`].
+    since: Instant,
+    received: u64,
+    timer: Option<Pin<Box<Sleep>>>,
+}
+
+impl Paced {
+    fn new(inner: Incoming, window: Duration) -> Paced {
+        Paced {
+            inner,
+            window,
+            since: Instant::now(),
+            received: 0,
+            timer: None,
+        }
+    }
+}
+
+impl http_body::Body for Paced {
+    type Data = Bytes;
+    type Error = axum::BoxError;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, axum::BoxError>>> {
+        let this = &mut *self;
+        match Pin::new(&mut this.inner).poll_frame(cx) {
+            Poll::Ready(Some(Ok(frame))) => {
+                if let Some(data) = frame.data_ref() {
+                    this.received += data.len() as u64;
+                    if this.received >= MIN_BODY_PROGRESS {
+                        this.received = 0;
+                        this.since = Instant::now();
+                    }
+                }
+                Poll::Ready(Some(Ok(frame)))
+            }
+            Poll::Ready(Some(Err(e))) => Poll::Ready(Some(Err(e.into()))),
+            Poll::Ready(None) => Poll::Ready(None),
+            Poll::Pending => {
+                let deadline = this.since + this.window;
+                let timer = this
+                    .timer
+                    .get_or_insert_with(|| Box::pin(tokio::time::sleep_until(deadline)));
+                if timer.deadline() != deadline {
+                    timer.as_mut().reset(deadline);
+                }
+                match timer.as_mut().poll(cx) {
+                    Poll::Pending => Poll::Pending,
+                    Poll::Ready(()) => Poll::Ready(Some(Err(Box::new(ApiError::new(
+                        ErrorCode::RequestTimeoutException,
+                        format!(
+                            "The request body delivered less than {MIN_BODY_PROGRESS} bytes in {:?}; the request was cut off and nothing of it was kept",
+                            this.window
+                        ),
+                    ))))),
+                }
+            }
+        }
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> http_body::SizeHint {
+        self.inner.size_hint()
+    }
+}
+
+/// The connection's socket, rewriting the bare responses hyper writes on its own for requests
+/// it cannot parse (`400`, `414`, `431` with an empty body, then the connection closes) into
+/// Glacier's JSON error shape with a request id. Only such a response, written whole while no
+/// response of the service is in flight on the connection (not even its last bytes), is
+/// rewritten; every other byte passes untouched.
+struct GlacierErrors {
+    inner: TcpStream,
+    conn: Arc<Conn>,
+    /// A rewritten response still being written, and the length of hyper's original.
+    pending: Option<(Bytes, usize)>,
+}
+
+impl GlacierErrors {
+    fn new(inner: TcpStream, conn: Arc<Conn>) -> GlacierErrors {
+        GlacierErrors {
+            inner,
+            conn,
+            pending: None,
+        }
+    }
+
+    /// Writes what is pending; `Ready(Ok(n))` with the original's length once all of it is.
+    fn drain(&mut self, cx: &mut Context<'_>) -> Poll<std::io::Result<usize>> {
+        use tokio::io::AsyncWrite;
+        while let Some((data, original)) = &mut self.pending {
+            if data.is_empty() {
+                let n = *original;
+                self.pending = None;
+                return Poll::Ready(Ok(n));
+            }
+            let n = std::task::ready!(Pin::new(&mut self.inner).poll_write(cx, data))?;
+            if n == 0 {
+                return Poll::Ready(Err(std::io::ErrorKind::WriteZero.into()));
+            }
+            let _ = data.split_to(n);
+        }
+        Poll::Ready(Ok(0))
+    }
+
+    /// If `buf` is one of hyper's own error responses, what to write instead.
+    fn rewrite(&self, buf: &[u8]) -> Option<Bytes> {
+        if buf.len() > 512
+            || self.conn.busy.load(Ordering::SeqCst) != 0
+            || self.conn.unflushed.load(Ordering::SeqCst) != 0
+        {
+            return None;
+        }
+        let head = std::str::from_utf8(buf).ok()?.strip_suffix("\r\n\r\n")?;
+        let mut lines = head.split("\r\n");
+        let status: u16 = lines
+            .next()?
+            .strip_prefix("HTTP/1.1 ")?
+            .get(..3)?
+            .parse()
+            .ok()?;
+        let mut rest: Vec<&str> = lines.collect();
+        rest.sort_unstable();
+        let [close, length, date] = rest.as_slice() else {
+            return None;
+        };
+        let date = date.strip_prefix("date: ")?;
+        if *close != "connection: close" || *length != "content-length: 0" {
+            return None;
+        }
+        let (reason, message) = match status {
+            400 => (
+                "Bad Request",
+                "The request is not valid HTTP/1.1: its request line or a header is malformed (an invalid Content-Length, a control character in a header, an invalid header name or method)",
+            ),
+            414 => ("URI Too Long", "The request's URI is too long"),
+            431 => (
+                "Request Header Fields Too Large",
+                "The request's headers are too many (at most 100) or too large",
+            ),
+            _ => return None,
+        };
+        let body = serde_json::to_vec(&glacier_core::wire::ErrorBody {
+            code: ErrorCode::InvalidParameterValueException
+                .as_str()
+                .to_owned(),
+            message: message.to_owned(),
+            error_type: glacier_core::ErrorType::Client,
+        })
+        .ok()?;
+        let id = crate::config::random_string(52, crate::config::REQUEST_ID_ALPHABET);
+        let mut out = format!(
+            "HTTP/1.1 {status} {reason}\r\ncontent-type: application/json\r\nx-amzn-requestid: {id}\r\nconnection: close\r\ncontent-length: {}\r\ndate: {date}\r\n\r\n",
+            body.len()
+        )
+        .into_bytes();
+        out.extend_from_slice(&body);
+        tracing::info!(status, "refused a request that is not valid HTTP/1.1");
+        Some(Bytes::from(out))
+    }
+}
+
+impl tokio::io::AsyncRead for GlacierErrors {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut tokio::io::ReadBuf<'_>,
+    ) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.inner).poll_read(cx, buf)
+    }
+}
+
+impl tokio::io::AsyncWrite for GlacierErrors {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<std::io::Result<usize>> {
+        let this = &mut *self;
+        if this.pending.is_none() {
+            match this.rewrite(buf) {
+                Some(replacement) => this.pending = Some((replacement, buf.len())),
+                None => return Pin::new(&mut this.inner).poll_write(cx, buf),
+            }
+        }
+        this.drain(cx)
+    }
+
+    fn poll_write_vectored(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[std::io::IoSlice<'_>],
+    ) -> Poll<std::io::Result<usize>> {
+        let this = &mut *self;
+        if this.pending.is_none() {
+            let total: usize = bufs.iter().map(|b| b.len()).sum();
+            let replacement = (total <= 512)
+                .then(|| {
+                    this.rewrite(
+                        &bufs
+                            .iter()
+                            .flat_map(|b| b.iter().copied())
+                            .collect::<Vec<u8>>(),
+                    )
+                })
+                .flatten();
+            match replacement {
+                Some(r) => this.pending = Some((r, total)),
+                None => return Pin::new(&mut this.inner).poll_write_vectored(cx, bufs),
+            }
+        }
+        this.drain(cx)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.inner.is_write_vectored()
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        let flushed = std::task::ready!(Pin::new(&mut self.inner).poll_flush(cx));
+        // hyper writes all it buffered before it flushes: finished responses are out.
+        self.conn.unflushed.store(0, Ordering::SeqCst);
+        Poll::Ready(flushed)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.inner).poll_shutdown(cx)
+    }
+}
