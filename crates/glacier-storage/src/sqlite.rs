@@ -1556,4 +1556,38 @@ mod tests {
         }
         Ok(())
     }
+
+    /// A lock row that is not a valid lock is an error, never "no lock": a vault's write-once
+    /// protection must not fall away because a row cannot be read.
+    #[tokio::test]
+    async fn an_unreadable_lock_is_an_error() -> Result<()> {
+        let dir = tempfile::tempdir()?;
+        let path = dir.path().join("meta.db");
+        let store = SqliteMetadataStore::open(&path).await?;
+        let key = VaultKey {
+            account: "111122223333".into(),
+            name: "v".into(),
+        };
+        store
+            .create_vault(&key, "us-east-1", OffsetDateTime::now_utc(), 10)
+            .await?;
+        for (state, lock_id) in [
+            (Some("locked"), Some("L")),
+            (None, Some("L")),
+            (Some("Locked"), None),
+        ] {
+            let conn = Connection::open(&path)?;
+            conn.execute("DELETE FROM vault_policies", [])?;
+            conn.execute(
+                "INSERT INTO vault_policies (account, vault, kind, policy, state, lock_id, created_ms)
+                 VALUES ('111122223333', 'v', 'lock', '{}', ?1, ?2, 0)",
+                params![state, lock_id],
+            )?;
+            match store.vault_policies(&key).await {
+                Err(StorageError::Backend(msg)) => assert!(msg.contains("lock"), "{msg}"),
+                other => panic!("state {state:?}, id {lock_id:?}: {other:?}"),
+            }
+        }
+        Ok(())
+    }
 }
