@@ -41,7 +41,8 @@ fn ops(routes: impl IntoIterator<Item = Route>) -> Route {
     routes.into_iter().fold(Route::new(), Route::merge)
 }
 
-/// The server as a `Router`, ready for `axum::serve` or `tower::ServiceExt::oneshot`.
+/// The server as a `Router`: [`crate::run`] serves it; tests call it with
+/// `tower::ServiceExt::oneshot`, and the CLI in-process.
 pub fn app(state: Arc<AppState>) -> Router {
     let op = |name: &'static str, route: Route| {
         let op = Operation {
