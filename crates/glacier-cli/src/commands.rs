@@ -8,6 +8,7 @@ use glacier_client::layer1::Transfer;
 use glacier_client::layer2::{InventoryRequest, WaitOptions};
 use glacier_client::{ConcurrentDownloader, GlacierError, Job, Source, Vault};
 use glacier_core::wire::JobParameters;
+use glacier_core::{JobStatus, Tier};
 use serde_json::json;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -492,9 +493,9 @@ pub(crate) struct RetrieveArgs {
     /// Only these bytes, `first-last` (megabyte aligned).
     #[arg(long)]
     range: Option<String>,
-    /// Expedited, Standard or Bulk.
-    #[arg(long)]
-    tier: Option<String>,
+    /// Expedited, Standard (the default) or Bulk, in any case.
+    #[arg(long, value_parser = Tier::parse_loose)]
+    tier: Option<Tier>,
     /// Only say what the retrieval would mean (bytes, requests to download it); start nothing.
     #[arg(long)]
     dry_run: bool,
@@ -510,7 +511,7 @@ pub(crate) async fn retrieve(ctx: &Ctx, args: RetrieveArgs) -> anyhow::Result<()
         &args.vault,
         &args.archive_id,
         args.range.as_deref(),
-        args.tier.as_deref(),
+        args.tier,
     );
     let job_id =
         start_retrieval(&conn, &args.vault, &args.archive_id, args.range, args.tier).await?;
@@ -545,7 +546,7 @@ async fn describe_retrieval(
     };
     let (bytes, requests) = retrieval_cost(size, args.range.as_deref())?;
     let chunk = 8 * MIB;
-    let tier = args.tier.clone().unwrap_or_else(|| "Standard".into());
+    let tier = args.tier.unwrap_or_default();
     if ctx.json() {
         output::json(
             &json!({"archive_id": args.archive_id, "bytes": bytes, "tier": tier, "download_requests": requests, "chunk_size": chunk, "dry_run": true}),
@@ -564,7 +565,7 @@ async fn start_retrieval(
     vault: &str,
     archive_id: &str,
     range: Option<String>,
-    tier: Option<String>,
+    tier: Option<Tier>,
 ) -> anyhow::Result<String> {
     let params = JobParameters {
         job_type: Some("archive-retrieval".into()),
@@ -618,8 +619,8 @@ fn job_json(j: &Job) -> serde_json::Value {
 fn job_row(j: &Job) -> Vec<String> {
     vec![
         j.id.clone(),
-        j.action.clone(),
-        j.status_code.clone(),
+        j.action.to_string(),
+        j.status_code.to_string(),
         j.archive_id.clone().unwrap_or_else(|| "-".into()),
         j.creation_date.clone(),
     ]
@@ -715,7 +716,7 @@ pub(crate) async fn download_job(
             job.vault_name
         );
     }
-    if job.status_code != "Succeeded" {
+    if job.status_code != JobStatus::Succeeded {
         bail!(
             "job {} failed: {}",
             job.id,
@@ -808,9 +809,9 @@ pub(crate) struct GetArgs {
     vault: String,
     #[arg(long, short = 'O')]
     out: PathBuf,
-    /// Expedited, Standard or Bulk.
-    #[arg(long)]
-    tier: Option<String>,
+    /// Expedited, Standard (the default) or Bulk, in any case.
+    #[arg(long, value_parser = Tier::parse_loose)]
+    tier: Option<Tier>,
     #[arg(long, default_value_t = 8)]
     chunk_size: u64,
     #[arg(long, default_value_t = 4)]
@@ -818,8 +819,8 @@ pub(crate) struct GetArgs {
 }
 
 pub(crate) async fn get(ctx: &Ctx, args: GetArgs) -> anyhow::Result<()> {
-    let (archive_id, tier) = (args.archive_id.clone(), args.tier.clone());
-    announce(ctx, &args.vault, &archive_id, None, tier.as_deref());
+    let (archive_id, tier) = (args.archive_id.clone(), args.tier);
+    announce(ctx, &args.vault, &archive_id, None, tier);
     download_with(
         ctx,
         &args.vault,
@@ -838,11 +839,11 @@ pub(crate) async fn retrieve_and_wait(
     conn: &target::Connection,
     vault: &Vault,
     archive_id: &str,
-    tier: Option<String>,
+    tier: Option<Tier>,
 ) -> anyhow::Result<Job> {
     let existing = vault.list_jobs(None, None).await?.into_iter().find(|j| {
         j.archive_id.as_deref() == Some(archive_id)
-            && j.status_code != "Failed"
+            && j.status_code != JobStatus::Failed
             && j.retrieval_byte_range.as_deref()
                 == Some(&format!("0-{}", j.archive_size.saturating_sub(1)))
     });
@@ -961,7 +962,7 @@ fn retrieval_cost(size: u64, range: Option<&str>) -> anyhow::Result<(u64, u64)> 
 }
 
 /// Before a retrieval starts, says what it means when the cached inventory knows the archive.
-fn announce(ctx: &Ctx, vault: &str, archive_id: &str, range: Option<&str>, tier: Option<&str>) {
+fn announce(ctx: &Ctx, vault: &str, archive_id: &str, range: Option<&str>, tier: Option<Tier>) {
     if ctx.quiet || ctx.json() {
         return;
     }
@@ -970,7 +971,7 @@ fn announce(ctx: &Ctx, vault: &str, archive_id: &str, range: Option<&str>, tier:
     {
         eprintln!(
             "retrieving {bytes} bytes ({} tier), then {requests} download requests (size from the inventory of {})",
-            tier.unwrap_or("Standard"),
+            tier.unwrap_or_default(),
             date.as_deref().unwrap_or("an earlier run")
         );
     }

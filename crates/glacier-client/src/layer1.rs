@@ -910,7 +910,7 @@ impl Layer1 {
         &self,
         vault: &str,
         completed: Option<bool>,
-        status_code: Option<&str>,
+        status_code: Option<glacier_core::JobStatus>,
         limit: Option<u32>,
         marker: Option<&str>,
     ) -> Result<wire::ListJobsOutput> {
@@ -920,7 +920,7 @@ impl Layer1 {
             call.query.push(("completed", c.to_string()));
         }
         if let Some(s) = status_code {
-            call.query.push(("statuscode", s.to_owned()));
+            call.query.push(("statuscode", s.as_str().to_owned()));
         }
         list_query(&mut call, limit, marker);
         self.send_json(call).await

@@ -5,10 +5,10 @@
 use crate::error::{GlacierError, Result};
 use crate::layer1::{Layer1, Payload};
 use bytes::Bytes;
-use glacier_core::MIB;
 use glacier_core::treehash::{Digest, TreeHash, tree_hash_of};
 use glacier_core::validate::minimum_part_size;
 use glacier_core::wire;
+use glacier_core::{InventoryFormat, JobAction, JobStatus, MIB};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -423,7 +423,7 @@ impl Vault {
     pub async fn list_jobs(
         &self,
         completed: Option<bool>,
-        status_code: Option<&str>,
+        status_code: Option<JobStatus>,
     ) -> Result<Vec<Job>> {
         let mut out = Vec::new();
         let mut marker: Option<String> = None;
@@ -453,7 +453,7 @@ impl Vault {
 /// The parameters of an inventory retrieval.
 #[derive(Debug, Clone, Default)]
 pub struct InventoryRequest {
-    pub format: Option<String>,
+    pub format: Option<InventoryFormat>,
     pub sns_topic: Option<String>,
     pub description: Option<String>,
     pub start_date: Option<String>,
@@ -501,7 +501,7 @@ pub struct Job {
     layer1: Layer1,
     pub vault_name: String,
     pub id: String,
-    pub action: String,
+    pub action: JobAction,
     pub archive_id: Option<String>,
     pub archive_size: u64,
     pub completed: bool,
@@ -511,7 +511,7 @@ pub struct Job {
     pub description: Option<String>,
     pub sha256_treehash: Option<String>,
     pub sns_topic: Option<String>,
-    pub status_code: String,
+    pub status_code: JobStatus,
     pub status_message: Option<String>,
     pub arn: String,
     /// The retrieved range, `first-last`.
@@ -616,8 +616,8 @@ impl Job {
             .as_deref()
             .and_then(glacier_core::range::span);
         match range {
-            Some(s) if self.action == "ArchiveRetrieval" => s.len(),
-            _ if self.action == "ArchiveRetrieval" => self.archive_size,
+            Some(s) if self.action == JobAction::ArchiveRetrieval => s.len(),
+            _ if self.action == JobAction::ArchiveRetrieval => self.archive_size,
             _ => self.inventory_size,
         }
     }

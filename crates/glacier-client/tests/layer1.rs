@@ -6,7 +6,8 @@ use bytes::Bytes;
 use glacier_client::error::BoxError;
 use glacier_client::transport::{Body, InProcess, ResponseBody, Transport};
 use glacier_client::{Credentials, GlacierError, Layer1, Payload, RetryPolicy};
-use glacier_core::wire::{JobParameters, LockState, VaultNotificationConfig};
+use glacier_core::wire::{JobParameters, VaultNotificationConfig};
+use glacier_core::{JobStatus, LockState, RetrievalStrategy};
 use glacier_core::{MIB, TreeHash};
 use glacier_server::{AppState, Identity, ServerConfig, Service, Settings};
 use std::sync::Arc;
@@ -196,7 +197,7 @@ async fn exercise(g: &Layer1) -> R {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     assert_eq!(
-        g.list_jobs("l1", Some(true), Some("Succeeded"), None, None)
+        g.list_jobs("l1", Some(true), Some(JobStatus::Succeeded), None, None)
             .await?
             .job_list
             .len(),
@@ -272,7 +273,7 @@ async fn exercise(g: &Layer1) -> R {
         Some("AccessDeniedException")
     );
     let rule = glacier_core::wire::DataRetrievalRule {
-        strategy: Some("BytesPerHour".into()),
+        strategy: Some(RetrievalStrategy::BytesPerHour),
         bytes_per_hour: Some(1 << 30),
     };
     g.set_data_retrieval_policy(&glacier_core::wire::DataRetrievalPolicy {

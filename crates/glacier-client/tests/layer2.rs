@@ -10,6 +10,7 @@ use glacier_client::error::BoxError;
 use glacier_client::layer2::WaitOptions;
 use glacier_client::transport::{Body, InProcess, ResponseBody, Transport};
 use glacier_client::{ConcurrentDownloader, Credentials, Layer1, Layer2, RetryPolicy, Source};
+use glacier_core::{InventoryFormat, JobStatus};
 use glacier_core::{MIB, TreeHash};
 use glacier_server::{AppState, Identity, ServerConfig, Service, Settings};
 use http_body_util::BodyExt;
@@ -225,7 +226,10 @@ async fn uploads_and_downloads(f: &Fixture, g: &Layer2) -> R {
         assert_eq!(part.data.as_ref(), &body[MIB as usize..2 * MIB as usize]);
     }
     assert_eq!(
-        vault.list_jobs(Some(true), Some("Succeeded")).await?.len(),
+        vault
+            .list_jobs(Some(true), Some(JobStatus::Succeeded))
+            .await?
+            .len(),
         7
     );
 
@@ -235,7 +239,7 @@ async fn uploads_and_downloads(f: &Fixture, g: &Layer2) -> R {
     let doc = inv.get_output(None, false).await?;
     assert!(String::from_utf8_lossy(&doc.data).contains(&resumed));
     // Parsed incrementally, in both formats.
-    for format in [None, Some("CSV".to_string())] {
+    for format in [None, Some(InventoryFormat::Csv)] {
         let request = glacier_client::layer2::InventoryRequest {
             format,
             ..Default::default()

@@ -6,12 +6,17 @@
 pub mod error;
 pub mod headers;
 pub mod multipart;
+pub mod names;
 pub mod range;
 pub mod treehash;
 pub mod validate;
 pub mod wire;
 
 pub use error::{ErrorCode, ErrorType};
+pub use names::{
+    InventoryFormat, JobAction, JobStatus, LockState, Operation, RetrievalStrategy, Tier,
+    UnknownName,
+};
 pub use treehash::{Digest, LeafHasher, MIB, TreeHash, TreeHasher};
 
 /// A vault's ARN, `arn:aws:glacier:REGION:ACCOUNT:vaults/NAME`.

@@ -4,6 +4,7 @@
 //! fails on a missing one. Request types accept missing fields, so that the server can answer a
 //! missing value with `MissingParameterValueException` naming it rather than a parse error.
 
+use crate::names::{InventoryFormat, JobAction, JobStatus, LockState, RetrievalStrategy, Tier};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
@@ -93,7 +94,7 @@ pub const NOTIFICATION_EVENTS: &[&str] =
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "PascalCase")]
 pub struct JobParameters {
-    pub format: Option<String>,
+    pub format: Option<InventoryFormat>,
     #[serde(rename = "Type")]
     pub job_type: Option<String>,
     pub archive_id: Option<String>,
@@ -101,7 +102,7 @@ pub struct JobParameters {
     #[serde(rename = "SNSTopic")]
     pub sns_topic: Option<String>,
     pub retrieval_byte_range: Option<String>,
-    pub tier: Option<String>,
+    pub tier: Option<Tier>,
     pub inventory_retrieval_parameters: Option<InventoryRetrievalJobInput>,
     /// S3 Select parameters; select jobs are not supported, the value is only carried.
     pub select_parameters: Option<serde_json::Value>,
@@ -120,7 +121,7 @@ pub struct InventoryRetrievalJobInput {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "PascalCase")]
 pub struct InventoryRetrievalJobDescription {
-    pub format: Option<String>,
+    pub format: Option<InventoryFormat>,
     pub start_date: Option<String>,
     pub end_date: Option<String>,
     pub limit: Option<String>,
@@ -133,13 +134,13 @@ pub struct InventoryRetrievalJobDescription {
 pub struct GlacierJobDescription {
     pub job_id: String,
     pub job_description: Option<String>,
-    pub action: String,
+    pub action: JobAction,
     pub archive_id: Option<String>,
     #[serde(rename = "VaultARN")]
     pub vault_arn: String,
     pub creation_date: String,
     pub completed: bool,
-    pub status_code: String,
+    pub status_code: JobStatus,
     pub status_message: Option<String>,
     pub archive_size_in_bytes: Option<u64>,
     pub inventory_size_in_bytes: Option<u64>,
@@ -151,7 +152,7 @@ pub struct GlacierJobDescription {
     #[serde(rename = "ArchiveSHA256TreeHash")]
     pub archive_sha256_tree_hash: Option<String>,
     pub retrieval_byte_range: Option<String>,
-    pub tier: Option<String>,
+    pub tier: Option<Tier>,
     pub inventory_retrieval_parameters: Option<InventoryRetrievalJobDescription>,
     pub job_output_path: Option<String>,
     pub select_parameters: Option<serde_json::Value>,
@@ -181,38 +182,10 @@ pub struct GetVaultLockOutput {
     pub creation_date: String,
 }
 
-/// Where a vault lock stands: initiated and being tried out (it lapses after 24 hours unless
-/// completed), or locked for good.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-pub enum LockState {
-    InProgress,
-    Locked,
-}
-
-impl LockState {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            LockState::InProgress => "InProgress",
-            LockState::Locked => "Locked",
-        }
-    }
-}
-
-impl std::str::FromStr for LockState {
-    type Err = String;
-
-    fn from_str(s: &str) -> Result<LockState, String> {
-        [LockState::InProgress, LockState::Locked]
-            .into_iter()
-            .find(|l| l.as_str() == s)
-            .ok_or_else(|| format!("{s:?} is not a vault lock state (InProgress, Locked)"))
-    }
-}
-
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "PascalCase")]
 pub struct DataRetrievalRule {
-    pub strategy: Option<String>,
+    pub strategy: Option<RetrievalStrategy>,
     pub bytes_per_hour: Option<u64>,
 }
 

@@ -1,6 +1,7 @@
 //! Server configuration: region, retrieval delays and the identities allowed in.
 
 use anyhow::{Context, bail};
+use glacier_core::Tier;
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -169,16 +170,12 @@ impl std::str::FromStr for RetrievalDelay {
                 .split_once('=')
                 .ok_or_else(|| format!("{item:?}: expected TIER=DURATION"))?;
             let d = parse(v)?;
-            match tier.trim().to_ascii_lowercase().as_str() {
-                "expedited" => out.expedited = d,
-                "standard" => out.standard = d,
-                "bulk" => out.bulk = d,
-                other => {
-                    return Err(format!(
-                        "unknown tier {other:?} (expedited, standard, bulk)"
-                    ));
-                }
-            }
+            let slot = match Tier::parse_loose(tier).map_err(|e| e.to_string())? {
+                Tier::Expedited => &mut out.expedited,
+                Tier::Standard => &mut out.standard,
+                Tier::Bulk => &mut out.bulk,
+            };
+            *slot = d;
         }
         Ok(out)
     }
@@ -256,12 +253,12 @@ pub fn default_max_connections() -> usize {
 }
 
 impl RetrievalDelay {
-    /// The delay of a tier (`Expedited`, `Standard`, `Bulk`; anything else counts as Standard).
-    pub fn of(&self, tier: &str) -> Duration {
+    /// The delay of a tier.
+    pub fn of(&self, tier: Tier) -> Duration {
         match tier {
-            "Expedited" => self.expedited,
-            "Bulk" => self.bulk,
-            _ => self.standard,
+            Tier::Expedited => self.expedited,
+            Tier::Standard => self.standard,
+            Tier::Bulk => self.bulk,
         }
     }
 }

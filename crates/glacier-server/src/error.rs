@@ -77,6 +77,12 @@ impl ApiError {
     }
 }
 
+impl From<glacier_core::UnknownName> for ApiError {
+    fn from(e: glacier_core::UnknownName) -> Self {
+        ApiError::invalid(e.to_string())
+    }
+}
+
 impl From<Invalid> for ApiError {
     fn from(e: Invalid) -> Self {
         ApiError::invalid(e.0)

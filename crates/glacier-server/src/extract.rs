@@ -3,13 +3,12 @@
 
 use crate::auth::Authenticated;
 use crate::error::{ApiError, ApiResult};
-use crate::router::Operation;
 use crate::service::Target;
 use crate::state::AppState;
 use axum::extract::{FromRequestParts, Path};
 use axum::http::HeaderMap;
 use axum::http::request::Parts;
-use glacier_core::validate;
+use glacier_core::{Operation, validate};
 use glacier_storage::VaultKey;
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -41,10 +40,7 @@ async fn authorize(
     caller: &Authenticated,
     target: Target<'_>,
 ) -> ApiResult<()> {
-    let Some(Operation {
-        name: mut action, ..
-    }) = parts.extensions.get::<Operation>().copied()
-    else {
+    let Some(mut action) = parts.extensions.get::<Operation>().copied() else {
         return Err(ApiError::internal(format!(
             "no operation is named for {} {}",
             parts.method,
@@ -52,11 +48,11 @@ async fn authorize(
         )));
     };
     // AddTagsToVault and RemoveTagsFromVault share a route; the query tells them apart.
-    if action == "AddTagsToVault"
+    if action == Operation::AddTagsToVault
         && form_urlencoded::parse(parts.uri.query().unwrap_or("").as_bytes())
             .any(|(k, v)| k == "operation" && v == "remove")
     {
-        action = "RemoveTagsFromVault";
+        action = Operation::RemoveTagsFromVault;
     }
     let result = state
         .service
@@ -65,7 +61,7 @@ async fn authorize(
     if let Err(e) = &result
         && e.code == glacier_core::ErrorCode::AccessDeniedException
     {
-        tracing::info!(action, caller = %caller.account_id, access_key = %caller.access_key_id, "access denied");
+        tracing::info!(action = action.as_str(), caller = %caller.account_id, access_key = %caller.access_key_id, "access denied");
     }
     result
 }
@@ -122,7 +118,7 @@ impl FromRequestParts<Arc<AppState>> for ItemPath {
         let archive = parts
             .extensions
             .get::<Operation>()
-            .is_some_and(|o| o.name == "DeleteArchive")
+            .is_some_and(|o| *o == Operation::DeleteArchive)
             .then_some(id.as_str());
         authorize(parts, state, &auth, Target::Vault(&key, archive)).await?;
         Ok(ItemPath(key, id))

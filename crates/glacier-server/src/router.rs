@@ -10,19 +10,9 @@ use axum::http::HeaderValue;
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{MethodRouter, delete, get, post, put};
-use glacier_core::{ErrorCode, headers as h};
+use glacier_core::{ErrorCode, Operation, headers as h};
 use std::sync::Arc;
 use tracing::Instrument;
-
-/// The operation a route serves: the action name policies see (`glacier:<name>`), and how
-/// its handler reads the body.
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct Operation {
-    pub(crate) name: &'static str,
-    /// The handler streams the body into storage (uploads): its signed hash is checked as it
-    /// streams. Every other body is read whole and checked before the handler runs.
-    pub(crate) streams_body: bool,
-}
 
 type Route = MethodRouter<Arc<AppState>>;
 
@@ -44,85 +34,93 @@ fn ops(routes: impl IntoIterator<Item = Route>) -> Route {
 /// The server as a `Router`: [`crate::run`] serves it; tests call it with
 /// `tower::ServiceExt::oneshot`, and the CLI in-process.
 pub fn app(state: Arc<AppState>) -> Router {
-    let op = |name: &'static str, route: Route| {
-        let op = Operation {
-            name,
-            streams_body: false,
-        };
-        tag(&state, op, route)
-    };
-    let upload = |name: &'static str, route: Route| {
-        let op = Operation {
-            name,
-            streams_body: true,
-        };
-        tag(&state, op, route)
-    };
+    let op = |op: Operation, route: Route| tag(&state, op, route);
     let v = "/{account}/vaults/{vault}";
     Router::new()
-        .route("/{account}/vaults", op("ListVaults", get(vaults::list)))
+        .route(
+            "/{account}/vaults",
+            op(Operation::ListVaults, get(vaults::list)),
+        )
         .route(
             v,
             ops([
-                op("CreateVault", put(vaults::create)),
-                op("DescribeVault", get(vaults::describe)),
-                op("DeleteVault", delete(vaults::delete)),
+                op(Operation::CreateVault, put(vaults::create)),
+                op(Operation::DescribeVault, get(vaults::describe)),
+                op(Operation::DeleteVault, delete(vaults::delete)),
             ]),
         )
         .route(
             &format!("{v}/archives"),
-            upload("UploadArchive", post(archives::upload)),
+            op(Operation::UploadArchive, post(archives::upload)),
         )
         .route(
             &format!("{v}/archives/{{id}}"),
-            op("DeleteArchive", delete(archives::delete)),
+            op(Operation::DeleteArchive, delete(archives::delete)),
         )
         .route(
             &format!("{v}/multipart-uploads"),
             ops([
-                op("InitiateMultipartUpload", post(multipart::initiate)),
-                op("ListMultipartUploads", get(multipart::list_uploads)),
+                op(
+                    Operation::InitiateMultipartUpload,
+                    post(multipart::initiate),
+                ),
+                op(
+                    Operation::ListMultipartUploads,
+                    get(multipart::list_uploads),
+                ),
             ]),
         )
         .route(
             &format!("{v}/multipart-uploads/{{id}}"),
             ops([
-                upload("UploadMultipartPart", put(multipart::upload_part)),
-                op("ListParts", get(multipart::list_parts)),
-                op("CompleteMultipartUpload", post(multipart::complete)),
-                op("AbortMultipartUpload", delete(multipart::abort)),
+                op(Operation::UploadMultipartPart, put(multipart::upload_part)),
+                op(Operation::ListParts, get(multipart::list_parts)),
+                op(
+                    Operation::CompleteMultipartUpload,
+                    post(multipart::complete),
+                ),
+                op(Operation::AbortMultipartUpload, delete(multipart::abort)),
             ]),
         )
         .route(
             &format!("{v}/notification-configuration"),
             ops([
-                op("SetVaultNotifications", put(notifications::set)),
-                op("GetVaultNotifications", get(notifications::get)),
-                op("DeleteVaultNotifications", delete(notifications::delete)),
+                op(Operation::SetVaultNotifications, put(notifications::set)),
+                op(Operation::GetVaultNotifications, get(notifications::get)),
+                op(
+                    Operation::DeleteVaultNotifications,
+                    delete(notifications::delete),
+                ),
             ]),
         )
         .route(
             &format!("{v}/jobs"),
             ops([
-                op("InitiateJob", post(jobs::initiate)),
-                op("ListJobs", get(jobs::list)),
+                op(Operation::InitiateJob, post(jobs::initiate)),
+                op(Operation::ListJobs, get(jobs::list)),
             ]),
         )
         .route(
             &format!("{v}/jobs/{{id}}"),
-            op("DescribeJob", get(jobs::describe)),
+            op(Operation::DescribeJob, get(jobs::describe)),
         )
         .route(
             &format!("{v}/jobs/{{id}}/output"),
-            op("GetJobOutput", get(jobs::output)),
+            op(Operation::GetJobOutput, get(jobs::output)),
         )
         .route(
             &format!("{v}/access-policy"),
             ops([
-                op("SetVaultAccessPolicy", put(governance::set_access_policy)),
-                op("GetVaultAccessPolicy", get(governance::get_access_policy)),
                 op(
-                    "DeleteVaultAccessPolicy",
+                    Operation::SetVaultAccessPolicy,
+                    put(governance::set_access_policy),
+                ),
+                op(
+                    Operation::GetVaultAccessPolicy,
+                    get(governance::get_access_policy),
+                ),
+                op(
+                    Operation::DeleteVaultAccessPolicy,
                     delete(governance::delete_access_policy),
                 ),
             ]),
@@ -130,31 +128,37 @@ pub fn app(state: Arc<AppState>) -> Router {
         .route(
             &format!("{v}/lock-policy"),
             ops([
-                op("InitiateVaultLock", post(governance::initiate_lock)),
-                op("GetVaultLock", get(governance::get_lock)),
-                op("AbortVaultLock", delete(governance::abort_lock)),
+                op(
+                    Operation::InitiateVaultLock,
+                    post(governance::initiate_lock),
+                ),
+                op(Operation::GetVaultLock, get(governance::get_lock)),
+                op(Operation::AbortVaultLock, delete(governance::abort_lock)),
             ]),
         )
         .route(
             &format!("{v}/lock-policy/{{id}}"),
-            op("CompleteVaultLock", post(governance::complete_lock)),
+            op(
+                Operation::CompleteVaultLock,
+                post(governance::complete_lock),
+            ),
         )
         .route(
             &format!("{v}/tags"),
             ops([
-                op("ListTagsForVault", get(governance::list_tags)),
-                op("AddTagsToVault", post(governance::change_tags)),
+                op(Operation::ListTagsForVault, get(governance::list_tags)),
+                op(Operation::AddTagsToVault, post(governance::change_tags)),
             ]),
         )
         .route(
             "/{account}/policies/data-retrieval",
             ops([
                 op(
-                    "GetDataRetrievalPolicy",
+                    Operation::GetDataRetrievalPolicy,
                     get(governance::get_retrieval_policy),
                 ),
                 op(
-                    "SetDataRetrievalPolicy",
+                    Operation::SetDataRetrievalPolicy,
                     put(governance::set_retrieval_policy),
                 ),
             ]),
@@ -162,9 +166,12 @@ pub fn app(state: Arc<AppState>) -> Router {
         .route(
             "/{account}/provisioned-capacity",
             ops([
-                op("ListProvisionedCapacity", get(governance::list_capacity)),
                 op(
-                    "PurchaseProvisionedCapacity",
+                    Operation::ListProvisionedCapacity,
+                    get(governance::list_capacity),
+                ),
+                op(
+                    Operation::PurchaseProvisionedCapacity,
                     post(governance::purchase_capacity),
                 ),
             ]),
@@ -195,7 +202,7 @@ async fn signed(State(state): State<Arc<AppState>>, req: Request, next: Next) ->
     let streams_body = req
         .extensions()
         .get::<Operation>()
-        .is_some_and(|o| o.streams_body);
+        .is_some_and(|o| o.streams_body());
     match crate::auth::authenticate(&state, req, streams_body).await {
         Err(e) => e.into_response(),
         Ok(req) => match version_error(&req) {

@@ -6,7 +6,7 @@ use crate::meta::*;
 use crate::{Result, StorageError};
 use glacier_core::TreeHash;
 use glacier_core::multipart::PartInfo;
-use glacier_core::wire::LockState;
+use glacier_core::{InventoryFormat, JobStatus, LockState, Tier};
 use time::OffsetDateTime;
 
 fn ok<T>(what: &str, r: Result<T>) -> T {
@@ -535,10 +535,10 @@ pub async fn jobs(store: &dyn MetadataStore) {
         archive_tree_hash: String::new(),
         range: (0, 0),
         range_tree_hash: None,
-        tier: "Standard".into(),
+        tier: Tier::Standard,
     };
     let inventory_spec = JobSpec::Inventory {
-        format: "JSON".into(),
+        format: InventoryFormat::Json,
         start_date: None,
         end_date: None,
         limit: None,
@@ -579,9 +579,9 @@ pub async fn jobs(store: &dyn MetadataStore) {
     assert_eq!(
         ledger
             .iter()
-            .map(|r| (r.bytes, r.tier.as_str(), r.at))
+            .map(|r| (r.bytes, r.tier, r.at))
             .collect::<Vec<_>>(),
-        vec![(1, "Standard", now), (1, "Standard", now)]
+        vec![(1, Tier::Standard, now), (1, Tier::Standard, now)]
     );
     assert!(
         ok(

@@ -4,8 +4,8 @@ use crate::Result;
 use crate::blob::BlobKey;
 use async_trait::async_trait;
 use glacier_core::multipart::PartInfo;
-use glacier_core::wire::LockState;
 use glacier_core::{Digest, TreeHash};
+use glacier_core::{InventoryFormat, JobStatus, LockState, Tier};
 use std::collections::{BTreeMap, HashSet};
 use time::OffsetDateTime;
 
@@ -108,33 +108,6 @@ pub struct ArchiveQuery {
     pub limit: usize,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-pub enum JobStatus {
-    InProgress,
-    Succeeded,
-    Failed,
-}
-
-impl JobStatus {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            JobStatus::InProgress => "InProgress",
-            JobStatus::Succeeded => "Succeeded",
-            JobStatus::Failed => "Failed",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<JobStatus> {
-        [
-            JobStatus::InProgress,
-            JobStatus::Succeeded,
-            JobStatus::Failed,
-        ]
-        .into_iter()
-        .find(|j| j.as_str() == s)
-    }
-}
-
 /// What a job was asked to do; fixed when it is initiated. Stored as JSON.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum JobSpec {
@@ -148,10 +121,10 @@ pub enum JobSpec {
         range: (u64, u64),
         /// The range's tree hash, when the range is tree-hash aligned.
         range_tree_hash: Option<String>,
-        tier: String,
+        tier: Tier,
     },
     Inventory {
-        format: String,
+        format: InventoryFormat,
         /// As the client gave them; `start`/`end` parsed bound the listing.
         start_date: Option<String>,
         end_date: Option<String>,
@@ -251,7 +224,7 @@ pub struct CapacityUnit {
 pub struct Retrieval {
     pub at: OffsetDateTime,
     pub bytes: u64,
-    pub tier: String,
+    pub tier: Tier,
 }
 
 /// One page of a listing; `more` says whether items follow the last one.

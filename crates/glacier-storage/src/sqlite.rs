@@ -6,8 +6,8 @@ use crate::meta::*;
 use crate::{Result, StorageError};
 use async_trait::async_trait;
 use glacier_core::multipart::{PartInfo, check_complete};
-use glacier_core::wire::LockState;
 use glacier_core::{Digest, TreeHash};
+use glacier_core::{JobStatus, LockState};
 use rusqlite::{Connection, OptionalExtension, Transaction, params};
 use std::collections::{BTreeMap, HashSet};
 use std::path::Path;
@@ -443,8 +443,9 @@ fn job_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Result<JobRecord>> {
     let parsed = serde_json::from_str::<JobSpec>(&spec)
         .map_err(|e| StorageError::Backend(format!("stored job spec: {e}")))
         .and_then(|spec| {
-            let status = JobStatus::parse(&status)
-                .ok_or_else(|| StorageError::Backend(format!("stored job status {status:?}")))?;
+            let status = status
+                .parse::<JobStatus>()
+                .map_err(|e| StorageError::Backend(format!("stored job status: {e}")))?;
             Ok((spec, status))
         });
     let (spec, status) = match parsed {
@@ -1041,7 +1042,7 @@ impl MetadataStore for SqliteMetadataStore {
                 )?;
                 tx.execute(
                     "INSERT INTO retrievals (account, at_ms, bytes, tier) VALUES (?1, ?2, ?3, ?4)",
-                    params![key.account, at, i(range.1 - range.0 + 1), tier],
+                    params![key.account, at, i(range.1 - range.0 + 1), tier.as_str()],
                 )?;
             }
             read_job(tx, &key, &job.id)
@@ -1060,13 +1061,20 @@ impl MetadataStore for SqliteMetadataStore {
                 "SELECT at_ms, bytes, tier FROM retrievals WHERE account = ?1 AND at_ms >= ?2 ORDER BY at_ms",
             )?;
             let rows = stmt.query_map(params![account, to_ms(since)], |r| {
-                Ok(Retrieval {
-                    at: from_ms(r.get(0)?),
-                    bytes: u(r.get(1)?),
-                    tier: r.get(2)?,
-                })
+                Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?, r.get::<_, String>(2)?))
             })?;
-            Ok(rows.collect::<Result<_, _>>()?)
+            let mut out = Vec::new();
+            for row in rows {
+                let (at, bytes, tier) = row?;
+                out.push(Retrieval {
+                    at: from_ms(at),
+                    bytes: u(bytes),
+                    tier: tier
+                        .parse()
+                        .map_err(|e| StorageError::Backend(format!("stored retrieval: {e}")))?,
+                });
+            }
+            Ok(out)
         })
         .await
     }

@@ -5,8 +5,9 @@
 use super::Service;
 use crate::error::{ApiError, ApiResult};
 use crate::policy::{Decision, Policy, context_key};
-use glacier_core::wire::{self, LockState};
+use glacier_core::wire;
 use glacier_core::{ErrorCode, format_date};
+use glacier_core::{LockState, Operation, RetrievalStrategy, Tier};
 use glacier_storage::{CapacityUnit, LockSwap, StorageError, VaultKey, VaultLock};
 use time::OffsetDateTime;
 
@@ -104,10 +105,10 @@ impl Service {
     pub async fn authorize(
         &self,
         caller_account: &str,
-        action: &str,
+        operation: Operation,
         target: Target<'_>,
     ) -> ApiResult<()> {
-        let action = format!("glacier:{action}");
+        let action = format!("glacier:{operation}");
         let refuse = |resource: &str, why: &str| {
             denied(format!(
                 "User: arn:aws:iam::{caller_account}:root is not authorized to perform: {action} on resource: {resource}{why}"
@@ -145,9 +146,9 @@ impl Service {
         // region the server is started with later.
         let resource = glacier_core::vault_arn(&region, &key.account, &key.name);
         if policies.is_empty() {
-            return match (own, action.as_str()) {
+            return match (own, operation) {
                 (true, _) => Ok(()),
-                (false, "glacier:CreateVault") => Err(refuse(
+                (false, Operation::CreateVault) => Err(refuse(
                     &resource,
                     "; vaults are created in the caller's own account",
                 )),
@@ -235,17 +236,17 @@ impl Service {
     /// 5 minutes (`InsufficientCapacityException`); Standard and Bulk ones against the data
     /// retrieval policy (`PolicyEnforcedException`): `BytesPerHour` over a sliding hour,
     /// `FreeTier` over a sliding day. The caller holds the admission lock.
-    pub(super) async fn admit(&self, account: &str, bytes: u64, tier: &str) -> ApiResult<()> {
+    pub(super) async fn admit(&self, account: &str, bytes: u64, tier: Tier) -> ApiResult<()> {
         let now = OffsetDateTime::now_utc();
         let ledger = self
             .meta
             .retrievals_since(account, now - time::Duration::days(1))
             .await?;
-        if tier == "Expedited" {
+        if tier == Tier::Expedited {
             let window = now - time::Duration::minutes(5);
             let recent = ledger
                 .iter()
-                .filter(|r| r.tier == "Expedited" && r.at >= window)
+                .filter(|r| r.tier == Tier::Expedited && r.at >= window)
                 .count();
             let units = self
                 .meta
@@ -272,12 +273,11 @@ impl Service {
             .policy
             .and_then(|p| p.rules)
             .and_then(|r| r.into_iter().next());
-        let (limit, window, name) = match rule
-            .as_ref()
-            .map(|r| (r.strategy.as_deref(), r.bytes_per_hour))
-        {
-            Some((Some("BytesPerHour"), Some(n))) => (n, time::Duration::hours(1), "hour"),
-            Some((Some("FreeTier"), _)) => (
+        let (limit, window, name) = match rule.as_ref().map(|r| (r.strategy, r.bytes_per_hour)) {
+            Some((Some(RetrievalStrategy::BytesPerHour), Some(n))) => {
+                (n, time::Duration::hours(1), "hour")
+            }
+            Some((Some(RetrievalStrategy::FreeTier), _)) => (
                 self.settings.free_tier_bytes_per_day,
                 time::Duration::days(1),
                 "24 hours (free tier)",
@@ -286,7 +286,7 @@ impl Service {
         };
         let used: u64 = ledger
             .iter()
-            .filter(|r| r.tier != "Expedited" && r.at >= now - window)
+            .filter(|r| r.tier != Tier::Expedited && r.at >= now - window)
             .map(|r| r.bytes)
             .sum();
         if used.saturating_add(bytes) > limit {
@@ -477,7 +477,7 @@ impl Service {
             Some(p) => serde_json::from_str(&p).map_err(ApiError::internal)?,
             None => wire::DataRetrievalPolicy {
                 rules: Some(vec![wire::DataRetrievalRule {
-                    strategy: Some("None".into()),
+                    strategy: Some(RetrievalStrategy::None),
                     bytes_per_hour: None,
                 }]),
             },
@@ -503,22 +503,17 @@ impl Service {
                 rules.len()
             )));
         };
-        match (rule.strategy.as_deref(), rule.bytes_per_hour) {
-            (Some("BytesPerHour"), Some(n)) if n > 0 => {}
-            (Some("BytesPerHour"), _) => {
+        match (rule.strategy, rule.bytes_per_hour) {
+            (Some(RetrievalStrategy::BytesPerHour), Some(n)) if n > 0 => {}
+            (Some(RetrievalStrategy::BytesPerHour), _) => {
                 return Err(ApiError::invalid(
                     "The BytesPerHour strategy needs BytesPerHour of at least 1",
                 ));
             }
-            (Some("FreeTier" | "None"), None) => {}
-            (Some(s @ ("FreeTier" | "None")), Some(_)) => {
+            (Some(RetrievalStrategy::FreeTier | RetrievalStrategy::None), None) => {}
+            (Some(s @ (RetrievalStrategy::FreeTier | RetrievalStrategy::None)), Some(_)) => {
                 return Err(ApiError::invalid(format!(
                     "BytesPerHour is only allowed with the BytesPerHour strategy, not {s}"
-                )));
-            }
-            (Some(other), _) => {
-                return Err(ApiError::invalid(format!(
-                    "Invalid Strategy {other:?}: use BytesPerHour, FreeTier or None"
                 )));
             }
             (None, _) => return Err(ApiError::missing("Strategy")),

@@ -4,7 +4,7 @@
 use super::Service;
 use super::jobs::parse_date;
 use crate::error::{ApiError, ApiResult};
-use glacier_core::{TreeHasher, format_date};
+use glacier_core::{InventoryFormat, TreeHasher, format_date};
 use glacier_storage::{
     ArchiveCursor, ArchiveQuery, ArchiveSummary, JobRecord, JobSpec, Segment, VaultKey,
 };
@@ -67,12 +67,12 @@ struct Entry<'a> {
 
 impl Encoder {
     fn start(
-        format: &str,
+        format: InventoryFormat,
         vault_arn: &str,
         date: &str,
         out: &mut Vec<u8>,
     ) -> anyhow::Result<Encoder> {
-        if format == "CSV" {
+        if format == InventoryFormat::Csv {
             csv_record(
                 out,
                 [
@@ -168,7 +168,7 @@ impl Service {
         let mut hasher = TreeHasher::new();
         let mut buf = Vec::with_capacity(FLUSH_AT * 2);
         let mut encoder = Encoder::start(
-            format,
+            *format,
             &self.vault_arn(key).await,
             &format_date(OffsetDateTime::now_utc()),
             &mut buf,

@@ -10,15 +10,14 @@ use glacier_core::treehash::{is_tree_hash_aligned, range_tree_hash, tree_hash_of
 use glacier_core::wire::{
     self, GlacierJobDescription, InventoryRetrievalJobDescription, JobParameters,
 };
-use glacier_core::{Digest, MIB, TreeHash, format_date, range, validate};
-use glacier_storage::{
-    BlobStore, JobFilter, JobFinish, JobRecord, JobSpec, JobStatus, Segment, VaultKey,
+use glacier_core::{
+    Digest, InventoryFormat, JobAction, JobStatus, MIB, TreeHash, format_date, range, validate,
 };
+use glacier_storage::{BlobStore, JobFilter, JobFinish, JobRecord, JobSpec, Segment, VaultKey};
 use std::sync::Arc;
 use time::OffsetDateTime;
 use tokio_util::sync::CancellationToken;
 
-const TIERS: &[&str] = &["Expedited", "Standard", "Bulk"];
 /// How often the engine looks for expired jobs when nothing else wakes it.
 const EXPIRY_SWEEP: std::time::Duration = std::time::Duration::from_secs(60);
 
@@ -84,13 +83,7 @@ impl Service {
                     .archive_id
                     .as_deref()
                     .ok_or_else(|| ApiError::missing("ArchiveId"))?;
-                let tier = p.tier.clone().unwrap_or_else(|| "Standard".into());
-                if !TIERS.contains(&tier.as_str()) {
-                    return Err(ApiError::invalid(format!(
-                        "Invalid Tier: {tier:?}; the tiers are {}",
-                        TIERS.join(", ")
-                    )));
-                }
+                let tier = p.tier.unwrap_or_default();
                 let archive = self.meta.get_archive(key, archive_id).await?;
                 let span = match &p.retrieval_byte_range {
                     Some(r) => range::retrieval_range(r, archive.size)?,
@@ -107,7 +100,7 @@ impl Service {
                 let range_tree_hash = is_tree_hash_aligned(span.start, span.end, archive.size)
                     .then(|| leaves_of(&leaves, span).map(tree_hash_of))
                     .flatten();
-                let delay = self.settings.retrieval_delay.of(&tier);
+                let delay = self.settings.retrieval_delay.of(tier);
                 let spec = JobSpec::Archive {
                     archive_id: archive.id,
                     archive_description: archive.description,
@@ -120,12 +113,7 @@ impl Service {
                 (spec, delay)
             }
             "inventory-retrieval" => {
-                let format = p.format.clone().unwrap_or_else(|| "JSON".into());
-                if format != "JSON" && format != "CSV" {
-                    return Err(ApiError::invalid(format!(
-                        "Invalid Format: {format:?}; the formats are JSON and CSV"
-                    )));
-                }
+                let format = p.format.unwrap_or(InventoryFormat::Json);
                 let params = p.inventory_retrieval_parameters.clone().unwrap_or_default();
                 let start = params
                     .start_date
@@ -179,7 +167,7 @@ impl Service {
         };
         let _admission = self.admission.lock().await;
         if let JobSpec::Archive { range, tier, .. } = &spec {
-            self.admit(&key.account, range.1 - range.0 + 1, tier)
+            self.admit(&key.account, range.1 - range.0 + 1, *tier)
                 .await?;
         }
         let created = now();
@@ -207,15 +195,19 @@ impl Service {
     /// The DescribeJob body of a job of the vault of ARN `vault_arn`.
     pub fn job_description(&self, vault_arn: &str, job: &JobRecord) -> GlacierJobDescription {
         let done = job.status != JobStatus::InProgress;
+        let action = match job.spec {
+            JobSpec::Archive { .. } => JobAction::ArchiveRetrieval,
+            JobSpec::Inventory { .. } => JobAction::InventoryRetrieval,
+        };
         let mut d = GlacierJobDescription {
             job_id: job.id.clone(),
             job_description: job.description.clone(),
-            action: String::new(),
+            action,
             archive_id: None,
             vault_arn: vault_arn.to_owned(),
             creation_date: format_date(job.created),
             completed: done,
-            status_code: job.status.as_str().to_owned(),
+            status_code: job.status,
             status_message: job.status_message.clone(),
             archive_size_in_bytes: None,
             inventory_size_in_bytes: None,
@@ -240,13 +232,12 @@ impl Service {
                 tier,
                 ..
             } => {
-                d.action = "ArchiveRetrieval".into();
                 d.archive_id = Some(archive_id.clone());
                 d.archive_size_in_bytes = Some(*archive_size);
                 d.archive_sha256_tree_hash = Some(archive_tree_hash.clone());
                 d.sha256_tree_hash = range_tree_hash.clone();
                 d.retrieval_byte_range = Some(format!("{}-{}", range.0, range.1));
-                d.tier = Some(tier.clone());
+                d.tier = Some(*tier);
             }
             JobSpec::Inventory {
                 format,
@@ -255,10 +246,9 @@ impl Service {
                 limit,
                 ..
             } => {
-                d.action = "InventoryRetrieval".into();
                 d.inventory_size_in_bytes = job.output_size;
                 d.inventory_retrieval_parameters = Some(InventoryRetrievalJobDescription {
-                    format: Some(format.clone()),
+                    format: Some(*format),
                     start_date: start_date.clone(),
                     end_date: end_date.clone(),
                     limit: limit.map(|l| l.to_string()),
@@ -292,15 +282,7 @@ impl Service {
                 )));
             }
         };
-        let status = status
-            .map(|s| {
-                JobStatus::parse(s).ok_or_else(|| {
-                    ApiError::invalid(format!(
-                        "Invalid statuscode: {s:?}; use InProgress, Succeeded or Failed"
-                    ))
-                })
-            })
-            .transpose()?;
+        let status = status.map(str::parse::<JobStatus>).transpose()?;
         let after = marker
             .map(|m| {
                 m.parse::<u64>()
@@ -381,10 +363,9 @@ impl Service {
                 )
             }
             JobSpec::Inventory { format, .. } => {
-                let ct = if format == "CSV" {
-                    "text/csv"
-                } else {
-                    "application/json"
+                let ct = match format {
+                    InventoryFormat::Csv => "text/csv",
+                    InventoryFormat::Json => "application/json",
                 };
                 (0, ct, None, None)
             }
