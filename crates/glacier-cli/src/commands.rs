@@ -8,7 +8,7 @@ use glacier_client::layer1::Transfer;
 use glacier_client::layer2::{InventoryRequest, WaitOptions};
 use glacier_client::{ConcurrentDownloader, GlacierError, Job, Source, Vault};
 use glacier_core::wire::JobParameters;
-use glacier_core::{JobStatus, Tier};
+use glacier_core::{ErrorCode, JobStatus, Tier};
 use serde_json::json;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -74,15 +74,19 @@ pub(crate) fn explain(e: &anyhow::Error) -> String {
         format!("{context}: ")
     };
     match g {
-        GlacierError::UnexpectedHttpResponse { code, message, .. }
-            if code == "ResourceNotFoundException" =>
-        {
+        GlacierError::UnexpectedHttpResponse {
+            code: Some(ErrorCode::ResourceNotFoundException),
+            message,
+            ..
+        } => {
             format!(
                 "{prefix}{message} (check the name or id; `glacier vault list` lists the vaults)"
             )
         }
-        GlacierError::UnexpectedHttpResponse { code, message, .. } => {
-            format!("{prefix}{message} ({code})")
+        GlacierError::UnexpectedHttpResponse {
+            raw_code, message, ..
+        } => {
+            format!("{prefix}{message} ({raw_code})")
         }
         GlacierError::Transport { source, .. } => {
             format!(
@@ -236,7 +240,7 @@ async fn purge(
         match vault.delete_archive(&e.archive_id).await {
             Ok(()) => deleted += 1,
             // Deleted by an earlier run whose checkpoint write was lost.
-            Err(err) if err.code() == Some("ResourceNotFoundException") => {}
+            Err(err) if err.code() == Some(ErrorCode::ResourceNotFoundException) => {}
             Err(err) => {
                 return Err(anyhow::Error::new(err).context(format!(
                     "deleting archive {} (run the purge again to continue)",
@@ -435,7 +439,7 @@ async fn upload_resumable(
                 let _ = std::fs::remove_file(&state);
                 return Ok(id);
             }
-            Err(e) if e.code() == Some("ResourceNotFoundException") => {
+            Err(e) if e.code() == Some(ErrorCode::ResourceNotFoundException) => {
                 // The upload is gone (aborted or expired): start again.
                 let _ = std::fs::remove_file(&state);
             }

@@ -1,5 +1,7 @@
 //! The client's one error type, mirroring the seed's exceptions.
 
+use glacier_core::{ErrorCode, Operation};
+
 /// A boxed error from a transport or a body.
 pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
 
@@ -7,14 +9,24 @@ pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
 #[derive(Debug, thiserror::Error)]
 pub enum GlacierError {
     /// The service answered with a status the operation does not expect (the seed's
-    /// `UnexpectedHTTPResponseError`); `code` and `message` come from Glacier's error body.
-    #[error("{operation}: HTTP {status} {code}: {message}")]
+    /// `UnexpectedHTTPResponseError`); the code and `message` come from Glacier's error body.
+    #[error("{operation}: HTTP {status} {raw_code}: {message}")]
     UnexpectedHttpResponse {
-        operation: &'static str,
+        operation: Operation,
         status: u16,
-        code: String,
+        /// The error code, when it is one of the API's.
+        code: Option<ErrorCode>,
+        /// The code as the service sent it (the status, when the body had none).
+        raw_code: String,
         message: String,
         request_id: Option<String>,
+    },
+    /// The service answered as expected, but not in the shape the operation defines (a body
+    /// that is not its JSON, a header missing).
+    #[error("{operation}: invalid response: {message}")]
+    InvalidResponse {
+        operation: Operation,
+        message: String,
     },
     /// Data did not hash to the tree hash it should have (`TreeHashDoesNotMatchError`).
     #[error("tree hash mismatch for {what}: expected {expected}, computed {actual}")]
@@ -35,7 +47,7 @@ pub enum GlacierError {
     /// The request never got an HTTP answer, or its body broke off.
     #[error("{operation}: transport error: {source}")]
     Transport {
-        operation: &'static str,
+        operation: Operation,
         #[source]
         source: BoxError,
     },
@@ -49,10 +61,10 @@ pub enum GlacierError {
 }
 
 impl GlacierError {
-    /// The Glacier error code, for errors the service answered.
-    pub fn code(&self) -> Option<&str> {
+    /// The Glacier error code, for errors the service answered with one of the API's.
+    pub fn code(&self) -> Option<ErrorCode> {
         match self {
-            GlacierError::UnexpectedHttpResponse { code, .. } => Some(code),
+            GlacierError::UnexpectedHttpResponse { code, .. } => *code,
             _ => None,
         }
     }
@@ -74,10 +86,13 @@ impl GlacierError {
                     || *status == 408
                     || *status == 429
                     || matches!(
-                        code.as_str(),
-                        "ThrottlingException"
-                            | "RequestTimeoutException"
-                            | "ServiceUnavailableException"
+                        code,
+                        Some(
+                            ErrorCode::ThrottlingException
+                                | ErrorCode::RequestTimeoutException
+                                | ErrorCode::ServiceUnavailableException
+                                | ErrorCode::SlowDown
+                        )
                     )
             }
             GlacierError::Transport { .. } => true,
@@ -89,7 +104,8 @@ impl GlacierError {
     /// so that even an operation that is not idempotent may be repeated.
     pub fn is_throttling(&self) -> bool {
         matches!(self, GlacierError::UnexpectedHttpResponse { status, code, .. }
-            if *status == 429 || code == "ThrottlingException" || code == "SlowDown")
+            if *status == 429
+                || matches!(code, Some(ErrorCode::ThrottlingException | ErrorCode::SlowDown)))
     }
 }
 
@@ -101,9 +117,10 @@ mod tests {
 
     fn answer(status: u16, code: &str) -> GlacierError {
         GlacierError::UnexpectedHttpResponse {
-            operation: "Test",
+            operation: Operation::DescribeVault,
             status,
-            code: code.into(),
+            code: code.parse().ok(),
+            raw_code: code.into(),
             message: String::new(),
             request_id: None,
         }
@@ -119,7 +136,9 @@ mod tests {
         assert!(!answer(404, "ResourceNotFoundException").is_transient());
         assert_eq!(
             answer(404, "ResourceNotFoundException").code(),
-            Some("ResourceNotFoundException")
+            Some(ErrorCode::ResourceNotFoundException)
         );
+        assert!(answer(503, "SlowDown").is_throttling());
+        assert_eq!(answer(400, "SomethingNew").code(), None);
     }
 }

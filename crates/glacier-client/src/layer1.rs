@@ -13,7 +13,7 @@ use crate::transport::{Body, HttpTransport, ResponseBody, Transport, empty, full
 use bytes::Bytes;
 use futures_util::{Stream, TryStreamExt};
 use glacier_core::headers as h;
-use glacier_core::wire;
+use glacier_core::{LinearHash, Operation, TreeHash, wire};
 use http::{Method, header};
 use http_body_util::BodyExt;
 use std::collections::BTreeMap;
@@ -112,7 +112,8 @@ impl RetryPolicy {
 pub struct ArchiveCreated {
     pub location: String,
     pub archive_id: String,
-    pub checksum: String,
+    /// The tree hash the service computed.
+    pub checksum: TreeHash,
 }
 
 /// What InitiateMultipartUpload answers.
@@ -137,7 +138,7 @@ pub struct JobOutput {
     pub content_type: Option<String>,
     pub content_length: Option<u64>,
     /// The tree hash of the returned bytes, when Glacier computed one.
-    pub checksum: Option<String>,
+    pub checksum: Option<TreeHash>,
     pub accept_ranges: Option<String>,
     pub archive_description: Option<String>,
     pub body: ByteStream,
@@ -247,7 +248,7 @@ impl ByteStream {
             .collect()
             .await
             .map_err(|e| GlacierError::Transport {
-                operation: "GetJobOutput",
+                operation: Operation::GetJobOutput,
                 source: e,
             })?;
         Ok(collected.to_bytes())
@@ -258,7 +259,7 @@ impl ByteStream {
         self.0
             .into_data_stream()
             .map_err(|e| GlacierError::Transport {
-                operation: "GetJobOutput",
+                operation: Operation::GetJobOutput,
                 source: e,
             })
     }
@@ -390,7 +391,7 @@ pub struct Layer1 {
 
 /// One request of one operation.
 struct Call {
-    operation: &'static str,
+    operation: Operation,
     method: Method,
     path: String,
     query: Vec<(&'static str, String)>,
@@ -447,13 +448,7 @@ impl Layer1 {
         format!("/{}/vaults/{}", seg(&self.inner.account_id), seg(vault))
     }
 
-    fn call(
-        &self,
-        operation: &'static str,
-        method: Method,
-        path: String,
-        ok: &'static [u16],
-    ) -> Call {
+    fn call(&self, operation: Operation, method: Method, path: String, ok: &'static [u16]) -> Call {
         Call {
             operation,
             method,
@@ -469,7 +464,7 @@ impl Layer1 {
 
     fn json_call<T: serde::Serialize>(
         &self,
-        operation: &'static str,
+        operation: Operation,
         method: Method,
         path: String,
         ok: &'static [u16],
@@ -623,7 +618,7 @@ impl Layer1 {
                 return Err(err);
             }
             let wait = self.inner.retry.delay(attempt);
-            tracing::debug!(operation = call.operation, attempt, ?wait, error = %err, "retrying");
+            tracing::debug!(operation = call.operation.as_str(), attempt, ?wait, error = %err, "retrying");
             tokio::time::sleep(wait).await;
         }
     }
@@ -654,7 +649,7 @@ impl Layer1 {
         let request_id = header_str(&resp, h::REQUEST_ID);
         let body = read_limited(resp.into_body(), 64 * 1024).await;
         let parsed: Option<wire::ErrorBody> = serde_json::from_slice(&body).ok();
-        let (code, message) = match parsed {
+        let (raw_code, message) = match parsed {
             Some(e) => (e.code, e.message),
             None => (
                 status.to_string(),
@@ -664,7 +659,8 @@ impl Layer1 {
         Err(GlacierError::UnexpectedHttpResponse {
             operation: call.operation,
             status,
-            code,
+            code: raw_code.parse().ok(),
+            raw_code,
             message,
             request_id,
         })
@@ -688,12 +684,9 @@ impl Layer1 {
                 }
             }
         };
-        serde_json::from_slice(&bytes).map_err(|e| GlacierError::UnexpectedHttpResponse {
+        serde_json::from_slice(&bytes).map_err(|e| GlacierError::InvalidResponse {
             operation,
-            status: 200,
-            code: "InvalidResponse".into(),
             message: format!("the response body is not the JSON expected: {e}"),
-            request_id: None,
         })
     }
 
@@ -721,17 +714,14 @@ async fn read_limited(mut body: ResponseBody, limit: usize) -> Vec<u8> {
     out
 }
 
-fn required(headers: &http::HeaderMap, operation: &'static str, name: &str) -> Result<String> {
+fn required(headers: &http::HeaderMap, operation: Operation, name: &str) -> Result<String> {
     headers
         .get(name)
         .and_then(|v| v.to_str().ok())
         .map(str::to_owned)
-        .ok_or_else(|| GlacierError::UnexpectedHttpResponse {
+        .ok_or_else(|| GlacierError::InvalidResponse {
             operation,
-            status: 0,
-            code: "InvalidResponse".into(),
             message: format!("the response has no {name} header"),
-            request_id: None,
         })
 }
 
@@ -744,11 +734,20 @@ fn list_query(call: &mut Call, limit: Option<u32>, marker: Option<&str>) {
     }
 }
 
-fn archive_created(headers: &http::HeaderMap, operation: &'static str) -> Result<ArchiveCreated> {
+/// The `x-amz-sha256-tree-hash` of a response.
+fn tree_hash_header(headers: &http::HeaderMap, operation: Operation) -> Result<TreeHash> {
+    let raw = required(headers, operation, h::TREE_HASH)?;
+    raw.parse().map_err(|e| GlacierError::InvalidResponse {
+        operation,
+        message: format!("{}: {e}", h::TREE_HASH),
+    })
+}
+
+fn archive_created(headers: &http::HeaderMap, operation: Operation) -> Result<ArchiveCreated> {
     Ok(ArchiveCreated {
         location: required(headers, operation, "location")?,
         archive_id: required(headers, operation, h::ARCHIVE_ID)?,
-        checksum: required(headers, operation, h::TREE_HASH)?,
+        checksum: tree_hash_header(headers, operation)?,
     })
 }
 
@@ -760,9 +759,14 @@ impl Layer1 {
             self.vault_path(vault),
             seg(upload_id)
         );
-        self.send_empty(self.call("AbortMultipartUpload", Method::DELETE, path, &[204]))
-            .await
-            .map(drop)
+        self.send_empty(self.call(
+            Operation::AbortMultipartUpload,
+            Method::DELETE,
+            path,
+            &[204],
+        ))
+        .await
+        .map(drop)
     }
 
     /// Completes a multipart upload; `sha256_treehash` is the tree hash of the whole archive.
@@ -770,7 +774,7 @@ impl Layer1 {
         &self,
         vault: &str,
         upload_id: &str,
-        sha256_treehash: &str,
+        sha256_treehash: TreeHash,
         archive_size: u64,
     ) -> Result<ArchiveCreated> {
         let path = format!(
@@ -778,33 +782,43 @@ impl Layer1 {
             self.vault_path(vault),
             seg(upload_id)
         );
-        let mut call = self.call("CompleteMultipartUpload", Method::POST, path, &[201]);
+        let mut call = self.call(
+            Operation::CompleteMultipartUpload,
+            Method::POST,
+            path,
+            &[201],
+        );
         call.headers = vec![
-            (h::TREE_HASH, sha256_treehash.to_owned()),
+            (h::TREE_HASH, sha256_treehash.to_hex()),
             (h::ARCHIVE_SIZE, archive_size.to_string()),
         ];
         let headers = self.send_empty(call).await?;
-        archive_created(&headers, "CompleteMultipartUpload")
+        archive_created(&headers, Operation::CompleteMultipartUpload)
     }
 
     /// Creates a vault (idempotent); returns its location.
     pub async fn create_vault(&self, vault: &str) -> Result<String> {
         let headers = self
-            .send_empty(self.call("CreateVault", Method::PUT, self.vault_path(vault), &[201]))
+            .send_empty(self.call(
+                Operation::CreateVault,
+                Method::PUT,
+                self.vault_path(vault),
+                &[201],
+            ))
             .await?;
-        required(&headers, "CreateVault", "location")
+        required(&headers, Operation::CreateVault, "location")
     }
 
     pub async fn delete_archive(&self, vault: &str, archive_id: &str) -> Result<()> {
         let path = format!("{}/archives/{}", self.vault_path(vault), seg(archive_id));
-        self.send_empty(self.call("DeleteArchive", Method::DELETE, path, &[204]))
+        self.send_empty(self.call(Operation::DeleteArchive, Method::DELETE, path, &[204]))
             .await
             .map(drop)
     }
 
     pub async fn delete_vault(&self, vault: &str) -> Result<()> {
         self.send_empty(self.call(
-            "DeleteVault",
+            Operation::DeleteVault,
             Method::DELETE,
             self.vault_path(vault),
             &[204],
@@ -815,9 +829,14 @@ impl Layer1 {
 
     pub async fn delete_vault_notifications(&self, vault: &str) -> Result<()> {
         let path = format!("{}/notification-configuration", self.vault_path(vault));
-        self.send_empty(self.call("DeleteVaultNotifications", Method::DELETE, path, &[204]))
-            .await
-            .map(drop)
+        self.send_empty(self.call(
+            Operation::DeleteVaultNotifications,
+            Method::DELETE,
+            path,
+            &[204],
+        ))
+        .await
+        .map(drop)
     }
 
     pub async fn describe_job(
@@ -826,13 +845,18 @@ impl Layer1 {
         job_id: &str,
     ) -> Result<wire::GlacierJobDescription> {
         let path = format!("{}/jobs/{}", self.vault_path(vault), seg(job_id));
-        self.send_json(self.call("DescribeJob", Method::GET, path, &[200]))
+        self.send_json(self.call(Operation::DescribeJob, Method::GET, path, &[200]))
             .await
     }
 
     pub async fn describe_vault(&self, vault: &str) -> Result<wire::DescribeVaultOutput> {
-        self.send_json(self.call("DescribeVault", Method::GET, self.vault_path(vault), &[200]))
-            .await
+        self.send_json(self.call(
+            Operation::DescribeVault,
+            Method::GET,
+            self.vault_path(vault),
+            &[200],
+        ))
+        .await
     }
 
     /// Downloads a job's output, or the inclusive `byte_range` of it; the body streams.
@@ -843,17 +867,21 @@ impl Layer1 {
         byte_range: Option<(u64, u64)>,
     ) -> Result<JobOutput> {
         let path = format!("{}/jobs/{}/output", self.vault_path(vault), seg(job_id));
-        let mut call = self.call("GetJobOutput", Method::GET, path, &[200, 206]);
+        let mut call = self.call(Operation::GetJobOutput, Method::GET, path, &[200, 206]);
         if let Some((start, end)) = byte_range {
             call.headers.push(("range", format!("bytes={start}-{end}")));
         }
         let resp = self.send(&call).await?;
+        let checksum = match resp.headers().contains_key(h::TREE_HASH) {
+            true => Some(tree_hash_header(resp.headers(), Operation::GetJobOutput)?),
+            false => None,
+        };
         Ok(JobOutput {
             status: resp.status().as_u16(),
             content_range: header_str(&resp, "content-range"),
             content_type: header_str(&resp, "content-type"),
             content_length: header_str(&resp, "content-length").and_then(|v| v.parse().ok()),
-            checksum: header_str(&resp, h::TREE_HASH),
+            checksum,
             accept_ranges: header_str(&resp, "accept-ranges"),
             archive_description: header_str(&resp, h::ARCHIVE_DESCRIPTION),
             body: self.output_body(resp.into_body()),
@@ -865,7 +893,7 @@ impl Layer1 {
         vault: &str,
     ) -> Result<wire::VaultNotificationConfig> {
         let path = format!("{}/notification-configuration", self.vault_path(vault));
-        self.send_json(self.call("GetVaultNotifications", Method::GET, path, &[200]))
+        self.send_json(self.call(Operation::GetVaultNotifications, Method::GET, path, &[200]))
             .await
     }
 
@@ -876,12 +904,13 @@ impl Layer1 {
         job_data: &wire::JobParameters,
     ) -> Result<JobInitiated> {
         let path = format!("{}/jobs", self.vault_path(vault));
-        let mut call = self.json_call("InitiateJob", Method::POST, path, &[202], job_data)?;
+        let mut call =
+            self.json_call(Operation::InitiateJob, Method::POST, path, &[202], job_data)?;
         call.idempotent = false;
         let headers = self.send_empty(call).await?;
         Ok(JobInitiated {
-            location: required(&headers, "InitiateJob", "location")?,
-            job_id: required(&headers, "InitiateJob", h::JOB_ID)?,
+            location: required(&headers, Operation::InitiateJob, "location")?,
+            job_id: required(&headers, Operation::InitiateJob, h::JOB_ID)?,
         })
     }
 
@@ -892,7 +921,12 @@ impl Layer1 {
         description: Option<&str>,
     ) -> Result<UploadInitiated> {
         let path = format!("{}/multipart-uploads", self.vault_path(vault));
-        let mut call = self.call("InitiateMultipartUpload", Method::POST, path, &[201]);
+        let mut call = self.call(
+            Operation::InitiateMultipartUpload,
+            Method::POST,
+            path,
+            &[201],
+        );
         call.idempotent = false;
         call.headers.push((h::PART_SIZE, part_size.to_string()));
         if let Some(d) = description {
@@ -900,8 +934,12 @@ impl Layer1 {
         }
         let headers = self.send_empty(call).await?;
         Ok(UploadInitiated {
-            location: required(&headers, "InitiateMultipartUpload", "location")?,
-            upload_id: required(&headers, "InitiateMultipartUpload", h::MULTIPART_UPLOAD_ID)?,
+            location: required(&headers, Operation::InitiateMultipartUpload, "location")?,
+            upload_id: required(
+                &headers,
+                Operation::InitiateMultipartUpload,
+                h::MULTIPART_UPLOAD_ID,
+            )?,
         })
     }
 
@@ -915,7 +953,7 @@ impl Layer1 {
         marker: Option<&str>,
     ) -> Result<wire::ListJobsOutput> {
         let path = format!("{}/jobs", self.vault_path(vault));
-        let mut call = self.call("ListJobs", Method::GET, path, &[200]);
+        let mut call = self.call(Operation::ListJobs, Method::GET, path, &[200]);
         if let Some(c) = completed {
             call.query.push(("completed", c.to_string()));
         }
@@ -933,7 +971,7 @@ impl Layer1 {
         marker: Option<&str>,
     ) -> Result<wire::ListMultipartUploadsOutput> {
         let path = format!("{}/multipart-uploads", self.vault_path(vault));
-        let mut call = self.call("ListMultipartUploads", Method::GET, path, &[200]);
+        let mut call = self.call(Operation::ListMultipartUploads, Method::GET, path, &[200]);
         list_query(&mut call, limit, marker);
         self.send_json(call).await
     }
@@ -950,7 +988,7 @@ impl Layer1 {
             self.vault_path(vault),
             seg(upload_id)
         );
-        let mut call = self.call("ListParts", Method::GET, path, &[200]);
+        let mut call = self.call(Operation::ListParts, Method::GET, path, &[200]);
         list_query(&mut call, limit, marker);
         self.send_json(call).await
     }
@@ -961,7 +999,7 @@ impl Layer1 {
         marker: Option<&str>,
     ) -> Result<wire::ListVaultsOutput> {
         let path = format!("/{}/vaults", seg(&self.inner.account_id));
-        let mut call = self.call("ListVaults", Method::GET, path, &[200]);
+        let mut call = self.call(Operation::ListVaults, Method::GET, path, &[200]);
         list_query(&mut call, limit, marker);
         self.send_json(call).await
     }
@@ -973,7 +1011,7 @@ impl Layer1 {
     ) -> Result<()> {
         let path = format!("{}/notification-configuration", self.vault_path(vault));
         self.send_empty(self.json_call(
-            "SetVaultNotifications",
+            Operation::SetVaultNotifications,
             Method::PUT,
             path,
             &[204],
@@ -983,55 +1021,56 @@ impl Layer1 {
         .map(drop)
     }
 
-    /// Uploads an archive in one request. `linear_hash` is the hex SHA-256 of the body and
+    /// Uploads an archive in one request. `linear_hash` is the SHA-256 of the body and
     /// `tree_hash` its tree hash: the caller has them (or computes them once), nothing is re-hashed.
     pub async fn upload_archive(
         &self,
         vault: &str,
         archive: Payload,
-        linear_hash: &str,
-        tree_hash: &str,
+        linear_hash: LinearHash,
+        tree_hash: TreeHash,
         description: Option<&str>,
     ) -> Result<ArchiveCreated> {
         let path = format!("{}/archives", self.vault_path(vault));
-        let mut call = self.call("UploadArchive", Method::POST, path, &[201]);
+        let mut call = self.call(Operation::UploadArchive, Method::POST, path, &[201]);
         call.payload = archive;
-        call.payload_sha256 = linear_hash.to_owned();
-        call.headers.push((h::TREE_HASH, tree_hash.to_owned()));
+        call.payload_sha256 = linear_hash.to_hex();
+        call.headers.push((h::TREE_HASH, tree_hash.to_hex()));
         if let Some(d) = description {
             call.headers.push((h::ARCHIVE_DESCRIPTION, d.to_owned()));
         }
         // A repeat after a lost answer could store the archive twice; retry only when refused.
         call.idempotent = false;
         let headers = self.send_empty(call).await?;
-        archive_created(&headers, "UploadArchive")
+        archive_created(&headers, Operation::UploadArchive)
     }
 
-    /// Uploads one part; `byte_range` is the part's inclusive range in the archive.
+    /// Uploads one part; `byte_range` is the part's inclusive range in the archive. Returns the
+    /// tree hash the service computed.
     pub async fn upload_part(
         &self,
         vault: &str,
         upload_id: &str,
-        linear_hash: &str,
-        tree_hash: &str,
+        linear_hash: LinearHash,
+        tree_hash: TreeHash,
         byte_range: (u64, u64),
         part_data: Payload,
-    ) -> Result<String> {
+    ) -> Result<TreeHash> {
         let path = format!(
             "{}/multipart-uploads/{}",
             self.vault_path(vault),
             seg(upload_id)
         );
-        let mut call = self.call("UploadMultipartPart", Method::PUT, path, &[204]);
+        let mut call = self.call(Operation::UploadMultipartPart, Method::PUT, path, &[204]);
         call.payload = part_data;
-        call.payload_sha256 = linear_hash.to_owned();
-        call.headers.push((h::TREE_HASH, tree_hash.to_owned()));
+        call.payload_sha256 = linear_hash.to_hex();
+        call.headers.push((h::TREE_HASH, tree_hash.to_hex()));
         call.headers.push((
             "content-range",
             format!("bytes {}-{}/*", byte_range.0, byte_range.1),
         ));
         let headers = self.send_empty(call).await?;
-        required(&headers, "UploadMultipartPart", h::TREE_HASH)
+        tree_hash_header(&headers, Operation::UploadMultipartPart)
     }
 
     // ---- the rest of the 2012-06-01 API ----
@@ -1041,25 +1080,36 @@ impl Layer1 {
         let body = wire::PolicyDocument {
             policy: Some(policy.to_owned()),
         };
-        self.send_empty(self.json_call("SetVaultAccessPolicy", Method::PUT, path, &[204], &body)?)
-            .await
-            .map(drop)
+        self.send_empty(self.json_call(
+            Operation::SetVaultAccessPolicy,
+            Method::PUT,
+            path,
+            &[204],
+            &body,
+        )?)
+        .await
+        .map(drop)
     }
 
     /// The vault's access policy document.
     pub async fn get_vault_access_policy(&self, vault: &str) -> Result<String> {
         let path = format!("{}/access-policy", self.vault_path(vault));
         let doc: wire::PolicyDocument = self
-            .send_json(self.call("GetVaultAccessPolicy", Method::GET, path, &[200]))
+            .send_json(self.call(Operation::GetVaultAccessPolicy, Method::GET, path, &[200]))
             .await?;
         Ok(doc.policy.unwrap_or_default())
     }
 
     pub async fn delete_vault_access_policy(&self, vault: &str) -> Result<()> {
         let path = format!("{}/access-policy", self.vault_path(vault));
-        self.send_empty(self.call("DeleteVaultAccessPolicy", Method::DELETE, path, &[204]))
-            .await
-            .map(drop)
+        self.send_empty(self.call(
+            Operation::DeleteVaultAccessPolicy,
+            Method::DELETE,
+            path,
+            &[204],
+        ))
+        .await
+        .map(drop)
     }
 
     /// Starts locking a vault with `policy`; returns the lock id.
@@ -1068,28 +1118,34 @@ impl Layer1 {
         let body = wire::PolicyDocument {
             policy: Some(policy.to_owned()),
         };
-        let mut call = self.json_call("InitiateVaultLock", Method::POST, path, &[201], &body)?;
+        let mut call = self.json_call(
+            Operation::InitiateVaultLock,
+            Method::POST,
+            path,
+            &[201],
+            &body,
+        )?;
         call.idempotent = false;
         let headers = self.send_empty(call).await?;
-        required(&headers, "InitiateVaultLock", h::LOCK_ID)
+        required(&headers, Operation::InitiateVaultLock, h::LOCK_ID)
     }
 
     pub async fn get_vault_lock(&self, vault: &str) -> Result<wire::GetVaultLockOutput> {
         let path = format!("{}/lock-policy", self.vault_path(vault));
-        self.send_json(self.call("GetVaultLock", Method::GET, path, &[200]))
+        self.send_json(self.call(Operation::GetVaultLock, Method::GET, path, &[200]))
             .await
     }
 
     pub async fn complete_vault_lock(&self, vault: &str, lock_id: &str) -> Result<()> {
         let path = format!("{}/lock-policy/{}", self.vault_path(vault), seg(lock_id));
-        self.send_empty(self.call("CompleteVaultLock", Method::POST, path, &[204]))
+        self.send_empty(self.call(Operation::CompleteVaultLock, Method::POST, path, &[204]))
             .await
             .map(drop)
     }
 
     pub async fn abort_vault_lock(&self, vault: &str) -> Result<()> {
         let path = format!("{}/lock-policy", self.vault_path(vault));
-        self.send_empty(self.call("AbortVaultLock", Method::DELETE, path, &[204]))
+        self.send_empty(self.call(Operation::AbortVaultLock, Method::DELETE, path, &[204]))
             .await
             .map(drop)
     }
@@ -1103,7 +1159,8 @@ impl Layer1 {
         let body = wire::AddTagsToVaultInput {
             tags: Some(tags.clone()),
         };
-        let mut call = self.json_call("AddTagsToVault", Method::POST, path, &[204], &body)?;
+        let mut call =
+            self.json_call(Operation::AddTagsToVault, Method::POST, path, &[204], &body)?;
         call.query.push(("operation", "add".into()));
         self.send_empty(call).await.map(drop)
     }
@@ -1113,7 +1170,13 @@ impl Layer1 {
         let body = wire::RemoveTagsFromVaultInput {
             tag_keys: Some(tag_keys.to_vec()),
         };
-        let mut call = self.json_call("RemoveTagsFromVault", Method::POST, path, &[204], &body)?;
+        let mut call = self.json_call(
+            Operation::RemoveTagsFromVault,
+            Method::POST,
+            path,
+            &[204],
+            &body,
+        )?;
         call.query.push(("operation", "remove".into()));
         self.send_empty(call).await.map(drop)
     }
@@ -1121,7 +1184,7 @@ impl Layer1 {
     pub async fn list_tags_for_vault(&self, vault: &str) -> Result<BTreeMap<String, String>> {
         let path = format!("{}/tags", self.vault_path(vault));
         let out: wire::ListTagsForVaultOutput = self
-            .send_json(self.call("ListTagsForVault", Method::GET, path, &[200]))
+            .send_json(self.call(Operation::ListTagsForVault, Method::GET, path, &[200]))
             .await?;
         Ok(out.tags)
     }
@@ -1129,7 +1192,7 @@ impl Layer1 {
     pub async fn get_data_retrieval_policy(&self) -> Result<wire::DataRetrievalPolicy> {
         let path = format!("/{}/policies/data-retrieval", seg(&self.inner.account_id));
         let body: wire::DataRetrievalPolicyBody = self
-            .send_json(self.call("GetDataRetrievalPolicy", Method::GET, path, &[200]))
+            .send_json(self.call(Operation::GetDataRetrievalPolicy, Method::GET, path, &[200]))
             .await?;
         Ok(body.policy.unwrap_or_default())
     }
@@ -1143,7 +1206,7 @@ impl Layer1 {
             policy: Some(policy.clone()),
         };
         self.send_empty(self.json_call(
-            "SetDataRetrievalPolicy",
+            Operation::SetDataRetrievalPolicy,
             Method::PUT,
             path,
             &[204],
@@ -1156,10 +1219,19 @@ impl Layer1 {
     /// Buys a provisioned capacity unit; returns its id.
     pub async fn purchase_provisioned_capacity(&self) -> Result<String> {
         let path = format!("/{}/provisioned-capacity", seg(&self.inner.account_id));
-        let mut call = self.call("PurchaseProvisionedCapacity", Method::POST, path, &[201]);
+        let mut call = self.call(
+            Operation::PurchaseProvisionedCapacity,
+            Method::POST,
+            path,
+            &[201],
+        );
         call.idempotent = false;
         let headers = self.send_empty(call).await?;
-        required(&headers, "PurchaseProvisionedCapacity", h::CAPACITY_ID)
+        required(
+            &headers,
+            Operation::PurchaseProvisionedCapacity,
+            h::CAPACITY_ID,
+        )
     }
 
     pub async fn list_provisioned_capacity(
@@ -1167,7 +1239,12 @@ impl Layer1 {
     ) -> Result<Vec<wire::ProvisionedCapacityDescription>> {
         let path = format!("/{}/provisioned-capacity", seg(&self.inner.account_id));
         let out: wire::ListProvisionedCapacityOutput = self
-            .send_json(self.call("ListProvisionedCapacity", Method::GET, path, &[200]))
+            .send_json(self.call(
+                Operation::ListProvisionedCapacity,
+                Method::GET,
+                path,
+                &[200],
+            ))
             .await?;
         Ok(out.provisioned_capacity_list)
     }

@@ -135,8 +135,8 @@ impl Vault {
                     offset: 0,
                     len: size,
                 },
-                &hex(&linear),
-                &tree.to_hex(),
+                linear,
+                tree,
                 description,
             )
             .await?;
@@ -284,8 +284,8 @@ impl Vault {
                         .upload_part(
                             &vault,
                             &id,
-                            &hex(&linear),
-                            &tree.to_hex(),
+                            linear,
+                            tree,
                             (start, start + len - 1),
                             Payload::File {
                                 path,
@@ -311,13 +311,13 @@ impl Vault {
         let tree = tree_hash_of(&hashes.iter().map(|(_, d)| *d).collect::<Vec<_>>());
         let created = self
             .layer1
-            .complete_multipart_upload(&self.name, upload_id, &tree.to_hex(), total)
+            .complete_multipart_upload(&self.name, upload_id, tree, total)
             .await?;
-        if created.checksum != tree.to_hex() {
+        if created.checksum != tree {
             return Err(GlacierError::TreeHashDoesNotMatch {
                 what: "the completed archive".into(),
                 expected: tree.to_hex(),
-                actual: created.checksum,
+                actual: created.checksum.to_hex(),
             });
         }
         Ok(created.archive_id)
@@ -491,10 +491,6 @@ async fn part_size_for(source: &Source, wanted: u64) -> Result<u64> {
     minimum_part_size(size, wanted).map_err(|e| GlacierError::UploadArchive(e.0))
 }
 
-fn hex(d: &Digest) -> String {
-    TreeHash(*d).to_hex()
-}
-
 /// A retrieval job, with the fields of the seed's `Job.ResponseDataElements`.
 #[derive(Clone)]
 pub struct Job {
@@ -542,7 +538,7 @@ impl Default for WaitOptions {
 pub struct Output {
     pub data: Bytes,
     /// Glacier's tree hash of `data`, when it sent one.
-    pub checksum: Option<String>,
+    pub checksum: Option<TreeHash>,
     pub content_range: Option<String>,
     pub content_type: Option<String>,
     pub archive_description: Option<String>,
@@ -641,13 +637,13 @@ impl Job {
         );
         let expected_len = out.content_length.or(byte_range.map(|(a, b)| b - a + 1));
         let (data, actual) = receive(out.body, expected_len).await?;
-        if let Some(expected) = &checksum
+        if let Some(expected) = checksum
             && validate_checksum
-            && actual.to_hex() != *expected
+            && actual != expected
         {
             return Err(GlacierError::TreeHashDoesNotMatch {
                 what: format!("job {} output {byte_range:?}", self.id),
-                expected: expected.clone(),
+                expected: expected.to_hex(),
                 actual: actual.to_hex(),
             });
         }
@@ -720,10 +716,10 @@ impl Job {
                 }
                 let hash = hasher.finish().0;
                 match checksum {
-                    Some(c) if c != hash.to_hex() && verify => {
+                    Some(c) if c != hash && verify => {
                         return Err(GlacierError::TreeHashDoesNotMatch {
                             what: format!("job {} bytes {start}-{end}", self.id),
-                            expected: c,
+                            expected: c.to_hex(),
                             actual: hash.to_hex(),
                         });
                     }

@@ -1,9 +1,9 @@
 //! The seed's `boto.glacier.utils`: tree hashes and part sizing, over `glacier-core`.
 
 use crate::error::{GlacierError, Result};
-use glacier_core::MIB;
 pub use glacier_core::treehash::{Digest, TreeHash, TreeHasher, sha256, tree_hash_of};
 pub use glacier_core::validate::minimum_part_size;
+use glacier_core::{LinearHash, MIB};
 use std::path::{Path, PathBuf};
 
 /// The default part size of the seed's uploaders: 4 MiB.
@@ -35,7 +35,7 @@ pub fn bytes_to_hex(bytes: &[u8]) -> String {
 pub async fn compute_hashes_from_file(path: &Path) -> Result<(String, String)> {
     let len = tokio::fs::metadata(path).await?.len();
     let (linear, tree) = hash_file_range(path.to_path_buf(), 0, len).await?;
-    Ok((bytes_to_hex(&linear), tree.to_hex()))
+    Ok((linear.to_hex(), tree.to_hex()))
 }
 
 /// Linear and tree hash of a file range, computed on a blocking thread.
@@ -43,8 +43,8 @@ pub(crate) async fn hash_file_range(
     path: PathBuf,
     offset: u64,
     len: u64,
-) -> Result<(Digest, TreeHash)> {
-    tokio::task::spawn_blocking(move || -> Result<(Digest, TreeHash)> {
+) -> Result<(LinearHash, TreeHash)> {
+    tokio::task::spawn_blocking(move || -> Result<(LinearHash, TreeHash)> {
         use std::io::{Read, Seek};
         let mut f = std::fs::File::open(&path)?;
         f.seek(std::io::SeekFrom::Start(offset))?;

@@ -140,8 +140,8 @@ impl Writer {
                     .upload_part(
                         &vault,
                         &id,
-                        &TreeHash(linear).to_hex(),
-                        &tree.to_hex(),
+                        linear,
+                        tree,
                         (start, start + len - 1),
                         Payload::Bytes(part),
                     )
@@ -219,7 +219,7 @@ impl AsyncWrite for Writer {
                     "nothing was written; an archive holds at least one byte".into(),
                 ))));
             }
-            let tree = this.current_tree_hash().to_hex();
+            let tree = this.current_tree_hash();
             let (layer1, vault, id) = (
                 this.layer1.clone(),
                 this.vault.clone(),
@@ -227,13 +227,13 @@ impl AsyncWrite for Writer {
             );
             this.completing = Some(Box::pin(async move {
                 let created = layer1
-                    .complete_multipart_upload(&vault, &id, &tree, size)
+                    .complete_multipart_upload(&vault, &id, tree, size)
                     .await?;
                 if created.checksum != tree {
                     return Err(GlacierError::TreeHashDoesNotMatch {
                         what: "the completed archive".into(),
-                        expected: tree,
-                        actual: created.checksum,
+                        expected: tree.to_hex(),
+                        actual: created.checksum.to_hex(),
                     });
                 }
                 Ok(created.archive_id)

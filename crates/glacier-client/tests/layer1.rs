@@ -7,8 +7,8 @@ use glacier_client::error::BoxError;
 use glacier_client::transport::{Body, InProcess, ResponseBody, Transport};
 use glacier_client::{Credentials, GlacierError, Layer1, Payload, RetryPolicy};
 use glacier_core::wire::{JobParameters, VaultNotificationConfig};
-use glacier_core::{JobStatus, LockState, RetrievalStrategy};
-use glacier_core::{MIB, TreeHash};
+use glacier_core::{ErrorCode, JobStatus, LockState, RetrievalStrategy};
+use glacier_core::{LinearHash, MIB, TreeHash};
 use glacier_server::{AppState, Identity, ServerConfig, Service, Settings};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -73,11 +73,8 @@ async fn over_http(s: &Server, shutdown: &CancellationToken) -> anyhow::Result<L
         .build()?)
 }
 
-fn hashes(data: &[u8]) -> (String, String) {
-    (
-        TreeHash(glacier_core::treehash::sha256(data)).to_hex(),
-        TreeHash::of(data).to_hex(),
-    )
+fn hashes(data: &[u8]) -> (LinearHash, TreeHash) {
+    (LinearHash::of(data), TreeHash::of(data))
 }
 
 async fn exercise(g: &Layer1) -> R {
@@ -102,15 +99,12 @@ async fn exercise(g: &Layer1) -> R {
         .upload_archive(
             "l1",
             Payload::Bytes(Bytes::from(data.clone())),
-            &linear,
-            &tree,
+            linear,
+            tree,
             Some("from memory"),
         )
         .await?;
-    assert_eq!(
-        (a.checksum.as_str(), a.archive_id.len()),
-        (tree.as_str(), 138)
-    );
+    assert_eq!((a.checksum, a.archive_id.len()), (tree, 138));
     let dir = tempfile::tempdir()?;
     let file = dir.path().join("f");
     std::fs::write(&file, &data)?;
@@ -123,8 +117,8 @@ async fn exercise(g: &Layer1) -> R {
                 offset: 100,
                 len: MIB,
             },
-            &linear2,
-            &tree2,
+            linear2,
+            tree2,
             None,
         )
         .await?;
@@ -146,8 +140,8 @@ async fn exercise(g: &Layer1) -> R {
             g.upload_part(
                 "l1",
                 &up.upload_id,
-                &l,
-                &t,
+                l,
+                t,
                 (start, start + chunk.len() as u64 - 1),
                 part
             )
@@ -165,7 +159,7 @@ async fn exercise(g: &Layer1) -> R {
         1
     );
     let c = g
-        .complete_multipart_upload("l1", &up.upload_id, &tree, data.len() as u64)
+        .complete_multipart_upload("l1", &up.upload_id, tree, data.len() as u64)
         .await?;
     assert_eq!(c.checksum, tree);
     let other = g.initiate_multipart_upload("l1", MIB, None).await?;
@@ -204,19 +198,16 @@ async fn exercise(g: &Layer1) -> R {
         1
     );
     let whole = g.get_job_output("l1", &job.job_id, None).await?;
-    assert_eq!(
-        (whole.status, whole.checksum.clone()),
-        (200, Some(tree.clone()))
-    );
+    assert_eq!((whole.status, whole.checksum), (200, Some(tree)));
     assert_eq!(whole.body.collect().await?.as_ref(), data.as_slice());
     let part = g
         .get_job_output("l1", &job.job_id, Some((MIB, 2 * MIB - 1)))
         .await?;
     assert_eq!(
-        (part.status, part.checksum.clone()),
+        (part.status, part.checksum),
         (
             206,
-            Some(TreeHash::of(&data[MIB as usize..2 * MIB as usize]).to_hex())
+            Some(TreeHash::of(&data[MIB as usize..2 * MIB as usize]))
         )
     );
     assert_eq!(
@@ -233,7 +224,7 @@ async fn exercise(g: &Layer1) -> R {
             request_id,
             ..
         }) => {
-            assert_eq!(code, "ResourceNotFoundException");
+            assert_eq!(code, Some(ErrorCode::ResourceNotFoundException));
             assert!(message.contains("no-such-vault"), "{message}");
             assert!(request_id.is_some());
         }
@@ -270,7 +261,7 @@ async fn exercise(g: &Layer1) -> R {
     let e = g.abort_vault_lock("l1").await.err();
     assert_eq!(
         e.as_ref().and_then(GlacierError::code),
-        Some("AccessDeniedException")
+        Some(ErrorCode::AccessDeniedException)
     );
     let rule = glacier_core::wire::DataRetrievalRule {
         strategy: Some(RetrievalStrategy::BytesPerHour),

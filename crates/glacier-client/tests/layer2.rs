@@ -148,13 +148,12 @@ async fn uploads_and_downloads(f: &Fixture, g: &Layer2) -> R {
     let first = &body[..4 * MIB as usize];
     let wrong = data(4 * MIB, 99);
     for (start, part) in [(0u64, first), (4 * MIB, wrong.as_slice())] {
-        let linear = TreeHash(glacier_core::treehash::sha256(part)).to_hex();
         g.layer1
             .upload_part(
                 "l2",
                 &upload.upload_id,
-                &linear,
-                &TreeHash::of(part).to_hex(),
+                glacier_core::LinearHash::of(part),
+                TreeHash::of(part),
                 (start, start + 4 * MIB - 1),
                 Bytes::copy_from_slice(part).into(),
             )
@@ -171,13 +170,12 @@ async fn uploads_and_downloads(f: &Fixture, g: &Layer2) -> R {
         .initiate_multipart_upload("l2", 4 * MIB, None)
         .await?;
     let first_part = Bytes::copy_from_slice(&body[..4 * MIB as usize]);
-    let linear = TreeHash(glacier_core::treehash::sha256(&first_part)).to_hex();
     g.layer1
         .upload_part(
             "l2",
             &upload2.upload_id,
-            &linear,
-            &TreeHash::of(&first_part).to_hex(),
+            glacier_core::LinearHash::of(&first_part),
+            TreeHash::of(&first_part),
             (0, 4 * MIB - 1),
             first_part.into(),
         )
@@ -274,7 +272,7 @@ async fn uploads_and_downloads(f: &Fixture, g: &Layer2) -> R {
     let gone = g.get_vault("l2").await.err();
     assert_eq!(
         gone.as_ref().and_then(|e| e.code()),
-        Some("ResourceNotFoundException")
+        Some(glacier_core::ErrorCode::ResourceNotFoundException)
     );
     assert!(glacier_client::regions().contains(&"us-east-1"));
     Ok(())

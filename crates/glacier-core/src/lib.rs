@@ -17,7 +17,7 @@ pub use names::{
     InventoryFormat, JobAction, JobStatus, LockState, Operation, RetrievalStrategy, Tier,
     UnknownName,
 };
-pub use treehash::{Digest, LeafHasher, MIB, TreeHash, TreeHasher};
+pub use treehash::{Digest, LeafHasher, LinearHash, MIB, TreeHash, TreeHasher};
 
 /// A vault's ARN, `arn:aws:glacier:REGION:ACCOUNT:vaults/NAME`.
 pub fn vault_arn(region: &str, account: &str, name: &str) -> String {

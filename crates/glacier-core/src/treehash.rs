@@ -63,6 +63,33 @@ impl FromStr for TreeHash {
     }
 }
 
+/// The plain SHA-256 of a whole payload (its "linear hash", which `x-amz-content-sha256`
+/// carries): a type of its own, so that it cannot be passed where a tree hash is meant.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub struct LinearHash(pub Digest);
+
+impl LinearHash {
+    pub fn of(data: &[u8]) -> LinearHash {
+        LinearHash(sha256(data))
+    }
+
+    pub fn to_hex(&self) -> String {
+        hex::encode(self.0)
+    }
+}
+
+impl fmt::Display for LinearHash {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.to_hex())
+    }
+}
+
+impl fmt::Debug for LinearHash {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "LinearHash({})", self.to_hex())
+    }
+}
+
 /// Plain SHA-256 of a buffer (the "linear hash" of `x-amz-content-sha256`).
 pub fn sha256(data: &[u8]) -> Digest {
     Sha256::digest(data).into()
@@ -190,7 +217,7 @@ pub struct TreeHasher {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Hashes {
     pub tree: TreeHash,
-    pub linear: Digest,
+    pub linear: LinearHash,
     pub leaves: Vec<Digest>,
     pub len: u64,
 }
@@ -220,7 +247,7 @@ impl TreeHasher {
     }
 
     /// Finishes: the tree hash and the linear SHA-256.
-    pub fn finish(self) -> (TreeHash, Digest) {
+    pub fn finish(self) -> (TreeHash, LinearHash) {
         let h = self.finish_with_leaves();
         (h.tree, h.linear)
     }
@@ -230,7 +257,7 @@ impl TreeHasher {
         let Tree { tree, leaves, len } = self.tree.finish();
         Hashes {
             tree,
-            linear: self.linear.finalize().into(),
+            linear: LinearHash(self.linear.finalize().into()),
             leaves,
             len,
         }
@@ -326,7 +353,7 @@ mod tests {
             }
             let got = h.finish_with_leaves();
             assert_eq!(got.tree.to_hex(), *want, "chunked, size {n}");
-            assert_eq!(got.linear, sha256(&d));
+            assert_eq!(got.linear, LinearHash(sha256(&d)));
             assert_eq!(got.leaves.len() as u64, n.div_ceil(MIB));
         }
     }
@@ -343,7 +370,7 @@ mod tests {
             "154e26c78fd74d0c2c9b3cc4644191619dc4f2cd539ae2a74d5fd07957a3ee6a"
         );
         assert_eq!(
-            TreeHash(linear).to_hex(),
+            linear.to_hex(),
             "68aff0c5a91aa0491752bfb96e3fef33eb74953804f6a2f7b708d5bcefa8ff6b"
         );
     }
