@@ -2,10 +2,11 @@
 //! `boto.glacier.layer1.Layer1`, taking and returning the wire types of `glacier-core`.
 //!
 //! Every request carries `x-amz-glacier-version` and a SigV4 signature (the `aws-sigv4` crate)
-//! with `x-amz-content-sha256`. Transient failures are retried with exponential backoff and
-//! full jitter: throttling, 408, 5xx and transport errors for operations that are safe to
-//! repeat; only throttling for those that are not (a repeated InitiateJob would start a second
-//! job). `LimitExceededException` is never retried.
+//! with `x-amz-content-sha256`. Transient failures are retried in one loop
+//! ([`glacier_core::retry::RetryPolicy`]: exponential backoff, full jitter), reading a small
+//! response body being part of each attempt: throttling, 408, 5xx, transport errors and broken
+//! bodies for operations that are safe to repeat; only throttling for those that are not (a
+//! repeated InitiateJob would start a second job). `LimitExceededException` is never retried.
 
 use crate::credentials::Credentials;
 use crate::error::{BoxError, GlacierError, Result};
@@ -13,6 +14,7 @@ use crate::transport::{Body, HttpTransport, ResponseBody, Transport, empty, full
 use bytes::Bytes;
 use futures_util::{Stream, TryStreamExt};
 use glacier_core::headers as h;
+pub use glacier_core::retry::RetryPolicy;
 use glacier_core::{LinearHash, Operation, TreeHash, wire};
 use http::{Method, header};
 use http_body_util::BodyExt;
@@ -74,36 +76,6 @@ impl From<Bytes> for Payload {
 impl From<Vec<u8>> for Payload {
     fn from(b: Vec<u8>) -> Self {
         Payload::Bytes(b.into())
-    }
-}
-
-/// How often and how patiently transient failures are retried.
-#[derive(Debug, Clone, Copy)]
-pub struct RetryPolicy {
-    /// Attempts in all, the first included (1 = no retry).
-    pub max_attempts: u32,
-    pub base_delay: Duration,
-    pub max_delay: Duration,
-}
-
-impl Default for RetryPolicy {
-    fn default() -> Self {
-        RetryPolicy {
-            max_attempts: 5,
-            base_delay: Duration::from_millis(100),
-            max_delay: Duration::from_secs(20),
-        }
-    }
-}
-
-impl RetryPolicy {
-    /// The wait before attempt `attempt + 1`: full jitter over an exponential ceiling.
-    pub fn delay(&self, attempt: u32) -> Duration {
-        let ceiling = self
-            .base_delay
-            .saturating_mul(1u32 << attempt.min(16))
-            .min(self.max_delay);
-        ceiling.mul_f64(rand::random::<f64>())
     }
 }
 
@@ -599,28 +571,60 @@ impl Layer1 {
         }
     }
 
-    /// Sends a call, retrying transient failures; returns the response of the expected status.
-    async fn send(&self, call: &Call) -> Result<http::Response<ResponseBody>> {
-        let mut attempt = 0;
+    /// Runs `attempt` until it succeeds, a failure is not worth repeating, or the policy's
+    /// attempts are spent: the one retry loop of the client. Transient failures (throttling,
+    /// 408, 5xx, transport errors, a body that broke off) are retried for calls that are safe
+    /// to repeat; only throttling for those that are not (a repeated InitiateJob would start a
+    /// second job).
+    async fn retrying<T, F, Fut>(&self, call: &Call, attempt: F) -> Result<T>
+    where
+        F: Fn() -> Fut,
+        Fut: std::future::Future<Output = Result<T>>,
+    {
+        let policy = &self.inner.retry;
+        let mut failed = 0;
         loop {
-            let result = self.attempt(call).await;
-            let err = match result {
-                Ok(resp) => return Ok(resp),
+            let err = match attempt().await {
+                Ok(v) => return Ok(v),
                 Err(e) => e,
             };
-            attempt += 1;
+            failed += 1;
             let retry = if call.idempotent {
                 err.is_transient()
             } else {
                 err.is_throttling()
             };
-            if !retry || attempt >= self.inner.retry.max_attempts {
+            if !retry || failed >= policy.max_attempts {
                 return Err(err);
             }
-            let wait = self.inner.retry.delay(attempt);
-            tracing::debug!(operation = call.operation.as_str(), attempt, ?wait, error = %err, "retrying");
+            let wait = policy.delay(failed, rand::random());
+            tracing::debug!(operation = call.operation.as_str(), attempt = failed, ?wait, error = %err, "retrying");
             tokio::time::sleep(wait).await;
         }
+    }
+
+    /// Sends a call whose body the caller streams (job output); returns the response of the
+    /// expected status.
+    async fn send(&self, call: &Call) -> Result<http::Response<ResponseBody>> {
+        self.retrying(call, || self.attempt(call)).await
+    }
+
+    /// Sends a call and reads its whole (small) body as part of each attempt, so that a body
+    /// that breaks off is retried like any other transport failure.
+    async fn send_buffered(&self, call: &Call) -> Result<(http::HeaderMap, Bytes)> {
+        self.retrying(call, || async {
+            let (parts, body) = self.attempt(call).await?.into_parts();
+            let bytes = body
+                .collect()
+                .await
+                .map_err(|source| GlacierError::Transport {
+                    operation: call.operation,
+                    source,
+                })?
+                .to_bytes();
+            Ok((parts.headers, bytes))
+        })
+        .await
     }
 
     async fn attempt(&self, call: &Call) -> Result<http::Response<ResponseBody>> {
@@ -667,35 +671,15 @@ impl Layer1 {
     }
 
     async fn send_json<T: serde::de::DeserializeOwned>(&self, call: Call) -> Result<T> {
-        let operation = call.operation;
-        // A body that breaks off is a transient failure too: the whole call is repeated.
-        let mut attempt = 0;
-        let bytes = loop {
-            let resp = self.send(&call).await?;
-            match resp.into_body().collect().await {
-                Ok(c) => break c.to_bytes(),
-                Err(source) => {
-                    attempt += 1;
-                    let err = GlacierError::Transport { operation, source };
-                    if !call.idempotent || attempt >= self.inner.retry.max_attempts {
-                        return Err(err);
-                    }
-                    tokio::time::sleep(self.inner.retry.delay(attempt)).await;
-                }
-            }
-        };
+        let (_, bytes) = self.send_buffered(&call).await?;
         serde_json::from_slice(&bytes).map_err(|e| GlacierError::InvalidResponse {
-            operation,
+            operation: call.operation,
             message: format!("the response body is not the JSON expected: {e}"),
         })
     }
 
     async fn send_empty(&self, call: Call) -> Result<http::HeaderMap> {
-        let resp = self.send(&call).await?;
-        let headers = resp.headers().clone();
-        // Drain the (empty) body so the connection can be reused.
-        let _ = resp.into_body().collect().await;
-        Ok(headers)
+        Ok(self.send_buffered(&call).await?.0)
     }
 }
 
@@ -1253,20 +1237,6 @@ impl Layer1 {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn backoff_grows_and_is_capped() {
-        let p = RetryPolicy {
-            max_attempts: 5,
-            base_delay: Duration::from_millis(100),
-            max_delay: Duration::from_secs(1),
-        };
-        for attempt in 0..20 {
-            let d = p.delay(attempt);
-            assert!(d <= Duration::from_secs(1), "{d:?}");
-            assert!(d <= Duration::from_millis(100) * 2u32.saturating_pow(attempt.min(16)));
-        }
-    }
 
     #[test]
     fn path_segments_are_escaped() {

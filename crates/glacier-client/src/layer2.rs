@@ -656,11 +656,15 @@ impl Job {
         })
     }
 
-    /// Fetches one chunk, re-fetching a broken or corrupted one up to `retries` more times, and
-    /// returns it only once it is good (verified, when `verify`). The body is hashed as it
-    /// arrives, into memory, or with `target` straight into that file at the chunk's offset
-    /// (then the returned bytes are empty and the data is durable before this returns; a bad
-    /// attempt is overwritten by the next one, and only a verified chunk is ever reported).
+    /// Fetches one chunk, re-fetching one that failed verification (a tree hash that does not
+    /// match, a body too short or too long, or one that broke off) up to `retries` more times,
+    /// and returns it only once it is good (verified, when `verify`). Failures of the request
+    /// itself are Layer1's to retry, so the budget of one chunk is at most `retries + 1`
+    /// fetches of at most [`RetryPolicy::max_attempts`](crate::RetryPolicy) requests each.
+    /// The body is hashed as it arrives, into memory, or with `target` straight into that
+    /// file at the chunk's offset (then the returned bytes are empty and the data is durable
+    /// before this returns; a bad attempt is overwritten by the next one, and only a verified
+    /// chunk is ever reported).
     async fn fetch_chunk(
         &self,
         start: u64,
@@ -696,7 +700,12 @@ impl Job {
                 let mut hasher = glacier_core::TreeHasher::new();
                 let mut stream = std::pin::pin!(out.body.into_stream());
                 while let Some(chunk) = stream.next().await {
-                    let chunk = chunk?;
+                    let chunk = chunk.map_err(|e| {
+                        GlacierError::DownloadArchive(format!(
+                            "bytes {start}-{end}: the body broke off after {} bytes: {e}",
+                            hasher.len()
+                        ))
+                    })?;
                     if hasher.len() + chunk.len() as u64 > len {
                         return Err(GlacierError::DownloadArchive(format!(
                             "bytes {start}-{end}: the response is too long"
@@ -740,10 +749,8 @@ impl Job {
                 Ok(chunk) => return Ok(chunk),
                 Err(
                     e @ (GlacierError::TreeHashDoesNotMatch { .. }
-                    | GlacierError::Transport { .. }
                     | GlacierError::DownloadArchive(_)),
                 ) => last = Some(e),
-                Err(e) if e.is_transient() => last = Some(e),
                 Err(e) => return Err(e),
             }
             tracing::debug!(start, end, attempt, "re-fetching a chunk");

@@ -8,6 +8,7 @@ pub mod headers;
 pub mod multipart;
 pub mod names;
 pub mod range;
+pub mod retry;
 pub mod treehash;
 pub mod validate;
 pub mod wire;

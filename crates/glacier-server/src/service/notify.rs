@@ -4,13 +4,18 @@
 //! `Message` is the DescribeJob JSON. Delivery retries with backoff; a failure never fails a job.
 
 use super::Service;
+use glacier_core::retry::RetryPolicy;
 use glacier_storage::{JobRecord, JobSpec, VaultKey};
 use std::collections::HashMap;
 use std::time::Duration;
 
-/// Attempts per delivery, and the first backoff (doubled after each failure, with jitter).
-const ATTEMPTS: u32 = 5;
-const FIRST_BACKOFF: Duration = Duration::from_millis(500);
+/// Attempts per delivery and their backoff (the project's one backoff rule: exponential, full
+/// jitter).
+const DELIVERY: RetryPolicy = RetryPolicy {
+    max_attempts: 5,
+    base_delay: Duration::from_millis(500),
+    max_delay: Duration::from_secs(30),
+};
 
 pub(super) struct Notifier {
     http: reqwest::Client,
@@ -50,8 +55,7 @@ impl Notifier {
             });
             let http = self.http.clone();
             tokio::spawn(async move {
-                let mut backoff = FIRST_BACKOFF;
-                for attempt in 1..=ATTEMPTS {
+                for attempt in 1..=DELIVERY.max_attempts {
                     match http.post(&url).json(&envelope).send().await {
                         Ok(r) if r.status().is_success() => {
                             tracing::info!(%topic, %url, "notification delivered");
@@ -64,13 +68,11 @@ impl Notifier {
                             tracing::warn!(%topic, %url, error = %e, attempt, "notification failed")
                         }
                     }
-                    if attempt < ATTEMPTS {
-                        let jitter = Duration::from_millis(rand::random::<u64>() % 250);
-                        tokio::time::sleep(backoff + jitter).await;
-                        backoff *= 2;
+                    if attempt < DELIVERY.max_attempts {
+                        tokio::time::sleep(DELIVERY.delay(attempt, rand::random())).await;
                     }
                 }
-                tracing::error!(%topic, %url, "notification given up after {ATTEMPTS} attempts");
+                tracing::error!(%topic, %url, attempts = DELIVERY.max_attempts, "notification given up");
             });
         }
     }
