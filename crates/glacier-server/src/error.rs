@@ -99,9 +99,14 @@ impl From<StorageError> for ApiError {
                 }
                 ApiError::not_found(format!("{kind} not found: {id}"))
             }
-            StorageError::Invalid(m) => ApiError::invalid(m),
+            StorageError::NotEmpty { vault, archives } => ApiError::invalid(format!(
+                "Vault not empty or recently written to: {vault} holds {archives} archives"
+            )),
+            StorageError::Invalid(m) | StorageError::Conflict(m) => ApiError::invalid(m),
             StorageError::LimitExceeded(m) => ApiError::new(ErrorCode::LimitExceededException, m),
-            e @ (StorageError::Io(_) | StorageError::Backend(_)) => ApiError::internal(e),
+            e @ (StorageError::Io(_) | StorageError::Backend { .. }) => {
+                ApiError::internal(format!("{:#}", anyhow::Error::new(e)))
+            }
         }
     }
 }

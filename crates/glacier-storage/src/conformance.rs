@@ -30,6 +30,13 @@ fn invalid<T: std::fmt::Debug>(what: &str, r: Result<T>) -> String {
     }
 }
 
+fn conflict<T: std::fmt::Debug>(what: &str, r: Result<T>) -> String {
+    match r {
+        Err(StorageError::Conflict(msg)) => msg,
+        other => panic!("{what}: expected Conflict, got {other:?}"),
+    }
+}
+
 fn segment(tag: &str, data: &[u8]) -> Segment {
     let mut h = glacier_core::TreeHasher::new();
     h.update(data);
@@ -171,10 +178,10 @@ pub async fn metadata_store(store: &dyn MetadataStore) {
     );
     let v = ok("vault counts", store.get_vault(&key("a")).await);
     assert_eq!((v.archive_count, v.size), (1, 5));
-    invalid(
-        "delete non-empty vault",
-        store.delete_vault(&key("a")).await,
-    );
+    match store.delete_vault(&key("a")).await {
+        Err(StorageError::NotEmpty { archives, .. }) => assert!(archives > 0),
+        other => panic!("delete non-empty vault: expected NotEmpty, got {other:?}"),
+    }
 
     // A multipart upload: parts in any order, a replaced part, completion, idempotent repeat.
     let mib = glacier_core::MIB;
@@ -299,7 +306,7 @@ pub async fn metadata_store(store: &dyn MetadataStore) {
             .await,
     );
     assert_eq!(id, "arch-2", "completion is idempotent");
-    invalid(
+    conflict(
         "complete again, other size",
         store
             .complete_upload(&key("b"), "up-1", c("arch-3", mib + 9, whole))

@@ -47,7 +47,7 @@ impl FsBlobStore {
     fn path(&self, key: &BlobKey) -> Result<PathBuf> {
         let k = &key.0;
         if k.len() != 32 || !k.bytes().all(|b| b.is_ascii_hexdigit()) {
-            return Err(StorageError::Backend(format!("malformed blob key {k:?}")));
+            return Err(StorageError::backend(format!("malformed blob key {k:?}")));
         }
         Ok(self.root.join("blobs").join(&k[..2]).join(k))
     }
@@ -57,7 +57,7 @@ async fn sync_dir(dir: &Path) -> Result<()> {
     let dir = dir.to_path_buf();
     tokio::task::spawn_blocking(move || std::fs::File::open(&dir)?.sync_all())
         .await
-        .map_err(|e| StorageError::Backend(format!("fsync task failed: {e}")))??;
+        .map_err(|e| StorageError::backend(format!("fsync task failed: {e}")))??;
     Ok(())
 }
 
@@ -100,7 +100,7 @@ impl BlobStore for FsBlobStore {
         };
         let size = file.metadata().await?.len();
         if offset.checked_add(len).is_none_or(|end| end > size) {
-            return Err(StorageError::Backend(format!(
+            return Err(StorageError::backend(format!(
                 "blob {key} holds {size} bytes; asked for {len} bytes at {offset}"
             )));
         }

@@ -19,20 +19,33 @@ pub use fs::FsBlobStore;
 pub use meta::*;
 pub use sqlite::SqliteMetadataStore;
 
-/// What can go wrong in a store.
+/// What can go wrong in a store. Callers match on the variants; the messages are for people.
 #[derive(Debug, thiserror::Error)]
 pub enum StorageError {
     #[error("{kind} not found: {id}")]
     NotFound { kind: &'static str, id: String },
-    /// The request broke a rule that can only be checked against stored state.
+    /// A vault that still holds archives cannot be deleted.
+    #[error("vault {vault} holds {archives} archives")]
+    NotEmpty { vault: String, archives: u64 },
+    /// The request contradicts what is stored (an upload completed again with another size or
+    /// tree hash).
+    #[error("{0}")]
+    Conflict(String),
+    /// The request broke a rule that can only be checked against stored state (the parts of
+    /// an upload do not make the archive it is completed as).
     #[error("{0}")]
     Invalid(String),
     #[error("{0}")]
     LimitExceeded(String),
     #[error("I/O error: {0}")]
     Io(#[from] std::io::Error),
-    #[error("metadata store error: {0}")]
-    Backend(String),
+    /// The backend failed, or holds something it cannot read; `source` is the cause, if any.
+    #[error("metadata store: {message}")]
+    Backend {
+        message: String,
+        #[source]
+        source: Option<Box<dyn std::error::Error + Send + Sync>>,
+    },
 }
 
 impl StorageError {
@@ -40,6 +53,15 @@ impl StorageError {
         StorageError::NotFound {
             kind,
             id: id.into(),
+        }
+    }
+
+    /// A backend failure without an underlying error (a row that cannot be read, a task that
+    /// died).
+    pub fn backend(message: impl Into<String>) -> StorageError {
+        StorageError::Backend {
+            message: message.into(),
+            source: None,
         }
     }
 }

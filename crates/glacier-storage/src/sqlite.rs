@@ -154,7 +154,10 @@ pub struct SqliteMetadataStore {
 
 impl From<rusqlite::Error> for StorageError {
     fn from(e: rusqlite::Error) -> Self {
-        StorageError::Backend(e.to_string())
+        StorageError::Backend {
+            message: "SQLite".into(),
+            source: Some(Box::new(e)),
+        }
     }
 }
 
@@ -178,7 +181,7 @@ fn u(n: i64) -> u64 {
 
 fn digest(b: Vec<u8>) -> Result<Digest> {
     b.try_into()
-        .map_err(|_| StorageError::Backend("stored hash is not 32 bytes".into()))
+        .map_err(|_| StorageError::backend("stored hash is not 32 bytes"))
 }
 
 fn leaves_to_blob(leaves: &[Digest]) -> Vec<u8> {
@@ -187,8 +190,8 @@ fn leaves_to_blob(leaves: &[Digest]) -> Vec<u8> {
 
 fn leaves_from_blob(b: &[u8]) -> Result<Vec<Digest>> {
     if !b.len().is_multiple_of(32) {
-        return Err(StorageError::Backend(
-            "stored leaf hashes are not whole digests".into(),
+        return Err(StorageError::backend(
+            "stored leaf hashes are not whole digests",
         ));
     }
     Ok(b.chunks_exact(32)
@@ -217,7 +220,7 @@ impl SqliteMetadataStore {
             Ok(conn)
         })
         .await
-        .map_err(|e| StorageError::Backend(format!("open task failed: {e}")))??;
+        .map_err(|e| StorageError::backend(format!("open task failed: {e}")))??;
         Ok(SqliteMetadataStore {
             conn: Arc::new(Mutex::new(conn)),
         })
@@ -246,14 +249,14 @@ impl SqliteMetadataStore {
         tokio::task::spawn_blocking(move || {
             let mut conn = conn
                 .lock()
-                .map_err(|_| StorageError::Backend("metadata connection poisoned".into()))?;
+                .map_err(|_| StorageError::backend("metadata connection poisoned"))?;
             let tx = conn.transaction()?;
             let out = f(&tx)?;
             tx.commit()?;
             Ok(out)
         })
         .await
-        .map_err(|e| StorageError::Backend(format!("metadata task failed: {e}")))?
+        .map_err(|e| StorageError::backend(format!("metadata task failed: {e}")))?
     }
 }
 
@@ -265,7 +268,7 @@ fn migrate(conn: &mut Connection) -> Result<()> {
     let known = MIGRATIONS.len();
     let version = usize::try_from(version).unwrap_or(usize::MAX);
     if version > known {
-        return Err(StorageError::Backend(format!(
+        return Err(StorageError::backend(format!(
             "the metadata database is at schema version {version}, newer than this glacier knows ({known}); run a newer glacier on it"
         )));
     }
@@ -283,7 +286,7 @@ const VAULT_COLUMNS: &str = "name, region, created_ms, last_inventory_ms, archiv
 fn vault_from_row(account: &str, r: &rusqlite::Row<'_>) -> rusqlite::Result<Result<Vault>> {
     let name: String = r.get(0)?;
     let Some(region) = r.get::<_, Option<String>>(1)? else {
-        return Ok(Err(StorageError::Backend(format!(
+        return Ok(Err(StorageError::backend(format!(
             "vault {name} has no region: the store was opened without assign_legacy_region"
         ))));
     };
@@ -441,11 +444,11 @@ fn job_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Result<JobRecord>> {
     let spec: String = r.get(2)?;
     let status: String = r.get(7)?;
     let parsed = serde_json::from_str::<JobSpec>(&spec)
-        .map_err(|e| StorageError::Backend(format!("stored job spec: {e}")))
+        .map_err(|e| StorageError::backend(format!("stored job spec: {e}")))
         .and_then(|spec| {
             let status = status
                 .parse::<JobStatus>()
-                .map_err(|e| StorageError::Backend(format!("stored job status: {e}")))?;
+                .map_err(|e| StorageError::backend(format!("stored job status: {e}")))?;
             Ok((spec, status))
         });
     let (spec, status) = match parsed {
@@ -517,7 +520,7 @@ fn read_lock(tx: &Transaction<'_>, key: &VaultKey) -> Result<Option<VaultLock>> 
         return Ok(None);
     };
     let bad = |what: &str| {
-        StorageError::Backend(format!("the stored lock of vault {} has {what}", key.name))
+        StorageError::backend(format!("the stored lock of vault {} has {what}", key.name))
     };
     let state: LockState = state
         .ok_or_else(|| bad("no state"))?
@@ -603,10 +606,10 @@ impl MetadataStore for SqliteMetadataStore {
         self.tx(move |tx| {
             let v = read_vault(tx, &key)?;
             if v.archive_count > 0 {
-                return Err(StorageError::Invalid(format!(
-                    "Vault not empty or recently written to: {} holds {} archives",
-                    key.name, v.archive_count
-                )));
+                return Err(StorageError::NotEmpty {
+                    vault: key.name.clone(),
+                    archives: v.archive_count,
+                });
             }
             let vault = params![key.account, key.name];
             let mut blobs = Vec::new();
@@ -945,7 +948,7 @@ impl MetadataStore for SqliteMetadataStore {
                 if u(size) == c.archive_size && digest(hash)? == c.tree_hash.0 {
                     return Ok(archive_id);
                 }
-                return Err(StorageError::Invalid(format!(
+                return Err(StorageError::Conflict(format!(
                     "The multipart upload {upload_id} was already completed with another archive size or tree hash"
                 )));
             }
@@ -1018,7 +1021,7 @@ impl MetadataStore for SqliteMetadataStore {
         let key = key.clone();
         self.tx(move |tx| {
             require_vault(tx, &key)?;
-            let spec = serde_json::to_string(&job.spec).map_err(|e| StorageError::Backend(e.to_string()))?;
+            let spec = serde_json::to_string(&job.spec).map_err(|e| StorageError::Backend { message: "serializing a job spec".into(), source: Some(Box::new(e)) })?;
             tx.execute(
                 "INSERT INTO jobs (id, account, vault, spec, description, sns_topic, created_ms, due_ms, status)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
@@ -1071,7 +1074,7 @@ impl MetadataStore for SqliteMetadataStore {
                     bytes: u(bytes),
                     tier: tier
                         .parse()
-                        .map_err(|e| StorageError::Backend(format!("stored retrieval: {e}")))?,
+                        .map_err(|e| StorageError::backend(format!("stored retrieval: {e}")))?,
                 });
             }
             Ok(out)
@@ -1174,7 +1177,7 @@ impl MetadataStore for SqliteMetadataStore {
             let (status, message, output_size, next_marker) = match finish {
                 JobFinish::Archive => {
                     let JobSpec::Archive { archive_id, range, .. } = &job.spec else {
-                        return Err(StorageError::Invalid(format!("job {id} is not an archive retrieval")));
+                        return Err(StorageError::backend(format!("job {id} is not an archive retrieval")));
                     };
                     let exists: bool = tx.query_row(
                         "SELECT EXISTS (SELECT 1 FROM archives WHERE id = ?1 AND account = ?2 AND vault = ?3)",
@@ -1592,7 +1595,9 @@ mod tests {
                 params![state, lock_id],
             )?;
             match store.vault_policies(&key).await {
-                Err(StorageError::Backend(msg)) => assert!(msg.contains("lock"), "{msg}"),
+                Err(StorageError::Backend { message, .. }) => {
+                    assert!(message.contains("lock"), "{message}")
+                }
                 other => panic!("state {state:?}, id {lock_id:?}: {other:?}"),
             }
         }

@@ -239,15 +239,7 @@ impl Service {
     }
 
     pub async fn delete_vault(&self, key: &VaultKey) -> ApiResult<()> {
-        let blobs = match self.meta.delete_vault(key).await {
-            Err(glacier_storage::StorageError::Invalid(_)) => {
-                return Err(ApiError::invalid(format!(
-                    "Vault not empty or recently written to: {}",
-                    self.vault_arn(key).await
-                )));
-            }
-            other => other?,
-        };
+        let blobs = self.meta.delete_vault(key).await?;
         self.discard(&blobs).await;
         Ok(())
     }
