@@ -1,0 +1,324 @@
+//! `jobs`, their output's `job_segments`, and the `retrievals` ledger.
+
+use super::archives::{ARCHIVE_SEGMENTS, load_segments};
+use super::blobs::unreferenced;
+use super::values::*;
+use super::vaults::require_vault;
+use crate::blob::BlobKey;
+use crate::meta::*;
+use crate::{Result, StorageError};
+use glacier_core::JobStatus;
+use rusqlite::{OptionalExtension, Transaction, params};
+use time::OffsetDateTime;
+
+/// Deletes a job and its output's segment rows; returns their blobs.
+pub(super) fn delete_job_rows(tx: &Transaction<'_>, id: &str) -> Result<Vec<BlobKey>> {
+    let blobs = blobs_of(tx, "SELECT blob FROM job_segments WHERE job_id = ?1", id)?;
+    tx.execute("DELETE FROM job_segments WHERE job_id = ?1", [id])?;
+    tx.execute("DELETE FROM jobs WHERE id = ?1", [id])?;
+    Ok(blobs)
+}
+
+pub(super) const JOB_SEGMENTS: &str =
+    "SELECT blob, size, tree_hash, leaves FROM job_segments WHERE job_id = ?1 ORDER BY seq";
+
+pub(super) fn insert_job_segments(
+    tx: &Transaction<'_>,
+    job_id: &str,
+    segments: &[Segment],
+) -> Result<()> {
+    for (seq, s) in segments.iter().enumerate() {
+        tx.execute(
+            "INSERT INTO job_segments (job_id, seq, blob, size, tree_hash, leaves) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            params![job_id, i(seq as u64), s.blob.0, i(s.size), &s.tree_hash.0[..], leaves_to_blob(&s.leaves)],
+        )?;
+    }
+    Ok(())
+}
+
+pub(super) const JOB_COLUMNS: &str = "id, seq, spec, description, sns_topic, created_ms, due_ms, status, status_message, completed_ms, expires_ms, output_size, next_marker";
+
+pub(super) fn job_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Result<JobRecord>> {
+    let spec: String = r.get(2)?;
+    let status: String = r.get(7)?;
+    let parsed = serde_json::from_str::<JobSpec>(&spec)
+        .map_err(|e| StorageError::backend(format!("stored job spec: {e}")))
+        .and_then(|spec| {
+            let status = status
+                .parse::<JobStatus>()
+                .map_err(|e| StorageError::backend(format!("stored job status: {e}")))?;
+            Ok((spec, status))
+        });
+    let (spec, status) = match parsed {
+        Ok(v) => v,
+        Err(e) => return Ok(Err(e)),
+    };
+    Ok(Ok(JobRecord {
+        id: r.get(0)?,
+        seq: u(r.get(1)?),
+        spec,
+        description: r.get(3)?,
+        sns_topic: r.get(4)?,
+        created: from_ms(r.get(5)?),
+        due: from_ms(r.get(6)?),
+        status,
+        status_message: r.get(8)?,
+        completed: r.get::<_, Option<i64>>(9)?.map(from_ms),
+        expires: r.get::<_, Option<i64>>(10)?.map(from_ms),
+        output_size: r.get::<_, Option<i64>>(11)?.map(u),
+        next_marker: r.get(12)?,
+    }))
+}
+
+pub(super) fn read_job(tx: &Transaction<'_>, key: &VaultKey, id: &str) -> Result<JobRecord> {
+    require_vault(tx, key)?;
+    tx.query_row(
+        &format!("SELECT {JOB_COLUMNS} FROM jobs WHERE id = ?1 AND account = ?2 AND vault = ?3"),
+        params![id, key.account, key.name],
+        job_from_row,
+    )
+    .optional()?
+    .ok_or_else(|| StorageError::not_found("job", id))?
+}
+
+pub(super) fn query_jobs(
+    tx: &Transaction<'_>,
+    sql_where: &str,
+    args: &[&dyn rusqlite::ToSql],
+) -> Result<Vec<JobRecord>> {
+    let mut stmt = tx.prepare(&format!("SELECT {JOB_COLUMNS} FROM jobs WHERE {sql_where}"))?;
+    let rows = stmt.query_map(args, job_from_row)?;
+    let mut out = Vec::new();
+    for row in rows {
+        out.push(row??);
+    }
+    Ok(out)
+}
+
+pub(super) fn create(tx: &Transaction<'_>, key: &VaultKey, job: &JobRecord) -> Result<JobRecord> {
+    require_vault(tx, key)?;
+    let spec = serde_json::to_string(&job.spec).map_err(|e| StorageError::Backend {
+        message: "serializing a job spec".into(),
+        source: Some(Box::new(e)),
+    })?;
+    tx.execute(
+        "INSERT INTO jobs (id, account, vault, spec, description, sns_topic, created_ms, due_ms, status)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+        params![
+            job.id,
+            key.account,
+            key.name,
+            spec,
+            job.description,
+            job.sns_topic,
+            to_ms(job.created),
+            to_ms(job.due),
+            JobStatus::InProgress.as_str()
+        ],
+    )?;
+    if let JobSpec::Archive { range, tier, .. } = &job.spec {
+        let at = to_ms(job.created);
+        tx.execute(
+            "DELETE FROM retrievals WHERE at_ms < ?1",
+            [at - RETRIEVAL_LEDGER_DAYS * 86_400_000],
+        )?;
+        tx.execute(
+            "INSERT INTO retrievals (account, at_ms, bytes, tier) VALUES (?1, ?2, ?3, ?4)",
+            params![key.account, at, i(range.1 - range.0 + 1), tier.as_str()],
+        )?;
+    }
+    read_job(tx, key, &job.id)
+}
+
+pub(super) fn retrievals_since(
+    tx: &Transaction<'_>,
+    account: &str,
+    since: OffsetDateTime,
+) -> Result<Vec<Retrieval>> {
+    let mut stmt = tx.prepare(
+        "SELECT at_ms, bytes, tier FROM retrievals WHERE account = ?1 AND at_ms >= ?2 ORDER BY at_ms",
+    )?;
+    let rows = stmt.query_map(params![account, to_ms(since)], |r| {
+        Ok((
+            r.get::<_, i64>(0)?,
+            r.get::<_, i64>(1)?,
+            r.get::<_, String>(2)?,
+        ))
+    })?;
+    let mut out = Vec::new();
+    for row in rows {
+        let (at, bytes, tier) = row?;
+        out.push(Retrieval {
+            at: from_ms(at),
+            bytes: u(bytes),
+            tier: tier
+                .parse()
+                .map_err(|e| StorageError::backend(format!("stored retrieval: {e}")))?,
+        });
+    }
+    Ok(out)
+}
+
+pub(super) fn get(tx: &Transaction<'_>, key: &VaultKey, id: &str) -> Result<JobRecord> {
+    read_job(tx, key, id)
+}
+
+pub(super) fn list(
+    tx: &Transaction<'_>,
+    key: &VaultKey,
+    filter: &JobFilter,
+    after: Option<u64>,
+    limit: usize,
+) -> Result<Page<JobRecord>> {
+    require_vault(tx, key)?;
+    let completed = filter.completed.map(|c| if c { 1 } else { 0 });
+    let status = filter.status.map(JobStatus::as_str);
+    let items = query_jobs(
+        tx,
+        "account = ?1 AND vault = ?2 AND seq > ?3
+           AND (?4 IS NULL OR (status != 'InProgress') = ?4)
+           AND (?5 IS NULL OR status = ?5)
+         ORDER BY seq LIMIT ?6",
+        &[
+            &key.account,
+            &key.name,
+            &i(after.unwrap_or(0)),
+            &completed,
+            &status,
+            &i(limit as u64 + 1),
+        ],
+    )?;
+    Ok(Page::from_overfetch(items, limit))
+}
+
+pub(super) fn due(
+    tx: &Transaction<'_>,
+    now: OffsetDateTime,
+    limit: usize,
+) -> Result<Vec<(VaultKey, JobRecord)>> {
+    let mut stmt = tx.prepare(
+        "SELECT account, vault, id FROM jobs WHERE status = 'InProgress' AND due_ms <= ?1 ORDER BY due_ms LIMIT ?2",
+    )?;
+    let rows = stmt.query_map(params![to_ms(now), i(limit as u64)], |r| {
+        Ok((
+            r.get::<_, String>(0)?,
+            r.get::<_, String>(1)?,
+            r.get::<_, String>(2)?,
+        ))
+    })?;
+    let ids = rows.collect::<Result<Vec<_>, _>>()?;
+    let mut out = Vec::new();
+    for (account, name, id) in ids {
+        let key = VaultKey { account, name };
+        let job = read_job(tx, &key, &id)?;
+        out.push((key, job));
+    }
+    Ok(out)
+}
+
+pub(super) fn next_deadline(tx: &Transaction<'_>) -> Result<Option<OffsetDateTime>> {
+    let ms: Option<i64> = tx.query_row(
+        "SELECT MIN(t) FROM (
+            SELECT MIN(due_ms) AS t FROM jobs WHERE status = 'InProgress'
+            UNION ALL SELECT MIN(expires_ms) FROM jobs WHERE expires_ms IS NOT NULL)",
+        [],
+        |r| r.get(0),
+    )?;
+    Ok(ms.map(from_ms))
+}
+
+pub(super) fn finish(
+    tx: &Transaction<'_>,
+    key: &VaultKey,
+    id: &str,
+    finish: JobFinish,
+    now: OffsetDateTime,
+    expires: OffsetDateTime,
+) -> Result<JobRecord> {
+    let job = read_job(tx, key, id)?;
+    if job.status != JobStatus::InProgress {
+        return Err(StorageError::not_found("job in progress", id));
+    }
+    let (status, message, output_size, next_marker) = match finish {
+        JobFinish::Archive => {
+            let JobSpec::Archive {
+                archive_id, range, ..
+            } = &job.spec
+            else {
+                return Err(StorageError::backend(format!(
+                    "job {id} is not an archive retrieval"
+                )));
+            };
+            let exists: bool = tx.query_row(
+                "SELECT EXISTS (SELECT 1 FROM archives WHERE id = ?1 AND account = ?2 AND vault = ?3)",
+                params![archive_id, key.account, key.name],
+                |r| r.get(0),
+            )?;
+            if exists {
+                let segments = load_segments(tx, ARCHIVE_SEGMENTS, archive_id)?;
+                insert_job_segments(tx, id, &segments)?;
+                (
+                    JobStatus::Succeeded,
+                    "Succeeded".to_owned(),
+                    Some(range.1 - range.0 + 1),
+                    None,
+                )
+            } else {
+                (
+                    JobStatus::Failed,
+                    format!("The archive {archive_id} was deleted before the job completed"),
+                    None,
+                    None,
+                )
+            }
+        }
+        JobFinish::Inventory {
+            output,
+            next_marker,
+        } => {
+            let size = output.size;
+            insert_job_segments(tx, id, std::slice::from_ref(&output))?;
+            tx.execute(
+                "UPDATE vaults SET last_inventory_ms = ?3 WHERE account = ?1 AND name = ?2",
+                params![key.account, key.name, to_ms(now)],
+            )?;
+            (
+                JobStatus::Succeeded,
+                "Succeeded".to_owned(),
+                Some(size),
+                next_marker,
+            )
+        }
+        JobFinish::Failed { message } => (JobStatus::Failed, message, None, None),
+    };
+    tx.execute(
+        "UPDATE jobs SET status = ?2, status_message = ?3, completed_ms = ?4, expires_ms = ?5, output_size = ?6, next_marker = ?7
+         WHERE id = ?1",
+        params![id, status.as_str(), message, to_ms(now), to_ms(expires), output_size.map(i), next_marker],
+    )?;
+    read_job(tx, key, id)
+}
+
+pub(super) fn output(
+    tx: &Transaction<'_>,
+    key: &VaultKey,
+    id: &str,
+) -> Result<(JobRecord, Vec<Segment>)> {
+    let job = read_job(tx, key, id)?;
+    let segments = load_segments(tx, JOB_SEGMENTS, id)?;
+    Ok((job, segments))
+}
+
+pub(super) fn expire(tx: &Transaction<'_>, now: OffsetDateTime) -> Result<Vec<BlobKey>> {
+    let mut blobs = Vec::new();
+    for id in ids(
+        tx,
+        "SELECT id FROM jobs WHERE expires_ms <= ?1",
+        [to_ms(now)],
+    )? {
+        blobs.extend(delete_job_rows(tx, &id)?);
+    }
+    blobs.sort();
+    blobs.dedup();
+    unreferenced(tx, blobs)
+}

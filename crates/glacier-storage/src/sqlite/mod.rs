@@ -1,0 +1,531 @@
+//! The default metadata store: one SQLite database in WAL mode with `synchronous=FULL`, so a
+//! committed transaction is on disk before the call returns.
+//!
+//! One module per table family (`vaults`, `archives`, `uploads`, `jobs`, `governance`,
+//! `blobs`) holds plain `fn(&Transaction, …)` functions, one per trait method; the trait impl
+//! here runs each in one transaction on a blocking thread. `schema` holds the numbered
+//! migrations, `values` how Rust values are stored in columns.
+
+mod archives;
+mod blobs;
+mod governance;
+mod jobs;
+mod schema;
+mod uploads;
+mod values;
+mod vaults;
+
+use crate::blob::BlobKey;
+use crate::meta::*;
+use crate::{Result, StorageError};
+use async_trait::async_trait;
+use glacier_core::multipart::PartInfo;
+use rusqlite::{Connection, Transaction};
+use std::collections::{BTreeMap, HashSet};
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+use time::OffsetDateTime;
+
+pub struct SqliteMetadataStore {
+    conn: Arc<Mutex<Connection>>,
+}
+
+impl From<rusqlite::Error> for StorageError {
+    fn from(e: rusqlite::Error) -> Self {
+        StorageError::Backend {
+            message: "SQLite".into(),
+            source: Some(Box::new(e)),
+        }
+    }
+}
+
+impl SqliteMetadataStore {
+    /// Opens (creating if needed) the database at `path`.
+    pub async fn open(path: impl AsRef<Path>) -> Result<SqliteMetadataStore> {
+        let path = path.as_ref().to_path_buf();
+        let conn = tokio::task::spawn_blocking(move || -> Result<Connection> {
+            let mut conn = Connection::open(&path)?;
+            conn.pragma_update(None, "journal_mode", "WAL")?;
+            conn.pragma_update(None, "synchronous", "FULL")?;
+            conn.busy_timeout(std::time::Duration::from_secs(30))?;
+            schema::migrate(&mut conn)?;
+            Ok(conn)
+        })
+        .await
+        .map_err(|e| StorageError::backend(format!("open task failed: {e}")))??;
+        Ok(SqliteMetadataStore {
+            conn: Arc::new(Mutex::new(conn)),
+        })
+    }
+
+    /// Gives the vaults of a data directory from before vaults kept their region (schema 1)
+    /// `region`, the one the server runs with; returns how many there were.
+    pub async fn assign_legacy_region(&self, region: &str) -> Result<usize> {
+        let region = region.to_owned();
+        self.tx(move |tx| {
+            Ok(tx.execute(
+                "UPDATE vaults SET region = ?1 WHERE region IS NULL",
+                [region],
+            )?)
+        })
+        .await
+    }
+
+    /// Runs `f` in one transaction on a blocking thread; commits when it returns `Ok`.
+    async fn tx<T, F>(&self, f: F) -> Result<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Transaction<'_>) -> Result<T> + Send + 'static,
+    {
+        let conn = Arc::clone(&self.conn);
+        tokio::task::spawn_blocking(move || {
+            let mut conn = conn
+                .lock()
+                .map_err(|_| StorageError::backend("metadata connection poisoned"))?;
+            let tx = conn.transaction()?;
+            let out = f(&tx)?;
+            tx.commit()?;
+            Ok(out)
+        })
+        .await
+        .map_err(|e| StorageError::backend(format!("metadata task failed: {e}")))?
+    }
+}
+
+#[async_trait]
+impl MetadataStore for SqliteMetadataStore {
+    async fn create_vault(
+        &self,
+        key: &VaultKey,
+        region: &str,
+        now: OffsetDateTime,
+        max_vaults: u64,
+    ) -> Result<Vault> {
+        let (key, region) = (key.clone(), region.to_owned());
+        self.tx(move |tx| vaults::create(tx, &key, &region, now, max_vaults))
+            .await
+    }
+
+    async fn get_vault(&self, key: &VaultKey) -> Result<Vault> {
+        let key = key.clone();
+        self.tx(move |tx| vaults::get(tx, &key)).await
+    }
+
+    async fn list_vaults(
+        &self,
+        account: &str,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<Page<Vault>> {
+        let (account, after) = (account.to_owned(), after.map(str::to_owned));
+        self.tx(move |tx| vaults::list(tx, &account, after.as_deref(), limit))
+            .await
+    }
+
+    async fn delete_vault(&self, key: &VaultKey) -> Result<Vec<BlobKey>> {
+        let key = key.clone();
+        self.tx(move |tx| vaults::delete(tx, &key)).await
+    }
+
+    async fn get_notifications(&self, key: &VaultKey) -> Result<Option<Notifications>> {
+        let key = key.clone();
+        self.tx(move |tx| vaults::get_notifications(tx, &key)).await
+    }
+
+    async fn set_notifications(&self, key: &VaultKey, config: Option<Notifications>) -> Result<()> {
+        let key = key.clone();
+        self.tx(move |tx| vaults::set_notifications(tx, &key, config))
+            .await
+    }
+
+    async fn insert_archive(&self, key: &VaultKey, archive: ArchiveRecord) -> Result<()> {
+        let key = key.clone();
+        self.tx(move |tx| archives::insert(tx, &key, &archive))
+            .await
+    }
+
+    async fn import_archives(&self, key: &VaultKey, archives: Vec<ArchiveRecord>) -> Result<()> {
+        let key = key.clone();
+        self.tx(move |tx| archives::import(tx, &key, &archives))
+            .await
+    }
+
+    async fn get_archive(&self, key: &VaultKey, id: &str) -> Result<ArchiveRecord> {
+        let (key, id) = (key.clone(), id.to_owned());
+        self.tx(move |tx| archives::get(tx, &key, &id)).await
+    }
+
+    async fn list_archives(
+        &self,
+        key: &VaultKey,
+        query: &ArchiveQuery,
+    ) -> Result<Page<ArchiveSummary>> {
+        let (key, q) = (key.clone(), query.clone());
+        self.tx(move |tx| archives::list(tx, &key, &q)).await
+    }
+
+    async fn delete_archive(&self, key: &VaultKey, id: &str) -> Result<Vec<BlobKey>> {
+        let (key, id) = (key.clone(), id.to_owned());
+        self.tx(move |tx| archives::delete(tx, &key, &id)).await
+    }
+
+    async fn create_upload(&self, key: &VaultKey, upload: UploadRecord) -> Result<()> {
+        let key = key.clone();
+        self.tx(move |tx| uploads::create(tx, &key, &upload)).await
+    }
+
+    async fn get_upload(&self, key: &VaultKey, id: &str) -> Result<UploadRecord> {
+        let (key, id) = (key.clone(), id.to_owned());
+        self.tx(move |tx| uploads::get(tx, &key, &id)).await
+    }
+
+    async fn list_uploads(
+        &self,
+        key: &VaultKey,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<Page<UploadRecord>> {
+        let (key, after) = (key.clone(), after.map(str::to_owned));
+        self.tx(move |tx| uploads::list(tx, &key, after.as_deref(), limit))
+            .await
+    }
+
+    async fn put_part(
+        &self,
+        key: &VaultKey,
+        upload_id: &str,
+        part: PartRecord,
+    ) -> Result<Option<BlobKey>> {
+        let (key, upload_id) = (key.clone(), upload_id.to_owned());
+        self.tx(move |tx| uploads::put_part(tx, &key, &upload_id, &part))
+            .await
+    }
+
+    async fn list_parts(
+        &self,
+        key: &VaultKey,
+        upload_id: &str,
+        from: u64,
+        limit: usize,
+    ) -> Result<Page<PartInfo>> {
+        let (key, upload_id) = (key.clone(), upload_id.to_owned());
+        self.tx(move |tx| uploads::list_parts(tx, &key, &upload_id, from, limit))
+            .await
+    }
+
+    async fn complete_upload(
+        &self,
+        key: &VaultKey,
+        upload_id: &str,
+        c: Completion,
+    ) -> Result<String> {
+        let (key, upload_id) = (key.clone(), upload_id.to_owned());
+        self.tx(move |tx| uploads::complete(tx, &key, &upload_id, c))
+            .await
+    }
+
+    async fn abort_upload(&self, key: &VaultKey, id: &str) -> Result<Vec<BlobKey>> {
+        let (key, id) = (key.clone(), id.to_owned());
+        self.tx(move |tx| uploads::abort(tx, &key, &id)).await
+    }
+
+    async fn create_job(&self, key: &VaultKey, job: JobRecord) -> Result<JobRecord> {
+        let key = key.clone();
+        self.tx(move |tx| jobs::create(tx, &key, &job)).await
+    }
+
+    async fn retrievals_since(
+        &self,
+        account: &str,
+        since: OffsetDateTime,
+    ) -> Result<Vec<Retrieval>> {
+        let account = account.to_owned();
+        self.tx(move |tx| jobs::retrievals_since(tx, &account, since))
+            .await
+    }
+
+    async fn get_job(&self, key: &VaultKey, id: &str) -> Result<JobRecord> {
+        let (key, id) = (key.clone(), id.to_owned());
+        self.tx(move |tx| jobs::get(tx, &key, &id)).await
+    }
+
+    async fn list_jobs(
+        &self,
+        key: &VaultKey,
+        filter: &JobFilter,
+        after: Option<u64>,
+        limit: usize,
+    ) -> Result<Page<JobRecord>> {
+        let (key, filter) = (key.clone(), filter.clone());
+        self.tx(move |tx| jobs::list(tx, &key, &filter, after, limit))
+            .await
+    }
+
+    async fn due_jobs(
+        &self,
+        now: OffsetDateTime,
+        limit: usize,
+    ) -> Result<Vec<(VaultKey, JobRecord)>> {
+        self.tx(move |tx| jobs::due(tx, now, limit)).await
+    }
+
+    async fn next_deadline(&self) -> Result<Option<OffsetDateTime>> {
+        self.tx(jobs::next_deadline).await
+    }
+
+    async fn finish_job(
+        &self,
+        key: &VaultKey,
+        id: &str,
+        finish: JobFinish,
+        now: OffsetDateTime,
+        expires: OffsetDateTime,
+    ) -> Result<JobRecord> {
+        let (key, id) = (key.clone(), id.to_owned());
+        self.tx(move |tx| jobs::finish(tx, &key, &id, finish, now, expires))
+            .await
+    }
+
+    async fn job_output(&self, key: &VaultKey, id: &str) -> Result<(JobRecord, Vec<Segment>)> {
+        let (key, id) = (key.clone(), id.to_owned());
+        self.tx(move |tx| jobs::output(tx, &key, &id)).await
+    }
+
+    async fn expire_jobs(&self, now: OffsetDateTime) -> Result<Vec<BlobKey>> {
+        self.tx(move |tx| jobs::expire(tx, now)).await
+    }
+
+    async fn add_tags(
+        &self,
+        key: &VaultKey,
+        tags: &BTreeMap<String, String>,
+        max: usize,
+    ) -> Result<()> {
+        let (key, tags) = (key.clone(), tags.clone());
+        self.tx(move |tx| governance::add_tags(tx, &key, &tags, max))
+            .await
+    }
+
+    async fn remove_tags(&self, key: &VaultKey, keys: &[String]) -> Result<()> {
+        let (key, keys) = (key.clone(), keys.to_vec());
+        self.tx(move |tx| governance::remove_tags(tx, &key, &keys))
+            .await
+    }
+
+    async fn list_tags(&self, key: &VaultKey) -> Result<BTreeMap<String, String>> {
+        let key = key.clone();
+        self.tx(move |tx| governance::list_tags(tx, &key)).await
+    }
+
+    async fn vault_policies(&self, key: &VaultKey) -> Result<VaultPolicies> {
+        let key = key.clone();
+        self.tx(move |tx| governance::vault_policies(tx, &key))
+            .await
+    }
+
+    async fn set_access_policy(&self, key: &VaultKey, policy: Option<String>) -> Result<()> {
+        let key = key.clone();
+        self.tx(move |tx| governance::set_access_policy(tx, &key, policy))
+            .await
+    }
+
+    async fn swap_vault_lock(
+        &self,
+        key: &VaultKey,
+        expected: Option<&VaultLock>,
+        new: Option<VaultLock>,
+    ) -> Result<LockSwap> {
+        let key = key.clone();
+        let expected = expected.map(|l| (l.lock_id.clone(), l.state));
+        self.tx(move |tx| governance::swap_vault_lock(tx, &key, expected, new))
+            .await
+    }
+
+    async fn get_retrieval_policy(&self, account: &str) -> Result<Option<String>> {
+        let account = account.to_owned();
+        self.tx(move |tx| governance::get_retrieval_policy(tx, &account))
+            .await
+    }
+
+    async fn set_retrieval_policy(&self, account: &str, policy: &str) -> Result<()> {
+        let (account, policy) = (account.to_owned(), policy.to_owned());
+        self.tx(move |tx| governance::set_retrieval_policy(tx, &account, &policy))
+            .await
+    }
+
+    async fn purchase_capacity(&self, account: &str, unit: CapacityUnit, max: usize) -> Result<()> {
+        let account = account.to_owned();
+        self.tx(move |tx| governance::purchase_capacity(tx, &account, &unit, max))
+            .await
+    }
+
+    async fn list_capacity(&self, account: &str) -> Result<Vec<CapacityUnit>> {
+        let account = account.to_owned();
+        self.tx(move |tx| governance::list_capacity(tx, &account))
+            .await
+    }
+
+    async fn unreferenced_blobs(&self, candidates: Vec<BlobKey>) -> Result<Vec<BlobKey>> {
+        self.tx(move |tx| blobs::unreferenced(tx, candidates)).await
+    }
+
+    async fn referenced_blobs(&self) -> Result<HashSet<BlobKey>> {
+        self.tx(blobs::referenced).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::schema::MIGRATIONS;
+    use super::values::from_ms;
+    use super::*;
+    use glacier_core::{JobStatus, LockState};
+    use rusqlite::params;
+
+    #[tokio::test]
+    async fn conformance() -> Result<()> {
+        let dir = tempfile::tempdir()?;
+        let store = SqliteMetadataStore::open(dir.path().join("meta.db")).await?;
+        crate::conformance::metadata_store(&store).await;
+        crate::conformance::jobs(&store).await;
+        crate::conformance::governance(&store).await;
+        crate::conformance::lock_races(std::sync::Arc::new(store)).await;
+        Ok(())
+    }
+
+    #[tokio::test]
+    async fn state_survives_reopen() -> Result<()> {
+        let dir = tempfile::tempdir()?;
+        let key = VaultKey {
+            account: "111122223333".into(),
+            name: "v".into(),
+        };
+        {
+            let store = SqliteMetadataStore::open(dir.path().join("meta.db")).await?;
+            store
+                .create_vault(&key, "us-east-1", OffsetDateTime::now_utc(), 10)
+                .await?;
+        }
+        let store = SqliteMetadataStore::open(dir.path().join("meta.db")).await?;
+        assert_eq!(store.get_vault(&key).await?.key, key);
+        Ok(())
+    }
+
+    /// A data directory of schema 1 (checked in as SQL) opens, migrates, and keeps every
+    /// vault, archive, upload, part, job, lock and setting; its vaults take the region given.
+    #[tokio::test]
+    async fn schema_1_migrates() -> Result<()> {
+        let dir = tempfile::tempdir()?;
+        let path = dir.path().join("meta.db");
+        Connection::open(&path)?.execute_batch(include_str!("../../testdata/schema-1.sql"))?;
+        let store = SqliteMetadataStore::open(&path).await?;
+        assert_eq!(store.assign_legacy_region("eu-central-1").await?, 2);
+        assert_eq!(
+            store.assign_legacy_region("us-east-1").await?,
+            0,
+            "only once"
+        );
+        let key = VaultKey {
+            account: "111122223333".into(),
+            name: "photos".into(),
+        };
+        let v = store.get_vault(&key).await?;
+        assert_eq!(
+            (v.region.as_str(), v.archive_count, v.size),
+            ("eu-central-1", 1, 5)
+        );
+        let a = store.get_archive(&key, "ARCHIVE1").await?;
+        assert_eq!((a.description.as_str(), a.segments.len()), ("a photo", 1));
+        assert_eq!(store.get_upload(&key, "UPLOAD1").await?.part_size, 1 << 20);
+        assert_eq!(
+            store.list_parts(&key, "UPLOAD1", 0, 10).await?.items.len(),
+            1
+        );
+        assert_eq!(
+            store.get_job(&key, "JOB1").await?.status,
+            JobStatus::InProgress
+        );
+        let lock = store.vault_policies(&key).await?.lock;
+        assert_eq!(
+            lock.map(|l| (l.state, l.lock_id)),
+            Some((LockState::Locked, "LOCK1".to_owned()))
+        );
+        assert_eq!(
+            store.list_tags(&key).await?.get("team").map(String::as_str),
+            Some("a")
+        );
+        assert!(store.get_retrieval_policy("111122223333").await?.is_some());
+        assert_eq!(store.list_capacity("111122223333").await?.len(), 1);
+        assert_eq!(
+            store
+                .retrievals_since("111122223333", from_ms(0))
+                .await?
+                .len(),
+            1
+        );
+        let again = Completion {
+            archive_id: "NEW".into(),
+            archive_size: 5,
+            tree_hash: a.tree_hash,
+            now: OffsetDateTime::now_utc(),
+        };
+        assert_eq!(
+            store.complete_upload(&key, "UPLOAD0", again).await?,
+            "ARCHIVE1"
+        );
+        drop(store);
+        let version: i64 =
+            Connection::open(&path)?.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+        assert_eq!(version, MIGRATIONS.len() as i64);
+        Ok(())
+    }
+
+    /// A database of a schema newer than the binary's is refused, not guessed at.
+    #[tokio::test]
+    async fn newer_schema_is_refused() -> Result<()> {
+        let dir = tempfile::tempdir()?;
+        let path = dir.path().join("meta.db");
+        Connection::open(&path)?.pragma_update(None, "user_version", 99)?;
+        match SqliteMetadataStore::open(&path).await {
+            Err(e) => assert!(e.to_string().contains("newer"), "{e}"),
+            Ok(_) => panic!("a schema-99 database opened"),
+        }
+        Ok(())
+    }
+
+    /// A lock row that is not a valid lock is an error, never "no lock": a vault's write-once
+    /// protection must not fall away because a row cannot be read.
+    #[tokio::test]
+    async fn an_unreadable_lock_is_an_error() -> Result<()> {
+        let dir = tempfile::tempdir()?;
+        let path = dir.path().join("meta.db");
+        let store = SqliteMetadataStore::open(&path).await?;
+        let key = VaultKey {
+            account: "111122223333".into(),
+            name: "v".into(),
+        };
+        store
+            .create_vault(&key, "us-east-1", OffsetDateTime::now_utc(), 10)
+            .await?;
+        for (state, lock_id) in [
+            (Some("locked"), Some("L")),
+            (None, Some("L")),
+            (Some("Locked"), None),
+        ] {
+            let conn = Connection::open(&path)?;
+            conn.execute("DELETE FROM vault_policies", [])?;
+            conn.execute(
+                "INSERT INTO vault_policies (account, vault, kind, policy, state, lock_id, created_ms)
+                 VALUES ('111122223333', 'v', 'lock', '{}', ?1, ?2, 0)",
+                params![state, lock_id],
+            )?;
+            match store.vault_policies(&key).await {
+                Err(StorageError::Backend { message, .. }) => {
+                    assert!(message.contains("lock"), "{message}")
+                }
+                other => panic!("state {state:?}, id {lock_id:?}: {other:?}"),
+            }
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,219 @@
+//! `uploads`, their `parts`, and `completed_uploads` (what makes completion idempotent).
+
+use super::archives::insert_archive_rows;
+use super::values::*;
+use super::vaults::require_vault;
+use crate::blob::BlobKey;
+use crate::meta::*;
+use crate::{Result, StorageError};
+use glacier_core::TreeHash;
+use glacier_core::multipart::{PartInfo, check_complete};
+use rusqlite::{OptionalExtension, Transaction, params};
+
+pub(super) fn read_upload(tx: &Transaction<'_>, key: &VaultKey, id: &str) -> Result<UploadRecord> {
+    require_vault(tx, key)?;
+    tx.query_row(
+        "SELECT description, part_size, created_ms FROM uploads WHERE id = ?1 AND account = ?2 AND vault = ?3",
+        params![id, key.account, key.name],
+        |r| {
+            Ok(UploadRecord {
+                id: id.to_owned(),
+                description: r.get(0)?,
+                part_size: u(r.get(1)?),
+                created: from_ms(r.get(2)?),
+            })
+        },
+    )
+    .optional()?
+    .ok_or_else(|| StorageError::not_found("multipart upload", id))
+}
+
+/// Deletes an upload and its parts; returns the parts' blobs.
+pub(super) fn delete_upload_rows(tx: &Transaction<'_>, id: &str) -> Result<Vec<BlobKey>> {
+    let blobs = blobs_of(tx, "SELECT blob FROM parts WHERE upload_id = ?1", id)?;
+    tx.execute("DELETE FROM parts WHERE upload_id = ?1", [id])?;
+    tx.execute("DELETE FROM uploads WHERE id = ?1", [id])?;
+    Ok(blobs)
+}
+
+pub(super) fn create(tx: &Transaction<'_>, key: &VaultKey, upload: &UploadRecord) -> Result<()> {
+    require_vault(tx, key)?;
+    tx.execute(
+        "INSERT INTO uploads (id, account, vault, description, part_size, created_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        params![upload.id, key.account, key.name, upload.description, i(upload.part_size), to_ms(upload.created)],
+    )?;
+    Ok(())
+}
+
+pub(super) fn get(tx: &Transaction<'_>, key: &VaultKey, id: &str) -> Result<UploadRecord> {
+    read_upload(tx, key, id)
+}
+
+pub(super) fn list(
+    tx: &Transaction<'_>,
+    key: &VaultKey,
+    after: Option<&str>,
+    limit: usize,
+) -> Result<Page<UploadRecord>> {
+    require_vault(tx, key)?;
+    let mut stmt = tx.prepare(
+        "SELECT id, description, part_size, created_ms FROM uploads
+         WHERE account = ?1 AND vault = ?2 AND id > ?3 ORDER BY id LIMIT ?4",
+    )?;
+    let rows = stmt.query_map(
+        params![
+            key.account,
+            key.name,
+            after.unwrap_or(""),
+            i(limit as u64 + 1)
+        ],
+        |r| {
+            Ok(UploadRecord {
+                id: r.get(0)?,
+                description: r.get(1)?,
+                part_size: u(r.get(2)?),
+                created: from_ms(r.get(3)?),
+            })
+        },
+    )?;
+    Ok(Page::from_overfetch(
+        rows.collect::<Result<Vec<_>, _>>()?,
+        limit,
+    ))
+}
+
+pub(super) fn put_part(
+    tx: &Transaction<'_>,
+    key: &VaultKey,
+    upload_id: &str,
+    part: &PartRecord,
+) -> Result<Option<BlobKey>> {
+    read_upload(tx, key, upload_id)?;
+    let old: Option<String> = tx
+        .query_row(
+            "SELECT blob FROM parts WHERE upload_id = ?1 AND start = ?2",
+            params![upload_id, i(part.start)],
+            |r| r.get(0),
+        )
+        .optional()?;
+    let s = &part.segment;
+    tx.execute(
+        "INSERT OR REPLACE INTO parts (upload_id, start, blob, size, tree_hash, leaves) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        params![upload_id, i(part.start), s.blob.0, i(s.size), &s.tree_hash.0[..], leaves_to_blob(&s.leaves)],
+    )?;
+    Ok(old.map(BlobKey))
+}
+
+pub(super) fn list_parts(
+    tx: &Transaction<'_>,
+    key: &VaultKey,
+    upload_id: &str,
+    from: u64,
+    limit: usize,
+) -> Result<Page<PartInfo>> {
+    read_upload(tx, key, upload_id)?;
+    let mut stmt = tx.prepare(
+        "SELECT start, size, tree_hash FROM parts WHERE upload_id = ?1 AND start >= ?2 ORDER BY start LIMIT ?3",
+    )?;
+    let rows = stmt.query_map(params![upload_id, i(from), i(limit as u64 + 1)], |r| {
+        Ok((
+            r.get::<_, i64>(0)?,
+            r.get::<_, i64>(1)?,
+            r.get::<_, Vec<u8>>(2)?,
+        ))
+    })?;
+    let mut items = Vec::new();
+    for row in rows {
+        let (start, size, hash) = row?;
+        items.push(PartInfo {
+            start: u(start),
+            size: u(size),
+            tree_hash: digest(hash)?,
+        });
+    }
+    Ok(Page::from_overfetch(items, limit))
+}
+
+pub(super) fn complete(
+    tx: &Transaction<'_>,
+    key: &VaultKey,
+    upload_id: &str,
+    c: Completion,
+) -> Result<String> {
+    require_vault(tx, key)?;
+    let done: Option<(String, i64, Vec<u8>)> = tx
+        .query_row(
+            "SELECT archive_id, archive_size, tree_hash FROM completed_uploads WHERE upload_id = ?1 AND account = ?2 AND vault = ?3",
+            params![upload_id, key.account, key.name],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+        )
+        .optional()?;
+    if let Some((archive_id, size, hash)) = done {
+        if u(size) == c.archive_size && digest(hash)? == c.tree_hash.0 {
+            return Ok(archive_id);
+        }
+        return Err(StorageError::Conflict(format!(
+            "The multipart upload {upload_id} was already completed with another archive size or tree hash"
+        )));
+    }
+    let upload = read_upload(tx, key, upload_id)?;
+    let mut parts = Vec::new();
+    {
+        let mut stmt = tx.prepare(
+            "SELECT start, blob, size, tree_hash, leaves FROM parts WHERE upload_id = ?1 ORDER BY start",
+        )?;
+        let rows = stmt.query_map([upload_id], |r| {
+            Ok((
+                r.get::<_, i64>(0)?,
+                r.get::<_, String>(1)?,
+                r.get::<_, i64>(2)?,
+                r.get::<_, Vec<u8>>(3)?,
+                r.get::<_, Vec<u8>>(4)?,
+            ))
+        })?;
+        for row in rows {
+            let (start, blob, size, hash, leaves) = row?;
+            parts.push(PartRecord {
+                start: u(start),
+                segment: Segment {
+                    blob: BlobKey(blob),
+                    size: u(size),
+                    tree_hash: TreeHash(digest(hash)?),
+                    leaves: leaves_from_blob(&leaves)?,
+                },
+            });
+        }
+    }
+    let infos: Vec<PartInfo> = parts
+        .iter()
+        .map(|p| PartInfo {
+            start: p.start,
+            size: p.segment.size,
+            tree_hash: p.segment.tree_hash.0,
+        })
+        .collect();
+    check_complete(upload.part_size, &infos, c.archive_size, &c.tree_hash)
+        .map_err(|e| StorageError::Invalid(e.0))?;
+    let archive = ArchiveRecord {
+        id: c.archive_id.clone(),
+        description: upload.description.unwrap_or_default(),
+        size: c.archive_size,
+        tree_hash: c.tree_hash,
+        created: c.now,
+        segments: parts.into_iter().map(|p| p.segment).collect(),
+    };
+    insert_archive_rows(tx, key, &archive)?;
+    tx.execute("DELETE FROM parts WHERE upload_id = ?1", [upload_id])?;
+    tx.execute("DELETE FROM uploads WHERE id = ?1", [upload_id])?;
+    tx.execute(
+        "INSERT INTO completed_uploads (upload_id, account, vault, archive_id, archive_size, tree_hash, completed_ms)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+        params![upload_id, key.account, key.name, c.archive_id, i(c.archive_size), &c.tree_hash.0[..], to_ms(c.now)],
+    )?;
+    Ok(c.archive_id)
+}
+
+pub(super) fn abort(tx: &Transaction<'_>, key: &VaultKey, id: &str) -> Result<Vec<BlobKey>> {
+    read_upload(tx, key, id)?;
+    delete_upload_rows(tx, id)
+}

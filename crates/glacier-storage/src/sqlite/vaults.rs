@@ -1,0 +1,194 @@
+//! `vaults`: vaults with their live counts, region and notification configuration.
+
+use super::blobs::unreferenced;
+use super::jobs::delete_job_rows;
+use super::uploads::delete_upload_rows;
+use super::values::*;
+use crate::blob::BlobKey;
+use crate::meta::*;
+use crate::{Result, StorageError};
+use rusqlite::{OptionalExtension, Transaction, params};
+use time::OffsetDateTime;
+
+pub(super) fn vault_not_found(key: &VaultKey) -> StorageError {
+    StorageError::not_found("vault", key.name.clone())
+}
+
+pub(super) const VAULT_COLUMNS: &str =
+    "name, region, created_ms, last_inventory_ms, archive_count, size";
+
+/// A vault of `account` from a row of [`VAULT_COLUMNS`].
+pub(super) fn vault_from_row(
+    account: &str,
+    r: &rusqlite::Row<'_>,
+) -> rusqlite::Result<Result<Vault>> {
+    let name: String = r.get(0)?;
+    let Some(region) = r.get::<_, Option<String>>(1)? else {
+        return Ok(Err(StorageError::backend(format!(
+            "vault {name} has no region: the store was opened without assign_legacy_region"
+        ))));
+    };
+    Ok(Ok(Vault {
+        key: VaultKey {
+            account: account.to_owned(),
+            name,
+        },
+        region,
+        created: from_ms(r.get(2)?),
+        last_inventory: r.get::<_, Option<i64>>(3)?.map(from_ms),
+        archive_count: u(r.get(4)?),
+        size: u(r.get(5)?),
+    }))
+}
+
+pub(super) fn read_vault(tx: &Transaction<'_>, key: &VaultKey) -> Result<Vault> {
+    tx.query_row(
+        &format!("SELECT {VAULT_COLUMNS} FROM vaults WHERE account = ?1 AND name = ?2"),
+        params![key.account, key.name],
+        |r| vault_from_row(&key.account, r),
+    )
+    .optional()?
+    .ok_or_else(|| vault_not_found(key))?
+}
+
+pub(super) fn require_vault(tx: &Transaction<'_>, key: &VaultKey) -> Result<()> {
+    read_vault(tx, key).map(|_| ())
+}
+
+pub(super) fn create(
+    tx: &Transaction<'_>,
+    key: &VaultKey,
+    region: &str,
+    now: OffsetDateTime,
+    max_vaults: u64,
+) -> Result<Vault> {
+    if let Ok(v) = read_vault(tx, key) {
+        return Ok(v);
+    }
+    let count: i64 = tx.query_row(
+        "SELECT COUNT(*) FROM vaults WHERE account = ?1",
+        [&key.account],
+        |r| r.get(0),
+    )?;
+    if u(count) >= max_vaults {
+        return Err(StorageError::LimitExceeded(format!(
+            "The account already has {count} vaults; the limit is {max_vaults}"
+        )));
+    }
+    tx.execute(
+        "INSERT INTO vaults (account, name, region, created_ms) VALUES (?1, ?2, ?3, ?4)",
+        params![key.account, key.name, region, to_ms(now)],
+    )?;
+    read_vault(tx, key)
+}
+
+pub(super) fn get(tx: &Transaction<'_>, key: &VaultKey) -> Result<Vault> {
+    read_vault(tx, key)
+}
+
+pub(super) fn list(
+    tx: &Transaction<'_>,
+    account: &str,
+    after: Option<&str>,
+    limit: usize,
+) -> Result<Page<Vault>> {
+    let mut stmt = tx.prepare(&format!(
+        "SELECT {VAULT_COLUMNS} FROM vaults
+         WHERE account = ?1 AND name > ?2 ORDER BY name LIMIT ?3"
+    ))?;
+    let rows = stmt.query_map(
+        params![account, after.unwrap_or(""), i(limit as u64 + 1)],
+        |r| vault_from_row(account, r),
+    )?;
+    let mut vaults = Vec::new();
+    for row in rows {
+        vaults.push(row??);
+    }
+    Ok(Page::from_overfetch(vaults, limit))
+}
+
+pub(super) fn delete(tx: &Transaction<'_>, key: &VaultKey) -> Result<Vec<BlobKey>> {
+    let v = read_vault(tx, key)?;
+    if v.archive_count > 0 {
+        return Err(StorageError::NotEmpty {
+            vault: key.name.clone(),
+            archives: v.archive_count,
+        });
+    }
+    let vault = params![key.account, key.name];
+    let mut blobs = Vec::new();
+    for id in ids(
+        tx,
+        "SELECT id FROM uploads WHERE account = ?1 AND vault = ?2",
+        vault,
+    )? {
+        blobs.extend(delete_upload_rows(tx, &id)?);
+    }
+    for id in ids(
+        tx,
+        "SELECT id FROM jobs WHERE account = ?1 AND vault = ?2",
+        vault,
+    )? {
+        blobs.extend(delete_job_rows(tx, &id)?);
+    }
+    let mut blobs = unreferenced(tx, blobs)?;
+    blobs.sort();
+    blobs.dedup();
+    tx.execute(
+        "DELETE FROM vault_tags WHERE account = ?1 AND vault = ?2",
+        vault,
+    )?;
+    tx.execute(
+        "DELETE FROM vault_policies WHERE account = ?1 AND vault = ?2",
+        vault,
+    )?;
+    tx.execute(
+        "DELETE FROM completed_uploads WHERE account = ?1 AND vault = ?2",
+        params![key.account, key.name],
+    )?;
+    tx.execute(
+        "DELETE FROM vaults WHERE account = ?1 AND name = ?2",
+        params![key.account, key.name],
+    )?;
+    Ok(blobs)
+}
+
+pub(super) fn get_notifications(
+    tx: &Transaction<'_>,
+    key: &VaultKey,
+) -> Result<Option<Notifications>> {
+    let (topic, events): (Option<String>, Option<String>) = tx
+        .query_row(
+            "SELECT sns_topic, events FROM vaults WHERE account = ?1 AND name = ?2",
+            params![key.account, key.name],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .optional()?
+        .ok_or_else(|| vault_not_found(key))?;
+    Ok(topic.map(|sns_topic| Notifications {
+        sns_topic,
+        events: events
+            .unwrap_or_default()
+            .split(',')
+            .filter(|e| !e.is_empty())
+            .map(str::to_owned)
+            .collect(),
+    }))
+}
+
+pub(super) fn set_notifications(
+    tx: &Transaction<'_>,
+    key: &VaultKey,
+    config: Option<Notifications>,
+) -> Result<()> {
+    require_vault(tx, key)?;
+    let (topic, events) = match config {
+        Some(c) => (Some(c.sns_topic), Some(c.events.join(","))),
+        None => (None, None),
+    };
+    tx.execute(
+        "UPDATE vaults SET sns_topic = ?3, events = ?4 WHERE account = ?1 AND name = ?2",
+        params![key.account, key.name, topic, events],
+    )?;
+    Ok(())
+}
