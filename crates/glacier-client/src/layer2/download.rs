@@ -1,0 +1,278 @@
+//! Verified downloads of job output: chunk by chunk, each chunk's tree hash checked before
+//! it counts; sequential into a writer, or concurrent and resumable into a file.
+
+use super::DEFAULT_PART_SIZE;
+use super::job::Job;
+use crate::error::{GlacierError, Result};
+use bytes::Bytes;
+use glacier_core::treehash::{Digest, TreeHash};
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use tokio::io::{AsyncWrite, AsyncWriteExt};
+
+impl Job {
+    /// Fetches one chunk, re-fetching one that failed verification (a tree hash that does not
+    /// match, a body too short or too long, or one that broke off) up to `retries` more times,
+    /// and returns it only once it is good (verified, when `verify`). Failures of the request
+    /// itself are Layer1's to retry, so the budget of one chunk is at most `retries + 1`
+    /// fetches of at most [`RetryPolicy::max_attempts`](crate::RetryPolicy) requests each.
+    /// The body is hashed as it arrives, into memory, or with `target` straight into that
+    /// file at the chunk's offset (then the returned bytes are empty and the data is durable
+    /// before this returns; a bad attempt is overwritten by the next one, and only a verified
+    /// chunk is ever reported).
+    pub(super) async fn fetch_chunk(
+        &self,
+        start: u64,
+        end: u64,
+        verify: bool,
+        retries: u32,
+        target: Option<&Path>,
+    ) -> Result<(Bytes, TreeHash)> {
+        use futures_util::StreamExt;
+        use tokio::io::AsyncSeekExt;
+        let len = end - start + 1;
+        let mut last = None;
+        for attempt in 0..=retries {
+            let fetched = async {
+                let out = self
+                    .layer1
+                    .get_job_output(&self.vault_name, &self.id, Some((start, end)))
+                    .await?;
+                let checksum = out.checksum;
+                let mut file = match target {
+                    Some(path) => {
+                        let mut f = tokio::fs::OpenOptions::new().write(true).open(path).await?;
+                        f.seek(std::io::SeekFrom::Start(start)).await?;
+                        Some(f)
+                    }
+                    None => None,
+                };
+                let mut buf = Vec::with_capacity(if file.is_some() {
+                    0
+                } else {
+                    usize::try_from(len).unwrap_or(0)
+                });
+                let mut hasher = glacier_core::TreeHasher::new();
+                let mut stream = std::pin::pin!(out.body.into_stream());
+                while let Some(chunk) = stream.next().await {
+                    let chunk = chunk.map_err(|e| {
+                        GlacierError::DownloadArchive(format!(
+                            "bytes {start}-{end}: the body broke off after {} bytes: {e}",
+                            hasher.len()
+                        ))
+                    })?;
+                    if hasher.len() + chunk.len() as u64 > len {
+                        return Err(GlacierError::DownloadArchive(format!(
+                            "bytes {start}-{end}: the response is too long"
+                        )));
+                    }
+                    hasher.update(&chunk);
+                    match file.as_mut() {
+                        Some(f) => f.write_all(&chunk).await?,
+                        None => buf.extend_from_slice(&chunk),
+                    }
+                }
+                if hasher.len() != len {
+                    return Err(GlacierError::DownloadArchive(format!(
+                        "bytes {start}-{end}: got {} bytes",
+                        hasher.len()
+                    )));
+                }
+                let hash = hasher.finish().0;
+                match checksum {
+                    Some(c) if c != hash && verify => {
+                        return Err(GlacierError::TreeHashDoesNotMatch {
+                            what: format!("job {} bytes {start}-{end}", self.id),
+                            expected: c.to_hex(),
+                            actual: hash.to_hex(),
+                        });
+                    }
+                    None if verify => {
+                        return Err(GlacierError::Archive(format!(
+                            "no tree hash was sent for bytes {start}-{end}; cannot verify"
+                        )));
+                    }
+                    _ => {}
+                }
+                if let Some(f) = file {
+                    f.sync_data().await?;
+                }
+                Ok((Bytes::from(buf), hash))
+            }
+            .await;
+            match fetched {
+                Ok(chunk) => return Ok(chunk),
+                Err(
+                    e @ (GlacierError::TreeHashDoesNotMatch { .. }
+                    | GlacierError::DownloadArchive(_)),
+                ) => last = Some(e),
+                Err(e) => return Err(e),
+            }
+            tracing::debug!(start, end, attempt, "re-fetching a chunk");
+        }
+        Err(last.unwrap_or_else(|| {
+            GlacierError::DownloadArchive(format!("bytes {start}-{end} failed"))
+        }))
+    }
+
+    /// Downloads the output in `chunk_size` chunks (1 MiB × 2^n) into `writer`, verifying each
+    /// chunk's tree hash and, at the end, the whole output's against the job's.
+    pub async fn download_to_writer<W: AsyncWrite + Unpin>(
+        &self,
+        writer: &mut W,
+        chunk_size: u64,
+        verify_hashes: bool,
+        retries: u32,
+    ) -> Result<()> {
+        check_chunk_size(chunk_size)?;
+        let total = self.output_size();
+        let mut hashes = Vec::new();
+        let mut start = 0;
+        while start < total {
+            let end = (start + chunk_size).min(total) - 1;
+            let (data, hash) = self
+                .fetch_chunk(start, end, verify_hashes, retries, None)
+                .await?;
+            writer.write_all(&data).await?;
+            hashes.push(hash.0);
+            start = end + 1;
+        }
+        writer.flush().await?;
+        if verify_hashes {
+            self.verify_whole(&hashes)?;
+        }
+        Ok(())
+    }
+
+    /// As [`Job::download_to_writer`], into a file.
+    pub async fn download_to_file(
+        &self,
+        path: &Path,
+        chunk_size: u64,
+        verify_hashes: bool,
+        retries: u32,
+    ) -> Result<()> {
+        let mut file = tokio::fs::File::create(path).await?;
+        self.download_to_writer(&mut file, chunk_size, verify_hashes, retries)
+            .await?;
+        file.sync_all().await?;
+        Ok(())
+    }
+}
+
+pub(super) fn check_chunk_size(chunk_size: u64) -> Result<()> {
+    if !glacier_core::validate::is_part_size(chunk_size) {
+        return Err(GlacierError::InvalidInput(format!(
+            "chunk size {chunk_size} is not 1 MiB × 2^n: chunk tree hashes would not combine"
+        )));
+    }
+    Ok(())
+}
+
+/// Downloads a job's output with `concurrency` ranged requests in flight, each verified; the
+/// whole is verified against the job's tree hash. Interrupted, it resumes: a sidecar file
+/// `<target>.glacier-download` records the verified chunks.
+pub struct ConcurrentDownloader {
+    pub part_size: u64,
+    pub concurrency: usize,
+    pub retries: u32,
+}
+
+impl Default for ConcurrentDownloader {
+    fn default() -> Self {
+        ConcurrentDownloader {
+            part_size: DEFAULT_PART_SIZE,
+            concurrency: 10,
+            retries: 5,
+        }
+    }
+}
+
+impl ConcurrentDownloader {
+    fn sidecar(target: &Path) -> PathBuf {
+        let mut name = target.as_os_str().to_owned();
+        name.push(".glacier-download");
+        PathBuf::from(name)
+    }
+
+    pub async fn download(&self, job: &Job, target: &Path) -> Result<()> {
+        check_chunk_size(self.part_size)?;
+        let total = job.output_size();
+        let chunks = total.div_ceil(self.part_size);
+        let sidecar = Self::sidecar(target);
+        let header = format!("job {} part {} size {}", job.id, self.part_size, total);
+        // Chunks verified by an earlier run of the same download.
+        let mut done: HashMap<u64, Digest> = HashMap::new();
+        if let (Ok(state), true) = (tokio::fs::read_to_string(&sidecar).await, target.exists()) {
+            let mut lines = state.lines();
+            if lines.next() == Some(header.as_str()) {
+                for line in lines {
+                    let mut it = line.split(' ');
+                    if let (Some(i), Some(h)) = (
+                        it.next().and_then(|i| i.parse().ok()),
+                        it.next().and_then(|h| h.parse::<TreeHash>().ok()),
+                    ) {
+                        done.insert(i, h.0);
+                    }
+                }
+            }
+        }
+        if done.is_empty() {
+            tokio::fs::write(&sidecar, format!("{header}\n")).await?;
+            let f = tokio::fs::File::create(target).await?;
+            f.set_len(total).await?;
+        }
+        let log = std::sync::Arc::new(tokio::sync::Mutex::new(
+            tokio::fs::OpenOptions::new()
+                .append(true)
+                .open(&sidecar)
+                .await?,
+        ));
+        let mut tasks: tokio::task::JoinSet<Result<(u64, Digest)>> = tokio::task::JoinSet::new();
+        let mut hashes: HashMap<u64, Digest> = done.clone();
+        for i in (0..chunks).filter(|i| !done.contains_key(i)) {
+            if tasks.len() >= self.concurrency.max(1) {
+                let (i, h) = join_download(&mut tasks).await?;
+                hashes.insert(i, h);
+            }
+            let (job, target, log, retries) =
+                (job.clone(), target.to_path_buf(), log.clone(), self.retries);
+            let start = i * self.part_size;
+            let end = (start + self.part_size).min(total) - 1;
+            tasks.spawn(async move {
+                let (_, hash) = job
+                    .fetch_chunk(start, end, true, retries, Some(&target))
+                    .await?;
+                let mut log = log.lock().await;
+                log.write_all(format!("{i} {}\n", hash.to_hex()).as_bytes())
+                    .await?;
+                log.flush().await?;
+                Ok((i, hash.0))
+            });
+        }
+        while !tasks.is_empty() {
+            let (i, h) = join_download(&mut tasks).await?;
+            hashes.insert(i, h);
+        }
+        let ordered: Vec<Digest> = (0..chunks)
+            .filter_map(|i| hashes.get(&i).copied())
+            .collect();
+        job.verify_whole(&ordered)?;
+        tokio::fs::remove_file(&sidecar).await?;
+        Ok(())
+    }
+}
+
+pub(super) async fn join_download(
+    tasks: &mut tokio::task::JoinSet<Result<(u64, Digest)>>,
+) -> Result<(u64, Digest)> {
+    match tasks.join_next().await {
+        Some(Ok(r)) => r,
+        Some(Err(e)) => Err(GlacierError::DownloadArchive(format!(
+            "a chunk download task failed: {e}"
+        ))),
+        None => Err(GlacierError::DownloadArchive(
+            "no chunk download in flight".into(),
+        )),
+    }
+}
