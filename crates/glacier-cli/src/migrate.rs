@@ -3,7 +3,7 @@
 //! recommends to vault owners). Every archive is retrieved, downloaded and verified against its
 //! tree hash, delivered, and checkpointed so that a rerun continues.
 
-use crate::commands::{Ctx, download_job, retrieve_and_wait, state_dir, upload_file};
+use crate::commands::{Ctx, download_job, retrieve_and_wait, state_file, upload_file};
 use crate::output::{self, Output};
 use crate::target::{self, Target};
 use anyhow::{Context, bail};
@@ -214,8 +214,6 @@ pub(crate) async fn migrate(ctx: &Ctx, args: MigrateArgs) -> anyhow::Result<()> 
     } else {
         args.vault.clone()
     };
-    let work = state_dir()?.join("migrate");
-    std::fs::create_dir_all(&work)?;
     let mut report = Vec::new();
     for name in vaults {
         let source = src
@@ -232,11 +230,7 @@ pub(crate) async fn migrate(ctx: &Ctx, args: MigrateArgs) -> anyhow::Result<()> 
             ),
             Destination::S3 { .. } => None,
         };
-        let key = format!("{from}\n{to}\n{name}");
-        let checkpoint = work.join(format!(
-            "{}.copied",
-            &glacier_core::TreeHash::of(key.as_bytes()).to_hex()[..32]
-        ));
+        let checkpoint = state_file("migrate", &format!("{from}\n{to}\n{name}"), "copied")?;
         let copied_before: HashSet<String> = std::fs::read_to_string(&checkpoint)
             .unwrap_or_default()
             .lines()
@@ -261,10 +255,7 @@ pub(crate) async fn migrate(ctx: &Ctx, args: MigrateArgs) -> anyhow::Result<()> 
                 eprintln!("copying {} ({} bytes) of {name}", e.archive_id, e.size);
             }
             let job = retrieve_and_wait(ctx, &src, &source, &e.archive_id, None).await?;
-            let temp = work.join(format!(
-                "{}.data",
-                &glacier_core::TreeHash::of(e.archive_id.as_bytes()).to_hex()[..32]
-            ));
+            let temp = state_file("migrate", &e.archive_id, "data")?;
             download_job(&job, &temp, 8, 4)
                 .await
                 .with_context(|| format!("downloading {}", e.archive_id))?;

@@ -2,7 +2,7 @@
 //! mt-aws-glacier's `mt2` format (relative path and mtime), so that a vault can be restored
 //! from its inventory alone and vaults made by mt-aws-glacier interoperate.
 
-use crate::commands::{Ctx, download_job, retrieve_and_wait, state_dir};
+use crate::commands::{Ctx, download_job, retrieve_and_wait, state_file};
 use crate::output::{self, Output};
 use anyhow::Context;
 use base64::Engine;
@@ -72,9 +72,11 @@ struct JournalEntry {
 }
 
 fn journal_path(ctx: &Ctx, vault: &str, dir: &Path) -> anyhow::Result<PathBuf> {
-    let key = format!("{}\n{vault}\n{}", ctx.target, dir.display());
-    let name = &glacier_core::TreeHash::of(key.as_bytes()).to_hex()[..32];
-    Ok(state_dir()?.join("sync").join(format!("{name}.jsonl")))
+    state_file(
+        "sync",
+        &format!("{}\n{vault}\n{}", ctx.target, dir.display()),
+        "jsonl",
+    )
 }
 
 fn read_journal(path: &Path) -> HashMap<String, JournalEntry> {

@@ -1,0 +1,164 @@
+//! `glacier inventory`: run an inventory job (or read the cached one), cache and print it.
+
+use super::{Ctx, state_file, wait_options};
+use crate::output::{self};
+use crate::target::{self};
+use anyhow::Context;
+use futures_util::TryStreamExt;
+use glacier_client::layer2::InventoryRequest;
+use std::path::PathBuf;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub(crate) enum InventoryFormat {
+    Table,
+    Json,
+    Csv,
+}
+
+#[derive(clap::Args)]
+pub(crate) struct InventoryArgs {
+    #[arg(long)]
+    vault: String,
+    /// How to print the archives [default: as --output says].
+    #[arg(long, value_enum)]
+    format: Option<InventoryFormat>,
+    /// Print the inventory cached by the last `inventory` run (with its date); start no job.
+    #[arg(long)]
+    cached: bool,
+}
+
+/// An inventory as cached locally.
+#[derive(serde::Serialize, serde::Deserialize)]
+pub(super) struct CachedInventory {
+    pub(super) vault: String,
+    pub(super) inventory_date: Option<String>,
+    pub(super) archives: Vec<CachedEntry>,
+}
+
+#[derive(serde::Serialize, serde::Deserialize)]
+pub(super) struct CachedEntry {
+    pub(super) archive_id: String,
+    pub(super) description: String,
+    pub(super) creation_date: String,
+    pub(super) size: u64,
+    pub(super) sha256_tree_hash: String,
+}
+
+pub(super) fn inventory_cache(ctx: &Ctx, vault: &str) -> anyhow::Result<PathBuf> {
+    state_file("inventory", &format!("{}\n{vault}", ctx.target), "json")
+}
+
+/// Runs an inventory job, streams its entries and caches them with the inventory's date.
+pub(super) async fn fetch_inventory(
+    ctx: &Ctx,
+    conn: &target::Connection,
+    vault_name: &str,
+) -> anyhow::Result<CachedInventory> {
+    let vault = conn.vault(vault_name).await?;
+    let mut job = vault
+        .retrieve_inventory_job(InventoryRequest::default())
+        .await?;
+    job.wait(wait_options(), None).await?;
+    let archives = job
+        .inventory()
+        .await?
+        .map_ok(|e| CachedEntry {
+            archive_id: e.archive_id,
+            description: e.archive_description,
+            creation_date: e.creation_date,
+            size: e.size,
+            sha256_tree_hash: e.sha256_tree_hash,
+        })
+        .try_collect()
+        .await?;
+    let inv = CachedInventory {
+        vault: vault.name.clone(),
+        inventory_date: job.completion_date.clone(),
+        archives,
+    };
+    let cache = inventory_cache(ctx, vault_name)?;
+    if let Some(dir) = cache.parent() {
+        std::fs::create_dir_all(dir)?;
+    }
+    std::fs::write(&cache, serde_json::to_vec(&inv)?)
+        .with_context(|| format!("writing {}", cache.display()))?;
+    Ok(inv)
+}
+
+/// An archive's size from the cached inventory, with the inventory's date.
+pub(super) fn cached_size(
+    ctx: &Ctx,
+    vault: &str,
+    archive_id: &str,
+) -> Option<(u64, Option<String>)> {
+    let text = std::fs::read_to_string(inventory_cache(ctx, vault).ok()?).ok()?;
+    let inv: CachedInventory = serde_json::from_str(&text).ok()?;
+    inv.archives
+        .iter()
+        .find(|e| e.archive_id == archive_id)
+        .map(|e| (e.size, inv.inventory_date.clone()))
+}
+
+/// Retrieves an inventory (or reads the cached one), caches it, prints it.
+pub(crate) async fn inventory(ctx: &Ctx, args: InventoryArgs) -> anyhow::Result<()> {
+    let format = args.format.unwrap_or(if ctx.json() {
+        InventoryFormat::Json
+    } else {
+        InventoryFormat::Table
+    });
+    let cache = inventory_cache(ctx, &args.vault)?;
+    let inv: CachedInventory = if args.cached {
+        let text = std::fs::read_to_string(&cache).with_context(|| {
+            format!(
+                "no cached inventory of {} (run `glacier inventory --vault {}` first)",
+                args.vault, args.vault
+            )
+        })?;
+        serde_json::from_str(&text).with_context(|| format!("reading {}", cache.display()))?
+    } else {
+        let conn = ctx.connect().await?;
+        fetch_inventory(ctx, &conn, &args.vault).await?
+    };
+    match format {
+        InventoryFormat::Json => output::json(&serde_json::to_value(&inv)?),
+        InventoryFormat::Csv => {
+            let mut w = csv::Writer::from_writer(std::io::stdout());
+            w.write_record([
+                "ArchiveId",
+                "ArchiveDescription",
+                "CreationDate",
+                "Size",
+                "SHA256TreeHash",
+            ])?;
+            for e in &inv.archives {
+                w.write_record([
+                    &e.archive_id,
+                    &e.description,
+                    &e.creation_date,
+                    &e.size.to_string(),
+                    &e.sha256_tree_hash,
+                ])?;
+            }
+            w.flush()?;
+        }
+        InventoryFormat::Table => {
+            if let Some(date) = &inv.inventory_date {
+                println!("inventory of {} taken {date}", inv.vault);
+            }
+            let rows: Vec<Vec<String>> = inv
+                .archives
+                .iter()
+                .map(|e| {
+                    vec![
+                        e.archive_id.clone(),
+                        e.size.to_string(),
+                        e.creation_date.clone(),
+                        e.description.clone(),
+                    ]
+                })
+                .collect();
+            output::table(&["ARCHIVE", "SIZE", "CREATED", "DESCRIPTION"], &rows);
+        }
+    }
+    Ok(())
+}

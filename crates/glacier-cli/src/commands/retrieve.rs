@@ -1,0 +1,245 @@
+//! `glacier retrieve` and `glacier job list|describe|wait`.
+
+use super::inventory::{cached_size, fetch_inventory};
+use super::{Ctx, MIB};
+use crate::output::{self};
+use crate::target::{self};
+use anyhow::Context;
+use glacier_client::Job;
+use glacier_client::layer2::WaitOptions;
+use glacier_core::Tier;
+use glacier_core::wire::JobParameters;
+use serde_json::json;
+use std::time::Duration;
+
+#[derive(clap::Args)]
+pub(crate) struct RetrieveArgs {
+    /// Glacier ids may begin with '-'.
+    #[arg(allow_hyphen_values = true)]
+    archive_id: String,
+    #[arg(long)]
+    vault: String,
+    /// Only these bytes, `first-last` (megabyte aligned).
+    #[arg(long)]
+    range: Option<String>,
+    /// Expedited, Standard (the default) or Bulk, in any case.
+    #[arg(long, value_parser = Tier::parse_loose)]
+    tier: Option<Tier>,
+    /// Only say what the retrieval would mean (bytes, requests to download it); start nothing.
+    #[arg(long)]
+    dry_run: bool,
+}
+
+pub(crate) async fn retrieve(ctx: &Ctx, args: RetrieveArgs) -> anyhow::Result<()> {
+    let conn = ctx.connect().await?;
+    if args.dry_run {
+        return describe_retrieval(ctx, &conn, &args).await;
+    }
+    announce(
+        ctx,
+        &args.vault,
+        &args.archive_id,
+        args.range.as_deref(),
+        args.tier,
+    );
+    let job_id =
+        start_retrieval(&conn, &args.vault, &args.archive_id, args.range, args.tier).await?;
+    ctx.report(json!({"job_id": job_id, "vault": args.vault}), || {
+        job_id.clone()
+    });
+    Ok(())
+}
+
+/// Says how many bytes a retrieval would read and how many ranged requests would download it,
+/// from the archive's size in an inventory of the vault.
+pub(super) async fn describe_retrieval(
+    ctx: &Ctx,
+    conn: &target::Connection,
+    args: &RetrieveArgs,
+) -> anyhow::Result<()> {
+    // The cached inventory answers at once; else an inventory job (hours on Amazon Glacier).
+    let size = match cached_size(ctx, &args.vault, &args.archive_id) {
+        Some((size, _)) => size,
+        None => fetch_inventory(ctx, conn, &args.vault)
+            .await?
+            .archives
+            .iter()
+            .find(|e| e.archive_id == args.archive_id)
+            .map(|e| e.size)
+            .with_context(|| {
+                format!(
+                    "archive {} is not in the inventory of {}",
+                    args.archive_id, args.vault
+                )
+            })?,
+    };
+    let (bytes, requests) = retrieval_cost(size, args.range.as_deref())?;
+    let chunk = 8 * MIB;
+    let tier = args.tier.unwrap_or_default();
+    if ctx.json() {
+        output::json(
+            &json!({"archive_id": args.archive_id, "bytes": bytes, "tier": tier, "download_requests": requests, "chunk_size": chunk, "dry_run": true}),
+        );
+    } else {
+        println!(
+            "would retrieve {bytes} bytes of {} ({tier} tier) and download them in {requests} requests of up to {chunk} bytes; nothing was started",
+            args.archive_id
+        );
+    }
+    Ok(())
+}
+
+pub(super) async fn start_retrieval(
+    conn: &target::Connection,
+    vault: &str,
+    archive_id: &str,
+    range: Option<String>,
+    tier: Option<Tier>,
+) -> anyhow::Result<String> {
+    let params = JobParameters {
+        job_type: Some("archive-retrieval".into()),
+        archive_id: Some(archive_id.to_owned()),
+        retrieval_byte_range: range,
+        tier,
+        ..Default::default()
+    };
+    Ok(conn
+        .layer2
+        .layer1
+        .initiate_job(vault, &params)
+        .await
+        .with_context(|| format!("retrieving archive {archive_id}"))?
+        .job_id)
+}
+
+#[derive(clap::Subcommand)]
+pub(crate) enum JobCmd {
+    /// List a vault's jobs.
+    List {
+        #[arg(long)]
+        vault: String,
+    },
+    /// Show a job.
+    Describe {
+        /// Glacier ids may begin with '-'.
+        #[arg(allow_hyphen_values = true)]
+        job_id: String,
+        #[arg(long)]
+        vault: String,
+    },
+    /// Wait until a job completes.
+    Wait {
+        /// Glacier ids may begin with '-'.
+        #[arg(allow_hyphen_values = true)]
+        job_id: String,
+        #[arg(long)]
+        vault: String,
+    },
+}
+
+pub(super) fn job_json(j: &Job) -> serde_json::Value {
+    json!({"job_id": j.id, "action": j.action, "status": j.status_code, "status_message": j.status_message,
+           "completed": j.completed, "archive_id": j.archive_id, "archive_size": j.archive_size,
+           "inventory_size": j.inventory_size, "sha256_tree_hash": j.sha256_treehash,
+           "creation_date": j.creation_date, "completion_date": j.completion_date,
+           "retrieval_byte_range": j.retrieval_byte_range, "description": j.description})
+}
+
+pub(super) fn job_row(j: &Job) -> Vec<String> {
+    vec![
+        j.id.clone(),
+        j.action.to_string(),
+        j.status_code.to_string(),
+        j.archive_id.clone().unwrap_or_else(|| "-".into()),
+        j.creation_date.clone(),
+    ]
+}
+
+pub(super) const JOB_HEADER: &[&str] = &["JOB", "ACTION", "STATUS", "ARCHIVE", "CREATED"];
+
+pub(super) fn print_jobs(ctx: &Ctx, jobs: &[Job]) {
+    if ctx.json() {
+        output::json(&serde_json::Value::Array(
+            jobs.iter().map(job_json).collect(),
+        ));
+    } else {
+        output::table(JOB_HEADER, &jobs.iter().map(job_row).collect::<Vec<_>>());
+    }
+}
+
+pub(crate) fn wait_options() -> WaitOptions {
+    WaitOptions {
+        first_delay: Duration::from_millis(100),
+        max_delay: Duration::from_secs(60),
+        ..Default::default()
+    }
+}
+
+pub(crate) async fn job(ctx: &Ctx, cmd: JobCmd) -> anyhow::Result<()> {
+    let conn = ctx.connect().await?;
+    match cmd {
+        JobCmd::List { vault } => {
+            let v = conn.vault(&vault).await?;
+            print_jobs(ctx, &v.list_jobs(None, None).await?);
+        }
+        JobCmd::Describe { job_id, vault } => {
+            let v = conn.vault(&vault).await?;
+            let j = v
+                .get_job(&job_id)
+                .await
+                .with_context(|| format!("job {job_id}"))?;
+            if ctx.json() {
+                output::json(&job_json(&j));
+            } else {
+                print_jobs(ctx, &[j]);
+            }
+        }
+        JobCmd::Wait { job_id, vault } => {
+            let v = conn.vault(&vault).await?;
+            let mut j = v
+                .get_job(&job_id)
+                .await
+                .with_context(|| format!("job {job_id}"))?;
+            j.wait(wait_options(), None).await?;
+            if ctx.json() {
+                output::json(&job_json(&j));
+            } else {
+                print_jobs(ctx, &[j]);
+            }
+        }
+    }
+    Ok(())
+}
+
+/// What retrieving `archive_id` (or `range` of it) means: bytes, and download requests of 8 MiB.
+pub(super) fn retrieval_cost(size: u64, range: Option<&str>) -> anyhow::Result<(u64, u64)> {
+    let bytes = match range {
+        Some(r) => glacier_core::range::retrieval_range(r, size)
+            .map_err(|e| anyhow::anyhow!(e.0))?
+            .len(),
+        None => size,
+    };
+    Ok((bytes, bytes.div_ceil(8 * MIB)))
+}
+
+/// Before a retrieval starts, says what it means when the cached inventory knows the archive.
+pub(super) fn announce(
+    ctx: &Ctx,
+    vault: &str,
+    archive_id: &str,
+    range: Option<&str>,
+    tier: Option<Tier>,
+) {
+    if ctx.quiet || ctx.json() {
+        return;
+    }
+    if let Some((size, date)) = cached_size(ctx, vault, archive_id)
+        && let Ok((bytes, requests)) = retrieval_cost(size, range)
+    {
+        eprintln!(
+            "retrieving {bytes} bytes ({} tier), then {requests} download requests (size from the inventory of {})",
+            tier.unwrap_or_default(),
+            date.as_deref().unwrap_or("an earlier run")
+        );
+    }
+}
