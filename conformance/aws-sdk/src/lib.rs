@@ -6,9 +6,8 @@
 use aws_sdk_glacier::config::retry::RetryConfig;
 use aws_sdk_glacier::config::{BehaviorVersion, Credentials, Region};
 use aws_sdk_glacier::error::{ProvideErrorMetadata, SdkError};
-use glacier_server::{AppState, Identity, ServerConfig, Service, Settings};
+use glacier_server::{AppState, Identity, ServerConfig, Settings};
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 use tokio_util::sync::CancellationToken;
 
 pub const ACCESS_KEY: &str = "AKIDSDKCONFORMANCE01";
@@ -34,9 +33,9 @@ impl TestServer {
     /// Starts a server with these settings (retrieval delays, job expiry, webhooks).
     pub async fn start_with(settings: Settings) -> anyhow::Result<TestServer> {
         let dir = tempfile::tempdir()?;
-        let service = Service::open_local(&dir.path().join("data"), settings).await?;
-        let state = AppState::new(
-            Arc::new(service),
+        let state = AppState::open_local(
+            &dir.path().join("data"),
+            settings,
             // The SDK signs for us-east-1/glacier: hold it to that.
             ServerConfig {
                 strict_scope: true,
@@ -53,7 +52,8 @@ impl TestServer {
                     },
                 ])
             },
-        );
+        )
+        .await?;
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
         let endpoint = format!("http://{}", listener.local_addr()?);
         let shutdown = CancellationToken::new();

@@ -9,11 +9,10 @@ mod target;
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 use glacier_server::config::Limits;
-use glacier_server::{AppState, IdentitySource, RetrievalDelay, ServerConfig, Service, Settings};
+use glacier_server::{AppState, IdentitySource, RetrievalDelay, ServerConfig, Settings};
 use output::Output;
 use std::net::SocketAddr;
 use std::path::PathBuf;
-use std::sync::Arc;
 use tokio_util::sync::CancellationToken;
 
 /// Amazon Glacier from the command line — against AWS, any compatible server, or (with nothing
@@ -342,26 +341,23 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         expedited_rate: args.expedited_rate,
         free_tier_bytes_per_day: args.free_tier_bytes_per_day,
     };
-    let service = Service::open_local(&data_dir, settings)
+    let config = ServerConfig {
+        strict_scope: args.strict_scope,
+        limits: Limits {
+            header_timeout: args.header_timeout,
+            body_timeout: args.body_timeout,
+            max_connections: args
+                .max_connections
+                .unwrap_or_else(glacier_server::config::default_max_connections),
+            buffered_bodies: usize::try_from(args.max_buffered_bodies)
+                .context("--max-buffered-bodies is too large")?,
+            shutdown_timeout: args.shutdown_timeout,
+        },
+        ..ServerConfig::new(identities)
+    };
+    let state = AppState::open_local(&data_dir, settings, config)
         .await
         .with_context(|| format!("opening the store in {}", data_dir.display()))?;
-    let state = AppState::new(
-        Arc::new(service),
-        ServerConfig {
-            strict_scope: args.strict_scope,
-            limits: Limits {
-                header_timeout: args.header_timeout,
-                body_timeout: args.body_timeout,
-                max_connections: args
-                    .max_connections
-                    .unwrap_or_else(glacier_server::config::default_max_connections),
-                buffered_bodies: usize::try_from(args.max_buffered_bodies)
-                    .context("--max-buffered-bodies is too large")?,
-                shutdown_timeout: args.shutdown_timeout,
-            },
-            ..ServerConfig::new(identities)
-        },
-    );
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await
         .with_context(|| format!("listening on {}", args.listen))?;

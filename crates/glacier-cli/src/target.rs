@@ -5,7 +5,7 @@ use anyhow::Context;
 use glacier_client::layer1::ProgressFn;
 use glacier_client::transport::InProcess;
 use glacier_client::{Credentials, Layer1, Layer2};
-use glacier_server::{AppState, ServerConfig, Service, Settings};
+use glacier_server::{AppState, ServerConfig, Settings};
 use serde::Deserialize;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -164,18 +164,19 @@ pub(crate) async fn connect(
                 .first()
                 .context("the local store has no identity")?
                 .clone();
-            let service = Arc::new(
-                Service::open_local(dir, Settings::new("us-east-1"))
-                    .await
-                    .with_context(|| format!("opening the local store in {}", dir.display()))?,
-            );
+            let state = AppState::open_local(
+                dir,
+                Settings::new("us-east-1"),
+                ServerConfig::new(identities),
+            )
+            .await
+            .with_context(|| format!("opening the local store in {}", dir.display()))?;
             let shutdown = CancellationToken::new();
-            tokio::spawn(Arc::clone(&service).run_jobs(shutdown.clone()));
+            tokio::spawn(Arc::clone(&state.service).run_jobs(shutdown.clone()));
             let credentials = Credentials::new(
                 identity.access_key_id.clone(),
                 identity.secret_access_key.clone(),
             );
-            let state = AppState::new(service, ServerConfig::new(identities));
             let transport = Arc::new(InProcess::new(glacier_server::app(state)));
             let layer1 = builder
                 .endpoint("http://local.glacier")

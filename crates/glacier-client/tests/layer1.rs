@@ -9,7 +9,7 @@ use glacier_client::{Credentials, GlacierError, Layer1, Payload, RetryPolicy};
 use glacier_core::wire::{JobParameters, VaultNotificationConfig};
 use glacier_core::{ErrorCode, JobStatus, LockState, RetrievalStrategy};
 use glacier_core::{LinearHash, MIB, TreeHash};
-use glacier_server::{AppState, Identity, ServerConfig, Service, Settings};
+use glacier_server::{AppState, Identity, ServerConfig, Settings};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
@@ -27,13 +27,18 @@ struct Server {
 
 async fn server() -> anyhow::Result<Server> {
     let dir = tempfile::tempdir()?;
-    let service = Service::open_local(&dir.path().join("data"), Settings::new("us-east-1")).await?;
+    let data = dir.path().join("data");
     let identities = vec![Identity {
         access_key_id: KEY.into(),
         secret_access_key: SECRET.into(),
         account_id: "123456789012".into(),
     }];
-    let state = AppState::new(Arc::new(service), ServerConfig::new(identities));
+    let state = AppState::open_local(
+        &data,
+        Settings::new("us-east-1"),
+        ServerConfig::new(identities),
+    )
+    .await?;
     Ok(Server { state, _dir: dir })
 }
 

@@ -12,7 +12,7 @@ use glacier_client::transport::{Body, InProcess, ResponseBody, Transport};
 use glacier_client::{ConcurrentDownloader, Credentials, Layer1, Layer2, RetryPolicy, Source};
 use glacier_core::{InventoryFormat, JobStatus};
 use glacier_core::{MIB, TreeHash};
-use glacier_server::{AppState, Identity, ServerConfig, Service, Settings};
+use glacier_server::{AppState, Identity, ServerConfig, Settings};
 use http_body_util::BodyExt;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -39,16 +39,19 @@ impl Drop for Fixture {
 
 async fn fixture() -> anyhow::Result<Fixture> {
     let dir = tempfile::tempdir()?;
-    let service =
-        Arc::new(Service::open_local(&dir.path().join("data"), Settings::new("us-east-1")).await?);
     let identities = vec![Identity {
         access_key_id: KEY.into(),
         secret_access_key: SECRET.into(),
         account_id: "123456789012".into(),
     }];
-    let state = AppState::new(Arc::clone(&service), ServerConfig::new(identities));
+    let state = AppState::open_local(
+        &dir.path().join("data"),
+        Settings::new("us-east-1"),
+        ServerConfig::new(identities),
+    )
+    .await?;
     let shutdown = CancellationToken::new();
-    tokio::spawn(service.run_jobs(shutdown.clone()));
+    tokio::spawn(Arc::clone(&state.service).run_jobs(shutdown.clone()));
     Ok(Fixture {
         state,
         shutdown,

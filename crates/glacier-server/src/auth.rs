@@ -742,20 +742,23 @@ mod tests {
     #[tokio::test]
     async fn unhashed_bodies_are_bounded() -> anyhow::Result<()> {
         use crate::config::{Identity, ServerConfig};
-        use crate::service::{Service, Settings};
+        use crate::service::Settings;
         use aws_sigv4::http_request::{SignableBody, SignableRequest, SigningSettings, sign};
         use tower::ServiceExt;
 
         let dir = tempfile::tempdir()?;
-        let service = Service::open_local(dir.path(), Settings::new("us-east-1")).await?;
-        let app = crate::app(AppState::new(
-            Arc::new(service),
-            ServerConfig::new(vec![Identity {
-                access_key_id: "AKIDBODY".into(),
-                secret_access_key: "body-secret".into(),
-                account_id: "111122223333".into(),
-            }]),
-        ));
+        let app = crate::app(
+            AppState::open_local(
+                dir.path(),
+                Settings::new("us-east-1"),
+                ServerConfig::new(vec![Identity {
+                    access_key_id: "AKIDBODY".into(),
+                    secret_access_key: "body-secret".into(),
+                    account_id: "111122223333".into(),
+                }]),
+            )
+            .await?,
+        );
         let identity: aws_smithy_runtime_api::client::identity::Identity =
             aws_credential_types::Credentials::new("AKIDBODY", "body-secret", None, None, "t")
                 .into();

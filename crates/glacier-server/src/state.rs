@@ -14,6 +14,17 @@ pub struct AppState {
 }
 
 impl AppState {
+    /// The server on the default single-machine storage in `data_dir` (see
+    /// [`Service::open_local`]): what `glacier serve`, the CLI's local store and the tests run.
+    pub async fn open_local(
+        data_dir: &std::path::Path,
+        settings: crate::service::Settings,
+        config: ServerConfig,
+    ) -> anyhow::Result<Arc<AppState>> {
+        let service = Service::open_local(data_dir, settings).await?;
+        Ok(AppState::new(Arc::new(service), config))
+    }
+
     pub fn new(service: Arc<Service>, config: ServerConfig) -> Arc<AppState> {
         let permits = config.limits.buffered_bodies.min(Semaphore::MAX_PERMITS);
         let buffered = Arc::new(Semaphore::new(permits));
