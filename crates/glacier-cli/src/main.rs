@@ -334,12 +334,12 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         None => Default::default(),
     };
     let settings = Settings {
-        region: args.region,
         retrieval_delay: args.retrieval_delay,
         job_expiry: args.job_expiry,
         topics,
         expedited_rate: args.expedited_rate,
         free_tier_bytes_per_day: args.free_tier_bytes_per_day,
+        ..Settings::new(args.region)
     };
     let config = ServerConfig {
         strict_scope: args.strict_scope,

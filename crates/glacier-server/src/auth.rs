@@ -409,7 +409,7 @@ async fn verify(state: &AppState, req: Request, streams_body: bool) -> Result<Re
         .config
         .strict_scope
         .then_some(state.service.settings.region.as_str());
-    check_time_and_scope(&signed, OffsetDateTime::now_utc(), strict)?;
+    check_time_and_scope(&signed, state.service.now(), strict)?;
     let secret = &identity.secret_access_key;
     let body = match single(&parts, h::CONTENT_SHA256)?.map(str::to_owned) {
         Some(v) if v == sigv4::UNSIGNED_PAYLOAD => {

@@ -5,6 +5,7 @@
 //! the storage traits of `glacier-storage`.
 
 pub mod auth;
+mod clock;
 pub mod config;
 pub mod error;
 mod extract;
@@ -16,6 +17,7 @@ pub mod service;
 pub mod sigv4;
 pub mod state;
 
+pub use clock::Clock;
 pub use config::{Identity, IdentitySource, RetrievalDelay, ServerConfig};
 pub use error::ApiError;
 pub use router::app;

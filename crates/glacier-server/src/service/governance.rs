@@ -79,9 +79,8 @@ enum Change<T> {
     Set(Option<VaultLock>, T),
 }
 
-/// A stored lock as it stands now: an `InProgress` lock past its 24 hours counts as none.
-fn live(lock: Option<VaultLock>) -> Option<VaultLock> {
-    let now = OffsetDateTime::now_utc();
+/// A stored lock as it stands at `now`: an `InProgress` lock past its 24 hours counts as none.
+fn live(lock: Option<VaultLock>, now: OffsetDateTime) -> Option<VaultLock> {
     lock.filter(|l| l.state == LockState::Locked || l.expires.is_some_and(|e| e > now))
 }
 
@@ -131,7 +130,11 @@ impl Service {
             Err(StorageError::NotFound { .. }) => (self.settings.region.clone(), None, None),
             other => {
                 let p = other?;
-                (p.region, p.access, live(p.lock).map(|l| l.policy))
+                (
+                    p.region,
+                    p.access,
+                    live(p.lock, self.now()).map(|l| l.policy),
+                )
             }
         };
         for text in access.iter().chain(lock.iter()) {
@@ -200,7 +203,7 @@ impl Service {
         key: &VaultKey,
         archive_id: Option<&str>,
     ) -> ApiResult<Vec<(String, String)>> {
-        let now = OffsetDateTime::now_utc();
+        let now = self.now();
         let mut context = vec![
             // No request here is made with MFA, and the server speaks plain HTTP.
             ("aws:MultiFactorAuthPresent", "false".to_owned()),
@@ -237,7 +240,7 @@ impl Service {
     /// retrieval policy (`PolicyEnforcedException`): `BytesPerHour` over a sliding hour,
     /// `FreeTier` over a sliding day. The caller holds the admission lock.
     pub(super) async fn admit(&self, account: &str, bytes: u64, tier: Tier) -> ApiResult<()> {
-        let now = OffsetDateTime::now_utc();
+        let now = self.now();
         let ledger = self
             .meta
             .retrievals_since(account, now - time::Duration::days(1))
@@ -370,7 +373,7 @@ impl Service {
         let mut found = self.meta.vault_policies(key).await?.lock;
         // Every lost swap means another transition took effect; a bound only guards the loop.
         for _ in 0..64 {
-            let seen = live(found.clone());
+            let seen = live(found.clone(), self.now());
             let (new, out) = match decide(seen.as_ref())? {
                 Change::Keep(out) => return Ok(out),
                 Change::Set(new, out) => (new, out),
@@ -392,7 +395,7 @@ impl Service {
         doc: wire::PolicyDocument,
     ) -> ApiResult<String> {
         let policy = check_policy(&doc)?;
-        let now = OffsetDateTime::now_utc();
+        let now = self.now();
         let lock = VaultLock {
             policy,
             state: LockState::InProgress,
@@ -416,7 +419,7 @@ impl Service {
 
     pub async fn get_lock(&self, key: &VaultKey) -> ApiResult<wire::GetVaultLockOutput> {
         let p = self.meta.vault_policies(key).await?;
-        let lock = live(p.lock).ok_or_else(|| {
+        let lock = live(p.lock, self.now()).ok_or_else(|| {
             ApiError::not_found(format!(
                 "No vault lock policy is set for: {}",
                 glacier_core::vault_arn(&p.region, &key.account, &key.name)
@@ -523,7 +526,7 @@ impl Service {
     }
 
     pub async fn purchase_capacity(&self, account: &str) -> ApiResult<String> {
-        let start = OffsetDateTime::now_utc();
+        let start = self.now();
         let unit = CapacityUnit {
             id: crate::config::random_string(
                 CAPACITY_ID_LEN,
@@ -600,5 +603,42 @@ mod tests {
                 .message
                 .contains("Statement")
         );
+    }
+
+    /// An InProgress lock lapses after 24 hours by the service's clock: then it reads as no
+    /// lock, cannot be completed, and a new one can be initiated.
+    #[tokio::test]
+    async fn an_unfinished_lock_lapses_after_a_day() -> anyhow::Result<()> {
+        let dir = tempfile::tempdir()?;
+        let clock = crate::Clock::manual(OffsetDateTime::now_utc());
+        let settings = crate::Settings {
+            clock: clock.clone(),
+            ..crate::Settings::new("us-east-1")
+        };
+        let service = Service::open_local(dir.path(), settings).await?;
+        let key = VaultKey {
+            account: "111122223333".into(),
+            name: "lapse".into(),
+        };
+        service.create_vault(&key).await?;
+        let doc = || wire::PolicyDocument {
+            policy: Some(r#"{"Version":"2012-10-17","Statement":[]}"#.into()),
+        };
+        let id = service.initiate_lock(&key, doc()).await?;
+        clock.advance(time::Duration::hours(23));
+        assert_eq!(service.get_lock(&key).await?.state, LockState::InProgress);
+        clock.advance(time::Duration::hours(2));
+        let code = |r: ApiResult<()>| r.map_err(|e| e.code);
+        assert_eq!(
+            code(service.get_lock(&key).await.map(drop)),
+            Err(ErrorCode::ResourceNotFoundException)
+        );
+        assert_eq!(
+            code(service.complete_lock(&key, &id).await),
+            Err(ErrorCode::InvalidParameterValueException)
+        );
+        let again = service.initiate_lock(&key, doc()).await?;
+        assert_ne!(again, id);
+        Ok(())
     }
 }

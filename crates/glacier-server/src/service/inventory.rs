@@ -170,7 +170,7 @@ impl Service {
         let mut encoder = Encoder::start(
             *format,
             &self.vault_arn(key).await,
-            &format_date(OffsetDateTime::now_utc()),
+            &format_date(self.now()),
             &mut buf,
         )?;
         let next_marker = loop {

@@ -20,6 +20,40 @@ use tokio_util::sync::CancellationToken;
 
 /// How often the engine looks for expired jobs when nothing else wakes it.
 const EXPIRY_SWEEP: std::time::Duration = std::time::Duration::from_secs(60);
+/// The engine's wait after rounds that failed (the project's backoff rule, without jitter):
+/// a job that cannot be completed must not keep the engine busy.
+const ENGINE_BACKOFF: glacier_core::retry::RetryPolicy = glacier_core::retry::RetryPolicy {
+    max_attempts: u32::MAX,
+    base_delay: std::time::Duration::from_millis(100),
+    max_delay: EXPIRY_SWEEP,
+};
+
+/// How long the engine waits before its next round: until the next due or expiry time
+/// (`next`, at most an expiry sweep), and after `failures` failed rounds in a row at least
+/// the backoff.
+fn engine_wait(
+    next: Option<OffsetDateTime>,
+    now: OffsetDateTime,
+    failures: u32,
+) -> std::time::Duration {
+    let until = next.map_or(EXPIRY_SWEEP, |due| {
+        std::time::Duration::try_from(due - now)
+            .unwrap_or_default()
+            .min(EXPIRY_SWEEP)
+    });
+    match failures {
+        0 => until,
+        n => until.max(ENGINE_BACKOFF.delay(n, 1.0)),
+    }
+}
+
+/// What one round of the job engine found.
+struct Round {
+    /// More due work may be waiting right away.
+    busy: bool,
+    /// Something failed: the next round waits out the backoff.
+    failed: bool,
+}
 
 /// A job's output (or a range of it), ready to stream.
 pub struct JobOutput {
@@ -34,10 +68,6 @@ pub struct JobOutput {
 }
 
 pub type OutputBody = BoxStream<'static, Result<Bytes, glacier_storage::StorageError>>;
-
-fn now() -> OffsetDateTime {
-    OffsetDateTime::now_utc()
-}
 
 /// Parses an inventory date bound (ISO 8601 / RFC 3339, e.g. `2024-01-31T00:00:00Z`).
 pub(super) fn parse_date(field: &str, raw: &str) -> ApiResult<OffsetDateTime> {
@@ -170,7 +200,7 @@ impl Service {
             self.admit(&key.account, range.1 - range.0 + 1, *tier)
                 .await?;
         }
-        let created = now();
+        let created = self.now();
         let due = created + delay;
         let job = JobRecord {
             id: crate::config::random_string(super::UPLOAD_ID_LEN, super::ID_ALPHABET),
@@ -389,28 +419,28 @@ impl Service {
     /// Completes due jobs and forgets expired ones until `shutdown`. Jobs are persisted, so
     /// jobs initiated before a restart complete after it.
     pub async fn run_jobs(self: Arc<Self>, shutdown: CancellationToken) {
+        let mut failures = 0;
         loop {
-            let busy = match self.work_once(&shutdown).await {
-                Ok(busy) => busy,
+            self.engine_rounds
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            let round = match self.work_once(&shutdown).await {
+                Ok(round) => round,
                 // Work cut off by shutdown is not an error; it resumes at the next start.
                 Err(_) if shutdown.is_cancelled() => break,
                 Err(e) => {
                     tracing::error!(error = %e, "job engine");
-                    false
+                    Round {
+                        busy: false,
+                        failed: true,
+                    }
                 }
             };
-            if busy {
+            failures = if round.failed { failures + 1 } else { 0 };
+            if round.busy && !round.failed {
                 continue;
             }
-            let wait = match self.meta.next_deadline().await {
-                Ok(Some(due)) => {
-                    let d = due - now();
-                    std::time::Duration::try_from(d)
-                        .unwrap_or_default()
-                        .min(EXPIRY_SWEEP)
-                }
-                _ => EXPIRY_SWEEP,
-            };
+            let next = self.meta.next_deadline().await.ok().flatten();
+            let wait = engine_wait(next, self.now(), failures);
             tokio::select! {
                 _ = shutdown.cancelled() => break,
                 _ = self.wake.notified() => {}
@@ -419,28 +449,35 @@ impl Service {
         }
     }
 
-    /// One round of the engine; `true` when there may be more due work right away.
-    async fn work_once(&self, shutdown: &CancellationToken) -> anyhow::Result<bool> {
+    /// One round of the engine: completes the jobs that are due and forgets expired ones.
+    async fn work_once(&self, shutdown: &CancellationToken) -> anyhow::Result<Round> {
         const BATCH: usize = 64;
-        let t = now();
+        let t = self.now();
         let due = self.meta.due_jobs(t, BATCH).await?;
-        let busy = due.len() == BATCH;
+        let mut round = Round {
+            busy: due.len() == BATCH,
+            failed: false,
+        };
         for (key, job) in due {
             if let Err(e) = self.complete_job(&key, &job).await {
                 if shutdown.is_cancelled() {
                     // Cut off by shutdown: the job is still in progress and completes at the next start.
-                    return Ok(false);
+                    return Ok(Round {
+                        busy: false,
+                        failed: false,
+                    });
                 }
                 tracing::error!(job = %job.id, error = %e, "completing a job");
+                round.failed = true;
             }
         }
         let expired = self.meta.expire_jobs(t).await?;
         self.discard(&expired).await;
-        Ok(busy)
+        Ok(round)
     }
 
     async fn complete_job(&self, key: &VaultKey, job: &JobRecord) -> anyhow::Result<()> {
-        let t = now();
+        let t = self.now();
         let expires = t + self.settings.job_expiry;
         let finish = match &job.spec {
             JobSpec::Archive { .. } => JobFinish::Archive,
@@ -538,5 +575,105 @@ mod tests {
             ),
             None
         );
+    }
+
+    fn key() -> VaultKey {
+        VaultKey {
+            account: "111122223333".into(),
+            name: "engine".into(),
+        }
+    }
+
+    async fn service(dir: &std::path::Path, clock: crate::Clock) -> anyhow::Result<Arc<Service>> {
+        let settings = crate::Settings {
+            clock,
+            ..crate::Settings::new("us-east-1")
+        };
+        let service = Arc::new(Service::open_local(dir, settings).await?);
+        service.create_vault(&key()).await?;
+        Ok(service)
+    }
+
+    fn inventory_job() -> JobParameters {
+        JobParameters {
+            job_type: Some("inventory-retrieval".into()),
+            ..Default::default()
+        }
+    }
+
+    /// After failed rounds the engine waits out a growing backoff, even when a job is overdue.
+    #[test]
+    fn engine_waits_back_off_after_failures() {
+        let clock = crate::Clock::manual(time::macros::datetime!(2026-01-01 00:00 UTC));
+        let overdue = Some(clock.now() - time::Duration::minutes(5));
+        let ms = std::time::Duration::from_millis;
+        assert_eq!(
+            engine_wait(overdue, clock.now(), 0),
+            ms(0),
+            "due work runs at once"
+        );
+        assert_eq!(engine_wait(overdue, clock.now(), 1), ms(200));
+        assert_eq!(engine_wait(overdue, clock.now(), 3), ms(800));
+        assert_eq!(
+            engine_wait(overdue, clock.now(), 30),
+            EXPIRY_SWEEP,
+            "capped"
+        );
+        let later = Some(clock.now() + time::Duration::seconds(5));
+        assert_eq!(engine_wait(later, clock.now(), 0), ms(5000));
+        assert_eq!(
+            engine_wait(later, clock.now(), 1),
+            ms(5000),
+            "never earlier than due"
+        );
+        assert_eq!(engine_wait(None, clock.now(), 0), EXPIRY_SWEEP);
+    }
+
+    /// A job that cannot be completed (its stored row is unreadable) does not make the engine
+    /// spin: over a second it runs a handful of rounds, not thousands.
+    #[tokio::test]
+    async fn a_job_that_cannot_complete_does_not_make_the_engine_spin() -> anyhow::Result<()> {
+        let dir = tempfile::tempdir()?;
+        let service = service(dir.path(), crate::Clock::system()).await?;
+        service.initiate_job(&key(), inventory_job()).await?;
+        rusqlite::Connection::open(dir.path().join("metadata.sqlite"))?
+            .execute("UPDATE jobs SET spec = 'not a job'", [])?;
+        let shutdown = CancellationToken::new();
+        let engine = tokio::spawn(Arc::clone(&service).run_jobs(shutdown.clone()));
+        tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+        shutdown.cancel();
+        engine.await?;
+        let rounds = service
+            .engine_rounds
+            .load(std::sync::atomic::Ordering::Relaxed);
+        assert!((1..=10).contains(&rounds), "{rounds} rounds in a second");
+        Ok(())
+    }
+
+    /// With the service's clock moved by hand, a finished job expires without any sleep.
+    #[tokio::test]
+    async fn jobs_expire_by_the_clock() -> anyhow::Result<()> {
+        let dir = tempfile::tempdir()?;
+        let clock = crate::Clock::manual(time::OffsetDateTime::now_utc());
+        let service = service(dir.path(), clock.clone()).await?;
+        let id = service.initiate_job(&key(), inventory_job()).await?;
+        let shutdown = CancellationToken::new();
+        let round = service.work_once(&shutdown).await?;
+        assert!(!round.failed);
+        assert!(service.describe_job(&key(), &id).await?.completed);
+        clock.advance(time::Duration::hours(23));
+        service.work_once(&shutdown).await?;
+        assert!(
+            service.describe_job(&key(), &id).await.is_ok(),
+            "kept for 24 hours"
+        );
+        clock.advance(time::Duration::hours(2));
+        service.work_once(&shutdown).await?;
+        let gone = service.describe_job(&key(), &id).await;
+        assert_eq!(
+            gone.map(|_| ()).map_err(|e| e.code),
+            Err(glacier_core::ErrorCode::ResourceNotFoundException)
+        );
+        Ok(())
     }
 }

@@ -42,6 +42,8 @@ pub struct Settings {
     pub expedited_rate: u32,
     /// The `FreeTier` retrieval policy's allowance: bytes per sliding 24 hours.
     pub free_tier_bytes_per_day: u64,
+    /// Where the service reads the time (the system clock, or a test's).
+    pub clock: crate::Clock,
 }
 
 impl Settings {
@@ -54,6 +56,7 @@ impl Settings {
             topics: Default::default(),
             expedited_rate: DEFAULT_EXPEDITED_RATE,
             free_tier_bytes_per_day: DEFAULT_FREE_TIER_BYTES_PER_DAY,
+            clock: crate::Clock::system(),
         }
     }
 }
@@ -80,6 +83,8 @@ pub struct Service {
     /// job is recorded, so that concurrent retrievals cannot both fit the same allowance.
     admission: tokio::sync::Mutex<()>,
     notifier: notify::Notifier,
+    /// Rounds the job engine has run (what shows whether it spins).
+    engine_rounds: std::sync::atomic::AtomicU64,
     /// The exclusive lock on the data directory of [`Service::open_local`], held for the
     /// service's life: two processes on one directory would delete each other's writes in
     /// progress when they recover at start-up.
@@ -107,6 +112,7 @@ impl Service {
             wake: tokio::sync::Notify::new(),
             admission: tokio::sync::Mutex::new(()),
             notifier,
+            engine_rounds: Default::default(),
             _dir_lock: None,
         }
     }
@@ -175,6 +181,11 @@ impl Service {
         glacier_core::vault_arn(&region, &key.account, &key.name)
     }
 
+    /// The time, as the service's clock tells it.
+    pub(crate) fn now(&self) -> OffsetDateTime {
+        self.settings.clock.now()
+    }
+
     /// Deletes blobs after their metadata is gone; a failure only leaves an orphan that the
     /// next start reclaims.
     async fn discard(&self, blobs: &[BlobKey]) {
@@ -201,7 +212,7 @@ impl Service {
             .create_vault(
                 key,
                 &self.settings.region,
-                OffsetDateTime::now_utc(),
+                self.now(),
                 MAX_VAULTS_PER_ACCOUNT,
             )
             .await?;
@@ -332,7 +343,7 @@ impl Service {
             description,
             size: segment.size,
             tree_hash: segment.tree_hash,
-            created: OffsetDateTime::now_utc(),
+            created: self.now(),
             segments: vec![segment],
         };
         let stored = Stored {
@@ -368,7 +379,7 @@ impl Service {
             id: crate::config::random_string(UPLOAD_ID_LEN, ID_ALPHABET),
             description,
             part_size,
-            created: OffsetDateTime::now_utc(),
+            created: self.now(),
         };
         let id = upload.id.clone();
         self.meta.create_upload(key, upload).await?;
@@ -489,7 +500,7 @@ impl Service {
                     archive_id: crate::config::random_string(ARCHIVE_ID_LEN, ID_ALPHABET),
                     archive_size,
                     tree_hash,
-                    now: OffsetDateTime::now_utc(),
+                    now: self.now(),
                 },
             )
             .await?;

@@ -38,8 +38,8 @@ impl Notifier {
         self.topics.get(topic).cloned()
     }
 
-    /// Posts `message` to each topic's webhook in the background.
-    fn deliver(&self, topics: Vec<String>, message: String) {
+    /// Posts `message` (sent at `at`) to each topic's webhook in the background.
+    fn deliver(&self, topics: Vec<String>, message: String, at: time::OffsetDateTime) {
         for topic in topics {
             let Some(url) = self.url_of(&topic) else {
                 tracing::warn!(%topic, "no webhook is configured for this topic; notification dropped");
@@ -51,7 +51,7 @@ impl Notifier {
                 "TopicArn": topic,
                 "Subject": "Notification From AWS Glacier",
                 "Message": message,
-                "Timestamp": glacier_core::format_date(time::OffsetDateTime::now_utc()),
+                "Timestamp": glacier_core::format_date(at),
             });
             let http = self.http.clone();
             tokio::spawn(async move {
@@ -96,7 +96,7 @@ impl Service {
             return;
         }
         match serde_json::to_string(&self.job_description(&self.vault_arn(key).await, job)) {
-            Ok(message) => self.notifier.deliver(topics, message),
+            Ok(message) => self.notifier.deliver(topics, message, self.now()),
             Err(e) => tracing::error!(error = %e, "serializing a job description"),
         }
     }
