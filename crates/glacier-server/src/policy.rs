@@ -438,6 +438,16 @@ impl Policy {
 
     /// Whether a statement of this policy allows the account anything at all: whether the
     /// account may know the vault exists.
+    /// Whether a condition of the policy reads a key starting with `prefix` (`glacier:ResourceTag/`,
+    /// `glacier:ArchiveAgeInDays`): a request need not look up what no condition reads.
+    pub fn reads(&self, prefix: &str) -> bool {
+        let prefix = prefix.to_ascii_lowercase();
+        self.statements
+            .iter()
+            .flat_map(|s| &s.conditions)
+            .any(|c| c.key.to_ascii_lowercase().starts_with(&prefix))
+    }
+
     pub fn grants_any(&self, account: &str) -> bool {
         self.statements
             .iter()
@@ -523,6 +533,8 @@ mod tests {
             p.evaluate(&request("111122223333", "glacier:UploadArchive", &young)),
             Decision::NotApplicable
         );
+        assert!(p.reads("glacier:ArchiveAgeInDays"), "what the request must carry");
+        assert!(!p.reads("glacier:ResourceTag/"), "what it need not look up");
     }
 
     #[test]

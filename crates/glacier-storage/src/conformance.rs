@@ -169,6 +169,15 @@ pub async fn metadata_store(store: &dyn MetadataStore) {
         store.insert_archive(&key("zz"), archive.clone()).await,
     );
     let got = ok("get archive", store.get_archive(&key("a"), "arch-1").await);
+    let summary = ok(
+        "archive summary",
+        store.get_archive_summary(&key("a"), "arch-1").await,
+    );
+    assert_eq!(
+        (summary.size, summary.tree_hash, summary.created),
+        (got.size, got.tree_hash, got.created),
+        "the summary is the archive without its segments"
+    );
     assert_eq!(got.id, archive.id);
     assert_eq!(got.segments, archive.segments);
     assert_eq!(got.created.unix_timestamp(), now.unix_timestamp());

@@ -276,6 +276,8 @@ pub trait MetadataStore: Send + Sync + 'static {
     /// Inserts many archives in one transaction (imports, benchmarks): all or none.
     async fn import_archives(&self, key: &VaultKey, archives: Vec<ArchiveRecord>) -> Result<()>;
     async fn get_archive(&self, key: &VaultKey, id: &str) -> Result<ArchiveRecord>;
+    /// An archive without its segments (what a check of its age or size needs).
+    async fn get_archive_summary(&self, key: &VaultKey, id: &str) -> Result<ArchiveSummary>;
     /// Archives of a vault in creation order, as `query` selects.
     async fn list_archives(
         &self,

@@ -9,6 +9,7 @@ use glacier_core::wire;
 use glacier_core::{ErrorCode, format_date};
 use glacier_core::{LockState, Operation, RetrievalStrategy, Tier};
 use glacier_storage::{CapacityUnit, LockSwap, StorageError, VaultKey, VaultLock};
+use std::sync::Arc;
 use time::OffsetDateTime;
 
 /// Tags a vault can have (the developer guide and REST reference; the SDK model says 10).
@@ -138,7 +139,7 @@ impl Service {
             }
         };
         for text in access.iter().chain(lock.iter()) {
-            policies.push(Policy::parse(text).map_err(|e| {
+            policies.push(self.parsed_policy(text).map_err(|e| {
                 ApiError::internal(format!(
                     "the stored policy of {} does not parse: {e}",
                     key.name
@@ -161,7 +162,9 @@ impl Service {
                 ))),
             };
         }
-        let context = self.policy_context(caller_account, key, archive_id).await?;
+        let context = self
+            .policy_context(caller_account, key, archive_id, &policies)
+            .await?;
         let request = crate::policy::Request {
             account: caller_account,
             action: &action,
@@ -196,13 +199,34 @@ impl Service {
         }
     }
 
-    /// The condition keys a vault request carries.
+    /// A stored policy, parsed: parsed once per distinct text and kept, so that a request
+    /// reads the current policy text (which is always right, whoever changed it) but does not
+    /// parse it again. A changed policy is a new text: the cache needs no invalidation.
+    fn parsed_policy(&self, text: &str) -> Result<Arc<Policy>, String> {
+        /// Distinct policies kept; past it the cache starts over.
+        const KEPT: usize = 4096;
+        let mut cache = self.policies.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(p) = cache.get(text) {
+            return Ok(Arc::clone(p));
+        }
+        let policy = Arc::new(Policy::parse(text)?);
+        if cache.len() >= KEPT {
+            cache.clear();
+        }
+        cache.insert(text.to_owned(), Arc::clone(&policy));
+        Ok(policy)
+    }
+
+    /// The condition keys a vault request carries, looking up only what a condition of
+    /// `policies` reads (the vault's tags, the archive's age).
     async fn policy_context(
         &self,
         caller_account: &str,
         key: &VaultKey,
         archive_id: Option<&str>,
+        policies: &[Arc<Policy>],
     ) -> ApiResult<Vec<(String, String)>> {
+        let reads = |prefix: &str| policies.iter().any(|p| p.reads(prefix));
         let now = self.now();
         let mut context = vec![
             // No request here is made with MFA, and the server speaks plain HTTP.
@@ -214,15 +238,18 @@ impl Service {
         .into_iter()
         .map(|(k, v)| (context_key(k), v))
         .collect::<Vec<_>>();
-        let tags = match self.meta.list_tags(key).await {
-            Err(StorageError::NotFound { .. }) => Default::default(),
-            other => other?,
+        let tags = match reads("glacier:ResourceTag/") {
+            false => Default::default(),
+            true => match self.meta.list_tags(key).await {
+                Err(StorageError::NotFound { .. }) => Default::default(),
+                other => other?,
+            },
         };
         for (k, v) in tags {
             context.push((context_key(&format!("glacier:ResourceTag/{k}")), v));
         }
-        if let Some(id) = archive_id {
-            match self.meta.get_archive(key, id).await {
+        if let Some(id) = archive_id.filter(|_| reads("glacier:ArchiveAgeInDays")) {
+            match self.meta.get_archive_summary(key, id).await {
                 Ok(a) => context.push((
                     context_key("glacier:ArchiveAgeInDays"),
                     (now - a.created).whole_days().to_string(),

@@ -83,6 +83,8 @@ pub struct Service {
     /// job is recorded, so that concurrent retrievals cannot both fit the same allowance.
     admission: tokio::sync::Mutex<()>,
     notifier: notify::Notifier,
+    /// Parsed vault policies by their text (see `Service::parsed_policy`).
+    policies: std::sync::Mutex<std::collections::HashMap<String, Arc<crate::policy::Policy>>>,
     /// Rounds the job engine has run (what shows whether it spins).
     engine_rounds: std::sync::atomic::AtomicU64,
     /// The exclusive lock on the data directory of [`Service::open_local`], held for the
@@ -112,6 +114,7 @@ impl Service {
             wake: tokio::sync::Notify::new(),
             admission: tokio::sync::Mutex::new(()),
             notifier,
+            policies: Default::default(),
             engine_rounds: Default::default(),
             _dir_lock: None,
         }

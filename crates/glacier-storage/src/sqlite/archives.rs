@@ -76,6 +76,18 @@ pub(super) fn import(
 }
 
 pub(super) fn get(tx: &Transaction<'_>, key: &VaultKey, id: &str) -> Result<ArchiveRecord> {
+    let a = summary(tx, key, id)?;
+    Ok(ArchiveRecord {
+        segments: load_segments(tx, ARCHIVE_SEGMENTS, id)?,
+        id: a.id,
+        description: a.description,
+        size: a.size,
+        tree_hash: a.tree_hash,
+        created: a.created,
+    })
+}
+
+pub(super) fn summary(tx: &Transaction<'_>, key: &VaultKey, id: &str) -> Result<ArchiveSummary> {
     require_vault(tx, key)?;
     let (description, size, tree_hash, created): (String, i64, Vec<u8>, i64) = tx
         .query_row(
@@ -85,14 +97,12 @@ pub(super) fn get(tx: &Transaction<'_>, key: &VaultKey, id: &str) -> Result<Arch
         )
         .optional()?
         .ok_or_else(|| StorageError::not_found("archive", id))?;
-    let segments = load_segments(tx, ARCHIVE_SEGMENTS, id)?;
-    Ok(ArchiveRecord {
+    Ok(ArchiveSummary {
         id: id.to_owned(),
         description,
         size: u(size),
         tree_hash: TreeHash(digest(tree_hash)?),
         created: from_ms(created),
-        segments,
     })
 }
 

@@ -155,6 +155,11 @@ impl MetadataStore for SqliteMetadataStore {
         self.tx(move |tx| archives::get(tx, &key, &id)).await
     }
 
+    async fn get_archive_summary(&self, key: &VaultKey, id: &str) -> Result<ArchiveSummary> {
+        let (key, id) = (key.clone(), id.to_owned());
+        self.tx(move |tx| archives::summary(tx, &key, &id)).await
+    }
+
     async fn list_archives(
         &self,
         key: &VaultKey,
