@@ -8,7 +8,7 @@ mod target;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
-use glacier_server::config::Limits;
+use glacier_server::Limits;
 use glacier_server::{AppState, IdentitySource, RetrievalDelay, ServerConfig, Settings};
 use output::Output;
 use std::net::SocketAddr;
@@ -177,10 +177,10 @@ struct ServeArgs {
     strict_scope: bool,
     /// Expedited retrievals an account may start per 5 minutes without provisioned capacity
     /// (each active capacity unit adds 3); over it, InsufficientCapacityException.
-    #[arg(long, default_value_t = glacier_server::service::DEFAULT_EXPEDITED_RATE)]
+    #[arg(long, default_value_t = glacier_server::DEFAULT_EXPEDITED_RATE)]
     expedited_rate: u32,
     /// What the FreeTier data retrieval policy allows: bytes per sliding 24 hours.
-    #[arg(long, default_value_t = glacier_server::service::DEFAULT_FREE_TIER_BYTES_PER_DAY)]
+    #[arg(long, default_value_t = glacier_server::DEFAULT_FREE_TIER_BYTES_PER_DAY)]
     free_tier_bytes_per_day: u64,
     /// How long a request head may take to arrive, counted from when the connection opened or
     /// its previous response was sent: also how long an idle keep-alive connection stays open.
@@ -303,7 +303,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     };
     std::fs::create_dir_all(&data_dir)
         .with_context(|| format!("creating {}", data_dir.display()))?;
-    let (identities, source) = glacier_server::config::load_identities(
+    let (identities, source) = glacier_server::load_identities(
         args.credentials.as_deref(),
         |k| std::env::var(k).ok(),
         &data_dir,
@@ -330,7 +330,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         IdentitySource::Environment => tracing::info!("identity taken from GLACIER_ACCESS_KEY_ID"),
     }
     let topics = match &args.notifications {
-        Some(path) => glacier_server::config::load_topics(path)?,
+        Some(path) => glacier_server::load_topics(path)?,
         None => Default::default(),
     };
     let settings = Settings {
@@ -348,7 +348,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
             body_timeout: args.body_timeout,
             max_connections: args
                 .max_connections
-                .unwrap_or_else(glacier_server::config::default_max_connections),
+                .unwrap_or_else(glacier_server::default_max_connections),
             buffered_bodies: usize::try_from(args.max_buffered_bodies)
                 .context("--max-buffered-bodies is too large")?,
             shutdown_timeout: args.shutdown_timeout,

@@ -159,7 +159,7 @@ pub(crate) async fn connect(
         }),
         Target::Local(dir) => {
             let (identities, _) =
-                glacier_server::config::load_identities(None, |_| None, &ensure_dir(dir)?)?;
+                glacier_server::load_identities(None, |_| None, &ensure_dir(dir)?)?;
             let identity = identities
                 .first()
                 .context("the local store has no identity")?

@@ -28,11 +28,11 @@ const MAX_SKEW: time::Duration = time::Duration::minutes(15);
 /// The longest validity a presigned request may ask for (7 days).
 const MAX_PRESIGNED_EXPIRY: u64 = 7 * 24 * 3600;
 /// The largest body buffered to hash when the client sends no `x-amz-content-sha256`.
-pub const MAX_UNHASHED_BODY: usize = 1024 * 1024;
+pub(crate) const MAX_UNHASHED_BODY: usize = 1024 * 1024;
 
 /// A parsed SigV4 signature.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SignedRequest {
+pub(crate) struct SignedRequest {
     pub access_key_id: String,
     pub scope: Scope,
     pub signed_headers: Vec<String>,
@@ -45,7 +45,7 @@ pub struct SignedRequest {
 
 /// The caller of a request.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Authenticated {
+pub(crate) struct Authenticated {
     /// The account `-` in a path stands for.
     pub account_id: String,
     pub access_key_id: String,
@@ -105,7 +105,7 @@ fn build(
 
 /// Parses an `Authorization: AWS4-HMAC-SHA256 Credential=..., SignedHeaders=..., Signature=...`
 /// header; the request time comes from `x-amz-date`, else `Date`.
-pub fn parse_authorization(value: &str, parts: &Parts) -> Result<SignedRequest, ApiError> {
+pub(crate) fn parse_authorization(value: &str, parts: &Parts) -> Result<SignedRequest, ApiError> {
     let rest = value.trim().strip_prefix(sigv4::ALGORITHM).ok_or_else(|| {
         incomplete(
             "Authorization header must use the AWS4-HMAC-SHA256 algorithm (Signature Version 4)",
@@ -175,7 +175,7 @@ fn parse_amz(v: &str) -> Result<OffsetDateTime, ApiError> {
 }
 
 /// Parses a presigned query string (`X-Amz-Algorithm`, `X-Amz-Credential`, ...), if present.
-pub fn parse_presigned(query: &str) -> Result<Option<SignedRequest>, ApiError> {
+pub(crate) fn parse_presigned(query: &str) -> Result<Option<SignedRequest>, ApiError> {
     let pairs: Vec<(String, String)> = form_urlencoded::parse(query.as_bytes())
         .into_owned()
         .collect();
@@ -310,7 +310,7 @@ fn single<'a>(parts: &'a Parts, name: &str) -> Result<Option<&'a str>, ApiError>
 }
 
 /// Reads the signature of a request's parts.
-pub fn signature_of(parts: &Parts) -> Result<SignedRequest, ApiError> {
+pub(crate) fn signature_of(parts: &Parts) -> Result<SignedRequest, ApiError> {
     let query = parts.uri.query().unwrap_or("");
     match single(parts, axum::http::header::AUTHORIZATION.as_str())? {
         Some(_) if parse_presigned(query).is_ok_and(|p| p.is_some()) => Err(incomplete(
@@ -466,7 +466,7 @@ async fn verify(state: &AppState, req: Request, streams_body: bool) -> Result<Re
 
 /// Whether `signed` is the signature of this request by `secret`, with one of these payload
 /// hashes; if not, the error says what the canonical request should have been.
-pub fn check_signature(
+pub(crate) fn check_signature(
     parts: &Parts,
     signed: &SignedRequest,
     secret: &str,

@@ -1,6 +1,5 @@
 //! Server configuration: region, retrieval delays and the identities allowed in.
 
-use anyhow::{Context, bail};
 use glacier_core::Tier;
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
@@ -38,6 +37,44 @@ pub enum IdentitySource {
     Generated(PathBuf),
 }
 
+/// A configuration file that cannot be read or says something impossible.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("reading {}", path.display())]
+    Read {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("writing {}", path.display())]
+    Write {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("parsing {}", path.display())]
+    Parse {
+        path: PathBuf,
+        #[source]
+        source: toml::de::Error,
+    },
+    /// The file parsed, but holds a value that cannot be used; the message says which.
+    #[error("{0}")]
+    Invalid(String),
+}
+
+/// Reads and parses a TOML file.
+fn read_toml<T: serde::de::DeserializeOwned>(path: &Path) -> Result<T, ConfigError> {
+    let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    toml::from_str(&text).map_err(|source| ConfigError::Parse {
+        path: path.to_path_buf(),
+        source,
+    })
+}
+
 /// Loads identities: `--credentials FILE`, else `GLACIER_ACCESS_KEY_ID` /
 /// `GLACIER_SECRET_ACCESS_KEY` / `GLACIER_ACCOUNT_ID`, else `credentials.toml` in the data
 /// directory, created with a random identity if it does not exist.
@@ -45,7 +82,7 @@ pub fn load_identities(
     credentials: Option<&Path>,
     env: impl Fn(&str) -> Option<String>,
     data_dir: &Path,
-) -> anyhow::Result<(Vec<Identity>, IdentitySource)> {
+) -> Result<(Vec<Identity>, IdentitySource), ConfigError> {
     if let Some(path) = credentials {
         return Ok((
             read_credentials(path)?,
@@ -75,36 +112,42 @@ pub fn load_identities(
             secret_access_key: random_string(40, ALPHANUMERIC),
             account_id: random_account_id(),
         };
-        let text = toml::to_string(&CredentialsFile { identity: vec![id] })?;
-        write_private(&path, &text).with_context(|| format!("writing {}", path.display()))?;
+        let text = toml::to_string(&CredentialsFile { identity: vec![id] })
+            .map_err(|e| ConfigError::Invalid(format!("serializing an identity: {e}")))?;
+        write_private(&path, &text).map_err(|source| ConfigError::Write {
+            path: path.clone(),
+            source,
+        })?;
     }
     Ok((read_credentials(&path)?, IdentitySource::Generated(path)))
 }
 
-fn read_credentials(path: &Path) -> anyhow::Result<Vec<Identity>> {
-    let text =
-        std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
-    let file: CredentialsFile =
-        toml::from_str(&text).with_context(|| format!("parsing {}", path.display()))?;
+fn read_credentials(path: &Path) -> Result<Vec<Identity>, ConfigError> {
+    let file: CredentialsFile = read_toml(path)?;
     if file.identity.is_empty() {
-        bail!("{} defines no [[identity]]", path.display());
+        return Err(ConfigError::Invalid(format!(
+            "{} defines no [[identity]]",
+            path.display()
+        )));
     }
     for id in &file.identity {
-        check_identity(id).with_context(|| format!("in {}", path.display()))?;
+        check_identity(id)
+            .map_err(|e| ConfigError::Invalid(format!("{e} (in {})", path.display())))?;
     }
     Ok(file.identity)
 }
 
-fn check_identity(id: &Identity) -> anyhow::Result<()> {
+fn check_identity(id: &Identity) -> Result<(), ConfigError> {
     if id.account_id.len() != 12 || !id.account_id.bytes().all(|b| b.is_ascii_digit()) {
-        bail!(
+        return Err(ConfigError::Invalid(format!(
             "account_id {:?} of {} is not 12 digits",
-            id.account_id,
-            id.access_key_id
-        );
+            id.account_id, id.access_key_id
+        )));
     }
     if id.access_key_id.is_empty() || id.secret_access_key.is_empty() {
-        bail!("an identity needs a non-empty access_key_id and secret_access_key");
+        return Err(ConfigError::Invalid(
+            "an identity needs a non-empty access_key_id and secret_access_key".into(),
+        ));
     }
     Ok(())
 }
@@ -228,7 +271,7 @@ pub struct Limits {
 
 /// The least a request body must deliver per [`Limits::body_timeout`]: 1 KiB, which a link of
 /// 100 bytes a second still beats every 10 seconds.
-pub const MIN_BODY_PROGRESS: u64 = 1024;
+pub(crate) const MIN_BODY_PROGRESS: u64 = 1024;
 
 impl Default for Limits {
     fn default() -> Limits {
@@ -277,15 +320,15 @@ struct Topic {
 
 /// Reads `--notifications FILE`: `[[topic]]` entries mapping an SNS topic ARN to the HTTP(S)
 /// URL that notifications for it are posted to.
-pub fn load_topics(path: &Path) -> anyhow::Result<std::collections::HashMap<String, String>> {
-    let text =
-        std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
-    let file: TopicsFile =
-        toml::from_str(&text).with_context(|| format!("parsing {}", path.display()))?;
+pub fn load_topics(path: &Path) -> Result<std::collections::HashMap<String, String>, ConfigError> {
+    let file: TopicsFile = read_toml(path)?;
     let mut out = std::collections::HashMap::new();
     for t in file.topic {
         if !(t.url.starts_with("http://") || t.url.starts_with("https://")) {
-            bail!("topic {}: url {:?} is not an http(s) URL", t.arn, t.url);
+            return Err(ConfigError::Invalid(format!(
+                "topic {}: url {:?} is not an http(s) URL",
+                t.arn, t.url
+            )));
         }
         out.insert(t.arn, t.url);
     }

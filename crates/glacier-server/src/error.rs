@@ -138,4 +138,4 @@ pub(crate) fn json_response(status: StatusCode, body: Vec<u8>) -> Response {
         .into_response()
 }
 
-pub type ApiResult<T> = Result<T, ApiError>;
+pub(crate) type ApiResult<T> = Result<T, ApiError>;

@@ -1,27 +1,35 @@
 //! A self-hosted server that speaks the Amazon Glacier 2012-06-01 REST API.
 //!
-//! Start reading at [`router::app`]: the route table. Requests flow
-//! router → extractors (auth, path, headers) → a handler → one [`service::Service`] call →
-//! the storage traits of `glacier-storage`.
+//! Start reading at `router.rs`: the route table. Requests flow serve (connections) →
+//! router → authentication and extractors → a handler → one [`Service`] call → the storage
+//! traits of `glacier-storage`.
+//!
+//! The public surface is what `glacier serve`, the CLI's local store and the tests use:
+//! [`AppState`] (open it, hand it to [`run`] or [`app`]), its [`Settings`] and
+//! [`ServerConfig`], and the loaders of identities and notification topics.
 
-pub mod auth;
+mod auth;
 mod clock;
-pub mod config;
-pub mod error;
+mod config;
+mod error;
 mod extract;
 mod handlers;
-pub mod policy;
-pub mod router;
+mod policy;
+mod router;
 mod serve;
-pub mod service;
-pub mod sigv4;
-pub mod state;
+mod service;
+mod sigv4;
+mod state;
 
 pub use clock::Clock;
-pub use config::{Identity, IdentitySource, RetrievalDelay, ServerConfig};
-pub use error::ApiError;
+pub use config::{
+    ConfigError, Identity, IdentitySource, Limits, RetrievalDelay, ServerConfig,
+    default_max_connections, load_identities, load_topics,
+};
 pub use router::app;
-pub use service::{Service, Settings};
+pub use service::{
+    DEFAULT_EXPEDITED_RATE, DEFAULT_FREE_TIER_BYTES_PER_DAY, OpenError, Service, Settings,
+};
 pub use state::AppState;
 
 use std::sync::Arc;

@@ -12,7 +12,7 @@ use serde_json::{Map, Value};
 
 /// A parsed policy.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Policy {
+pub(crate) struct Policy {
     statements: Vec<Statement>,
 }
 
@@ -148,7 +148,7 @@ impl Condition {
 }
 
 /// What a request asks, as policies see it.
-pub struct Request<'a> {
+pub(crate) struct Request<'a> {
     /// The caller's account.
     pub account: &'a str,
     /// `glacier:DeleteArchive`, ...
@@ -171,7 +171,7 @@ impl Request<'_> {
 
 /// A condition key as [`Request::context`] holds it: case-insensitive, except for what follows
 /// a `/` (the tag key of `glacier:ResourceTag/<key>`).
-pub fn context_key(key: &str) -> String {
+pub(crate) fn context_key(key: &str) -> String {
     match key.split_once('/') {
         Some((prefix, rest)) => format!("{}/{rest}", prefix.to_ascii_lowercase()),
         None => key.to_ascii_lowercase(),
@@ -180,7 +180,7 @@ pub fn context_key(key: &str) -> String {
 
 /// The outcome of evaluating one policy.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Decision {
+pub(crate) enum Decision {
     /// A statement denies the request (its Sid, if it has one).
     Deny(Option<String>),
     Allow,
@@ -397,7 +397,7 @@ fn parse_statement(i: usize, value: &Value) -> Result<Statement, String> {
 
 impl Policy {
     /// Parses a policy document; the error says what is wrong with it.
-    pub fn parse(text: &str) -> Result<Policy, String> {
+    pub(crate) fn parse(text: &str) -> Result<Policy, String> {
         let value: Value =
             serde_json::from_str(text).map_err(|e| format!("Policy is not valid JSON: {e}"))?;
         let Value::Object(map) = value else {
@@ -440,7 +440,7 @@ impl Policy {
     /// account may know the vault exists.
     /// Whether a condition of the policy reads a key starting with `prefix` (`glacier:ResourceTag/`,
     /// `glacier:ArchiveAgeInDays`): a request need not look up what no condition reads.
-    pub fn reads(&self, prefix: &str) -> bool {
+    pub(crate) fn reads(&self, prefix: &str) -> bool {
         let prefix = prefix.to_ascii_lowercase();
         self.statements
             .iter()
@@ -448,14 +448,14 @@ impl Policy {
             .any(|c| c.key.to_ascii_lowercase().starts_with(&prefix))
     }
 
-    pub fn grants_any(&self, account: &str) -> bool {
+    pub(crate) fn grants_any(&self, account: &str) -> bool {
         self.statements
             .iter()
             .any(|s| !s.deny && s.principal_matches(account))
     }
 
     /// Evaluates the request: an explicit deny wins over any allow.
-    pub fn evaluate(&self, request: &Request<'_>) -> Decision {
+    pub(crate) fn evaluate(&self, request: &Request<'_>) -> Decision {
         let mut decision = Decision::NotApplicable;
         for s in &self.statements {
             if !s.applies(request) {
@@ -533,7 +533,10 @@ mod tests {
             p.evaluate(&request("111122223333", "glacier:UploadArchive", &young)),
             Decision::NotApplicable
         );
-        assert!(p.reads("glacier:ArchiveAgeInDays"), "what the request must carry");
+        assert!(
+            p.reads("glacier:ArchiveAgeInDays"),
+            "what the request must carry"
+        );
         assert!(!p.reads("glacier:ResourceTag/"), "what it need not look up");
     }
 

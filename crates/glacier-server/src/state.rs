@@ -20,7 +20,7 @@ impl AppState {
         data_dir: &std::path::Path,
         settings: crate::service::Settings,
         config: ServerConfig,
-    ) -> anyhow::Result<Arc<AppState>> {
+    ) -> Result<Arc<AppState>, crate::service::OpenError> {
         let service = Service::open_local(data_dir, settings).await?;
         Ok(AppState::new(Arc::new(service), config))
     }

@@ -67,7 +67,7 @@ pub struct JobOutput {
     pub body: OutputBody,
 }
 
-pub type OutputBody = BoxStream<'static, Result<Bytes, glacier_storage::StorageError>>;
+pub(crate) type OutputBody = BoxStream<'static, Result<Bytes, glacier_storage::StorageError>>;
 
 /// Parses an inventory date bound (ISO 8601 / RFC 3339, e.g. `2024-01-31T00:00:00Z`).
 pub(super) fn parse_date(field: &str, raw: &str) -> ApiResult<OffsetDateTime> {

@@ -17,15 +17,14 @@ use glacier_core::wire::{self, NOTIFICATION_EVENTS};
 use glacier_core::{Digest, TreeHash, format_date};
 use glacier_storage::{
     ArchiveRecord, BlobKey, BlobStore, Completion, FsBlobStore, MetadataStore, Notifications, Page,
-    PartRecord, SqliteMetadataStore, UploadRecord, Vault, VaultKey,
+    PartRecord, SqliteMetadataStore, StorageError, UploadRecord, Vault, VaultKey,
 };
 use std::path::Path;
 use std::sync::Arc;
 use time::OffsetDateTime;
 
-pub use governance::Target;
-pub use ingest::Expected;
-pub use jobs::{JobOutput, OutputBody};
+pub(crate) use governance::Target;
+pub(crate) use ingest::Expected;
 
 /// How the service behaves: what the operator configures.
 #[derive(Debug, Clone)]
@@ -93,6 +92,20 @@ pub struct Service {
     _dir_lock: Option<std::fs::File>,
 }
 
+/// Why the local store could not be opened.
+#[derive(Debug, thiserror::Error)]
+pub enum OpenError {
+    #[error(
+        "the data directory {} is in use by another glacier process (a server or a command on the local store); wait for it or stop it",
+        .0.display()
+    )]
+    InUse(std::path::PathBuf),
+    #[error(transparent)]
+    Io(#[from] std::io::Error),
+    #[error(transparent)]
+    Storage(#[from] StorageError),
+}
+
 /// What an upload stored.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Stored {
@@ -122,7 +135,7 @@ impl Service {
 
     /// Opens the default single-machine storage in `data_dir` (SQLite metadata, file blobs),
     /// recovering from any crash: interrupted writes and unreferenced blobs are removed.
-    pub async fn open_local(data_dir: &Path, settings: Settings) -> anyhow::Result<Service> {
+    pub async fn open_local(data_dir: &Path, settings: Settings) -> Result<Service, OpenError> {
         tokio::fs::create_dir_all(data_dir).await?;
         let lock = std::fs::OpenOptions::new()
             .create(true)
@@ -131,10 +144,9 @@ impl Service {
             .open(data_dir.join("lock"))?;
         match lock.try_lock() {
             Ok(()) => {}
-            Err(std::fs::TryLockError::WouldBlock) => anyhow::bail!(
-                "the data directory {} is in use by another glacier process (a server or a command on the local store); wait for it or stop it",
-                data_dir.display()
-            ),
+            Err(std::fs::TryLockError::WouldBlock) => {
+                return Err(OpenError::InUse(data_dir.to_path_buf()));
+            }
             Err(std::fs::TryLockError::Error(e)) => return Err(e.into()),
         }
         let meta = SqliteMetadataStore::open(data_dir.join("metadata.sqlite")).await?;
@@ -156,7 +168,7 @@ impl Service {
     /// Deletes blobs no metadata refers to: written, then orphaned by a crash before their
     /// metadata committed, or left by a delete whose blob removal did not finish. Call it only
     /// before serving requests (an upload in flight has a blob without metadata).
-    pub async fn reclaim_orphans(&self) -> anyhow::Result<usize> {
+    pub async fn reclaim_orphans(&self) -> Result<usize, StorageError> {
         let mut removed = 0;
         for batch in self.blobs.list().await?.chunks(1000) {
             let orphans = self.meta.unreferenced_blobs(batch.to_vec()).await?;
