@@ -254,7 +254,7 @@ pub struct Limits {
     /// or its previous response was sent: it is also how long an idle keep-alive connection
     /// stays open (`--header-timeout`).
     pub header_timeout: Duration,
-    /// A request body must deliver at least [`MIN_BODY_PROGRESS`] bytes in every window this
+    /// A request body must deliver at least 1 KiB (`MIN_BODY_PROGRESS`) in every window this
     /// long, or the request ends with `RequestTimeoutException` and nothing of it is kept
     /// (`--body-timeout`). It cuts stalled bodies and bodies trickling a byte at a time.
     pub body_timeout: Duration,
