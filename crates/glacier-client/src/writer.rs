@@ -226,17 +226,7 @@ impl AsyncWrite for Writer {
                 this.upload_id.clone(),
             );
             this.completing = Some(Box::pin(async move {
-                let created = layer1
-                    .complete_multipart_upload(&vault, &id, tree, size)
-                    .await?;
-                if created.checksum != tree {
-                    return Err(GlacierError::TreeHashDoesNotMatch {
-                        what: "the completed archive".into(),
-                        expected: tree.to_hex(),
-                        actual: created.checksum.to_hex(),
-                    });
-                }
-                Ok(created.archive_id)
+                crate::layer2::complete(&layer1, &vault, &id, tree, size).await
             }));
         }
         let Some(fut) = this.completing.as_mut() else {

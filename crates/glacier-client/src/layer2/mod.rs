@@ -13,6 +13,7 @@ mod vault;
 
 pub use download::ConcurrentDownloader;
 pub use job::{Job, Output, WaitOptions};
+pub(crate) use upload::complete;
 pub use vault::{InventoryRequest, Vault};
 
 use crate::error::Result;

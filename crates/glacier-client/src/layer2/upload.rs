@@ -3,7 +3,7 @@
 
 use super::{DEFAULT_PART_SIZE, SINGLE_OPERATION_THRESHOLD, Source, Vault};
 use crate::error::{GlacierError, Result};
-use crate::layer1::Payload;
+use crate::layer1::{Layer1, Payload};
 use glacier_core::treehash::{Digest, TreeHash, tree_hash_of};
 use glacier_core::validate::minimum_part_size;
 use std::collections::HashMap;
@@ -203,18 +203,7 @@ impl Vault {
         }
         hashes.sort_by_key(|(start, _)| *start);
         let tree = tree_hash_of(&hashes.iter().map(|(_, d)| *d).collect::<Vec<_>>());
-        let created = self
-            .layer1
-            .complete_multipart_upload(&self.name, upload_id, tree, total)
-            .await?;
-        if created.checksum != tree {
-            return Err(GlacierError::TreeHashDoesNotMatch {
-                what: "the completed archive".into(),
-                expected: tree.to_hex(),
-                actual: created.checksum.to_hex(),
-            });
-        }
-        Ok(created.archive_id)
+        complete(&self.layer1, &self.name, upload_id, tree, total).await
     }
 
     /// A [`Writer`](crate::writer::Writer) that uploads what is written to it as a multipart
@@ -244,6 +233,28 @@ impl Vault {
 }
 
 /// A writer's I/O error carries the GlacierError that caused it; unwrap it again.
+/// Completes a multipart upload of `size` bytes whose tree hash is `tree`, and checks that the
+/// service computed the same; returns the archive id.
+pub(crate) async fn complete(
+    layer1: &Layer1,
+    vault: &str,
+    upload_id: &str,
+    tree: TreeHash,
+    size: u64,
+) -> Result<String> {
+    let created = layer1
+        .complete_multipart_upload(vault, upload_id, tree, size)
+        .await?;
+    if created.checksum != tree {
+        return Err(GlacierError::TreeHashDoesNotMatch {
+            what: "the completed archive".into(),
+            expected: tree.to_hex(),
+            actual: created.checksum.to_hex(),
+        });
+    }
+    Ok(created.archive_id)
+}
+
 pub(super) fn upload_error(e: std::io::Error) -> GlacierError {
     match e.downcast::<GlacierError>() {
         Ok(g) => g,
