@@ -104,7 +104,10 @@ impl From<StorageError> for ApiError {
             )),
             StorageError::Invalid(m) | StorageError::Conflict(m) => ApiError::invalid(m),
             StorageError::LimitExceeded(m) => ApiError::new(ErrorCode::LimitExceededException, m),
-            e @ (StorageError::Io(_) | StorageError::Backend { .. }) => {
+            // The service turns refusals into their own errors; one reaching here is a bug.
+            e @ (StorageError::Io(_)
+            | StorageError::Backend { .. }
+            | StorageError::NotAdmitted { .. }) => {
                 ApiError::internal(format!("{:#}", anyhow::Error::new(e)))
             }
         }

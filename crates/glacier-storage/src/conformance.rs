@@ -563,7 +563,7 @@ pub async fn jobs(store: &dyn MetadataStore) {
     let j1 = ok(
         "job 1",
         store
-            .create_job(&key, job("j1", archive_spec("c"), now))
+            .create_job(&key, job("j1", archive_spec("c"), now), None)
             .await,
     );
     assert_eq!(
@@ -576,13 +576,14 @@ pub async fn jobs(store: &dyn MetadataStore) {
             .create_job(
                 &key,
                 job("j2", inventory_spec.clone(), now + time::Duration::hours(1)),
+                None,
             )
             .await,
     );
     ok(
         "job 3",
         store
-            .create_job(&key, job("j3", archive_spec("gone"), now))
+            .create_job(&key, job("j3", archive_spec("gone"), now), None)
             .await,
     );
     // Archive retrievals (j1, j3) are in the account's ledger; the inventory (j2) is not.
@@ -599,6 +600,7 @@ pub async fn jobs(store: &dyn MetadataStore) {
             .collect::<Vec<_>>(),
         vec![(1, Tier::Standard, now), (1, Tier::Standard, now)]
     );
+
     assert!(
         ok(
             "later retrievals",
@@ -624,6 +626,7 @@ pub async fn jobs(store: &dyn MetadataStore) {
                     ..key.clone()
                 },
                 job("j4", archive_spec("c"), now),
+                None,
             )
             .await,
     );
@@ -1031,6 +1034,126 @@ pub async fn governance(store: &dyn MetadataStore) {
         None
     );
     ok("delete again", store.delete_vault(&key).await);
+}
+
+/// Admission of archive retrievals: the allowance is checked against the account's ledger in
+/// the transaction that records the retrieval, and a refused retrieval leaves nothing behind.
+pub async fn admission(store: &dyn MetadataStore) {
+    let now = OffsetDateTime::now_utc();
+    let now = now
+        .replace_nanosecond(u32::from(now.millisecond()) * 1_000_000)
+        .unwrap_or(now);
+    let key = VaultKey {
+        account: "555566667777".into(),
+        name: "admission".into(),
+    };
+    ok(
+        "vault",
+        store.create_vault(&key, "us-east-1", now, 10).await,
+    );
+    let archive = ArchiveRecord {
+        id: "a".into(),
+        description: String::new(),
+        size: 1,
+        tree_hash: TreeHash::of(b"x"),
+        created: now,
+        segments: vec![segment("adm", b"x")],
+    };
+    ok("archive", store.insert_archive(&key, archive).await);
+    let job = |id: &str, tier: Tier| JobRecord {
+        id: id.into(),
+        seq: 0,
+        spec: JobSpec::Archive {
+            archive_id: "a".into(),
+            archive_description: String::new(),
+            archive_size: 1,
+            archive_tree_hash: TreeHash::of(b"x").to_hex(),
+            range: (0, 0),
+            range_tree_hash: None,
+            tier,
+        },
+        description: None,
+        sns_topic: None,
+        created: now,
+        due: now,
+        status: JobStatus::InProgress,
+        status_message: None,
+        completed: None,
+        expires: None,
+        output_size: None,
+        next_marker: None,
+    };
+    for id in ["s1", "s2"] {
+        ok(
+            "unlimited",
+            store.create_job(&key, job(id, Tier::Standard), None).await,
+        );
+    }
+    // Admission: the ledger holds two Standard retrievals of 1 byte each.
+    let window = |expedited, allowance| Admission {
+        since: now - time::Duration::minutes(1),
+        expedited,
+        allowance,
+    };
+    match store
+        .create_job(
+            &key,
+            job("s3", Tier::Standard),
+            Some(window(false, Allowance::Bytes(2))),
+        )
+        .await
+    {
+        Err(StorageError::NotAdmitted {
+            used: 2,
+            allowed: 2,
+        }) => {}
+        other => panic!("a third byte over an allowance of 2: {other:?}"),
+    }
+    not_found(
+        "a refused job is not there",
+        store.get_job(&key, "s3").await,
+    );
+    ok(
+        "admitted",
+        store
+            .create_job(
+                &key,
+                job("s3", Tier::Standard),
+                Some(window(false, Allowance::Retrievals(3))),
+            )
+            .await,
+    );
+    match store
+        .create_job(
+            &key,
+            job("s4", Tier::Standard),
+            Some(window(false, Allowance::Retrievals(3))),
+        )
+        .await
+    {
+        Err(StorageError::NotAdmitted {
+            used: 3,
+            allowed: 3,
+        }) => {}
+        other => panic!("a fourth retrieval over an allowance of 3: {other:?}"),
+    }
+    ok(
+        "Standard entries do not count against an Expedited window",
+        store
+            .create_job(
+                &key,
+                job("e1", Tier::Expedited),
+                Some(window(true, Allowance::Retrievals(1))),
+            )
+            .await,
+    );
+    let ledger = ok(
+        "ledger",
+        store
+            .retrievals_since(&key.account, now - time::Duration::minutes(1))
+            .await,
+    );
+    assert_eq!(ledger.len(), 4, "refused retrievals are not in the ledger");
 }
 
 /// Races vault lock transitions: of callers that swap from the same lock at once, exactly one

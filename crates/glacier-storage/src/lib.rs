@@ -37,6 +37,10 @@ pub enum StorageError {
     Invalid(String),
     #[error("{0}")]
     LimitExceeded(String),
+    /// An archive retrieval does not fit its [`meta::Admission`]: `used` of `allowed` are
+    /// taken in the window already (retrievals or bytes, as the allowance counts).
+    #[error("the retrieval does not fit: {used} of {allowed} used")]
+    NotAdmitted { used: u64, allowed: u64 },
     #[error("I/O error: {0}")]
     Io(#[from] std::io::Error),
     /// The backend failed, or holds something it cannot read; `source` is the cause, if any.

@@ -207,6 +207,25 @@ pub enum LockSwap {
     Changed(Option<VaultLock>),
 }
 
+/// A limit an archive retrieval must fit, counted over the account's retrieval ledger in the
+/// very transaction that records the retrieval, so that concurrent retrievals — on one node or
+/// several — cannot both fit one allowance.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Admission {
+    /// Ledger entries at or after this time count.
+    pub since: OffsetDateTime,
+    /// Which entries count: the Expedited ones, or the others (Standard and Bulk).
+    pub expedited: bool,
+    pub allowance: Allowance,
+}
+
+/// What an [`Admission`] allows in its window, this retrieval included.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Allowance {
+    Retrievals(u64),
+    Bytes(u64),
+}
+
 /// How long retrievals stay in the ledger [`MetadataStore::retrievals_since`] reads.
 pub const RETRIEVAL_LEDGER_DAYS: i64 = 2;
 
@@ -326,7 +345,14 @@ pub trait MetadataStore: Send + Sync + 'static {
 
     /// Creates a job; an archive retrieval is also recorded as a [`Retrieval`] of the vault's
     /// account, kept (whatever becomes of the job) for at least [`RETRIEVAL_LEDGER_DAYS`].
-    async fn create_job(&self, key: &VaultKey, job: JobRecord) -> Result<JobRecord>;
+    /// With `admission`, the retrieval is recorded only if it fits the allowance (in the same
+    /// transaction); else `NotAdmitted` and nothing changes.
+    async fn create_job(
+        &self,
+        key: &VaultKey,
+        job: JobRecord,
+        admission: Option<Admission>,
+    ) -> Result<JobRecord>;
     /// The account's archive retrievals started at or after `since`, oldest first.
     async fn retrievals_since(
         &self,

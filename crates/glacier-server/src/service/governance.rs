@@ -8,7 +8,9 @@ use crate::policy::{Decision, Policy, context_key};
 use glacier_core::wire;
 use glacier_core::{ErrorCode, format_date};
 use glacier_core::{LockState, Operation, RetrievalStrategy, Tier};
-use glacier_storage::{CapacityUnit, LockSwap, StorageError, VaultKey, VaultLock};
+use glacier_storage::{
+    Admission, Allowance, CapacityUnit, LockSwap, StorageError, VaultKey, VaultLock,
+};
 use std::sync::Arc;
 use time::OffsetDateTime;
 
@@ -78,6 +80,33 @@ enum Change<T> {
     Keep(T),
     /// The lock becomes this; answer `T` once it did.
     Set(Option<VaultLock>, T),
+}
+
+/// What a refused [`Admission`] is, for its error.
+pub(super) enum Refusal {
+    Expedited { on_demand: u32, units: u64 },
+    Policy { window: &'static str },
+}
+
+impl Refusal {
+    /// The error of a retrieval of `bytes` refused with `used` of `allowed` taken.
+    pub(super) fn error(&self, bytes: u64, used: u64, allowed: u64) -> ApiError {
+        match self {
+            Refusal::Expedited { on_demand, units } => ApiError::new(
+                ErrorCode::InsufficientCapacityException,
+                format!(
+                    "Insufficient capacity for an Expedited retrieval: {used} started in the last 5 minutes, {allowed} allowed ({on_demand} on demand + 3 for each of {units} provisioned capacity units). Retry later, purchase provisioned capacity, or use the Standard tier"
+                ),
+            ),
+            Refusal::Policy { window } => ApiError::new(
+                ErrorCode::PolicyEnforcedException,
+                format!(
+                    "InitiateJob request denied by current data retrieval policy: retrieving {bytes} bytes would make {} bytes in the last {window}; the policy allows {allowed}",
+                    used.saturating_add(bytes)
+                ),
+            ),
+        }
+    }
 }
 
 /// A stored lock as it stands at `now`: an `InProgress` lock past its 24 hours counts as none.
@@ -261,41 +290,36 @@ impl Service {
         Ok(context)
     }
 
-    /// Admits an archive retrieval of `bytes` at `tier` for `account`, or refuses it:
+    /// The allowance an archive retrieval at `tier` for `account` must fit, if any:
     /// Expedited retrievals against the on-demand rate plus 3 per active capacity unit, every
-    /// 5 minutes (`InsufficientCapacityException`); Standard and Bulk ones against the data
-    /// retrieval policy (`PolicyEnforcedException`): `BytesPerHour` over a sliding hour,
-    /// `FreeTier` over a sliding day. The caller holds the admission lock.
-    pub(super) async fn admit(&self, account: &str, bytes: u64, tier: Tier) -> ApiResult<()> {
+    /// 5 minutes; Standard and Bulk ones against the data retrieval policy — `BytesPerHour`
+    /// over a sliding hour, `FreeTier` over a sliding day. The store checks it when it records
+    /// the job ([`Admission`]); [`Refusal::error`] says what a refusal means.
+    pub(super) async fn admission(
+        &self,
+        account: &str,
+        tier: Tier,
+    ) -> ApiResult<Option<(Admission, Refusal)>> {
         let now = self.now();
-        let ledger = self
-            .meta
-            .retrievals_since(account, now - time::Duration::days(1))
-            .await?;
         if tier == Tier::Expedited {
-            let window = now - time::Duration::minutes(5);
-            let recent = ledger
-                .iter()
-                .filter(|r| r.tier == Tier::Expedited && r.at >= window)
-                .count();
             let units = self
                 .meta
                 .list_capacity(account)
                 .await?
                 .iter()
                 .filter(|u| u.start <= now && now < u.expires)
-                .count();
-            let allowed = self.settings.expedited_rate as usize + 3 * units;
-            if recent >= allowed {
-                return Err(ApiError::new(
-                    ErrorCode::InsufficientCapacityException,
-                    format!(
-                        "Insufficient capacity for an Expedited retrieval: {recent} started in the last 5 minutes, {allowed} allowed ({} on demand + 3 for each of {units} provisioned capacity units). Retry later, purchase provisioned capacity, or use the Standard tier",
-                        self.settings.expedited_rate
-                    ),
-                ));
-            }
-            return Ok(());
+                .count() as u64;
+            let allowed = u64::from(self.settings.expedited_rate) + 3 * units;
+            let admission = Admission {
+                since: now - time::Duration::minutes(5),
+                expedited: true,
+                allowance: Allowance::Retrievals(allowed),
+            };
+            let refusal = Refusal::Expedited {
+                on_demand: self.settings.expedited_rate,
+                units,
+            };
+            return Ok(Some((admission, refusal)));
         }
         let rule = self
             .get_retrieval_policy(account)
@@ -312,23 +336,14 @@ impl Service {
                 time::Duration::days(1),
                 "24 hours (free tier)",
             ),
-            _ => return Ok(()),
+            _ => return Ok(None),
         };
-        let used: u64 = ledger
-            .iter()
-            .filter(|r| r.tier != Tier::Expedited && r.at >= now - window)
-            .map(|r| r.bytes)
-            .sum();
-        if used.saturating_add(bytes) > limit {
-            return Err(ApiError::new(
-                ErrorCode::PolicyEnforcedException,
-                format!(
-                    "InitiateJob request denied by current data retrieval policy: retrieving {bytes} bytes would make {} bytes in the last {name}; the policy allows {limit}",
-                    used.saturating_add(bytes)
-                ),
-            ));
-        }
-        Ok(())
+        let admission = Admission {
+            since: now - window,
+            expedited: false,
+            allowance: Allowance::Bytes(limit),
+        };
+        Ok(Some((admission, Refusal::Policy { window: name })))
     }
 
     pub async fn add_tags(

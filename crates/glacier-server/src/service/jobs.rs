@@ -13,7 +13,9 @@ use glacier_core::wire::{
 use glacier_core::{
     Digest, InventoryFormat, JobAction, JobStatus, MIB, TreeHash, format_date, range, validate,
 };
-use glacier_storage::{BlobStore, JobFilter, JobFinish, JobRecord, JobSpec, Segment, VaultKey};
+use glacier_storage::{
+    BlobStore, JobFilter, JobFinish, JobRecord, JobSpec, Segment, StorageError, VaultKey,
+};
 use std::sync::Arc;
 use time::OffsetDateTime;
 use tokio_util::sync::CancellationToken;
@@ -195,11 +197,13 @@ impl Service {
                 )));
             }
         };
-        let _admission = self.admission.lock().await;
-        if let JobSpec::Archive { range, tier, .. } = &spec {
-            self.admit(&key.account, range.1 - range.0 + 1, *tier)
-                .await?;
-        }
+        let (admission, bytes) = match &spec {
+            JobSpec::Archive { range, tier, .. } => (
+                self.admission(&key.account, *tier).await?,
+                range.1 - range.0 + 1,
+            ),
+            JobSpec::Inventory { .. } => (None, 0),
+        };
         let created = self.now();
         let due = created + delay;
         let job = JobRecord {
@@ -217,7 +221,20 @@ impl Service {
             output_size: None,
             next_marker: None,
         };
-        let job = self.meta.create_job(key, job).await?;
+        let job = match self
+            .meta
+            .create_job(key, job, admission.as_ref().map(|(a, _)| *a))
+            .await
+        {
+            Err(StorageError::NotAdmitted { used, allowed }) => {
+                let refusal = admission.map(|(_, r)| r);
+                return Err(refusal.map_or_else(
+                    || ApiError::internal("a retrieval without an allowance was refused"),
+                    |r| r.error(bytes, used, allowed),
+                ));
+            }
+            other => other?,
+        };
         self.wake.notify_one();
         Ok(job.id)
     }

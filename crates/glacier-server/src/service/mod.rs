@@ -78,9 +78,6 @@ pub struct Service {
     pub(crate) settings: Settings,
     /// Wakes the job engine when a job is initiated.
     wake: tokio::sync::Notify,
-    /// Held from the retrieval-policy and capacity checks of an archive retrieval until its
-    /// job is recorded, so that concurrent retrievals cannot both fit the same allowance.
-    admission: tokio::sync::Mutex<()>,
     notifier: notify::Notifier,
     /// Parsed vault policies by their text (see `Service::parsed_policy`).
     policies: std::sync::Mutex<std::collections::HashMap<String, Arc<crate::policy::Policy>>>,
@@ -125,7 +122,6 @@ impl Service {
             blobs,
             settings,
             wake: tokio::sync::Notify::new(),
-            admission: tokio::sync::Mutex::new(()),
             notifier,
             policies: Default::default(),
             engine_rounds: Default::default(),

@@ -95,8 +95,16 @@ pub(super) fn query_jobs(
     Ok(out)
 }
 
-pub(super) fn create(tx: &Transaction<'_>, key: &VaultKey, job: &JobRecord) -> Result<JobRecord> {
+pub(super) fn create(
+    tx: &Transaction<'_>,
+    key: &VaultKey,
+    job: &JobRecord,
+    admission: Option<Admission>,
+) -> Result<JobRecord> {
     require_vault(tx, key)?;
+    if let (Some(a), JobSpec::Archive { range, .. }) = (admission, &job.spec) {
+        admit(tx, &key.account, a, range.1 - range.0 + 1)?;
+    }
     let spec = serde_json::to_string(&job.spec).map_err(|e| StorageError::Backend {
         message: "serializing a job spec".into(),
         source: Some(Box::new(e)),
@@ -128,6 +136,24 @@ pub(super) fn create(tx: &Transaction<'_>, key: &VaultKey, job: &JobRecord) -> R
         )?;
     }
     read_job(tx, key, &job.id)
+}
+
+/// Checks a retrieval of `bytes` against the account's ledger (see [`Admission`]).
+fn admit(tx: &Transaction<'_>, account: &str, a: Admission, bytes: u64) -> Result<()> {
+    let (count, sum): (i64, i64) = tx.query_row(
+        "SELECT COUNT(*), COALESCE(SUM(bytes), 0) FROM retrievals
+         WHERE account = ?1 AND at_ms >= ?2 AND (tier = 'Expedited') = ?3",
+        params![account, to_ms(a.since), a.expedited],
+        |r| Ok((r.get(0)?, r.get(1)?)),
+    )?;
+    let (used, wanted, allowed) = match a.allowance {
+        Allowance::Retrievals(n) => (u(count), 1, n),
+        Allowance::Bytes(n) => (u(sum), bytes, n),
+    };
+    if used.saturating_add(wanted) > allowed {
+        return Err(StorageError::NotAdmitted { used, allowed });
+    }
+    Ok(())
 }
 
 pub(super) fn retrievals_since(

@@ -234,9 +234,15 @@ impl MetadataStore for SqliteMetadataStore {
         self.tx(move |tx| uploads::abort(tx, &key, &id)).await
     }
 
-    async fn create_job(&self, key: &VaultKey, job: JobRecord) -> Result<JobRecord> {
+    async fn create_job(
+        &self,
+        key: &VaultKey,
+        job: JobRecord,
+        admission: Option<Admission>,
+    ) -> Result<JobRecord> {
         let key = key.clone();
-        self.tx(move |tx| jobs::create(tx, &key, &job)).await
+        self.tx(move |tx| jobs::create(tx, &key, &job, admission))
+            .await
     }
 
     async fn retrievals_since(
@@ -394,6 +400,7 @@ mod tests {
         crate::conformance::metadata_store(&store).await;
         crate::conformance::jobs(&store).await;
         crate::conformance::governance(&store).await;
+        crate::conformance::admission(&store).await;
         crate::conformance::lock_races(std::sync::Arc::new(store)).await;
         Ok(())
     }
