@@ -661,12 +661,27 @@ pub async fn jobs(store: &dyn MetadataStore) {
         rest.items.iter().map(|j| j.id.as_str()).collect::<Vec<_>>(),
         vec!["j3"]
     );
-    let due = ok("due", store.due_jobs(now, 10).await);
+    assert_eq!(ok("next deadline", store.next_deadline().await), Some(now));
+    let lease = now + time::Duration::minutes(5);
+    let due = ok("claim", store.claim_due_jobs(now, lease, 10).await);
     assert_eq!(
         due.iter().map(|(_, j)| j.id.as_str()).collect::<Vec<_>>(),
         vec!["j1", "j3"]
     );
-    assert_eq!(ok("next deadline", store.next_deadline().await), Some(now));
+    assert!(
+        ok(
+            "claimed already",
+            store.claim_due_jobs(now, lease, 10).await
+        )
+        .is_empty(),
+        "a claimed job is not claimed again while its lease runs"
+    );
+    assert_eq!(
+        ok("next deadline is the lease", store.next_deadline().await),
+        Some(lease)
+    );
+    let retaken = ok("lease lapsed", store.claim_due_jobs(lease, lease, 10).await);
+    assert_eq!(retaken.len(), 2, "a lapsed claim is taken over");
 
     let expires = now + time::Duration::days(1);
     let done = ok(

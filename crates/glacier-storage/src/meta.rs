@@ -368,14 +368,17 @@ pub trait MetadataStore: Send + Sync + 'static {
         after: Option<u64>,
         limit: usize,
     ) -> Result<Page<JobRecord>>;
-    /// Jobs in progress that are due at `now`, with their vaults.
-    async fn due_jobs(
+    /// Claims jobs in progress that are due at `now` and not claimed (or whose claim lapsed),
+    /// with their vaults: each is held until `lease_until`, so that of several engines (one
+    /// per node) one completes it, and another takes it over if that one stops.
+    async fn claim_due_jobs(
         &self,
         now: OffsetDateTime,
+        lease_until: OffsetDateTime,
         limit: usize,
     ) -> Result<Vec<(VaultKey, JobRecord)>>;
-    /// When the job engine next has work: the earliest due time of a job in progress or
-    /// expiry time of a finished job, if there is any.
+    /// When the job engine next has work: the earliest time a job in progress is due and
+    /// unclaimed, or a finished job expires, if there is any.
     async fn next_deadline(&self) -> Result<Option<OffsetDateTime>>;
     /// Ends a job in progress (`NotFound` if it is not in progress any more). An inventory
     /// also sets the vault's last inventory date.

@@ -22,6 +22,10 @@ use tokio_util::sync::CancellationToken;
 
 /// How often the engine looks for expired jobs when nothing else wakes it.
 const EXPIRY_SWEEP: std::time::Duration = std::time::Duration::from_secs(60);
+/// How long a claimed job is this engine's to complete; if the node stops, another takes the
+/// job over once the claim lapses. (A node still completing it after that loses nothing: only
+/// the first completion counts.)
+const JOB_LEASE: time::Duration = time::Duration::minutes(5);
 /// The engine's wait after rounds that failed (the project's backoff rule, without jitter):
 /// a job that cannot be completed must not keep the engine busy.
 const ENGINE_BACKOFF: glacier_core::retry::RetryPolicy = glacier_core::retry::RetryPolicy {
@@ -470,7 +474,7 @@ impl Service {
     async fn work_once(&self, shutdown: &CancellationToken) -> anyhow::Result<Round> {
         const BATCH: usize = 64;
         let t = self.now();
-        let due = self.meta.due_jobs(t, BATCH).await?;
+        let due = self.meta.claim_due_jobs(t, t + JOB_LEASE, BATCH).await?;
         let mut round = Round {
             busy: due.len() == BATCH,
             failed: false,

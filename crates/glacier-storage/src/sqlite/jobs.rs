@@ -217,21 +217,29 @@ pub(super) fn list(
     Ok(Page::from_overfetch(items, limit))
 }
 
-pub(super) fn due(
+pub(super) fn claim_due(
     tx: &Transaction<'_>,
     now: OffsetDateTime,
+    lease_until: OffsetDateTime,
     limit: usize,
 ) -> Result<Vec<(VaultKey, JobRecord)>> {
     let mut stmt = tx.prepare(
-        "SELECT account, vault, id FROM jobs WHERE status = 'InProgress' AND due_ms <= ?1 ORDER BY due_ms LIMIT ?2",
+        "UPDATE jobs SET lease_until_ms = ?3 WHERE id IN (
+            SELECT id FROM jobs WHERE status = 'InProgress' AND due_ms <= ?1
+               AND (lease_until_ms IS NULL OR lease_until_ms <= ?1)
+             ORDER BY due_ms LIMIT ?2)
+         RETURNING account, vault, id",
     )?;
-    let rows = stmt.query_map(params![to_ms(now), i(limit as u64)], |r| {
-        Ok((
-            r.get::<_, String>(0)?,
-            r.get::<_, String>(1)?,
-            r.get::<_, String>(2)?,
-        ))
-    })?;
+    let rows = stmt.query_map(
+        params![to_ms(now), i(limit as u64), to_ms(lease_until)],
+        |r| {
+            Ok((
+                r.get::<_, String>(0)?,
+                r.get::<_, String>(1)?,
+                r.get::<_, String>(2)?,
+            ))
+        },
+    )?;
     let ids = rows.collect::<Result<Vec<_>, _>>()?;
     let mut out = Vec::new();
     for (account, name, id) in ids {
@@ -245,7 +253,7 @@ pub(super) fn due(
 pub(super) fn next_deadline(tx: &Transaction<'_>) -> Result<Option<OffsetDateTime>> {
     let ms: Option<i64> = tx.query_row(
         "SELECT MIN(t) FROM (
-            SELECT MIN(due_ms) AS t FROM jobs WHERE status = 'InProgress'
+            SELECT MIN(MAX(due_ms, COALESCE(lease_until_ms, 0))) AS t FROM jobs WHERE status = 'InProgress'
             UNION ALL SELECT MIN(expires_ms) FROM jobs WHERE expires_ms IS NOT NULL)",
         [],
         |r| r.get(0),

@@ -49,6 +49,9 @@ impl SqliteMetadataStore {
             conn.pragma_update(None, "synchronous", "FULL")?;
             conn.busy_timeout(std::time::Duration::from_secs(30))?;
             schema::migrate(&mut conn)?;
+            // One process at a time uses a SQLite store (the data directory's lock sees to
+            // it): job claims left by a process that stopped are nobody's any more.
+            conn.execute("UPDATE jobs SET lease_until_ms = NULL", [])?;
             Ok(conn)
         })
         .await
@@ -272,12 +275,14 @@ impl MetadataStore for SqliteMetadataStore {
             .await
     }
 
-    async fn due_jobs(
+    async fn claim_due_jobs(
         &self,
         now: OffsetDateTime,
+        lease_until: OffsetDateTime,
         limit: usize,
     ) -> Result<Vec<(VaultKey, JobRecord)>> {
-        self.tx(move |tx| jobs::due(tx, now, limit)).await
+        self.tx(move |tx| jobs::claim_due(tx, now, lease_until, limit))
+            .await
     }
 
     async fn next_deadline(&self) -> Result<Option<OffsetDateTime>> {

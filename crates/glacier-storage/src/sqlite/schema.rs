@@ -6,7 +6,10 @@ use rusqlite::Connection;
 /// The schema, one migration per version: `PRAGMA user_version` is the number of migrations a
 /// database has had. Version 1 is the schema of the data directories made before versions were
 /// numbered (they read 0 and have every table already, hence `IF NOT EXISTS`).
-pub(super) const MIGRATIONS: &[&str] = &[SCHEMA_1, SCHEMA_2];
+pub(super) const MIGRATIONS: &[&str] = &[SCHEMA_1, SCHEMA_2, SCHEMA_3];
+
+/// Jobs are claimed by one engine at a time, until their lease runs out.
+pub(super) const SCHEMA_3: &str = "ALTER TABLE jobs ADD COLUMN lease_until_ms INTEGER;";
 
 /// Vaults keep the region they were created in: their ARN, which policies name, never changes.
 pub(super) const SCHEMA_2: &str = "ALTER TABLE vaults ADD COLUMN region TEXT;";
