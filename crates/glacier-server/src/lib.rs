@@ -36,6 +36,10 @@ use std::sync::Arc;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
+/// How often a server sweeps orphan blobs (a blob is deleted at the second sweep that finds it
+/// unreferenced).
+const ORPHAN_SWEEP: std::time::Duration = std::time::Duration::from_secs(3600);
+
 /// Serves `state` on `listener` (HTTP/1.1, within the configured [`config::Limits`]), with
 /// the job engine running beside it, until `shutdown` is cancelled; then lets the requests in
 /// flight finish, up to the shutdown timeout, and returns.
@@ -45,10 +49,14 @@ pub async fn run(
     shutdown: CancellationToken,
 ) -> std::io::Result<()> {
     let engine = tokio::spawn(Arc::clone(&state.service).run_jobs(shutdown.clone()));
+    let sweeps =
+        tokio::spawn(Arc::clone(&state.service).run_sweeps(ORPHAN_SWEEP, shutdown.clone()));
     let limits = state.config.limits;
     let served = serve::serve(listener, app(state), limits, shutdown).await;
-    if let Err(e) = engine.await {
-        tracing::error!(error = %e, "job engine stopped abnormally");
+    for (task, what) in [(engine, "job engine"), (sweeps, "orphan sweeper")] {
+        if let Err(e) = task.await {
+            tracing::error!(error = %e, "{what} stopped abnormally");
+        }
     }
     served
 }

@@ -163,11 +163,49 @@ impl Service {
 
     /// Deletes blobs no metadata refers to: written, then orphaned by a crash before their
     /// metadata committed, or left by a delete whose blob removal did not finish. Call it only
-    /// before serving requests (an upload in flight has a blob without metadata).
+    /// when no request is in flight anywhere (an upload in flight has a blob without metadata):
+    /// at the start of the one process of a local store. Shared stores use
+    /// [`Service::sweep_orphans`].
     pub async fn reclaim_orphans(&self) -> Result<usize, StorageError> {
+        self.delete_unreferenced(|_| true).await
+    }
+
+    /// One pass of the orphan sweep, safe while any number of nodes serve requests: deletes
+    /// the blobs that no metadata refers to now and that were unreferenced at the previous
+    /// pass too (`suspects`, which becomes this pass's). A blob another node is writing or is
+    /// about to reference is referenced by the next pass, so it is never deleted; running it on
+    /// every node at once only deletes an orphan twice.
+    pub async fn sweep_orphans(
+        &self,
+        suspects: &mut std::collections::HashSet<BlobKey>,
+    ) -> Result<usize, StorageError> {
+        let previous = std::mem::take(suspects);
+        let mut now_unreferenced = std::collections::HashSet::new();
+        let removed = self
+            .delete_unreferenced(|b| {
+                now_unreferenced.insert(b.clone());
+                previous.contains(b)
+            })
+            .await?;
+        now_unreferenced.retain(|b| !previous.contains(b));
+        *suspects = now_unreferenced;
+        Ok(removed)
+    }
+
+    /// Deletes the unreferenced blobs `pick` chooses.
+    async fn delete_unreferenced(
+        &self,
+        mut pick: impl FnMut(&BlobKey) -> bool,
+    ) -> Result<usize, StorageError> {
         let mut removed = 0;
         for batch in self.blobs.list().await?.chunks(1000) {
-            let orphans = self.meta.unreferenced_blobs(batch.to_vec()).await?;
+            let orphans: Vec<BlobKey> = self
+                .meta
+                .unreferenced_blobs(batch.to_vec())
+                .await?
+                .into_iter()
+                .filter(|b| pick(b))
+                .collect();
             if !orphans.is_empty() {
                 self.blobs.delete(&orphans).await?;
                 removed += orphans.len();
@@ -180,6 +218,24 @@ impl Service {
             );
         }
         Ok(removed)
+    }
+
+    /// Sweeps orphan blobs every `every` (see [`Service::sweep_orphans`]) until `shutdown`.
+    pub async fn run_sweeps(
+        self: Arc<Self>,
+        every: std::time::Duration,
+        shutdown: tokio_util::sync::CancellationToken,
+    ) {
+        let mut suspects = std::collections::HashSet::new();
+        loop {
+            tokio::select! {
+                _ = shutdown.cancelled() => return,
+                _ = tokio::time::sleep(every) => {}
+            }
+            if let Err(e) = self.sweep_orphans(&mut suspects).await {
+                tracing::warn!(error = %e, "sweeping orphan blobs");
+            }
+        }
     }
 
     /// The vault's ARN, with the region it was created in (the server's region for a vault
@@ -542,5 +598,58 @@ fn next_marker<T>(page: &Page<T>, marker: impl Fn(&T) -> String) -> Option<Strin
         page.items.last().map(marker)
     } else {
         None
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    async fn orphan(service: &Service, data: &[u8]) -> anyhow::Result<BlobKey> {
+        let mut w = service.blobs.create().await?;
+        w.write(data).await?;
+        Ok(w.commit().await?)
+    }
+
+    /// An unreferenced blob is deleted by the second sweep that finds it so, never by the
+    /// first: a blob committed just before its metadata is referenced by then and stays.
+    #[tokio::test]
+    async fn orphans_go_at_the_second_sweep() -> anyhow::Result<()> {
+        let dir = tempfile::tempdir()?;
+        let service = Service::open_local(dir.path(), Settings::new("us-east-1")).await?;
+        let key = VaultKey {
+            account: "111122223333".into(),
+            name: "sweep".into(),
+        };
+        service.create_vault(&key).await?;
+        let lost = orphan(&service, b"nobody refers to me").await?;
+        let late = orphan(&service, b"referenced after the first sweep").await?;
+        let mut suspects = std::collections::HashSet::new();
+        assert_eq!(service.sweep_orphans(&mut suspects).await?, 0);
+        assert_eq!(suspects.len(), 2);
+        let mut hasher = glacier_core::TreeHasher::new();
+        hasher.update(b"referenced after the first sweep");
+        let h = hasher.finish_with_leaves();
+        let archive = ArchiveRecord {
+            id: "late".into(),
+            description: String::new(),
+            size: h.len,
+            tree_hash: h.tree,
+            created: service.now(),
+            segments: vec![glacier_storage::Segment {
+                blob: late.clone(),
+                size: h.len,
+                tree_hash: h.tree,
+                leaves: h.leaves,
+            }],
+        };
+        service.meta.insert_archive(&key, archive).await?;
+        assert_eq!(service.sweep_orphans(&mut suspects).await?, 1);
+        assert!(suspects.is_empty());
+        let gone = glacier_storage::blob::read_all(service.blobs.as_ref(), &lost, 0, 1).await;
+        assert!(gone.is_err(), "the orphan was deleted");
+        let kept = glacier_storage::blob::read_all(service.blobs.as_ref(), &late, 0, 4).await?;
+        assert_eq!(kept, b"refe");
+        Ok(())
     }
 }
