@@ -1258,3 +1258,52 @@ pub async fn blob_store(store: &dyn BlobStore) {
     );
     assert!(ok("list empty", store.list().await).is_empty());
 }
+
+/// Whether a test that needs an outside service (PostgreSQL, an S3 store) given by the
+/// environment variable `var` runs: `None` skips it, unless `scripts/test`, which always starts
+/// the services, set `GLACIER_REQUIRE_SERVICES` — then a missing one is an error.
+fn service(var: &str) -> Result<Option<String>> {
+    match std::env::var(var) {
+        Ok(v) => Ok(Some(v)),
+        Err(_) if std::env::var_os("GLACIER_REQUIRE_SERVICES").is_some() => Err(
+            StorageError::backend(format!("GLACIER_REQUIRE_SERVICES is set but {var} is not")),
+        ),
+        Err(_) => {
+            eprintln!("{var} is not set: skipping a test that needs it");
+            Ok(None)
+        }
+    }
+}
+
+/// A fresh database for one test on the PostgreSQL server at `$GLACIER_TEST_POSTGRES_URL`
+/// (`scripts/postgres.sh` starts one); `None` when there is none (see [`service`]).
+pub async fn postgres_database() -> Result<Option<String>> {
+    let Some(url) = service("GLACIER_TEST_POSTGRES_URL")? else {
+        return Ok(None);
+    };
+    let (server, _) = url
+        .rsplit_once('/')
+        .ok_or_else(|| StorageError::Invalid(format!("no database in {url}")))?;
+    let name = format!("t{}", hex::encode(rand::random::<[u8; 8]>()));
+    let (client, connection) = tokio_postgres::connect(&url, tokio_postgres::NoTls).await?;
+    tokio::spawn(connection);
+    client
+        .batch_execute(&format!("CREATE DATABASE {name}"))
+        .await?;
+    Ok(Some(format!("{server}/{name}")))
+}
+
+/// A fresh prefix for one test in the S3 bucket `$GLACIER_TEST_S3_URL` (`s3://BUCKET`) at
+/// `$GLACIER_TEST_S3_ENDPOINT` (`scripts/garage.sh` starts one), with `$GLACIER_TEST_S3_REGION`
+/// and the credentials in `$AWS_ACCESS_KEY_ID`/`$AWS_SECRET_ACCESS_KEY`; `None` when there is
+/// none (see [`service`]).
+pub fn s3_config() -> Result<Option<crate::S3Config>> {
+    let Some(url) = service("GLACIER_TEST_S3_URL")? else {
+        return Ok(None);
+    };
+    let mut config = crate::S3Config::from_url(&url)?;
+    config.prefix = format!("t{}", hex::encode(rand::random::<[u8; 8]>()));
+    config.endpoint = service("GLACIER_TEST_S3_ENDPOINT")?;
+    config.region = std::env::var("GLACIER_TEST_S3_REGION").ok();
+    Ok(Some(config))
+}

@@ -12,11 +12,15 @@ pub mod blob;
 pub mod conformance;
 pub mod fs;
 pub mod meta;
+pub mod postgres;
+pub mod s3;
 pub mod sqlite;
 
 pub use blob::{BlobKey, BlobStore, BlobWriter};
 pub use fs::FsBlobStore;
 pub use meta::*;
+pub use postgres::PostgresMetadataStore;
+pub use s3::{S3BlobStore, S3Config};
 pub use sqlite::SqliteMetadataStore;
 
 /// What can go wrong in a store. Callers match on the variants; the messages are for people.

@@ -1,0 +1,200 @@
+//! `archives` and their `segments`.
+
+use super::blobs::unreferenced;
+use super::values::*;
+use super::vaults::require_vault;
+use crate::blob::BlobKey;
+use crate::meta::*;
+use crate::{Result, StorageError};
+use glacier_core::TreeHash;
+use tokio_postgres::{Row, Transaction};
+
+pub(super) async fn insert_archive_rows(
+    tx: &Transaction<'_>,
+    key: &VaultKey,
+    a: &ArchiveRecord,
+) -> Result<()> {
+    tx.execute(
+        "INSERT INTO archives (id, account, vault, description, size, tree_hash, created_ms) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        &[&a.id, &key.account, &key.name, &a.description, &i(a.size), &&a.tree_hash.0[..], &to_ms(a.created)],
+    )
+    .await?;
+    insert_segments(tx, "segments", "archive_id", &a.id, &a.segments).await?;
+    tx.execute(
+        "UPDATE vaults SET archive_count = archive_count + 1, size = size + $3 WHERE account = $1 AND name = $2",
+        &[&key.account, &key.name, &i(a.size)],
+    )
+    .await?;
+    Ok(())
+}
+
+/// Inserts the segment rows of an archive (`segments`, `archive_id`) or a job's output
+/// (`job_segments`, `job_id`), in order.
+pub(super) async fn insert_segments(
+    tx: &Transaction<'_>,
+    table: &str,
+    owner: &str,
+    id: &str,
+    segments: &[Segment],
+) -> Result<()> {
+    let sql = format!(
+        "INSERT INTO {table} ({owner}, seq, blob, size, tree_hash, leaves) VALUES ($1, $2, $3, $4, $5, $6)"
+    );
+    for (seq, s) in segments.iter().enumerate() {
+        tx.execute(
+            &sql,
+            &[
+                &id,
+                &i(seq as u64),
+                &s.blob.0,
+                &i(s.size),
+                &&s.tree_hash.0[..],
+                &leaves_to_blob(&s.leaves),
+            ],
+        )
+        .await?;
+    }
+    Ok(())
+}
+
+/// The segments of an archive or of a job's output, in order ([`ARCHIVE_SEGMENTS`],
+/// `jobs::JOB_SEGMENTS`).
+pub(super) async fn load_segments(
+    tx: &Transaction<'_>,
+    sql: &str,
+    id: &str,
+) -> Result<Vec<Segment>> {
+    let rows = tx.query(sql, &[&id]).await?;
+    rows.iter()
+        .map(|r| {
+            Ok(Segment {
+                blob: BlobKey(col(r, 0)?),
+                size: u(col(r, 1)?),
+                tree_hash: TreeHash(digest(col(r, 2)?)?),
+                leaves: leaves_from_blob(&col::<Vec<u8>>(r, 3)?)?,
+            })
+        })
+        .collect()
+}
+
+pub(super) const ARCHIVE_SEGMENTS: &str =
+    "SELECT blob, size, tree_hash, leaves FROM segments WHERE archive_id = $1 ORDER BY seq";
+
+pub(super) async fn insert(
+    tx: &Transaction<'_>,
+    key: &VaultKey,
+    archive: &ArchiveRecord,
+) -> Result<()> {
+    require_vault(tx, key).await?;
+    insert_archive_rows(tx, key, archive).await
+}
+
+pub(super) async fn import(
+    tx: &Transaction<'_>,
+    key: &VaultKey,
+    archives: &[ArchiveRecord],
+) -> Result<()> {
+    require_vault(tx, key).await?;
+    for a in archives {
+        insert_archive_rows(tx, key, a).await?;
+    }
+    Ok(())
+}
+
+pub(super) async fn get(tx: &Transaction<'_>, key: &VaultKey, id: &str) -> Result<ArchiveRecord> {
+    let a = summary(tx, key, id).await?;
+    Ok(ArchiveRecord {
+        segments: load_segments(tx, ARCHIVE_SEGMENTS, id).await?,
+        id: a.id,
+        description: a.description,
+        size: a.size,
+        tree_hash: a.tree_hash,
+        created: a.created,
+    })
+}
+
+fn summary_from_row(r: &Row) -> Result<ArchiveSummary> {
+    Ok(ArchiveSummary {
+        id: col(r, 0)?,
+        description: col(r, 1)?,
+        size: u(col(r, 2)?),
+        tree_hash: TreeHash(digest(col(r, 3)?)?),
+        created: from_ms(col(r, 4)?),
+    })
+}
+
+pub(super) async fn summary(
+    tx: &Transaction<'_>,
+    key: &VaultKey,
+    id: &str,
+) -> Result<ArchiveSummary> {
+    require_vault(tx, key).await?;
+    let row = tx
+        .query_opt(
+            "SELECT id, description, size, tree_hash, created_ms FROM archives WHERE id = $1 AND account = $2 AND vault = $3",
+            &[&id, &key.account, &key.name],
+        )
+        .await?
+        .ok_or_else(|| StorageError::not_found("archive", id))?;
+    summary_from_row(&row)
+}
+
+pub(super) async fn list(
+    tx: &Transaction<'_>,
+    key: &VaultKey,
+    q: &ArchiveQuery,
+) -> Result<Page<ArchiveSummary>> {
+    require_vault(tx, key).await?;
+    let (after_ms, after_id) = match &q.after {
+        Some(c) => (to_ms(c.created), c.id.clone()),
+        None => (i64::MIN, String::new()),
+    };
+    let from = q.created_from.map_or(i64::MIN, to_ms);
+    let before = q.created_before.map_or(i64::MAX, to_ms);
+    let rows = tx
+        .query(
+            "SELECT id, description, size, tree_hash, created_ms FROM archives
+             WHERE account = $1 AND vault = $2 AND (created_ms, id) > ($3, $4)
+               AND created_ms >= $5 AND created_ms < $6
+             ORDER BY created_ms, id LIMIT $7",
+            &[
+                &key.account,
+                &key.name,
+                &after_ms,
+                &after_id,
+                &from,
+                &before,
+                &i(q.limit as u64 + 1),
+            ],
+        )
+        .await?;
+    let items = rows
+        .iter()
+        .map(summary_from_row)
+        .collect::<Result<Vec<_>>>()?;
+    Ok(Page::from_overfetch(items, q.limit))
+}
+
+pub(super) async fn delete(tx: &Transaction<'_>, key: &VaultKey, id: &str) -> Result<Vec<BlobKey>> {
+    require_vault(tx, key).await?;
+    let row = tx
+        .query_opt(
+            "SELECT size FROM archives WHERE id = $1 AND account = $2 AND vault = $3",
+            &[&id, &key.account, &key.name],
+        )
+        .await?
+        .ok_or_else(|| StorageError::not_found("archive", id))?;
+    let size: i64 = col(&row, 0)?;
+    let blobs = blobs_of(tx, "SELECT blob FROM segments WHERE archive_id = $1", id).await?;
+    tx.execute("DELETE FROM segments WHERE archive_id = $1", &[&id])
+        .await?;
+    tx.execute("DELETE FROM archives WHERE id = $1", &[&id])
+        .await?;
+    let blobs = unreferenced(tx, blobs).await?;
+    tx.execute(
+        "UPDATE vaults SET archive_count = archive_count - 1, size = size - $3 WHERE account = $1 AND name = $2",
+        &[&key.account, &key.name, &size],
+    )
+    .await?;
+    Ok(blobs)
+}

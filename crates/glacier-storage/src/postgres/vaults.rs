@@ -1,0 +1,195 @@
+//! `vaults`: vaults with their live counts, region and notification configuration.
+
+use super::blobs::unreferenced;
+use super::jobs::delete_job_rows;
+use super::uploads::delete_upload_rows;
+use super::values::*;
+use crate::blob::BlobKey;
+use crate::meta::*;
+use crate::{Result, StorageError};
+use time::OffsetDateTime;
+use tokio_postgres::{Row, Transaction};
+
+pub(super) fn vault_not_found(key: &VaultKey) -> StorageError {
+    StorageError::not_found("vault", key.name.clone())
+}
+
+pub(super) const VAULT_COLUMNS: &str =
+    "name, region, created_ms, last_inventory_ms, archive_count, size";
+
+/// A vault of `account` from a row of [`VAULT_COLUMNS`].
+fn vault_from_row(account: &str, r: &Row) -> Result<Vault> {
+    Ok(Vault {
+        key: VaultKey {
+            account: account.to_owned(),
+            name: col(r, 0)?,
+        },
+        region: col(r, 1)?,
+        created: from_ms(col(r, 2)?),
+        last_inventory: col::<Option<i64>>(r, 3)?.map(from_ms),
+        archive_count: u(col(r, 4)?),
+        size: u(col(r, 5)?),
+    })
+}
+
+pub(super) async fn read_vault(tx: &Transaction<'_>, key: &VaultKey) -> Result<Vault> {
+    let row = tx
+        .query_opt(
+            &format!("SELECT {VAULT_COLUMNS} FROM vaults WHERE account = $1 AND name = $2"),
+            &[&key.account, &key.name],
+        )
+        .await?
+        .ok_or_else(|| vault_not_found(key))?;
+    vault_from_row(&key.account, &row)
+}
+
+pub(super) async fn require_vault(tx: &Transaction<'_>, key: &VaultKey) -> Result<()> {
+    let found = tx
+        .query_opt(
+            "SELECT 1 FROM vaults WHERE account = $1 AND name = $2",
+            &[&key.account, &key.name],
+        )
+        .await?;
+    found.map(drop).ok_or_else(|| vault_not_found(key))
+}
+
+pub(super) async fn create(
+    tx: &Transaction<'_>,
+    key: &VaultKey,
+    region: &str,
+    now: OffsetDateTime,
+    max_vaults: u64,
+) -> Result<Vault> {
+    if let Ok(v) = read_vault(tx, key).await {
+        return Ok(v);
+    }
+    let count: i64 = col(
+        &tx.query_one(
+            "SELECT COUNT(*) FROM vaults WHERE account = $1",
+            &[&key.account],
+        )
+        .await?,
+        0,
+    )?;
+    if u(count) >= max_vaults {
+        return Err(StorageError::LimitExceeded(format!(
+            "The account already has {count} vaults; the limit is {max_vaults}"
+        )));
+    }
+    tx.execute(
+        "INSERT INTO vaults (account, name, region, created_ms) VALUES ($1, $2, $3, $4)",
+        &[&key.account, &key.name, &region, &to_ms(now)],
+    )
+    .await?;
+    read_vault(tx, key).await
+}
+
+pub(super) async fn list(
+    tx: &Transaction<'_>,
+    account: &str,
+    after: Option<&str>,
+    limit: usize,
+) -> Result<Page<Vault>> {
+    let rows = tx
+        .query(
+            &format!(
+                "SELECT {VAULT_COLUMNS} FROM vaults
+                 WHERE account = $1 AND name > $2 ORDER BY name LIMIT $3"
+            ),
+            &[&account, &after.unwrap_or(""), &i(limit as u64 + 1)],
+        )
+        .await?;
+    let vaults = rows
+        .iter()
+        .map(|r| vault_from_row(account, r))
+        .collect::<Result<Vec<_>>>()?;
+    Ok(Page::from_overfetch(vaults, limit))
+}
+
+pub(super) async fn delete(tx: &Transaction<'_>, key: &VaultKey) -> Result<Vec<BlobKey>> {
+    let v = read_vault(tx, key).await?;
+    if v.archive_count > 0 {
+        return Err(StorageError::NotEmpty {
+            vault: key.name.clone(),
+            archives: v.archive_count,
+        });
+    }
+    let vault: [&(dyn tokio_postgres::types::ToSql + Sync); 2] = [&key.account, &key.name];
+    let mut blobs = Vec::new();
+    for id in ids(
+        tx,
+        "SELECT id FROM uploads WHERE account = $1 AND vault = $2",
+        &vault,
+    )
+    .await?
+    {
+        blobs.extend(delete_upload_rows(tx, &id).await?);
+    }
+    for id in ids(
+        tx,
+        "SELECT id FROM jobs WHERE account = $1 AND vault = $2",
+        &vault,
+    )
+    .await?
+    {
+        blobs.extend(delete_job_rows(tx, &id).await?);
+    }
+    let mut blobs = unreferenced(tx, blobs).await?;
+    blobs.sort();
+    blobs.dedup();
+    for table in ["vault_tags", "vault_policies", "completed_uploads"] {
+        tx.execute(
+            &format!("DELETE FROM {table} WHERE account = $1 AND vault = $2"),
+            &vault,
+        )
+        .await?;
+    }
+    tx.execute(
+        "DELETE FROM vaults WHERE account = $1 AND name = $2",
+        &vault,
+    )
+    .await?;
+    Ok(blobs)
+}
+
+pub(super) async fn get_notifications(
+    tx: &Transaction<'_>,
+    key: &VaultKey,
+) -> Result<Option<Notifications>> {
+    let row = tx
+        .query_opt(
+            "SELECT sns_topic, events FROM vaults WHERE account = $1 AND name = $2",
+            &[&key.account, &key.name],
+        )
+        .await?
+        .ok_or_else(|| vault_not_found(key))?;
+    let topic: Option<String> = col(&row, 0)?;
+    let events: Option<String> = col(&row, 1)?;
+    Ok(topic.map(|sns_topic| Notifications {
+        sns_topic,
+        events: events
+            .unwrap_or_default()
+            .split(',')
+            .filter(|e| !e.is_empty())
+            .map(str::to_owned)
+            .collect(),
+    }))
+}
+
+pub(super) async fn set_notifications(
+    tx: &Transaction<'_>,
+    key: &VaultKey,
+    config: Option<Notifications>,
+) -> Result<()> {
+    require_vault(tx, key).await?;
+    let (topic, events) = match config {
+        Some(c) => (Some(c.sns_topic), Some(c.events.join(","))),
+        None => (None, None),
+    };
+    tx.execute(
+        "UPDATE vaults SET sns_topic = $3, events = $4 WHERE account = $1 AND name = $2",
+        &[&key.account, &key.name, &topic, &events],
+    )
+    .await?;
+    Ok(())
+}
