@@ -11,6 +11,7 @@ import subprocess
 import tempfile
 import threading
 import time
+import uuid
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 ACCESS_KEY = "AKIDCONFORMANCE0001"
@@ -22,7 +23,31 @@ OTHER_SECRET_KEY = "conformance-other-secret"
 OTHER_ACCOUNT = "444455556666"
 
 
+def shared_store():
+    """The shared store the suites run against when $GLACIER_TEST_NODES is set (by
+    `scripts/test`, which starts PostgreSQL and Garage): each Server is then that many nodes on
+    a fresh PostgreSQL database and a fresh prefix of the bucket, node i talking to the i-th of
+    the S3 endpoints. None when the variable is unset: each Server is one node on a data
+    directory."""
+    nodes = os.environ.get("GLACIER_TEST_NODES")
+    if not nodes:
+        return None
+    env = os.environ
+    return {
+        "nodes": int(nodes),
+        "postgres": env["GLACIER_TEST_POSTGRES_URL"],
+        "bucket": env["GLACIER_TEST_S3_URL"].removeprefix("s3://"),
+        "endpoints": env["GLACIER_TEST_S3_ENDPOINT"].split(),
+        "region": env.get("GLACIER_TEST_S3_REGION", "us-east-1"),
+        "key": env["GLACIER_TEST_S3_KEY_ID"],
+        "secret": env["GLACIER_TEST_S3_SECRET"],
+    }
+
+
 class Server:
+    # The nodes' endpoints of every running server, by each of its endpoints (see peers()).
+    clusters = {}
+
     def __init__(self, *extra_args):
         self.binary = os.environ.get("GLACIER_BIN", str(ROOT / "target" / "debug" / "glacier"))
         self.tmp = tempfile.TemporaryDirectory(prefix="glacier-boto3-")
@@ -33,29 +58,77 @@ class Server:
             f'[[identity]]\naccess_key_id = "{k}"\nsecret_access_key = "{s}"\naccount_id = "{a}"\n'
             for k, s, a in [(ACCESS_KEY, SECRET_KEY, ACCOUNT), (OTHER_ACCESS_KEY, OTHER_SECRET_KEY, OTHER_ACCOUNT)]))
         env = {k: v for k, v in os.environ.items() if not k.startswith("GLACIER_") or k == "GLACIER_LOG"}
-        self.proc = subprocess.Popen(
-            [self.binary, "serve", "--listen", "127.0.0.1:0", "--data-dir", str(self.data_dir),
-             "--credentials", str(credentials), *extra_args],
-            stdout=subprocess.PIPE, stderr=self.log, env=env, text=True)
-        line = self.proc.stdout.readline()
-        if "listening on" not in line:
-            self.proc.kill()
-            raise RuntimeError(f"server did not start: {line!r}\n{self.server_log()}")
-        self.endpoint = line.strip().rsplit(" ", 1)[-1]
+        self.shared = shared_store()
+        if self.shared is None:
+            stores = [["--data-dir", str(self.data_dir)]]
+        else:
+            sh = self.shared
+            database = "t" + uuid.uuid4().hex[:16]
+            subprocess.run(["psql", "-q", sh["postgres"], "-c", f"CREATE DATABASE {database}"], check=True)
+            self.prefix = database
+            env.update(AWS_ACCESS_KEY_ID=sh["key"], AWS_SECRET_ACCESS_KEY=sh["secret"])
+            stores = [["--metadata", sh["postgres"].rsplit("/", 1)[0] + "/" + database,
+                       "--blobs", f"s3://{sh['bucket']}/{database}",
+                       "--s3-endpoint", sh["endpoints"][i % len(sh["endpoints"])],
+                       "--s3-region", sh["region"]]
+                      for i in range(sh["nodes"])]
+        self.procs = []
+        self.endpoints = []
+        for store in stores:
+            proc = subprocess.Popen(
+                [self.binary, "serve", "--listen", "127.0.0.1:0", *store,
+                 "--credentials", str(credentials), *extra_args],
+                stdout=subprocess.PIPE, stderr=self.log, env=env, text=True)
+            self.procs.append(proc)
+            line = proc.stdout.readline()
+            if "listening on" not in line:
+                for p in self.procs:
+                    p.kill()
+                raise RuntimeError(f"server did not start: {line!r}\n{self.server_log()}")
+            self.endpoints.append(line.strip().rsplit(" ", 1)[-1])
+        self.proc = self.procs[0]
+        self.endpoint = self.endpoints[0]
+        for e in self.endpoints:
+            Server.clusters[e] = self.endpoints
+
+    @staticmethod
+    def peers(endpoint):
+        """Every node of the server that serves at endpoint (just endpoint, if it is one node)."""
+        return Server.clusters.get(endpoint, [endpoint])
 
     def server_log(self):
         self.log.flush()
         return pathlib.Path(self.log.name).read_text()
 
+    def _s3(self):
+        import boto3  # only the boto3 suite asks for a shared store's objects
+
+        sh = self.shared
+        return boto3.client("s3", endpoint_url=sh["endpoints"][0], region_name=sh["region"],
+                            aws_access_key_id=sh["key"], aws_secret_access_key=sh["secret"])
+
     def blob_files(self):
-        return sorted(p.name for p in (self.data_dir / "blobs").glob("*/*"))
+        """The names of the stored blobs: files of the data directory, or objects of the bucket."""
+        if self.shared is None:
+            return sorted(p.name for p in (self.data_dir / "blobs").glob("*/*"))
+        pages = self._s3().get_paginator("list_objects_v2").paginate(
+            Bucket=self.shared["bucket"], Prefix=f"{self.prefix}/blobs/")
+        return sorted(o["Key"].rsplit("/", 1)[-1] for page in pages for o in page.get("Contents", []))
 
     def tmp_files(self):
-        return sorted(p.name for p in (self.data_dir / "tmp").iterdir())
+        """Blobs being written: temporary files, or the bucket's unfinished multipart uploads."""
+        if self.shared is None:
+            return sorted(p.name for p in (self.data_dir / "tmp").iterdir())
+        got = self._s3().list_multipart_uploads(Bucket=self.shared["bucket"], Prefix=f"{self.prefix}/")
+        return sorted(u["Key"] for u in got.get("Uploads", []))
 
     def stop(self):
-        self.proc.terminate()
-        self.proc.wait(timeout=10)
+        for proc in self.procs:
+            proc.terminate()
+        for proc in self.procs:
+            proc.wait(timeout=10)
+        for e in self.endpoints:
+            Server.clusters.pop(e, None)
         self.log.close()
         self.tmp.cleanup()
 

@@ -4,8 +4,10 @@ The server binary is $GLACIER_BIN (default: target/debug/glacier of this checkou
 session starts one server on an ephemeral loopback port with a fresh data directory.
 """
 
+import itertools
 import pathlib
 import sys
+import urllib.parse
 import uuid
 
 import boto3
@@ -61,10 +63,21 @@ def pytest_runtest_makereport(item, call):
 
 
 def make_client(endpoint, key=ACCESS_KEY, secret=SECRET_KEY, region="us-east-1"):
-    return boto3.client(
+    """A boto3 Glacier client of the server at endpoint. When that server is several nodes,
+    each request goes to the next node in turn, as behind a round-robin load balancer."""
+    client = boto3.client(
         "glacier", endpoint_url=endpoint, region_name=region,
         aws_access_key_id=key, aws_secret_access_key=secret,
         config=Config(retries={"max_attempts": 1}))
+    nodes = itertools.cycle(Server.peers(endpoint))
+
+    def next_node(request, **kwargs):
+        url = urllib.parse.urlsplit(request.url)
+        request.url = url._replace(netloc=urllib.parse.urlsplit(next(nodes)).netloc).geturl()
+
+    if len(Server.peers(endpoint)) > 1:
+        client.meta.events.register("before-sign.glacier", next_node)
+    return client
 
 
 @pytest.fixture

@@ -9,10 +9,12 @@ mod target;
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 use glacier_server::Limits;
-use glacier_server::{AppState, IdentitySource, RetrievalDelay, ServerConfig, Settings};
+use glacier_server::{
+    AppState, IdentitySource, RetrievalDelay, S3Config, ServerConfig, Settings, Storage,
+};
 use output::Output;
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use tokio_util::sync::CancellationToken;
 
 /// Amazon Glacier from the command line — against AWS, any compatible server, or (with nothing
@@ -134,7 +136,7 @@ enum Command {
     /// Print the SHA-256 tree hash of files, as sha256sum prints hashes.
     Treehash(commands::TreehashArgs),
     /// Run a Glacier-compatible server (the 2012-06-01 REST API) on this machine.
-    Serve(ServeArgs),
+    Serve(Box<ServeArgs>),
     /// Print a shell completion script, e.g. `glacier completions bash > /etc/bash_completion.d/glacier`.
     Completions { shell: clap_complete::Shell },
 }
@@ -148,6 +150,35 @@ struct ServeArgs {
     /// [default: the platform data directory, e.g. ~/.local/share/glacier/server].
     #[arg(long)]
     data_dir: Option<PathBuf>,
+    /// Keep metadata in this PostgreSQL database, postgres://USER:PASSWORD@HOST:PORT/DB,
+    /// instead of a data directory: every node given the same --metadata and --blobs serves
+    /// the same vaults. Needs --blobs and the same --credentials on every node.
+    #[arg(
+        long,
+        env = "GLACIER_METADATA_URL",
+        hide_env_values = true,
+        requires = "blobs",
+        conflicts_with = "data_dir"
+    )]
+    metadata: Option<String>,
+    /// Keep archive bytes in this S3 bucket, s3://BUCKET[/PREFIX] (AWS S3 or any compatible
+    /// store: Garage, MinIO, Ceph); needs --metadata. Its credentials: AWS_ACCESS_KEY_ID /
+    /// AWS_SECRET_ACCESS_KEY, else the AWS_PROFILE (or default) profile of ~/.aws, else the
+    /// instance's role.
+    #[arg(
+        long,
+        env = "GLACIER_BLOBS_URL",
+        requires = "metadata",
+        conflicts_with = "data_dir"
+    )]
+    blobs: Option<String>,
+    /// The endpoint of an S3-compatible store for --blobs, e.g. http://127.0.0.1:3900
+    /// [default: AWS S3].
+    #[arg(long, env = "GLACIER_S3_ENDPOINT", requires = "blobs")]
+    s3_endpoint: Option<String>,
+    /// The region of the --blobs bucket [default: AWS_REGION, the profile's, else us-east-1].
+    #[arg(long, env = "GLACIER_S3_REGION", requires = "blobs")]
+    s3_region: Option<String>,
     /// The region named in vault ARNs.
     #[arg(long, default_value = "us-east-1")]
     region: String,
@@ -238,7 +269,7 @@ fn main() -> std::process::ExitCode {
 
 async fn run(cli: Cli) -> anyhow::Result<()> {
     let command = match cli.command {
-        Command::Serve(args) => return serve(args).await,
+        Command::Serve(args) => return serve(*args).await,
         Command::Completions { shell } => {
             use clap::CommandFactory;
             use std::io::Write;
@@ -293,21 +324,63 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     }
 }
 
-async fn serve(args: ServeArgs) -> anyhow::Result<()> {
-    let data_dir = match args.data_dir {
-        Some(d) => d,
-        None => dirs::data_dir()
-            .context("no platform data directory; pass --data-dir")?
-            .join("glacier")
-            .join("server"),
+/// Where `glacier serve` keeps its state, from its flags.
+fn storage(args: &ServeArgs) -> anyhow::Result<Storage> {
+    let (Some(postgres), Some(blobs)) = (&args.metadata, &args.blobs) else {
+        let data_dir = match &args.data_dir {
+            Some(d) => d.clone(),
+            None => dirs::data_dir()
+                .context("no platform data directory; pass --data-dir")?
+                .join("glacier")
+                .join("server"),
+        };
+        return Ok(Storage::Local(data_dir));
     };
-    std::fs::create_dir_all(&data_dir)
-        .with_context(|| format!("creating {}", data_dir.display()))?;
-    let (identities, source) = glacier_server::load_identities(
-        args.credentials.as_deref(),
-        |k| std::env::var(k).ok(),
-        &data_dir,
-    )?;
+    let mut s3 = S3Config::from_url(blobs)?;
+    s3.endpoint = args.s3_endpoint.clone();
+    s3.region = args
+        .s3_region
+        .clone()
+        .or_else(glacier_client::credentials::resolve_region);
+    // Else object_store's own chain: the instance's role on AWS.
+    if let Ok(c) = glacier_client::Credentials::resolve() {
+        s3.access_key_id = Some(c.access_key_id);
+        s3.secret_access_key = Some(c.secret_access_key);
+        s3.session_token = c.session_token;
+    }
+    Ok(Storage::Shared {
+        postgres: postgres.clone(),
+        blobs: s3,
+    })
+}
+
+async fn serve(args: ServeArgs) -> anyhow::Result<()> {
+    let storage = storage(&args)?;
+    let env = |k: &str| std::env::var(k).ok();
+    let (identities, source) = match &storage {
+        Storage::Local(data_dir) => {
+            std::fs::create_dir_all(data_dir)
+                .with_context(|| format!("creating {}", data_dir.display()))?;
+            glacier_server::load_identities(args.credentials.as_deref(), env, data_dir)?
+        }
+        Storage::Shared { .. } => {
+            // Every node must accept the same keys for the same accounts: none is generated.
+            let from_env = [
+                "GLACIER_ACCESS_KEY_ID",
+                "GLACIER_SECRET_ACCESS_KEY",
+                "GLACIER_ACCOUNT_ID",
+            ]
+            .iter()
+            .all(|k| env(k).is_some());
+            if args.credentials.is_none() && !from_env {
+                anyhow::bail!(
+                    "a shared store (--metadata, --blobs) needs the same identities on every node: pass --credentials FILE, or set GLACIER_ACCESS_KEY_ID, GLACIER_SECRET_ACCESS_KEY and GLACIER_ACCOUNT_ID"
+                );
+            }
+            // Never generates, so the directory is not used.
+            glacier_server::load_identities(args.credentials.as_deref(), env, Path::new(""))?
+        }
+    };
     if args.print_credentials_path {
         return match &source {
             IdentitySource::Generated(path) | IdentitySource::File(path) => {
@@ -355,16 +428,31 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         },
         ..ServerConfig::new(identities)
     };
-    let state = AppState::open_local(&data_dir, settings, config)
+    let state = AppState::open(&storage, settings, config)
         .await
-        .with_context(|| format!("opening the store in {}", data_dir.display()))?;
+        .with_context(|| match &storage {
+            Storage::Local(dir) => format!("opening the store in {}", dir.display()),
+            Storage::Shared { blobs, .. } => {
+                format!(
+                    "opening the shared store (PostgreSQL, bucket {})",
+                    blobs.bucket
+                )
+            }
+        })?;
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await
         .with_context(|| format!("listening on {}", args.listen))?;
     let addr = listener.local_addr()?;
     // Scripts and tests read this line to learn the port.
     println!("glacier server listening on http://{addr}");
-    tracing::info!(%addr, data_dir = %data_dir.display(), "serving the Glacier API");
+    match &storage {
+        Storage::Local(dir) => {
+            tracing::info!(%addr, data_dir = %dir.display(), "serving the Glacier API")
+        }
+        Storage::Shared { blobs, .. } => {
+            tracing::info!(%addr, bucket = %blobs.bucket, prefix = %blobs.prefix, "serving the Glacier API from the shared store")
+        }
+    }
 
     let shutdown = CancellationToken::new();
     let signal = shutdown.clone();

@@ -110,17 +110,20 @@ async fn complete_and_abort_race_has_one_winner() -> anyhow::Result<()> {
         let r = s.initiate_lock(&vault).await;
         assert_eq!(r.status, 201, "{r:?}");
         let lock_id = r.header("x-amz-lock-id").unwrap_or_default().to_owned();
-        let out = race(
-            s.addr,
-            &[
+        let out = race(&[
+            (
+                s.addr,
                 signed(
                     s.addr,
                     "POST",
                     &format!("/-/vaults/{vault}/lock-policy/{lock_id}"),
                 ),
+            ),
+            (
+                s.addr,
                 signed(s.addr, "DELETE", &format!("/-/vaults/{vault}/lock-policy")),
-            ],
-        )
+            ),
+        ])
         .await;
         let (complete, abort) = (&out[0], &out[1]);
         let state = s.lock_state(&vault).await;
@@ -172,10 +175,16 @@ async fn concurrent_initiations_have_one_winner() -> anyhow::Result<()> {
         };
         let target = format!("/-/vaults/{vault}/lock-policy");
         let reqs = [
-            Req::new("POST", &target).body(policy("a")).signed(s.addr),
-            Req::new("POST", &target).body(policy("b")).signed(s.addr),
+            (
+                s.addr,
+                Req::new("POST", &target).body(policy("a")).signed(s.addr),
+            ),
+            (
+                s.addr,
+                Req::new("POST", &target).body(policy("b")).signed(s.addr),
+            ),
         ];
-        let out = race(s.addr, &reqs).await;
+        let out = race(&reqs).await;
         let winners: Vec<usize> = (0..2).filter(|i| out[*i].status == 201).collect();
         assert_eq!(winners.len(), 1, "round {round}: {out:?}");
         let loser = &out[1 - winners[0]];

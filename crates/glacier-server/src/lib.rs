@@ -26,9 +26,10 @@ pub use config::{
     ConfigError, Identity, IdentitySource, Limits, RetrievalDelay, ServerConfig,
     default_max_connections, load_identities, load_topics,
 };
+pub use glacier_storage::S3Config;
 pub use router::app;
 pub use service::{
-    DEFAULT_EXPEDITED_RATE, DEFAULT_FREE_TIER_BYTES_PER_DAY, OpenError, Service, Settings,
+    DEFAULT_EXPEDITED_RATE, DEFAULT_FREE_TIER_BYTES_PER_DAY, OpenError, Service, Settings, Storage,
 };
 pub use state::AppState;
 

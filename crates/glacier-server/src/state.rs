@@ -25,6 +25,16 @@ impl AppState {
         Ok(AppState::new(Arc::new(service), config))
     }
 
+    /// The server on `storage` (see [`Service::open`]).
+    pub async fn open(
+        storage: &crate::service::Storage,
+        settings: crate::service::Settings,
+        config: ServerConfig,
+    ) -> Result<Arc<AppState>, crate::service::OpenError> {
+        let service = Service::open(storage, settings).await?;
+        Ok(AppState::new(Arc::new(service), config))
+    }
+
     pub fn new(service: Arc<Service>, config: ServerConfig) -> Arc<AppState> {
         let permits = config.limits.buffered_bodies.min(Semaphore::MAX_PERMITS);
         let buffered = Arc::new(Semaphore::new(permits));

@@ -1293,17 +1293,20 @@ pub async fn postgres_database() -> Result<Option<String>> {
     Ok(Some(format!("{server}/{name}")))
 }
 
-/// A fresh prefix for one test in the S3 bucket `$GLACIER_TEST_S3_URL` (`s3://BUCKET`) at
-/// `$GLACIER_TEST_S3_ENDPOINT` (`scripts/garage.sh` starts one), with `$GLACIER_TEST_S3_REGION`
-/// and the credentials in `$AWS_ACCESS_KEY_ID`/`$AWS_SECRET_ACCESS_KEY`; `None` when there is
-/// none (see [`service`]).
+/// A fresh prefix for one test in the S3 bucket `$GLACIER_TEST_S3_URL` (`s3://BUCKET`) at the
+/// first of the endpoints `$GLACIER_TEST_S3_ENDPOINT` (space-separated; `scripts/garage.sh`
+/// starts them), with `$GLACIER_TEST_S3_REGION` and the key `$GLACIER_TEST_S3_KEY_ID`,
+/// `$GLACIER_TEST_S3_SECRET`; `None` when there is none (see [`service`]).
 pub fn s3_config() -> Result<Option<crate::S3Config>> {
     let Some(url) = service("GLACIER_TEST_S3_URL")? else {
         return Ok(None);
     };
     let mut config = crate::S3Config::from_url(&url)?;
     config.prefix = format!("t{}", hex::encode(rand::random::<[u8; 8]>()));
-    config.endpoint = service("GLACIER_TEST_S3_ENDPOINT")?;
+    config.endpoint = service("GLACIER_TEST_S3_ENDPOINT")?
+        .and_then(|e| e.split_whitespace().next().map(str::to_owned));
     config.region = std::env::var("GLACIER_TEST_S3_REGION").ok();
+    config.access_key_id = service("GLACIER_TEST_S3_KEY_ID")?;
+    config.secret_access_key = service("GLACIER_TEST_S3_SECRET")?;
     Ok(Some(config))
 }

@@ -90,7 +90,9 @@ fn backend(what: &str, e: object_store::Error) -> StorageError {
 }
 
 impl S3BlobStore {
-    pub fn open(config: &S3Config) -> Result<S3BlobStore> {
+    /// Connects to the bucket and lists under the prefix once, so that a wrong endpoint, bucket
+    /// or credentials fail here rather than at the first upload.
+    pub async fn open(config: &S3Config) -> Result<S3BlobStore> {
         let mut b = object_store::aws::AmazonS3Builder::from_env().with_bucket_name(&config.bucket);
         if let Some(e) = &config.endpoint {
             b = b.with_endpoint(e).with_allow_http(e.starts_with("http://"));
@@ -110,6 +112,10 @@ impl S3BlobStore {
         } else {
             Path::from(format!("{}/blobs", config.prefix))
         };
+        store
+            .list_with_delimiter(Some(&root))
+            .await
+            .map_err(|e| backend(&format!("reaching bucket {:?}", config.bucket), e))?;
         Ok(S3BlobStore {
             store: Arc::new(store),
             root,
@@ -280,7 +286,7 @@ mod tests {
         let Some(config) = crate::conformance::s3_config()? else {
             return Ok(());
         };
-        crate::conformance::blob_store(&S3BlobStore::open(&config)?).await;
+        crate::conformance::blob_store(&S3BlobStore::open(&config).await?).await;
         Ok(())
     }
 
@@ -291,7 +297,7 @@ mod tests {
         let Some(config) = crate::conformance::s3_config()? else {
             return Ok(());
         };
-        let store = S3BlobStore::open(&config)?;
+        let store = S3BlobStore::open(&config).await?;
         let data: Vec<u8> = (0..(2 * PART_SIZE + 12_345) as u32)
             .map(|i| (i % 253) as u8)
             .collect();

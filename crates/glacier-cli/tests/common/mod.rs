@@ -18,10 +18,17 @@ pub(crate) fn start_command(
     data_dir: &Path,
     extra: &[&str],
 ) -> anyhow::Result<(Child, String)> {
-    let mut child = command
+    command
         .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
         .arg(data_dir)
-        .args(extra)
+        .args(extra);
+    launch(command)
+}
+
+/// Runs `command` (a `glacier serve` command line), knowing the conformance identity, until
+/// it prints the address it listens on; returns the process and its endpoint URL.
+pub(crate) fn launch(mut command: Command) -> anyhow::Result<(Child, String)> {
+    let mut child = command
         .env("GLACIER_ACCESS_KEY_ID", ACCESS_KEY)
         .env("GLACIER_SECRET_ACCESS_KEY", SECRET_KEY)
         .env("GLACIER_ACCOUNT_ID", ACCOUNT)

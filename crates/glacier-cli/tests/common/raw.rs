@@ -204,11 +204,12 @@ pub(crate) async fn send(addr: SocketAddr, req: &Req) -> Resp {
     send_bytes(addr, &req.to_bytes()).await
 }
 
-/// Sends requests on their own connections at the same instant: each is written but for its
-/// last byte, then the last bytes go out together.
-pub(crate) async fn race(addr: SocketAddr, reqs: &[Req]) -> Vec<Resp> {
+/// Sends requests, each to its address, on their own connections at the same instant: each is
+/// written but for its last byte, then the last bytes go out together.
+pub(crate) async fn race(reqs: &[(SocketAddr, Req)]) -> Vec<Resp> {
     let mut streams = Vec::new();
-    for r in reqs {
+    for (addr, r) in reqs {
+        let addr = *addr;
         let bytes = r.to_bytes();
         let (head, last) = bytes.split_at(bytes.len() - 1);
         let mut s = match TcpStream::connect(addr).await {

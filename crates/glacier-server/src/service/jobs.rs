@@ -21,7 +21,7 @@ use time::OffsetDateTime;
 use tokio_util::sync::CancellationToken;
 
 /// How often the engine looks for expired jobs when nothing else wakes it.
-const EXPIRY_SWEEP: std::time::Duration = std::time::Duration::from_secs(60);
+pub(super) const EXPIRY_SWEEP: std::time::Duration = std::time::Duration::from_secs(60);
 /// How long a claimed job is this engine's to complete; if the node stops, another takes the
 /// job over once the claim lapses. (A node still completing it after that loses nothing: only
 /// the first completion counts.)
@@ -34,18 +34,23 @@ const ENGINE_BACKOFF: glacier_core::retry::RetryPolicy = glacier_core::retry::Re
     max_delay: EXPIRY_SWEEP,
 };
 
+/// How long the engine of a shared store may sleep without looking for work: other nodes
+/// initiate jobs it is not woken for.
+pub(super) const SHARED_ENGINE_POLL: std::time::Duration = std::time::Duration::from_secs(1);
+
 /// How long the engine waits before its next round: until the next due or expiry time
-/// (`next`, at most an expiry sweep), and after `failures` failed rounds in a row at least
-/// the backoff.
+/// (`next`, at most `longest`), and after `failures` failed rounds in a row at least the
+/// backoff.
 fn engine_wait(
     next: Option<OffsetDateTime>,
     now: OffsetDateTime,
     failures: u32,
+    longest: std::time::Duration,
 ) -> std::time::Duration {
-    let until = next.map_or(EXPIRY_SWEEP, |due| {
+    let until = next.map_or(longest, |due| {
         std::time::Duration::try_from(due - now)
             .unwrap_or_default()
-            .min(EXPIRY_SWEEP)
+            .min(longest)
     });
     match failures {
         0 => until,
@@ -461,7 +466,7 @@ impl Service {
                 continue;
             }
             let next = self.meta.next_deadline().await.ok().flatten();
-            let wait = engine_wait(next, self.now(), failures);
+            let wait = engine_wait(next, self.now(), failures, self.engine_poll);
             tokio::select! {
                 _ = shutdown.cancelled() => break,
                 _ = self.wake.notified() => {}
@@ -629,25 +634,35 @@ mod tests {
         let overdue = Some(clock.now() - time::Duration::minutes(5));
         let ms = std::time::Duration::from_millis;
         assert_eq!(
-            engine_wait(overdue, clock.now(), 0),
+            engine_wait(overdue, clock.now(), 0, EXPIRY_SWEEP),
             ms(0),
             "due work runs at once"
         );
-        assert_eq!(engine_wait(overdue, clock.now(), 1), ms(200));
-        assert_eq!(engine_wait(overdue, clock.now(), 3), ms(800));
+        assert_eq!(engine_wait(overdue, clock.now(), 1, EXPIRY_SWEEP), ms(200));
+        assert_eq!(engine_wait(overdue, clock.now(), 3, EXPIRY_SWEEP), ms(800));
         assert_eq!(
-            engine_wait(overdue, clock.now(), 30),
+            engine_wait(overdue, clock.now(), 30, EXPIRY_SWEEP),
             EXPIRY_SWEEP,
             "capped"
         );
         let later = Some(clock.now() + time::Duration::seconds(5));
-        assert_eq!(engine_wait(later, clock.now(), 0), ms(5000));
+        assert_eq!(engine_wait(later, clock.now(), 0, EXPIRY_SWEEP), ms(5000));
         assert_eq!(
-            engine_wait(later, clock.now(), 1),
+            engine_wait(later, clock.now(), 1, EXPIRY_SWEEP),
             ms(5000),
             "never earlier than due"
         );
-        assert_eq!(engine_wait(None, clock.now(), 0), EXPIRY_SWEEP);
+        assert_eq!(
+            engine_wait(None, clock.now(), 0, EXPIRY_SWEEP),
+            EXPIRY_SWEEP
+        );
+        let poll = SHARED_ENGINE_POLL;
+        assert_eq!(
+            engine_wait(None, clock.now(), 0, poll),
+            poll,
+            "a shared store is polled"
+        );
+        assert_eq!(engine_wait(later, clock.now(), 0, poll), poll);
     }
 
     /// A job that cannot be completed (its stored row is unreadable) does not make the engine

@@ -17,9 +17,10 @@ use glacier_core::wire::{self, NOTIFICATION_EVENTS};
 use glacier_core::{Digest, TreeHash, format_date};
 use glacier_storage::{
     ArchiveRecord, BlobKey, BlobStore, Completion, FsBlobStore, MetadataStore, Notifications, Page,
-    PartRecord, SqliteMetadataStore, StorageError, UploadRecord, Vault, VaultKey,
+    PartRecord, PostgresMetadataStore, S3BlobStore, S3Config, SqliteMetadataStore, StorageError,
+    UploadRecord, Vault, VaultKey,
 };
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use time::OffsetDateTime;
 
@@ -83,6 +84,8 @@ pub struct Service {
     policies: std::sync::Mutex<std::collections::HashMap<String, Arc<crate::policy::Policy>>>,
     /// Rounds the job engine has run (what shows whether it spins).
     engine_rounds: std::sync::atomic::AtomicU64,
+    /// The longest the job engine sleeps without looking for work.
+    engine_poll: std::time::Duration,
     /// The exclusive lock on the data directory of [`Service::open_local`], held for the
     /// service's life: two processes on one directory would delete each other's writes in
     /// progress when they recover at start-up.
@@ -101,6 +104,17 @@ pub enum OpenError {
     Io(#[from] std::io::Error),
     #[error(transparent)]
     Storage(#[from] StorageError),
+}
+
+/// Where a service keeps its state.
+#[derive(Clone)]
+pub enum Storage {
+    /// One machine: SQLite metadata and blob files in this directory, which one process holds
+    /// at a time.
+    Local(PathBuf),
+    /// Any number of nodes: metadata in the PostgreSQL database at `postgres` (a
+    /// `postgres://` URL), blobs in an S3 bucket.
+    Shared { postgres: String, blobs: S3Config },
 }
 
 /// What an upload stored.
@@ -125,7 +139,25 @@ impl Service {
             notifier,
             policies: Default::default(),
             engine_rounds: Default::default(),
+            engine_poll: jobs::EXPIRY_SWEEP,
             _dir_lock: None,
+        }
+    }
+
+    /// Opens `storage`: [`Service::open_local`] for a directory, else connects to PostgreSQL
+    /// (bringing its schema up to date) and the bucket. A shared store recovers from crashes
+    /// as it runs: the job engine takes over jobs whose claim lapsed, and [`Service::run_sweeps`]
+    /// removes orphan blobs.
+    pub async fn open(storage: &Storage, settings: Settings) -> Result<Service, OpenError> {
+        match storage {
+            Storage::Local(dir) => Service::open_local(dir, settings).await,
+            Storage::Shared { postgres, blobs } => {
+                let meta = PostgresMetadataStore::open(postgres).await?;
+                let blobs = S3BlobStore::open(blobs).await?;
+                let mut service = Service::new(Arc::new(meta), Arc::new(blobs), settings);
+                service.engine_poll = jobs::SHARED_ENGINE_POLL;
+                Ok(service)
+            }
         }
     }
 

@@ -1,0 +1,553 @@
+//! Several `glacier serve` nodes on one shared store: metadata in PostgreSQL, blobs in an S3
+//! bucket of a three-node Garage cluster, as `scripts/test` starts them (`scripts/postgres.sh`,
+//! `scripts/garage.sh`). What one node does, the others see at once; Vault Lock races across
+//! nodes have one winner; a node killed with SIGKILL loses nothing it acknowledged, its jobs
+//! complete on another, and the orphans it leaves are swept; a frozen Garage node stops
+//! nothing. Each test skips when no shared store is given (see
+//! `glacier_storage::conformance::postgres_database`).
+
+// Each test binary uses a part of the shared helpers; these nodes start without a data directory.
+#[allow(dead_code)]
+mod common;
+#[allow(dead_code)]
+#[path = "common/raw.rs"]
+mod raw;
+#[path = "common/workload.rs"]
+mod workload;
+
+use aws_sdk_glacier::primitives::ByteStream;
+use conformance_aws_sdk::{ACCOUNT, MIB, client, data};
+use glacier_core::TreeHash;
+use glacier_server::{Service, Settings};
+use glacier_storage::conformance::{postgres_database, s3_config};
+use glacier_storage::{BlobStore, MetadataStore, PostgresMetadataStore, S3BlobStore, S3Config};
+use raw::{Req, addr_of, race};
+use std::collections::HashSet;
+use std::process::{Child, Command};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+use workload::{Acked, VAULT, uploader};
+
+type R = anyhow::Result<()>;
+
+/// A fresh shared store: a new PostgreSQL database and a new prefix of the test bucket.
+struct Store {
+    postgres: String,
+    s3: S3Config,
+    /// The S3 endpoints of the Garage nodes; node `i` of the service talks to the `i`-th.
+    s3_endpoints: Vec<String>,
+    /// Shared, or exclusive for a test that freezes a Garage node: the other tests then wait
+    /// rather than time their requests against a cluster that is losing a node.
+    _cluster: Cluster,
+}
+
+enum Cluster {
+    Shared {
+        _held: tokio::sync::RwLockReadGuard<'static, ()>,
+    },
+    Exclusive {
+        _held: tokio::sync::RwLockWriteGuard<'static, ()>,
+    },
+}
+
+static CLUSTER: tokio::sync::RwLock<()> = tokio::sync::RwLock::const_new(());
+
+/// A `glacier serve` node, killed when the test ends (or fails).
+struct Node {
+    child: Child,
+    endpoint: String,
+}
+
+impl Drop for Node {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Node {
+    fn kill_9(&mut self) -> R {
+        self.child.kill()?;
+        self.child.wait()?;
+        Ok(())
+    }
+}
+
+impl Store {
+    async fn fresh() -> anyhow::Result<Option<Store>> {
+        Store::open_fresh(Cluster::Shared {
+            _held: CLUSTER.read().await,
+        })
+        .await
+    }
+
+    async fn open_fresh(cluster: Cluster) -> anyhow::Result<Option<Store>> {
+        let (Some(postgres), Some(s3)) = (postgres_database().await?, s3_config()?) else {
+            return Ok(None);
+        };
+        let s3_endpoints = std::env::var("GLACIER_TEST_S3_ENDPOINT")?
+            .split_whitespace()
+            .map(str::to_owned)
+            .collect();
+        Ok(Some(Store {
+            postgres,
+            s3,
+            s3_endpoints,
+            _cluster: cluster,
+        }))
+    }
+
+    /// Starts node `i` of the service, with `extra` flags.
+    fn node(&self, i: usize, extra: &[&str]) -> anyhow::Result<Node> {
+        let s3 = &self.s3;
+        let mut command = Command::new(env!("CARGO_BIN_EXE_glacier"));
+        command
+            .args([
+                "serve",
+                "--listen",
+                "127.0.0.1:0",
+                "--metadata",
+                &self.postgres,
+            ])
+            .arg("--blobs")
+            .arg(format!("s3://{}/{}", s3.bucket, s3.prefix))
+            .arg("--s3-endpoint")
+            .arg(&self.s3_endpoints[i % self.s3_endpoints.len()])
+            .args(extra)
+            .env(
+                "AWS_ACCESS_KEY_ID",
+                s3.access_key_id.as_deref().unwrap_or_default(),
+            )
+            .env(
+                "AWS_SECRET_ACCESS_KEY",
+                s3.secret_access_key.as_deref().unwrap_or_default(),
+            );
+        if let Some(region) = &s3.region {
+            command.arg("--s3-region").arg(region);
+        }
+        let (child, endpoint) = common::launch(command)?;
+        Ok(Node { child, endpoint })
+    }
+
+    /// The store's two halves, opened directly.
+    async fn open(&self) -> anyhow::Result<(Arc<PostgresMetadataStore>, Arc<S3BlobStore>)> {
+        Ok((
+            Arc::new(PostgresMetadataStore::open(&self.postgres).await?),
+            Arc::new(S3BlobStore::open(&self.s3).await?),
+        ))
+    }
+}
+
+/// Uploads `body` in 1 MiB parts, part `i` through `clients[i % len]`, and completes it
+/// through the last client; returns the archive id.
+async fn multipart_across(
+    clients: &[&aws_sdk_glacier::Client],
+    vault: &str,
+    body: &[u8],
+) -> anyhow::Result<String> {
+    let init = clients[0]
+        .initiate_multipart_upload()
+        .vault_name(vault)
+        .part_size(MIB.to_string())
+        .send()
+        .await?;
+    let upload = init.upload_id().unwrap_or_default();
+    for (i, chunk) in body.chunks(MIB).enumerate() {
+        clients[i % clients.len()]
+            .upload_multipart_part()
+            .vault_name(vault)
+            .upload_id(upload)
+            .range(format!("bytes {}-{}/*", i * MIB, i * MIB + chunk.len() - 1))
+            .body(ByteStream::from(chunk.to_vec()))
+            .send()
+            .await?;
+    }
+    let listed = clients[clients.len() - 1]
+        .list_parts()
+        .vault_name(vault)
+        .upload_id(upload)
+        .send()
+        .await?;
+    assert_eq!(listed.parts().len(), body.len().div_ceil(MIB));
+    let done = clients[clients.len() - 1]
+        .complete_multipart_upload()
+        .vault_name(vault)
+        .upload_id(upload)
+        .archive_size(body.len().to_string())
+        .checksum(TreeHash::of(body).to_hex())
+        .send()
+        .await?;
+    Ok(done.archive_id().unwrap_or_default().to_owned())
+}
+
+/// Initiates a retrieval of `archive` through `start` and waits, through `watch`, until it
+/// succeeded (up to `patience`); returns the job id.
+async fn retrieve(
+    start: &aws_sdk_glacier::Client,
+    watch: &aws_sdk_glacier::Client,
+    vault: &str,
+    archive: &str,
+    patience: Duration,
+) -> anyhow::Result<String> {
+    let job = start
+        .initiate_job()
+        .vault_name(vault)
+        .job_parameters(
+            aws_sdk_glacier::types::JobParameters::builder()
+                .r#type("archive-retrieval")
+                .archive_id(archive)
+                .build(),
+        )
+        .send()
+        .await?;
+    let id = job.job_id().unwrap_or_default().to_owned();
+    wait_for_job(watch, vault, &id, patience).await?;
+    Ok(id)
+}
+
+async fn wait_for_job(g: &aws_sdk_glacier::Client, vault: &str, id: &str, patience: Duration) -> R {
+    let deadline = Instant::now() + patience;
+    loop {
+        let d = g.describe_job().vault_name(vault).job_id(id).send().await?;
+        match d.status_code().map(|s| s.as_str()) {
+            Some("Succeeded") => return Ok(()),
+            Some("InProgress") if Instant::now() < deadline => {
+                tokio::time::sleep(Duration::from_millis(200)).await
+            }
+            other => anyhow::bail!("job {id} is {other:?} after {patience:?}"),
+        }
+    }
+}
+
+async fn job_output(g: &aws_sdk_glacier::Client, vault: &str, id: &str) -> anyhow::Result<Vec<u8>> {
+    let out = g
+        .get_job_output()
+        .vault_name(vault)
+        .job_id(id)
+        .send()
+        .await?;
+    Ok(out.body.collect().await?.into_bytes().to_vec())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn what_one_node_does_the_others_see() -> R {
+    let Some(store) = Store::fresh().await? else {
+        return Ok(());
+    };
+    let (a, b) = (store.node(0, &[])?, store.node(1, &[])?);
+    let (ga, gb) = (client(&a.endpoint), client(&b.endpoint));
+
+    for name in ["shared-1", "shared-2", "shared-3"] {
+        ga.create_vault().vault_name(name).send().await?;
+    }
+    assert_eq!(
+        gb.describe_vault()
+            .vault_name("shared-2")
+            .send()
+            .await?
+            .vault_name(),
+        Some("shared-2")
+    );
+    // A marker one node returned continues the listing on the other.
+    let first = ga.list_vaults().limit(1).send().await?;
+    let marker = first.marker().unwrap_or_default();
+    let rest = gb.list_vaults().marker(marker).send().await?;
+    let names: Vec<_> = first
+        .vault_list()
+        .iter()
+        .chain(rest.vault_list())
+        .filter_map(|v| v.vault_name())
+        .collect();
+    assert_eq!(names, ["shared-1", "shared-2", "shared-3"]);
+
+    // Parts through either node make one archive; its retrieval starts on one node and is
+    // read on the other.
+    let body = data(3 * MIB + 12_345, 7);
+    let archive = multipart_across(&[&ga, &gb], "shared-1", &body).await?;
+    let job = retrieve(&ga, &gb, "shared-1", &archive, Duration::from_secs(30)).await?;
+    assert_eq!(job_output(&gb, "shared-1", &job).await?, body);
+    let single = gb
+        .upload_archive()
+        .vault_name("shared-1")
+        .body(ByteStream::from(b"small".to_vec()))
+        .send()
+        .await?;
+    ga.delete_archive()
+        .vault_name("shared-1")
+        .archive_id(single.archive_id().unwrap_or_default())
+        .send()
+        .await?;
+    let v = gb.describe_vault().vault_name("shared-1").send().await?;
+    assert_eq!(
+        (v.number_of_archives(), v.size_in_bytes()),
+        (1, body.len() as i64)
+    );
+    Ok(())
+}
+
+/// The Vault Lock races of `hostile.rs`, with the two requests on two nodes: at most one
+/// InitiateVaultLock wins, and of CompleteVaultLock and AbortVaultLock exactly one does.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn lock_races_across_nodes_have_one_winner() -> R {
+    let Some(store) = Store::fresh().await? else {
+        return Ok(());
+    };
+    let (a, b) = (store.node(0, &[])?, store.node(1, &[])?);
+    let (addr_a, addr_b) = (addr_of(&a.endpoint), addr_of(&b.endpoint));
+    let ga = client(&a.endpoint);
+    let policy = |vault: &str, sid: &str| {
+        let p = serde_json::json!({
+            "Version": "2012-10-17",
+            "Statement": [{
+                "Sid": sid, "Principal": "*", "Effect": "Deny",
+                "Action": "glacier:DeleteArchive",
+                "Resource": format!("arn:aws:glacier:us-east-1:{ACCOUNT}:vaults/{vault}")
+            }]
+        });
+        serde_json::json!({ "Policy": p.to_string() }).to_string()
+    };
+    let (mut completed, mut aborted) = (0, 0);
+    for round in 0..40 {
+        let vault = format!("race-{round}");
+        ga.create_vault().vault_name(&vault).send().await?;
+        let target = format!("/-/vaults/{vault}/lock-policy");
+        let out = race(&[
+            (
+                addr_a,
+                Req::new("POST", &target)
+                    .body(policy(&vault, "a"))
+                    .signed(addr_a),
+            ),
+            (
+                addr_b,
+                Req::new("POST", &target)
+                    .body(policy(&vault, "b"))
+                    .signed(addr_b),
+            ),
+        ])
+        .await;
+        let winners: Vec<usize> = (0..2).filter(|i| out[*i].status == 201).collect();
+        assert_eq!(winners.len(), 1, "round {round}: {out:?}");
+        assert_eq!(out[1 - winners[0]].status, 403, "round {round}: {out:?}");
+        let lock_id = out[winners[0]]
+            .header("x-amz-lock-id")
+            .unwrap_or_default()
+            .to_owned();
+
+        let out = race(&[
+            (
+                addr_a,
+                Req::new("POST", &format!("{target}/{lock_id}")).signed(addr_a),
+            ),
+            (addr_b, Req::new("DELETE", &target).signed(addr_b)),
+        ])
+        .await;
+        let state = ga
+            .get_vault_lock()
+            .vault_name(&vault)
+            .send()
+            .await
+            .ok()
+            .and_then(|l| l.state().map(str::to_owned));
+        match (out[0].status, out[1].status) {
+            (204, 403) => {
+                assert_eq!(state.as_deref(), Some("Locked"), "round {round}");
+                completed += 1;
+            }
+            (400, 204) => {
+                assert_eq!(state, None, "round {round}: aborted, so no lock");
+                aborted += 1;
+            }
+            other => panic!("round {round}: complete and abort answered {other:?}: {out:?}"),
+        }
+    }
+    eprintln!("across nodes: complete won {completed} rounds, abort {aborted}");
+    Ok(())
+}
+
+/// Uploads through two nodes; one is killed with SIGKILL mid-way. The other keeps serving,
+/// shows everything either acknowledged, and every stored archive is intact. The orphans of the
+/// killed node's interrupted writes go at the second orphan sweep.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kill_9_one_node_during_uploads_loses_nothing_acknowledged() -> R {
+    let Some(store) = Store::fresh().await? else {
+        return Ok(());
+    };
+    let (mut a, b) = (store.node(0, &[])?, store.node(1, &[])?);
+    client(&a.endpoint)
+        .create_vault()
+        .vault_name(VAULT)
+        .send()
+        .await?;
+    let acked = Arc::new(Mutex::new(Acked::default()));
+    let stop = Arc::new(AtomicBool::new(false));
+    let workers: Vec<_> = (0..6)
+        .map(|w| {
+            let endpoint = if w % 2 == 0 { &a.endpoint } else { &b.endpoint };
+            tokio::spawn(uploader(
+                endpoint.clone(),
+                w,
+                Arc::clone(&acked),
+                Arc::clone(&stop),
+            ))
+        })
+        .collect();
+    let count = |acked: &Mutex<Acked>| {
+        acked
+            .lock()
+            .map(|a| a.archives.len() + a.parts.len())
+            .unwrap_or(0)
+    };
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while count(&acked) < 40 && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    a.kill_9()?;
+    // The survivor goes on acknowledging writes.
+    let at_kill = count(&acked);
+    while count(&acked) < at_kill + 10 && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    stop.store(true, Ordering::Relaxed);
+    for w in workers {
+        w.await?;
+    }
+    let acked = std::mem::take(&mut *acked.lock().map_err(|_| anyhow::anyhow!("poisoned"))?);
+    assert!(
+        count_of(&acked) >= at_kill + 10,
+        "the survivor kept serving"
+    );
+
+    workload::check_api(&b.endpoint, &acked).await?;
+    drop(b);
+    let (meta, blobs) = store.open().await?;
+    let stored = workload::check_stores(meta.as_ref(), blobs.as_ref(), &acked).await?;
+
+    let service = Service::new(meta.clone(), blobs.clone(), Settings::new("us-east-1"));
+    let mut suspects = HashSet::new();
+    let first = service.sweep_orphans(&mut suspects).await?;
+    assert_eq!(first, 0, "the first sweep only marks");
+    let orphans = suspects.clone();
+    let swept = service.sweep_orphans(&mut suspects).await?;
+    assert_eq!(
+        swept,
+        orphans.len(),
+        "the second sweep deletes what the first marked"
+    );
+    // (A write the store finished after the killed node's connection dropped may appear
+    // between the sweeps: it is the next sweep's to delete.)
+    let listed: HashSet<_> = blobs.list().await?.into_iter().collect();
+    assert!(
+        listed.is_disjoint(&orphans),
+        "no orphan survives two sweeps"
+    );
+    assert!(meta.referenced_blobs().await?.is_subset(&listed));
+    eprintln!(
+        "two nodes, one killed: {} acknowledged archives, {} parts, {} archives stored, {swept} orphans swept",
+        acked.archives.len(),
+        acked.parts.len(),
+        stored.len()
+    );
+    Ok(())
+}
+
+fn count_of(acked: &Acked) -> usize {
+    acked.archives.len() + acked.parts.len()
+}
+
+/// Jobs initiated on a node that is then killed complete on the other: they are in the shared
+/// store, and every node's job engine completes due jobs.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn jobs_of_a_killed_node_complete_on_another() -> R {
+    let Some(store) = Store::fresh().await? else {
+        return Ok(());
+    };
+    let delay = ["--retrieval-delay", "2s"];
+    let (mut a, b) = (store.node(0, &delay)?, store.node(1, &delay)?);
+    let (ga, gb) = (client(&a.endpoint), client(&b.endpoint));
+    ga.create_vault().vault_name("jobs").send().await?;
+    let body = data(MIB + 1, 3);
+    let up = ga
+        .upload_archive()
+        .vault_name("jobs")
+        .body(ByteStream::from(body.clone()))
+        .send()
+        .await?;
+    let job = ga
+        .initiate_job()
+        .vault_name("jobs")
+        .job_parameters(
+            aws_sdk_glacier::types::JobParameters::builder()
+                .r#type("archive-retrieval")
+                .archive_id(up.archive_id().unwrap_or_default())
+                .build(),
+        )
+        .send()
+        .await?;
+    let id = job.job_id().unwrap_or_default().to_owned();
+    a.kill_9()?;
+    wait_for_job(&gb, "jobs", &id, Duration::from_secs(30)).await?;
+    assert_eq!(job_output(&gb, "jobs", &id).await?, body);
+    Ok(())
+}
+
+/// Resumes a process stopped with SIGSTOP when dropped, so a failing test leaves it running.
+struct Frozen(u32);
+
+impl Frozen {
+    fn new(pid: u32) -> anyhow::Result<Frozen> {
+        let ok = Command::new("kill")
+            .args(["-STOP", &pid.to_string()])
+            .status()?;
+        anyhow::ensure!(ok.success(), "could not stop process {pid}");
+        Ok(Frozen(pid))
+    }
+}
+
+impl Drop for Frozen {
+    fn drop(&mut self) {
+        let _ = Command::new("kill")
+            .args(["-CONT", &self.0.to_string()])
+            .status();
+    }
+}
+
+/// With one of the three Garage nodes frozen (every block has three copies, a write needs two),
+/// archives still go in and come out. Needs `$GLACIER_TEST_GARAGE_DIR`, where
+/// `scripts/garage.sh` keeps each node's pid.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_frozen_garage_node_stops_nothing() -> R {
+    let Some(store) = Store::open_fresh(Cluster::Exclusive {
+        _held: CLUSTER.write().await,
+    })
+    .await?
+    else {
+        return Ok(());
+    };
+    let Ok(garage) = std::env::var("GLACIER_TEST_GARAGE_DIR") else {
+        anyhow::ensure!(
+            std::env::var_os("GLACIER_REQUIRE_SERVICES").is_none(),
+            "GLACIER_REQUIRE_SERVICES is set but GLACIER_TEST_GARAGE_DIR is not"
+        );
+        return Ok(());
+    };
+    let third = std::path::Path::new(&garage).join("node3/pid");
+    if store.s3_endpoints.len() < 3 || !third.exists() {
+        anyhow::bail!("the Garage cluster in {garage} does not have three nodes");
+    }
+    let (a, b) = (store.node(0, &[])?, store.node(1, &[])?);
+    let (ga, gb) = (client(&a.endpoint), client(&b.endpoint));
+    ga.create_vault().vault_name("frozen").send().await?;
+    let _frozen = Frozen::new(std::fs::read_to_string(&third)?.trim().parse()?)?;
+    let body = data(2 * MIB + 1, 9);
+    let started = Instant::now();
+    let archive = multipart_across(&[&ga, &gb], "frozen", &body).await?;
+    let job = retrieve(&gb, &ga, "frozen", &archive, Duration::from_secs(30)).await?;
+    assert_eq!(job_output(&ga, "frozen", &job).await?, body);
+    eprintln!(
+        "one Garage node frozen: upload and retrieval took {:?}",
+        started.elapsed()
+    );
+    Ok(())
+}
