@@ -24,23 +24,25 @@ OTHER_ACCOUNT = "444455556666"
 
 
 def shared_store():
-    """The shared store the suites run against when $GLACIER_TEST_NODES is set (by
-    `scripts/test`, which starts PostgreSQL and Garage): each Server is then that many nodes on
-    a fresh PostgreSQL database and a fresh prefix of the bucket, node i talking to the i-th of
-    the S3 endpoints. None when the variable is unset: each Server is one node on a data
-    directory."""
-    nodes = os.environ.get("GLACIER_TEST_NODES")
-    if not nodes:
+    """The stores the suites run on when $GLACIER_TEST_STORE names them (`scripts/test` starts
+    PostgreSQL and Garage): "postgres+s3", "postgres+files" or "sqlite+s3". Each Server is then
+    $GLACIER_TEST_NODES nodes (default 1; several only on "postgres+s3") on a fresh PostgreSQL
+    database and a fresh prefix of the bucket, node i talking to the i-th of the S3
+    endpoints. None when the variable is unset: each Server is one node on a data directory."""
+    store = os.environ.get("GLACIER_TEST_STORE")
+    if not store:
         return None
     env = os.environ
+    metadata, blobs = store.split("+")
     return {
-        "nodes": int(nodes),
-        "postgres": env["GLACIER_TEST_POSTGRES_URL"],
-        "bucket": env["GLACIER_TEST_S3_URL"].removeprefix("s3://"),
-        "endpoints": env["GLACIER_TEST_S3_ENDPOINT"].split(),
+        "nodes": int(env.get("GLACIER_TEST_NODES", "1")),
+        "postgres": env["GLACIER_TEST_POSTGRES_URL"] if metadata == "postgres" else None,
+        "s3": blobs == "s3",
+        "bucket": env.get("GLACIER_TEST_S3_URL", "").removeprefix("s3://"),
+        "endpoints": env.get("GLACIER_TEST_S3_ENDPOINT", "").split(),
         "region": env.get("GLACIER_TEST_S3_REGION", "us-east-1"),
-        "key": env["GLACIER_TEST_S3_KEY_ID"],
-        "secret": env["GLACIER_TEST_S3_SECRET"],
+        "key": env.get("GLACIER_TEST_S3_KEY_ID"),
+        "secret": env.get("GLACIER_TEST_S3_SECRET"),
     }
 
 
@@ -58,19 +60,19 @@ class Server:
             f'[[identity]]\naccess_key_id = "{k}"\nsecret_access_key = "{s}"\naccount_id = "{a}"\n'
             for k, s, a in [(ACCESS_KEY, SECRET_KEY, ACCOUNT), (OTHER_ACCESS_KEY, OTHER_SECRET_KEY, OTHER_ACCOUNT)]))
         env = {k: v for k, v in os.environ.items() if not k.startswith("GLACIER_") or k == "GLACIER_LOG"}
-        self.shared = shared_store()
-        if self.shared is None:
+        self.shared = sh = shared_store()
+        if sh is None:
             stores = [["--data-dir", str(self.data_dir)]]
         else:
-            sh = self.shared
-            database = "t" + uuid.uuid4().hex[:16]
-            subprocess.run(["psql", "-q", sh["postgres"], "-c", f"CREATE DATABASE {database}"], check=True)
-            self.prefix = database
-            env.update(AWS_ACCESS_KEY_ID=sh["key"], AWS_SECRET_ACCESS_KEY=sh["secret"])
-            stores = [["--metadata", sh["postgres"].rsplit("/", 1)[0] + "/" + database,
-                       "--blobs", f"s3://{sh['bucket']}/{database}",
-                       "--s3-endpoint", sh["endpoints"][i % len(sh["endpoints"])],
-                       "--s3-region", sh["region"]]
+            self.prefix = name = "t" + uuid.uuid4().hex[:16]
+            common = [] if sh["postgres"] and sh["s3"] else ["--data-dir", str(self.data_dir)]
+            if sh["postgres"]:
+                subprocess.run(["psql", "-q", sh["postgres"], "-c", f"CREATE DATABASE {name}"], check=True)
+                common += ["--metadata", sh["postgres"].rsplit("/", 1)[0] + "/" + name]
+            if sh["s3"]:
+                env.update(AWS_ACCESS_KEY_ID=sh["key"], AWS_SECRET_ACCESS_KEY=sh["secret"])
+                common += ["--blobs", f"s3://{sh['bucket']}/{name}", "--s3-region", sh["region"]]
+            stores = [common + (["--s3-endpoint", sh["endpoints"][i % len(sh["endpoints"])]] if sh["s3"] else [])
                       for i in range(sh["nodes"])]
         self.procs = []
         self.endpoints = []
@@ -109,7 +111,7 @@ class Server:
 
     def blob_files(self):
         """The names of the stored blobs: files of the data directory, or objects of the bucket."""
-        if self.shared is None:
+        if self.shared is None or not self.shared["s3"]:
             return sorted(p.name for p in (self.data_dir / "blobs").glob("*/*"))
         pages = self._s3().get_paginator("list_objects_v2").paginate(
             Bucket=self.shared["bucket"], Prefix=f"{self.prefix}/blobs/")
@@ -117,7 +119,7 @@ class Server:
 
     def tmp_files(self):
         """Blobs being written: temporary files, or the bucket's unfinished multipart uploads."""
-        if self.shared is None:
+        if self.shared is None or not self.shared["s3"]:
             return sorted(p.name for p in (self.data_dir / "tmp").iterdir())
         got = self._s3().list_multipart_uploads(Bucket=self.shared["bucket"], Prefix=f"{self.prefix}/")
         return sorted(u["Key"] for u in got.get("Uploads", []))

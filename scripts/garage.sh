@@ -8,6 +8,7 @@
 #                                        per node, space-separated), GARAGE_BUCKET,
 #                                        GARAGE_REGION, GARAGE_KEY_ID, GARAGE_SECRET
 #   scripts/garage.sh stop DIR           stops every node (DIR can then be removed)
+#   scripts/garage.sh restart DIR I      starts node I again after it was stopped alone
 # Node I's pid is in DIR/nodeI/pid, so a test can stop one node alone.
 set -euo pipefail
 cmd="${1:?usage: garage.sh start DIR [NODES] | stop DIR}"
@@ -59,7 +60,7 @@ start)
     cat >"$dir/node$i/garage.toml" <<TOML
 metadata_dir = "$dir/node$i/meta"
 data_dir = "$dir/node$i/data"
-db_engine = "sqlite"
+db_engine = "lmdb"
 replication_factor = $nodes
 rpc_secret = "$rpc_secret"
 rpc_bind_addr = "127.0.0.1:$rpc"
@@ -97,6 +98,12 @@ TOML
   echo "GARAGE_KEY_ID=$key_id"
   echo "GARAGE_SECRET=$secret"
   ;;
+restart)
+  bin="$(garage_bin)"
+  node="$dir/node${3:?usage: garage.sh restart DIR I}"
+  RUST_LOG=warn "$bin" -c "$node/garage.toml" server >>"$node/log" 2>&1 &
+  echo $! >"$node/pid"
+  ;;
 stop)
   for pidfile in "$dir"/node*/pid; do
     [ -f "$pidfile" ] || continue
@@ -108,7 +115,7 @@ stop)
   done
   ;;
 *)
-  echo "usage: garage.sh start DIR [NODES] | stop DIR" >&2
+  echo "usage: garage.sh start DIR [NODES] | stop DIR | restart DIR I" >&2
   exit 2
   ;;
 esac

@@ -14,7 +14,7 @@ use glacier_server::{
 };
 use output::Output;
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use tokio_util::sync::CancellationToken;
 
 /// Amazon Glacier from the command line — against AWS, any compatible server, or (with nothing
@@ -146,31 +146,21 @@ struct ServeArgs {
     /// Address to listen on; port 0 picks a free port (the address is printed on start).
     #[arg(long, default_value = "127.0.0.1:9090")]
     listen: SocketAddr,
-    /// Where vaults, archives and the generated identity are kept
+    /// Where the metadata and archive bytes are kept unless --metadata or --blobs puts them
+    /// elsewhere, and the generated identity; one process uses it at a time
     /// [default: the platform data directory, e.g. ~/.local/share/glacier/server].
     #[arg(long)]
     data_dir: Option<PathBuf>,
-    /// Keep metadata in this PostgreSQL database, postgres://USER:PASSWORD@HOST:PORT/DB,
-    /// instead of a data directory: every node given the same --metadata and --blobs serves
-    /// the same vaults. Needs --blobs and the same --credentials on every node.
-    #[arg(
-        long,
-        env = "GLACIER_METADATA_URL",
-        hide_env_values = true,
-        requires = "blobs",
-        conflicts_with = "data_dir"
-    )]
+    /// Keep metadata in this PostgreSQL database, postgres://USER:PASSWORD@HOST:PORT/DB.
+    /// With --blobs too, nothing is kept on this machine, and every node given the same two
+    /// (and the same --credentials) serves the same vaults.
+    #[arg(long, env = "GLACIER_METADATA_URL", hide_env_values = true)]
     metadata: Option<String>,
     /// Keep archive bytes in this S3 bucket, s3://BUCKET[/PREFIX] (AWS S3 or any compatible
-    /// store: Garage, MinIO, Ceph); needs --metadata. Its credentials: AWS_ACCESS_KEY_ID /
+    /// store: Garage, MinIO, Ceph RGW). Its credentials: AWS_ACCESS_KEY_ID /
     /// AWS_SECRET_ACCESS_KEY, else the AWS_PROFILE (or default) profile of ~/.aws, else the
-    /// instance's role.
-    #[arg(
-        long,
-        env = "GLACIER_BLOBS_URL",
-        requires = "metadata",
-        conflicts_with = "data_dir"
-    )]
+    /// instance's role. One metadata store per bucket prefix.
+    #[arg(long, env = "GLACIER_BLOBS_URL")]
     blobs: Option<String>,
     /// The endpoint of an S3-compatible store for --blobs, e.g. http://127.0.0.1:3900
     /// [default: AWS S3].
@@ -239,7 +229,8 @@ struct ServeArgs {
 fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
     let default_filter = if matches!(cli.command, Command::Serve(_)) {
-        "info"
+        // PostgreSQL's notices (a migration's "already exists, skipping") are not news.
+        "info,tokio_postgres=warn"
     } else {
         "warn"
     };
@@ -326,60 +317,74 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
 
 /// Where `glacier serve` keeps its state, from its flags.
 fn storage(args: &ServeArgs) -> anyhow::Result<Storage> {
-    let (Some(postgres), Some(blobs)) = (&args.metadata, &args.blobs) else {
-        let data_dir = match &args.data_dir {
-            Some(d) => d.clone(),
-            None => dirs::data_dir()
-                .context("no platform data directory; pass --data-dir")?
-                .join("glacier")
-                .join("server"),
-        };
-        return Ok(Storage::Local(data_dir));
+    let data_dir = match &args.data_dir {
+        Some(d) => d.clone(),
+        None => dirs::data_dir()
+            .context("no platform data directory; pass --data-dir")?
+            .join("glacier")
+            .join("server"),
     };
-    let mut s3 = S3Config::from_url(blobs)?;
-    s3.endpoint = args.s3_endpoint.clone();
-    s3.region = args
-        .s3_region
-        .clone()
-        .or_else(glacier_client::credentials::resolve_region);
-    // Else object_store's own chain: the instance's role on AWS.
-    if let Ok(c) = glacier_client::Credentials::resolve() {
-        s3.access_key_id = Some(c.access_key_id);
-        s3.secret_access_key = Some(c.secret_access_key);
-        s3.session_token = c.session_token;
-    }
-    Ok(Storage::Shared {
-        postgres: postgres.clone(),
-        blobs: s3,
+    let s3 = match &args.blobs {
+        None => None,
+        Some(url) => {
+            let mut s3 = S3Config::from_url(url)?;
+            s3.endpoint = args.s3_endpoint.clone();
+            s3.region = args
+                .s3_region
+                .clone()
+                .or_else(glacier_client::credentials::resolve_region);
+            // Else object_store's own chain: the instance's role on AWS.
+            if let Ok(c) = glacier_client::Credentials::resolve() {
+                s3.access_key_id = Some(c.access_key_id);
+                s3.secret_access_key = Some(c.secret_access_key);
+                s3.session_token = c.session_token;
+            }
+            Some(s3)
+        }
+    };
+    Ok(Storage {
+        data_dir,
+        postgres: args.metadata.clone(),
+        s3,
     })
+}
+
+/// Where the metadata and the blobs are, for people (no password).
+fn describe(storage: &Storage) -> String {
+    let dir = storage.data_dir.display();
+    let meta = match &storage.postgres {
+        Some(_) => "metadata in PostgreSQL".to_owned(),
+        None => format!("metadata in {dir}"),
+    };
+    let blobs = match &storage.s3 {
+        Some(s3) => format!("blobs in bucket {} under {:?}", s3.bucket, s3.prefix),
+        None => format!("blobs in {dir}"),
+    };
+    format!("{meta}, {blobs}")
 }
 
 async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let storage = storage(&args)?;
     let env = |k: &str| std::env::var(k).ok();
-    let (identities, source) = match &storage {
-        Storage::Local(data_dir) => {
-            std::fs::create_dir_all(data_dir)
-                .with_context(|| format!("creating {}", data_dir.display()))?;
-            glacier_server::load_identities(args.credentials.as_deref(), env, data_dir)?
+    let (identities, source) = if storage.is_shared() {
+        // Every node must accept the same keys for the same accounts: none is generated.
+        let from_env = [
+            "GLACIER_ACCESS_KEY_ID",
+            "GLACIER_SECRET_ACCESS_KEY",
+            "GLACIER_ACCOUNT_ID",
+        ]
+        .iter()
+        .all(|k| env(k).is_some());
+        if args.credentials.is_none() && !from_env {
+            anyhow::bail!(
+                "a shared store (--metadata and --blobs) needs the same identities on every node: pass --credentials FILE, or set GLACIER_ACCESS_KEY_ID, GLACIER_SECRET_ACCESS_KEY and GLACIER_ACCOUNT_ID"
+            );
         }
-        Storage::Shared { .. } => {
-            // Every node must accept the same keys for the same accounts: none is generated.
-            let from_env = [
-                "GLACIER_ACCESS_KEY_ID",
-                "GLACIER_SECRET_ACCESS_KEY",
-                "GLACIER_ACCOUNT_ID",
-            ]
-            .iter()
-            .all(|k| env(k).is_some());
-            if args.credentials.is_none() && !from_env {
-                anyhow::bail!(
-                    "a shared store (--metadata, --blobs) needs the same identities on every node: pass --credentials FILE, or set GLACIER_ACCESS_KEY_ID, GLACIER_SECRET_ACCESS_KEY and GLACIER_ACCOUNT_ID"
-                );
-            }
-            // Never generates, so the directory is not used.
-            glacier_server::load_identities(args.credentials.as_deref(), env, Path::new(""))?
-        }
+        glacier_server::load_identities(args.credentials.as_deref(), env, &storage.data_dir)?
+    } else {
+        let dir = &storage.data_dir;
+        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+        glacier_server::load_identities(args.credentials.as_deref(), env, dir)?
     };
     if args.print_credentials_path {
         return match &source {
@@ -430,29 +435,14 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     };
     let state = AppState::open(&storage, settings, config)
         .await
-        .with_context(|| match &storage {
-            Storage::Local(dir) => format!("opening the store in {}", dir.display()),
-            Storage::Shared { blobs, .. } => {
-                format!(
-                    "opening the shared store (PostgreSQL, bucket {})",
-                    blobs.bucket
-                )
-            }
-        })?;
+        .with_context(|| format!("opening the store ({})", describe(&storage)))?;
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await
         .with_context(|| format!("listening on {}", args.listen))?;
     let addr = listener.local_addr()?;
     // Scripts and tests read this line to learn the port.
     println!("glacier server listening on http://{addr}");
-    match &storage {
-        Storage::Local(dir) => {
-            tracing::info!(%addr, data_dir = %dir.display(), "serving the Glacier API")
-        }
-        Storage::Shared { blobs, .. } => {
-            tracing::info!(%addr, bucket = %blobs.bucket, prefix = %blobs.prefix, "serving the Glacier API from the shared store")
-        }
-    }
+    tracing::info!(%addr, store = %describe(&storage), "serving the Glacier API");
 
     let shutdown = CancellationToken::new();
     let signal = shutdown.clone();

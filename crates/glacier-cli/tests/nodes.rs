@@ -366,15 +366,17 @@ async fn lock_races_across_nodes_have_one_winner() -> R {
     Ok(())
 }
 
-/// Uploads through two nodes; one is killed with SIGKILL mid-way. The other keeps serving,
-/// shows everything either acknowledged, and every stored archive is intact. The orphans of the
-/// killed node's interrupted writes go at the second orphan sweep.
+/// Uploads through two nodes, and retrieval jobs initiated on the first; it is killed with
+/// SIGKILL mid-way. The other keeps serving, shows everything either acknowledged, completes
+/// the jobs, and every stored archive is intact. The orphans of the killed node's interrupted
+/// writes go at the second orphan sweep.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn kill_9_one_node_during_uploads_loses_nothing_acknowledged() -> R {
+async fn kill_9_one_node_during_uploads_and_jobs_loses_nothing_acknowledged() -> R {
     let Some(store) = Store::fresh().await? else {
         return Ok(());
     };
-    let (mut a, b) = (store.node(0, &[])?, store.node(1, &[])?);
+    let delay = ["--retrieval-delay", "2s"];
+    let (mut a, b) = (store.node(0, &delay)?, store.node(1, &delay)?);
     client(&a.endpoint)
         .create_vault()
         .vault_name(VAULT)
@@ -400,6 +402,31 @@ async fn kill_9_one_node_during_uploads_loses_nothing_acknowledged() -> R {
             .unwrap_or(0)
     };
     let deadline = Instant::now() + Duration::from_secs(60);
+    while count(&acked) < 20 && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    // Retrievals of the first archives, initiated on the node about to die.
+    let ga = client(&a.endpoint);
+    let mut jobs = Vec::new();
+    let first: Vec<_> = acked
+        .lock()
+        .map(|a| a.archives.iter().take(3).cloned().collect())
+        .unwrap_or_default();
+    for (archive, hash, _) in first {
+        let job = ga
+            .initiate_job()
+            .vault_name(VAULT)
+            .job_parameters(
+                aws_sdk_glacier::types::JobParameters::builder()
+                    .r#type("archive-retrieval")
+                    .archive_id(archive)
+                    .build(),
+            )
+            .send()
+            .await?;
+        jobs.push((job.job_id().unwrap_or_default().to_owned(), hash));
+    }
+    anyhow::ensure!(!jobs.is_empty(), "no archive was acknowledged to retrieve");
     while count(&acked) < 40 && Instant::now() < deadline {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
@@ -420,6 +447,16 @@ async fn kill_9_one_node_during_uploads_loses_nothing_acknowledged() -> R {
     );
 
     workload::check_api(&b.endpoint, &acked).await?;
+    let gb = client(&b.endpoint);
+    for (job, hash) in &jobs {
+        wait_for_job(&gb, VAULT, job, Duration::from_secs(30)).await?;
+        let output = job_output(&gb, VAULT, job).await?;
+        assert_eq!(
+            TreeHash::of(&output).to_hex(),
+            *hash,
+            "job {job} streams its archive"
+        );
+    }
     drop(b);
     let (meta, blobs) = store.open().await?;
     let stored = workload::check_stores(meta.as_ref(), blobs.as_ref(), &acked).await?;
@@ -444,10 +481,11 @@ async fn kill_9_one_node_during_uploads_loses_nothing_acknowledged() -> R {
     );
     assert!(meta.referenced_blobs().await?.is_subset(&listed));
     eprintln!(
-        "two nodes, one killed: {} acknowledged archives, {} parts, {} archives stored, {swept} orphans swept",
+        "two nodes, one killed: {} acknowledged archives, {} parts, {} archives stored, {} jobs completed by the survivor, {swept} orphans swept",
         acked.archives.len(),
         acked.parts.len(),
-        stored.len()
+        stored.len(),
+        jobs.len()
     );
     Ok(())
 }
@@ -513,11 +551,12 @@ impl Drop for Frozen {
     }
 }
 
-/// With one of the three Garage nodes frozen (every block has three copies, a write needs two),
-/// archives still go in and come out. Needs `$GLACIER_TEST_GARAGE_DIR`, where
-/// `scripts/garage.sh` keeps each node's pid.
+/// With one of the three Garage nodes frozen (SIGSTOP), then killed (every block has three
+/// copies, a write needs two), archives still go in and come out; the killed node is started
+/// again afterwards. Needs `$GLACIER_TEST_GARAGE_DIR`, where `scripts/garage.sh` keeps each
+/// node's pid.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_frozen_garage_node_stops_nothing() -> R {
+async fn a_frozen_or_stopped_garage_node_stops_nothing() -> R {
     let Some(store) = Store::open_fresh(Cluster::Exclusive {
         _held: CLUSTER.write().await,
     })
@@ -536,18 +575,45 @@ async fn a_frozen_garage_node_stops_nothing() -> R {
     if store.s3_endpoints.len() < 3 || !third.exists() {
         anyhow::bail!("the Garage cluster in {garage} does not have three nodes");
     }
+    let pid = || -> anyhow::Result<u32> { Ok(std::fs::read_to_string(&third)?.trim().parse()?) };
     let (a, b) = (store.node(0, &[])?, store.node(1, &[])?);
     let (ga, gb) = (client(&a.endpoint), client(&b.endpoint));
-    ga.create_vault().vault_name("frozen").send().await?;
-    let _frozen = Frozen::new(std::fs::read_to_string(&third)?.trim().parse()?)?;
-    let body = data(2 * MIB + 1, 9);
-    let started = Instant::now();
-    let archive = multipart_across(&[&ga, &gb], "frozen", &body).await?;
-    let job = retrieve(&gb, &ga, "frozen", &archive, Duration::from_secs(30)).await?;
-    assert_eq!(job_output(&ga, "frozen", &job).await?, body);
-    eprintln!(
-        "one Garage node frozen: upload and retrieval took {:?}",
-        started.elapsed()
-    );
+    ga.create_vault().vault_name("degraded").send().await?;
+    let round_trip = |seed: u8| {
+        let (ga, gb) = (ga.clone(), gb.clone());
+        async move {
+            let body = data(2 * MIB + 1, seed);
+            let started = Instant::now();
+            let archive = multipart_across(&[&ga, &gb], "degraded", &body).await?;
+            let job = retrieve(&gb, &ga, "degraded", &archive, Duration::from_secs(30)).await?;
+            assert_eq!(job_output(&ga, "degraded", &job).await?, body);
+            anyhow::Ok(started.elapsed())
+        }
+    };
+    {
+        let _frozen = Frozen::new(pid()?)?;
+        let took = round_trip(9).await?;
+        eprintln!("one Garage node frozen: upload and retrieval took {took:?}");
+    }
+    let status = Command::new("kill")
+        .args(["-9", &pid()?.to_string()])
+        .status()?;
+    anyhow::ensure!(status.success(), "could not kill the third Garage node");
+    let restart = Restart(garage.clone());
+    let took = round_trip(10).await?;
+    eprintln!("one Garage node killed: upload and retrieval took {took:?}");
+    drop(restart);
     Ok(())
+}
+
+/// Starts the third Garage node again when dropped.
+struct Restart(String);
+
+impl Drop for Restart {
+    fn drop(&mut self) {
+        let script = concat!(env!("CARGO_MANIFEST_DIR"), "/../../scripts/garage.sh");
+        let _ = Command::new(script)
+            .args(["restart", &self.0, "3"])
+            .status();
+    }
 }

@@ -48,7 +48,7 @@ pub enum StorageError {
     #[error("I/O error: {0}")]
     Io(#[from] std::io::Error),
     /// The backend failed, or holds something it cannot read; `source` is the cause, if any.
-    #[error("metadata store: {message}")]
+    #[error("{message}")]
     Backend {
         message: String,
         #[source]

@@ -86,7 +86,7 @@ pub struct Service {
     engine_rounds: std::sync::atomic::AtomicU64,
     /// The longest the job engine sleeps without looking for work.
     engine_poll: std::time::Duration,
-    /// The exclusive lock on the data directory of [`Service::open_local`], held for the
+    /// The exclusive lock on the data directory (see [`Service::open`]), held for the
     /// service's life: two processes on one directory would delete each other's writes in
     /// progress when they recover at start-up.
     _dir_lock: Option<std::fs::File>,
@@ -106,15 +106,35 @@ pub enum OpenError {
     Storage(#[from] StorageError),
 }
 
-/// Where a service keeps its state.
+/// Where a service keeps its state: metadata in SQLite or PostgreSQL, blobs as files or in an
+/// S3 bucket. Whatever is not elsewhere is in `data_dir`.
 #[derive(Clone)]
-pub enum Storage {
-    /// One machine: SQLite metadata and blob files in this directory, which one process holds
-    /// at a time.
-    Local(PathBuf),
-    /// Any number of nodes: metadata in the PostgreSQL database at `postgres` (a
-    /// `postgres://` URL), blobs in an S3 bucket.
-    Shared { postgres: String, blobs: S3Config },
+pub struct Storage {
+    /// The SQLite metadata and the blob files, when they are here; a process holds it alone
+    /// (see [`OpenError::InUse`]). Unused when both are elsewhere.
+    pub data_dir: PathBuf,
+    /// Metadata in the PostgreSQL database at this `postgres://` URL, which any number of
+    /// nodes share.
+    pub postgres: Option<String>,
+    /// Blobs in this bucket.
+    pub s3: Option<S3Config>,
+}
+
+impl Storage {
+    /// Everything in `data_dir`: the single-machine default.
+    pub fn local(data_dir: impl Into<PathBuf>) -> Storage {
+        Storage {
+            data_dir: data_dir.into(),
+            postgres: None,
+            s3: None,
+        }
+    }
+
+    /// Whether nothing is in the data directory, so that any number of nodes can serve the
+    /// store (PostgreSQL and S3).
+    pub fn is_shared(&self) -> bool {
+        self.postgres.is_some() && self.s3.is_some()
+    }
 }
 
 /// What an upload stored.
@@ -122,6 +142,21 @@ pub enum Storage {
 pub struct Stored {
     pub archive_id: String,
     pub tree_hash: TreeHash,
+}
+
+/// Creates `dir` if needed and takes its exclusive lock, held for the service's life.
+async fn lock_data_dir(dir: &Path) -> Result<std::fs::File, OpenError> {
+    tokio::fs::create_dir_all(dir).await?;
+    let lock = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(dir.join("lock"))?;
+    match lock.try_lock() {
+        Ok(()) => Ok(lock),
+        Err(std::fs::TryLockError::WouldBlock) => Err(OpenError::InUse(dir.to_path_buf())),
+        Err(std::fs::TryLockError::Error(e)) => Err(e.into()),
+    }
 }
 
 impl Service {
@@ -144,53 +179,52 @@ impl Service {
         }
     }
 
-    /// Opens `storage`: [`Service::open_local`] for a directory, else connects to PostgreSQL
-    /// (bringing its schema up to date) and the bucket. A shared store recovers from crashes
-    /// as it runs: the job engine takes over jobs whose claim lapsed, and [`Service::run_sweeps`]
-    /// removes orphan blobs.
+    /// Opens `storage`, bringing the metadata schema up to date (refusing a newer one) and
+    /// recovering from any crash. With SQLite metadata the process is the store's only one:
+    /// it holds the data directory, and removes interrupted writes and unreferenced blobs at
+    /// once. With PostgreSQL any number of nodes may be running: the job engine takes over jobs
+    /// whose claim lapsed and looks for other nodes' jobs every second, and
+    /// [`Service::run_sweeps`] removes orphan blobs.
     pub async fn open(storage: &Storage, settings: Settings) -> Result<Service, OpenError> {
-        match storage {
-            Storage::Local(dir) => Service::open_local(dir, settings).await,
-            Storage::Shared { postgres, blobs } => {
-                let meta = PostgresMetadataStore::open(postgres).await?;
-                let blobs = S3BlobStore::open(blobs).await?;
-                let mut service = Service::new(Arc::new(meta), Arc::new(blobs), settings);
-                service.engine_poll = jobs::SHARED_ENGINE_POLL;
-                Ok(service)
+        let dir = &storage.data_dir;
+        let lock = if storage.is_shared() {
+            None
+        } else {
+            Some(lock_data_dir(dir).await?)
+        };
+        let meta: Arc<dyn MetadataStore> = match &storage.postgres {
+            Some(url) => Arc::new(PostgresMetadataStore::open(url).await?),
+            None => {
+                let meta = SqliteMetadataStore::open(dir.join("metadata.sqlite")).await?;
+                let assigned = meta.assign_legacy_region(&settings.region).await?;
+                if assigned > 0 {
+                    tracing::info!(
+                        count = assigned,
+                        region = %settings.region,
+                        "vaults created before vaults kept their region now keep this one"
+                    );
+                }
+                Arc::new(meta)
             }
+        };
+        let blobs: Arc<dyn BlobStore> = match &storage.s3 {
+            Some(config) => Arc::new(S3BlobStore::open(config).await?),
+            None => Arc::new(FsBlobStore::open(dir).await?),
+        };
+        let mut service = Service::new(meta, blobs, settings);
+        service._dir_lock = lock;
+        if storage.postgres.is_some() {
+            service.engine_poll = jobs::SHARED_ENGINE_POLL;
+        } else {
+            service.reclaim_orphans().await?;
         }
+        Ok(service)
     }
 
-    /// Opens the default single-machine storage in `data_dir` (SQLite metadata, file blobs),
-    /// recovering from any crash: interrupted writes and unreferenced blobs are removed.
+    /// Opens the default single-machine storage in `data_dir` (SQLite metadata, file blobs):
+    /// [`Service::open`] of [`Storage::local`].
     pub async fn open_local(data_dir: &Path, settings: Settings) -> Result<Service, OpenError> {
-        tokio::fs::create_dir_all(data_dir).await?;
-        let lock = std::fs::OpenOptions::new()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .open(data_dir.join("lock"))?;
-        match lock.try_lock() {
-            Ok(()) => {}
-            Err(std::fs::TryLockError::WouldBlock) => {
-                return Err(OpenError::InUse(data_dir.to_path_buf()));
-            }
-            Err(std::fs::TryLockError::Error(e)) => return Err(e.into()),
-        }
-        let meta = SqliteMetadataStore::open(data_dir.join("metadata.sqlite")).await?;
-        let assigned = meta.assign_legacy_region(&settings.region).await?;
-        if assigned > 0 {
-            tracing::info!(
-                count = assigned,
-                region = %settings.region,
-                "vaults created before vaults kept their region now keep this one"
-            );
-        }
-        let blobs = FsBlobStore::open(data_dir).await?;
-        let mut service = Service::new(Arc::new(meta), Arc::new(blobs), settings);
-        service._dir_lock = Some(lock);
-        service.reclaim_orphans().await?;
-        Ok(service)
+        Service::open(&Storage::local(data_dir), settings).await
     }
 
     /// Deletes blobs no metadata refers to: written, then orphaned by a crash before their

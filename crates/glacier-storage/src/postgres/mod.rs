@@ -40,7 +40,7 @@ pub struct PostgresMetadataStore {
 impl From<tokio_postgres::Error> for StorageError {
     fn from(e: tokio_postgres::Error) -> Self {
         StorageError::Backend {
-            message: "PostgreSQL".into(),
+            message: "metadata store (PostgreSQL)".into(),
             source: Some(Box::new(e)),
         }
     }
@@ -49,7 +49,7 @@ impl From<tokio_postgres::Error> for StorageError {
 impl From<deadpool_postgres::PoolError> for StorageError {
     fn from(e: deadpool_postgres::PoolError) -> Self {
         StorageError::Backend {
-            message: "PostgreSQL connection pool".into(),
+            message: "metadata store (PostgreSQL connection pool)".into(),
             source: Some(Box::new(e)),
         }
     }
@@ -379,6 +379,23 @@ mod tests {
         crate::conformance::governance(&store).await;
         crate::conformance::admission(&store).await;
         crate::conformance::lock_races(std::sync::Arc::new(store)).await;
+        Ok(())
+    }
+
+    /// Nodes starting at once on a new database: each finds the schema made, once.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn nodes_starting_together_migrate_once() -> Result<()> {
+        for _ in 0..5 {
+            let Some(url) = crate::conformance::postgres_database().await? else {
+                return Ok(());
+            };
+            let opened =
+                futures_util::future::join_all((0..4).map(|_| PostgresMetadataStore::open(&url)))
+                    .await;
+            for o in opened {
+                o?;
+            }
+        }
         Ok(())
     }
 

@@ -4,6 +4,7 @@
 
 use crate::{Result, StorageError};
 use tokio_postgres::Client;
+use tokio_postgres::error::SqlState;
 
 /// Schema 1: what the SQLite schema 3 holds, in PostgreSQL's types (`BIGINT` times and sizes,
 /// `BYTEA` hashes, identity columns for the orders that lists keep).
@@ -142,12 +143,33 @@ pub(super) const MIGRATIONS: &[&str] = &[SCHEMA_1];
 
 /// Applies the migrations a database has not had, in one transaction.
 pub(super) async fn migrate(client: &mut Client) -> Result<()> {
-    client
-        .batch_execute(
-            "CREATE TABLE IF NOT EXISTS glacier_schema (one INT PRIMARY KEY CHECK (one = 1), version INT NOT NULL);
-             INSERT INTO glacier_schema (one, version) VALUES (1, 0) ON CONFLICT (one) DO NOTHING",
-        )
-        .await?;
+    // Nodes starting together on a new database race to create the version table; the losers'
+    // CREATE ... IF NOT EXISTS fails on the catalog's unique index, and trying again finds it.
+    let mut attempt = 0;
+    loop {
+        let created = client
+            .batch_execute(
+                "CREATE TABLE IF NOT EXISTS glacier_schema (one INT PRIMARY KEY CHECK (one = 1), version INT NOT NULL);
+                 INSERT INTO glacier_schema (one, version) VALUES (1, 0) ON CONFLICT (one) DO NOTHING",
+            )
+            .await;
+        match created {
+            Err(e)
+                if attempt < 5
+                    && e.code().is_some_and(|c| {
+                        [
+                            SqlState::UNIQUE_VIOLATION,
+                            SqlState::DUPLICATE_TABLE,
+                            SqlState::DUPLICATE_OBJECT,
+                        ]
+                        .contains(c)
+                    }) =>
+            {
+                attempt += 1;
+            }
+            other => break other?,
+        }
+    }
     let tx = client.transaction().await?;
     let row = tx
         .query_one(

@@ -33,7 +33,7 @@ pub struct SqliteMetadataStore {
 impl From<rusqlite::Error> for StorageError {
     fn from(e: rusqlite::Error) -> Self {
         StorageError::Backend {
-            message: "SQLite".into(),
+            message: "metadata store (SQLite)".into(),
             source: Some(Box::new(e)),
         }
     }
