@@ -74,13 +74,16 @@ class Server:
                 common += ["--blobs", f"s3://{sh['bucket']}/{name}", "--s3-region", sh["region"]]
             stores = [common + (["--s3-endpoint", sh["endpoints"][i % len(sh["endpoints"])]] if sh["s3"] else [])
                       for i in range(sh["nodes"])]
+        self.commands = [[self.binary, "serve", "--listen", "127.0.0.1:0", *store,
+                          "--credentials", str(credentials), *extra_args] for store in stores]
+        self.env = env
+        self._start()
+
+    def _start(self):
         self.procs = []
         self.endpoints = []
-        for store in stores:
-            proc = subprocess.Popen(
-                [self.binary, "serve", "--listen", "127.0.0.1:0", *store,
-                 "--credentials", str(credentials), *extra_args],
-                stdout=subprocess.PIPE, stderr=self.log, env=env, text=True)
+        for command in self.commands:
+            proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=self.log, env=self.env, text=True)
             self.procs.append(proc)
             line = proc.stdout.readline()
             if "listening on" not in line:
@@ -93,6 +96,22 @@ class Server:
         for e in self.endpoints:
             Server.clusters[e] = self.endpoints
 
+    def _stop_nodes(self):
+        for proc in self.procs:
+            proc.terminate()
+        for proc in self.procs:
+            proc.wait(timeout=10)
+        for e in self.endpoints:
+            Server.clusters.pop(e, None)
+
+    def restart(self, between=None):
+        """Stops every node, calls between() if given, and starts them again on the same
+        stores (at new endpoints)."""
+        self._stop_nodes()
+        if between is not None:
+            between()
+        self._start()
+
     @staticmethod
     def peers(endpoint):
         """Every node of the server that serves at endpoint (just endpoint, if it is one node)."""
@@ -102,7 +121,8 @@ class Server:
         self.log.flush()
         return pathlib.Path(self.log.name).read_text()
 
-    def _s3(self):
+    def s3(self):
+        """A boto3 S3 client of the bucket, when the blobs are in one."""
         import boto3  # only the boto3 suite asks for a shared store's objects
 
         sh = self.shared
@@ -113,7 +133,7 @@ class Server:
         """The names of the stored blobs: files of the data directory, or objects of the bucket."""
         if self.shared is None or not self.shared["s3"]:
             return sorted(p.name for p in (self.data_dir / "blobs").glob("*/*"))
-        pages = self._s3().get_paginator("list_objects_v2").paginate(
+        pages = self.s3().get_paginator("list_objects_v2").paginate(
             Bucket=self.shared["bucket"], Prefix=f"{self.prefix}/blobs/")
         return sorted(o["Key"].rsplit("/", 1)[-1] for page in pages for o in page.get("Contents", []))
 
@@ -121,16 +141,11 @@ class Server:
         """Blobs being written: temporary files, or the bucket's unfinished multipart uploads."""
         if self.shared is None or not self.shared["s3"]:
             return sorted(p.name for p in (self.data_dir / "tmp").iterdir())
-        got = self._s3().list_multipart_uploads(Bucket=self.shared["bucket"], Prefix=f"{self.prefix}/")
+        got = self.s3().list_multipart_uploads(Bucket=self.shared["bucket"], Prefix=f"{self.prefix}/")
         return sorted(u["Key"] for u in got.get("Uploads", []))
 
     def stop(self):
-        for proc in self.procs:
-            proc.terminate()
-        for proc in self.procs:
-            proc.wait(timeout=10)
-        for e in self.endpoints:
-            Server.clusters.pop(e, None)
+        self._stop_nodes()
         self.log.close()
         self.tmp.cleanup()
 

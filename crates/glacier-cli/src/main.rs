@@ -151,8 +151,8 @@ struct ServeArgs {
     /// [default: the platform data directory, e.g. ~/.local/share/glacier/server].
     #[arg(long)]
     data_dir: Option<PathBuf>,
-    /// Keep metadata in this PostgreSQL database, postgres://USER:PASSWORD@HOST:PORT/DB.
-    /// With --blobs too, nothing is kept on this machine, and every node given the same two
+    /// Keep metadata in this PostgreSQL database, postgres://USER:PASSWORD@HOST:PORT/DB
+    /// (verified TLS with ?sslmode=verify-full&sslrootcert=CA.pem). With --blobs too, nothing is kept on this machine, and every node given the same two
     /// (and the same --credentials) serves the same vaults.
     #[arg(long, env = "GLACIER_METADATA_URL", hide_env_values = true)]
     metadata: Option<String>,

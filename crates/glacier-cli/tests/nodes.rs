@@ -611,9 +611,72 @@ struct Restart(String);
 
 impl Drop for Restart {
     fn drop(&mut self) {
-        let script = concat!(env!("CARGO_MANIFEST_DIR"), "/../../scripts/garage.sh");
-        let _ = Command::new(script)
-            .args(["restart", &self.0, "3"])
-            .status();
+        let _ = script("garage", &["restart", &self.0, "3"]);
     }
+}
+
+/// Runs `scripts/NAME.sh ARGS`.
+fn script(name: &str, args: &[&str]) -> R {
+    let path = format!("{}/../../scripts/{name}.sh", env!("CARGO_MANIFEST_DIR"));
+    let status = Command::new(&path).args(args).status()?;
+    anyhow::ensure!(status.success(), "{path} {args:?} failed");
+    Ok(())
+}
+
+/// Starts the stopped PostgreSQL server again when dropped.
+struct PostgresBack(String);
+
+impl Drop for PostgresBack {
+    fn drop(&mut self) {
+        let _ = script("postgres", &["restart", &self.0]);
+    }
+}
+
+/// PostgreSQL stops under a running node: requests get Glacier's retryable 500
+/// ServiceUnavailableException, and once it is back the same node serves again, without a
+/// restart. Needs `$GLACIER_TEST_POSTGRES_DIR`, the cluster `scripts/postgres.sh` started.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_going_away_and_back_needs_no_restart() -> R {
+    let Some(store) = Store::open_fresh(Cluster::Exclusive {
+        _held: CLUSTER.write().await,
+    })
+    .await?
+    else {
+        return Ok(());
+    };
+    let Ok(dir) = std::env::var("GLACIER_TEST_POSTGRES_DIR") else {
+        anyhow::ensure!(
+            std::env::var_os("GLACIER_REQUIRE_SERVICES").is_none(),
+            "GLACIER_REQUIRE_SERVICES is set but GLACIER_TEST_POSTGRES_DIR is not"
+        );
+        return Ok(());
+    };
+    let a = store.node(0, &[])?;
+    let g = client(&a.endpoint);
+    g.create_vault().vault_name("outage").send().await?;
+    script("postgres", &["stop", &dir])?;
+    let back = PostgresBack(dir);
+    conformance_aws_sdk::expect_error(
+        g.describe_vault().vault_name("outage").send().await,
+        "ServiceUnavailableException",
+        500,
+        "try again",
+    );
+    drop(back);
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        match g.describe_vault().vault_name("outage").send().await {
+            Ok(v) => {
+                assert_eq!(v.vault_name(), Some("outage"));
+                break;
+            }
+            Err(e) if Instant::now() < deadline => {
+                eprintln!("not yet: {e:?}");
+                tokio::time::sleep(Duration::from_millis(200)).await;
+            }
+            Err(e) => anyhow::bail!("the node did not recover: {e:?}"),
+        }
+    }
+    g.create_vault().vault_name("after-outage").send().await?;
+    Ok(())
 }

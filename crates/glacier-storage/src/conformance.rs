@@ -1262,7 +1262,7 @@ pub async fn blob_store(store: &dyn BlobStore) {
 /// Whether a test that needs an outside service (PostgreSQL, an S3 store) given by the
 /// environment variable `var` runs: `None` skips it, unless `scripts/test`, which always starts
 /// the services, set `GLACIER_REQUIRE_SERVICES` — then a missing one is an error.
-fn service(var: &str) -> Result<Option<String>> {
+pub fn service(var: &str) -> Result<Option<String>> {
     match std::env::var(var) {
         Ok(v) => Ok(Some(v)),
         Err(_) if std::env::var_os("GLACIER_REQUIRE_SERVICES").is_some() => Err(

@@ -6,7 +6,7 @@
 //! [`PART_SIZE`] parts, at most [`PARTS_IN_FLIGHT`] in flight, so a writer holds a bounded
 //! amount of memory whatever the blob's size. A blob becomes visible only when its PUT or its
 //! multipart completion is acknowledged by the store; a writer dropped before its commit aborts
-//! its multipart upload. Reads are ranged GETs.
+//! its multipart upload. Reads are ranged GETs of [`READ_CHUNK`] bytes, one after another.
 
 use crate::blob::{BlobKey, BlobStore, BlobWriter};
 use crate::{Result, StorageError};
@@ -22,6 +22,10 @@ use std::sync::Arc;
 pub const PART_SIZE: usize = 8 * 1024 * 1024;
 /// Parts of one blob uploaded at once.
 pub const PARTS_IN_FLIGHT: usize = 2;
+/// Bytes fetched by one ranged GET when a blob is read. Each GET ends quickly whatever the
+/// reader's pace, so a slow client never holds a request open past the store client's request
+/// timeout, and a reader holds at most this much.
+pub const READ_CHUNK: u64 = 8 * 1024 * 1024;
 
 /// Where the objects are and how to reach them.
 #[derive(Clone, PartialEq, Eq)]
@@ -157,25 +161,27 @@ impl BlobStore for S3BlobStore {
         let end = offset.checked_add(len).ok_or_else(|| {
             StorageError::backend(format!("blob {key}: {len} bytes at {offset} overflow"))
         })?;
-        let opts = GetOptions {
-            range: Some(GetRange::Bounded(offset..end)),
-            ..Default::default()
-        };
-        let got = self
-            .store
-            .get_opts(&path, opts)
-            .await
-            .map_err(|e| backend("reading a blob", e))?;
-        // S3 answers a range that runs past the end with the bytes there are.
-        if got.range != (offset..end) {
-            let size = got.meta.size;
+        let first_end = end.min(offset.saturating_add(READ_CHUNK));
+        let (first, size) = fetch(&self.store, &path, offset..first_end).await?;
+        if size < end {
             return Err(StorageError::backend(format!(
                 "blob {key} holds {size} bytes; asked for {len} bytes at {offset}"
             )));
         }
-        Ok(got
-            .into_stream()
-            .map_err(|e| backend("reading a blob", e))
+        let store = Arc::clone(&self.store);
+        let rest = futures_util::stream::try_unfold(first_end, move |at| {
+            let (store, path) = (Arc::clone(&store), path.clone());
+            async move {
+                if at >= end {
+                    return Ok(None);
+                }
+                let until = end.min(at.saturating_add(READ_CHUNK));
+                let (bytes, _) = fetch(&store, &path, at..until).await?;
+                Ok(Some((bytes, until)))
+            }
+        });
+        Ok(futures_util::stream::once(async { Ok(first) })
+            .chain(rest)
             .boxed())
     }
 
@@ -203,6 +209,35 @@ impl BlobStore for S3BlobStore {
         }
         Ok(out)
     }
+}
+
+/// One ranged GET, read whole; with the object's size.
+async fn fetch(
+    store: &Arc<dyn ObjectStore>,
+    path: &Path,
+    range: std::ops::Range<u64>,
+) -> Result<(Bytes, u64)> {
+    let opts = GetOptions {
+        range: Some(GetRange::Bounded(range.clone())),
+        ..Default::default()
+    };
+    let got = store
+        .get_opts(path, opts)
+        .await
+        .map_err(|e| backend("reading a blob", e))?;
+    let size = got.meta.size;
+    // S3 answers a range that runs past the end with the bytes there are.
+    if got.range != range {
+        return Err(StorageError::backend(format!(
+            "blob {path} holds {size} bytes; asked for bytes {}..{}",
+            range.start, range.end
+        )));
+    }
+    let bytes = got
+        .bytes()
+        .await
+        .map_err(|e| backend("reading a blob", e))?;
+    Ok((bytes, size))
 }
 
 /// A blob being written: held in memory until it outgrows one part, then a multipart upload.
@@ -311,6 +346,16 @@ mod tests {
         assert_eq!(
             read_all(&store, &key, at, 10).await?,
             data[at as usize..at as usize + 10]
+        );
+        // Several ranged GETs of READ_CHUNK, from an offset inside the first.
+        let len = data.len() as u64 - 2;
+        assert_eq!(
+            read_all(&store, &key, 1, len).await?,
+            data[1..data.len() - 1]
+        );
+        assert!(
+            store.read(&key, 1, data.len() as u64).await.is_err(),
+            "a read past the end fails before any byte is sent"
         );
 
         let mut dropped = store.create().await?;

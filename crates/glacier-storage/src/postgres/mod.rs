@@ -13,6 +13,7 @@ mod blobs;
 mod governance;
 mod jobs;
 mod schema;
+mod tls;
 mod uploads;
 mod values;
 mod vaults;
@@ -35,6 +36,7 @@ const CONFLICT_RETRIES: u32 = 20;
 
 pub struct PostgresMetadataStore {
     pool: Pool,
+    tls: bool,
 }
 
 impl From<tokio_postgres::Error> for StorageError {
@@ -103,15 +105,13 @@ macro_rules! in_tx {
 }
 
 impl PostgresMetadataStore {
-    /// Connects to `url` (`postgres://USER:PASS@HOST:PORT/DB`) and brings its schema up to
-    /// date (refusing a newer one).
+    /// Connects to `url` (`postgres://USER:PASS@HOST:PORT/DB`, over verified TLS with
+    /// `?sslmode=require`: see `tls`) and brings its schema up to date (refusing a newer one).
     pub async fn open(url: &str) -> Result<PostgresMetadataStore> {
-        let config: tokio_postgres::Config = url
-            .parse()
-            .map_err(|e| StorageError::Invalid(format!("invalid PostgreSQL URL: {e}")))?;
+        let (config, tls) = tls::connect_config(url)?;
         let manager = Manager::from_config(
             config,
-            tokio_postgres::NoTls,
+            tls,
             ManagerConfig {
                 recycling_method: RecyclingMethod::Fast,
             },
@@ -122,8 +122,21 @@ impl PostgresMetadataStore {
             .map_err(|e| StorageError::backend(format!("PostgreSQL connection pool: {e}")))?;
         let mut client = pool.get().await?;
         schema::migrate(&mut client).await?;
+        let tls = client
+            .query_one(
+                "SELECT coalesce((SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()), false)",
+                &[],
+            )
+            .await?
+            .try_get(0)?;
         drop(client);
-        Ok(PostgresMetadataStore { pool })
+        tracing::info!(tls, "metadata store: PostgreSQL");
+        Ok(PostgresMetadataStore { pool, tls })
+    }
+
+    /// Whether the connections are encrypted, as PostgreSQL sees them.
+    pub fn tls(&self) -> bool {
+        self.tls
     }
 }
 
@@ -379,6 +392,31 @@ mod tests {
         crate::conformance::governance(&store).await;
         crate::conformance::admission(&store).await;
         crate::conformance::lock_races(std::sync::Arc::new(store)).await;
+        Ok(())
+    }
+
+    /// `sslmode=require` encrypts with the certificate verified; without the root that signed
+    /// it the connection is refused; a plain URL stays plain.
+    #[tokio::test]
+    async fn tls_is_verified_when_required() -> Result<()> {
+        let Some(url) = crate::conformance::postgres_database().await? else {
+            return Ok(());
+        };
+        let Some(dir) = crate::conformance::service("GLACIER_TEST_POSTGRES_DIR")? else {
+            return Ok(());
+        };
+        assert!(!PostgresMetadataStore::open(&url).await?.tls());
+        let verified = format!("{url}?sslmode=verify-full&sslrootcert={dir}/ca.pem");
+        assert!(PostgresMetadataStore::open(&verified).await?.tls());
+        let untrusted = format!("{url}?sslmode=require&sslrootcert={dir}/other-ca.pem");
+        let Err(err) = PostgresMetadataStore::open(&untrusted).await else {
+            panic!("a certificate from an untrusted CA was accepted");
+        };
+        let chain = std::iter::successors(Some(&err as &dyn std::error::Error), |e| e.source())
+            .map(|e| e.to_string())
+            .collect::<Vec<_>>()
+            .join(": ");
+        assert!(chain.contains("certificate"), "{chain}");
         Ok(())
     }
 
