@@ -19,7 +19,7 @@ use aws_sdk_glacier::primitives::ByteStream;
 use conformance_aws_sdk::{ACCOUNT, MIB, client, data};
 use glacier_core::TreeHash;
 use glacier_server::{Service, Settings};
-use glacier_storage::conformance::{postgres_database, s3_config};
+use glacier_storage::conformance::{postgres_database, s3_config, service};
 use glacier_storage::{BlobStore, MetadataStore, PostgresMetadataStore, S3BlobStore, S3Config};
 use raw::{Req, addr_of, race};
 use std::collections::HashSet;
@@ -564,11 +564,7 @@ async fn a_frozen_or_stopped_garage_node_stops_nothing() -> R {
     else {
         return Ok(());
     };
-    let Ok(garage) = std::env::var("GLACIER_TEST_GARAGE_DIR") else {
-        anyhow::ensure!(
-            std::env::var_os("GLACIER_REQUIRE_SERVICES").is_none(),
-            "GLACIER_REQUIRE_SERVICES is set but GLACIER_TEST_GARAGE_DIR is not"
-        );
+    let Some(garage) = service("GLACIER_TEST_GARAGE_DIR")? else {
         return Ok(());
     };
     let third = std::path::Path::new(&garage).join("node3/pid");
@@ -644,11 +640,7 @@ async fn postgres_going_away_and_back_needs_no_restart() -> R {
     else {
         return Ok(());
     };
-    let Ok(dir) = std::env::var("GLACIER_TEST_POSTGRES_DIR") else {
-        anyhow::ensure!(
-            std::env::var_os("GLACIER_REQUIRE_SERVICES").is_none(),
-            "GLACIER_REQUIRE_SERVICES is set but GLACIER_TEST_POSTGRES_DIR is not"
-        );
+    let Some(dir) = service("GLACIER_TEST_POSTGRES_DIR")? else {
         return Ok(());
     };
     let a = store.node(0, &[])?;

@@ -9,6 +9,7 @@
 //! This crate knows nothing of HTTP. Operations that must be atomic are one call.
 
 pub mod blob;
+mod columns;
 pub mod conformance;
 pub mod fs;
 pub mod meta;

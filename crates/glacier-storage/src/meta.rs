@@ -172,6 +172,45 @@ pub enum JobFinish {
     },
 }
 
+/// What the row of a finished job records; decided here for every backend.
+pub(crate) struct JobOutcome {
+    pub status: JobStatus,
+    pub message: String,
+    pub output_size: Option<u64>,
+    pub next_marker: Option<String>,
+}
+
+impl JobOutcome {
+    /// An archive retrieval of `range` (inclusive): it succeeds if the archive was `found`.
+    pub(crate) fn retrieval(archive_id: &str, range: (u64, u64), found: bool) -> JobOutcome {
+        if found {
+            JobOutcome::succeeded(range.1 - range.0 + 1, None)
+        } else {
+            JobOutcome::failed(format!(
+                "The archive {archive_id} was deleted before the job completed"
+            ))
+        }
+    }
+
+    pub(crate) fn succeeded(output_size: u64, next_marker: Option<String>) -> JobOutcome {
+        JobOutcome {
+            status: JobStatus::Succeeded,
+            message: "Succeeded".to_owned(),
+            output_size: Some(output_size),
+            next_marker,
+        }
+    }
+
+    pub(crate) fn failed(message: String) -> JobOutcome {
+        JobOutcome {
+            status: JobStatus::Failed,
+            message,
+            output_size: None,
+            next_marker: None,
+        }
+    }
+}
+
 /// Which jobs a listing returns.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct JobFilter {

@@ -245,7 +245,7 @@ pub(super) async fn finish(
     if job.status != JobStatus::InProgress {
         return Err(StorageError::not_found("job in progress", id));
     }
-    let (status, message, output_size, next_marker) = match finish {
+    let outcome = match finish {
         JobFinish::Archive => {
             let JobSpec::Archive {
                 archive_id, range, ..
@@ -265,20 +265,8 @@ pub(super) async fn finish(
             if exists {
                 let segments = load_segments(tx, ARCHIVE_SEGMENTS, archive_id).await?;
                 insert_segments(tx, "job_segments", "job_id", id, &segments).await?;
-                (
-                    JobStatus::Succeeded,
-                    "Succeeded".to_owned(),
-                    Some(range.1 - range.0 + 1),
-                    None,
-                )
-            } else {
-                (
-                    JobStatus::Failed,
-                    format!("The archive {archive_id} was deleted before the job completed"),
-                    None,
-                    None,
-                )
             }
+            JobOutcome::retrieval(archive_id, *range, exists)
         }
         JobFinish::Inventory {
             output,
@@ -298,19 +286,14 @@ pub(super) async fn finish(
                 &[&key.account, &key.name, &to_ms(now)],
             )
             .await?;
-            (
-                JobStatus::Succeeded,
-                "Succeeded".to_owned(),
-                Some(size),
-                next_marker,
-            )
+            JobOutcome::succeeded(size, next_marker)
         }
-        JobFinish::Failed { message } => (JobStatus::Failed, message, None, None),
+        JobFinish::Failed { message } => JobOutcome::failed(message),
     };
     tx.execute(
         "UPDATE jobs SET status = $2, status_message = $3, completed_ms = $4, expires_ms = $5, output_size = $6, next_marker = $7, lease_until_ms = NULL
          WHERE id = $1",
-        &[&id, &status.as_str(), &message, &to_ms(now), &to_ms(expires), &output_size.map(i), &next_marker],
+        &[&id, &outcome.status.as_str(), &outcome.message, &to_ms(now), &to_ms(expires), &outcome.output_size.map(i), &outcome.next_marker],
     )
     .await?;
     read_job(tx, key, id).await

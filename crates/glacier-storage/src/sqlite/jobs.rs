@@ -273,7 +273,7 @@ pub(super) fn finish(
     if job.status != JobStatus::InProgress {
         return Err(StorageError::not_found("job in progress", id));
     }
-    let (status, message, output_size, next_marker) = match finish {
+    let outcome = match finish {
         JobFinish::Archive => {
             let JobSpec::Archive {
                 archive_id, range, ..
@@ -291,20 +291,8 @@ pub(super) fn finish(
             if exists {
                 let segments = load_segments(tx, ARCHIVE_SEGMENTS, archive_id)?;
                 insert_job_segments(tx, id, &segments)?;
-                (
-                    JobStatus::Succeeded,
-                    "Succeeded".to_owned(),
-                    Some(range.1 - range.0 + 1),
-                    None,
-                )
-            } else {
-                (
-                    JobStatus::Failed,
-                    format!("The archive {archive_id} was deleted before the job completed"),
-                    None,
-                    None,
-                )
             }
+            JobOutcome::retrieval(archive_id, *range, exists)
         }
         JobFinish::Inventory {
             output,
@@ -316,19 +304,14 @@ pub(super) fn finish(
                 "UPDATE vaults SET last_inventory_ms = ?3 WHERE account = ?1 AND name = ?2",
                 params![key.account, key.name, to_ms(now)],
             )?;
-            (
-                JobStatus::Succeeded,
-                "Succeeded".to_owned(),
-                Some(size),
-                next_marker,
-            )
+            JobOutcome::succeeded(size, next_marker)
         }
-        JobFinish::Failed { message } => (JobStatus::Failed, message, None, None),
+        JobFinish::Failed { message } => JobOutcome::failed(message),
     };
     tx.execute(
         "UPDATE jobs SET status = ?2, status_message = ?3, completed_ms = ?4, expires_ms = ?5, output_size = ?6, next_marker = ?7
          WHERE id = ?1",
-        params![id, status.as_str(), message, to_ms(now), to_ms(expires), output_size.map(i), next_marker],
+        params![id, outcome.status.as_str(), outcome.message, to_ms(now), to_ms(expires), outcome.output_size.map(i), outcome.next_marker],
     )?;
     read_job(tx, key, id)
 }
