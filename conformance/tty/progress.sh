@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Terminal test of the progress bar: runs `glacier upload` in a tmux pane (a real pty), reads
 # the screen with capture-pane while it runs and after, and checks that a bar was drawn with
-# partial progress and parts in flight, and that it finished at the full size.
+# partial progress and parts in flight, and that it finished at the full size. Then, in a
+# 60-column pane, that the bar fits the width (no wrapped line) and that Ctrl-C's message
+# starts on a line of its own; and that `get` leaves no empty "0 B/0 B" bar behind.
 # Usage: conformance/tty/progress.sh path/to/glacier
 set -euo pipefail
 bin=$1
@@ -32,4 +34,45 @@ failed=0
 grep -q 'UPLOAD-EXIT=0' <<<"$final" || { echo "FAIL: the upload did not succeed"; failed=1; }
 grep -q 'uploading .*\[=*\] 192.00 MiB/192.00 MiB' <<<"$final" || { echo "FAIL: no finished bar at the full size"; failed=1; }
 [ "$saw_partial" = yes ] || { echo "FAIL: no bar with partial progress and parts in flight was seen while uploading"; failed=1; }
-if [ "$failed" = 0 ]; then echo "tty: 1 passed, 0 failed"; else echo "tty: 0 passed, 1 failed"; exit 1; fi
+
+# A 60-column terminal, and Ctrl-C in the middle of an upload.
+tmux -L "$sock" new-session -d -s narrow -x 60 -y 12 \
+  "GLACIER_LOCAL_STORE='$tmp/store' '$bin' upload '$tmp/big.bin' --vault tty --part-size 4 --concurrency 1 --limit-rate 16M; echo NARROW-EXIT=\$?; sleep 60"
+saw_bar=no
+for _ in $(seq 1 400); do
+  if tmux -L "$sock" capture-pane -p -t narrow | grep -q 'MiB/192.00 MiB'; then saw_bar=yes; break; fi
+  sleep 0.05
+done
+sleep 1
+tmux -L "$sock" send-keys -t narrow C-c
+for _ in $(seq 1 200); do
+  tmux -L "$sock" capture-pane -p -t narrow | grep -q 'NARROW-EXIT=' && break
+  sleep 0.05
+done
+narrow=$(tmux -L "$sock" capture-pane -p -J -t narrow)
+echo "--- 60-column screen after Ctrl-C"
+echo "$narrow"
+[ "$saw_bar" = yes ] || { echo "FAIL: no bar on the 60-column terminal"; failed=1; }
+awk '/MiB\/192/ && length($0) > 60 { bad = 1 } END { exit bad }' <<<"$narrow" ||
+  { echo "FAIL: the bar is wider than the 60-column terminal (it wrapped)"; failed=1; }
+grep -q '^interrupted: run the same command again' <<<"$narrow" ||
+  { echo "FAIL: Ctrl-C's message does not start a line of its own"; failed=1; }
+grep -q 'NARROW-EXIT=130' <<<"$narrow" || { echo "FAIL: Ctrl-C did not exit with 130"; failed=1; }
+
+# get: the bar appears once the size is known, never as an empty 0 B/0 B bar.
+head -c $((3 * 1024 * 1024)) /dev/urandom > "$tmp/small.bin"
+id=$("$bin" upload "$tmp/small.bin" --vault tty -q)
+tmux -L "$sock" new-session -d -s get -x 160 -y 12 \
+  "GLACIER_LOCAL_STORE='$tmp/store' '$bin' get '$id' --vault tty -O '$tmp/back.bin'; echo GET-EXIT=\$?; sleep 60"
+for _ in $(seq 1 400); do
+  tmux -L "$sock" capture-pane -p -t get | grep -q 'GET-EXIT=' && break
+  sleep 0.05
+done
+got=$(tmux -L "$sock" capture-pane -p -t get)
+echo "--- get screen"
+echo "$got"
+grep -q 'GET-EXIT=0' <<<"$got" || { echo "FAIL: get did not succeed"; failed=1; }
+grep -q ' 0 B/0 B' <<<"$got" && { echo "FAIL: get left an empty 0 B/0 B bar"; failed=1; }
+cmp -s "$tmp/small.bin" "$tmp/back.bin" || { echo "FAIL: get did not bring the file back"; failed=1; }
+
+if [ "$failed" = 0 ]; then echo "tty: 3 passed, 0 failed"; else echo "tty: failed"; exit 1; fi

@@ -37,8 +37,9 @@ struct Cli {
     /// [default: the platform data directory, e.g. ~/.local/share/glacier/local].
     #[arg(long, global = true, env = "GLACIER_LOCAL_STORE")]
     local_store: Option<PathBuf>,
-    /// How results are printed.
-    #[arg(long, short = 'o', global = true, value_enum, default_value = "table")]
+    /// How results are printed: table or json (errors and progress then JSON lines on
+    /// standard error). Not the output file: that is -O.
+    #[arg(long, short = 'o', global = true, default_value = "table", value_parser = output::parse_output)]
     output: Output,
     /// Say which target is used.
     #[arg(long, short, global = true)]
@@ -86,8 +87,36 @@ fn parse_bytes(s: &str) -> Result<u64, String> {
         .ok_or_else(|| format!("{s:?} is not a positive number of bytes"))
 }
 
+/// A part or chunk size: K, M or G suffixed like [`parse_bytes`], a bare number being MiB
+/// (the unit these flags always had); it must be 1 MiB × 2^n up to 4 GiB, which is what lets
+/// tree hashes of parts combine.
+fn parse_part_size(s: &str) -> Result<u64, String> {
+    let bytes = if s.trim().bytes().all(|b| b.is_ascii_digit()) {
+        parse_bytes(&format!("{}M", s.trim()))?
+    } else {
+        parse_bytes(s)?
+    };
+    if glacier_core::validate::is_part_size(bytes) {
+        Ok(bytes)
+    } else {
+        Err(format!(
+            "{s:?} is not a power of two from 1M to 4G (1M, 2M, 4M, 8M, … 4G)"
+        ))
+    }
+}
+
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn part_sizes() {
+        assert_eq!(super::parse_part_size("8"), Ok(8 << 20));
+        assert_eq!(super::parse_part_size("8M"), Ok(8 << 20));
+        assert_eq!(super::parse_part_size("1g"), Ok(1 << 30));
+        for bad in ["3", "0", "3M", "512K", "8G", "x"] {
+            assert!(super::parse_part_size(bad).is_err(), "{bad}");
+        }
+    }
+
     #[test]
     fn rates() {
         assert_eq!(super::parse_bytes("100"), Ok(100));
@@ -147,8 +176,9 @@ struct ServeArgs {
     #[arg(long, default_value = "127.0.0.1:9090")]
     listen: SocketAddr,
     /// Where the metadata and archive bytes are kept unless --metadata or --blobs puts them
-    /// elsewhere, and the generated identity; one process uses it at a time
-    /// [default: the platform data directory, e.g. ~/.local/share/glacier/server].
+    /// elsewhere, and the generated identity; one process uses it at a time (commands on the
+    /// same local store go through this server meanwhile) [default: the command line's local
+    /// store, e.g. ~/.local/share/glacier/local].
     #[arg(long)]
     data_dir: Option<PathBuf>,
     /// Keep metadata in this PostgreSQL database, postgres://USER:PASSWORD@HOST:PORT/DB
@@ -242,20 +272,40 @@ fn main() -> std::process::ExitCode {
         .with_writer(std::io::stderr)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
+    let (json, verbose) = (cli.output == Output::Json, cli.verbose);
     let result = tokio::runtime::Runtime::new()
         .context("starting the async runtime")
         .and_then(|rt| rt.block_on(run(cli)));
-    match result {
-        Ok(()) => std::process::ExitCode::SUCCESS,
-        Err(e) if e.is::<Interrupted>() => {
-            eprintln!("interrupted: run the same command again to continue where it stopped");
-            std::process::ExitCode::from(130)
-        }
-        Err(e) => {
-            eprintln!("error: {}", commands::explain(&e));
-            std::process::ExitCode::FAILURE
-        }
+    let Err(e) = result else {
+        return std::process::ExitCode::SUCCESS;
+    };
+    if let Some(io) = e.chain().find_map(|c| c.downcast_ref::<std::io::Error>())
+        && io.kind() == std::io::ErrorKind::BrokenPipe
+        && e.chain().any(|c| c.to_string().contains("standard output"))
+    {
+        output::exit_for_stdout(io);
     }
+    let (message, status) = if e.is::<Interrupted>() {
+        (
+            "interrupted: run the same command again to continue where it stopped".to_owned(),
+            130,
+        )
+    } else {
+        (commands::explain(&e, verbose), 1)
+    };
+    if json {
+        eprintln!(
+            "{}",
+            serde_json::json!({"event": "error", "message": message})
+        );
+    } else {
+        // A progress bar may have left the cursor mid-line.
+        if std::io::IsTerminal::is_terminal(&std::io::stderr()) {
+            eprint!("\r\x1b[K");
+        }
+        eprintln!("{}{message}", if status == 130 { "" } else { "error: " });
+    }
+    std::process::ExitCode::from(status)
 }
 
 async fn run(cli: Cli) -> anyhow::Result<()> {
@@ -319,10 +369,21 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
 fn storage(args: &ServeArgs) -> anyhow::Result<Storage> {
     let data_dir = match &args.data_dir {
         Some(d) => d.clone(),
-        None => dirs::data_dir()
-            .context("no platform data directory; pass --data-dir")?
-            .join("glacier")
-            .join("server"),
+        None => {
+            // The store the command line uses with nothing configured: what `glacier upload`
+            // put there, `glacier serve` serves.
+            let dir = target::default_local_store()?;
+            if let Some(old) = dir.parent().map(|p| p.join("server"))
+                && old.join("metadata.sqlite").exists()
+            {
+                tracing::warn!(
+                    old = %old.display(),
+                    "the default data directory is now the command line's local store; pass --data-dir {} to serve the old one",
+                    old.display()
+                );
+            }
+            dir
+        }
     };
     let s3 = match &args.blobs {
         None => None,
@@ -389,7 +450,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     if args.print_credentials_path {
         return match &source {
             IdentitySource::Generated(path) | IdentitySource::File(path) => {
-                println!("{}", path.display());
+                output::out!("{}", path.display());
                 Ok(())
             }
             IdentitySource::Environment => anyhow::bail!(
@@ -451,8 +512,18 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         tracing::info!("shutting down: finishing requests in flight");
         signal.cancel();
     });
-    glacier_server::run(listener, state, shutdown).await?;
-    Ok(())
+    // Commands on this local store reach it through this server while it holds the store.
+    let serving = matches!(source, IdentitySource::Generated(_)) && !storage.is_shared();
+    let serving_file = target::serving_file(&storage.data_dir);
+    if serving {
+        std::fs::write(&serving_file, format!("http://{addr}\n"))
+            .with_context(|| format!("writing {}", serving_file.display()))?;
+    }
+    let served = glacier_server::run(listener, state, shutdown).await;
+    if serving {
+        let _ = std::fs::remove_file(&serving_file);
+    }
+    Ok(served?)
 }
 
 async fn wait_for_signal() {

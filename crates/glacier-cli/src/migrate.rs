@@ -72,6 +72,13 @@ impl Destination {
             Destination::S3 { url, .. } => url.clone(),
         }
     }
+
+    fn to_json(&self) -> serde_json::Value {
+        match self {
+            Destination::Glacier(t, _) => t.to_json(),
+            Destination::S3 { url, .. } => json!({"kind": "s3", "url": url}),
+        }
+    }
 }
 
 /// `s3://bucket/prefix`, with credentials and region from the AWS environment variables.
@@ -204,6 +211,7 @@ pub(crate) async fn migrate(ctx: &Ctx, args: MigrateArgs) -> anyhow::Result<()> 
         Destination::Glacier(to, conn)
     };
     let to = dst.name();
+    let to_json = dst.to_json();
     let vaults = if args.vault.is_empty() {
         src.layer2
             .list_vaults()
@@ -243,7 +251,7 @@ pub(crate) async fn migrate(ctx: &Ctx, args: MigrateArgs) -> anyhow::Result<()> 
         let mut inv = source
             .retrieve_inventory_job(InventoryRequest::default())
             .await?;
-        inv.wait(crate::commands::wait_options(), None).await?;
+        crate::commands::wait_for(ctx, &mut inv).await?;
         let mut entries = std::pin::pin!(inv.inventory().await?);
         let (mut copied, mut skipped, mut bytes) = (0u64, 0u64, 0u64);
         while let Some(e) = entries.try_next().await? {
@@ -256,7 +264,7 @@ pub(crate) async fn migrate(ctx: &Ctx, args: MigrateArgs) -> anyhow::Result<()> 
             }
             let job = retrieve_and_wait(ctx, &src, &source, &e.archive_id, None).await?;
             let temp = state_file("migrate", &e.archive_id, "data")?;
-            download_job(&job, &temp, 8, 4)
+            download_job(&job, &temp, 8 << 20, 4)
                 .await
                 .with_context(|| format!("downloading {}", e.archive_id))?;
             // download_job verified every chunk and the whole against the job's tree hash; that
@@ -284,11 +292,11 @@ pub(crate) async fn migrate(ctx: &Ctx, args: MigrateArgs) -> anyhow::Result<()> 
             bytes += e.size;
         }
         report.push(
-            json!({"vault": name, "copied": copied, "already_copied": skipped, "bytes": bytes}),
+            json!({"vault": name, "copied": copied, "already_copied": skipped, "size": bytes}),
         );
     }
     if ctx.output == Output::Json {
-        output::json(&json!({"from": from.to_string(), "to": to, "vaults": report}));
+        output::json(&json!({"from": from.to_json(), "to": to_json, "vaults": report}));
     } else {
         let rows: Vec<Vec<String>> = report
             .iter()
@@ -297,11 +305,11 @@ pub(crate) async fn migrate(ctx: &Ctx, args: MigrateArgs) -> anyhow::Result<()> 
                     r["vault"].as_str().unwrap_or_default().to_owned(),
                     r["copied"].to_string(),
                     r["already_copied"].to_string(),
-                    r["bytes"].to_string(),
+                    crate::output::human_size(r["size"].as_u64().unwrap_or(0)),
                 ]
             })
             .collect();
-        output::table(&["VAULT", "COPIED", "ALREADY COPIED", "BYTES"], &rows);
+        output::table(&["VAULT", "COPIED", "ALREADY COPIED", "SIZE"], &rows);
     }
     Ok(())
 }

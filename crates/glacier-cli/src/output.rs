@@ -7,10 +7,63 @@ use std::sync::Arc;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Output {
     Table,
     Json,
+}
+
+/// `--output`/`-o`, whose value is easily mistaken for a file name: the error points at `-O`.
+pub(crate) fn parse_output(s: &str) -> Result<Output, String> {
+    match s.to_ascii_lowercase().as_str() {
+        "table" => Ok(Output::Table),
+        "json" => Ok(Output::Json),
+        _ => Err(format!(
+            "-o/--output is the print format, table or json; to write a file use -O {s}"
+        )),
+    }
+}
+
+/// Prints a line on standard output, as `println!` does, except that a closed pipe
+/// (`glacier inventory | head -1`) ends the process quietly with 141, the status a shell gives a
+/// command SIGPIPE stopped, instead of a panic; another write error ends it with a message.
+macro_rules! out {
+    ($($arg:tt)*) => {
+        $crate::output::write_line(format_args!($($arg)*))
+    };
+}
+pub(crate) use out;
+
+pub(crate) fn write_line(line: std::fmt::Arguments<'_>) {
+    use std::io::Write;
+    let mut stdout = std::io::stdout().lock();
+    if let Err(e) = writeln!(stdout, "{line}").and_then(|()| stdout.flush()) {
+        exit_for_stdout(&e);
+    }
+}
+
+/// Ends the process for an error writing standard output.
+pub(crate) fn exit_for_stdout(e: &std::io::Error) -> ! {
+    if e.kind() == std::io::ErrorKind::BrokenPipe {
+        std::process::exit(141);
+    }
+    eprintln!("error: writing standard output: {e}");
+    std::process::exit(1);
+}
+
+/// A size for people: bytes below 1 KiB, else KiB, MiB, GiB, TiB with one decimal.
+pub(crate) fn human_size(bytes: u64) -> String {
+    const UNITS: [&str; 4] = ["KiB", "MiB", "GiB", "TiB"];
+    if bytes < 1024 {
+        return format!("{bytes} B");
+    }
+    let mut value = bytes as f64 / 1024.0;
+    let mut unit = 0;
+    while value >= 1024.0 && unit < UNITS.len() - 1 {
+        value /= 1024.0;
+        unit += 1;
+    }
+    format!("{value:.1} {}", UNITS[unit])
 }
 
 /// Prints rows under a header, columns padded to their widest cell.
@@ -27,7 +80,7 @@ pub(crate) fn table(header: &[&str], rows: &[Vec<String>]) {
             .zip(&widths)
             .map(|(c, w)| format!("{c:<w$}"))
             .collect();
-        println!("{}", padded.join("  ").trim_end());
+        out!("{}", padded.join("  ").trim_end());
     };
     line(header.iter().map(|h| h.to_string()).collect());
     for row in rows {
@@ -36,7 +89,7 @@ pub(crate) fn table(header: &[&str], rows: &[Vec<String>]) {
 }
 
 pub(crate) fn json(value: &serde_json::Value) {
-    println!("{value}");
+    out!("{value}");
 }
 
 /// Reports bytes moved for one transfer of `total` bytes (if known).
@@ -77,21 +130,36 @@ impl Lines {
 }
 
 impl Progress {
-    pub(crate) fn new(what: &str, total: Option<u64>, output: Output, quiet: bool) -> Progress {
+    /// A display of `what`; `total` bytes if known. A `pending` one draws nothing until
+    /// [`Progress::start`] gives the size (a download waits for its job first).
+    pub(crate) fn new(
+        what: &str,
+        total: Option<u64>,
+        pending: bool,
+        output: Output,
+        quiet: bool,
+    ) -> Progress {
         let mode = if quiet {
             Mode::Quiet
         } else if output == Output::Table && std::io::stderr().is_terminal() {
-            let bar = match total {
-                Some(t) => indicatif::ProgressBar::new(t),
-                None => indicatif::ProgressBar::no_length(),
+            let hidden = indicatif::ProgressDrawTarget::hidden();
+            let bar = indicatif::ProgressBar::with_draw_target(total, hidden);
+            // The bar takes what the terminal's width leaves; a narrow terminal gets a short
+            // bar and the message cut to fit, so that the line never wraps.
+            let (_, columns) = console::Term::stderr().size();
+            let template = if columns >= 100 {
+                "{msg} [{wide_bar}] {bytes}/{total_bytes} {binary_bytes_per_sec} ETA {eta}"
+            } else {
+                "{wide_msg} [{bar:10}] {bytes}/{total_bytes} {eta}"
             };
-            let style = indicatif::ProgressStyle::with_template(
-                "{msg} [{bar:30}] {bytes}/{total_bytes} {binary_bytes_per_sec} ETA {eta}",
-            )
-            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar())
-            .progress_chars("=> ");
+            let style = indicatif::ProgressStyle::with_template(template)
+                .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar())
+                .progress_chars("=> ");
             bar.set_style(style);
             bar.set_message(what.to_owned());
+            if !pending {
+                bar.set_draw_target(indicatif::ProgressDrawTarget::stderr());
+            }
             Mode::Bar(bar)
         } else {
             Mode::Lines(Mutex::new(Lines {
@@ -117,6 +185,9 @@ impl Progress {
             Mode::Bar(bar) => {
                 bar.set_length(total);
                 bar.set_position(0);
+                if bar.is_hidden() {
+                    bar.set_draw_target(indicatif::ProgressDrawTarget::stderr());
+                }
             }
             Mode::Lines(l) => {
                 if let Ok(mut l) = l.lock() {
@@ -174,5 +245,60 @@ impl Progress {
                 }
             }
         }
+    }
+}
+
+/// Shows that the command waits (for a job): a spinner on a terminal, else occasional lines
+/// on standard error (JSON events with `--output json`); nothing with `--quiet`.
+pub(crate) struct Spinner {
+    bar: Option<indicatif::ProgressBar>,
+    output: Output,
+    quiet: bool,
+}
+
+impl Spinner {
+    pub(crate) fn new(output: Output, quiet: bool) -> Spinner {
+        let bar =
+            (!quiet && output == Output::Table && std::io::stderr().is_terminal()).then(|| {
+                let bar = indicatif::ProgressBar::new_spinner();
+                bar.enable_steady_tick(Duration::from_millis(120));
+                bar
+            });
+        Spinner { bar, output, quiet }
+    }
+
+    /// The spinner's message.
+    pub(crate) fn set(&self, message: &str) {
+        if let Some(bar) = &self.bar {
+            bar.set_message(message.to_owned());
+        }
+    }
+
+    /// A line for a log (no terminal): `text`, or `event` with `--output json`.
+    pub(crate) fn line(&self, text: &str, event: impl FnOnce() -> serde_json::Value) {
+        if self.quiet || self.bar.is_some() {
+            return;
+        }
+        match self.output {
+            Output::Json => eprintln!("{}", event()),
+            Output::Table => eprintln!("{text}"),
+        }
+    }
+
+    pub(crate) fn finish(&self) {
+        if let Some(bar) = &self.bar {
+            bar.finish_and_clear();
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn human_sizes() {
+        assert_eq!(super::human_size(0), "0 B");
+        assert_eq!(super::human_size(1023), "1023 B");
+        assert_eq!(super::human_size(3_000_017), "2.9 MiB");
+        assert_eq!(super::human_size(8 << 30), "8.0 GiB");
     }
 }

@@ -2,7 +2,8 @@
 //! mt-aws-glacier's `mt2` format (relative path and mtime), so that a vault can be restored
 //! from its inventory alone and vaults made by mt-aws-glacier interoperate.
 
-use crate::commands::{Ctx, download_job, retrieve_and_wait, state_file};
+use crate::commands::{Ctx, data_file, download_job, fetch_inventory, retrieve_and_wait};
+use crate::output::out;
 use crate::output::{self, Output};
 use anyhow::Context;
 use base64::Engine;
@@ -72,27 +73,105 @@ struct JournalEntry {
 }
 
 fn journal_path(ctx: &Ctx, vault: &str, dir: &Path) -> anyhow::Result<PathBuf> {
-    state_file(
+    data_file(
         "sync",
         &format!("{}\n{vault}\n{}", ctx.target, dir.display()),
         "jsonl",
     )
 }
 
-fn read_journal(path: &Path) -> HashMap<String, JournalEntry> {
-    std::fs::read_to_string(path)
-        .unwrap_or_default()
-        .lines()
-        .filter_map(|l| serde_json::from_str::<JournalEntry>(l).ok())
-        .map(|e| (e.path.clone(), e))
-        .collect()
+/// The journal's entries by path (the last line of a path wins); `None` if there is none.
+fn read_journal(path: &Path) -> anyhow::Result<Option<HashMap<String, JournalEntry>>> {
+    let text = match std::fs::read_to_string(path) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(e).with_context(|| format!("reading {}", path.display())),
+    };
+    Ok(Some(
+        text.lines()
+            .filter_map(|l| serde_json::from_str::<JournalEntry>(l).ok())
+            .map(|e| (e.path.clone(), e))
+            .collect(),
+    ))
 }
 
-fn mtime_of(meta: &std::fs::Metadata) -> i64 {
-    meta.modified()
-        .ok()
-        .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
-        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(0))
+/// Without a journal, what the vault holds is read from its inventory (the mt2 descriptions
+/// carry path and mtime; the newest archive of a path wins) and written as the journal, so
+/// that nothing already there is uploaded again. A vault that does not exist holds nothing.
+async fn rebuild_journal(
+    ctx: &Ctx,
+    vault: &str,
+    path: &Path,
+) -> anyhow::Result<HashMap<String, JournalEntry>> {
+    let conn = ctx.connect().await?;
+    match conn.layer2.get_vault(vault).await {
+        Err(e) if e.code() == Some(glacier_core::ErrorCode::ResourceNotFoundException) => {
+            return Ok(HashMap::new());
+        }
+        other => other.with_context(|| format!("vault {vault}"))?,
+    };
+    if !ctx.quiet {
+        eprintln!(
+            "no sync journal for this directory and vault {vault}: reading the vault's inventory to learn what it holds"
+        );
+    }
+    let inventory = fetch_inventory(ctx, &conn, vault).await?;
+    let mut newest: HashMap<String, (String, JournalEntry)> = HashMap::new();
+    for a in inventory.archives {
+        let Some((rel, mtime)) = mt_decode(&a.description) else {
+            continue;
+        };
+        if newest
+            .get(&rel)
+            .is_none_or(|(date, _)| *date < a.creation_date)
+        {
+            let entry = JournalEntry {
+                path: rel.clone(),
+                size: a.size,
+                mtime,
+                archive_id: a.archive_id,
+            };
+            newest.insert(rel, (a.creation_date, entry));
+        }
+    }
+    let journal: HashMap<_, _> = newest.into_iter().map(|(k, (_, e))| (k, e)).collect();
+    let mut text = String::new();
+    for e in journal.values() {
+        text.push_str(&serde_json::to_string(e)?);
+        text.push('\n');
+    }
+    std::fs::write(path, text).with_context(|| format!("writing {}", path.display()))?;
+    if !ctx.quiet {
+        eprintln!(
+            "journal rebuilt from the inventory of {}: {} files",
+            inventory.inventory_date.as_deref().unwrap_or("now"),
+            journal.len()
+        );
+    }
+    Ok(journal)
+}
+
+/// Seconds since the epoch, negative before 1970 (rounded down).
+pub(crate) fn mtime_of(meta: &std::fs::Metadata) -> i64 {
+    let Ok(t) = meta.modified() else { return 0 };
+    match t.duration_since(std::time::UNIX_EPOCH) {
+        Ok(d) => i64::try_from(d.as_secs()).unwrap_or(i64::MAX),
+        Err(e) => {
+            let before = e.duration();
+            let secs = before.as_secs() + u64::from(before.subsec_nanos() > 0);
+            i64::try_from(secs).map_or(i64::MIN, |s| -s)
+        }
+    }
+}
+
+/// The time `mtime` (seconds since the epoch, negative before it) names.
+fn system_time(mtime: i64) -> std::time::SystemTime {
+    let offset = std::time::Duration::from_secs(mtime.unsigned_abs());
+    if mtime >= 0 {
+        std::time::UNIX_EPOCH + offset
+    } else {
+        std::time::UNIX_EPOCH - offset
+    }
 }
 
 fn globs(patterns: &[String]) -> anyhow::Result<Option<globset::GlobSet>> {
@@ -101,21 +180,30 @@ fn globs(patterns: &[String]) -> anyhow::Result<Option<globset::GlobSet>> {
     }
     let mut b = globset::GlobSetBuilder::new();
     for p in patterns {
-        b.add(globset::Glob::new(p).with_context(|| format!("bad pattern {p:?}"))?);
+        // A pattern also takes in what is below it: `--exclude cache` leaves out cache/….
+        let below = format!("{}/**", p.trim_end_matches('/'));
+        for glob in [p.trim_end_matches('/'), below.as_str()] {
+            b.add(globset::Glob::new(glob).with_context(|| format!("bad pattern {p:?}"))?);
+        }
     }
     Ok(Some(b.build()?))
 }
 
 #[derive(clap::Args)]
 pub(crate) struct SyncArgs {
+    /// The directory to keep in the vault.
+    #[arg(value_name = "DIR")]
     dir: PathBuf,
+    /// The vault it is kept in; made if it does not exist.
     #[arg(long)]
     vault: String,
-    /// Only files whose relative path matches one of these globs.
-    #[arg(long)]
+    /// Only files whose relative path matches one of these globs (a directory's name takes
+    /// in everything below it).
+    #[arg(long, value_name = "GLOB")]
     include: Vec<String>,
-    /// Leave out files whose relative path matches one of these globs.
-    #[arg(long)]
+    /// Leave out files whose relative path matches one of these globs (a directory's name
+    /// leaves out everything below it).
+    #[arg(long, value_name = "GLOB")]
     exclude: Vec<String>,
     /// Say what would be uploaded; upload nothing.
     #[arg(long)]
@@ -126,13 +214,35 @@ pub(crate) struct SyncArgs {
 pub(crate) async fn sync(ctx: &Ctx, args: SyncArgs) -> anyhow::Result<()> {
     let dir = std::fs::canonicalize(&args.dir)
         .with_context(|| format!("cannot read {}", args.dir.display()))?;
+    if !dir.is_dir() {
+        anyhow::bail!(
+            "{} is not a directory: sync keeps a directory in a vault (`glacier upload FILE --vault {}` uploads one file)",
+            args.dir.display(),
+            args.vault
+        );
+    }
     let (include, exclude) = (globs(&args.include)?, globs(&args.exclude)?);
     let journal_file = journal_path(ctx, &args.vault, &dir)?;
-    let journal = read_journal(&journal_file);
+    let journal = match read_journal(&journal_file)? {
+        Some(j) => j,
+        None => rebuild_journal(ctx, &args.vault, &journal_file).await?,
+    };
     let mut todo = Vec::new();
     let mut skipped = 0usize;
+    let mut symlinks = Vec::new();
     for entry in walkdir::WalkDir::new(&dir).sort_by_file_name() {
         let entry = entry.with_context(|| format!("walking {}", dir.display()))?;
+        if entry.file_type().is_symlink() {
+            let rel = entry.path().strip_prefix(&dir).unwrap_or(entry.path());
+            if !ctx.quiet {
+                eprintln!(
+                    "skipping {}: a symbolic link (links are not archived)",
+                    rel.display()
+                );
+            }
+            symlinks.push(rel.display().to_string());
+            continue;
+        }
         if !entry.file_type().is_file() {
             continue;
         }
@@ -179,8 +289,7 @@ pub(crate) async fn sync(ctx: &Ctx, args: SyncArgs) -> anyhow::Result<()> {
                 Transfer::Sent,
             )
             .await?;
-        let vault = conn.vault(&args.vault).await?;
-        std::fs::create_dir_all(journal_file.parent().unwrap_or(Path::new(".")))?;
+        let vault = conn.vault_or_create(&args.vault, ctx.quiet).await?;
         let mut log = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
@@ -210,11 +319,11 @@ pub(crate) async fn sync(ctx: &Ctx, args: SyncArgs) -> anyhow::Result<()> {
             .map(|t| json!({"path": t.0, "size": t.2}))
             .collect();
         output::json(
-            &json!({"uploaded": uploaded, "would_upload": if args.dry_run { planned } else { vec![] }, "unchanged": skipped, "dry_run": args.dry_run}),
+            &json!({"uploaded": uploaded, "would_upload": if args.dry_run { planned } else { vec![] }, "unchanged": skipped, "skipped_symlinks": symlinks, "dry_run": args.dry_run}),
         );
     } else {
         for (rel, ..) in &todo {
-            println!(
+            out!(
                 "{} {rel}",
                 if args.dry_run {
                     "would upload"
@@ -223,7 +332,7 @@ pub(crate) async fn sync(ctx: &Ctx, args: SyncArgs) -> anyhow::Result<()> {
                 }
             );
         }
-        println!(
+        out!(
             "{} file(s) {}, {skipped} unchanged",
             todo.len(),
             if args.dry_run {
@@ -238,7 +347,10 @@ pub(crate) async fn sync(ctx: &Ctx, args: SyncArgs) -> anyhow::Result<()> {
 
 #[derive(clap::Args)]
 pub(crate) struct RestoreArgs {
+    /// The directory to restore into (made if missing).
+    #[arg(value_name = "DIR")]
     dir: PathBuf,
+    /// The vault to restore from.
     #[arg(long)]
     vault: String,
     /// Say what would be restored; download nothing.
@@ -251,9 +363,8 @@ pub(crate) struct RestoreArgs {
 /// left alone.
 pub(crate) async fn restore(ctx: &Ctx, args: RestoreArgs) -> anyhow::Result<()> {
     let (progress, conn) = ctx
-        .connect_with(
+        .connect_pending(
             format!("restoring {}", args.dir.display()),
-            None,
             Transfer::Received,
         )
         .await?;
@@ -261,7 +372,7 @@ pub(crate) async fn restore(ctx: &Ctx, args: RestoreArgs) -> anyhow::Result<()> 
     let mut inv = vault
         .retrieve_inventory_job(InventoryRequest::default())
         .await?;
-    inv.wait(crate::commands::wait_options(), None).await?;
+    crate::commands::wait_for(ctx, &mut inv).await?;
     let entries: Vec<_> = inv.inventory().await?.try_collect().await?;
     let mut latest: HashMap<PathBuf, (String, i64, u64, String)> = HashMap::new();
     for e in entries {
@@ -294,11 +405,9 @@ pub(crate) async fn restore(ctx: &Ctx, args: RestoreArgs) -> anyhow::Result<()> 
                     .with_context(|| format!("creating {}", parent.display()))?;
             }
             let job = retrieve_and_wait(ctx, &conn, &vault, archive_id, None).await?;
-            download_job(&job, &target, 8, 4).await?;
+            download_job(&job, &target, 8 << 20, 4).await?;
             let file = std::fs::OpenOptions::new().write(true).open(&target)?;
-            let when = std::time::UNIX_EPOCH
-                + std::time::Duration::from_secs(u64::try_from(*mtime).unwrap_or(0));
-            file.set_modified(when)?;
+            file.set_modified(system_time(*mtime))?;
             restored.push(json!({"path": rel.display().to_string(), "archive_id": archive_id}));
         }
     }
@@ -313,7 +422,7 @@ pub(crate) async fn restore(ctx: &Ctx, args: RestoreArgs) -> anyhow::Result<()> 
         );
     } else {
         for (rel, _) in &todo {
-            println!(
+            out!(
                 "{} {}",
                 if args.dry_run {
                     "would restore"
@@ -325,7 +434,7 @@ pub(crate) async fn restore(ctx: &Ctx, args: RestoreArgs) -> anyhow::Result<()> 
         }
     }
     if todo.is_empty() && !ctx.quiet && ctx.output != Output::Json {
-        println!("nothing to restore");
+        out!("nothing to restore");
     }
     Ok(())
 }

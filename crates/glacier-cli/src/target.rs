@@ -30,6 +30,20 @@ impl std::fmt::Display for Target {
     }
 }
 
+impl Target {
+    /// The target as JSON fields: `{"kind": "endpoint", "endpoint": URL}`, `{"kind":
+    /// "aws", "region": R}`, `{"kind": "local", "path": DIR}`.
+    pub(crate) fn to_json(&self) -> serde_json::Value {
+        match self {
+            Target::Endpoint(e) => serde_json::json!({"kind": "endpoint", "endpoint": e}),
+            Target::Region(r) => serde_json::json!({"kind": "aws", "region": r}),
+            Target::Local(d) => {
+                serde_json::json!({"kind": "local", "path": d.display().to_string()})
+            }
+        }
+    }
+}
+
 /// What the user asked for on the command line and in the environment.
 pub(crate) struct Choice<'a> {
     pub(crate) endpoint: Option<&'a str>,
@@ -126,6 +140,29 @@ impl Connection {
             .await
             .with_context(|| format!("vault {name}"))
     }
+
+    /// A vault by name, made first if there is none (CreateVault is idempotent), saying so
+    /// on standard error unless `quiet`.
+    pub(crate) async fn vault_or_create(
+        &self,
+        name: &str,
+        quiet: bool,
+    ) -> anyhow::Result<glacier_client::Vault> {
+        match self.layer2.get_vault(name).await {
+            Err(e) if e.code() == Some(glacier_core::ErrorCode::ResourceNotFoundException) => {
+                let vault = self
+                    .layer2
+                    .create_vault(name)
+                    .await
+                    .with_context(|| format!("creating vault {name}"))?;
+                if !quiet {
+                    eprintln!("created vault {name}");
+                }
+                Ok(vault)
+            }
+            other => other.with_context(|| format!("vault {name}")),
+        }
+    }
 }
 
 impl Drop for Connection {
@@ -164,19 +201,49 @@ pub(crate) async fn connect(
                 .first()
                 .context("the local store has no identity")?
                 .clone();
-            let state = AppState::open_local(
-                dir,
-                Settings::new("us-east-1"),
-                ServerConfig::new(identities),
-            )
-            .await
-            .with_context(|| format!("opening the local store in {}", dir.display()))?;
-            let shutdown = CancellationToken::new();
-            tokio::spawn(Arc::clone(&state.service).run_jobs(shutdown.clone()));
             let credentials = Credentials::new(
                 identity.access_key_id.clone(),
                 identity.secret_access_key.clone(),
             );
+            let mut waiting = false;
+            let state = loop {
+                match AppState::open_local(
+                    dir,
+                    Settings::new("us-east-1"),
+                    ServerConfig::new(identities.clone()),
+                )
+                .await
+                {
+                    Err(glacier_server::OpenError::InUse(_)) => {
+                        // A `glacier serve` holding the store serves this command too.
+                        if let Some(endpoint) = serving(dir) {
+                            let layer1 = builder
+                                .endpoint(endpoint.as_str())
+                                .credentials(credentials)
+                                .build()?;
+                            return Ok(Connection {
+                                layer2: Layer2::new(layer1),
+                                shutdown: None,
+                            });
+                        }
+                        if !waiting {
+                            eprintln!(
+                                "waiting: another glacier process is using the local store in {} (a `glacier serve` given its own credentials? then pass --endpoint; Ctrl-C stops waiting)",
+                                dir.display()
+                            );
+                            waiting = true;
+                        }
+                        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+                    }
+                    other => {
+                        break other.with_context(|| {
+                            format!("opening the local store in {}", dir.display())
+                        })?;
+                    }
+                }
+            };
+            let shutdown = CancellationToken::new();
+            tokio::spawn(Arc::clone(&state.service).run_jobs(shutdown.clone()));
             let transport = Arc::new(InProcess::new(glacier_server::app(state)));
             let layer1 = builder
                 .endpoint("http://local.glacier")
@@ -189,6 +256,22 @@ pub(crate) async fn connect(
             })
         }
     }
+}
+
+/// The file in a data directory where a `glacier serve` on it (with the identity generated
+/// there) writes its URL while it runs.
+pub(crate) fn serving_file(dir: &Path) -> PathBuf {
+    dir.join("serving-at")
+}
+
+/// The URL of the `glacier serve` that holds the store in `dir`, if one says so and answers.
+fn serving(dir: &Path) -> Option<String> {
+    let url = std::fs::read_to_string(serving_file(dir)).ok()?;
+    let url = url.trim();
+    let authority = url.strip_prefix("http://")?;
+    let addr: std::net::SocketAddr = authority.trim_end_matches('/').parse().ok()?;
+    std::net::TcpStream::connect_timeout(&addr, std::time::Duration::from_secs(1)).ok()?;
+    Some(url.to_owned())
 }
 
 fn ensure_dir(dir: &Path) -> anyhow::Result<PathBuf> {

@@ -111,7 +111,7 @@ fn workflow(via: &Via<'_>, dir: &Path) -> anyhow::Result<()> {
         &["retrieve", &archive_id, "--vault", "cli", "--dry-run"],
     );
     assert_eq!(
-        (dry["bytes"].as_u64(), dry["download_requests"].as_u64()),
+        (dry["size"].as_u64(), dry["download_requests"].as_u64()),
         (Some(data.len() as u64), Some(1))
     );
     let jobs_after = json(via, &["job", "list", "--vault", "cli"])
@@ -137,7 +137,7 @@ fn workflow(via: &Via<'_>, dir: &Path) -> anyhow::Result<()> {
         ],
     );
     assert_eq!(
-        (got["bytes"].as_u64(), got["sha256_tree_hash"].as_str()),
+        (got["size"].as_u64(), got["sha256_tree_hash"].as_str()),
         (Some(data.len() as u64), Some(expected.as_str()))
     );
     assert_eq!(std::fs::read(&back)?, data);
@@ -212,8 +212,8 @@ fn workflow(via: &Via<'_>, dir: &Path) -> anyhow::Result<()> {
     );
     for id in [&archive_id, &multi_id] {
         assert_eq!(
-            json(via, &["delete", id, "--vault", "cli"])["deleted"],
-            id.as_str()
+            json(via, &["delete", id, "--vault", "cli"]),
+            serde_json::json!({"archive_id": id, "vault": "cli", "deleted": true})
         );
     }
     json(via, &["vault", "delete", "cli"]);
@@ -227,10 +227,9 @@ fn every_command_against_the_local_store() -> anyhow::Result<()> {
     let via = Via::Local(&store);
     workflow(&via, dir.path())?;
     let status = json(&via, &["status"]);
-    assert!(
-        status["target"]
-            .as_str()
-            .is_some_and(|t| t.contains("local store"))
+    assert_eq!(
+        status["target"],
+        serde_json::json!({"kind": "local", "path": store.display().to_string()})
     );
     Ok(())
 }
@@ -238,11 +237,9 @@ fn every_command_against_the_local_store() -> anyhow::Result<()> {
 #[test]
 fn every_command_against_a_server() -> anyhow::Result<()> {
     let dir = tempfile::tempdir()?;
-    let (mut server, endpoint) = common::start(&dir.path().join("data"), &[])?;
-    let result = workflow(&Via::Endpoint(&endpoint), dir.path());
-    let _ = server.kill();
-    let _ = server.wait();
-    result
+    let (server, endpoint) = common::start(&dir.path().join("data"), &[])?;
+    let _server = common::KillOnDrop(server);
+    workflow(&Via::Endpoint(&endpoint), dir.path())
 }
 
 #[test]
@@ -449,7 +446,7 @@ fn sync_and_restore_through_mt2_descriptions() -> anyhow::Result<()> {
     let purged = run(&["vault", "purge", "docs"])?;
     assert_eq!(
         (
-            purged["deleted"].as_u64(),
+            purged["archives_deleted"].as_u64(),
             purged["vault_deleted"].as_bool()
         ),
         (Some(3), Some(true))

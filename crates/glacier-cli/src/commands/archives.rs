@@ -1,6 +1,7 @@
 //! `glacier delete`, `glacier multipart list|abort` and `glacier treehash`.
 
 use super::Ctx;
+use crate::output::out;
 use crate::output::{self};
 use anyhow::Context;
 use serde_json::json;
@@ -23,9 +24,9 @@ pub(crate) async fn delete(ctx: &Ctx, args: DeleteArgs) -> anyhow::Result<()> {
         .await
         .with_context(|| format!("deleting archive {}", args.archive_id))?;
     if ctx.json() {
-        output::json(&json!({"deleted": args.archive_id, "vault": args.vault}));
+        output::json(&json!({"archive_id": args.archive_id, "vault": args.vault, "deleted": true}));
     } else {
-        println!("deleted archive {}", args.archive_id);
+        out!("deleted archive {}", args.archive_id);
     }
     Ok(())
 }
@@ -77,7 +78,7 @@ pub(crate) async fn multipart(ctx: &Ctx, cmd: MultipartCmd) -> anyhow::Result<()
                     .map(|u| {
                         vec![
                             u.multipart_upload_id.clone(),
-                            u.part_size_in_bytes.to_string(),
+                            output::human_size(u.part_size_in_bytes),
                             u.creation_date.clone(),
                             u.archive_description.clone().unwrap_or_default(),
                         ]
@@ -90,9 +91,10 @@ pub(crate) async fn multipart(ctx: &Ctx, cmd: MultipartCmd) -> anyhow::Result<()
             l1.abort_multipart_upload(&vault, &upload_id)
                 .await
                 .with_context(|| format!("aborting upload {upload_id}"))?;
-            ctx.report(json!({"aborted": upload_id}), || {
-                format!("aborted upload {upload_id}")
-            });
+            ctx.report(
+                json!({"upload_id": upload_id, "vault": vault, "aborted": true}),
+                || format!("aborted upload {upload_id}"),
+            );
         }
     }
     Ok(())
@@ -100,24 +102,60 @@ pub(crate) async fn multipart(ctx: &Ctx, cmd: MultipartCmd) -> anyhow::Result<()
 
 #[derive(clap::Args)]
 pub(crate) struct TreehashArgs {
-    #[arg(required = true)]
+    /// Files to hash; `-` reads standard input.
+    #[arg(required = true, value_name = "FILE")]
     files: Vec<PathBuf>,
 }
 
+/// The tree hash of standard input.
+async fn treehash_stdin() -> anyhow::Result<String> {
+    use tokio::io::AsyncReadExt;
+    let mut stdin = tokio::io::stdin();
+    let mut hasher = glacier_core::LeafHasher::default();
+    let mut buf = vec![0u8; 1 << 20];
+    loop {
+        let n = stdin.read(&mut buf).await?;
+        if n == 0 {
+            break;
+        }
+        hasher.update(&buf[..n]);
+    }
+    Ok(hasher.finish().tree.to_hex())
+}
+
+/// Prints each file's tree hash; a file that cannot be read is reported and the others still
+/// hashed, the exit status then a failure.
 pub(crate) async fn treehash(ctx: &Ctx, args: TreehashArgs) -> anyhow::Result<()> {
     let mut out = Vec::new();
+    let mut failed = 0usize;
     for f in &args.files {
-        let (_, tree) = glacier_client::utils::compute_hashes_from_file(f)
-            .await
-            .with_context(|| format!("cannot read {}", f.display()))?;
+        let tree = if f.as_os_str() == "-" {
+            treehash_stdin().await.context("reading standard input")
+        } else {
+            glacier_client::utils::compute_hashes_from_file(f)
+                .await
+                .map(|(_, tree)| tree)
+                .with_context(|| format!("cannot read {}", f.display()))
+        };
+        let tree = match tree {
+            Ok(t) => t,
+            Err(e) => {
+                failed += 1;
+                eprintln!("error: {e:#}");
+                continue;
+            }
+        };
         if ctx.json() {
             out.push(json!({"file": f.display().to_string(), "sha256_tree_hash": tree}));
         } else {
-            println!("{tree}  {}", f.display());
+            out!("{tree}  {}", f.display());
         }
     }
     if ctx.json() {
         output::json(&serde_json::Value::Array(out));
+    }
+    if failed > 0 {
+        anyhow::bail!("{failed} of {} files could not be hashed", args.files.len());
     }
     Ok(())
 }

@@ -1,7 +1,8 @@
 //! `glacier download JOB` and `glacier get ARCHIVE`: verified, resumable downloads.
 
 use super::retrieve::{announce, start_retrieval};
-use super::{Ctx, MIB, wait_options};
+use super::{Ctx, wait_for};
+use crate::output::out;
 use crate::output::{self};
 use crate::target::{self};
 use anyhow::{Context, bail};
@@ -16,20 +17,63 @@ pub(crate) struct DownloadArgs {
     /// Glacier ids may begin with '-'.
     #[arg(allow_hyphen_values = true)]
     job_id: String,
+    /// The vault the job belongs to.
     #[arg(long)]
     vault: String,
-    /// Where to write the output.
-    #[arg(long, short = 'O')]
+    /// The file to write (`-`: standard output); it appears only once every byte is verified.
+    #[arg(long = "out", short = 'O', value_name = "FILE")]
     out: PathBuf,
-    /// Chunk size in MiB (1, 2, 4, 8, …).
-    #[arg(long, default_value_t = 8)]
+    /// Bytes per ranged request, each verified by its tree hash: 1M, 2M, 4M, … (a bare
+    /// number is MiB).
+    #[arg(long, default_value = "8M", value_parser = crate::parse_part_size)]
     chunk_size: u64,
-    #[arg(long, default_value_t = 4)]
-    concurrency: usize,
+    /// Ranged requests in flight at once (1 to 64).
+    #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u16).range(1..=64))]
+    concurrency: u16,
+}
+
+/// Fails before anything is retrieved if the output cannot be written at `out`: a directory,
+/// a directory that does not exist, one without write permission.
+pub(crate) fn check_destination(out: &Path) -> anyhow::Result<()> {
+    if out.as_os_str() == "-" {
+        return Ok(());
+    }
+    if out.is_dir() {
+        bail!(
+            "{} is a directory: -O names the file to write, e.g. -O {}",
+            out.display(),
+            out.join("FILE").display()
+        );
+    }
+    let parent = match out.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    };
+    if !parent.is_dir() {
+        bail!(
+            "cannot write {}: {} is not a directory",
+            out.display(),
+            parent.display()
+        );
+    }
+    let partial = partial_path(out);
+    if !partial.exists() {
+        std::fs::File::create(&partial)
+            .and_then(|_| std::fs::remove_file(&partial))
+            .with_context(|| format!("cannot write {}", out.display()))?;
+    }
+    Ok(())
+}
+
+fn partial_path(out: &Path) -> PathBuf {
+    let mut partial = out.as_os_str().to_owned();
+    partial.push(".partial");
+    PathBuf::from(partial)
 }
 
 /// Downloads to `<out>.partial` (resumable: run again to continue), renamed to `out` only when
-/// every chunk and the whole verified.
+/// every chunk and the whole verified; `-` writes to standard output in order, each chunk
+/// verified before it is written (a failure there is not resumable).
 pub(crate) async fn download_job(
     job: &Job,
     out: &Path,
@@ -52,20 +96,23 @@ pub(crate) async fn download_job(
             job.status_message.clone().unwrap_or_default()
         );
     }
-    let mut partial = out.as_os_str().to_owned();
-    partial.push(".partial");
-    let partial = PathBuf::from(partial);
+    if out.as_os_str() == "-" {
+        let mut stdout = tokio::io::stdout();
+        job.download_to_writer(&mut stdout, chunk_size, true, 5)
+            .await
+            .context("downloading to standard output")?;
+        return Ok(job.output_size());
+    }
+    let partial = partial_path(out);
     let downloader = ConcurrentDownloader {
-        part_size: chunk_size * MIB,
+        part_size: chunk_size,
         concurrency,
         retries: 5,
     };
-    downloader.download(job, &partial).await.with_context(|| {
-        format!(
-            "downloading to {} (run the command again to resume)",
-            out.display()
-        )
-    })?;
+    downloader
+        .download(job, &partial)
+        .await
+        .map_err(|e| super::with_resume_hint(e, format!("downloading to {}", out.display())))?;
     std::fs::rename(&partial, out)
         .with_context(|| format!("renaming {} to {}", partial.display(), out.display()))?;
     Ok(job.output_size())
@@ -78,7 +125,7 @@ pub(crate) async fn download(ctx: &Ctx, args: DownloadArgs) -> anyhow::Result<()
         &args.vault,
         &args.out,
         args.chunk_size,
-        args.concurrency,
+        usize::from(args.concurrency),
         async |_, vault| {
             vault
                 .get_job(&job_id)
@@ -102,10 +149,14 @@ pub(super) async fn download_with<F>(
 where
     F: AsyncFnOnce(&target::Connection, &Vault) -> anyhow::Result<Job>,
 {
+    check_destination(out)?;
     let (progress, conn) = ctx
-        .connect_with(
-            format!("downloading {}", out.display()),
-            None,
+        .connect_pending(
+            if out.as_os_str() == "-" {
+                "downloading to standard output".to_owned()
+            } else {
+                format!("downloading {}", out.display())
+            },
             Transfer::Received,
         )
         .await?;
@@ -119,13 +170,18 @@ where
 }
 
 pub(super) fn report_download(ctx: &Ctx, out: &Path, bytes: u64, job: &Job) {
-    if ctx.json() {
+    if out.as_os_str() == "-" {
+        // Standard output holds the archive itself.
+        if !ctx.quiet {
+            eprintln!("{bytes} bytes written to standard output, tree hash verified");
+        }
+    } else if ctx.json() {
         output::json(
-            &json!({"file": out.display().to_string(), "bytes": bytes, "job_id": job.id,
+            &json!({"file": out.display().to_string(), "size": bytes, "job_id": job.id,
                              "archive_id": job.archive_id, "sha256_tree_hash": job.sha256_treehash}),
         );
     } else {
-        println!("{}  {} bytes, tree hash verified", out.display(), bytes);
+        out!("{}  {} bytes, tree hash verified", out.display(), bytes);
     }
 }
 
@@ -134,17 +190,22 @@ pub(crate) struct GetArgs {
     /// Glacier ids may begin with '-'.
     #[arg(allow_hyphen_values = true)]
     archive_id: String,
+    /// The vault holding the archive.
     #[arg(long)]
     vault: String,
-    #[arg(long, short = 'O')]
+    /// The file to write (`-`: standard output); it appears only once every byte is verified.
+    #[arg(long = "out", short = 'O', value_name = "FILE")]
     out: PathBuf,
     /// Expedited, Standard (the default) or Bulk, in any case.
     #[arg(long, value_parser = Tier::parse_loose)]
     tier: Option<Tier>,
-    #[arg(long, default_value_t = 8)]
+    /// Bytes per ranged request, each verified by its tree hash: 1M, 2M, 4M, … (a bare
+    /// number is MiB).
+    #[arg(long, default_value = "8M", value_parser = crate::parse_part_size)]
     chunk_size: u64,
-    #[arg(long, default_value_t = 4)]
-    concurrency: usize,
+    /// Ranged requests in flight at once (1 to 64).
+    #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u16).range(1..=64))]
+    concurrency: u16,
 }
 
 pub(crate) async fn get(ctx: &Ctx, args: GetArgs) -> anyhow::Result<()> {
@@ -155,7 +216,7 @@ pub(crate) async fn get(ctx: &Ctx, args: GetArgs) -> anyhow::Result<()> {
         &args.vault,
         &args.out,
         args.chunk_size,
-        args.concurrency,
+        usize::from(args.concurrency),
         async |conn, vault| retrieve_and_wait(ctx, conn, vault, &archive_id, tier).await,
     )
     .await
@@ -180,10 +241,7 @@ pub(crate) async fn retrieve_and_wait(
         Some(j) => j.id,
         None => start_retrieval(conn, &vault.name, archive_id, None, tier).await?,
     };
-    if !ctx.quiet && !ctx.json() {
-        eprintln!("waiting for job {job_id}");
-    }
     let mut job = vault.get_job(&job_id).await?;
-    job.wait(wait_options(), None).await?;
+    wait_for(ctx, &mut job).await?;
     Ok(job)
 }

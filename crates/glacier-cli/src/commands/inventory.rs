@@ -1,6 +1,7 @@
 //! `glacier inventory`: run an inventory job (or read the cached one), cache and print it.
 
-use super::{Ctx, state_file, wait_options};
+use super::{Ctx, state_file, wait_for};
+use crate::output::out;
 use crate::output::{self};
 use crate::target::{self};
 use anyhow::Context;
@@ -29,19 +30,19 @@ pub(crate) struct InventoryArgs {
 
 /// An inventory as cached locally.
 #[derive(serde::Serialize, serde::Deserialize)]
-pub(super) struct CachedInventory {
-    pub(super) vault: String,
-    pub(super) inventory_date: Option<String>,
-    pub(super) archives: Vec<CachedEntry>,
+pub(crate) struct CachedInventory {
+    pub(crate) vault: String,
+    pub(crate) inventory_date: Option<String>,
+    pub(crate) archives: Vec<CachedEntry>,
 }
 
 #[derive(serde::Serialize, serde::Deserialize)]
-pub(super) struct CachedEntry {
-    pub(super) archive_id: String,
-    pub(super) description: String,
-    pub(super) creation_date: String,
-    pub(super) size: u64,
-    pub(super) sha256_tree_hash: String,
+pub(crate) struct CachedEntry {
+    pub(crate) archive_id: String,
+    pub(crate) description: String,
+    pub(crate) creation_date: String,
+    pub(crate) size: u64,
+    pub(crate) sha256_tree_hash: String,
 }
 
 pub(super) fn inventory_cache(ctx: &Ctx, vault: &str) -> anyhow::Result<PathBuf> {
@@ -49,7 +50,7 @@ pub(super) fn inventory_cache(ctx: &Ctx, vault: &str) -> anyhow::Result<PathBuf>
 }
 
 /// Runs an inventory job, streams its entries and caches them with the inventory's date.
-pub(super) async fn fetch_inventory(
+pub(crate) async fn fetch_inventory(
     ctx: &Ctx,
     conn: &target::Connection,
     vault_name: &str,
@@ -58,7 +59,7 @@ pub(super) async fn fetch_inventory(
     let mut job = vault
         .retrieve_inventory_job(InventoryRequest::default())
         .await?;
-    job.wait(wait_options(), None).await?;
+    wait_for(ctx, &mut job).await?;
     let archives = job
         .inventory()
         .await?
@@ -143,17 +144,22 @@ pub(crate) async fn inventory(ctx: &Ctx, args: InventoryArgs) -> anyhow::Result<
         }
         InventoryFormat::Table => {
             if let Some(date) = &inv.inventory_date {
-                println!("inventory of {} taken {date}", inv.vault);
+                out!("inventory of {} taken {date}", inv.vault);
             }
             let rows: Vec<Vec<String>> = inv
                 .archives
                 .iter()
                 .map(|e| {
+                    // mt2 descriptions (sync's, non-ASCII names) shown as the path they hold.
+                    let description = match crate::sync::mt_decode(&e.description) {
+                        Some((path, _)) => path,
+                        None => e.description.clone(),
+                    };
                     vec![
                         e.archive_id.clone(),
-                        e.size.to_string(),
+                        output::human_size(e.size),
                         e.creation_date.clone(),
-                        e.description.clone(),
+                        description,
                     ]
                 })
                 .collect();

@@ -15,12 +15,13 @@ mod vault;
 
 pub(crate) use archives::{DeleteArgs, MultipartCmd, TreehashArgs, delete, multipart, treehash};
 pub(crate) use download::{DownloadArgs, GetArgs, download, download_job, get, retrieve_and_wait};
-pub(crate) use inventory::{InventoryArgs, inventory};
-pub(crate) use retrieve::{JobCmd, RetrieveArgs, job, retrieve, wait_options};
-pub(crate) use state::state_file;
+pub(crate) use inventory::{InventoryArgs, fetch_inventory, inventory};
+pub(crate) use retrieve::{JobCmd, RetrieveArgs, job, retrieve, wait_for};
+pub(crate) use state::{data_file, state_file};
 pub(crate) use upload::{UploadArgs, upload, upload_file};
 pub(crate) use vault::{VaultCmd, vault};
 
+use crate::output::out;
 use crate::output::{self, Output, Progress};
 use crate::target::{self, Target};
 use glacier_client::GlacierError;
@@ -41,7 +42,7 @@ pub(crate) struct Ctx {
 }
 
 impl Ctx {
-    async fn connect(&self) -> anyhow::Result<target::Connection> {
+    pub(crate) async fn connect(&self) -> anyhow::Result<target::Connection> {
         target::connect(&self.target, None, self.limit_rate).await
     }
 
@@ -53,7 +54,33 @@ impl Ctx {
         total: Option<u64>,
         direction: Transfer,
     ) -> anyhow::Result<(Arc<Progress>, target::Connection)> {
-        let progress = Arc::new(Progress::new(&what, total, self.output, self.quiet));
+        self.connect_showing(
+            Progress::new(&what, total, false, self.output, self.quiet),
+            direction,
+        )
+        .await
+    }
+
+    /// As [`Ctx::connect_with`] for a transfer whose size comes later: nothing is drawn until
+    /// [`Progress::start`].
+    pub(crate) async fn connect_pending(
+        &self,
+        what: String,
+        direction: Transfer,
+    ) -> anyhow::Result<(Arc<Progress>, target::Connection)> {
+        self.connect_showing(
+            Progress::new(&what, None, true, self.output, self.quiet),
+            direction,
+        )
+        .await
+    }
+
+    async fn connect_showing(
+        &self,
+        progress: Progress,
+        direction: Transfer,
+    ) -> anyhow::Result<(Arc<Progress>, target::Connection)> {
+        let progress = Arc::new(progress);
         let conn = target::connect(
             &self.target,
             Some(progress.callback(direction)),
@@ -72,13 +99,14 @@ impl Ctx {
         if self.json() {
             output::json(&value);
         } else {
-            println!("{}", text());
+            out!("{}", text());
         }
     }
 }
 
-/// One line saying what went wrong and, where it helps, what to do.
-pub(crate) fn explain(e: &anyhow::Error) -> String {
+/// One line saying what went wrong and, where it helps, what to do next; `verbose` keeps the
+/// whole of a long service message (a signature mismatch's canonical request).
+pub(crate) fn explain(e: &anyhow::Error, verbose: bool) -> String {
     let Some(g) = e.chain().find_map(|c| c.downcast_ref::<GlacierError>()) else {
         return format!("{e:#}");
     };
@@ -90,26 +118,93 @@ pub(crate) fn explain(e: &anyhow::Error) -> String {
     };
     match g {
         GlacierError::UnexpectedHttpResponse {
-            code: Some(ErrorCode::ResourceNotFoundException),
+            code,
+            raw_code,
             message,
             ..
         } => {
-            format!(
-                "{prefix}{message} (check the name or id; `glacier vault list` lists the vaults)"
-            )
-        }
-        GlacierError::UnexpectedHttpResponse {
-            raw_code, message, ..
-        } => {
-            format!("{prefix}{message} ({raw_code})")
+            let first = message.lines().next().unwrap_or_default().trim();
+            let shown = if verbose || first.len() == message.trim().len() {
+                message.trim().to_owned()
+            } else {
+                format!("{first} (-v shows the rest)")
+            };
+            match next_step(*code, message) {
+                Some(step) => format!("{prefix}{shown} ({raw_code}; {step})"),
+                None => format!("{prefix}{shown} ({raw_code})"),
+            }
         }
         GlacierError::Transport { source, .. } => {
             format!(
                 "{prefix}could not reach the Glacier endpoint ({source}); is the server running and the address right?"
             )
         }
-        GlacierError::Credentials(m) => format!("{prefix}{m}"),
+        GlacierError::Credentials(m) => format!(
+            "{prefix}{m} (for a `glacier serve`, `glacier serve --print-credentials-path` names the file holding its keys)"
+        ),
         other => format!("{prefix}{other}"),
+    }
+}
+
+/// What to run next after the service refused with `code` and `message`.
+fn next_step(code: Option<ErrorCode>, message: &str) -> Option<&'static str> {
+    let m = message.to_ascii_lowercase();
+    match code? {
+        ErrorCode::ResourceNotFoundException if m.starts_with("vault") => {
+            Some("`glacier vault list` lists the vaults, `glacier vault create NAME` makes one")
+        }
+        ErrorCode::ResourceNotFoundException if m.contains("job") => Some(
+            "`glacier job list --vault VAULT` lists the jobs; finished ones expire after a day",
+        ),
+        ErrorCode::ResourceNotFoundException if m.contains("upload") => {
+            Some("`glacier multipart list --vault VAULT` lists the unfinished uploads")
+        }
+        ErrorCode::ResourceNotFoundException if m.contains("archive") => {
+            Some("`glacier inventory --vault VAULT` lists the archives")
+        }
+        ErrorCode::ResourceNotFoundException => Some("check the name or id"),
+        ErrorCode::InvalidParameterValueException if m.contains("not empty") => Some(
+            "`glacier vault purge NAME` deletes its archives; the vault can go once its inventory shows none",
+        ),
+        ErrorCode::InvalidSignatureException => Some(
+            "check the secret key; for a `glacier serve`, `glacier serve --print-credentials-path` names the file holding its keys",
+        ),
+        ErrorCode::UnrecognizedClientException => Some(
+            "check the access key id; for a `glacier serve`, `glacier serve --print-credentials-path` names the file holding its keys",
+        ),
+        _ => None,
+    }
+}
+
+/// Whether running the same command again can get further after `e`: the service or the
+/// network failed (the state file of the upload or download stays); not when the input, the
+/// destination or the request itself was wrong.
+pub(crate) fn resumable(e: &anyhow::Error) -> bool {
+    e.chain()
+        .find_map(|c| c.downcast_ref::<GlacierError>())
+        .is_some_and(|g| match g {
+            GlacierError::Transport { .. }
+            | GlacierError::TreeHashDoesNotMatch { .. }
+            | GlacierError::DownloadArchive(_)
+            | GlacierError::UploadArchive(_) => true,
+            GlacierError::UnexpectedHttpResponse { status, code, .. } => {
+                *status >= 500
+                    || matches!(
+                        code,
+                        Some(ErrorCode::ThrottlingException | ErrorCode::RequestTimeoutException)
+                    )
+            }
+            _ => false,
+        })
+}
+
+/// `e` with `what` as its context, and the advice to run again when that will resume.
+pub(crate) fn with_resume_hint(e: impl Into<anyhow::Error>, what: String) -> anyhow::Error {
+    let e = e.into();
+    if resumable(&e) {
+        e.context(format!("{what} (run the command again to resume)"))
+    } else {
+        e.context(what)
     }
 }
 
@@ -117,10 +212,10 @@ pub(crate) async fn status(ctx: &Ctx) -> anyhow::Result<()> {
     let conn = ctx.connect().await?;
     let vaults = conn.layer2.list_vaults().await?;
     if ctx.json() {
-        output::json(&json!({"target": ctx.target.to_string(), "vaults": vaults.len()}));
+        output::json(&json!({"target": ctx.target.to_json(), "vaults": vaults.len()}));
     } else {
-        println!("target: {}", ctx.target);
-        println!("vaults: {}", vaults.len());
+        out!("target: {}", ctx.target);
+        out!("vaults: {}", vaults.len());
     }
     Ok(())
 }

@@ -2,11 +2,11 @@
 
 use super::inventory::{cached_size, fetch_inventory};
 use super::{Ctx, MIB};
+use crate::output::out;
 use crate::output::{self};
 use crate::target::{self};
 use anyhow::Context;
 use glacier_client::Job;
-use glacier_client::layer2::WaitOptions;
 use glacier_core::Tier;
 use glacier_core::wire::JobParameters;
 use serde_json::json;
@@ -78,10 +78,10 @@ pub(super) async fn describe_retrieval(
     let tier = args.tier.unwrap_or_default();
     if ctx.json() {
         output::json(
-            &json!({"archive_id": args.archive_id, "bytes": bytes, "tier": tier, "download_requests": requests, "chunk_size": chunk, "dry_run": true}),
+            &json!({"archive_id": args.archive_id, "size": bytes, "tier": tier, "download_requests": requests, "chunk_size": chunk, "dry_run": true}),
         );
     } else {
-        println!(
+        out!(
             "would retrieve {bytes} bytes of {} ({tier} tier) and download them in {requests} requests of up to {chunk} bytes; nothing was started",
             args.archive_id
         );
@@ -145,17 +145,19 @@ pub(super) fn job_json(j: &Job) -> serde_json::Value {
            "retrieval_byte_range": j.retrieval_byte_range, "description": j.description})
 }
 
+/// A job as a table row: the short columns first and the 92-character id last, so that a
+/// row is one id plus a little on a terminal (the archive id is in `job describe -o json`).
 pub(super) fn job_row(j: &Job) -> Vec<String> {
+    let created = j.creation_date.get(..16).unwrap_or(&j.creation_date);
     vec![
-        j.id.clone(),
-        j.action.to_string(),
         j.status_code.to_string(),
-        j.archive_id.clone().unwrap_or_else(|| "-".into()),
-        j.creation_date.clone(),
+        j.action.to_string(),
+        created.replace('T', " "),
+        j.id.clone(),
     ]
 }
 
-pub(super) const JOB_HEADER: &[&str] = &["JOB", "ACTION", "STATUS", "ARCHIVE", "CREATED"];
+pub(super) const JOB_HEADER: &[&str] = &["STATUS", "ACTION", "CREATED", "JOB"];
 
 pub(super) fn print_jobs(ctx: &Ctx, jobs: &[Job]) {
     if ctx.json() {
@@ -167,11 +169,41 @@ pub(super) fn print_jobs(ctx: &Ctx, jobs: &[Job]) {
     }
 }
 
-pub(crate) fn wait_options() -> WaitOptions {
-    WaitOptions {
-        first_delay: Duration::from_millis(100),
-        max_delay: Duration::from_secs(60),
-        ..Default::default()
+/// Waits until `job` completes, polling DescribeJob with a backoff (0.1 s doubling to a
+/// minute), and shows that it waits: a spinner with the status and the time waited on a
+/// terminal, a line a minute otherwise, `{"event": "waiting", …}` lines with `--output json`.
+pub(crate) async fn wait_for(ctx: &Ctx, job: &mut Job) -> anyhow::Result<()> {
+    let started = std::time::Instant::now();
+    let spinner = output::Spinner::new(ctx.output, ctx.quiet);
+    let mut delay = Duration::from_millis(100);
+    let mut last_line = None::<std::time::Instant>;
+    loop {
+        job.refresh()
+            .await
+            .with_context(|| format!("job {}", job.id))?;
+        if job.completed {
+            spinner.finish();
+            return Ok(());
+        }
+        let waited = started.elapsed();
+        let what = format!(
+            "waiting for job {} ({}, {} waited)",
+            job.id,
+            job.status_code,
+            humantime::format_duration(Duration::from_secs(waited.as_secs()))
+        );
+        // A line once the wait is more than a blink, then one a minute.
+        if waited >= Duration::from_secs(2)
+            && last_line.is_none_or(|t| t.elapsed() >= Duration::from_secs(60))
+        {
+            last_line = Some(std::time::Instant::now());
+            spinner.line(&what, || {
+                json!({"event": "waiting", "job_id": job.id, "status": job.status_code, "waited_seconds": waited.as_secs()})
+            });
+        }
+        spinner.set(&what);
+        tokio::time::sleep(delay).await;
+        delay = (delay * 2).min(Duration::from_secs(60));
     }
 }
 
@@ -200,7 +232,7 @@ pub(crate) async fn job(ctx: &Ctx, cmd: JobCmd) -> anyhow::Result<()> {
                 .get_job(&job_id)
                 .await
                 .with_context(|| format!("job {job_id}"))?;
-            j.wait(wait_options(), None).await?;
+            wait_for(ctx, &mut j).await?;
             if ctx.json() {
                 output::json(&job_json(&j));
             } else {

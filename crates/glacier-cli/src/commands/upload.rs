@@ -2,6 +2,7 @@
 //! standard input.
 
 use super::{Ctx, MIB, state_file};
+use crate::output::out;
 use crate::output::{self};
 use anyhow::{Context, bail};
 use glacier_client::layer1::Transfer;
@@ -12,90 +13,146 @@ use std::path::{Path, PathBuf};
 
 #[derive(clap::Args)]
 pub(crate) struct UploadArgs {
-    /// Files to upload; `-` reads standard input as one archive of unknown length.
-    #[arg(required = true)]
+    /// Files to upload, each as one archive; `-` reads standard input as one archive.
+    #[arg(required = true, value_name = "FILE")]
     files: Vec<PathBuf>,
+    /// The vault to upload to; made if it does not exist.
     #[arg(long)]
     vault: String,
-    /// The archive description [default: the file name].
+    /// The archive description [default: the file name; mt2-encoded when it is not ASCII].
     #[arg(long)]
     description: Option<String>,
-    /// Part size in MiB for multipart uploads (1, 2, 4, 8, …; raised when a file needs it)
-    /// [default: one request up to 100 MiB, else 8; 64 for standard input].
-    #[arg(long)]
+    /// Part size of multipart uploads: 1M, 2M, 4M, … 4G (a bare number is MiB; raised when a
+    /// file needs it) [default: one request up to 100 MiB, else 8M; 64M for standard input].
+    #[arg(long, value_parser = crate::parse_part_size)]
     part_size: Option<u64>,
-    /// Parts in flight at once.
-    #[arg(long, default_value_t = 4)]
-    concurrency: usize,
+    /// Parts in flight at once (1 to 64).
+    #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u16).range(1..=64))]
+    concurrency: u16,
 }
 
-/// A description from a file name, when the name is printable ASCII.
+/// A file's description: its name when that is printable ASCII (what Glacier allows), else
+/// the name and mtime in mt-aws-glacier's mt2 encoding, which keeps any name.
 pub(super) fn default_description(path: &Path) -> Option<String> {
     let name = path.file_name()?.to_str()?;
-    (name.len() <= 1024 && name.bytes().all(|b| (0x20..=0x7e).contains(&b)))
-        .then(|| name.to_owned())
+    if name.len() <= 1024 && name.bytes().all(|b| (0x20..=0x7e).contains(&b)) {
+        return Some(name.to_owned());
+    }
+    let mtime = std::fs::metadata(path)
+        .map(|m| crate::sync::mtime_of(&m))
+        .unwrap_or(0);
+    crate::sync::mt2_encode(name, mtime)
 }
 
 pub(crate) async fn upload(ctx: &Ctx, args: UploadArgs) -> anyhow::Result<()> {
     let mut results = Vec::new();
+    let mut failed = 0usize;
+    let concurrency = usize::from(args.concurrency);
     for file in &args.files {
-        let stdin = file.as_os_str() == "-";
-        let size = if stdin {
-            None
-        } else {
-            Some(
-                std::fs::metadata(file)
-                    .with_context(|| format!("cannot read {}", file.display()))?
-                    .len(),
-            )
-        };
-        let (progress, conn) = ctx
-            .connect_with(
-                format!("uploading {}", file.display()),
-                size,
-                Transfer::Sent,
-            )
-            .await?;
-        let vault = conn.vault(&args.vault).await?;
-        let description = args.description.clone().or_else(|| {
-            if stdin {
-                None
-            } else {
-                default_description(file)
+        match upload_one(ctx, &args, file, concurrency).await {
+            Ok(result) => {
+                if !ctx.json() {
+                    let id = &result["archive_id"].as_str().unwrap_or_default();
+                    if args.files.len() == 1 {
+                        out!("{id}");
+                    } else {
+                        out!("{id}  {}", file.display());
+                    }
+                }
+                results.push(result);
             }
-        });
-        let archive_id = match (stdin, size, args.part_size) {
-            (true, _, part) => {
-                let part_size = part.unwrap_or(64) * MIB;
-                let writer = vault
-                    .create_archive_writer(part_size, description.as_deref())
-                    .await?;
-                upload_stdin(writer.with_concurrency(args.concurrency)).await?
+            Err(e) if args.files.len() == 1 => return Err(e),
+            Err(e) => {
+                failed += 1;
+                let message = super::explain(&e, false);
+                if ctx.json() {
+                    eprintln!(
+                        "{}",
+                        json!({"event": "error", "file": file.display().to_string(), "message": message})
+                    );
+                } else {
+                    eprintln!("error: {message}");
+                }
             }
-            (false, Some(size), part) => {
-                upload_file(
-                    ctx,
-                    &vault,
-                    file,
-                    size,
-                    description.as_deref(),
-                    part,
-                    args.concurrency,
-                )
-                .await?
-            }
-            (false, None, _) => bail!("{}: unknown size", file.display()),
-        };
-        progress.finish();
-        results.push(json!({"file": file.display().to_string(), "archive_id": archive_id, "size": size, "vault": args.vault}));
-        if !ctx.json() {
-            println!("{archive_id}  {}", file.display());
         }
     }
     if ctx.json() {
         output::json(&serde_json::Value::Array(results));
     }
+    if failed > 0 {
+        bail!("{failed} of {} uploads failed", args.files.len());
+    }
     Ok(())
+}
+
+/// Uploads `file` (or standard input) and returns what the JSON output says of it.
+async fn upload_one(
+    ctx: &Ctx,
+    args: &UploadArgs,
+    file: &Path,
+    concurrency: usize,
+) -> anyhow::Result<serde_json::Value> {
+    let stdin = file.as_os_str() == "-";
+    let size = if stdin {
+        None
+    } else {
+        let meta =
+            std::fs::metadata(file).with_context(|| format!("cannot read {}", file.display()))?;
+        if !meta.is_file() {
+            bail!("{} is not a file", file.display());
+        }
+        Some(meta.len())
+    };
+    let (progress, conn) = ctx
+        .connect_with(
+            format!("uploading {}", file.display()),
+            size,
+            Transfer::Sent,
+        )
+        .await?;
+    let vault = conn.vault_or_create(&args.vault, ctx.quiet).await?;
+    let description = match &args.description {
+        Some(d) => Some(d.clone()),
+        None if stdin => None,
+        None => {
+            let d = default_description(file);
+            if let Some(d) = d.as_deref().filter(|d| d.starts_with("mt2 "))
+                && !ctx.quiet
+            {
+                eprintln!(
+                    "note: {} is described as {d} (mt2: the name is not ASCII; `glacier inventory` shows it decoded)",
+                    file.display()
+                );
+            }
+            d
+        }
+    };
+    let (archive_id, size) = match size {
+        None => {
+            let part_size = args.part_size.unwrap_or(64 * MIB);
+            let writer = vault
+                .create_archive_writer(part_size, description.as_deref())
+                .await?;
+            upload_stdin(&vault, writer.with_concurrency(concurrency)).await?
+        }
+        Some(size) => {
+            let id = upload_file(
+                ctx,
+                &vault,
+                file,
+                size,
+                description.as_deref(),
+                args.part_size,
+                concurrency,
+            )
+            .await?;
+            (id, size)
+        }
+    };
+    progress.finish();
+    Ok(
+        json!({"file": file.display().to_string(), "archive_id": archive_id, "size": size, "vault": args.vault}),
+    )
 }
 
 /// Uploads one file: in one request up to 100 MiB (unless a part size is asked for), else as a
@@ -106,16 +163,16 @@ pub(crate) async fn upload_file(
     file: &Path,
     size: u64,
     description: Option<&str>,
-    part_mib: Option<u64>,
+    part_size: Option<u64>,
     concurrency: usize,
 ) -> anyhow::Result<String> {
-    if part_mib.is_none() && size <= glacier_client::layer2::SINGLE_OPERATION_THRESHOLD {
+    if part_size.is_none() && size <= glacier_client::layer2::SINGLE_OPERATION_THRESHOLD {
         return vault
             .upload_archive(file, description)
             .await
             .with_context(|| format!("uploading {}", file.display()));
     }
-    let part_size = glacier_core::validate::minimum_part_size(size, part_mib.unwrap_or(8) * MIB)
+    let part_size = glacier_core::validate::minimum_part_size(size, part_size.unwrap_or(8 * MIB))
         .map_err(|e| anyhow::anyhow!("{}: {}", file.display(), e.0))?;
     upload_resumable(ctx, vault, file, size, part_size, description, concurrency).await
 }
@@ -164,10 +221,14 @@ pub(super) async fn upload_resumable(
                 let _ = std::fs::remove_file(&state);
             }
             Err(e) => {
-                return Err(anyhow::Error::new(e).context(format!(
-                    "uploading {} (run the command again to resume)",
-                    file.display()
-                )));
+                return Err(abandon_unless_resumable(
+                    vault,
+                    upload_id,
+                    &state,
+                    e,
+                    format!("uploading {}", file.display()),
+                )
+                .await);
             }
         }
     }
@@ -177,32 +238,76 @@ pub(super) async fn upload_resumable(
         .await?;
     std::fs::write(&state, &upload.upload_id)
         .with_context(|| format!("writing {}", state.display()))?;
-    let id = vault
+    match vault
         .continue_upload(
             &upload.upload_id,
             Source::File(file.to_path_buf()),
             concurrency,
         )
         .await
-        .with_context(|| {
-            format!(
-                "uploading {} (run the command again to resume)",
-                file.display()
-            )
-        })?;
-    let _ = std::fs::remove_file(&state);
-    Ok(id)
+    {
+        Ok(id) => {
+            let _ = std::fs::remove_file(&state);
+            Ok(id)
+        }
+        Err(e) => Err(abandon_unless_resumable(
+            vault,
+            &upload.upload_id,
+            &state,
+            e,
+            format!("uploading {}", file.display()),
+        )
+        .await),
+    }
 }
 
-pub(super) async fn upload_stdin(mut writer: glacier_client::Writer) -> anyhow::Result<String> {
+/// After a multipart upload failed with `e`: if running again can finish it, the upload and
+/// its state file stay and the error says to run again; else the upload is aborted, so that
+/// nothing unfinished is left behind.
+async fn abandon_unless_resumable(
+    vault: &Vault,
+    upload_id: &str,
+    state: &Path,
+    e: glacier_client::GlacierError,
+    what: String,
+) -> anyhow::Error {
+    let e = super::with_resume_hint(e, what);
+    if !super::resumable(&e) {
+        let _ = vault
+            .layer1()
+            .abort_multipart_upload(&vault.name, upload_id)
+            .await;
+        let _ = std::fs::remove_file(state);
+    }
+    e
+}
+
+/// Uploads standard input through `writer`; returns the archive id and the size. A failed
+/// upload is aborted: standard input cannot be read again to resume it.
+pub(super) async fn upload_stdin(
+    vault: &Vault,
+    mut writer: glacier_client::Writer,
+) -> anyhow::Result<(String, u64)> {
     use tokio::io::AsyncWriteExt;
     let mut stdin = tokio::io::stdin();
-    tokio::io::copy(&mut stdin, &mut writer)
-        .await
-        .context("uploading standard input")?;
-    writer.shutdown().await.context("completing the upload")?;
-    writer
-        .archive_id()
-        .map(str::to_owned)
-        .context("the upload completed without an archive id")
+    let sent = async {
+        let size = tokio::io::copy(&mut stdin, &mut writer).await?;
+        if size == 0 {
+            bail!("standard input is empty: Glacier cannot store an empty archive");
+        }
+        writer.shutdown().await.context("completing the upload")?;
+        let id = writer
+            .archive_id()
+            .map(str::to_owned)
+            .context("the upload completed without an archive id")?;
+        Ok((id, size))
+    }
+    .await;
+    if sent.is_err() {
+        let _ = vault
+            .layer1()
+            .abort_multipart_upload(&vault.name, writer.upload_id())
+            .await;
+    }
+    sent.context("uploading standard input")
 }

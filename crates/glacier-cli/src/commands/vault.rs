@@ -1,6 +1,7 @@
 //! `glacier vault create|list|describe|delete|purge`.
 
-use super::{Ctx, state_file, wait_options};
+use super::{Ctx, state_file, wait_for};
+use crate::output::out;
 use crate::output::{self};
 use anyhow::Context;
 use futures_util::TryStreamExt;
@@ -12,7 +13,11 @@ use serde_json::json;
 #[derive(clap::Subcommand)]
 pub(crate) enum VaultCmd {
     /// Create a vault (creating an existing vault is fine).
-    Create { name: String },
+    Create {
+        /// 1 to 255 letters, digits, '_', '-' and '.'.
+        #[arg(value_parser = vault_name)]
+        name: String,
+    },
     /// List the vaults.
     List,
     /// Show a vault's archive count, size and dates.
@@ -26,7 +31,20 @@ pub(crate) enum VaultCmd {
         /// Delete the archives but keep the vault.
         #[arg(long)]
         keep_vault: bool,
+        /// Say how many archives (and bytes) would be deleted; delete nothing.
+        #[arg(long)]
+        dry_run: bool,
+        /// Do not ask before deleting (it asks only when standard input is a terminal).
+        #[arg(long, short = 'y')]
+        yes: bool,
     },
+}
+
+/// A vault name as Glacier allows them, checked before any request.
+fn vault_name(s: &str) -> Result<String, String> {
+    glacier_core::validate::vault_name(s)
+        .map(|()| s.to_owned())
+        .map_err(|e| e.0)
 }
 
 pub(super) fn vault_json(v: &Vault) -> serde_json::Value {
@@ -38,7 +56,7 @@ pub(super) fn vault_row(v: &Vault) -> Vec<String> {
     vec![
         v.name.clone(),
         v.number_of_archives.to_string(),
-        v.size.to_string(),
+        output::human_size(v.size),
         v.creation_date.clone(),
         v.last_inventory_date.clone().unwrap_or_else(|| "-".into()),
     ]
@@ -58,7 +76,7 @@ pub(crate) async fn vault(ctx: &Ctx, cmd: VaultCmd) -> anyhow::Result<()> {
             if ctx.json() {
                 output::json(&vault_json(&v));
             } else {
-                println!("created vault {} ({})", v.name, v.arn);
+                out!("created vault {} ({})", v.name, v.arn);
             }
         }
         VaultCmd::List => {
@@ -85,12 +103,26 @@ pub(crate) async fn vault(ctx: &Ctx, cmd: VaultCmd) -> anyhow::Result<()> {
                 output::table(VAULT_HEADER, &[vault_row(&v)]);
             }
         }
-        VaultCmd::Purge { name, keep_vault } => purge(ctx, g, &name, keep_vault).await?,
+        VaultCmd::Purge {
+            name,
+            keep_vault,
+            dry_run,
+            yes,
+        } => {
+            let how = Purge {
+                keep_vault,
+                dry_run,
+                yes,
+            };
+            purge(ctx, g, &name, how).await?
+        }
         VaultCmd::Delete { name } => {
             g.delete_vault(&name)
                 .await
                 .with_context(|| format!("deleting vault {name}"))?;
-            ctx.report(json!({"deleted": name}), || format!("deleted vault {name}"));
+            ctx.report(json!({"vault": name, "deleted": true}), || {
+                format!("deleted vault {name}")
+            });
         }
     }
     Ok(())
@@ -99,13 +131,19 @@ pub(crate) async fn vault(ctx: &Ctx, cmd: VaultCmd) -> anyhow::Result<()> {
 /// Deletes every archive of a vault, checkpointing deleted ids in a state file so that an
 /// interrupted purge continues without asking again; deletes the vault when an inventory
 /// taken afterwards is empty.
+pub(super) struct Purge {
+    keep_vault: bool,
+    dry_run: bool,
+    yes: bool,
+}
+
 pub(super) async fn purge(
     ctx: &Ctx,
     g: &glacier_client::Layer2,
     name: &str,
-    keep_vault: bool,
+    how: Purge,
 ) -> anyhow::Result<()> {
-    use std::io::Write;
+    use std::io::{IsTerminal, Write};
     let vault = g
         .get_vault(name)
         .await
@@ -116,20 +154,53 @@ pub(super) async fn purge(
         .lines()
         .map(str::to_owned)
         .collect();
-    let mut log = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(&checkpoint)?;
     let mut deleted = 0u64;
     let mut job = vault
         .retrieve_inventory_job(InventoryRequest::default())
         .await?;
-    job.wait(wait_options(), None).await?;
-    let mut entries = std::pin::pin!(job.inventory().await?);
-    while let Some(e) = entries.try_next().await? {
-        if done.contains(&e.archive_id) {
-            continue;
+    wait_for(ctx, &mut job).await?;
+    let entries: Vec<_> = job
+        .inventory()
+        .await?
+        .try_filter(|e| std::future::ready(!done.contains(&e.archive_id)))
+        .try_collect()
+        .await?;
+    let size: u64 = entries.iter().map(|e| e.size).sum();
+    if how.dry_run {
+        ctx.report(
+            json!({"vault": name, "would_delete": entries.len(), "size": size, "dry_run": true}),
+            || {
+                format!(
+                    "would delete {} archive(s), {}, of {name}{}; nothing was deleted",
+                    entries.len(),
+                    output::human_size(size),
+                    if how.keep_vault {
+                        ""
+                    } else {
+                        ", then the vault"
+                    }
+                )
+            },
+        );
+        return Ok(());
+    }
+    if !how.yes && !entries.is_empty() && std::io::stdin().is_terminal() {
+        eprint!(
+            "delete {} archive(s), {}, of {name} for good? [y/N] ",
+            entries.len(),
+            output::human_size(size)
+        );
+        let mut answer = String::new();
+        std::io::stdin().read_line(&mut answer)?;
+        if !matches!(answer.trim(), "y" | "Y" | "yes") {
+            anyhow::bail!("not confirmed: nothing was deleted");
         }
+    }
+    let mut log = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&checkpoint)?;
+    for e in entries {
         match vault.delete_archive(&e.archive_id).await {
             Ok(()) => deleted += 1,
             // Deleted by an earlier run whose checkpoint write was lost.
@@ -146,13 +217,13 @@ pub(super) async fn purge(
     let mut again = vault
         .retrieve_inventory_job(InventoryRequest::default())
         .await?;
-    again.wait(wait_options(), None).await?;
+    wait_for(ctx, &mut again).await?;
     let left = again
         .inventory()
         .await?
         .try_fold(0u64, |n, _| async move { Ok(n + 1) })
         .await?;
-    let vault_deleted = left == 0 && !keep_vault;
+    let vault_deleted = left == 0 && !how.keep_vault;
     if vault_deleted {
         vault
             .delete()
@@ -162,7 +233,7 @@ pub(super) async fn purge(
     if left == 0 {
         let _ = std::fs::remove_file(&checkpoint);
     }
-    ctx.report(json!({"vault": name, "deleted": deleted, "remaining": left, "vault_deleted": vault_deleted}), || {
+    ctx.report(json!({"vault": name, "archives_deleted": deleted, "remaining": left, "vault_deleted": vault_deleted}), || {
         format!("deleted {deleted} archive(s) of {name}; {left} left{}", if vault_deleted { "; vault deleted" } else { "" })
     });
     Ok(())

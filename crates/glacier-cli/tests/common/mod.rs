@@ -50,3 +50,14 @@ pub(crate) fn launch(mut command: Command) -> anyhow::Result<(Child, String)> {
         .to_owned();
     Ok((child, endpoint))
 }
+
+/// A child process killed (and reaped) when this goes out of scope, a failed assertion too.
+#[allow(dead_code)] // Each test binary compiles this module; not all of them use this.
+pub(crate) struct KillOnDrop(pub(crate) Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}

@@ -1,0 +1,606 @@
+//! The CLI as people use it: the real `glacier` binary in a fresh home directory (nothing
+//! configured: the local store in `~/.local/share`, state in `~/.cache`), one test per bug
+//! a new user met, named after it.
+
+use serde_json::Value;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+mod common;
+
+/// A fresh home directory and the commands run in it.
+struct Home {
+    dir: tempfile::TempDir,
+}
+
+impl Home {
+    fn new() -> Home {
+        match tempfile::tempdir() {
+            Ok(dir) => Home { dir },
+            Err(e) => panic!("making a home directory: {e}"),
+        }
+    }
+
+    fn path(&self, rel: &str) -> PathBuf {
+        self.dir.path().join(rel)
+    }
+
+    fn write(&self, rel: &str, data: &[u8]) -> PathBuf {
+        let path = self.path(rel);
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent).unwrap_or_else(|e| panic!("mkdir: {e}"));
+        }
+        std::fs::write(&path, data).unwrap_or_else(|e| panic!("writing {path:?}: {e}"));
+        path
+    }
+
+    /// `glacier ARGS` as a user in this home would run it, in the home directory.
+    fn command(&self, args: &[&str]) -> Command {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_glacier"));
+        cmd.args(args)
+            .current_dir(self.dir.path())
+            .env("HOME", self.dir.path());
+        for var in [
+            "XDG_DATA_HOME",
+            "XDG_CACHE_HOME",
+            "XDG_CONFIG_HOME",
+            "GLACIER_STATE_DIR",
+            "GLACIER_LOCAL_STORE",
+            "GLACIER_ENDPOINT",
+            "GLACIER_PROFILE",
+            "GLACIER_CONFIG",
+            "AWS_ACCESS_KEY_ID",
+            "AWS_SECRET_ACCESS_KEY",
+            "AWS_PROFILE",
+        ] {
+            cmd.env_remove(var);
+        }
+        cmd.stdin(Stdio::null());
+        cmd
+    }
+
+    fn run(&self, args: &[&str]) -> Output {
+        self.run_with_stdin(args, None)
+    }
+
+    fn run_with_stdin(&self, args: &[&str], stdin: Option<&[u8]>) -> Output {
+        let mut cmd = self.command(args);
+        cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
+        if stdin.is_some() {
+            cmd.stdin(Stdio::piped());
+        }
+        let mut child = cmd
+            .spawn()
+            .unwrap_or_else(|e| panic!("running glacier: {e}"));
+        if let (Some(data), Some(mut pipe)) = (stdin, child.stdin.take()) {
+            pipe.write_all(data)
+                .unwrap_or_else(|e| panic!("writing stdin: {e}"));
+        }
+        child
+            .wait_with_output()
+            .unwrap_or_else(|e| panic!("waiting for glacier: {e}"))
+    }
+
+    /// Runs a command that must succeed; returns its standard output.
+    fn ok(&self, args: &[&str]) -> String {
+        let out = self.run(args);
+        assert!(
+            out.status.success(),
+            "glacier {args:?}: {}",
+            text(&out.stderr)
+        );
+        text(&out.stdout)
+    }
+
+    /// Runs a command that must succeed with `-o json`; returns what it printed.
+    fn json(&self, args: &[&str]) -> Value {
+        let mut all = args.to_vec();
+        all.extend(["-o", "json", "-q"]);
+        let out = self.ok(&all);
+        serde_json::from_str(&out).unwrap_or_else(|e| panic!("{args:?} printed {out:?}: {e}"))
+    }
+
+    /// Runs a command that must fail; returns its standard error.
+    fn fails(&self, args: &[&str]) -> String {
+        let out = self.run(args);
+        assert!(
+            !out.status.success(),
+            "glacier {args:?} succeeded: {}",
+            text(&out.stdout)
+        );
+        text(&out.stderr)
+    }
+
+    /// The number of unfinished multipart uploads in `vault`.
+    fn uploads(&self, vault: &str) -> usize {
+        self.json(&["multipart", "list", "--vault", vault])
+            .as_array()
+            .map_or(0, Vec::len)
+    }
+
+    fn jobs(&self, vault: &str) -> usize {
+        self.json(&["job", "list", "--vault", vault])
+            .as_array()
+            .map_or(0, Vec::len)
+    }
+}
+
+fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+fn data(n: usize) -> Vec<u8> {
+    (0..n).map(|i| (i % 251) as u8).collect()
+}
+
+#[test]
+fn a_closed_pipe_ends_the_command_quietly() {
+    let home = Home::new();
+    home.write("a.bin", &data(10));
+    home.ok(&["upload", "a.bin", "--vault", "v"]);
+    home.ok(&["inventory", "--vault", "v"]);
+    for args in [
+        &["inventory", "--vault", "v", "--cached"][..],
+        &["inventory", "--vault", "v", "--cached", "-o", "json"],
+        &["vault", "list"],
+    ] {
+        let mut child = home
+            .command(args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap_or_else(|e| panic!("{e}"));
+        // The reader goes away before anything is written, as `| head -c 0` does.
+        drop(child.stdout.take());
+        let out = child.wait_with_output().unwrap_or_else(|e| panic!("{e}"));
+        let stderr = text(&out.stderr);
+        assert!(
+            matches!(out.status.code(), Some(0 | 141)),
+            "{args:?}: {:?} {stderr}",
+            out.status
+        );
+        assert!(!stderr.contains("panicked"), "{args:?}: {stderr}");
+    }
+}
+
+#[test]
+fn get_to_a_dash_writes_standard_output() {
+    let home = Home::new();
+    let bytes = data(3_000_001);
+    home.write("f.bin", &bytes);
+    let id = home.ok(&["upload", "f.bin", "--vault", "v"]);
+    let out = home.run(&["get", id.trim(), "--vault", "v", "-O", "-"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(out.stdout == bytes, "standard output is not the archive");
+    assert!(!home.path("-").exists(), "a file named - was written");
+}
+
+#[test]
+fn a_failed_stdin_upload_leaves_no_multipart_upload() {
+    let home = Home::new();
+    home.ok(&["vault", "create", "v"]);
+    for _ in 0..2 {
+        let out = home.run_with_stdin(&["upload", "-", "--vault", "v"], Some(b""));
+        assert!(!out.status.success());
+        assert!(text(&out.stderr).contains("empty"), "{}", text(&out.stderr));
+    }
+    assert_eq!(home.uploads("v"), 0);
+}
+
+#[test]
+fn a_stdin_upload_reports_its_size() {
+    let home = Home::new();
+    let out = home.run_with_stdin(
+        &["upload", "-", "--vault", "v", "-o", "json", "-q"],
+        Some(&data(12_345)),
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap_or_default();
+    assert_eq!(v[0]["size"], 12_345, "{v}");
+}
+
+#[test]
+fn get_into_a_directory_is_refused_before_retrieving() {
+    let home = Home::new();
+    home.write("f.bin", &data(2_000_000));
+    let id = home.ok(&["upload", "f.bin", "--vault", "v"]);
+    std::fs::create_dir(home.path("adir")).unwrap_or_else(|e| panic!("{e}"));
+    let err = home.fails(&["get", id.trim(), "--vault", "v", "-O", "adir"]);
+    assert!(err.contains("is a directory"), "{err}");
+    let err = home.fails(&["get", id.trim(), "--vault", "v", "-O", "missing/f.bin"]);
+    assert!(err.contains("not a directory"), "{err}");
+    assert!(!home.path("adir.partial").exists());
+    assert_eq!(home.jobs("v"), 0, "a retrieval was started");
+}
+
+#[test]
+fn sync_refuses_a_file() {
+    let home = Home::new();
+    home.write("small.txt", b"hello");
+    let err = home.fails(&["sync", "small.txt", "--vault", "v"]);
+    assert!(err.contains("not a directory"), "{err}");
+    let vaults = home.json(&["vault", "list"]);
+    assert_eq!(vaults, serde_json::json!([]), "something was uploaded");
+}
+
+#[test]
+fn a_non_ascii_name_keeps_its_description() {
+    let home = Home::new();
+    home.write("ünï.txt", b"unicode");
+    let out = home.run(&["upload", "ünï.txt", "--vault", "v"]);
+    assert!(out.status.success());
+    assert!(text(&out.stderr).contains("mt2"), "{}", text(&out.stderr));
+    let inv = home.json(&["inventory", "--vault", "v"]);
+    let description = inv["archives"][0]["description"]
+        .as_str()
+        .unwrap_or_default();
+    assert!(description.starts_with("mt2 "), "{description:?}");
+    let table = home.ok(&["inventory", "--vault", "v", "--cached"]);
+    assert!(table.contains("ünï.txt"), "{table}");
+}
+
+#[test]
+fn an_mtime_before_1970_survives_sync_and_restore() {
+    let home = Home::new();
+    let file = home.write("tree/old.txt", b"from 1965");
+    let when = std::time::UNIX_EPOCH - std::time::Duration::from_secs(157_000_000);
+    std::fs::File::options()
+        .write(true)
+        .open(&file)
+        .and_then(|f| f.set_modified(when))
+        .unwrap_or_else(|e| panic!("{e}"));
+    home.ok(&["sync", "tree", "--vault", "v"]);
+    home.ok(&["restore", "back", "--vault", "v"]);
+    let restored = std::fs::metadata(home.path("back/old.txt"))
+        .and_then(|m| m.modified())
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(restored, when);
+}
+
+#[test]
+fn the_sync_journal_survives_a_removed_cache_and_is_rebuilt_from_the_inventory() {
+    let home = Home::new();
+    home.write("tree/a.txt", b"a");
+    home.write("tree/sub/b.txt", b"bb");
+    home.ok(&["sync", "tree", "--vault", "v"]);
+    std::fs::remove_dir_all(home.path(".cache")).unwrap_or_else(|e| panic!("{e}"));
+    let dry = home.json(&["sync", "tree", "--vault", "v", "--dry-run"]);
+    assert_eq!(dry["would_upload"], serde_json::json!([]), "{dry}");
+    assert_eq!(dry["unchanged"], 2);
+
+    // Without the journal at all, the inventory says what the vault holds.
+    std::fs::remove_dir_all(home.path(".local/share/glacier/sync"))
+        .unwrap_or_else(|e| panic!("{e}"));
+    let out = home.run(&["sync", "tree", "--vault", "v", "--dry-run", "-o", "json"]);
+    assert!(out.status.success());
+    assert!(
+        text(&out.stderr).contains("rebuilt"),
+        "{}",
+        text(&out.stderr)
+    );
+    let dry: Value = serde_json::from_slice(&out.stdout).unwrap_or_default();
+    assert_eq!(dry["would_upload"], serde_json::json!([]), "{dry}");
+    // A real run after the rebuild uploads only what changed.
+    home.write("tree/c.txt", b"ccc");
+    let run = home.json(&["sync", "tree", "--vault", "v"]);
+    assert_eq!(run["uploaded"].as_array().map(Vec::len), Some(1), "{run}");
+}
+
+#[test]
+fn each_not_found_error_names_its_own_next_step() {
+    let home = Home::new();
+    home.write("f.bin", b"x");
+    home.ok(&["upload", "f.bin", "--vault", "v"]);
+    let cases: [(&[&str], &str); 5] = [
+        (&["vault", "describe", "nope"], "glacier vault create"),
+        (
+            &["delete", "NOSUCHARCHIVE", "--vault", "v"],
+            "glacier inventory",
+        ),
+        (
+            &["job", "describe", "NOSUCHJOB", "--vault", "v"],
+            "glacier job list",
+        ),
+        (
+            &["multipart", "abort", "NOSUCHUPLOAD", "--vault", "v"],
+            "glacier multipart list",
+        ),
+        (&["vault", "delete", "v"], "glacier vault purge"),
+    ];
+    for (args, step) in cases {
+        let err = home.fails(args);
+        assert!(err.contains(step), "{args:?}: {err}");
+        if step != "glacier vault create" {
+            assert!(!err.contains("vault list"), "{args:?}: {err}");
+        }
+    }
+}
+
+#[test]
+fn resume_advice_only_where_a_rerun_resumes() {
+    let home = Home::new();
+    home.write("f.bin", b"x");
+    let id = home.ok(&["upload", "f.bin", "--vault", "v"]);
+    for args in [
+        &["get", id.trim(), "--vault", "v", "-O", "missing/out.bin"][..],
+        &[
+            "get",
+            id.trim(),
+            "--vault",
+            "v",
+            "-O",
+            "out.bin",
+            "--chunk-size",
+            "3",
+        ],
+        &["upload", "nonexistent.bin", "--vault", "v"],
+    ] {
+        let err = home.fails(args);
+        assert!(!err.contains("again"), "{args:?}: {err}");
+    }
+}
+
+#[test]
+fn a_wrong_secret_is_one_line() -> anyhow::Result<()> {
+    let home = Home::new();
+    let (server, endpoint) = common::start(&home.path("server"), &[])?;
+    let _server = common::KillOnDrop(server);
+    let out = home
+        .command(&["vault", "list", "--endpoint", &endpoint])
+        .env("AWS_ACCESS_KEY_ID", conformance_aws_sdk::ACCESS_KEY)
+        .env("AWS_SECRET_ACCESS_KEY", "not-the-secret")
+        .output()?;
+    let err = text(&out.stderr);
+    assert!(!out.status.success());
+    assert_eq!(err.trim().lines().count(), 1, "{err}");
+    assert!(!err.contains("Canonical"), "{err}");
+    assert!(err.contains("InvalidSignatureException"), "{err}");
+    assert!(err.contains("secret"), "{err}");
+    let verbose = home
+        .command(&["vault", "list", "--endpoint", &endpoint, "-v"])
+        .env("AWS_ACCESS_KEY_ID", conformance_aws_sdk::ACCESS_KEY)
+        .env("AWS_SECRET_ACCESS_KEY", "not-the-secret")
+        .output()?;
+    assert!(
+        text(&verbose.stderr).contains("Canonical"),
+        "-v shows it all"
+    );
+    Ok(())
+}
+
+#[test]
+fn commands_on_one_local_store_wait_for_each_other() -> anyhow::Result<()> {
+    let home = Home::new();
+    home.ok(&["vault", "create", "v"]);
+    // An upload from a pipe holds the store while its writer is slow.
+    let mut upload = home
+        .command(&["upload", "-", "--vault", "v", "-q"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()?;
+    let mut pipe = upload
+        .stdin
+        .take()
+        .ok_or_else(|| anyhow::anyhow!("no stdin"))?;
+    pipe.write_all(b"first part ")?;
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    let list = home
+        .command(&["vault", "list"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()?;
+    std::thread::sleep(std::time::Duration::from_millis(700));
+    pipe.write_all(b"and the rest")?;
+    drop(pipe);
+    let uploaded = upload.wait_with_output()?;
+    assert!(uploaded.status.success(), "{}", text(&uploaded.stderr));
+    let listed = list.wait_with_output()?;
+    assert!(listed.status.success(), "{}", text(&listed.stderr));
+    assert!(
+        text(&listed.stderr).contains("waiting"),
+        "{}",
+        text(&listed.stderr)
+    );
+    assert!(text(&listed.stdout).contains('v'));
+    Ok(())
+}
+
+#[test]
+fn glacier_serve_serves_the_local_store_and_commands_go_through_it() -> anyhow::Result<()> {
+    let home = Home::new();
+    home.write("f.bin", b"made before the server started");
+    let id = home.ok(&["upload", "f.bin", "--vault", "v"]);
+    // As a user starts it: the identity generated in the data directory.
+    let mut server = home
+        .command(&["serve", "--listen", "127.0.0.1:0"])
+        .env("GLACIER_LOG", "warn")
+        .stdout(Stdio::piped())
+        .spawn()?;
+    let stdout = server.stdout.take();
+    let _server = common::KillOnDrop(server);
+    let mut line = String::new();
+    if let Some(stdout) = stdout {
+        std::io::BufRead::read_line(&mut std::io::BufReader::new(stdout), &mut line)?;
+    }
+    let endpoint = line
+        .trim()
+        .rsplit(' ')
+        .next()
+        .unwrap_or_default()
+        .to_owned();
+    // The server serves what the command line put in the local store...
+    let keys = home.ok(&["serve", "--print-credentials-path"]);
+    assert!(!keys.trim().is_empty());
+    // ...and while it holds the store, commands on it go through the server.
+    let inv = home.json(&["inventory", "--vault", "v"]);
+    assert_eq!(inv["archives"][0]["archive_id"], id.trim(), "{inv}");
+    let status = home.json(&["vault", "describe", "v"]);
+    assert_eq!(status["archives"], 1);
+    assert!(endpoint.starts_with("http://127.0.0.1:"));
+    Ok(())
+}
+
+#[test]
+fn upload_goes_on_past_a_missing_file() {
+    let home = Home::new();
+    home.write("a", b"a");
+    home.write("b", b"b");
+    let out = home.run(&["upload", "a", "missing", "b", "--vault", "v"]);
+    assert!(!out.status.success());
+    let stdout = text(&out.stdout);
+    assert_eq!(stdout.lines().count(), 2, "{stdout}");
+    assert!(stdout.lines().any(|l| l.ends_with("  b")), "{stdout}");
+    assert!(
+        text(&out.stderr).contains("missing"),
+        "{}",
+        text(&out.stderr)
+    );
+}
+
+#[test]
+fn one_command_archives_into_a_new_vault_and_prints_just_the_id() {
+    let home = Home::new();
+    home.write("photo.raw", &data(1000));
+    let out = home.run(&["upload", "photo.raw", "--vault", "demo"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(text(&out.stderr).contains("created vault demo"));
+    let id = text(&out.stdout);
+    assert_eq!(id.trim().len(), 138, "{id:?}");
+    assert_eq!(id.lines().count(), 1);
+}
+
+#[test]
+fn dash_o_is_the_format_and_the_error_points_at_capital_o() {
+    let home = Home::new();
+    let err = home.fails(&["get", "X", "--vault", "v", "-o", "out.bin"]);
+    assert!(err.contains("-O out.bin"), "{err}");
+}
+
+#[test]
+fn sizes_take_suffixes_and_every_value_is_checked_before_any_request() {
+    let home = Home::new();
+    home.write("f.bin", &data(3_000_000));
+    let ok = home.json(&["upload", "f.bin", "--vault", "v", "--part-size", "1M"]);
+    assert_eq!(ok[0]["size"], 3_000_000);
+    for (args, says) in [
+        (
+            &["upload", "f.bin", "--vault", "v", "--part-size", "3"][..],
+            "power of two",
+        ),
+        (
+            &["upload", "f.bin", "--vault", "v", "--part-size", "0"],
+            "positive",
+        ),
+        (
+            &["upload", "f.bin", "--vault", "v", "--concurrency", "0"],
+            "concurrency",
+        ),
+        (
+            &["get", "X", "--vault", "v", "-O", "o", "--chunk-size", "3M"],
+            "power of two",
+        ),
+        (
+            &["get", "X", "--vault", "v", "-O", "o", "--tier", "fast"],
+            "tier",
+        ),
+        (&["vault", "create", ""], "vault name"),
+    ] {
+        let err = home.fails(args);
+        assert!(err.to_lowercase().contains(says), "{args:?}: {err}");
+    }
+    assert_eq!(home.jobs("v"), 0);
+    assert_eq!(home.uploads("v"), 0);
+    let out = home.run(&["get", "X", "--vault", "v", "-O", "o", "--tier", "BULK"]);
+    assert!(!text(&out.stderr).contains("tier"), "{}", text(&out.stderr));
+}
+
+#[test]
+fn errors_under_json_output_are_json() {
+    let home = Home::new();
+    let out = home.run(&["vault", "describe", "nope", "-o", "json"]);
+    assert!(!out.status.success());
+    let err: Value = serde_json::from_slice(&out.stderr).unwrap_or_default();
+    assert_eq!(err["event"], "error", "{}", text(&out.stderr));
+    assert!(err["message"].as_str().is_some_and(|m| m.contains("nope")));
+}
+
+#[test]
+fn purge_has_a_dry_run() {
+    let home = Home::new();
+    home.write("f.bin", b"x");
+    home.ok(&["upload", "f.bin", "--vault", "v"]);
+    let dry = home.json(&["vault", "purge", "v", "--dry-run"]);
+    assert_eq!(
+        (dry["would_delete"].as_u64(), dry["size"].as_u64()),
+        (Some(1), Some(1))
+    );
+    assert_eq!(home.json(&["vault", "describe", "v"])["archives"], 1);
+    let purged = home.json(&["vault", "purge", "v", "--yes"]);
+    assert_eq!(purged["archives_deleted"], 1, "{purged}");
+}
+
+#[test]
+fn treehash_reads_stdin_and_goes_on_past_a_missing_file() {
+    let home = Home::new();
+    let bytes = data(2_500_000);
+    home.write("f.bin", &bytes);
+    let expected = glacier_core::TreeHash::of(&bytes).to_hex();
+    let out = home.run_with_stdin(&["treehash", "-"], Some(&bytes));
+    assert!(
+        text(&out.stdout).starts_with(&expected),
+        "{}",
+        text(&out.stdout)
+    );
+    let out = home.run(&["treehash", "missing", "f.bin"]);
+    assert!(!out.status.success());
+    assert!(text(&out.stdout).contains(&expected));
+    assert!(text(&out.stderr).contains("missing"));
+}
+
+/// The README's quick start, run as written (but for `cargo install`: the binary under test
+/// is first on PATH) in a fresh home directory with a file to archive.
+#[test]
+fn the_readme_quick_start_works_as_written() -> anyhow::Result<()> {
+    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../README.md"))?;
+    let start = readme
+        .find("## Quick start")
+        .ok_or_else(|| anyhow::anyhow!("no quick start"))?;
+    let block = readme[start..]
+        .split("```sh\n")
+        .nth(1)
+        .and_then(|b| b.split("```").next())
+        .ok_or_else(|| anyhow::anyhow!("no sh block in the quick start"))?;
+    let script: String = block
+        .lines()
+        .filter(|l| !l.trim_start().starts_with("cargo install"))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    let home = Home::new();
+    let tar = data(5_000_000);
+    home.write("2024.tar", &tar);
+    let bin = Path::new(env!("CARGO_BIN_EXE_glacier"))
+        .parent()
+        .ok_or_else(|| anyhow::anyhow!("no bin dir"))?;
+    let path = format!(
+        "{}:{}",
+        bin.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let out = Command::new("sh")
+        .args(["-euc", &script])
+        .current_dir(home.dir.path())
+        .env("HOME", home.dir.path())
+        .env("PATH", path)
+        .env_remove("XDG_DATA_HOME")
+        .env_remove("XDG_CACHE_HOME")
+        .env_remove("GLACIER_STATE_DIR")
+        .env_remove("GLACIER_LOCAL_STORE")
+        .env_remove("GLACIER_ENDPOINT")
+        .output()?;
+    assert!(out.status.success(), "{script}\n{}", text(&out.stderr));
+    let restored = std::fs::read(home.path("2024-restored.tar"))?;
+    assert!(restored == tar, "the restored file differs");
+    Ok(())
+}
