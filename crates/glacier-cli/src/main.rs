@@ -222,6 +222,11 @@ struct ServeArgs {
     /// if none is configured) and exit.
     #[arg(long)]
     print_credentials_path: bool,
+    /// Print shell lines that point a client at this server (GLACIER_ENDPOINT from --listen,
+    /// AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY of its first identity) and exit:
+    /// `eval "$(glacier serve --print-env)"`.
+    #[arg(long)]
+    print_env: bool,
     /// Require signatures scoped to --region and the glacier service. By default any scope
     /// is accepted (boto 2 given an IP address signs for region "0", service "127").
     #[arg(long)]
@@ -230,9 +235,10 @@ struct ServeArgs {
     /// (each active capacity unit adds 3); over it, InsufficientCapacityException.
     #[arg(long, default_value_t = glacier_server::DEFAULT_EXPEDITED_RATE)]
     expedited_rate: u32,
-    /// What the FreeTier data retrieval policy allows: bytes per sliding 24 hours.
-    #[arg(long, default_value_t = glacier_server::DEFAULT_FREE_TIER_BYTES_PER_DAY)]
-    free_tier_bytes_per_day: u64,
+    /// What the FreeTier data retrieval policy allows per sliding 24 hours, e.g. 500M
+    /// [default: 10G / 30 days ≈ 341.3 MiB].
+    #[arg(long, value_parser = parse_bytes)]
+    free_tier_bytes_per_day: Option<u64>,
     /// How long a request head may take to arrive, counted from when the connection opened or
     /// its previous response was sent: also how long an idle keep-alive connection stays open.
     #[arg(long, default_value = "20s", value_parser = humantime::parse_duration)]
@@ -447,6 +453,18 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
         glacier_server::load_identities(args.credentials.as_deref(), env, dir)?
     };
+    if args.print_env {
+        let identity = identities
+            .first()
+            .context("the server has no identity to print")?;
+        output::out!("export GLACIER_ENDPOINT=http://{}", args.listen);
+        output::out!("export AWS_ACCESS_KEY_ID={}", identity.access_key_id);
+        output::out!(
+            "export AWS_SECRET_ACCESS_KEY={}",
+            identity.secret_access_key
+        );
+        return Ok(());
+    }
     if args.print_credentials_path {
         return match &source {
             IdentitySource::Generated(path) | IdentitySource::File(path) => {
@@ -477,7 +495,9 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         job_expiry: args.job_expiry,
         topics,
         expedited_rate: args.expedited_rate,
-        free_tier_bytes_per_day: args.free_tier_bytes_per_day,
+        free_tier_bytes_per_day: args
+            .free_tier_bytes_per_day
+            .unwrap_or(glacier_server::DEFAULT_FREE_TIER_BYTES_PER_DAY),
         ..Settings::new(args.region)
     };
     let config = ServerConfig {

@@ -72,6 +72,23 @@ struct JournalEntry {
     archive_id: String,
 }
 
+/// The description of the archive that lists a synced tree's empty files and directories
+/// (Glacier has no empty archives). Not mt2, so that mt-aws-glacier passes it by.
+const EMPTIES_DESCRIPTION: &str = "glacier sync: empty files and directories";
+
+/// What an empties archive holds: relative paths, sorted.
+#[derive(Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+struct Empties {
+    files: Vec<String>,
+    directories: Vec<String>,
+}
+
+impl Empties {
+    fn is_empty(&self) -> bool {
+        self.files.is_empty() && self.directories.is_empty()
+    }
+}
+
 fn journal_path(ctx: &Ctx, vault: &str, dir: &Path) -> anyhow::Result<PathBuf> {
     data_file(
         "sync",
@@ -230,6 +247,7 @@ pub(crate) async fn sync(ctx: &Ctx, args: SyncArgs) -> anyhow::Result<()> {
     let mut todo = Vec::new();
     let mut skipped = 0usize;
     let mut symlinks = Vec::new();
+    let mut empties = Empties::default();
     for entry in walkdir::WalkDir::new(&dir).sort_by_file_name() {
         let entry = entry.with_context(|| format!("walking {}", dir.display()))?;
         if entry.file_type().is_symlink() {
@@ -243,7 +261,8 @@ pub(crate) async fn sync(ctx: &Ctx, args: SyncArgs) -> anyhow::Result<()> {
             symlinks.push(rel.display().to_string());
             continue;
         }
-        if !entry.file_type().is_file() {
+        let is_dir = entry.file_type().is_dir();
+        if !(is_dir || entry.file_type().is_file()) || entry.depth() == 0 {
             continue;
         }
         let Some(rel) = entry
@@ -259,9 +278,18 @@ pub(crate) async fn sync(ctx: &Ctx, args: SyncArgs) -> anyhow::Result<()> {
             );
             continue;
         };
-        if include.as_ref().is_some_and(|g| !g.is_match(&rel))
-            || exclude.as_ref().is_some_and(|g| g.is_match(&rel))
-        {
+        if exclude.as_ref().is_some_and(|g| g.is_match(&rel)) {
+            continue;
+        }
+        if is_dir {
+            let mut inside = std::fs::read_dir(entry.path())
+                .with_context(|| format!("reading {}", entry.path().display()))?;
+            if inside.next().is_none() && include.is_none() {
+                empties.directories.push(rel);
+            }
+            continue;
+        }
+        if include.as_ref().is_some_and(|g| !g.is_match(&rel)) {
             continue;
         }
         let meta = entry.metadata()?;
@@ -274,12 +302,34 @@ pub(crate) async fn sync(ctx: &Ctx, args: SyncArgs) -> anyhow::Result<()> {
             continue;
         }
         if size == 0 {
-            eprintln!("warning: skipping {rel}: empty files cannot be archives");
+            empties.files.push(rel);
             continue;
         }
         todo.push((rel, entry.path().to_path_buf(), size, mtime));
     }
+    let empties_file = journal_file.with_extension("empties.json");
+    let recorded: Option<Empties> = std::fs::read(&empties_file)
+        .ok()
+        .and_then(|b| serde_json::from_slice(&b).ok());
+    let empties_changed = recorded
+        .as_ref()
+        .map_or(!empties.is_empty(), |r| *r != empties);
     let mut uploaded = Vec::new();
+    if !args.dry_run && empties_changed {
+        let conn = ctx.connect().await?;
+        let vault = conn.vault_or_create(&args.vault, ctx.quiet).await?;
+        let fresh = empties_file.with_extension("new");
+        std::fs::write(&fresh, serde_json::to_vec(&empties)?)
+            .with_context(|| format!("writing {}", fresh.display()))?;
+        if !empties.is_empty() {
+            vault
+                .upload_archive(&fresh, Some(EMPTIES_DESCRIPTION))
+                .await
+                .context("uploading the list of empty files and directories")?;
+        }
+        std::fs::rename(&fresh, &empties_file)
+            .with_context(|| format!("writing {}", empties_file.display()))?;
+    }
     if !args.dry_run && !todo.is_empty() {
         let total: u64 = todo.iter().map(|t| t.2).sum();
         let (progress, conn) = ctx
@@ -319,7 +369,7 @@ pub(crate) async fn sync(ctx: &Ctx, args: SyncArgs) -> anyhow::Result<()> {
             .map(|t| json!({"path": t.0, "size": t.2}))
             .collect();
         output::json(
-            &json!({"uploaded": uploaded, "would_upload": if args.dry_run { planned } else { vec![] }, "unchanged": skipped, "skipped_symlinks": symlinks, "dry_run": args.dry_run}),
+            &json!({"uploaded": uploaded, "would_upload": if args.dry_run { planned } else { vec![] }, "unchanged": skipped, "empty_files": empties.files, "empty_directories": empties.directories, "skipped_symlinks": symlinks, "dry_run": args.dry_run}),
         );
     } else {
         for (rel, ..) in &todo {
@@ -375,7 +425,17 @@ pub(crate) async fn restore(ctx: &Ctx, args: RestoreArgs) -> anyhow::Result<()> 
     crate::commands::wait_for(ctx, &mut inv).await?;
     let entries: Vec<_> = inv.inventory().await?.try_collect().await?;
     let mut latest: HashMap<PathBuf, (String, i64, u64, String)> = HashMap::new();
+    let mut empties_archive: Option<(String, String, u64)> = None;
     for e in entries {
+        if e.archive_description == EMPTIES_DESCRIPTION {
+            if empties_archive
+                .as_ref()
+                .is_none_or(|(_, d, _)| *d < e.creation_date)
+            {
+                empties_archive = Some((e.archive_id, e.creation_date, e.size));
+            }
+            continue;
+        }
         let Some((name, mtime)) = mt_decode(&e.archive_description) else {
             continue;
         };
@@ -395,7 +455,8 @@ pub(crate) async fn restore(ctx: &Ctx, args: RestoreArgs) -> anyhow::Result<()> 
         })
         .collect();
     todo.sort_by(|a, b| a.0.cmp(&b.0));
-    progress.start(todo.iter().map(|t| t.1.2).sum());
+    let empties_size = empties_archive.as_ref().map_or(0, |e| e.2);
+    progress.start(todo.iter().map(|t| t.1.2).sum::<u64>() + empties_size);
     let mut restored = Vec::new();
     if !args.dry_run {
         for (rel, (archive_id, mtime, _, _)) in &todo {
@@ -411,6 +472,12 @@ pub(crate) async fn restore(ctx: &Ctx, args: RestoreArgs) -> anyhow::Result<()> 
             restored.push(json!({"path": rel.display().to_string(), "archive_id": archive_id}));
         }
     }
+    let empties = match &empties_archive {
+        Some((archive_id, _, _)) if !args.dry_run => {
+            restore_empties(ctx, &conn, &vault, archive_id, &args.dir).await?
+        }
+        _ => Empties::default(),
+    };
     progress.finish();
     if ctx.output == Output::Json {
         let planned: Vec<_> = todo
@@ -418,7 +485,7 @@ pub(crate) async fn restore(ctx: &Ctx, args: RestoreArgs) -> anyhow::Result<()> 
             .map(|t| json!({"path": t.0.display().to_string(), "archive_id": t.1.0}))
             .collect();
         output::json(
-            &json!({"restored": restored, "would_restore": if args.dry_run { planned } else { vec![] }, "dry_run": args.dry_run}),
+            &json!({"restored": restored, "would_restore": if args.dry_run { planned } else { vec![] }, "empty_files": empties.files, "empty_directories": empties.directories, "dry_run": args.dry_run}),
         );
     } else {
         for (rel, _) in &todo {
@@ -433,10 +500,58 @@ pub(crate) async fn restore(ctx: &Ctx, args: RestoreArgs) -> anyhow::Result<()> 
             );
         }
     }
-    if todo.is_empty() && !ctx.quiet && ctx.output != Output::Json {
-        out!("nothing to restore");
+    if ctx.output != Output::Json {
+        for f in &empties.files {
+            out!("restored {f} (empty)");
+        }
+        for d in &empties.directories {
+            out!("restored {d}/ (empty directory)");
+        }
+        if todo.is_empty() && empties.is_empty() && !ctx.quiet {
+            out!("nothing to restore");
+        }
     }
     Ok(())
+}
+
+/// Makes the empty files and directories the empties archive `archive_id` lists (those not
+/// there yet; paths never leave `dir`); returns what it made.
+async fn restore_empties(
+    ctx: &Ctx,
+    conn: &crate::target::Connection,
+    vault: &glacier_client::Vault,
+    archive_id: &str,
+    dir: &Path,
+) -> anyhow::Result<Empties> {
+    let job = retrieve_and_wait(ctx, conn, vault, archive_id, None).await?;
+    let list = crate::commands::state_file("restore", archive_id, "empties.json")?;
+    download_job(&job, &list, 1 << 20, 1).await?;
+    let listed: Empties = serde_json::from_slice(&std::fs::read(&list)?)
+        .context("reading the list of empty files and directories")?;
+    let _ = std::fs::remove_file(&list);
+    let mut made = Empties::default();
+    for d in listed.directories {
+        if let Some(rel) = safe_relative(&d)
+            && !dir.join(&rel).exists()
+        {
+            std::fs::create_dir_all(dir.join(&rel))
+                .with_context(|| format!("creating {}", dir.join(&rel).display()))?;
+            made.directories.push(d);
+        }
+    }
+    for f in listed.files {
+        if let Some(rel) = safe_relative(&f)
+            && !dir.join(&rel).exists()
+        {
+            let path = dir.join(&rel);
+            if let Some(parent) = path.parent() {
+                std::fs::create_dir_all(parent)?;
+            }
+            std::fs::File::create(&path).with_context(|| format!("creating {}", path.display()))?;
+            made.files.push(f);
+        }
+    }
+    Ok(made)
 }
 
 #[cfg(test)]

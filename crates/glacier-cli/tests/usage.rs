@@ -112,6 +112,25 @@ impl Home {
         text(&out.stderr)
     }
 
+    /// `glacier serve` as a user starts it (the default data directory, the identity generated
+    /// there), until it prints its address; the process and its endpoint URL.
+    fn serve(&self) -> anyhow::Result<(common::KillOnDrop, String)> {
+        let mut child = self
+            .command(&["serve", "--listen", "127.0.0.1:0"])
+            .env("GLACIER_LOG", "warn")
+            .stdout(Stdio::piped())
+            .spawn()?;
+        let stdout = child.stdout.take();
+        let child = common::KillOnDrop(child);
+        let mut line = String::new();
+        if let Some(out) = stdout {
+            std::io::BufRead::read_line(&mut std::io::BufReader::new(out), &mut line)?;
+        }
+        let endpoint = line.trim().rsplit(' ').next().unwrap_or_default();
+        anyhow::ensure!(endpoint.starts_with("http://"), "serve printed {line:?}");
+        Ok((child, endpoint.to_owned()))
+    }
+
     /// The number of unfinished multipart uploads in `vault`.
     fn uploads(&self, vault: &str) -> usize {
         self.json(&["multipart", "list", "--vault", vault])
@@ -412,24 +431,7 @@ fn glacier_serve_serves_the_local_store_and_commands_go_through_it() -> anyhow::
     let home = Home::new();
     home.write("f.bin", b"made before the server started");
     let id = home.ok(&["upload", "f.bin", "--vault", "v"]);
-    // As a user starts it: the identity generated in the data directory.
-    let mut server = home
-        .command(&["serve", "--listen", "127.0.0.1:0"])
-        .env("GLACIER_LOG", "warn")
-        .stdout(Stdio::piped())
-        .spawn()?;
-    let stdout = server.stdout.take();
-    let _server = common::KillOnDrop(server);
-    let mut line = String::new();
-    if let Some(stdout) = stdout {
-        std::io::BufRead::read_line(&mut std::io::BufReader::new(stdout), &mut line)?;
-    }
-    let endpoint = line
-        .trim()
-        .rsplit(' ')
-        .next()
-        .unwrap_or_default()
-        .to_owned();
+    let (_server, endpoint) = home.serve()?;
     // The server serves what the command line put in the local store...
     let keys = home.ok(&["serve", "--print-credentials-path"]);
     assert!(!keys.trim().is_empty());
@@ -602,5 +604,75 @@ fn the_readme_quick_start_works_as_written() -> anyhow::Result<()> {
     assert!(out.status.success(), "{script}\n{}", text(&out.stderr));
     let restored = std::fs::read(home.path("2024-restored.tar"))?;
     assert!(restored == tar, "the restored file differs");
+    Ok(())
+}
+
+#[test]
+fn sync_keeps_empty_files_and_directories_reports_symlinks_and_excludes_whole_directories() {
+    let home = Home::new();
+    home.write("tree/a.txt", b"a");
+    home.write("tree/empty.txt", b"");
+    home.write("tree/cache/big.bin", b"not wanted");
+    std::fs::create_dir_all(home.path("tree/nothing/here")).unwrap_or_else(|e| panic!("{e}"));
+    std::os::unix::fs::symlink("a.txt", home.path("tree/link")).unwrap_or_else(|e| panic!("{e}"));
+    let out = home.run(&[
+        "sync",
+        "tree",
+        "--vault",
+        "v",
+        "--exclude",
+        "cache",
+        "-o",
+        "json",
+    ]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(text(&out.stderr).contains("link"), "{}", text(&out.stderr));
+    let run: Value = serde_json::from_slice(&out.stdout).unwrap_or_default();
+    let uploaded: Vec<&str> = run["uploaded"]
+        .as_array()
+        .map(|a| a.iter().filter_map(|u| u["path"].as_str()).collect())
+        .unwrap_or_default();
+    assert_eq!(uploaded, ["a.txt"], "{run}");
+    assert_eq!(run["skipped_symlinks"], serde_json::json!(["link"]));
+    home.ok(&["restore", "back", "--vault", "v"]);
+    assert_eq!(
+        std::fs::read(home.path("back/a.txt")).ok(),
+        Some(b"a".to_vec())
+    );
+    assert_eq!(
+        std::fs::metadata(home.path("back/empty.txt"))
+            .map(|m| m.len())
+            .ok(),
+        Some(0)
+    );
+    assert!(home.path("back/nothing/here").is_dir());
+    assert!(!home.path("back/cache").exists());
+}
+
+#[test]
+fn serve_prints_ready_to_paste_settings_for_its_clients() -> anyhow::Result<()> {
+    let home = Home::new();
+    let env = home.ok(&["serve", "--listen", "127.0.0.1:0", "--print-env"]);
+    let keys = std::fs::read_to_string(home.ok(&["serve", "--print-credentials-path"]).trim())?;
+    for line in env.lines() {
+        assert!(line.starts_with("export "), "{env}");
+    }
+    let value = |name: &str| {
+        env.lines()
+            .find_map(|l| l.strip_prefix(&format!("export {name}=")))
+            .map(str::to_owned)
+            .unwrap_or_default()
+    };
+    assert!(keys.contains(&value("AWS_ACCESS_KEY_ID")), "{env}");
+    assert!(keys.contains(&value("AWS_SECRET_ACCESS_KEY")), "{env}");
+    // The settings reach the server they describe.
+    let (_server, endpoint) = home.serve()?;
+    let out = home
+        .command(&["vault", "create", "paste"])
+        .env("GLACIER_ENDPOINT", &endpoint)
+        .env("AWS_ACCESS_KEY_ID", value("AWS_ACCESS_KEY_ID"))
+        .env("AWS_SECRET_ACCESS_KEY", value("AWS_SECRET_ACCESS_KEY"))
+        .output()?;
+    assert!(out.status.success(), "{}", text(&out.stderr));
     Ok(())
 }
