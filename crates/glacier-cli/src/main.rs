@@ -24,6 +24,12 @@ use tokio_util::sync::CancellationToken;
 struct Cli {
     #[command(subcommand)]
     command: Command,
+}
+
+/// Where a command's requests go: `--endpoint` > `--region` > `GLACIER_ENDPOINT` > the config
+/// file's profile > the local store.
+#[derive(clap::Args)]
+struct TargetArgs {
     /// A Glacier endpoint URL, e.g. http://127.0.0.1:9090 (wins over everything else).
     #[arg(long, global = true)]
     endpoint: Option<String>,
@@ -37,20 +43,85 @@ struct Cli {
     /// [default: the platform data directory, e.g. ~/.local/share/glacier/local].
     #[arg(long, global = true, env = "GLACIER_LOCAL_STORE")]
     local_store: Option<PathBuf>,
+    /// Say which target is used.
+    #[arg(long, short, global = true)]
+    verbose: bool,
+}
+
+/// How a command reports.
+#[derive(clap::Args)]
+struct PrintArgs {
     /// How results are printed: table or json (errors and progress then JSON lines on
     /// standard error). Not the output file: that is -O.
     #[arg(long, short = 'o', global = true, default_value = "table", value_parser = output::parse_output)]
     output: Output,
-    /// Say which target is used.
-    #[arg(long, short, global = true)]
-    verbose: bool,
     /// No progress output.
     #[arg(long, short, global = true)]
     quiet: bool,
+}
+
+/// For commands that move archive bytes.
+#[derive(clap::Args)]
+struct RateArgs {
     /// Cap the bandwidth of uploads and downloads, across all parts in flight: bytes per
     /// second, with an optional K, M or G suffix (powers of 1024), e.g. 10M.
     #[arg(long, global = true, value_parser = parse_bytes)]
     limit_rate: Option<u64>,
+}
+
+/// A command on a Glacier: its own arguments, where its requests go and how it reports.
+#[derive(clap::Args)]
+struct On<A: clap::Args> {
+    #[command(flatten)]
+    args: A,
+    #[command(flatten)]
+    target: TargetArgs,
+    #[command(flatten)]
+    print: PrintArgs,
+}
+
+/// A command on a Glacier that moves archive bytes: `On` and `--limit-rate`.
+#[derive(clap::Args)]
+struct Moving<A: clap::Args> {
+    #[command(flatten)]
+    on: On<A>,
+    #[command(flatten)]
+    rate: RateArgs,
+}
+
+/// A family of commands on a Glacier (`vault create`, `vault list`, …).
+#[derive(clap::Args)]
+struct Family<S: clap::Subcommand> {
+    #[command(subcommand)]
+    command: S,
+    #[command(flatten)]
+    target: TargetArgs,
+    #[command(flatten)]
+    print: PrintArgs,
+}
+
+/// `status` has no arguments of its own.
+#[derive(clap::Args)]
+struct NoArgs {}
+
+/// `treehash` reads files only.
+#[derive(clap::Args)]
+struct Printing<A: clap::Args> {
+    #[command(flatten)]
+    args: A,
+    #[command(flatten)]
+    print: PrintArgs,
+}
+
+/// `migrate` names both of its targets itself.
+#[derive(clap::Args)]
+struct Copying<A: clap::Args> {
+    #[command(flatten)]
+    args: A,
+    #[command(flatten)]
+    print: PrintArgs,
+    #[command(flatten)]
+    rate: RateArgs,
 }
 
 /// The user pressed Ctrl-C.
@@ -107,6 +178,32 @@ fn parse_part_size(s: &str) -> Result<u64, String> {
 
 #[cfg(test)]
 mod tests {
+    /// Every command, flag and argument says what it is in `--help`.
+    #[test]
+    fn every_flag_and_argument_has_help() {
+        fn walk(cmd: &clap::Command, path: &str, missing: &mut Vec<String>) {
+            if cmd.get_about().is_none() {
+                missing.push(path.to_owned());
+            }
+            for arg in cmd.get_arguments() {
+                let id = arg.get_id().as_str();
+                if !matches!(id, "help" | "version") && arg.get_help().is_none() {
+                    missing.push(format!("{path} {id}"));
+                }
+            }
+            for sub in cmd.get_subcommands() {
+                walk(sub, &format!("{path} {}", sub.get_name()), missing);
+            }
+        }
+        let mut missing = Vec::new();
+        walk(
+            &<super::Cli as clap::CommandFactory>::command(),
+            "glacier",
+            &mut missing,
+        );
+        assert!(missing.is_empty(), "without help: {missing:#?}");
+    }
+
     #[test]
     fn part_sizes() {
         assert_eq!(super::parse_part_size("8"), Ok(8 << 20));
@@ -132,42 +229,66 @@ mod tests {
 #[derive(Subcommand)]
 enum Command {
     /// Show which Glacier this command line talks to.
-    Status,
-    /// Create, list, describe and delete vaults.
-    #[command(subcommand)]
-    Vault(commands::VaultCmd),
-    /// Upload files (or standard input, `-`) as archives; prints each archive id.
-    Upload(commands::UploadArgs),
+    Status(On<NoArgs>),
+    /// Create, list, describe, delete and purge vaults.
+    Vault(Family<commands::VaultCmd>),
+    /// Upload files (or standard input, `-`) as archives; prints the archive id (with the file
+    /// name when there are several).
+    Upload(Moving<commands::UploadArgs>),
     /// Start retrieving an archive; prints the job id.
-    Retrieve(commands::RetrieveArgs),
+    Retrieve(On<commands::RetrieveArgs>),
     /// List, describe and wait for retrieval jobs.
-    #[command(subcommand)]
-    Job(commands::JobCmd),
+    Job(Family<commands::JobCmd>),
     /// Download a finished retrieval job's output, verified, to a file.
-    Download(commands::DownloadArgs),
+    Download(Moving<commands::DownloadArgs>),
     /// Retrieve an archive, wait for the job and download it: one command to get a file back.
-    Get(commands::GetArgs),
+    Get(Moving<commands::GetArgs>),
     /// Print a vault's inventory (retrieve, wait, print).
-    Inventory(commands::InventoryArgs),
+    Inventory(On<commands::InventoryArgs>),
     /// Delete an archive.
-    Delete(commands::DeleteArgs),
+    Delete(On<commands::DeleteArgs>),
     /// List and abort unfinished multipart uploads.
-    #[command(subcommand)]
-    Multipart(commands::MultipartCmd),
+    Multipart(Family<commands::MultipartCmd>),
     /// Upload new and changed files of a directory (paths and mtimes in mt2 descriptions,
-    /// compatible with mt-aws-glacier); a local journal remembers what is there.
-    Sync(sync::SyncArgs),
+    /// compatible with mt-aws-glacier); a journal remembers what is there.
+    Sync(Moving<sync::SyncArgs>),
     /// Bring back the files a vault's inventory describes (mt2/mt1 descriptions) into a directory.
-    Restore(sync::RestoreArgs),
+    Restore(Moving<sync::RestoreArgs>),
     /// Copy vaults archive by archive between two targets (Amazon Glacier, a server, the local
     /// store), every archive verified; run again to continue an interrupted migration.
-    Migrate(migrate::MigrateArgs),
-    /// Print the SHA-256 tree hash of files, as sha256sum prints hashes.
-    Treehash(commands::TreehashArgs),
+    Migrate(Copying<migrate::MigrateArgs>),
+    /// Print the SHA-256 tree hash of files (or standard input, `-`), as sha256sum prints hashes.
+    Treehash(Printing<commands::TreehashArgs>),
     /// Run a Glacier-compatible server (the 2012-06-01 REST API) on this machine.
     Serve(Box<ServeArgs>),
     /// Print a shell completion script, e.g. `glacier completions bash > /etc/bash_completion.d/glacier`.
-    Completions { shell: clap_complete::Shell },
+    Completions {
+        /// bash, elvish, fish, powershell or zsh.
+        shell: clap_complete::Shell,
+    },
+}
+
+impl Command {
+    /// How the command reports, for its errors; `None` for `serve` and `completions`.
+    fn print(&self) -> Option<&PrintArgs> {
+        Some(match self {
+            Command::Status(c) => &c.print,
+            Command::Vault(c) => &c.print,
+            Command::Job(c) => &c.print,
+            Command::Multipart(c) => &c.print,
+            Command::Retrieve(c) => &c.print,
+            Command::Inventory(c) => &c.print,
+            Command::Delete(c) => &c.print,
+            Command::Upload(c) => &c.on.print,
+            Command::Download(c) => &c.on.print,
+            Command::Get(c) => &c.on.print,
+            Command::Sync(c) => &c.on.print,
+            Command::Restore(c) => &c.on.print,
+            Command::Migrate(c) => &c.print,
+            Command::Treehash(c) => &c.print,
+            Command::Serve(_) | Command::Completions { .. } => return None,
+        })
+    }
 }
 
 #[derive(clap::Args)]
@@ -278,7 +399,12 @@ fn main() -> std::process::ExitCode {
         .with_writer(std::io::stderr)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
-    let (json, verbose) = (cli.output == Output::Json, cli.verbose);
+    let json = cli
+        .command
+        .print()
+        .is_some_and(|p| p.output == Output::Json);
+    // -v: the whole of a long service message.
+    let verbose = std::env::args().any(|a| a == "-v" || a == "--verbose");
     let result = tokio::runtime::Runtime::new()
         .context("starting the async runtime")
         .and_then(|rt| rt.block_on(run(cli)));
@@ -315,53 +441,45 @@ fn main() -> std::process::ExitCode {
 }
 
 async fn run(cli: Cli) -> anyhow::Result<()> {
-    let command = match cli.command {
-        Command::Serve(args) => return serve(*args).await,
-        Command::Completions { shell } => {
-            use clap::CommandFactory;
-            use std::io::Write;
-            // Generated into memory: the generator panics on a write error (a closed pipe).
-            let mut script = Vec::new();
-            clap_complete::generate(shell, &mut Cli::command(), "glacier", &mut script);
-            return match std::io::stdout().write_all(&script) {
-                Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
-                other => Ok(other?),
-            };
-        }
-        other => other,
-    };
-    let target = target::resolve(&target::Choice {
-        endpoint: cli.endpoint.as_deref(),
-        region: cli.region.as_deref(),
-        profile: cli.profile.as_deref(),
-        local_store: cli.local_store.as_deref(),
-    })?;
-    if cli.verbose {
-        eprintln!("using {target}");
-    }
-    let ctx = commands::Ctx {
-        target,
-        output: cli.output,
-        quiet: cli.quiet,
-        limit_rate: cli.limit_rate,
-    };
     let work = async move {
-        match command {
-            Command::Status => commands::status(&ctx).await,
-            Command::Vault(c) => commands::vault(&ctx, c).await,
-            Command::Upload(a) => commands::upload(&ctx, a).await,
-            Command::Retrieve(a) => commands::retrieve(&ctx, a).await,
-            Command::Job(c) => commands::job(&ctx, c).await,
-            Command::Download(a) => commands::download(&ctx, a).await,
-            Command::Get(a) => commands::get(&ctx, a).await,
-            Command::Inventory(a) => commands::inventory(&ctx, a).await,
-            Command::Delete(a) => commands::delete(&ctx, a).await,
-            Command::Multipart(c) => commands::multipart(&ctx, c).await,
-            Command::Treehash(a) => commands::treehash(&ctx, a).await,
-            Command::Sync(a) => sync::sync(&ctx, a).await,
-            Command::Migrate(a) => migrate::migrate(&ctx, a).await,
-            Command::Restore(a) => sync::restore(&ctx, a).await,
-            Command::Serve(_) | Command::Completions { .. } => Ok(()),
+        match cli.command {
+            Command::Serve(args) => serve(*args).await,
+            Command::Completions { shell } => {
+                use clap::CommandFactory;
+                use std::io::Write;
+                // Generated into memory: the generator panics on a write error (a closed pipe).
+                let mut script = Vec::new();
+                clap_complete::generate(shell, &mut Cli::command(), "glacier", &mut script);
+                match std::io::stdout().write_all(&script) {
+                    Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+                    other => Ok(other?),
+                }
+            }
+            Command::Status(c) => commands::status(&ctx(&c.target, &c.print, None)?).await,
+            Command::Vault(c) => commands::vault(&ctx(&c.target, &c.print, None)?, c.command).await,
+            Command::Job(c) => commands::job(&ctx(&c.target, &c.print, None)?, c.command).await,
+            Command::Multipart(c) => {
+                commands::multipart(&ctx(&c.target, &c.print, None)?, c.command).await
+            }
+            Command::Retrieve(c) => commands::retrieve(&on(&c)?, c.args).await,
+            Command::Inventory(c) => commands::inventory(&on(&c)?, c.args).await,
+            Command::Delete(c) => commands::delete(&on(&c)?, c.args).await,
+            Command::Upload(c) => commands::upload(&moving(&c)?, c.on.args).await,
+            Command::Download(c) => commands::download(&moving(&c)?, c.on.args).await,
+            Command::Get(c) => commands::get(&moving(&c)?, c.on.args).await,
+            Command::Sync(c) => sync::sync(&moving(&c)?, c.on.args).await,
+            Command::Restore(c) => sync::restore(&moving(&c)?, c.on.args).await,
+            Command::Migrate(c) => {
+                // The command's own target is the source, --from.
+                let ctx = commands::Ctx {
+                    target: migrate::source(&c.args)?,
+                    output: c.print.output,
+                    quiet: c.print.quiet,
+                    limit_rate: c.rate.limit_rate,
+                };
+                migrate::migrate(&ctx, c.args).await
+            }
+            Command::Treehash(c) => commands::treehash(c.print.output, c.args).await,
         }
     };
     // Ctrl-C stops cleanly: state files (uploads, downloads, sync, migrate) stay for a rerun.
@@ -369,6 +487,37 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         r = work => r,
         _ = tokio::signal::ctrl_c() => Err(Interrupted.into()),
     }
+}
+
+/// What a command on a Glacier knows: its target resolved, how it prints, its rate cap.
+fn ctx(
+    t: &TargetArgs,
+    print: &PrintArgs,
+    limit_rate: Option<u64>,
+) -> anyhow::Result<commands::Ctx> {
+    let target = target::resolve(&target::Choice {
+        endpoint: t.endpoint.as_deref(),
+        region: t.region.as_deref(),
+        profile: t.profile.as_deref(),
+        local_store: t.local_store.as_deref(),
+    })?;
+    if t.verbose {
+        eprintln!("using {target}");
+    }
+    Ok(commands::Ctx {
+        target,
+        output: print.output,
+        quiet: print.quiet,
+        limit_rate,
+    })
+}
+
+fn on<A: clap::Args>(c: &On<A>) -> anyhow::Result<commands::Ctx> {
+    ctx(&c.target, &c.print, None)
+}
+
+fn moving<A: clap::Args>(c: &Moving<A>) -> anyhow::Result<commands::Ctx> {
+    ctx(&c.on.target, &c.on.print, c.rate.limit_rate)
 }
 
 /// Where `glacier serve` keeps its state, from its flags.

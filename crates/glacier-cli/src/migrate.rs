@@ -166,9 +166,16 @@ async fn deliver(
     e: &glacier_client::inventory::InventoryEntry,
 ) -> anyhow::Result<String> {
     match (dst, vault) {
-        (Destination::Glacier(..), Some(vault)) => {
+        (Destination::Glacier(target, _), Some(vault)) => {
             let description = Some(e.archive_description.as_str()).filter(|d| !d.is_empty());
-            upload_file(ctx, vault, file, e.size, description, None, 4).await
+            // Resumable uploads are remembered under the destination they go to.
+            let to = Ctx {
+                target: target.clone(),
+                output: ctx.output,
+                quiet: ctx.quiet,
+                limit_rate: ctx.limit_rate,
+            };
+            upload_file(&to, vault, file, e.size, description, None, 4).await
         }
         (
             Destination::S3 {
@@ -193,8 +200,14 @@ async fn deliver(
     }
 }
 
+/// Where `migrate` copies from.
+pub(crate) fn source(args: &MigrateArgs) -> anyhow::Result<Target> {
+    parse_target(&args.from)
+}
+
+/// Copies the vaults from `ctx.target` (the source) to `args.to`.
 pub(crate) async fn migrate(ctx: &Ctx, args: MigrateArgs) -> anyhow::Result<()> {
-    let from = parse_target(&args.from)?;
+    let from = ctx.target.clone();
     let src = target::connect(&from, None, ctx.limit_rate)
         .await
         .with_context(|| format!("connecting to {from}"))?;

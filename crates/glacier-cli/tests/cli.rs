@@ -30,8 +30,7 @@ fn glacier(via: &Via<'_>, args: &[&str]) -> Output {
             .env("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent/credentials")
             .env("AWS_CONFIG_FILE", "/nonexistent/config"),
         Via::Endpoint(e) => cmd
-            .arg("--endpoint")
-            .arg(e)
+            .env("GLACIER_ENDPOINT", e)
             .env("AWS_ACCESS_KEY_ID", ACCESS_KEY)
             .env("AWS_SECRET_ACCESS_KEY", SECRET_KEY),
     };
@@ -319,7 +318,7 @@ fn bad_input_gets_one_line_and_a_failure_exit() -> anyhow::Result<()> {
             "vault nope",
         ),
         (
-            &["--endpoint", "http://127.0.0.1:9", "vault", "list"],
+            &["vault", "list", "--endpoint", "http://127.0.0.1:9"],
             "no credentials",
         ),
     ];

@@ -676,3 +676,35 @@ fn serve_prints_ready_to_paste_settings_for_its_clients() -> anyhow::Result<()> 
     assert!(out.status.success(), "{}", text(&out.stderr));
     Ok(())
 }
+
+#[test]
+fn flags_appear_only_on_commands_that_use_them() {
+    let home = Home::new();
+    home.write("f.bin", b"x");
+    for args in [
+        &["treehash", "f.bin", "--endpoint", "http://127.0.0.1:9"][..],
+        &["vault", "list", "--limit-rate", "1M"],
+        &[
+            "migrate",
+            "--from",
+            "local",
+            "--to",
+            "local:x",
+            "--region",
+            "eu-west-1",
+        ],
+    ] {
+        let err = home.fails(args);
+        assert!(err.contains("unexpected argument"), "{args:?}: {err}");
+    }
+    let serve = home.ok(&["serve", "--help"]);
+    assert!(
+        !serve.contains("--limit-rate") && !serve.contains("--local-store"),
+        "{serve}"
+    );
+    let upload = home.ok(&["upload", "--help"]);
+    assert!(
+        upload.contains("--limit-rate") && upload.contains("--endpoint"),
+        "{upload}"
+    );
+}

@@ -2,16 +2,17 @@
 
 use super::Ctx;
 use crate::output::out;
-use crate::output::{self};
+use crate::output::{self, Output};
 use anyhow::Context;
 use serde_json::json;
 use std::path::PathBuf;
 
 #[derive(clap::Args)]
 pub(crate) struct DeleteArgs {
-    /// Glacier ids may begin with '-'.
+    /// The archive's id (as `upload` prints it; it may begin with '-').
     #[arg(allow_hyphen_values = true)]
     archive_id: String,
+    /// The vault.
     #[arg(long)]
     vault: String,
 }
@@ -35,14 +36,16 @@ pub(crate) async fn delete(ctx: &Ctx, args: DeleteArgs) -> anyhow::Result<()> {
 pub(crate) enum MultipartCmd {
     /// List a vault's unfinished multipart uploads.
     List {
+        /// The vault.
         #[arg(long)]
         vault: String,
     },
     /// Abort an unfinished multipart upload.
     Abort {
-        /// Glacier ids may begin with '-'.
+        /// The upload's id (as `multipart list` prints it; it may begin with '-').
         #[arg(allow_hyphen_values = true)]
         upload_id: String,
+        /// The vault.
         #[arg(long)]
         vault: String,
     },
@@ -125,7 +128,8 @@ async fn treehash_stdin() -> anyhow::Result<String> {
 
 /// Prints each file's tree hash; a file that cannot be read is reported and the others still
 /// hashed, the exit status then a failure.
-pub(crate) async fn treehash(ctx: &Ctx, args: TreehashArgs) -> anyhow::Result<()> {
+pub(crate) async fn treehash(output: Output, args: TreehashArgs) -> anyhow::Result<()> {
+    let json = output == Output::Json;
     let mut out = Vec::new();
     let mut failed = 0usize;
     for f in &args.files {
@@ -145,13 +149,13 @@ pub(crate) async fn treehash(ctx: &Ctx, args: TreehashArgs) -> anyhow::Result<()
                 continue;
             }
         };
-        if ctx.json() {
+        if json {
             out.push(json!({"file": f.display().to_string(), "sha256_tree_hash": tree}));
         } else {
             out!("{tree}  {}", f.display());
         }
     }
-    if ctx.json() {
+    if json {
         output::json(&serde_json::Value::Array(out));
     }
     if failed > 0 {

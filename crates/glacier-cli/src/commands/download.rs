@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 
 #[derive(clap::Args)]
 pub(crate) struct DownloadArgs {
-    /// Glacier ids may begin with '-'.
+    /// The job's id (as `retrieve` prints it; it may begin with '-').
     #[arg(allow_hyphen_values = true)]
     job_id: String,
     /// The vault the job belongs to.
@@ -187,7 +187,7 @@ pub(super) fn report_download(ctx: &Ctx, out: &Path, bytes: u64, job: &Job) {
 
 #[derive(clap::Args)]
 pub(crate) struct GetArgs {
-    /// Glacier ids may begin with '-'.
+    /// The archive's id (as `upload` prints it; it may begin with '-').
     #[arg(allow_hyphen_values = true)]
     archive_id: String,
     /// The vault holding the archive.

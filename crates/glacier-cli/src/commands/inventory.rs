@@ -18,6 +18,7 @@ pub(crate) enum InventoryFormat {
 
 #[derive(clap::Args)]
 pub(crate) struct InventoryArgs {
+    /// The vault.
     #[arg(long)]
     vault: String,
     /// How to print the archives [default: as --output says].

@@ -14,9 +14,10 @@ use std::time::Duration;
 
 #[derive(clap::Args)]
 pub(crate) struct RetrieveArgs {
-    /// Glacier ids may begin with '-'.
+    /// The archive's id (as `upload` prints it; it may begin with '-').
     #[arg(allow_hyphen_values = true)]
     archive_id: String,
+    /// The vault.
     #[arg(long)]
     vault: String,
     /// Only these bytes, `first-last` (megabyte aligned).
@@ -116,22 +117,25 @@ pub(super) async fn start_retrieval(
 pub(crate) enum JobCmd {
     /// List a vault's jobs.
     List {
+        /// The vault.
         #[arg(long)]
         vault: String,
     },
     /// Show a job.
     Describe {
-        /// Glacier ids may begin with '-'.
+        /// The job's id (as `retrieve` prints it; it may begin with '-').
         #[arg(allow_hyphen_values = true)]
         job_id: String,
+        /// The vault.
         #[arg(long)]
         vault: String,
     },
     /// Wait until a job completes.
     Wait {
-        /// Glacier ids may begin with '-'.
+        /// The job's id (as `retrieve` prints it; it may begin with '-').
         #[arg(allow_hyphen_values = true)]
         job_id: String,
+        /// The vault.
         #[arg(long)]
         vault: String,
     },

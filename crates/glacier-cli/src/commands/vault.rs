@@ -21,12 +21,19 @@ pub(crate) enum VaultCmd {
     /// List the vaults.
     List,
     /// Show a vault's archive count, size and dates.
-    Describe { name: String },
+    Describe {
+        /// The vault.
+        name: String,
+    },
     /// Delete an empty vault.
-    Delete { name: String },
+    Delete {
+        /// The vault.
+        name: String,
+    },
     /// Delete every archive a (streamed) inventory lists, then the vault once an inventory
     /// comes back empty. Checkpointed: run again to continue.
     Purge {
+        /// The vault.
         name: String,
         /// Delete the archives but keep the vault.
         #[arg(long)]
