@@ -3,7 +3,8 @@
 # the screen with capture-pane while it runs and after, and checks that a bar was drawn with
 # partial progress and parts in flight, and that it finished at the full size. Then, in a
 # 60-column pane, that the bar fits the width (no wrapped line) and that Ctrl-C's message
-# starts on a line of its own; and that `get` leaves no empty "0 B/0 B" bar behind.
+# starts on a line of its own; that `get` leaves no empty "0 B/0 B" bar behind; and that
+# `vault purge` asks before deleting.
 # Usage: conformance/tty/progress.sh path/to/glacier
 set -euo pipefail
 bin=$1
@@ -75,4 +76,26 @@ grep -q 'GET-EXIT=0' <<<"$got" || { echo "FAIL: get did not succeed"; failed=1; 
 grep -q ' 0 B/0 B' <<<"$got" && { echo "FAIL: get left an empty 0 B/0 B bar"; failed=1; }
 cmp -s "$tmp/small.bin" "$tmp/back.bin" || { echo "FAIL: get did not bring the file back"; failed=1; }
 
-if [ "$failed" = 0 ]; then echo "tty: 3 passed, 0 failed"; else echo "tty: failed"; exit 1; fi
+# vault purge asks first on a terminal; "n" deletes nothing.
+"$bin" upload "$tmp/small.bin" --vault keep -q >/dev/null
+tmux -L "$sock" new-session -d -s purge -x 160 -y 12 \
+  "GLACIER_LOCAL_STORE='$tmp/store' '$bin' vault purge keep; echo PURGE-EXIT=\$?; sleep 60"
+for _ in $(seq 1 400); do
+  tmux -L "$sock" capture-pane -p -t purge | grep -q '\[y/N\]' && break
+  sleep 0.05
+done
+tmux -L "$sock" send-keys -t purge n Enter
+for _ in $(seq 1 200); do
+  tmux -L "$sock" capture-pane -p -t purge | grep -q 'PURGE-EXIT=' && break
+  sleep 0.05
+done
+purge=$(tmux -L "$sock" capture-pane -p -t purge)
+echo "--- purge screen"
+echo "$purge"
+grep -q 'delete 1 archive(s), 3.0 MiB, of keep for good? \[y/N\]' <<<"$purge" ||
+  { echo "FAIL: purge did not ask first"; failed=1; }
+grep -q 'PURGE-EXIT=1' <<<"$purge" || { echo "FAIL: a refused purge did not fail"; failed=1; }
+left=$("$bin" vault describe keep -o json | python3 -c 'import json,sys; print(json.load(sys.stdin)["archives"])')
+[ "$left" = 1 ] || { echo "FAIL: a refused purge deleted archives ($left left)"; failed=1; }
+
+if [ "$failed" = 0 ]; then echo "tty: 4 passed, 0 failed"; else echo "tty: failed"; exit 1; fi
