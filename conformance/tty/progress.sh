@@ -13,6 +13,15 @@ sock="glacier-tty-$$"
 cleanup() { tmux -L "$sock" kill-server 2>/dev/null || true; rm -rf "$tmp"; }
 trap cleanup EXIT
 
+# Waits (up to 20 s) until the screen of tmux session $1 matches the grep pattern $2.
+wait_screen() {
+  for _ in $(seq 1 400); do
+    tmux -L "$sock" capture-pane -p -t "$1" | grep -q "$2" && return 0
+    sleep 0.05
+  done
+  return 1
+}
+
 head -c $((192 * 1024 * 1024)) /dev/urandom > "$tmp/big.bin"
 export GLACIER_LOCAL_STORE="$tmp/store"
 "$bin" vault create tty > /dev/null
@@ -40,16 +49,10 @@ grep -q 'uploading .*\[=*\] 192.00 MiB/192.00 MiB' <<<"$final" || { echo "FAIL: 
 tmux -L "$sock" new-session -d -s narrow -x 60 -y 12 \
   "GLACIER_LOCAL_STORE='$tmp/store' '$bin' upload '$tmp/big.bin' --vault tty --part-size 4 --concurrency 1 --limit-rate 16M; echo NARROW-EXIT=\$?; sleep 60"
 saw_bar=no
-for _ in $(seq 1 400); do
-  if tmux -L "$sock" capture-pane -p -t narrow | grep -q 'MiB/192.00 MiB'; then saw_bar=yes; break; fi
-  sleep 0.05
-done
+wait_screen narrow 'MiB/192.00 MiB' && saw_bar=yes
 sleep 1
 tmux -L "$sock" send-keys -t narrow C-c
-for _ in $(seq 1 200); do
-  tmux -L "$sock" capture-pane -p -t narrow | grep -q 'NARROW-EXIT=' && break
-  sleep 0.05
-done
+wait_screen narrow 'NARROW-EXIT=' || true
 narrow=$(tmux -L "$sock" capture-pane -p -J -t narrow)
 echo "--- 60-column screen after Ctrl-C"
 echo "$narrow"
@@ -65,10 +68,7 @@ head -c $((3 * 1024 * 1024)) /dev/urandom > "$tmp/small.bin"
 id=$("$bin" upload "$tmp/small.bin" --vault tty -q)
 tmux -L "$sock" new-session -d -s get -x 160 -y 12 \
   "GLACIER_LOCAL_STORE='$tmp/store' '$bin' get '$id' --vault tty -O '$tmp/back.bin'; echo GET-EXIT=\$?; sleep 60"
-for _ in $(seq 1 400); do
-  tmux -L "$sock" capture-pane -p -t get | grep -q 'GET-EXIT=' && break
-  sleep 0.05
-done
+wait_screen get 'GET-EXIT=' || true
 got=$(tmux -L "$sock" capture-pane -p -t get)
 echo "--- get screen"
 echo "$got"
@@ -80,15 +80,9 @@ cmp -s "$tmp/small.bin" "$tmp/back.bin" || { echo "FAIL: get did not bring the f
 "$bin" upload "$tmp/small.bin" --vault keep -q >/dev/null
 tmux -L "$sock" new-session -d -s purge -x 160 -y 12 \
   "GLACIER_LOCAL_STORE='$tmp/store' '$bin' vault purge keep; echo PURGE-EXIT=\$?; sleep 60"
-for _ in $(seq 1 400); do
-  tmux -L "$sock" capture-pane -p -t purge | grep -q '\[y/N\]' && break
-  sleep 0.05
-done
+wait_screen purge '\[y/N\]' || true
 tmux -L "$sock" send-keys -t purge n Enter
-for _ in $(seq 1 200); do
-  tmux -L "$sock" capture-pane -p -t purge | grep -q 'PURGE-EXIT=' && break
-  sleep 0.05
-done
+wait_screen purge 'PURGE-EXIT=' || true
 purge=$(tmux -L "$sock" capture-pane -p -t purge)
 echo "--- purge screen"
 echo "$purge"

@@ -5,25 +5,25 @@
 use anyhow::Context;
 use std::path::PathBuf;
 
-/// Where the state files are kept: `$GLACIER_STATE_DIR`, else the platform cache dir.
-fn state_dir() -> anyhow::Result<PathBuf> {
+/// `$GLACIER_STATE_DIR` (everything in one place, for tests and scripts), else `glacier` in
+/// the platform directory `platform` gives (`what` names it in the error).
+fn base_dir(platform: fn() -> Option<PathBuf>, what: &str) -> anyhow::Result<PathBuf> {
     match std::env::var_os("GLACIER_STATE_DIR") {
         Some(d) => Ok(PathBuf::from(d)),
-        None => Ok(dirs::cache_dir()
-            .context("no platform cache directory; set GLACIER_STATE_DIR")?
+        None => Ok(platform()
+            .with_context(|| format!("no platform {what} directory; set GLACIER_STATE_DIR"))?
             .join("glacier")),
     }
 }
 
-/// Where the sync journals are kept: `$GLACIER_STATE_DIR`, else the platform data dir
-/// (`~/.local/share/glacier`), never a cache.
+/// Where the state files are kept: the cache dir (`~/.cache/glacier`).
+fn state_dir() -> anyhow::Result<PathBuf> {
+    base_dir(dirs::cache_dir, "cache")
+}
+
+/// Where the sync journals are kept: the data dir (`~/.local/share/glacier`), never a cache.
 fn data_dir() -> anyhow::Result<PathBuf> {
-    match std::env::var_os("GLACIER_STATE_DIR") {
-        Some(d) => Ok(PathBuf::from(d)),
-        None => Ok(dirs::data_dir()
-            .context("no platform data directory; set GLACIER_STATE_DIR")?
-            .join("glacier")),
-    }
+    base_dir(dirs::data_dir, "data")
 }
 
 /// The file of `kind` for `key` (as [`state_file`] names it) in the data dir; one left in the
