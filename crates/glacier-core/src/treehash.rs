@@ -24,11 +24,9 @@ pub type Digest = [u8; 32];
 pub struct TreeHash(pub Digest);
 
 impl TreeHash {
-    /// The tree hash of a whole in-memory buffer.
+    /// The tree hash of a whole in-memory buffer (its leaves only: no linear hash).
     pub fn of(data: &[u8]) -> TreeHash {
-        let mut hasher = TreeHasher::new();
-        hasher.update(data);
-        hasher.finish().0
+        tree_hash_of(&leaf_hashes(data, 1))
     }
 
     pub fn to_hex(&self) -> String {
@@ -93,6 +91,44 @@ impl fmt::Debug for LinearHash {
 /// Plain SHA-256 of a buffer (the "linear hash" of `x-amz-content-sha256`).
 pub fn sha256(data: &[u8]) -> Digest {
     Sha256::digest(data).into()
+}
+
+/// The leaf hashes of `data` (one per MiB; the hash of nothing for empty data), spread over
+/// up to `threads` threads: each hashes every `threads`-th leaf, so the cores share the work
+/// evenly without copying the data.
+pub fn leaf_hashes(data: &[u8], threads: usize) -> Vec<Digest> {
+    if data.is_empty() {
+        return vec![sha256(&[])];
+    }
+    let leaves: Vec<&[u8]> = data.chunks(MIB as usize).collect();
+    let threads = threads.clamp(1, leaves.len());
+    if threads == 1 {
+        return leaves.iter().map(|l| sha256(l)).collect();
+    }
+    let mut out = vec![[0u8; 32]; leaves.len()];
+    std::thread::scope(|scope| {
+        let workers: Vec<_> = (0..threads)
+            .map(|w| {
+                let leaves = &leaves;
+                scope.spawn(move || {
+                    (w..leaves.len())
+                        .step_by(threads)
+                        .map(|i| (i, sha256(leaves[i])))
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        for worker in workers {
+            // Hashing a slice does not panic; if a worker did, so does its caller.
+            let hashed = worker
+                .join()
+                .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+            for (i, d) in hashed {
+                out[i] = d;
+            }
+        }
+    });
+    out
 }
 
 /// Combines a level of hashes into the root of their tree. An empty list gives the SHA-256 of
@@ -285,6 +321,30 @@ pub fn range_tree_hash(leaves: &[Digest], start: u64, end: u64, total: u64) -> O
     let first = usize::try_from(start / MIB).ok()?;
     let last = usize::try_from(end / MIB).ok()?;
     leaves.get(first..=last).map(tree_hash_of)
+}
+
+#[cfg(test)]
+mod parallel_tests {
+    use super::*;
+
+    #[test]
+    fn parallel_leaves_match_the_incremental_hasher() {
+        for len in [0usize, 1, 1 << 20, (1 << 20) + 1, 5 * (1 << 20) + 17] {
+            let data: Vec<u8> = (0..len).map(|i| (i % 251) as u8).collect();
+            let mut h = LeafHasher::new();
+            h.update(&data);
+            let expected = h.finish();
+            for threads in [1, 2, 3, 8] {
+                let leaves = leaf_hashes(&data, threads);
+                assert_eq!(
+                    tree_hash_of(&leaves),
+                    expected.tree,
+                    "{len} bytes, {threads} threads"
+                );
+            }
+            assert_eq!(TreeHash::of(&data), expected.tree);
+        }
+    }
 }
 
 #[cfg(test)]

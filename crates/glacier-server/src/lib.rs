@@ -18,7 +18,7 @@ mod policy;
 mod router;
 mod serve;
 mod service;
-mod sigv4;
+pub mod sigv4;
 mod state;
 
 pub use clock::Clock;

@@ -16,8 +16,8 @@ type HmacSha256 = Hmac<Sha256>;
 /// The SHA-256 of an empty payload, in hex.
 #[cfg(test)]
 const EMPTY_SHA256: &str = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
-pub(crate) const UNSIGNED_PAYLOAD: &str = "UNSIGNED-PAYLOAD";
-pub(crate) const ALGORITHM: &str = "AWS4-HMAC-SHA256";
+pub const UNSIGNED_PAYLOAD: &str = "UNSIGNED-PAYLOAD";
+pub const ALGORITHM: &str = "AWS4-HMAC-SHA256";
 
 /// Everything but the unreserved characters `A-Z a-z 0-9 - _ . ~`.
 const STRICT: &AsciiSet = &NON_ALPHANUMERIC
@@ -30,7 +30,7 @@ const PATH: &AsciiSet = &STRICT.remove(b'/');
 
 /// `DATE/REGION/SERVICE/aws4_request`.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct Scope {
+pub struct Scope {
     pub date: String,
     pub region: String,
     pub service: String,
@@ -47,7 +47,7 @@ impl std::fmt::Display for Scope {
 }
 
 /// The request's parts a signature covers.
-pub(crate) struct Signed<'a> {
+pub struct Signed<'a> {
     pub method: &'a str,
     /// The path as it came over the wire (still percent-encoded).
     pub path: &'a str,
@@ -65,7 +65,7 @@ pub(crate) struct Signed<'a> {
 /// runs of spaces; botocore folds runs of any whitespace, tabs too. They differ only for values
 /// with tabs, so a verifier tries the second only for those.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Whitespace {
+pub enum Whitespace {
     Spaces,
     All,
 }
@@ -102,7 +102,7 @@ fn remove_dot_segments(path: &str) -> String {
 }
 
 /// The canonical URI: the wire path, dot segments removed, URI-encoded again.
-pub(crate) fn canonical_uri(path: &str) -> String {
+pub fn canonical_uri(path: &str) -> String {
     let path = if path.is_empty() { "/" } else { path };
     utf8_percent_encode(&remove_dot_segments(path), PATH).to_string()
 }
@@ -110,7 +110,7 @@ pub(crate) fn canonical_uri(path: &str) -> String {
 /// The canonical query: every `name=value`, decoded and re-encoded strictly, sorted. Decoded
 /// as forms are (`+` is a space), exactly as the handlers read the query, so a signature
 /// covers the values the request acts on.
-pub(crate) fn canonical_query(query: &str) -> String {
+pub fn canonical_query(query: &str) -> String {
     let encode = |s: &str| percent_encoding::utf8_percent_encode(s, STRICT).to_string();
     let mut pairs: Vec<(String, String)> = form_urlencoded::parse(query.as_bytes())
         .map(|(k, v)| (encode(&k), encode(&v)))
@@ -147,7 +147,7 @@ fn canonical_header_value(headers: &HeaderMap, name: &str, whitespace: Whitespac
 
 /// Whether any signed header's value has whitespace other than spaces inside it: where the
 /// two [`Whitespace`] foldings differ.
-pub(crate) fn has_inner_tabs(headers: &HeaderMap, signed_headers: &[String]) -> bool {
+pub fn has_inner_tabs(headers: &HeaderMap, signed_headers: &[String]) -> bool {
     signed_headers.iter().any(|n| {
         headers.get_all(n.as_str()).iter().any(|v| {
             v.as_bytes()
@@ -158,7 +158,7 @@ pub(crate) fn has_inner_tabs(headers: &HeaderMap, signed_headers: &[String]) -> 
 }
 
 /// The canonical request of SigV4 task 1.
-pub(crate) fn canonical_request(r: &Signed<'_>) -> String {
+pub fn canonical_request(r: &Signed<'_>) -> String {
     let mut out = String::with_capacity(256);
     out.push_str(r.method);
     out.push('\n');
@@ -180,7 +180,7 @@ pub(crate) fn canonical_request(r: &Signed<'_>) -> String {
 }
 
 /// The string to sign of SigV4 task 2.
-pub(crate) fn string_to_sign(amz_date: &str, scope: &Scope, canonical_request: &str) -> String {
+pub fn string_to_sign(amz_date: &str, scope: &Scope, canonical_request: &str) -> String {
     format!(
         "{ALGORITHM}\n{amz_date}\n{scope}\n{}",
         hex::encode(Sha256::digest(canonical_request.as_bytes()))
@@ -194,7 +194,7 @@ fn hmac(key: &[u8], data: &str) -> Result<HmacSha256, hmac::digest::InvalidLengt
 }
 
 /// The signing key of SigV4 task 3, derived from the secret and the scope.
-pub(crate) fn signing_key(secret: &str, scope: &Scope) -> Vec<u8> {
+pub fn signing_key(secret: &str, scope: &Scope) -> Vec<u8> {
     let mut key = format!("AWS4{secret}").into_bytes();
     for part in [
         scope.date.as_str(),
@@ -218,7 +218,7 @@ fn sign(key: &[u8], string_to_sign: &str) -> String {
 }
 
 /// Whether `signature` (hex) is the signature of `string_to_sign`, compared in constant time.
-pub(crate) fn verify(key: &[u8], string_to_sign: &str, signature: &str) -> bool {
+pub fn verify(key: &[u8], string_to_sign: &str, signature: &str) -> bool {
     let Ok(given) = hex::decode(signature) else {
         return false;
     };

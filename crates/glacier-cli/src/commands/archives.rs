@@ -136,9 +136,9 @@ pub(crate) async fn treehash(output: Output, args: TreehashArgs) -> anyhow::Resu
         let tree = if f.as_os_str() == "-" {
             treehash_stdin().await.context("reading standard input")
         } else {
-            glacier_client::utils::compute_hashes_from_file(f)
+            glacier_client::utils::tree_hash_file(f)
                 .await
-                .map(|(_, tree)| tree)
+                .map(|tree| tree.to_hex())
                 .with_context(|| format!("cannot read {}", f.display()))
         };
         let tree = match tree {
