@@ -12,12 +12,7 @@ pub const DEFAULT_PART_SIZE: u64 = 4 * MIB;
 /// The SHA-256 of each 1 MiB chunk of `data` (one hash of nothing for empty data), as the
 /// seed's `chunk_hashes`.
 pub fn chunk_hashes(data: &[u8]) -> Vec<Digest> {
-    if data.is_empty() {
-        return vec![sha256(&[])];
-    }
-    let mut h = TreeHasher::new();
-    h.update(data);
-    h.finish_with_leaves().leaves
+    glacier_core::treehash::leaf_hashes(data, 1)
 }
 
 /// The root of the tree over `hashes`, as the seed's `tree_hash`.

@@ -173,7 +173,7 @@ pub(super) fn print_jobs(ctx: &Ctx, jobs: &[Job]) {
     }
 }
 
-/// Waits until `job` completes, polling DescribeJob with a backoff (0.1 s doubling to a
+/// Waits until `job` completes, polling DescribeJob (every 0.1 s for 3 s, then doubling to a
 /// minute), and shows that it waits: a spinner with the status and the time waited on a
 /// terminal, a line a minute otherwise, `{"event": "waiting", …}` lines with `--output json`.
 pub(crate) async fn wait_for(ctx: &Ctx, job: &mut Job) -> anyhow::Result<()> {
@@ -207,7 +207,12 @@ pub(crate) async fn wait_for(ctx: &Ctx, job: &mut Job) -> anyhow::Result<()> {
         }
         spinner.set(&what);
         tokio::time::sleep(delay).await;
-        delay = (delay * 2).min(Duration::from_secs(60));
+        // Every 0.1 s for the first few seconds (a local or fast server's job is ready in a
+        // moment, and doubling would oversleep it by up to as long again), then doubling to a
+        // minute (Amazon Glacier's take hours).
+        if waited >= Duration::from_secs(3) {
+            delay = (delay * 2).min(Duration::from_secs(60));
+        }
     }
 }
 

@@ -52,7 +52,8 @@ impl Job {
                 } else {
                     usize::try_from(len).unwrap_or(0)
                 });
-                let mut hasher = glacier_core::TreeHasher::new();
+                // The tree hash only: a linear hash of a chunk has nothing to be checked against.
+                let mut hasher = glacier_core::LeafHasher::new();
                 let mut stream = std::pin::pin!(out.body.into_stream());
                 while let Some(chunk) = stream.next().await {
                     let chunk = chunk.map_err(|e| {
@@ -78,7 +79,7 @@ impl Job {
                         hasher.len()
                     )));
                 }
-                let hash = hasher.finish().0;
+                let hash = hasher.finish().tree;
                 match checksum {
                     Some(c) if c != hash && verify => {
                         return Err(GlacierError::TreeHashDoesNotMatch {

@@ -220,7 +220,7 @@ pub(super) async fn receive(
         .and_then(|l| usize::try_from(l).ok())
         .unwrap_or(0);
     let mut buf = Vec::with_capacity(cap.min(4096 * MIB as usize));
-    let mut hasher = glacier_core::TreeHasher::new();
+    let mut hasher = glacier_core::LeafHasher::new();
     let mut stream = std::pin::pin!(body.into_stream());
     while let Some(chunk) = stream.next().await {
         let chunk = chunk?;
@@ -233,5 +233,5 @@ pub(super) async fn receive(
         hasher.update(&chunk);
         buf.extend_from_slice(&chunk);
     }
-    Ok((Bytes::from(buf), hasher.finish().0))
+    Ok((Bytes::from(buf), hasher.finish().tree))
 }

@@ -4,7 +4,7 @@
 use super::Service;
 use super::jobs::parse_date;
 use crate::error::{ApiError, ApiResult};
-use glacier_core::{InventoryFormat, TreeHasher, format_date};
+use glacier_core::{InventoryFormat, LeafHasher, format_date};
 use glacier_storage::{
     ArchiveCursor, ArchiveQuery, ArchiveSummary, JobRecord, JobSpec, Segment, VaultKey,
 };
@@ -165,7 +165,8 @@ impl Service {
         let mut remaining = limit.unwrap_or(u64::MAX);
 
         let mut writer = self.blobs.create().await?;
-        let mut hasher = TreeHasher::new();
+        // The tree hash and leaves only: nothing checks an inventory's linear hash.
+        let mut hasher = LeafHasher::new();
         let mut buf = Vec::with_capacity(FLUSH_AT * 2);
         let mut encoder = Encoder::start(
             *format,
@@ -205,7 +206,7 @@ impl Service {
         hasher.update(&buf);
         writer.write(&buf).await?;
         let blob = writer.commit().await?;
-        let h = hasher.finish_with_leaves();
+        let h = hasher.finish();
         Ok((
             Segment {
                 blob,
