@@ -128,7 +128,12 @@ impl AsMut<[u8]> for AlignedBuffer {
 
 /// The tree hash of `len` bytes of `path` from `offset`: `threads` threads, each with its own
 /// handle, read and hash every `threads`-th 1 MiB leaf (positioned reads, no shared cursor).
-fn tree_hash_range(path: &Path, offset: u64, len: u64, threads: usize) -> Result<TreeHash> {
+pub(crate) fn tree_hash_range(
+    path: &Path,
+    offset: u64,
+    len: u64,
+    threads: usize,
+) -> Result<TreeHash> {
     use std::os::unix::fs::FileExt;
     let leaves = usize::try_from(len.div_ceil(MIB).max(1))
         .map_err(|_| GlacierError::InvalidInput(format!("{} is too large", path.display())))?;

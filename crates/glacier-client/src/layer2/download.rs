@@ -95,8 +95,10 @@ impl Job {
                     }
                     _ => {}
                 }
-                if let Some(f) = file {
-                    f.sync_data().await?;
+                if let Some(mut f) = file {
+                    // Written through to the page cache; the downloader syncs the file once
+                    // at the end, and re-verifies recorded chunks when it resumes.
+                    f.flush().await?;
                 }
                 Ok((Bytes::from(buf), hash))
             }
@@ -172,7 +174,8 @@ pub(super) fn check_chunk_size(chunk_size: u64) -> Result<()> {
 
 /// Downloads a job's output with `concurrency` ranged requests in flight, each verified; the
 /// whole is verified against the job's tree hash. Interrupted, it resumes: a sidecar file
-/// `<target>.glacier-download` records the verified chunks.
+/// `<target>.glacier-download` records the verified chunks (read back and re-hashed on
+/// resume, since they are synced only once, at the end).
 pub struct ConcurrentDownloader {
     pub part_size: u64,
     pub concurrency: usize,
@@ -218,6 +221,34 @@ impl ConcurrentDownloader {
                 }
             }
         }
+        // A recorded chunk was written but not synced: after a crash of the machine it may not
+        // be on disk. Each is read back and hashed (cheap next to fetching it again); one that
+        // no longer matches is fetched again.
+        if !done.is_empty() {
+            let (path, part) = (target.to_path_buf(), self.part_size);
+            let recorded: Vec<(u64, Digest)> = done.iter().map(|(i, h)| (*i, *h)).collect();
+            let stale = tokio::task::spawn_blocking(move || {
+                recorded
+                    .into_iter()
+                    .filter(|(i, h)| {
+                        let start = i * part;
+                        let len = part.min(total.saturating_sub(start));
+                        crate::utils::tree_hash_range(&path, start, len, 1)
+                            .map_or(true, |t| t.0 != *h)
+                    })
+                    .map(|(i, _)| i)
+                    .collect::<Vec<_>>()
+            })
+            .await
+            .map_err(|e| GlacierError::DownloadArchive(format!("re-verifying failed: {e}")))?;
+            for i in stale {
+                tracing::debug!(
+                    chunk = i,
+                    "a recorded chunk did not survive; fetching it again"
+                );
+                done.remove(&i);
+            }
+        }
         if done.is_empty() {
             tokio::fs::write(&sidecar, format!("{header}\n")).await?;
             let f = tokio::fs::File::create(target).await?;
@@ -259,6 +290,13 @@ impl ConcurrentDownloader {
             .filter_map(|i| hashes.get(&i).copied())
             .collect();
         job.verify_whole(&ordered)?;
+        // One sync for the whole file, before anyone renames it into place.
+        tokio::fs::OpenOptions::new()
+            .write(true)
+            .open(target)
+            .await?
+            .sync_all()
+            .await?;
         tokio::fs::remove_file(&sidecar).await?;
         Ok(())
     }
