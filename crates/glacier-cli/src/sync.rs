@@ -315,22 +315,8 @@ pub(crate) async fn sync(ctx: &Ctx, args: SyncArgs) -> anyhow::Result<()> {
         .as_ref()
         .map_or(!empties.is_empty(), |r| *r != empties);
     let mut uploaded = Vec::new();
-    if !args.dry_run && empties_changed {
-        let conn = ctx.connect().await?;
-        let vault = conn.vault_or_create(&args.vault, ctx.quiet).await?;
-        let fresh = empties_file.with_extension("new");
-        std::fs::write(&fresh, serde_json::to_vec(&empties)?)
-            .with_context(|| format!("writing {}", fresh.display()))?;
-        if !empties.is_empty() {
-            vault
-                .upload_archive(&fresh, Some(EMPTIES_DESCRIPTION))
-                .await
-                .context("uploading the list of empty files and directories")?;
-        }
-        std::fs::rename(&fresh, &empties_file)
-            .with_context(|| format!("writing {}", empties_file.display()))?;
-    }
-    if !args.dry_run && !todo.is_empty() {
+    if !args.dry_run && (empties_changed || !todo.is_empty()) {
+        // One connection for the whole run (on the local store, one opening of it).
         let total: u64 = todo.iter().map(|t| t.2).sum();
         let (progress, conn) = ctx
             .connect_with(
@@ -340,6 +326,21 @@ pub(crate) async fn sync(ctx: &Ctx, args: SyncArgs) -> anyhow::Result<()> {
             )
             .await?;
         let vault = conn.vault_or_create(&args.vault, ctx.quiet).await?;
+        if empties_changed {
+            let fresh = empties_file.with_extension("new");
+            std::fs::write(&fresh, serde_json::to_vec(&empties)?)
+                .with_context(|| format!("writing {}", fresh.display()))?;
+            if !empties.is_empty() {
+                vault
+                    .upload_archive(&fresh, Some(EMPTIES_DESCRIPTION))
+                    .await
+                    .context("uploading the list of empty files and directories")?;
+            }
+            std::fs::rename(&fresh, &empties_file)
+                .with_context(|| format!("writing {}", empties_file.display()))?;
+            // The list's bytes are not the files' bytes the bar counts.
+            progress.start(total);
+        }
         let mut log = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
