@@ -162,17 +162,7 @@ async fn concurrent_initiations_have_one_winner() -> anyhow::Result<()> {
     for round in 0..200 {
         let vault = format!("race-ii-{round}");
         s.create_vault(&vault).await;
-        let policy = |sid: &str| {
-            let p = serde_json::json!({
-                "Version": "2012-10-17",
-                "Statement": [{
-                    "Sid": sid, "Principal": "*", "Effect": "Deny",
-                    "Action": "glacier:DeleteArchive",
-                    "Resource": format!("arn:aws:glacier:us-east-1:{ACCOUNT}:vaults/{vault}")
-                }]
-            });
-            serde_json::json!({ "Policy": p.to_string() }).to_string()
-        };
+        let policy = |sid: &str| common::deny_deletes_lock_body(&vault, sid);
         let target = format!("/-/vaults/{vault}/lock-policy");
         let reqs = [
             (

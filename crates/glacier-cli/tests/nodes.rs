@@ -16,7 +16,7 @@ mod raw;
 mod workload;
 
 use aws_sdk_glacier::primitives::ByteStream;
-use conformance_aws_sdk::{ACCOUNT, MIB, client, data};
+use conformance_aws_sdk::{MIB, client, data};
 use glacier_core::TreeHash;
 use glacier_server::{Service, Settings};
 use glacier_storage::conformance::{postgres_database, s3_config, service};
@@ -190,7 +190,18 @@ async fn retrieve(
     archive: &str,
     patience: Duration,
 ) -> anyhow::Result<String> {
-    let job = start
+    let id = initiate_retrieval(start, vault, archive).await?;
+    wait_for_job(watch, vault, &id, patience).await?;
+    Ok(id)
+}
+
+/// Initiates a retrieval of the whole of `archive`; returns the job id.
+async fn initiate_retrieval(
+    g: &aws_sdk_glacier::Client,
+    vault: &str,
+    archive: &str,
+) -> anyhow::Result<String> {
+    let job = g
         .initiate_job()
         .vault_name(vault)
         .job_parameters(
@@ -201,9 +212,7 @@ async fn retrieve(
         )
         .send()
         .await?;
-    let id = job.job_id().unwrap_or_default().to_owned();
-    wait_for_job(watch, vault, &id, patience).await?;
-    Ok(id)
+    Ok(job.job_id().unwrap_or_default().to_owned())
 }
 
 async fn wait_for_job(g: &aws_sdk_glacier::Client, vault: &str, id: &str, patience: Duration) -> R {
@@ -296,17 +305,7 @@ async fn lock_races_across_nodes_have_one_winner() -> R {
     let (a, b) = (store.node(0, &[])?, store.node(1, &[])?);
     let (addr_a, addr_b) = (addr_of(&a.endpoint), addr_of(&b.endpoint));
     let ga = client(&a.endpoint);
-    let policy = |vault: &str, sid: &str| {
-        let p = serde_json::json!({
-            "Version": "2012-10-17",
-            "Statement": [{
-                "Sid": sid, "Principal": "*", "Effect": "Deny",
-                "Action": "glacier:DeleteArchive",
-                "Resource": format!("arn:aws:glacier:us-east-1:{ACCOUNT}:vaults/{vault}")
-            }]
-        });
-        serde_json::json!({ "Policy": p.to_string() }).to_string()
-    };
+    let policy = common::deny_deletes_lock_body;
     let (mut completed, mut aborted) = (0, 0);
     for round in 0..40 {
         let vault = format!("race-{round}");
@@ -413,18 +412,7 @@ async fn kill_9_one_node_during_uploads_and_jobs_loses_nothing_acknowledged() ->
         .map(|a| a.archives.iter().take(3).cloned().collect())
         .unwrap_or_default();
     for (archive, hash, _) in first {
-        let job = ga
-            .initiate_job()
-            .vault_name(VAULT)
-            .job_parameters(
-                aws_sdk_glacier::types::JobParameters::builder()
-                    .r#type("archive-retrieval")
-                    .archive_id(archive)
-                    .build(),
-            )
-            .send()
-            .await?;
-        jobs.push((job.job_id().unwrap_or_default().to_owned(), hash));
+        jobs.push((initiate_retrieval(&ga, VAULT, &archive).await?, hash));
     }
     anyhow::ensure!(!jobs.is_empty(), "no archive was acknowledged to retrieve");
     while count(&acked) < 40 && Instant::now() < deadline {

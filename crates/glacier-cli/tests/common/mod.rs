@@ -61,3 +61,18 @@ impl Drop for KillOnDrop {
         let _ = self.0.wait();
     }
 }
+
+/// The body of an InitiateVaultLock for `vault` of the conformance account: a policy (its
+/// statement id `sid`, so that two lock attempts differ) denying archive deletion to anyone.
+#[allow(dead_code)] // Each test binary compiles this module; not all of them use this.
+pub(crate) fn deny_deletes_lock_body(vault: &str, sid: &str) -> String {
+    let p = serde_json::json!({
+        "Version": "2012-10-17",
+        "Statement": [{
+            "Sid": sid, "Principal": "*", "Effect": "Deny",
+            "Action": "glacier:DeleteArchive",
+            "Resource": format!("arn:aws:glacier:us-east-1:{ACCOUNT}:vaults/{vault}")
+        }]
+    });
+    serde_json::json!({ "Policy": p.to_string() }).to_string()
+}
