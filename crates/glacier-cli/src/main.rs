@@ -43,9 +43,6 @@ struct TargetArgs {
     /// [default: the platform data directory, e.g. ~/.local/share/glacier/local].
     #[arg(long, global = true, env = "GLACIER_LOCAL_STORE")]
     local_store: Option<PathBuf>,
-    /// Say which target is used.
-    #[arg(long, short, global = true)]
-    verbose: bool,
 }
 
 /// How a command reports.
@@ -58,6 +55,9 @@ struct PrintArgs {
     /// No progress output.
     #[arg(long, short, global = true)]
     quiet: bool,
+    /// Say which target is used, and print long service messages whole.
+    #[arg(long, short, global = true)]
+    verbose: bool,
 }
 
 /// For commands that move archive bytes.
@@ -403,20 +403,13 @@ fn main() -> std::process::ExitCode {
         .command
         .print()
         .is_some_and(|p| p.output == Output::Json);
-    // -v: the whole of a long service message.
-    let verbose = std::env::args().any(|a| a == "-v" || a == "--verbose");
+    let verbose = cli.command.print().is_some_and(|p| p.verbose);
     let result = tokio::runtime::Runtime::new()
         .context("starting the async runtime")
         .and_then(|rt| rt.block_on(run(cli)));
     let Err(e) = result else {
         return std::process::ExitCode::SUCCESS;
     };
-    if let Some(io) = e.chain().find_map(|c| c.downcast_ref::<std::io::Error>())
-        && io.kind() == std::io::ErrorKind::BrokenPipe
-        && e.chain().any(|c| c.to_string().contains("standard output"))
-    {
-        output::exit_for_stdout(io);
-    }
     let (message, status) = if e.is::<Interrupted>() {
         (
             "interrupted: run the same command again to continue where it stopped".to_owned(),
@@ -446,14 +439,10 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             Command::Serve(args) => serve(*args).await,
             Command::Completions { shell } => {
                 use clap::CommandFactory;
-                use std::io::Write;
-                // Generated into memory: the generator panics on a write error (a closed pipe).
-                let mut script = Vec::new();
-                clap_complete::generate(shell, &mut Cli::command(), "glacier", &mut script);
-                match std::io::stdout().write_all(&script) {
-                    Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
-                    other => Ok(other?),
-                }
+                // A closed pipe ends the process in `output::Stdout`, before the generator
+                // could panic on the error.
+                clap_complete::generate(shell, &mut Cli::command(), "glacier", &mut output::Stdout);
+                Ok(())
             }
             Command::Status(c) => commands::status(&ctx(&c.target, &c.print, None)?).await,
             Command::Vault(c) => commands::vault(&ctx(&c.target, &c.print, None)?, c.command).await,
@@ -501,7 +490,7 @@ fn ctx(
         profile: t.profile.as_deref(),
         local_store: t.local_store.as_deref(),
     })?;
-    if t.verbose {
+    if print.verbose {
         eprintln!("using {target}");
     }
     Ok(commands::Ctx {

@@ -36,9 +36,22 @@ pub(crate) use out;
 
 pub(crate) fn write_line(line: std::fmt::Arguments<'_>) {
     use std::io::Write;
-    let mut stdout = std::io::stdout().lock();
-    if let Err(e) = writeln!(stdout, "{line}").and_then(|()| stdout.flush()) {
-        exit_for_stdout(&e);
+    let _ = writeln!(Stdout, "{line}").and_then(|()| Stdout.flush());
+}
+
+/// Standard output for writers (CSV, completions): a write error ends the process as
+/// [`exit_for_stdout`] says, so none reaches the caller.
+pub(crate) struct Stdout;
+
+impl std::io::Write for Stdout {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        std::io::stdout()
+            .write(buf)
+            .or_else(|e| exit_for_stdout(&e))
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        std::io::stdout().flush().or_else(|e| exit_for_stdout(&e))
     }
 }
 

@@ -162,7 +162,9 @@ fn a_closed_pipe_ends_the_command_quietly() {
     for args in [
         &["inventory", "--vault", "v", "--cached"][..],
         &["inventory", "--vault", "v", "--cached", "-o", "json"],
+        &["inventory", "--vault", "v", "--cached", "--format", "csv"],
         &["vault", "list"],
+        &["completions", "bash"],
     ] {
         let mut child = home
             .command(args)

@@ -98,10 +98,15 @@ pub(crate) async fn download_job(
     }
     if out.as_os_str() == "-" {
         let mut stdout = tokio::io::stdout();
-        job.download_to_writer(&mut stdout, chunk_size, true, 5)
+        return match job
+            .download_to_writer(&mut stdout, chunk_size, true, 5)
             .await
-            .context("downloading to standard output")?;
-        return Ok(job.output_size());
+        {
+            Ok(()) => Ok(job.output_size()),
+            // The only I/O there is writing standard output (chunks are fetched into memory).
+            Err(glacier_client::GlacierError::Io(e)) => crate::output::exit_for_stdout(&e),
+            Err(e) => Err(anyhow::Error::new(e).context("downloading to standard output")),
+        };
     }
     let partial = partial_path(out);
     let downloader = ConcurrentDownloader {

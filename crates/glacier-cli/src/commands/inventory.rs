@@ -124,7 +124,7 @@ pub(crate) async fn inventory(ctx: &Ctx, args: InventoryArgs) -> anyhow::Result<
     match format {
         InventoryFormat::Json => output::json(&serde_json::to_value(&inv)?),
         InventoryFormat::Csv => {
-            let mut w = csv::Writer::from_writer(std::io::stdout());
+            let mut w = csv::Writer::from_writer(output::Stdout);
             w.write_record([
                 "ArchiveId",
                 "ArchiveDescription",
