@@ -1218,6 +1218,92 @@ pub async fn lock_races(store: std::sync::Arc<dyn MetadataStore>) {
     ok("delete vault", store.delete_vault(&key).await);
 }
 
+/// A vault's policies as read always reflect the last write: a policy set and removed, a
+/// lock initiated, completed and removed, the vault deleted and created again elsewhere —
+/// each read right after a read of the state before (which a store may keep).
+pub async fn policies_follow_writes(store: &dyn MetadataStore) {
+    let now = OffsetDateTime::now_utc();
+    let key = VaultKey {
+        account: "111122223333".into(),
+        name: "policies".into(),
+    };
+    ok(
+        "vault",
+        store.create_vault(&key, "us-east-1", now, 10).await,
+    );
+    let p = ok("fresh", store.vault_policies(&key).await);
+    assert_eq!(
+        (p.region.as_str(), &p.access, &p.lock),
+        ("us-east-1", &None, &None)
+    );
+    ok(
+        "set",
+        store
+            .set_access_policy(&key, Some("{\"a\":1}".into()))
+            .await,
+    );
+    assert_eq!(
+        ok("after set", store.vault_policies(&key).await)
+            .access
+            .as_deref(),
+        Some("{\"a\":1}")
+    );
+    let lock = VaultLock {
+        policy: "{}".into(),
+        state: LockState::InProgress,
+        lock_id: "L1".into(),
+        created: now,
+        expires: Some(now),
+    };
+    ok(
+        "initiate",
+        store.swap_vault_lock(&key, None, Some(lock.clone())).await,
+    );
+    let held = ok("after initiate", store.vault_policies(&key).await).lock;
+    assert_eq!(
+        held.as_ref().map(|l| (l.state, l.lock_id.as_str())),
+        Some((LockState::InProgress, "L1"))
+    );
+    let locked = VaultLock {
+        state: LockState::Locked,
+        expires: None,
+        ..lock
+    };
+    ok(
+        "complete",
+        store
+            .swap_vault_lock(&key, held.as_ref(), Some(locked.clone()))
+            .await,
+    );
+    assert_eq!(
+        ok("after complete", store.vault_policies(&key).await)
+            .lock
+            .map(|l| l.state),
+        Some(LockState::Locked)
+    );
+    ok(
+        "unlock",
+        store.swap_vault_lock(&key, Some(&locked), None).await,
+    );
+    ok("unset", store.set_access_policy(&key, None).await);
+    let p = ok("after unset", store.vault_policies(&key).await);
+    assert_eq!((&p.access, &p.lock), (&None, &None));
+    ok("delete vault", store.delete_vault(&key).await);
+    match store.vault_policies(&key).await {
+        Err(StorageError::NotFound { .. }) => {}
+        other => panic!("policies of a deleted vault: {other:?}"),
+    }
+    ok(
+        "again",
+        store.create_vault(&key, "eu-west-1", now, 10).await,
+    );
+    assert_eq!(
+        ok("recreated", store.vault_policies(&key).await).region,
+        "eu-west-1"
+    );
+    ok("delete vault", store.delete_vault(&key).await);
+}
+
 /// Exercises a blob store: write, commit, ranged read, list, delete, discard on drop.
 pub async fn blob_store(store: &dyn BlobStore) {
     let data: Vec<u8> = (0..3_000_000u32).map(|i| (i % 251) as u8).collect();

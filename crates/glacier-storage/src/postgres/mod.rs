@@ -391,6 +391,7 @@ mod tests {
         crate::conformance::jobs(&store).await;
         crate::conformance::governance(&store).await;
         crate::conformance::admission(&store).await;
+        crate::conformance::policies_follow_writes(&store).await;
         crate::conformance::lock_races(std::sync::Arc::new(store)).await;
         Ok(())
     }

@@ -14,17 +14,17 @@ pub(super) fn insert_archive_rows(
     key: &VaultKey,
     a: &ArchiveRecord,
 ) -> Result<()> {
-    tx.execute(
+    tx.execute_cached(
         "INSERT INTO archives (id, account, vault, description, size, tree_hash, created_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
         params![a.id, key.account, key.name, a.description, i(a.size), &a.tree_hash.0[..], to_ms(a.created)],
     )?;
     for (seq, s) in a.segments.iter().enumerate() {
-        tx.execute(
+        tx.execute_cached(
             "INSERT INTO segments (archive_id, seq, blob, size, tree_hash, leaves) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
             params![a.id, i(seq as u64), s.blob.0, i(s.size), &s.tree_hash.0[..], leaves_to_blob(&s.leaves)],
         )?;
     }
-    tx.execute(
+    tx.execute_cached(
         "UPDATE vaults SET archive_count = archive_count + 1, size = size + ?3 WHERE account = ?1 AND name = ?2",
         params![key.account, key.name, i(a.size)],
     )?;
@@ -34,7 +34,7 @@ pub(super) fn insert_archive_rows(
 /// The segments of an archive (`segments`, keyed by `archive_id`) or of a job's output
 /// (`job_segments`, keyed by `job_id`), in order.
 pub(super) fn load_segments(tx: &Transaction<'_>, sql: &str, id: &str) -> Result<Vec<Segment>> {
-    let mut stmt = tx.prepare(sql)?;
+    let mut stmt = tx.prepare_cached(sql)?;
     let rows = stmt.query_map([id], |r| {
         Ok((
             r.get::<_, String>(0)?,
@@ -90,7 +90,7 @@ pub(super) fn get(tx: &Transaction<'_>, key: &VaultKey, id: &str) -> Result<Arch
 pub(super) fn summary(tx: &Transaction<'_>, key: &VaultKey, id: &str) -> Result<ArchiveSummary> {
     require_vault(tx, key)?;
     let (description, size, tree_hash, created): (String, i64, Vec<u8>, i64) = tx
-        .query_row(
+        .query_row_cached(
             "SELECT description, size, tree_hash, created_ms FROM archives WHERE id = ?1 AND account = ?2 AND vault = ?3",
             params![id, key.account, key.name],
             |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
@@ -118,7 +118,7 @@ pub(super) fn list(
     };
     let from = q.created_from.map_or(i64::MIN, to_ms);
     let before = q.created_before.map_or(i64::MAX, to_ms);
-    let mut stmt = tx.prepare(
+    let mut stmt = tx.prepare_cached(
         "SELECT id, description, size, tree_hash, created_ms FROM archives
          WHERE account = ?1 AND vault = ?2 AND (created_ms, id) > (?3, ?4)
            AND created_ms >= ?5 AND created_ms < ?6
@@ -161,7 +161,7 @@ pub(super) fn list(
 pub(super) fn delete(tx: &Transaction<'_>, key: &VaultKey, id: &str) -> Result<Vec<BlobKey>> {
     require_vault(tx, key)?;
     let size: i64 = tx
-        .query_row(
+        .query_row_cached(
             "SELECT size FROM archives WHERE id = ?1 AND account = ?2 AND vault = ?3",
             params![id, key.account, key.name],
             |r| r.get(0),
@@ -169,10 +169,10 @@ pub(super) fn delete(tx: &Transaction<'_>, key: &VaultKey, id: &str) -> Result<V
         .optional()?
         .ok_or_else(|| StorageError::not_found("archive", id))?;
     let blobs = blobs_of(tx, "SELECT blob FROM segments WHERE archive_id = ?1", id)?;
-    tx.execute("DELETE FROM segments WHERE archive_id = ?1", [id])?;
-    tx.execute("DELETE FROM archives WHERE id = ?1", [id])?;
+    tx.execute_cached("DELETE FROM segments WHERE archive_id = ?1", [id])?;
+    tx.execute_cached("DELETE FROM archives WHERE id = ?1", [id])?;
     let blobs = unreferenced(tx, blobs)?;
-    tx.execute(
+    tx.execute_cached(
         "UPDATE vaults SET archive_count = archive_count - 1, size = size - ?3 WHERE account = ?1 AND name = ?2",
         params![key.account, key.name, size],
     )?;

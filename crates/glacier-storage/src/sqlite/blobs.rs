@@ -7,7 +7,7 @@ use std::collections::HashSet;
 
 /// Of `blobs`, those no archive, part or job output refers to.
 pub(super) fn unreferenced(tx: &Transaction<'_>, blobs: Vec<BlobKey>) -> Result<Vec<BlobKey>> {
-    let mut stmt = tx.prepare(
+    let mut stmt = tx.prepare_cached(
         "SELECT NOT EXISTS (SELECT 1 FROM segments WHERE blob = ?1)
             AND NOT EXISTS (SELECT 1 FROM job_segments WHERE blob = ?1)
             AND NOT EXISTS (SELECT 1 FROM parts WHERE blob = ?1)",
@@ -23,7 +23,7 @@ pub(super) fn unreferenced(tx: &Transaction<'_>, blobs: Vec<BlobKey>) -> Result<
 
 pub(super) fn referenced(tx: &Transaction<'_>) -> Result<HashSet<BlobKey>> {
     let mut stmt =
-        tx.prepare("SELECT blob FROM segments UNION SELECT blob FROM parts UNION SELECT blob FROM job_segments")?;
+        tx.prepare_cached("SELECT blob FROM segments UNION SELECT blob FROM parts UNION SELECT blob FROM job_segments")?;
     let rows = stmt.query_map([], |r| r.get::<_, String>(0))?;
     Ok(rows.map(|r| r.map(BlobKey)).collect::<Result<_, _>>()?)
 }

@@ -14,7 +14,7 @@ use std::collections::BTreeMap;
 pub(super) fn read_lock(tx: &Transaction<'_>, key: &VaultKey) -> Result<Option<VaultLock>> {
     require_vault(tx, key)?;
     let row = tx
-        .query_row(
+        .query_row_cached(
             "SELECT policy, state, lock_id, created_ms, expires_ms FROM vault_policies WHERE account = ?1 AND vault = ?2 AND kind = 'lock'",
             params![key.account, key.name],
             |r| {
@@ -57,12 +57,12 @@ pub(super) fn add_tags(
 ) -> Result<()> {
     require_vault(tx, key)?;
     for (k, v) in tags {
-        tx.execute(
+        tx.execute_cached(
             "INSERT OR REPLACE INTO vault_tags (account, vault, key, value) VALUES (?1, ?2, ?3, ?4)",
             params![key.account, key.name, k, v],
         )?;
     }
-    let count: i64 = tx.query_row(
+    let count: i64 = tx.query_row_cached(
         "SELECT COUNT(*) FROM vault_tags WHERE account = ?1 AND vault = ?2",
         params![key.account, key.name],
         |r| r.get(0),
@@ -79,7 +79,7 @@ pub(super) fn add_tags(
 pub(super) fn remove_tags(tx: &Transaction<'_>, key: &VaultKey, keys: &[String]) -> Result<()> {
     require_vault(tx, key)?;
     for k in keys {
-        tx.execute(
+        tx.execute_cached(
             "DELETE FROM vault_tags WHERE account = ?1 AND vault = ?2 AND key = ?3",
             params![key.account, key.name, k],
         )?;
@@ -90,7 +90,7 @@ pub(super) fn remove_tags(tx: &Transaction<'_>, key: &VaultKey, keys: &[String])
 pub(super) fn list_tags(tx: &Transaction<'_>, key: &VaultKey) -> Result<BTreeMap<String, String>> {
     require_vault(tx, key)?;
     let mut stmt =
-        tx.prepare("SELECT key, value FROM vault_tags WHERE account = ?1 AND vault = ?2")?;
+        tx.prepare_cached("SELECT key, value FROM vault_tags WHERE account = ?1 AND vault = ?2")?;
     let rows = stmt.query_map(params![key.account, key.name], |r| {
         Ok((r.get(0)?, r.get(1)?))
     })?;
@@ -100,7 +100,7 @@ pub(super) fn list_tags(tx: &Transaction<'_>, key: &VaultKey) -> Result<BTreeMap
 pub(super) fn vault_policies(tx: &Transaction<'_>, key: &VaultKey) -> Result<VaultPolicies> {
     let vault = read_vault(tx, key)?;
     let access = tx
-        .query_row(
+        .query_row_cached(
             "SELECT policy FROM vault_policies WHERE account = ?1 AND vault = ?2 AND kind = 'access'",
             params![key.account, key.name],
             |r| r.get(0),
@@ -119,12 +119,12 @@ pub(super) fn set_access_policy(
     policy: Option<String>,
 ) -> Result<()> {
     require_vault(tx, key)?;
-    tx.execute(
+    tx.execute_cached(
         "DELETE FROM vault_policies WHERE account = ?1 AND vault = ?2 AND kind = 'access'",
         params![key.account, key.name],
     )?;
     if let Some(p) = policy {
-        tx.execute(
+        tx.execute_cached(
             "INSERT INTO vault_policies (account, vault, kind, policy) VALUES (?1, ?2, 'access', ?3)",
             params![key.account, key.name, p],
         )?;
@@ -142,12 +142,12 @@ pub(super) fn swap_vault_lock(
     if current.as_ref().map(|l| (l.lock_id.clone(), l.state)) != expected {
         return Ok(LockSwap::Changed(current));
     }
-    tx.execute(
+    tx.execute_cached(
         "DELETE FROM vault_policies WHERE account = ?1 AND vault = ?2 AND kind = 'lock'",
         params![key.account, key.name],
     )?;
     if let Some(l) = new {
-        tx.execute(
+        tx.execute_cached(
             "INSERT INTO vault_policies (account, vault, kind, policy, state, lock_id, created_ms, expires_ms)
              VALUES (?1, ?2, 'lock', ?3, ?4, ?5, ?6, ?7)",
             params![key.account, key.name, l.policy, l.state.as_str(), l.lock_id, to_ms(l.created), l.expires.map(to_ms)],
@@ -158,7 +158,7 @@ pub(super) fn swap_vault_lock(
 
 pub(super) fn get_retrieval_policy(tx: &Transaction<'_>, account: &str) -> Result<Option<String>> {
     Ok(tx
-        .query_row(
+        .query_row_cached(
             "SELECT retrieval_policy FROM account_settings WHERE account = ?1",
             [account],
             |r| r.get(0),
@@ -172,7 +172,7 @@ pub(super) fn set_retrieval_policy(
     account: &str,
     policy: &str,
 ) -> Result<()> {
-    tx.execute(
+    tx.execute_cached(
         "INSERT INTO account_settings (account, retrieval_policy) VALUES (?1, ?2)
          ON CONFLICT (account) DO UPDATE SET retrieval_policy = excluded.retrieval_policy",
         params![account, policy],
@@ -186,7 +186,7 @@ pub(super) fn purchase_capacity(
     unit: &CapacityUnit,
     max: usize,
 ) -> Result<()> {
-    let active: i64 = tx.query_row(
+    let active: i64 = tx.query_row_cached(
         "SELECT COUNT(*) FROM capacity_units WHERE account = ?1 AND expires_ms > ?2",
         params![account, to_ms(unit.start)],
         |r| r.get(0),
@@ -196,7 +196,7 @@ pub(super) fn purchase_capacity(
             "The account already has {active} active provisioned capacity units; the limit is {max}"
         )));
     }
-    tx.execute(
+    tx.execute_cached(
         "INSERT INTO capacity_units (id, account, start_ms, expires_ms) VALUES (?1, ?2, ?3, ?4)",
         params![unit.id, account, to_ms(unit.start), to_ms(unit.expires)],
     )?;
@@ -204,7 +204,7 @@ pub(super) fn purchase_capacity(
 }
 
 pub(super) fn list_capacity(tx: &Transaction<'_>, account: &str) -> Result<Vec<CapacityUnit>> {
-    let mut stmt = tx.prepare("SELECT id, start_ms, expires_ms FROM capacity_units WHERE account = ?1 ORDER BY start_ms, rowid")?;
+    let mut stmt = tx.prepare_cached("SELECT id, start_ms, expires_ms FROM capacity_units WHERE account = ?1 ORDER BY start_ms, rowid")?;
     let rows = stmt.query_map([account], |r| {
         Ok(CapacityUnit {
             id: r.get(0)?,

@@ -14,8 +14,8 @@ use time::OffsetDateTime;
 /// Deletes a job and its output's segment rows; returns their blobs.
 pub(super) fn delete_job_rows(tx: &Transaction<'_>, id: &str) -> Result<Vec<BlobKey>> {
     let blobs = blobs_of(tx, "SELECT blob FROM job_segments WHERE job_id = ?1", id)?;
-    tx.execute("DELETE FROM job_segments WHERE job_id = ?1", [id])?;
-    tx.execute("DELETE FROM jobs WHERE id = ?1", [id])?;
+    tx.execute_cached("DELETE FROM job_segments WHERE job_id = ?1", [id])?;
+    tx.execute_cached("DELETE FROM jobs WHERE id = ?1", [id])?;
     Ok(blobs)
 }
 
@@ -28,7 +28,7 @@ pub(super) fn insert_job_segments(
     segments: &[Segment],
 ) -> Result<()> {
     for (seq, s) in segments.iter().enumerate() {
-        tx.execute(
+        tx.execute_cached(
             "INSERT INTO job_segments (job_id, seq, blob, size, tree_hash, leaves) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
             params![job_id, i(seq as u64), s.blob.0, i(s.size), &s.tree_hash.0[..], leaves_to_blob(&s.leaves)],
         )?;
@@ -72,7 +72,7 @@ pub(super) fn job_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Result<Job
 
 pub(super) fn read_job(tx: &Transaction<'_>, key: &VaultKey, id: &str) -> Result<JobRecord> {
     require_vault(tx, key)?;
-    tx.query_row(
+    tx.query_row_cached(
         &format!("SELECT {JOB_COLUMNS} FROM jobs WHERE id = ?1 AND account = ?2 AND vault = ?3"),
         params![id, key.account, key.name],
         job_from_row,
@@ -86,7 +86,8 @@ pub(super) fn query_jobs(
     sql_where: &str,
     args: &[&dyn rusqlite::ToSql],
 ) -> Result<Vec<JobRecord>> {
-    let mut stmt = tx.prepare(&format!("SELECT {JOB_COLUMNS} FROM jobs WHERE {sql_where}"))?;
+    let mut stmt =
+        tx.prepare_cached(&format!("SELECT {JOB_COLUMNS} FROM jobs WHERE {sql_where}"))?;
     let rows = stmt.query_map(args, job_from_row)?;
     let mut out = Vec::new();
     for row in rows {
@@ -109,7 +110,7 @@ pub(super) fn create(
         message: "serializing a job spec".into(),
         source: Some(Box::new(e)),
     })?;
-    tx.execute(
+    tx.execute_cached(
         "INSERT INTO jobs (id, account, vault, spec, description, sns_topic, created_ms, due_ms, status)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
         params![
@@ -126,11 +127,11 @@ pub(super) fn create(
     )?;
     if let JobSpec::Archive { range, tier, .. } = &job.spec {
         let at = to_ms(job.created);
-        tx.execute(
+        tx.execute_cached(
             "DELETE FROM retrievals WHERE at_ms < ?1",
             [at - RETRIEVAL_LEDGER_DAYS * 86_400_000],
         )?;
-        tx.execute(
+        tx.execute_cached(
             "INSERT INTO retrievals (account, at_ms, bytes, tier) VALUES (?1, ?2, ?3, ?4)",
             params![key.account, at, i(range.1 - range.0 + 1), tier.as_str()],
         )?;
@@ -140,7 +141,7 @@ pub(super) fn create(
 
 /// Checks a retrieval of `bytes` against the account's ledger (see [`Admission`]).
 fn admit(tx: &Transaction<'_>, account: &str, a: Admission, bytes: u64) -> Result<()> {
-    let (count, sum): (i64, i64) = tx.query_row(
+    let (count, sum): (i64, i64) = tx.query_row_cached(
         "SELECT COUNT(*), COALESCE(SUM(bytes), 0) FROM retrievals
          WHERE account = ?1 AND at_ms >= ?2 AND (tier = 'Expedited') = ?3",
         params![account, to_ms(a.since), a.expedited],
@@ -161,7 +162,7 @@ pub(super) fn retrievals_since(
     account: &str,
     since: OffsetDateTime,
 ) -> Result<Vec<Retrieval>> {
-    let mut stmt = tx.prepare(
+    let mut stmt = tx.prepare_cached(
         "SELECT at_ms, bytes, tier FROM retrievals WHERE account = ?1 AND at_ms >= ?2 ORDER BY at_ms",
     )?;
     let rows = stmt.query_map(params![account, to_ms(since)], |r| {
@@ -223,7 +224,7 @@ pub(super) fn claim_due(
     lease_until: OffsetDateTime,
     limit: usize,
 ) -> Result<Vec<(VaultKey, JobRecord)>> {
-    let mut stmt = tx.prepare(
+    let mut stmt = tx.prepare_cached(
         "UPDATE jobs SET lease_until_ms = ?3 WHERE id IN (
             SELECT id FROM jobs WHERE status = 'InProgress' AND due_ms <= ?1
                AND (lease_until_ms IS NULL OR lease_until_ms <= ?1)
@@ -251,7 +252,7 @@ pub(super) fn claim_due(
 }
 
 pub(super) fn next_deadline(tx: &Transaction<'_>) -> Result<Option<OffsetDateTime>> {
-    let ms: Option<i64> = tx.query_row(
+    let ms: Option<i64> = tx.query_row_cached(
         "SELECT MIN(t) FROM (
             SELECT MIN(MAX(due_ms, COALESCE(lease_until_ms, 0))) AS t FROM jobs WHERE status = 'InProgress'
             UNION ALL SELECT MIN(expires_ms) FROM jobs WHERE expires_ms IS NOT NULL)",
@@ -283,7 +284,7 @@ pub(super) fn finish(
                     "job {id} is not an archive retrieval"
                 )));
             };
-            let exists: bool = tx.query_row(
+            let exists: bool = tx.query_row_cached(
                 "SELECT EXISTS (SELECT 1 FROM archives WHERE id = ?1 AND account = ?2 AND vault = ?3)",
                 params![archive_id, key.account, key.name],
                 |r| r.get(0),
@@ -300,7 +301,7 @@ pub(super) fn finish(
         } => {
             let size = output.size;
             insert_job_segments(tx, id, std::slice::from_ref(&output))?;
-            tx.execute(
+            tx.execute_cached(
                 "UPDATE vaults SET last_inventory_ms = ?3 WHERE account = ?1 AND name = ?2",
                 params![key.account, key.name, to_ms(now)],
             )?;
@@ -308,7 +309,7 @@ pub(super) fn finish(
         }
         JobFinish::Failed { message } => JobOutcome::failed(message),
     };
-    tx.execute(
+    tx.execute_cached(
         "UPDATE jobs SET status = ?2, status_message = ?3, completed_ms = ?4, expires_ms = ?5, output_size = ?6, next_marker = ?7
          WHERE id = ?1",
         params![id, outcome.status.as_str(), outcome.message, to_ms(now), to_ms(expires), outcome.output_size.map(i), outcome.next_marker],

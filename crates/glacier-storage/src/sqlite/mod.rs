@@ -1,5 +1,7 @@
 //! The default metadata store: one SQLite database in WAL mode with `synchronous=FULL`, so a
-//! committed transaction is on disk before the call returns.
+//! committed transaction is on disk before the call returns. Writes go through one connection,
+//! taken in turn; reads run in parallel on a few read-only connections (WAL gives each read
+//! transaction a consistent snapshot of everything committed before it began).
 //!
 //! One module per table family (`vaults`, `archives`, `uploads`, `jobs`, `governance`,
 //! `blobs`) holds plain `fn(&Transaction, …)` functions, one per trait method; the trait impl
@@ -21,13 +23,56 @@ use crate::{Result, StorageError};
 use async_trait::async_trait;
 use glacier_core::multipart::PartInfo;
 use rusqlite::{Connection, Transaction};
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 use time::OffsetDateTime;
+use tokio::sync::Semaphore;
 
 pub struct SqliteMetadataStore {
-    conn: Arc<Mutex<Connection>>,
+    writer: Arc<tokio::sync::Mutex<Connection>>,
+    readers: Arc<Readers>,
+    policies: Arc<Mutex<PolicyCache>>,
+}
+
+/// Each vault's region, access policy and lock as last read, so that authorizing a request
+/// needs no read. This process is the only writer of its database (the data directory's lock
+/// sees to it), and every write that changes them drops the vault's entry on the blocking
+/// thread right after it commits (so even a write whose caller went away does). A read
+/// stores what it found only if no such write happened since it began.
+#[derive(Default)]
+struct PolicyCache {
+    generation: u64,
+    vaults: HashMap<VaultKey, VaultPolicies>,
+}
+
+impl PolicyCache {
+    fn forget(cache: &Mutex<PolicyCache>, key: Option<&VaultKey>) {
+        if let Ok(mut c) = cache.lock() {
+            c.generation += 1;
+            match key {
+                Some(key) => drop(c.vaults.remove(key)),
+                None => c.vaults.clear(),
+            }
+        }
+    }
+}
+
+/// Read-only connections, lent one per read: a permit is taken before a read goes to a
+/// blocking thread, so there is always a free connection for it.
+struct Readers {
+    free: Mutex<Vec<Connection>>,
+    permits: Arc<Semaphore>,
+}
+
+/// Statements a connection keeps prepared (each table family's queries, with room to spare).
+const STATEMENT_CACHE: usize = 128;
+
+fn configure(conn: &Connection) -> Result<()> {
+    conn.pragma_update(None, "synchronous", "FULL")?;
+    conn.busy_timeout(std::time::Duration::from_secs(30))?;
+    conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
+    Ok(())
 }
 
 impl From<rusqlite::Error> for StorageError {
@@ -43,21 +88,34 @@ impl SqliteMetadataStore {
     /// Opens (creating if needed) the database at `path`.
     pub async fn open(path: impl AsRef<Path>) -> Result<SqliteMetadataStore> {
         let path = path.as_ref().to_path_buf();
-        let conn = tokio::task::spawn_blocking(move || -> Result<Connection> {
+        let readers = std::thread::available_parallelism().map_or(2, |n| n.get().clamp(2, 8));
+        let (writer, free) = tokio::task::spawn_blocking(move || -> Result<_> {
             let mut conn = Connection::open(&path)?;
             conn.pragma_update(None, "journal_mode", "WAL")?;
-            conn.pragma_update(None, "synchronous", "FULL")?;
-            conn.busy_timeout(std::time::Duration::from_secs(30))?;
+            configure(&conn)?;
             schema::migrate(&mut conn)?;
             // One process at a time uses a SQLite store (the data directory's lock sees to
             // it): job claims left by a process that stopped are nobody's any more.
             conn.execute("UPDATE jobs SET lease_until_ms = NULL", [])?;
-            Ok(conn)
+            let free = (0..readers)
+                .map(|_| {
+                    let reader = Connection::open(&path)?;
+                    configure(&reader)?;
+                    reader.pragma_update(None, "query_only", "ON")?;
+                    Ok(reader)
+                })
+                .collect::<Result<Vec<_>>>()?;
+            Ok((conn, free))
         })
         .await
         .map_err(|e| StorageError::backend(format!("open task failed: {e}")))??;
         Ok(SqliteMetadataStore {
-            conn: Arc::new(Mutex::new(conn)),
+            writer: Arc::new(tokio::sync::Mutex::new(writer)),
+            readers: Arc::new(Readers {
+                free: Mutex::new(free),
+                permits: Arc::new(Semaphore::new(readers)),
+            }),
+            policies: Arc::default(),
         })
     }
 
@@ -65,7 +123,7 @@ impl SqliteMetadataStore {
     /// `region`, the one the server runs with; returns how many there were.
     pub async fn assign_legacy_region(&self, region: &str) -> Result<usize> {
         let region = region.to_owned();
-        self.tx(move |tx| {
+        self.tx_changing_policies(None, move |tx| {
             Ok(tx.execute(
                 "UPDATE vaults SET region = ?1 WHERE region IS NULL",
                 [region],
@@ -74,25 +132,78 @@ impl SqliteMetadataStore {
         .await
     }
 
-    /// Runs `f` in one transaction on a blocking thread; commits when it returns `Ok`.
+    /// Runs `f` in one write transaction on a blocking thread; commits when it returns `Ok`.
+    /// Writers wait their turn here, not on a blocking thread.
     async fn tx<T, F>(&self, f: F) -> Result<T>
     where
         T: Send + 'static,
         F: FnOnce(&Transaction<'_>) -> Result<T> + Send + 'static,
     {
-        let conn = Arc::clone(&self.conn);
-        tokio::task::spawn_blocking(move || {
-            let mut conn = conn
-                .lock()
-                .map_err(|_| StorageError::backend("metadata connection poisoned"))?;
-            let tx = conn.transaction()?;
-            let out = f(&tx)?;
-            tx.commit()?;
-            Ok(out)
+        let mut conn = Arc::clone(&self.writer).lock_owned().await;
+        blocking(move || in_transaction(&mut conn, f)).await
+    }
+
+    /// [`Self::tx`] for a write that changes the policies of vault `key` (of every vault:
+    /// `None`), dropping what the cache holds for it once the write is over.
+    async fn tx_changing_policies<T, F>(&self, key: Option<VaultKey>, f: F) -> Result<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Transaction<'_>) -> Result<T> + Send + 'static,
+    {
+        let mut conn = Arc::clone(&self.writer).lock_owned().await;
+        let cache = Arc::clone(&self.policies);
+        blocking(move || {
+            let out = in_transaction(&mut conn, f);
+            PolicyCache::forget(&cache, key.as_ref());
+            out
         })
         .await
-        .map_err(|e| StorageError::backend(format!("metadata task failed: {e}")))?
     }
+
+    /// Runs `f` in one read transaction on a read-only connection, in parallel with other
+    /// reads and with the writer.
+    async fn read<T, F>(&self, f: F) -> Result<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Transaction<'_>) -> Result<T> + Send + 'static,
+    {
+        let permit = Arc::clone(&self.readers.permits)
+            .acquire_owned()
+            .await
+            .map_err(|_| StorageError::backend("metadata readers closed"))?;
+        let readers = Arc::clone(&self.readers);
+        blocking(move || {
+            let _permit = permit;
+            let mut conn = readers
+                .free
+                .lock()
+                .map_err(|_| StorageError::backend("metadata readers poisoned"))?
+                .pop()
+                .ok_or_else(|| StorageError::backend("no free metadata reader"))?;
+            let out = in_transaction(&mut conn, f);
+            if let Ok(mut free) = readers.free.lock() {
+                free.push(conn);
+            }
+            out
+        })
+        .await
+    }
+}
+
+fn in_transaction<T>(
+    conn: &mut Connection,
+    f: impl FnOnce(&Transaction<'_>) -> Result<T>,
+) -> Result<T> {
+    let tx = conn.transaction()?;
+    let out = f(&tx)?;
+    tx.commit()?;
+    Ok(out)
+}
+
+async fn blocking<T: Send + 'static>(f: impl FnOnce() -> Result<T> + Send + 'static) -> Result<T> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| StorageError::backend(format!("metadata task failed: {e}")))?
 }
 
 #[async_trait]
@@ -105,13 +216,15 @@ impl MetadataStore for SqliteMetadataStore {
         max_vaults: u64,
     ) -> Result<Vault> {
         let (key, region) = (key.clone(), region.to_owned());
-        self.tx(move |tx| vaults::create(tx, &key, &region, now, max_vaults))
-            .await
+        self.tx_changing_policies(Some(key.clone()), move |tx| {
+            vaults::create(tx, &key, &region, now, max_vaults)
+        })
+        .await
     }
 
     async fn get_vault(&self, key: &VaultKey) -> Result<Vault> {
         let key = key.clone();
-        self.tx(move |tx| vaults::get(tx, &key)).await
+        self.read(move |tx| vaults::get(tx, &key)).await
     }
 
     async fn list_vaults(
@@ -121,18 +234,20 @@ impl MetadataStore for SqliteMetadataStore {
         limit: usize,
     ) -> Result<Page<Vault>> {
         let (account, after) = (account.to_owned(), after.map(str::to_owned));
-        self.tx(move |tx| vaults::list(tx, &account, after.as_deref(), limit))
+        self.read(move |tx| vaults::list(tx, &account, after.as_deref(), limit))
             .await
     }
 
     async fn delete_vault(&self, key: &VaultKey) -> Result<Vec<BlobKey>> {
         let key = key.clone();
-        self.tx(move |tx| vaults::delete(tx, &key)).await
+        self.tx_changing_policies(Some(key.clone()), move |tx| vaults::delete(tx, &key))
+            .await
     }
 
     async fn get_notifications(&self, key: &VaultKey) -> Result<Option<Notifications>> {
         let key = key.clone();
-        self.tx(move |tx| vaults::get_notifications(tx, &key)).await
+        self.read(move |tx| vaults::get_notifications(tx, &key))
+            .await
     }
 
     async fn set_notifications(&self, key: &VaultKey, config: Option<Notifications>) -> Result<()> {
@@ -155,12 +270,12 @@ impl MetadataStore for SqliteMetadataStore {
 
     async fn get_archive(&self, key: &VaultKey, id: &str) -> Result<ArchiveRecord> {
         let (key, id) = (key.clone(), id.to_owned());
-        self.tx(move |tx| archives::get(tx, &key, &id)).await
+        self.read(move |tx| archives::get(tx, &key, &id)).await
     }
 
     async fn get_archive_summary(&self, key: &VaultKey, id: &str) -> Result<ArchiveSummary> {
         let (key, id) = (key.clone(), id.to_owned());
-        self.tx(move |tx| archives::summary(tx, &key, &id)).await
+        self.read(move |tx| archives::summary(tx, &key, &id)).await
     }
 
     async fn list_archives(
@@ -169,7 +284,7 @@ impl MetadataStore for SqliteMetadataStore {
         query: &ArchiveQuery,
     ) -> Result<Page<ArchiveSummary>> {
         let (key, q) = (key.clone(), query.clone());
-        self.tx(move |tx| archives::list(tx, &key, &q)).await
+        self.read(move |tx| archives::list(tx, &key, &q)).await
     }
 
     async fn delete_archive(&self, key: &VaultKey, id: &str) -> Result<Vec<BlobKey>> {
@@ -184,7 +299,7 @@ impl MetadataStore for SqliteMetadataStore {
 
     async fn get_upload(&self, key: &VaultKey, id: &str) -> Result<UploadRecord> {
         let (key, id) = (key.clone(), id.to_owned());
-        self.tx(move |tx| uploads::get(tx, &key, &id)).await
+        self.read(move |tx| uploads::get(tx, &key, &id)).await
     }
 
     async fn list_uploads(
@@ -194,7 +309,7 @@ impl MetadataStore for SqliteMetadataStore {
         limit: usize,
     ) -> Result<Page<UploadRecord>> {
         let (key, after) = (key.clone(), after.map(str::to_owned));
-        self.tx(move |tx| uploads::list(tx, &key, after.as_deref(), limit))
+        self.read(move |tx| uploads::list(tx, &key, after.as_deref(), limit))
             .await
     }
 
@@ -217,7 +332,7 @@ impl MetadataStore for SqliteMetadataStore {
         limit: usize,
     ) -> Result<Page<PartInfo>> {
         let (key, upload_id) = (key.clone(), upload_id.to_owned());
-        self.tx(move |tx| uploads::list_parts(tx, &key, &upload_id, from, limit))
+        self.read(move |tx| uploads::list_parts(tx, &key, &upload_id, from, limit))
             .await
     }
 
@@ -254,13 +369,13 @@ impl MetadataStore for SqliteMetadataStore {
         since: OffsetDateTime,
     ) -> Result<Vec<Retrieval>> {
         let account = account.to_owned();
-        self.tx(move |tx| jobs::retrievals_since(tx, &account, since))
+        self.read(move |tx| jobs::retrievals_since(tx, &account, since))
             .await
     }
 
     async fn get_job(&self, key: &VaultKey, id: &str) -> Result<JobRecord> {
         let (key, id) = (key.clone(), id.to_owned());
-        self.tx(move |tx| jobs::get(tx, &key, &id)).await
+        self.read(move |tx| jobs::get(tx, &key, &id)).await
     }
 
     async fn list_jobs(
@@ -271,7 +386,7 @@ impl MetadataStore for SqliteMetadataStore {
         limit: usize,
     ) -> Result<Page<JobRecord>> {
         let (key, filter) = (key.clone(), filter.clone());
-        self.tx(move |tx| jobs::list(tx, &key, &filter, after, limit))
+        self.read(move |tx| jobs::list(tx, &key, &filter, after, limit))
             .await
     }
 
@@ -286,7 +401,7 @@ impl MetadataStore for SqliteMetadataStore {
     }
 
     async fn next_deadline(&self) -> Result<Option<OffsetDateTime>> {
-        self.tx(jobs::next_deadline).await
+        self.read(jobs::next_deadline).await
     }
 
     async fn finish_job(
@@ -304,7 +419,7 @@ impl MetadataStore for SqliteMetadataStore {
 
     async fn job_output(&self, key: &VaultKey, id: &str) -> Result<(JobRecord, Vec<Segment>)> {
         let (key, id) = (key.clone(), id.to_owned());
-        self.tx(move |tx| jobs::output(tx, &key, &id)).await
+        self.read(move |tx| jobs::output(tx, &key, &id)).await
     }
 
     async fn expire_jobs(&self, now: OffsetDateTime) -> Result<Vec<BlobKey>> {
@@ -330,19 +445,39 @@ impl MetadataStore for SqliteMetadataStore {
 
     async fn list_tags(&self, key: &VaultKey) -> Result<BTreeMap<String, String>> {
         let key = key.clone();
-        self.tx(move |tx| governance::list_tags(tx, &key)).await
+        self.read(move |tx| governance::list_tags(tx, &key)).await
     }
 
     async fn vault_policies(&self, key: &VaultKey) -> Result<VaultPolicies> {
         let key = key.clone();
-        self.tx(move |tx| governance::vault_policies(tx, &key))
-            .await
+        let cache = Arc::clone(&self.policies);
+        let since = {
+            let c = cache
+                .lock()
+                .map_err(|_| StorageError::backend("policy cache poisoned"))?;
+            if let Some(p) = c.vaults.get(&key) {
+                return Ok(p.clone());
+            }
+            c.generation
+        };
+        self.read(move |tx| {
+            let p = governance::vault_policies(tx, &key)?;
+            if let Ok(mut c) = cache.lock()
+                && c.generation == since
+            {
+                c.vaults.insert(key, p.clone());
+            }
+            Ok(p)
+        })
+        .await
     }
 
     async fn set_access_policy(&self, key: &VaultKey, policy: Option<String>) -> Result<()> {
         let key = key.clone();
-        self.tx(move |tx| governance::set_access_policy(tx, &key, policy))
-            .await
+        self.tx_changing_policies(Some(key.clone()), move |tx| {
+            governance::set_access_policy(tx, &key, policy)
+        })
+        .await
     }
 
     async fn swap_vault_lock(
@@ -353,13 +488,15 @@ impl MetadataStore for SqliteMetadataStore {
     ) -> Result<LockSwap> {
         let key = key.clone();
         let expected = expected.map(|l| (l.lock_id.clone(), l.state));
-        self.tx(move |tx| governance::swap_vault_lock(tx, &key, expected, new))
-            .await
+        self.tx_changing_policies(Some(key.clone()), move |tx| {
+            governance::swap_vault_lock(tx, &key, expected, new)
+        })
+        .await
     }
 
     async fn get_retrieval_policy(&self, account: &str) -> Result<Option<String>> {
         let account = account.to_owned();
-        self.tx(move |tx| governance::get_retrieval_policy(tx, &account))
+        self.read(move |tx| governance::get_retrieval_policy(tx, &account))
             .await
     }
 
@@ -377,7 +514,7 @@ impl MetadataStore for SqliteMetadataStore {
 
     async fn list_capacity(&self, account: &str) -> Result<Vec<CapacityUnit>> {
         let account = account.to_owned();
-        self.tx(move |tx| governance::list_capacity(tx, &account))
+        self.read(move |tx| governance::list_capacity(tx, &account))
             .await
     }
 
@@ -406,6 +543,7 @@ mod tests {
         crate::conformance::jobs(&store).await;
         crate::conformance::governance(&store).await;
         crate::conformance::admission(&store).await;
+        crate::conformance::policies_follow_writes(&store).await;
         crate::conformance::lock_races(std::sync::Arc::new(store)).await;
         Ok(())
     }

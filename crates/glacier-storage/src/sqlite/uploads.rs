@@ -12,7 +12,7 @@ use rusqlite::{OptionalExtension, Transaction, params};
 
 pub(super) fn read_upload(tx: &Transaction<'_>, key: &VaultKey, id: &str) -> Result<UploadRecord> {
     require_vault(tx, key)?;
-    tx.query_row(
+    tx.query_row_cached(
         "SELECT description, part_size, created_ms FROM uploads WHERE id = ?1 AND account = ?2 AND vault = ?3",
         params![id, key.account, key.name],
         |r| {
@@ -31,14 +31,14 @@ pub(super) fn read_upload(tx: &Transaction<'_>, key: &VaultKey, id: &str) -> Res
 /// Deletes an upload and its parts; returns the parts' blobs.
 pub(super) fn delete_upload_rows(tx: &Transaction<'_>, id: &str) -> Result<Vec<BlobKey>> {
     let blobs = blobs_of(tx, "SELECT blob FROM parts WHERE upload_id = ?1", id)?;
-    tx.execute("DELETE FROM parts WHERE upload_id = ?1", [id])?;
-    tx.execute("DELETE FROM uploads WHERE id = ?1", [id])?;
+    tx.execute_cached("DELETE FROM parts WHERE upload_id = ?1", [id])?;
+    tx.execute_cached("DELETE FROM uploads WHERE id = ?1", [id])?;
     Ok(blobs)
 }
 
 pub(super) fn create(tx: &Transaction<'_>, key: &VaultKey, upload: &UploadRecord) -> Result<()> {
     require_vault(tx, key)?;
-    tx.execute(
+    tx.execute_cached(
         "INSERT INTO uploads (id, account, vault, description, part_size, created_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
         params![upload.id, key.account, key.name, upload.description, i(upload.part_size), to_ms(upload.created)],
     )?;
@@ -56,7 +56,7 @@ pub(super) fn list(
     limit: usize,
 ) -> Result<Page<UploadRecord>> {
     require_vault(tx, key)?;
-    let mut stmt = tx.prepare(
+    let mut stmt = tx.prepare_cached(
         "SELECT id, description, part_size, created_ms FROM uploads
          WHERE account = ?1 AND vault = ?2 AND id > ?3 ORDER BY id LIMIT ?4",
     )?;
@@ -90,14 +90,14 @@ pub(super) fn put_part(
 ) -> Result<Option<BlobKey>> {
     read_upload(tx, key, upload_id)?;
     let old: Option<String> = tx
-        .query_row(
+        .query_row_cached(
             "SELECT blob FROM parts WHERE upload_id = ?1 AND start = ?2",
             params![upload_id, i(part.start)],
             |r| r.get(0),
         )
         .optional()?;
     let s = &part.segment;
-    tx.execute(
+    tx.execute_cached(
         "INSERT OR REPLACE INTO parts (upload_id, start, blob, size, tree_hash, leaves) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
         params![upload_id, i(part.start), s.blob.0, i(s.size), &s.tree_hash.0[..], leaves_to_blob(&s.leaves)],
     )?;
@@ -112,7 +112,7 @@ pub(super) fn list_parts(
     limit: usize,
 ) -> Result<Page<PartInfo>> {
     read_upload(tx, key, upload_id)?;
-    let mut stmt = tx.prepare(
+    let mut stmt = tx.prepare_cached(
         "SELECT start, size, tree_hash FROM parts WHERE upload_id = ?1 AND start >= ?2 ORDER BY start LIMIT ?3",
     )?;
     let rows = stmt.query_map(params![upload_id, i(from), i(limit as u64 + 1)], |r| {
@@ -142,7 +142,7 @@ pub(super) fn complete(
 ) -> Result<String> {
     require_vault(tx, key)?;
     let done: Option<(String, i64, Vec<u8>)> = tx
-        .query_row(
+        .query_row_cached(
             "SELECT archive_id, archive_size, tree_hash FROM completed_uploads WHERE upload_id = ?1 AND account = ?2 AND vault = ?3",
             params![upload_id, key.account, key.name],
             |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
@@ -159,7 +159,7 @@ pub(super) fn complete(
     let upload = read_upload(tx, key, upload_id)?;
     let mut parts = Vec::new();
     {
-        let mut stmt = tx.prepare(
+        let mut stmt = tx.prepare_cached(
             "SELECT start, blob, size, tree_hash, leaves FROM parts WHERE upload_id = ?1 ORDER BY start",
         )?;
         let rows = stmt.query_map([upload_id], |r| {
@@ -203,9 +203,9 @@ pub(super) fn complete(
         segments: parts.into_iter().map(|p| p.segment).collect(),
     };
     insert_archive_rows(tx, key, &archive)?;
-    tx.execute("DELETE FROM parts WHERE upload_id = ?1", [upload_id])?;
-    tx.execute("DELETE FROM uploads WHERE id = ?1", [upload_id])?;
-    tx.execute(
+    tx.execute_cached("DELETE FROM parts WHERE upload_id = ?1", [upload_id])?;
+    tx.execute_cached("DELETE FROM uploads WHERE id = ?1", [upload_id])?;
+    tx.execute_cached(
         "INSERT INTO completed_uploads (upload_id, account, vault, archive_id, archive_size, tree_hash, completed_ms)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
         params![upload_id, key.account, key.name, c.archive_id, i(c.archive_size), &c.tree_hash.0[..], to_ms(c.now)],

@@ -42,7 +42,7 @@ pub(super) fn vault_from_row(
 }
 
 pub(super) fn read_vault(tx: &Transaction<'_>, key: &VaultKey) -> Result<Vault> {
-    tx.query_row(
+    tx.query_row_cached(
         &format!("SELECT {VAULT_COLUMNS} FROM vaults WHERE account = ?1 AND name = ?2"),
         params![key.account, key.name],
         |r| vault_from_row(&key.account, r),
@@ -65,7 +65,7 @@ pub(super) fn create(
     if let Ok(v) = read_vault(tx, key) {
         return Ok(v);
     }
-    let count: i64 = tx.query_row(
+    let count: i64 = tx.query_row_cached(
         "SELECT COUNT(*) FROM vaults WHERE account = ?1",
         [&key.account],
         |r| r.get(0),
@@ -75,7 +75,7 @@ pub(super) fn create(
             "The account already has {count} vaults; the limit is {max_vaults}"
         )));
     }
-    tx.execute(
+    tx.execute_cached(
         "INSERT INTO vaults (account, name, region, created_ms) VALUES (?1, ?2, ?3, ?4)",
         params![key.account, key.name, region, to_ms(now)],
     )?;
@@ -92,7 +92,7 @@ pub(super) fn list(
     after: Option<&str>,
     limit: usize,
 ) -> Result<Page<Vault>> {
-    let mut stmt = tx.prepare(&format!(
+    let mut stmt = tx.prepare_cached(&format!(
         "SELECT {VAULT_COLUMNS} FROM vaults
          WHERE account = ?1 AND name > ?2 ORDER BY name LIMIT ?3"
     ))?;
@@ -134,19 +134,19 @@ pub(super) fn delete(tx: &Transaction<'_>, key: &VaultKey) -> Result<Vec<BlobKey
     let mut blobs = unreferenced(tx, blobs)?;
     blobs.sort();
     blobs.dedup();
-    tx.execute(
+    tx.execute_cached(
         "DELETE FROM vault_tags WHERE account = ?1 AND vault = ?2",
         vault,
     )?;
-    tx.execute(
+    tx.execute_cached(
         "DELETE FROM vault_policies WHERE account = ?1 AND vault = ?2",
         vault,
     )?;
-    tx.execute(
+    tx.execute_cached(
         "DELETE FROM completed_uploads WHERE account = ?1 AND vault = ?2",
         params![key.account, key.name],
     )?;
-    tx.execute(
+    tx.execute_cached(
         "DELETE FROM vaults WHERE account = ?1 AND name = ?2",
         params![key.account, key.name],
     )?;
@@ -158,7 +158,7 @@ pub(super) fn get_notifications(
     key: &VaultKey,
 ) -> Result<Option<Notifications>> {
     let (topic, events): (Option<String>, Option<String>) = tx
-        .query_row(
+        .query_row_cached(
             "SELECT sns_topic, events FROM vaults WHERE account = ?1 AND name = ?2",
             params![key.account, key.name],
             |r| Ok((r.get(0)?, r.get(1)?)),
@@ -186,7 +186,7 @@ pub(super) fn set_notifications(
         Some(c) => (Some(c.sns_topic), Some(c.events.join(","))),
         None => (None, None),
     };
-    tx.execute(
+    tx.execute_cached(
         "UPDATE vaults SET sns_topic = ?3, events = ?4 WHERE account = ?1 AND name = ?2",
         params![key.account, key.name, topic, events],
     )?;
