@@ -62,7 +62,9 @@ pub(crate) async fn serve(
             app.clone(),
             limits,
             slot,
-            shutdown.clone(),
+            // A token of its own: a connection polls it on every wake-up, and polling the
+            // server's one token from every connection contends for its lock.
+            shutdown.child_token(),
         ));
         while tasks.try_join_next().is_some() {}
     }

@@ -6,8 +6,10 @@ use super::jobs::parse_date;
 use crate::error::{ApiError, ApiResult};
 use glacier_core::{InventoryFormat, LeafHasher, format_date};
 use glacier_storage::{
-    ArchiveCursor, ArchiveQuery, ArchiveSummary, JobRecord, JobSpec, Segment, VaultKey,
+    ArchiveCursor, ArchiveQuery, ArchiveSummary, BlobKey, BlobWriter, JobRecord, JobSpec, Segment,
+    VaultKey,
 };
+use std::sync::Arc;
 use time::OffsetDateTime;
 
 /// Archives read from the metadata store per page.
@@ -135,6 +137,59 @@ impl Encoder {
     }
 }
 
+/// What the inventory's storing task is sent.
+enum Chunk {
+    Data(Vec<u8>),
+    /// Everything was sent: commit. (Without it the blob is discarded.)
+    End,
+}
+
+/// Hashes and writes an inventory's bytes into its blob on a task of its own, so that
+/// encoding the next bytes goes on meanwhile.
+struct Store {
+    chunks: tokio::sync::mpsc::Sender<Chunk>,
+    task: tokio::task::JoinHandle<anyhow::Result<(BlobKey, glacier_core::treehash::Tree)>>,
+}
+
+impl Store {
+    fn start(mut writer: Box<dyn BlobWriter>) -> Store {
+        let (chunks, mut rx) = tokio::sync::mpsc::channel(2);
+        let task = tokio::spawn(async move {
+            // The tree hash and leaves only: nothing checks an inventory's linear hash.
+            let mut hasher = LeafHasher::new();
+            while let Some(chunk) = rx.recv().await {
+                match chunk {
+                    Chunk::Data(data) => {
+                        hasher.update(&data);
+                        writer.write(&data).await?;
+                    }
+                    Chunk::End => return Ok((writer.commit().await?, hasher.finish())),
+                }
+            }
+            anyhow::bail!("the inventory ended before it was complete")
+        });
+        Store { chunks, task }
+    }
+
+    /// Hands `data` on. An error means the task stopped: the caller ends with
+    /// [`Store::commit`], whose error says why.
+    async fn write(&self, data: Vec<u8>) -> Result<(), StoreStopped> {
+        self.chunks
+            .send(Chunk::Data(data))
+            .await
+            .map_err(|_| StoreStopped)
+    }
+
+    async fn commit(self) -> anyhow::Result<(BlobKey, glacier_core::treehash::Tree)> {
+        // A failed send means the task has stopped; its result says why.
+        let _ = self.chunks.send(Chunk::End).await;
+        self.task.await?
+    }
+}
+
+/// The storing task stopped before the inventory was written.
+struct StoreStopped;
+
 impl Service {
     /// Writes the inventory a job asks for into a new blob; returns it with the marker where a
     /// follow-up inventory continues (when the job's limit cut the listing short).
@@ -161,12 +216,10 @@ impl Service {
             .as_deref()
             .map(|d| parse_date("EndDate", d))
             .transpose()?;
-        let mut after = marker.as_deref().map(parse_marker).transpose()?;
+        let after = marker.as_deref().map(parse_marker).transpose()?;
         let mut remaining = limit.unwrap_or(u64::MAX);
 
-        let mut writer = self.blobs.create().await?;
-        // The tree hash and leaves only: nothing checks an inventory's linear hash.
-        let mut hasher = LeafHasher::new();
+        let store = Store::start(self.blobs.create().await?);
         let mut buf = Vec::with_capacity(FLUSH_AT * 2);
         let mut encoder = Encoder::start(
             *format,
@@ -174,39 +227,58 @@ impl Service {
             &format_date(self.now()),
             &mut buf,
         )?;
-        let next_marker = loop {
+        // The next page is read while this one is encoded: reading and encoding take about
+        // as long each, on different threads.
+        let fetch = |after: Option<ArchiveCursor>, remaining: u64| {
+            let (meta, key) = (Arc::clone(&self.meta), key.clone());
             let query = ArchiveQuery {
-                after: after.take(),
+                after,
                 created_from,
                 created_before,
                 limit: usize::try_from(remaining.min(PAGE)).unwrap_or(1000),
             };
-            let page = self.meta.list_archives(key, &query).await?;
-            for a in &page.items {
-                encoder.entry(a, &mut buf)?;
-                if buf.len() >= FLUSH_AT {
-                    hasher.update(&buf);
-                    writer.write(&buf).await?;
-                    buf.clear();
-                }
-            }
+            tokio::spawn(async move { meta.list_archives(&key, &query).await })
+        };
+        let mut pending = Some(fetch(after, remaining));
+        let next_marker = 'pages: loop {
+            let Some(fetching) = pending.take() else {
+                anyhow::bail!("an inventory page was not asked for");
+            };
+            let page = fetching.await??;
             remaining -= page.items.len() as u64;
-            after = page.items.last().map(|a| ArchiveCursor {
+            let after = page.items.last().map(|a| ArchiveCursor {
                 created: a.created,
                 id: a.id.clone(),
             });
+            if page.more && remaining > 0 {
+                pending = Some(fetch(after.clone(), remaining));
+            }
+            for a in &page.items {
+                encoder.entry(a, &mut buf)?;
+                if buf.len() >= FLUSH_AT {
+                    let full = std::mem::replace(&mut buf, Vec::with_capacity(FLUSH_AT * 2));
+                    if store.write(full).await.is_err() {
+                        break 'pages Err(StoreStopped);
+                    }
+                }
+            }
             if !page.more {
-                break None;
+                break Ok(None);
             }
             if remaining == 0 {
-                break after.as_ref().map(format_marker);
+                break Ok(after.as_ref().map(format_marker));
             }
         };
-        encoder.finish(&mut buf)?;
-        hasher.update(&buf);
-        writer.write(&buf).await?;
-        let blob = writer.commit().await?;
-        let h = hasher.finish();
+        let next_marker = match next_marker {
+            Ok(marker) => {
+                encoder.finish(&mut buf)?;
+                // If this fails, commit says why.
+                let _ = store.write(buf).await;
+                marker
+            }
+            Err(StoreStopped) => None,
+        };
+        let (blob, h) = store.commit().await?;
         Ok((
             Segment {
                 blob,
