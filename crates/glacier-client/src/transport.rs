@@ -44,11 +44,14 @@ pub struct HttpTransport {
 }
 
 impl HttpTransport {
-    /// Connect timeout 10 s; a request may idle at most `read_timeout` between bytes.
+    /// Connect timeout 10 s; a request may idle at most `read_timeout` between bytes. The
+    /// Glacier API never redirects (a signed request could not follow one anyway), so no
+    /// redirect is followed: a 3xx is an answer like any other.
     pub fn new(read_timeout: Duration) -> Result<HttpTransport, BoxError> {
         let client = reqwest::Client::builder()
             .connect_timeout(Duration::from_secs(10))
             .read_timeout(read_timeout)
+            .redirect(reqwest::redirect::Policy::none())
             .build()?;
         Ok(HttpTransport { client })
     }

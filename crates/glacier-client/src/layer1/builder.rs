@@ -106,7 +106,14 @@ impl Layer1Builder {
                 scheme,
                 authority,
                 region: self.region,
-                credentials,
+                identity: aws_credential_types::Credentials::new(
+                    credentials.access_key_id,
+                    credentials.secret_access_key,
+                    credentials.session_token,
+                    None,
+                    "glacier-client",
+                )
+                .into(),
                 account_id: self.account_id,
                 transport,
                 retry: self.retry,

@@ -151,20 +151,10 @@ impl Layer1 {
         use aws_sigv4::http_request::{
             PayloadChecksumKind, SignableBody, SignableRequest, SigningSettings, sign,
         };
-        let c = &self.inner.credentials;
-        let identity: aws_smithy_runtime_api::client::identity::Identity =
-            aws_credential_types::Credentials::new(
-                c.access_key_id.clone(),
-                c.secret_access_key.clone(),
-                c.session_token.clone(),
-                None,
-                "glacier-client",
-            )
-            .into();
         let mut settings = SigningSettings::default();
         settings.payload_checksum_kind = PayloadChecksumKind::XAmzSha256;
         let params = aws_sigv4::sign::v4::SigningParams::builder()
-            .identity(&identity)
+            .identity(&self.inner.identity)
             .region(&self.inner.region)
             .name("glacier")
             .time(SystemTime::now())

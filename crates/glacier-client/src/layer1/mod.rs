@@ -25,7 +25,6 @@ pub use payload::Payload;
 pub use progress::{ProgressFn, Transfer};
 pub use rate::RateLimiter;
 
-use crate::credentials::Credentials;
 use crate::error::{GlacierError, Result};
 use crate::transport::{ResponseBody, Transport};
 use bytes::Bytes;
@@ -105,7 +104,8 @@ struct Inner {
     scheme: http::uri::Scheme,
     authority: http::uri::Authority,
     region: String,
-    credentials: Credentials,
+    /// The credentials as the signer takes them, built once.
+    identity: aws_smithy_runtime_api::client::identity::Identity,
     account_id: String,
     transport: Arc<dyn Transport>,
     retry: RetryPolicy,
