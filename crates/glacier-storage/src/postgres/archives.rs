@@ -6,8 +6,9 @@ use super::vaults::require_vault;
 use crate::blob::BlobKey;
 use crate::meta::*;
 use crate::{Result, StorageError};
+use deadpool_postgres::Transaction;
 use glacier_core::TreeHash;
-use tokio_postgres::{Row, Transaction};
+use tokio_postgres::Row;
 
 pub(super) async fn insert_archive_rows(
     tx: &Transaction<'_>,
@@ -15,13 +16,13 @@ pub(super) async fn insert_archive_rows(
     a: &ArchiveRecord,
 ) -> Result<()> {
     tx.execute(
-        "INSERT INTO archives (id, account, vault, description, size, tree_hash, created_ms) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        &tx.prepare_cached("INSERT INTO archives (id, account, vault, description, size, tree_hash, created_ms) VALUES ($1, $2, $3, $4, $5, $6, $7)").await?,
         &[&a.id, &key.account, &key.name, &a.description, &i(a.size), &&a.tree_hash.0[..], &to_ms(a.created)],
     )
     .await?;
     insert_segments(tx, "segments", "archive_id", &a.id, &a.segments).await?;
     tx.execute(
-        "UPDATE vaults SET archive_count = archive_count + 1, size = size + $3 WHERE account = $1 AND name = $2",
+        &tx.prepare_cached("UPDATE vaults SET archive_count = archive_count + 1, size = size + $3 WHERE account = $1 AND name = $2").await?,
         &[&key.account, &key.name, &i(a.size)],
     )
     .await?;
@@ -42,7 +43,7 @@ pub(super) async fn insert_segments(
     );
     for (seq, s) in segments.iter().enumerate() {
         tx.execute(
-            &sql,
+            &tx.prepare_cached(&sql).await?,
             &[
                 &id,
                 &i(seq as u64),
@@ -64,7 +65,7 @@ pub(super) async fn load_segments(
     sql: &str,
     id: &str,
 ) -> Result<Vec<Segment>> {
-    let rows = tx.query(sql, &[&id]).await?;
+    let rows = tx.query(&tx.prepare_cached(sql).await?, &[&id]).await?;
     rows.iter()
         .map(|r| {
             Ok(Segment {
@@ -131,7 +132,7 @@ pub(super) async fn summary(
     require_vault(tx, key).await?;
     let row = tx
         .query_opt(
-            "SELECT id, description, size, tree_hash, created_ms FROM archives WHERE id = $1 AND account = $2 AND vault = $3",
+            &tx.prepare_cached("SELECT id, description, size, tree_hash, created_ms FROM archives WHERE id = $1 AND account = $2 AND vault = $3").await?,
             &[&id, &key.account, &key.name],
         )
         .await?
@@ -153,10 +154,13 @@ pub(super) async fn list(
     let before = q.created_before.map_or(i64::MAX, to_ms);
     let rows = tx
         .query(
-            "SELECT id, description, size, tree_hash, created_ms FROM archives
+            &tx.prepare_cached(
+                "SELECT id, description, size, tree_hash, created_ms FROM archives
              WHERE account = $1 AND vault = $2 AND (created_ms, id) > ($3, $4)
                AND created_ms >= $5 AND created_ms < $6
              ORDER BY created_ms, id LIMIT $7",
+            )
+            .await?,
             &[
                 &key.account,
                 &key.name,
@@ -179,20 +183,31 @@ pub(super) async fn delete(tx: &Transaction<'_>, key: &VaultKey, id: &str) -> Re
     require_vault(tx, key).await?;
     let row = tx
         .query_opt(
-            "SELECT size FROM archives WHERE id = $1 AND account = $2 AND vault = $3",
+            &tx.prepare_cached(
+                "SELECT size FROM archives WHERE id = $1 AND account = $2 AND vault = $3",
+            )
+            .await?,
             &[&id, &key.account, &key.name],
         )
         .await?
         .ok_or_else(|| StorageError::not_found("archive", id))?;
     let size: i64 = col(&row, 0)?;
     let blobs = blobs_of(tx, "SELECT blob FROM segments WHERE archive_id = $1", id).await?;
-    tx.execute("DELETE FROM segments WHERE archive_id = $1", &[&id])
-        .await?;
-    tx.execute("DELETE FROM archives WHERE id = $1", &[&id])
-        .await?;
+    tx.execute(
+        &tx.prepare_cached("DELETE FROM segments WHERE archive_id = $1")
+            .await?,
+        &[&id],
+    )
+    .await?;
+    tx.execute(
+        &tx.prepare_cached("DELETE FROM archives WHERE id = $1")
+            .await?,
+        &[&id],
+    )
+    .await?;
     let blobs = unreferenced(tx, blobs).await?;
     tx.execute(
-        "UPDATE vaults SET archive_count = archive_count - 1, size = size - $3 WHERE account = $1 AND name = $2",
+        &tx.prepare_cached("UPDATE vaults SET archive_count = archive_count - 1, size = size - $3 WHERE account = $1 AND name = $2").await?,
         &[&key.account, &key.name, &size],
     )
     .await?;

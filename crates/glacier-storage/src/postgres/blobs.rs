@@ -3,8 +3,8 @@
 use super::values::*;
 use crate::Result;
 use crate::blob::BlobKey;
+use deadpool_postgres::Transaction;
 use std::collections::HashSet;
-use tokio_postgres::Transaction;
 
 /// Of `blobs`, those no archive, part or job output refers to.
 pub(super) async fn unreferenced(
@@ -14,11 +14,14 @@ pub(super) async fn unreferenced(
     let keys: Vec<String> = blobs.into_iter().map(|b| b.0).collect();
     let rows = tx
         .query(
-            "SELECT k FROM unnest($1::TEXT[]) WITH ORDINALITY AS t(k, n)
+            &tx.prepare_cached(
+                "SELECT k FROM unnest($1::TEXT[]) WITH ORDINALITY AS t(k, n)
              WHERE NOT EXISTS (SELECT 1 FROM segments WHERE blob = k)
                AND NOT EXISTS (SELECT 1 FROM job_segments WHERE blob = k)
                AND NOT EXISTS (SELECT 1 FROM parts WHERE blob = k)
              ORDER BY n",
+            )
+            .await?,
             &[&keys],
         )
         .await?;
@@ -28,7 +31,7 @@ pub(super) async fn unreferenced(
 pub(super) async fn referenced(tx: &Transaction<'_>) -> Result<HashSet<BlobKey>> {
     let rows = tx
         .query(
-            "SELECT blob FROM segments UNION SELECT blob FROM parts UNION SELECT blob FROM job_segments",
+            &tx.prepare_cached("SELECT blob FROM segments UNION SELECT blob FROM parts UNION SELECT blob FROM job_segments").await?,
             &[],
         )
         .await?;

@@ -5,9 +5,9 @@ use super::values::*;
 use super::vaults::{read_vault, require_vault};
 use crate::meta::*;
 use crate::{Result, StorageError};
+use deadpool_postgres::Transaction;
 use glacier_core::LockState;
 use std::collections::BTreeMap;
-use tokio_postgres::Transaction;
 
 /// The vault's lock row. A row that is not a valid lock is an error, never "no lock": a
 /// vault's write-once protection must not fall away because a row cannot be read.
@@ -15,7 +15,7 @@ async fn read_lock(tx: &Transaction<'_>, key: &VaultKey) -> Result<Option<VaultL
     require_vault(tx, key).await?;
     let Some(row) = tx
         .query_opt(
-            "SELECT policy, state, lock_id, created_ms, expires_ms FROM vault_policies WHERE account = $1 AND vault = $2 AND kind = 'lock'",
+            &tx.prepare_cached("SELECT policy, state, lock_id, created_ms, expires_ms FROM vault_policies WHERE account = $1 AND vault = $2 AND kind = 'lock'").await?,
             &[&key.account, &key.name],
         )
         .await?
@@ -49,15 +49,19 @@ pub(super) async fn add_tags(
     require_vault(tx, key).await?;
     for (k, v) in tags {
         tx.execute(
-            "INSERT INTO vault_tags (account, vault, key, value) VALUES ($1, $2, $3, $4)
+            &tx.prepare_cached(
+                "INSERT INTO vault_tags (account, vault, key, value) VALUES ($1, $2, $3, $4)
              ON CONFLICT (account, vault, key) DO UPDATE SET value = excluded.value",
+            )
+            .await?,
             &[&key.account, &key.name, k, v],
         )
         .await?;
     }
     let count: i64 = col(
         &tx.query_one(
-            "SELECT COUNT(*) FROM vault_tags WHERE account = $1 AND vault = $2",
+            &tx.prepare_cached("SELECT COUNT(*) FROM vault_tags WHERE account = $1 AND vault = $2")
+                .await?,
             &[&key.account, &key.name],
         )
         .await?,
@@ -79,7 +83,10 @@ pub(super) async fn remove_tags(
 ) -> Result<()> {
     require_vault(tx, key).await?;
     tx.execute(
-        "DELETE FROM vault_tags WHERE account = $1 AND vault = $2 AND key = ANY($3)",
+        &tx.prepare_cached(
+            "DELETE FROM vault_tags WHERE account = $1 AND vault = $2 AND key = ANY($3)",
+        )
+        .await?,
         &[&key.account, &key.name, &keys],
     )
     .await?;
@@ -93,7 +100,10 @@ pub(super) async fn list_tags(
     require_vault(tx, key).await?;
     let rows = tx
         .query(
-            "SELECT key, value FROM vault_tags WHERE account = $1 AND vault = $2",
+            &tx.prepare_cached(
+                "SELECT key, value FROM vault_tags WHERE account = $1 AND vault = $2",
+            )
+            .await?,
             &[&key.account, &key.name],
         )
         .await?;
@@ -104,7 +114,7 @@ pub(super) async fn vault_policies(tx: &Transaction<'_>, key: &VaultKey) -> Resu
     let vault = read_vault(tx, key).await?;
     let access = tx
         .query_opt(
-            "SELECT policy FROM vault_policies WHERE account = $1 AND vault = $2 AND kind = 'access'",
+            &tx.prepare_cached("SELECT policy FROM vault_policies WHERE account = $1 AND vault = $2 AND kind = 'access'").await?,
             &[&key.account, &key.name],
         )
         .await?
@@ -124,13 +134,16 @@ pub(super) async fn set_access_policy(
 ) -> Result<()> {
     require_vault(tx, key).await?;
     tx.execute(
-        "DELETE FROM vault_policies WHERE account = $1 AND vault = $2 AND kind = 'access'",
+        &tx.prepare_cached(
+            "DELETE FROM vault_policies WHERE account = $1 AND vault = $2 AND kind = 'access'",
+        )
+        .await?,
         &[&key.account, &key.name],
     )
     .await?;
     if let Some(p) = policy {
         tx.execute(
-            "INSERT INTO vault_policies (account, vault, kind, policy) VALUES ($1, $2, 'access', $3)",
+            &tx.prepare_cached("INSERT INTO vault_policies (account, vault, kind, policy) VALUES ($1, $2, 'access', $3)").await?,
             &[&key.account, &key.name, &p],
         )
         .await?;
@@ -149,14 +162,17 @@ pub(super) async fn swap_vault_lock(
         return Ok(LockSwap::Changed(current));
     }
     tx.execute(
-        "DELETE FROM vault_policies WHERE account = $1 AND vault = $2 AND kind = 'lock'",
+        &tx.prepare_cached(
+            "DELETE FROM vault_policies WHERE account = $1 AND vault = $2 AND kind = 'lock'",
+        )
+        .await?,
         &[&key.account, &key.name],
     )
     .await?;
     if let Some(l) = new {
         tx.execute(
-            "INSERT INTO vault_policies (account, vault, kind, policy, state, lock_id, created_ms, expires_ms)
-             VALUES ($1, $2, 'lock', $3, $4, $5, $6, $7)",
+            &tx.prepare_cached("INSERT INTO vault_policies (account, vault, kind, policy, state, lock_id, created_ms, expires_ms)
+             VALUES ($1, $2, 'lock', $3, $4, $5, $6, $7)").await?,
             &[&key.account, &key.name, &l.policy, &l.state.as_str(), &l.lock_id, &to_ms(l.created), &l.expires.map(to_ms)],
         )
         .await?;
@@ -170,7 +186,8 @@ pub(super) async fn get_retrieval_policy(
 ) -> Result<Option<String>> {
     Ok(tx
         .query_opt(
-            "SELECT retrieval_policy FROM account_settings WHERE account = $1",
+            &tx.prepare_cached("SELECT retrieval_policy FROM account_settings WHERE account = $1")
+                .await?,
             &[&account],
         )
         .await?
@@ -185,8 +202,11 @@ pub(super) async fn set_retrieval_policy(
     policy: &str,
 ) -> Result<()> {
     tx.execute(
-        "INSERT INTO account_settings (account, retrieval_policy) VALUES ($1, $2)
+        &tx.prepare_cached(
+            "INSERT INTO account_settings (account, retrieval_policy) VALUES ($1, $2)
          ON CONFLICT (account) DO UPDATE SET retrieval_policy = excluded.retrieval_policy",
+        )
+        .await?,
         &[&account, &policy],
     )
     .await?;
@@ -201,7 +221,10 @@ pub(super) async fn purchase_capacity(
 ) -> Result<()> {
     let active: i64 = col(
         &tx.query_one(
-            "SELECT COUNT(*) FROM capacity_units WHERE account = $1 AND expires_ms > $2",
+            &tx.prepare_cached(
+                "SELECT COUNT(*) FROM capacity_units WHERE account = $1 AND expires_ms > $2",
+            )
+            .await?,
             &[&account, &to_ms(unit.start)],
         )
         .await?,
@@ -213,7 +236,7 @@ pub(super) async fn purchase_capacity(
         )));
     }
     tx.execute(
-        "INSERT INTO capacity_units (id, account, start_ms, expires_ms) VALUES ($1, $2, $3, $4)",
+        &tx.prepare_cached("INSERT INTO capacity_units (id, account, start_ms, expires_ms) VALUES ($1, $2, $3, $4)").await?,
         &[&unit.id, &account, &to_ms(unit.start), &to_ms(unit.expires)],
     )
     .await?;
@@ -226,7 +249,7 @@ pub(super) async fn list_capacity(
 ) -> Result<Vec<CapacityUnit>> {
     let rows = tx
         .query(
-            "SELECT id, start_ms, expires_ms FROM capacity_units WHERE account = $1 ORDER BY start_ms, seq",
+            &tx.prepare_cached("SELECT id, start_ms, expires_ms FROM capacity_units WHERE account = $1 ORDER BY start_ms, seq").await?,
             &[&account],
         )
         .await?;

@@ -7,16 +7,25 @@ use super::vaults::require_vault;
 use crate::blob::BlobKey;
 use crate::meta::*;
 use crate::{Result, StorageError};
+use deadpool_postgres::Transaction;
 use glacier_core::JobStatus;
 use time::OffsetDateTime;
-use tokio_postgres::{Row, Transaction};
+use tokio_postgres::Row;
 
 /// Deletes a job and its output's segment rows; returns their blobs.
 pub(super) async fn delete_job_rows(tx: &Transaction<'_>, id: &str) -> Result<Vec<BlobKey>> {
     let blobs = blobs_of(tx, "SELECT blob FROM job_segments WHERE job_id = $1", id).await?;
-    tx.execute("DELETE FROM job_segments WHERE job_id = $1", &[&id])
-        .await?;
-    tx.execute("DELETE FROM jobs WHERE id = $1", &[&id]).await?;
+    tx.execute(
+        &tx.prepare_cached("DELETE FROM job_segments WHERE job_id = $1")
+            .await?,
+        &[&id],
+    )
+    .await?;
+    tx.execute(
+        &tx.prepare_cached("DELETE FROM jobs WHERE id = $1").await?,
+        &[&id],
+    )
+    .await?;
     Ok(blobs)
 }
 
@@ -52,9 +61,10 @@ async fn read_job(tx: &Transaction<'_>, key: &VaultKey, id: &str) -> Result<JobR
     require_vault(tx, key).await?;
     let row = tx
         .query_opt(
-            &format!(
+            &tx.prepare_cached(&format!(
                 "SELECT {JOB_COLUMNS} FROM jobs WHERE id = $1 AND account = $2 AND vault = $3"
-            ),
+            ))
+            .await?,
             &[&id, &key.account, &key.name],
         )
         .await?
@@ -77,8 +87,8 @@ pub(super) async fn create(
         source: Some(Box::new(e)),
     })?;
     tx.execute(
-        "INSERT INTO jobs (id, account, vault, spec, description, sns_topic, created_ms, due_ms, status)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+        &tx.prepare_cached("INSERT INTO jobs (id, account, vault, spec, description, sns_topic, created_ms, due_ms, status)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)").await?,
         &[
             &job.id,
             &key.account,
@@ -95,12 +105,16 @@ pub(super) async fn create(
     if let JobSpec::Archive { range, tier, .. } = &job.spec {
         let at = to_ms(job.created);
         tx.execute(
-            "DELETE FROM retrievals WHERE account = $1 AND at_ms < $2",
+            &tx.prepare_cached("DELETE FROM retrievals WHERE account = $1 AND at_ms < $2")
+                .await?,
             &[&key.account, &(at - RETRIEVAL_LEDGER_DAYS * 86_400_000)],
         )
         .await?;
         tx.execute(
-            "INSERT INTO retrievals (account, at_ms, bytes, tier) VALUES ($1, $2, $3, $4)",
+            &tx.prepare_cached(
+                "INSERT INTO retrievals (account, at_ms, bytes, tier) VALUES ($1, $2, $3, $4)",
+            )
+            .await?,
             &[&key.account, &at, &i(range.1 - range.0 + 1), &tier.as_str()],
         )
         .await?;
@@ -114,8 +128,11 @@ pub(super) async fn create(
 async fn admit(tx: &Transaction<'_>, account: &str, a: Admission, bytes: u64) -> Result<()> {
     let row = tx
         .query_one(
-            "SELECT COUNT(*), COALESCE(SUM(bytes), 0)::BIGINT FROM retrievals
+            &tx.prepare_cached(
+                "SELECT COUNT(*), COALESCE(SUM(bytes), 0)::BIGINT FROM retrievals
              WHERE account = $1 AND at_ms >= $2 AND (tier = 'Expedited') = $3",
+            )
+            .await?,
             &[&account, &to_ms(a.since), &a.expedited],
         )
         .await?;
@@ -137,7 +154,7 @@ pub(super) async fn retrievals_since(
 ) -> Result<Vec<Retrieval>> {
     let rows = tx
         .query(
-            "SELECT at_ms, bytes, tier FROM retrievals WHERE account = $1 AND at_ms >= $2 ORDER BY at_ms",
+            &tx.prepare_cached("SELECT at_ms, bytes, tier FROM retrievals WHERE account = $1 AND at_ms >= $2 ORDER BY at_ms").await?,
             &[&account, &to_ms(since)],
         )
         .await?;
@@ -169,13 +186,14 @@ pub(super) async fn list(
     let status = filter.status.map(JobStatus::as_str);
     let rows = tx
         .query(
-            &format!(
+            &tx.prepare_cached(&format!(
                 "SELECT {JOB_COLUMNS} FROM jobs
                  WHERE account = $1 AND vault = $2 AND seq > $3
                    AND ($4::BOOLEAN IS NULL OR (status <> 'InProgress') = $4)
                    AND ($5::TEXT IS NULL OR status = $5)
                  ORDER BY seq LIMIT $6"
-            ),
+            ))
+            .await?,
             &[
                 &key.account,
                 &key.name,
@@ -199,12 +217,15 @@ pub(super) async fn claim_due(
 ) -> Result<Vec<(VaultKey, JobRecord)>> {
     let rows = tx
         .query(
-            "UPDATE jobs SET lease_until_ms = $3 WHERE id IN (
+            &tx.prepare_cached(
+                "UPDATE jobs SET lease_until_ms = $3 WHERE id IN (
                 SELECT id FROM jobs WHERE status = 'InProgress' AND due_ms <= $1
                    AND (lease_until_ms IS NULL OR lease_until_ms <= $1)
                  ORDER BY due_ms LIMIT $2
                  FOR UPDATE SKIP LOCKED)
              RETURNING account, vault, id",
+            )
+            .await?,
             &[&to_ms(now), &i(limit as u64), &to_ms(lease_until)],
         )
         .await?;
@@ -224,9 +245,9 @@ pub(super) async fn claim_due(
 pub(super) async fn next_deadline(tx: &Transaction<'_>) -> Result<Option<OffsetDateTime>> {
     let row = tx
         .query_one(
-            "SELECT MIN(t) FROM (
+            &tx.prepare_cached("SELECT MIN(t) FROM (
                 SELECT MIN(GREATEST(due_ms, COALESCE(lease_until_ms, 0))) AS t FROM jobs WHERE status = 'InProgress'
-                UNION ALL SELECT MIN(expires_ms) FROM jobs WHERE expires_ms IS NOT NULL) AS d",
+                UNION ALL SELECT MIN(expires_ms) FROM jobs WHERE expires_ms IS NOT NULL) AS d").await?,
             &[],
         )
         .await?;
@@ -257,7 +278,10 @@ pub(super) async fn finish(
             };
             let exists = tx
                 .query_opt(
-                    "SELECT 1 FROM archives WHERE id = $1 AND account = $2 AND vault = $3",
+                    &tx.prepare_cached(
+                        "SELECT 1 FROM archives WHERE id = $1 AND account = $2 AND vault = $3",
+                    )
+                    .await?,
                     &[archive_id, &key.account, &key.name],
                 )
                 .await?
@@ -282,7 +306,10 @@ pub(super) async fn finish(
             )
             .await?;
             tx.execute(
-                "UPDATE vaults SET last_inventory_ms = $3 WHERE account = $1 AND name = $2",
+                &tx.prepare_cached(
+                    "UPDATE vaults SET last_inventory_ms = $3 WHERE account = $1 AND name = $2",
+                )
+                .await?,
                 &[&key.account, &key.name, &to_ms(now)],
             )
             .await?;
@@ -291,8 +318,8 @@ pub(super) async fn finish(
         JobFinish::Failed { message } => JobOutcome::failed(message),
     };
     tx.execute(
-        "UPDATE jobs SET status = $2, status_message = $3, completed_ms = $4, expires_ms = $5, output_size = $6, next_marker = $7, lease_until_ms = NULL
-         WHERE id = $1",
+        &tx.prepare_cached("UPDATE jobs SET status = $2, status_message = $3, completed_ms = $4, expires_ms = $5, output_size = $6, next_marker = $7, lease_until_ms = NULL
+         WHERE id = $1").await?,
         &[&id, &outcome.status.as_str(), &outcome.message, &to_ms(now), &to_ms(expires), &outcome.output_size.map(i), &outcome.next_marker],
     )
     .await?;

@@ -75,15 +75,24 @@ fn conflicted(e: &StorageError) -> bool {
 
 /// Runs `$body` (an expression using the transaction `$tx`) in one SERIALIZABLE transaction,
 /// committing when it returns `Ok`, trying again when PostgreSQL aborts it for a conflict.
+/// `in_tx!(read …)` runs a read in a REPEATABLE READ, READ ONLY transaction: one snapshot,
+/// without the serializable bookkeeping a read that writes nothing does not need.
 macro_rules! in_tx {
-    ($store:expr, $tx:ident => $body:expr) => {{
+    (read $store:expr, $tx:ident => $body:expr) => {
+        in_tx!(@run $store, RepeatableRead, true, $tx => $body)
+    };
+    ($store:expr, $tx:ident => $body:expr) => {
+        in_tx!(@run $store, Serializable, false, $tx => $body)
+    };
+    (@run $store:expr, $isolation:ident, $read_only:expr, $tx:ident => $body:expr) => {{
         let mut attempt: u32 = 0;
         loop {
             let result: Result<_> = async {
                 let mut client = $store.pool.get().await?;
                 let $tx = client
                     .build_transaction()
-                    .isolation_level(tokio_postgres::IsolationLevel::Serializable)
+                    .isolation_level(tokio_postgres::IsolationLevel::$isolation)
+                    .read_only($read_only)
                     .start()
                     .await?;
                 let out = $body.await?;
@@ -153,7 +162,7 @@ impl MetadataStore for PostgresMetadataStore {
     }
 
     async fn get_vault(&self, key: &VaultKey) -> Result<Vault> {
-        in_tx!(self, tx => vaults::read_vault(&tx, key))
+        in_tx!(read self, tx => vaults::read_vault(&tx, key))
     }
 
     async fn list_vaults(
@@ -162,7 +171,7 @@ impl MetadataStore for PostgresMetadataStore {
         after: Option<&str>,
         limit: usize,
     ) -> Result<Page<Vault>> {
-        in_tx!(self, tx => vaults::list(&tx, account, after, limit))
+        in_tx!(read self, tx => vaults::list(&tx, account, after, limit))
     }
 
     async fn delete_vault(&self, key: &VaultKey) -> Result<Vec<BlobKey>> {
@@ -170,7 +179,7 @@ impl MetadataStore for PostgresMetadataStore {
     }
 
     async fn get_notifications(&self, key: &VaultKey) -> Result<Option<Notifications>> {
-        in_tx!(self, tx => vaults::get_notifications(&tx, key))
+        in_tx!(read self, tx => vaults::get_notifications(&tx, key))
     }
 
     async fn set_notifications(&self, key: &VaultKey, config: Option<Notifications>) -> Result<()> {
@@ -186,11 +195,11 @@ impl MetadataStore for PostgresMetadataStore {
     }
 
     async fn get_archive(&self, key: &VaultKey, id: &str) -> Result<ArchiveRecord> {
-        in_tx!(self, tx => archives::get(&tx, key, id))
+        in_tx!(read self, tx => archives::get(&tx, key, id))
     }
 
     async fn get_archive_summary(&self, key: &VaultKey, id: &str) -> Result<ArchiveSummary> {
-        in_tx!(self, tx => archives::summary(&tx, key, id))
+        in_tx!(read self, tx => archives::summary(&tx, key, id))
     }
 
     async fn list_archives(
@@ -198,7 +207,7 @@ impl MetadataStore for PostgresMetadataStore {
         key: &VaultKey,
         query: &ArchiveQuery,
     ) -> Result<Page<ArchiveSummary>> {
-        in_tx!(self, tx => archives::list(&tx, key, query))
+        in_tx!(read self, tx => archives::list(&tx, key, query))
     }
 
     async fn delete_archive(&self, key: &VaultKey, id: &str) -> Result<Vec<BlobKey>> {
@@ -210,7 +219,7 @@ impl MetadataStore for PostgresMetadataStore {
     }
 
     async fn get_upload(&self, key: &VaultKey, id: &str) -> Result<UploadRecord> {
-        in_tx!(self, tx => uploads::read_upload(&tx, key, id))
+        in_tx!(read self, tx => uploads::read_upload(&tx, key, id))
     }
 
     async fn list_uploads(
@@ -219,7 +228,7 @@ impl MetadataStore for PostgresMetadataStore {
         after: Option<&str>,
         limit: usize,
     ) -> Result<Page<UploadRecord>> {
-        in_tx!(self, tx => uploads::list(&tx, key, after, limit))
+        in_tx!(read self, tx => uploads::list(&tx, key, after, limit))
     }
 
     async fn put_part(
@@ -238,7 +247,7 @@ impl MetadataStore for PostgresMetadataStore {
         from: u64,
         limit: usize,
     ) -> Result<Page<PartInfo>> {
-        in_tx!(self, tx => uploads::list_parts(&tx, key, upload_id, from, limit))
+        in_tx!(read self, tx => uploads::list_parts(&tx, key, upload_id, from, limit))
     }
 
     async fn complete_upload(
@@ -268,11 +277,11 @@ impl MetadataStore for PostgresMetadataStore {
         account: &str,
         since: OffsetDateTime,
     ) -> Result<Vec<Retrieval>> {
-        in_tx!(self, tx => jobs::retrievals_since(&tx, account, since))
+        in_tx!(read self, tx => jobs::retrievals_since(&tx, account, since))
     }
 
     async fn get_job(&self, key: &VaultKey, id: &str) -> Result<JobRecord> {
-        in_tx!(self, tx => jobs::get(&tx, key, id))
+        in_tx!(read self, tx => jobs::get(&tx, key, id))
     }
 
     async fn list_jobs(
@@ -282,7 +291,7 @@ impl MetadataStore for PostgresMetadataStore {
         after: Option<u64>,
         limit: usize,
     ) -> Result<Page<JobRecord>> {
-        in_tx!(self, tx => jobs::list(&tx, key, filter, after, limit))
+        in_tx!(read self, tx => jobs::list(&tx, key, filter, after, limit))
     }
 
     async fn claim_due_jobs(
@@ -295,7 +304,7 @@ impl MetadataStore for PostgresMetadataStore {
     }
 
     async fn next_deadline(&self) -> Result<Option<OffsetDateTime>> {
-        in_tx!(self, tx => jobs::next_deadline(&tx))
+        in_tx!(read self, tx => jobs::next_deadline(&tx))
     }
 
     async fn finish_job(
@@ -310,7 +319,7 @@ impl MetadataStore for PostgresMetadataStore {
     }
 
     async fn job_output(&self, key: &VaultKey, id: &str) -> Result<(JobRecord, Vec<Segment>)> {
-        in_tx!(self, tx => jobs::output(&tx, key, id))
+        in_tx!(read self, tx => jobs::output(&tx, key, id))
     }
 
     async fn expire_jobs(&self, now: OffsetDateTime) -> Result<Vec<BlobKey>> {
@@ -331,11 +340,11 @@ impl MetadataStore for PostgresMetadataStore {
     }
 
     async fn list_tags(&self, key: &VaultKey) -> Result<BTreeMap<String, String>> {
-        in_tx!(self, tx => governance::list_tags(&tx, key))
+        in_tx!(read self, tx => governance::list_tags(&tx, key))
     }
 
     async fn vault_policies(&self, key: &VaultKey) -> Result<VaultPolicies> {
-        in_tx!(self, tx => governance::vault_policies(&tx, key))
+        in_tx!(read self, tx => governance::vault_policies(&tx, key))
     }
 
     async fn set_access_policy(&self, key: &VaultKey, policy: Option<String>) -> Result<()> {
@@ -353,7 +362,7 @@ impl MetadataStore for PostgresMetadataStore {
     }
 
     async fn get_retrieval_policy(&self, account: &str) -> Result<Option<String>> {
-        in_tx!(self, tx => governance::get_retrieval_policy(&tx, account))
+        in_tx!(read self, tx => governance::get_retrieval_policy(&tx, account))
     }
 
     async fn set_retrieval_policy(&self, account: &str, policy: &str) -> Result<()> {
@@ -365,7 +374,7 @@ impl MetadataStore for PostgresMetadataStore {
     }
 
     async fn list_capacity(&self, account: &str) -> Result<Vec<CapacityUnit>> {
-        in_tx!(self, tx => governance::list_capacity(&tx, account))
+        in_tx!(read self, tx => governance::list_capacity(&tx, account))
     }
 
     async fn unreferenced_blobs(&self, candidates: Vec<BlobKey>) -> Result<Vec<BlobKey>> {

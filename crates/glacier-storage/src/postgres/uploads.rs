@@ -6,9 +6,10 @@ use super::vaults::require_vault;
 use crate::blob::BlobKey;
 use crate::meta::*;
 use crate::{Result, StorageError};
+use deadpool_postgres::Transaction;
 use glacier_core::TreeHash;
 use glacier_core::multipart::{PartInfo, check_complete};
-use tokio_postgres::{Row, Transaction};
+use tokio_postgres::Row;
 
 fn upload_from_row(r: &Row) -> Result<UploadRecord> {
     Ok(UploadRecord {
@@ -27,7 +28,7 @@ pub(super) async fn read_upload(
     require_vault(tx, key).await?;
     let row = tx
         .query_opt(
-            "SELECT id, description, part_size, created_ms FROM uploads WHERE id = $1 AND account = $2 AND vault = $3",
+            &tx.prepare_cached("SELECT id, description, part_size, created_ms FROM uploads WHERE id = $1 AND account = $2 AND vault = $3").await?,
             &[&id, &key.account, &key.name],
         )
         .await?
@@ -38,10 +39,18 @@ pub(super) async fn read_upload(
 /// Deletes an upload and its parts; returns the parts' blobs.
 pub(super) async fn delete_upload_rows(tx: &Transaction<'_>, id: &str) -> Result<Vec<BlobKey>> {
     let blobs = blobs_of(tx, "SELECT blob FROM parts WHERE upload_id = $1", id).await?;
-    tx.execute("DELETE FROM parts WHERE upload_id = $1", &[&id])
-        .await?;
-    tx.execute("DELETE FROM uploads WHERE id = $1", &[&id])
-        .await?;
+    tx.execute(
+        &tx.prepare_cached("DELETE FROM parts WHERE upload_id = $1")
+            .await?,
+        &[&id],
+    )
+    .await?;
+    tx.execute(
+        &tx.prepare_cached("DELETE FROM uploads WHERE id = $1")
+            .await?,
+        &[&id],
+    )
+    .await?;
     Ok(blobs)
 }
 
@@ -52,7 +61,7 @@ pub(super) async fn create(
 ) -> Result<()> {
     require_vault(tx, key).await?;
     tx.execute(
-        "INSERT INTO uploads (id, account, vault, description, part_size, created_ms) VALUES ($1, $2, $3, $4, $5, $6)",
+        &tx.prepare_cached("INSERT INTO uploads (id, account, vault, description, part_size, created_ms) VALUES ($1, $2, $3, $4, $5, $6)").await?,
         &[&upload.id, &key.account, &key.name, &upload.description, &i(upload.part_size), &to_ms(upload.created)],
     )
     .await?;
@@ -68,8 +77,11 @@ pub(super) async fn list(
     require_vault(tx, key).await?;
     let rows = tx
         .query(
-            "SELECT id, description, part_size, created_ms FROM uploads
+            &tx.prepare_cached(
+                "SELECT id, description, part_size, created_ms FROM uploads
              WHERE account = $1 AND vault = $2 AND id > $3 ORDER BY id LIMIT $4",
+            )
+            .await?,
             &[
                 &key.account,
                 &key.name,
@@ -94,7 +106,8 @@ pub(super) async fn put_part(
     read_upload(tx, key, upload_id).await?;
     let old = tx
         .query_opt(
-            "SELECT blob FROM parts WHERE upload_id = $1 AND start = $2",
+            &tx.prepare_cached("SELECT blob FROM parts WHERE upload_id = $1 AND start = $2")
+                .await?,
             &[&upload_id, &i(part.start)],
         )
         .await?
@@ -102,9 +115,9 @@ pub(super) async fn put_part(
         .transpose()?;
     let s = &part.segment;
     tx.execute(
-        "INSERT INTO parts (upload_id, start, blob, size, tree_hash, leaves) VALUES ($1, $2, $3, $4, $5, $6)
+        &tx.prepare_cached("INSERT INTO parts (upload_id, start, blob, size, tree_hash, leaves) VALUES ($1, $2, $3, $4, $5, $6)
          ON CONFLICT (upload_id, start) DO UPDATE SET
-             blob = excluded.blob, size = excluded.size, tree_hash = excluded.tree_hash, leaves = excluded.leaves",
+             blob = excluded.blob, size = excluded.size, tree_hash = excluded.tree_hash, leaves = excluded.leaves").await?,
         &[&upload_id, &i(part.start), &s.blob.0, &i(s.size), &&s.tree_hash.0[..], &leaves_to_blob(&s.leaves)],
     )
     .await?;
@@ -121,7 +134,7 @@ pub(super) async fn list_parts(
     read_upload(tx, key, upload_id).await?;
     let rows = tx
         .query(
-            "SELECT start, size, tree_hash FROM parts WHERE upload_id = $1 AND start >= $2 ORDER BY start LIMIT $3",
+            &tx.prepare_cached("SELECT start, size, tree_hash FROM parts WHERE upload_id = $1 AND start >= $2 ORDER BY start LIMIT $3").await?,
             &[&upload_id, &i(from), &i(limit as u64 + 1)],
         )
         .await?;
@@ -147,7 +160,7 @@ pub(super) async fn complete(
     require_vault(tx, key).await?;
     let done = tx
         .query_opt(
-            "SELECT archive_id, archive_size, tree_hash FROM completed_uploads WHERE upload_id = $1 AND account = $2 AND vault = $3",
+            &tx.prepare_cached("SELECT archive_id, archive_size, tree_hash FROM completed_uploads WHERE upload_id = $1 AND account = $2 AND vault = $3").await?,
             &[&upload_id, &key.account, &key.name],
         )
         .await?;
@@ -164,7 +177,7 @@ pub(super) async fn complete(
     let upload = read_upload(tx, key, upload_id).await?;
     let rows = tx
         .query(
-            "SELECT start, blob, size, tree_hash, leaves FROM parts WHERE upload_id = $1 ORDER BY start",
+            &tx.prepare_cached("SELECT start, blob, size, tree_hash, leaves FROM parts WHERE upload_id = $1 ORDER BY start").await?,
             &[&upload_id],
         )
         .await?;
@@ -201,13 +214,21 @@ pub(super) async fn complete(
         segments: parts.into_iter().map(|p| p.segment).collect(),
     };
     insert_archive_rows(tx, key, &archive).await?;
-    tx.execute("DELETE FROM parts WHERE upload_id = $1", &[&upload_id])
-        .await?;
-    tx.execute("DELETE FROM uploads WHERE id = $1", &[&upload_id])
-        .await?;
     tx.execute(
-        "INSERT INTO completed_uploads (upload_id, account, vault, archive_id, archive_size, tree_hash, completed_ms)
-         VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        &tx.prepare_cached("DELETE FROM parts WHERE upload_id = $1")
+            .await?,
+        &[&upload_id],
+    )
+    .await?;
+    tx.execute(
+        &tx.prepare_cached("DELETE FROM uploads WHERE id = $1")
+            .await?,
+        &[&upload_id],
+    )
+    .await?;
+    tx.execute(
+        &tx.prepare_cached("INSERT INTO completed_uploads (upload_id, account, vault, archive_id, archive_size, tree_hash, completed_ms)
+         VALUES ($1, $2, $3, $4, $5, $6, $7)").await?,
         &[&upload_id, &key.account, &key.name, &c.archive_id, &i(c.archive_size), &&c.tree_hash.0[..], &to_ms(c.now)],
     )
     .await?;

@@ -14,11 +14,11 @@ pub(super) fn col<'a, T: FromSql<'a>>(row: &'a Row, idx: usize) -> Result<T> {
 
 /// The first column of every row a query selects, as text.
 pub(super) async fn ids(
-    tx: &tokio_postgres::Transaction<'_>,
+    tx: &deadpool_postgres::Transaction<'_>,
     sql: &str,
     params: &[&(dyn tokio_postgres::types::ToSql + Sync)],
 ) -> Result<Vec<String>> {
-    tx.query(sql, params)
+    tx.query(&tx.prepare_cached(sql).await?, params)
         .await?
         .iter()
         .map(|r| col(r, 0))
@@ -27,7 +27,7 @@ pub(super) async fn ids(
 
 /// The blobs a query selects (first column) for one id.
 pub(super) async fn blobs_of(
-    tx: &tokio_postgres::Transaction<'_>,
+    tx: &deadpool_postgres::Transaction<'_>,
     sql: &str,
     id: &str,
 ) -> Result<Vec<crate::blob::BlobKey>> {

@@ -7,8 +7,9 @@ use super::values::*;
 use crate::blob::BlobKey;
 use crate::meta::*;
 use crate::{Result, StorageError};
+use deadpool_postgres::Transaction;
 use time::OffsetDateTime;
-use tokio_postgres::{Row, Transaction};
+use tokio_postgres::Row;
 
 pub(super) fn vault_not_found(key: &VaultKey) -> StorageError {
     StorageError::not_found("vault", key.name.clone())
@@ -35,7 +36,10 @@ fn vault_from_row(account: &str, r: &Row) -> Result<Vault> {
 pub(super) async fn read_vault(tx: &Transaction<'_>, key: &VaultKey) -> Result<Vault> {
     let row = tx
         .query_opt(
-            &format!("SELECT {VAULT_COLUMNS} FROM vaults WHERE account = $1 AND name = $2"),
+            &tx.prepare_cached(&format!(
+                "SELECT {VAULT_COLUMNS} FROM vaults WHERE account = $1 AND name = $2"
+            ))
+            .await?,
             &[&key.account, &key.name],
         )
         .await?
@@ -46,7 +50,8 @@ pub(super) async fn read_vault(tx: &Transaction<'_>, key: &VaultKey) -> Result<V
 pub(super) async fn require_vault(tx: &Transaction<'_>, key: &VaultKey) -> Result<()> {
     let found = tx
         .query_opt(
-            "SELECT 1 FROM vaults WHERE account = $1 AND name = $2",
+            &tx.prepare_cached("SELECT 1 FROM vaults WHERE account = $1 AND name = $2")
+                .await?,
             &[&key.account, &key.name],
         )
         .await?;
@@ -65,7 +70,8 @@ pub(super) async fn create(
     }
     let count: i64 = col(
         &tx.query_one(
-            "SELECT COUNT(*) FROM vaults WHERE account = $1",
+            &tx.prepare_cached("SELECT COUNT(*) FROM vaults WHERE account = $1")
+                .await?,
             &[&key.account],
         )
         .await?,
@@ -77,7 +83,10 @@ pub(super) async fn create(
         )));
     }
     tx.execute(
-        "INSERT INTO vaults (account, name, region, created_ms) VALUES ($1, $2, $3, $4)",
+        &tx.prepare_cached(
+            "INSERT INTO vaults (account, name, region, created_ms) VALUES ($1, $2, $3, $4)",
+        )
+        .await?,
         &[&key.account, &key.name, &region, &to_ms(now)],
     )
     .await?;
@@ -92,10 +101,11 @@ pub(super) async fn list(
 ) -> Result<Page<Vault>> {
     let rows = tx
         .query(
-            &format!(
+            &tx.prepare_cached(&format!(
                 "SELECT {VAULT_COLUMNS} FROM vaults
                  WHERE account = $1 AND name > $2 ORDER BY name LIMIT $3"
-            ),
+            ))
+            .await?,
             &[&account, &after.unwrap_or(""), &i(limit as u64 + 1)],
         )
         .await?;
@@ -139,13 +149,17 @@ pub(super) async fn delete(tx: &Transaction<'_>, key: &VaultKey) -> Result<Vec<B
     blobs.dedup();
     for table in ["vault_tags", "vault_policies", "completed_uploads"] {
         tx.execute(
-            &format!("DELETE FROM {table} WHERE account = $1 AND vault = $2"),
+            &tx.prepare_cached(&format!(
+                "DELETE FROM {table} WHERE account = $1 AND vault = $2"
+            ))
+            .await?,
             &vault,
         )
         .await?;
     }
     tx.execute(
-        "DELETE FROM vaults WHERE account = $1 AND name = $2",
+        &tx.prepare_cached("DELETE FROM vaults WHERE account = $1 AND name = $2")
+            .await?,
         &vault,
     )
     .await?;
@@ -158,7 +172,10 @@ pub(super) async fn get_notifications(
 ) -> Result<Option<Notifications>> {
     let row = tx
         .query_opt(
-            "SELECT sns_topic, events FROM vaults WHERE account = $1 AND name = $2",
+            &tx.prepare_cached(
+                "SELECT sns_topic, events FROM vaults WHERE account = $1 AND name = $2",
+            )
+            .await?,
             &[&key.account, &key.name],
         )
         .await?
@@ -187,7 +204,10 @@ pub(super) async fn set_notifications(
         None => (None, None),
     };
     tx.execute(
-        "UPDATE vaults SET sns_topic = $3, events = $4 WHERE account = $1 AND name = $2",
+        &tx.prepare_cached(
+            "UPDATE vaults SET sns_topic = $3, events = $4 WHERE account = $1 AND name = $2",
+        )
+        .await?,
         &[&key.account, &key.name, &topic, &events],
     )
     .await?;
