@@ -16,13 +16,14 @@ import argparse
 import datetime
 import os
 import platform
-import re
 import statistics
 import subprocess
 import tempfile
 import time
 
 from botocore.utils import calculate_tree_hash
+
+from marked import write_table
 
 MIB = 1024 * 1024
 
@@ -96,12 +97,7 @@ def main():
     )
     print(table)
     if args.write:
-        text = open(args.write).read()
-        marked = re.compile(r"(<!-- bench:treehash -->\n).*?(<!-- /bench:treehash -->)", re.S)
-        if not marked.search(text):
-            raise SystemExit(f"{args.write} has no bench:treehash markers")
-        open(args.write, "w").write(marked.sub(lambda m: m.group(1) + table + "\n" + m.group(2), text))
-
+        write_table(args.write, "treehash", table)
 
 if __name__ == "__main__":
     main()
