@@ -10,6 +10,31 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use tokio::io::{AsyncWrite, AsyncWriteExt};
 
+/// A download into a file writes its bytes in blocks this large, each one positioned write on
+/// a blocking thread: writing every piece the body arrives in through `tokio::fs::File` cost a
+/// blocking-pool hand-off each (`strace`: 19,000 futex calls for a 1 GiB `glacier get`).
+const WRITE_BLOCK: usize = 1 << 20;
+
+/// Writes `buf` at `offset` of `file`; returns it emptied, for the next block.
+async fn write_at(
+    file: &std::sync::Arc<std::fs::File>,
+    mut buf: Vec<u8>,
+    offset: u64,
+) -> Result<Vec<u8>> {
+    if buf.is_empty() {
+        return Ok(buf);
+    }
+    let file = std::sync::Arc::clone(file);
+    tokio::task::spawn_blocking(move || {
+        use std::os::unix::fs::FileExt;
+        file.write_all_at(&buf, offset)?;
+        buf.clear();
+        Ok(buf)
+    })
+    .await
+    .map_err(|e| GlacierError::DownloadArchive(format!("writing task failed: {e}")))?
+}
+
 impl Job {
     /// Fetches one chunk, re-fetching one that failed verification (a tree hash that does not
     /// match, a body too short or too long, or one that broke off) up to `retries` more times,
@@ -17,9 +42,9 @@ impl Job {
     /// itself are Layer1's to retry, so the budget of one chunk is at most `retries + 1`
     /// fetches of at most [`RetryPolicy::max_attempts`](crate::RetryPolicy) requests each.
     /// The body is hashed as it arrives, into memory, or with `target` straight into that
-    /// file at the chunk's offset (then the returned bytes are empty and the data is durable
-    /// before this returns; a bad attempt is overwritten by the next one, and only a verified
-    /// chunk is ever reported).
+    /// file at the chunk's offset, in blocks of [`WRITE_BLOCK`] (then the returned bytes are
+    /// empty and the data is in the page cache before this returns; a bad attempt is
+    /// overwritten by the next one, and only a verified chunk is ever reported).
     pub(super) async fn fetch_chunk(
         &self,
         start: u64,
@@ -29,7 +54,6 @@ impl Job {
         target: Option<&Path>,
     ) -> Result<(Bytes, TreeHash)> {
         use futures_util::StreamExt;
-        use tokio::io::AsyncSeekExt;
         let len = end - start + 1;
         let mut last = None;
         for attempt in 0..=retries {
@@ -39,19 +63,24 @@ impl Job {
                     .get_job_output(&self.vault_name, &self.id, Some((start, end)))
                     .await?;
                 let checksum = out.checksum;
-                let mut file = match target {
-                    Some(path) => {
-                        let mut f = tokio::fs::OpenOptions::new().write(true).open(path).await?;
-                        f.seek(std::io::SeekFrom::Start(start)).await?;
-                        Some(f)
-                    }
+                let file = match target {
+                    Some(path) => Some(std::sync::Arc::new(
+                        tokio::fs::OpenOptions::new()
+                            .write(true)
+                            .open(path)
+                            .await?
+                            .into_std()
+                            .await,
+                    )),
                     None => None,
                 };
                 let mut buf = Vec::with_capacity(if file.is_some() {
-                    0
+                    WRITE_BLOCK
                 } else {
                     usize::try_from(len).unwrap_or(0)
                 });
+                // Where `buf`'s bytes go in the file.
+                let mut at = start;
                 // The tree hash only: a linear hash of a chunk has nothing to be checked against.
                 let mut hasher = glacier_core::LeafHasher::new();
                 let mut stream = std::pin::pin!(out.body.into_stream());
@@ -68,10 +97,16 @@ impl Job {
                         )));
                     }
                     hasher.update(&chunk);
-                    match file.as_mut() {
-                        Some(f) => f.write_all(&chunk).await?,
-                        None => buf.extend_from_slice(&chunk),
+                    buf.extend_from_slice(&chunk);
+                    if let Some(f) = &file
+                        && buf.len() >= WRITE_BLOCK
+                    {
+                        buf = write_at(f, buf, at).await?;
+                        at = start + hasher.len();
                     }
+                }
+                if let Some(f) = &file {
+                    buf = write_at(f, buf, at).await?;
                 }
                 if hasher.len() != len {
                     return Err(GlacierError::DownloadArchive(format!(
@@ -95,11 +130,8 @@ impl Job {
                     }
                     _ => {}
                 }
-                if let Some(mut f) = file {
-                    // Written through to the page cache; the downloader syncs the file once
-                    // at the end, and re-verifies recorded chunks when it resumes.
-                    f.flush().await?;
-                }
+                // Written through to the page cache; the downloader syncs the file once at
+                // the end, and re-verifies recorded chunks when it resumes.
                 Ok((Bytes::from(buf), hash))
             }
             .await;
