@@ -397,6 +397,77 @@ async fn bodies_that_do_not_match_their_signed_hash_change_nothing() -> anyhow::
     Ok(())
 }
 
+/// Uploads may sign their tree hash instead of their payload (`x-amz-content-sha256:
+/// UNSIGNED-PAYLOAD`, which every response says the server takes) — only with the tree hash
+/// signed: unsigned, a body and its tree hash could be replaced together on the way. A body
+/// that does not match the signed tree hash is refused as any checksum mismatch; nothing is
+/// stored by a refused upload.
+#[tokio::test]
+async fn unsigned_payload_uploads_need_a_signed_tree_hash() -> anyhow::Result<()> {
+    const UNSIGNED: Option<&str> = Some("UNSIGNED-PAYLOAD");
+    let s = serve(&[])?;
+    s.create_vault("u").await;
+    // Small enough to be written whole before a refusal that reads none of it.
+    let body: Vec<u8> = (0..200_000).map(|i| (i % 251) as u8).collect();
+    let tree = glacier_core::TreeHash::of(&body).to_hex();
+    let archives = "/-/vaults/u/archives";
+    let count = || async {
+        let r = s.send(Req::new("GET", "/-/vaults/u")).await;
+        let v: serde_json::Value = serde_json::from_str(&r.body).unwrap_or_default();
+        v["NumberOfArchives"].as_u64()
+    };
+
+    let unsigned_tree = Req::new("POST", archives)
+        .body(body.clone())
+        .signed_as(s.addr, archives, SECRET_KEY, UNSIGNED)
+        .header("x-amz-sha256-tree-hash", &tree);
+    let r = send(s.addr, &unsigned_tree).await;
+    assert_eq!(r.status, 400, "{r:?}");
+    assert_eq!(r.code().as_deref(), Some("IncompleteSignatureException"));
+    assert!(r.body.contains("x-amz-sha256-tree-hash"), "{}", r.body);
+
+    let mut altered = Req::new("POST", archives)
+        .header("x-amz-sha256-tree-hash", &tree)
+        .body(body.clone())
+        .signed_as(s.addr, archives, SECRET_KEY, UNSIGNED);
+    altered.body[150_000] ^= 1;
+    let r = send(s.addr, &altered).await;
+    assert_eq!(r.status, 400, "{r:?}");
+    assert_eq!(r.code().as_deref(), Some("InvalidParameterValueException"));
+    assert_eq!(count().await, Some(0), "nothing stored");
+
+    let upload =
+        Req::new("POST", "/-/vaults/u/multipart-uploads").header("x-amz-part-size", "4194304");
+    let r = s.send(upload).await;
+    assert_eq!(r.status, 201, "{r:?}");
+    let part_target = r.header("location").unwrap_or_default().to_owned();
+    let part = Req::new("PUT", &part_target)
+        .header("content-range", &format!("bytes 0-{}/*", body.len() - 1))
+        .body(body.clone())
+        .signed_as(s.addr, &part_target, SECRET_KEY, UNSIGNED)
+        .header("x-amz-sha256-tree-hash", &tree);
+    let r = send(s.addr, &part).await;
+    assert_eq!(r.status, 400, "{r:?}");
+    assert_eq!(r.code().as_deref(), Some("IncompleteSignatureException"));
+    let r = s.send(Req::new("GET", &part_target)).await;
+    assert!(
+        r.body.contains("\"Parts\":[]"),
+        "no part listed: {}",
+        r.body
+    );
+
+    let signed_tree = Req::new("POST", archives)
+        .header("x-amz-sha256-tree-hash", &tree)
+        .body(body.clone())
+        .signed_as(s.addr, archives, SECRET_KEY, UNSIGNED);
+    let r = send(s.addr, &signed_tree).await;
+    assert_eq!(r.status, 201, "{r:?}");
+    assert_eq!(r.header("x-amz-sha256-tree-hash"), Some(tree.as_str()));
+    assert_eq!(r.header("x-glacier-accepts-tree-signed-payload"), Some("1"));
+    assert_eq!(count().await, Some(1));
+    Ok(())
+}
+
 /// A request with two Authorization headers (or two dates, or two payload hashes) is refused:
 /// which one counts would be a guess.
 #[tokio::test]

@@ -26,10 +26,10 @@ pub fn bytes_to_hex(bytes: &[u8]) -> String {
 }
 
 /// The linear SHA-256 and the tree hash of a whole file, in hex, as the seed's
-/// `compute_hashes_from_fileobj` (both at once, see [`hash_file_range`]).
+/// `compute_hashes_from_fileobj` (both at once, see [`hash_both_range`]).
 pub async fn compute_hashes_from_file(path: &Path) -> Result<(String, String)> {
     let len = tokio::fs::metadata(path).await?.len();
-    let (linear, tree) = hash_file_range(path.to_path_buf(), 0, len).await?;
+    let (linear, tree) = hash_both_range(path.to_path_buf(), 0, len).await?;
     Ok((linear.to_hex(), tree.to_hex()))
 }
 
@@ -44,10 +44,30 @@ pub async fn tree_hash_file(path: &Path) -> Result<TreeHash> {
     .await
 }
 
+/// The hashes an upload of a file range needs from `layer1`: the tree hash alone (on every
+/// core) where the server takes a signed tree hash, else both ([`hash_both_range`]).
+pub(crate) async fn hash_file_range(
+    layer1: &crate::Layer1,
+    path: PathBuf,
+    offset: u64,
+    len: u64,
+) -> Result<(Option<LinearHash>, TreeHash)> {
+    if !layer1.accepts_tree_signed_payload() {
+        let (linear, tree) = hash_both_range(path, offset, len).await?;
+        return Ok((Some(linear), tree));
+    }
+    let tree = blocking(move || {
+        let threads = std::thread::available_parallelism().map_or(1, usize::from);
+        tree_hash_range(&path, offset, len, threads)
+    })
+    .await?;
+    Ok((None, tree))
+}
+
 /// Linear and tree hash of a file range: the linear SHA-256 is one sequential pass, so it runs
 /// on a thread of its own while the leaves are hashed on the others (at least one), each
 /// reading its own leaves — on two cores both hashes take the time of one.
-pub(crate) async fn hash_file_range(
+pub(crate) async fn hash_both_range(
     path: PathBuf,
     offset: u64,
     len: u64,
@@ -64,6 +84,15 @@ pub(crate) async fn hash_file_range(
         })
     })
     .await
+}
+
+/// The SHA-256 of a file range, on a blocking thread.
+pub(crate) async fn linear_hash_file_range(
+    path: PathBuf,
+    offset: u64,
+    len: u64,
+) -> Result<LinearHash> {
+    blocking(move || linear_hash_range(&path, offset, len)).await
 }
 
 /// Runs blocking file work off the async threads.
@@ -193,13 +222,13 @@ mod tests {
             }
             assert_eq!(tree_hash_file(&path).await?, tree);
             assert_eq!(
-                hash_file_range(path.clone(), 0, len as u64).await?,
+                hash_both_range(path.clone(), 0, len as u64).await?,
                 (linear, tree)
             );
             // A file shorter than the range asked for is an error, not a short hash.
             assert!(tree_hash_range(&path, 0, len as u64 + 1, 2).is_err());
             assert!(
-                hash_file_range(path.clone(), 0, len as u64 + 1)
+                hash_both_range(path.clone(), 0, len as u64 + 1)
                     .await
                     .is_err()
             );

@@ -128,10 +128,17 @@ impl Writer {
         self.tasks.spawn(async move {
             let len = part.len() as u64;
             let for_hash = part.clone();
+            let linear_too = !layer1.accepts_tree_signed_payload();
             let (tree, linear) = tokio::task::spawn_blocking(move || {
+                if !linear_too {
+                    let threads = std::thread::available_parallelism().map_or(1, usize::from);
+                    let leaves = glacier_core::treehash::leaf_hashes(&for_hash, threads);
+                    return (tree_hash_of(&leaves), None);
+                }
                 let mut h = TreeHasher::new();
                 h.update(&for_hash);
-                h.finish()
+                let (tree, linear) = h.finish();
+                (tree, Some(linear))
             })
             .await
             .map_err(|e| GlacierError::UploadArchive(format!("hashing task failed: {e}")))?;

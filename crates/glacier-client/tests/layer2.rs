@@ -155,7 +155,7 @@ async fn uploads_and_downloads(f: &Fixture, g: &Layer2) -> R {
             .upload_part(
                 "l2",
                 &upload.upload_id,
-                glacier_core::LinearHash::of(part),
+                Some(glacier_core::LinearHash::of(part)),
                 TreeHash::of(part),
                 (start, start + 4 * MIB - 1),
                 Bytes::copy_from_slice(part).into(),
@@ -177,7 +177,7 @@ async fn uploads_and_downloads(f: &Fixture, g: &Layer2) -> R {
         .upload_part(
             "l2",
             &upload2.upload_id,
-            glacier_core::LinearHash::of(&first_part),
+            Some(glacier_core::LinearHash::of(&first_part)),
             TreeHash::of(&first_part),
             (0, 4 * MIB - 1),
             first_part.into(),
@@ -586,6 +586,111 @@ async fn uploads_survive_dropped_connections_and_server_errors() -> R {
         let out = f.dir.path().join("flaky.out");
         job.download_to_file(&out, MIB, true, 0).await?;
         assert_eq!(std::fs::read(&out)?, body);
+    }
+    Ok(())
+}
+
+/// Records each upload's `x-amz-content-sha256` and signed headers; `as_aws` hides the
+/// server's offer to take a signed tree hash, as AWS (which makes none) would.
+struct Recording {
+    inner: Arc<dyn Transport>,
+    as_aws: bool,
+    uploads: std::sync::Mutex<Vec<(String, String)>>,
+}
+
+#[async_trait]
+impl Transport for Recording {
+    async fn send(
+        &self,
+        request: http::Request<Body>,
+    ) -> Result<http::Response<ResponseBody>, BoxError> {
+        let upload =
+            request.method() == http::Method::PUT || request.uri().path().ends_with("/archives");
+        if upload && request.headers().contains_key("x-amz-sha256-tree-hash") {
+            let header = |name: &str| {
+                request
+                    .headers()
+                    .get(name)
+                    .and_then(|v| v.to_str().ok())
+                    .unwrap_or_default()
+                    .to_owned()
+            };
+            let entry = (header("x-amz-content-sha256"), header("authorization"));
+            if let Ok(mut u) = self.uploads.lock() {
+                u.push(entry);
+            }
+        }
+        let mut resp = self.inner.send(request).await?;
+        if self.as_aws {
+            resp.headers_mut()
+                .remove(glacier_core::headers::ACCEPTS_TREE_SIGNED);
+        }
+        Ok(resp)
+    }
+}
+
+/// Where the server takes a signed tree hash, uploads (from a file in parts, and through the
+/// Writer) send `UNSIGNED-PAYLOAD` and sign `x-amz-sha256-tree-hash` — the client hashes
+/// each byte once; against a server that does not say so (AWS), every upload carries its
+/// linear SHA-256. Either way the archive reads back byte for byte.
+#[tokio::test]
+async fn uploads_sign_the_tree_hash_where_the_server_takes_it() -> R {
+    let f = fixture().await?;
+    let body = data(5 * MIB + 3, 9);
+    let path = write(&f, "tree-signed.bin", &body)?;
+    for as_aws in [false, true] {
+        let recording = Arc::new(Recording {
+            inner: in_process(&f),
+            as_aws,
+            uploads: std::sync::Mutex::new(Vec::new()),
+        });
+        let g = layer2(Arc::clone(&recording) as Arc<dyn Transport>)?;
+        let vault = g.create_vault(&format!("tree-signed-{as_aws}")).await?;
+        let from_file = vault
+            .concurrent_create_archive_from_file(&path, None, MIB, 3)
+            .await?;
+        let mut writer = vault.create_archive_writer(2 * MIB, None).await?;
+        writer.write_all(&body).await?;
+        writer.shutdown().await?;
+        let from_writer = writer.archive_id().map(str::to_owned);
+        let small = write(&f, "tree-signed-small.bin", &body[..MIB as usize])?;
+        let single = vault.upload_archive(&small, None).await?;
+        let uploads = recording
+            .uploads
+            .lock()
+            .map(|u| u.clone())
+            .unwrap_or_default();
+        assert_eq!(
+            uploads.len(),
+            6 + 3 + 1,
+            "as_aws {as_aws}: every upload recorded"
+        );
+        for (payload, authorization) in &uploads {
+            assert!(
+                authorization.contains("x-amz-sha256-tree-hash"),
+                "the tree hash is signed: {authorization}"
+            );
+            if as_aws {
+                assert_eq!(payload.len(), 64, "a linear hash: {payload}");
+            } else {
+                assert_eq!(payload, "UNSIGNED-PAYLOAD");
+            }
+        }
+        for id in [Some(from_file), from_writer] {
+            let Some(id) = id else {
+                anyhow::bail!("the writer has no archive id");
+            };
+            let mut job = vault.retrieve_archive(&id, None, None).await?;
+            job.wait(quick_wait(), None).await?;
+            let out = f.dir.path().join(format!("tree-signed-{as_aws}.out"));
+            job.download_to_file(&out, MIB, true, 2).await?;
+            assert_eq!(std::fs::read(&out)?, body, "as_aws {as_aws}: read back");
+        }
+        let mut job = vault.retrieve_archive(&single, None, None).await?;
+        job.wait(quick_wait(), None).await?;
+        let out = f.dir.path().join(format!("tree-signed-small-{as_aws}.out"));
+        job.download_to_file(&out, MIB, true, 1).await?;
+        assert_eq!(std::fs::read(&out)?, &body[..MIB as usize]);
     }
     Ok(())
 }

@@ -19,3 +19,10 @@ pub const API_VERSION: &str = "2012-06-01";
 
 /// `x-amz-content-sha256` value of clients that do not sign the payload.
 pub const UNSIGNED_PAYLOAD: &str = "UNSIGNED-PAYLOAD";
+
+/// Sent by glacier-server on every response (AWS does not send it): an upload (UploadArchive,
+/// UploadMultipartPart) may say `x-amz-content-sha256: UNSIGNED-PAYLOAD` when it signs
+/// `x-amz-sha256-tree-hash`. The signed tree hash, which the server checks the body against,
+/// authenticates the body as strongly as its linear SHA-256 would, and neither side has to
+/// compute the linear hash: one SHA-256 pass over the data on each side instead of two.
+pub const ACCEPTS_TREE_SIGNED: &str = "x-glacier-accepts-tree-signed-payload";

@@ -413,6 +413,16 @@ async fn verify(state: &AppState, req: Request, streams_body: bool) -> Result<Re
     let secret = &identity.secret_access_key;
     let body = match single(&parts, h::CONTENT_SHA256)?.map(str::to_owned) {
         Some(v) if v == sigv4::UNSIGNED_PAYLOAD => {
+            // An upload's body is then authenticated by the tree hash it is checked against
+            // (`h::ACCEPTS_TREE_SIGNED`) — only if the signature covers that hash.
+            if streams_body && !signed.signed_headers.iter().any(|s| s == h::TREE_HASH) {
+                return Err(incomplete(format!(
+                    "An upload with {}: {} must sign {}: the tree hash is what authenticates its body",
+                    h::CONTENT_SHA256,
+                    sigv4::UNSIGNED_PAYLOAD,
+                    h::TREE_HASH
+                )));
+            }
             check_signature(&parts, &signed, secret, &[v])?;
             body
         }

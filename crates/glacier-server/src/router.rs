@@ -212,7 +212,8 @@ async fn signed(State(state): State<Arc<AppState>>, req: Request, next: Next) ->
     }
 }
 
-/// Gives every response an `x-amzn-RequestId`, logged with the request.
+/// Gives every response an `x-amzn-RequestId`, logged with the request, and says that uploads
+/// may sign their tree hash instead of their payload (`h::ACCEPTS_TREE_SIGNED`).
 async fn glacier_request(req: Request, next: Next) -> Response {
     let request_id = crate::config::random_string(52, crate::config::REQUEST_ID_ALPHABET);
     let span = tracing::info_span!("request", id = %request_id, method = %req.method(), path = %req.uri().path());
@@ -220,8 +221,10 @@ async fn glacier_request(req: Request, next: Next) -> Response {
         let mut resp = next.run(req).await;
         tracing::info!(status = resp.status().as_u16(), "done");
         if let Ok(v) = HeaderValue::from_str(&request_id) {
-            resp.headers_mut().insert("x-amzn-requestid", v);
+            resp.headers_mut().insert(h::REQUEST_ID, v);
         }
+        resp.headers_mut()
+            .insert(h::ACCEPTS_TREE_SIGNED, HeaderValue::from_static("1"));
         resp
     }
     .instrument(span)

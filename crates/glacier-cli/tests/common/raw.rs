@@ -94,11 +94,16 @@ impl Req {
             .map(Into::into);
         let url = format!("http://{addr}{signed_target}");
         let signed = params.ok().and_then(|params| {
+            let body = match payload_hash {
+                Some("UNSIGNED-PAYLOAD") => SignableBody::UnsignedPayload,
+                Some(h) => SignableBody::Precomputed(h.to_owned()),
+                None => SignableBody::Bytes(&self.body),
+            };
             let signable = SignableRequest::new(
                 &self.method,
                 &url,
                 self.headers.iter().map(|(k, v)| (k.as_str(), v.as_str())),
-                SignableBody::Bytes(&self.body),
+                body,
             )
             .ok()?;
             sign(signable, &params).ok()

@@ -117,6 +117,7 @@ impl Layer1Builder {
                 account_id: self.account_id,
                 transport,
                 retry: self.retry,
+                tree_signed: std::sync::atomic::AtomicBool::new(false),
             }),
         })
     }

@@ -278,6 +278,11 @@ impl Layer1 {
             operation: call.operation,
             source,
         })?;
+        if resp.headers().contains_key(h::ACCEPTS_TREE_SIGNED) {
+            self.inner
+                .tree_signed
+                .store(true, std::sync::atomic::Ordering::Relaxed);
+        }
         let status = resp.status().as_u16();
         if call.ok.contains(&status) {
             return Ok(resp);

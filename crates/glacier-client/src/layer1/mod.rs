@@ -29,7 +29,7 @@ use crate::error::{GlacierError, Result};
 use crate::transport::{ResponseBody, Transport};
 use bytes::Bytes;
 use futures_util::{Stream, TryStreamExt};
-use glacier_core::{Operation, TreeHash};
+use glacier_core::{LinearHash, Operation, TreeHash, headers as h};
 use http_body_util::BodyExt;
 use std::sync::Arc;
 
@@ -109,6 +109,9 @@ struct Inner {
     account_id: String,
     transport: Arc<dyn Transport>,
     retry: RetryPolicy,
+    /// The server said uploads may sign their tree hash instead of their payload
+    /// (`h::ACCEPTS_TREE_SIGNED`); AWS never does.
+    tree_signed: std::sync::atomic::AtomicBool,
 }
 
 /// The low-level client. Cheap to clone; clones share the transport.
@@ -120,5 +123,28 @@ pub struct Layer1 {
 impl Layer1 {
     pub fn region(&self) -> &str {
         &self.inner.region
+    }
+
+    /// Whether a response of this endpoint has said that an upload may send
+    /// `x-amz-content-sha256: UNSIGNED-PAYLOAD` with a signed tree hash (glacier-server does;
+    /// AWS does not). Then [`Layer1::upload_archive`] and [`Layer1::upload_part`] do, and an
+    /// upload's linear SHA-256 need not be computed at all.
+    pub fn accepts_tree_signed_payload(&self) -> bool {
+        self.inner
+            .tree_signed
+            .load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// What an upload's `x-amz-content-sha256` says: `UNSIGNED-PAYLOAD` where the server takes
+    /// the signed tree hash instead, else the payload's SHA-256 (computed here if not given).
+    async fn payload_hash(&self, payload: &Payload, linear: Option<LinearHash>) -> Result<String> {
+        if self.accepts_tree_signed_payload() {
+            return Ok(h::UNSIGNED_PAYLOAD.to_owned());
+        }
+        Ok(match linear {
+            Some(l) => l,
+            None => payload.linear_hash().await?,
+        }
+        .to_hex())
     }
 }

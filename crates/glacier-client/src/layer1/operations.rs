@@ -278,20 +278,22 @@ impl Layer1 {
         .map(drop)
     }
 
-    /// Uploads an archive in one request. `linear_hash` is the SHA-256 of the body and
-    /// `tree_hash` its tree hash: the caller has them (or computes them once), nothing is re-hashed.
+    /// Uploads an archive in one request. `tree_hash` is the body's tree hash and
+    /// `linear_hash` its SHA-256, if the caller has it: it is not needed where the server
+    /// takes a signed tree hash ([`Layer1::accepts_tree_signed_payload`]), and computed here
+    /// (one more pass over the data) where it is needed and not given.
     pub async fn upload_archive(
         &self,
         vault: &str,
         archive: Payload,
-        linear_hash: LinearHash,
+        linear_hash: Option<LinearHash>,
         tree_hash: TreeHash,
         description: Option<&str>,
     ) -> Result<ArchiveCreated> {
         let path = format!("{}/archives", self.vault_path(vault));
         let mut call = self.call(Operation::UploadArchive, Method::POST, path, &[201]);
+        call.payload_sha256 = self.payload_hash(&archive, linear_hash).await?;
         call.payload = archive;
-        call.payload_sha256 = linear_hash.to_hex();
         call.headers.push((h::TREE_HASH, tree_hash.to_hex()));
         if let Some(d) = description {
             call.headers.push((h::ARCHIVE_DESCRIPTION, d.to_owned()));
@@ -302,13 +304,13 @@ impl Layer1 {
         archive_created(&headers, Operation::UploadArchive)
     }
 
-    /// Uploads one part; `byte_range` is the part's inclusive range in the archive. Returns the
-    /// tree hash the service computed.
+    /// Uploads one part; `byte_range` is the part's inclusive range in the archive; the hashes
+    /// as for [`Layer1::upload_archive`]. Returns the tree hash the service computed.
     pub async fn upload_part(
         &self,
         vault: &str,
         upload_id: &str,
-        linear_hash: LinearHash,
+        linear_hash: Option<LinearHash>,
         tree_hash: TreeHash,
         byte_range: (u64, u64),
         part_data: Payload,
@@ -319,8 +321,8 @@ impl Layer1 {
             seg(upload_id)
         );
         let mut call = self.call(Operation::UploadMultipartPart, Method::PUT, path, &[204]);
+        call.payload_sha256 = self.payload_hash(&part_data, linear_hash).await?;
         call.payload = part_data;
-        call.payload_sha256 = linear_hash.to_hex();
         call.headers.push((h::TREE_HASH, tree_hash.to_hex()));
         call.headers.push((
             "content-range",

@@ -1,9 +1,10 @@
 //! What a request sends: nothing, bytes in memory, or a range of a file.
 
-use crate::error::{BoxError, Result};
+use crate::error::{BoxError, GlacierError, Result};
 use crate::transport::{Body, empty, full};
 use bytes::Bytes;
 use futures_util::TryStreamExt;
+use glacier_core::LinearHash;
 use http_body_util::BodyExt;
 use std::path::PathBuf;
 
@@ -46,6 +47,24 @@ impl Payload {
                         .map_ok(http_body::Frame::data)
                         .map_err(|e| -> BoxError { Box::new(e) });
                 Ok(http_body_util::StreamBody::new(stream).boxed())
+            }
+        }
+    }
+}
+
+impl Payload {
+    /// The SHA-256 of the bytes, on a blocking thread.
+    pub(super) async fn linear_hash(&self) -> Result<LinearHash> {
+        match self {
+            Payload::Empty => Ok(LinearHash::of(&[])),
+            Payload::Bytes(b) => {
+                let b = b.clone();
+                tokio::task::spawn_blocking(move || LinearHash::of(&b))
+                    .await
+                    .map_err(|e| GlacierError::UploadArchive(format!("hashing task failed: {e}")))
+            }
+            Payload::File { path, offset, len } => {
+                crate::utils::linear_hash_file_range(path.clone(), *offset, *len).await
             }
         }
     }

@@ -19,7 +19,8 @@ impl Vault {
                 .create_archive_from_file(Source::File(path.to_path_buf()), description, |_| {})
                 .await;
         }
-        let (linear, tree) = crate::utils::hash_file_range(path.to_path_buf(), 0, size).await?;
+        let (linear, tree) =
+            crate::utils::hash_file_range(&self.layer1, path.to_path_buf(), 0, size).await?;
         let created = self
             .layer1
             .upload_archive(
@@ -172,7 +173,7 @@ impl Vault {
             );
             tasks.spawn(async move {
                 let (linear, tree) =
-                    crate::utils::hash_file_range(path.clone(), start, len).await?;
+                    crate::utils::hash_file_range(&layer1, path.clone(), start, len).await?;
                 if known != Some(tree) {
                     layer1
                         .upload_part(
