@@ -360,6 +360,12 @@ struct ServeArgs {
     /// [default: 10G / 30 days ≈ 341.3 MiB].
     #[arg(long, value_parser = parse_bytes)]
     free_tier_bytes_per_day: Option<u64>,
+    /// With archives kept in the data directory, the space uploads leave free on its
+    /// filesystem, e.g. 1G: an upload that would leave less is refused (500
+    /// ServiceUnavailableException), so that retrievals, deletions and other metadata writes
+    /// still succeed when uploads fill the disk, and deletions give space back.
+    #[arg(long, default_value = "256M", value_parser = parse_bytes)]
+    reserve: u64,
     /// How long a request head may take to arrive, counted from when the connection opened or
     /// its previous response was sent: also how long an idle keep-alive connection stays open.
     #[arg(long, default_value = "20s", value_parser = humantime::parse_duration)]
@@ -551,6 +557,7 @@ fn storage(args: &ServeArgs) -> anyhow::Result<Storage> {
         data_dir,
         postgres: args.metadata.clone(),
         s3,
+        reserve: args.reserve,
     })
 }
 

@@ -104,6 +104,10 @@ impl From<StorageError> for ApiError {
             )),
             StorageError::Invalid(m) | StorageError::Conflict(m) => ApiError::invalid(m),
             StorageError::LimitExceeded(m) => ApiError::new(ErrorCode::LimitExceededException, m),
+            StorageError::Full(m) => {
+                tracing::warn!(cause = %m, "upload refused");
+                ApiError::new(ErrorCode::ServiceUnavailableException, m)
+            }
             // The service turns refusals into their own errors; one reaching here is a bug.
             e @ (StorageError::Io(_)
             | StorageError::Backend { .. }

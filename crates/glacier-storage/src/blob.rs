@@ -26,8 +26,11 @@ impl fmt::Debug for BlobKey {
 /// committed, and only after they are durable.
 #[async_trait]
 pub trait BlobStore: Send + Sync + 'static {
-    /// Starts writing a new blob.
-    async fn create(&self) -> Result<Box<dyn BlobWriter>>;
+    /// Starts writing a new blob. `upload` is the size of a client's upload, which a store
+    /// with limited room admits only while it leaves its reserve free (else
+    /// [`StorageError::Full`](crate::StorageError::Full)); `None` for what the service writes
+    /// itself (job output), which the reserve is kept for.
+    async fn create(&self, upload: Option<u64>) -> Result<Box<dyn BlobWriter>>;
 
     /// Streams `len` bytes of a blob from `offset`.
     async fn read(

@@ -1307,7 +1307,7 @@ pub async fn policies_follow_writes(store: &dyn MetadataStore) {
 /// Exercises a blob store: write, commit, ranged read, list, delete, discard on drop.
 pub async fn blob_store(store: &dyn BlobStore) {
     let data: Vec<u8> = (0..3_000_000u32).map(|i| (i % 251) as u8).collect();
-    let mut w = ok("create", store.create().await);
+    let mut w = ok("create", store.create(None).await);
     for chunk in data.chunks(100_000) {
         ok("write", w.write(chunk).await);
     }
@@ -1332,7 +1332,7 @@ pub async fn blob_store(store: &dyn BlobStore) {
         store.read(&BlobKey("0".repeat(32)), 0, 1).await.map(|_| ()),
     );
 
-    let mut dropped = ok("create 2", store.create().await);
+    let mut dropped = ok("create 2", store.create(None).await);
     ok("write 2", dropped.write(b"never committed").await);
     drop(dropped);
     assert_eq!(ok("list", store.list().await), vec![key.clone()]);

@@ -11,6 +11,8 @@ use bytes::Bytes;
 use futures_util::StreamExt;
 use futures_util::stream::BoxStream;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use tokio::io::{AsyncReadExt, AsyncSeekExt, AsyncWriteExt, BufWriter};
 
 /// Writes are gathered into buffers this large before they reach the file.
@@ -18,6 +20,9 @@ const WRITE_BUFFER: usize = 1 << 20;
 
 pub struct FsBlobStore {
     root: PathBuf,
+    reserve: u64,
+    /// Bytes admitted uploads have yet to write.
+    pending: Arc<AtomicU64>,
 }
 
 impl FsBlobStore {
@@ -41,7 +46,43 @@ impl FsBlobStore {
         }
         sync_dir(&root).await?;
         sync_dir(&blobs).await?;
-        Ok(FsBlobStore { root })
+        Ok(FsBlobStore {
+            root,
+            reserve: 0,
+            pending: Default::default(),
+        })
+    }
+
+    /// Keeps `bytes` free on the filesystem: uploads that would leave less are refused.
+    pub fn reserve(mut self, bytes: u64) -> FsBlobStore {
+        self.reserve = bytes;
+        self
+    }
+
+    /// Admits an upload of `len` bytes if the filesystem has room for it, for the uploads
+    /// already admitted and still arriving, and for the reserve; it then counts as pending.
+    async fn admit(&self, len: u64) -> Result<()> {
+        let root = self.root.clone();
+        let stat = tokio::task::spawn_blocking(move || rustix::fs::statvfs(&root))
+            .await
+            .map_err(|e| StorageError::backend(format!("statvfs task failed: {e}")))?
+            .map_err(std::io::Error::from)?;
+        let available = stat.f_bavail.saturating_mul(stat.f_frsize);
+        self.pending
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |pending| {
+                let needed = pending.saturating_add(len).saturating_add(self.reserve);
+                (needed <= available).then_some(pending + len)
+            })
+            .map(drop)
+            .map_err(|pending| {
+                StorageError::Full(format!(
+                    "The server's storage has {} bytes free for uploads, fewer than the {len} bytes of this one ({} bytes are kept free for retrievals and deletions); delete archives or add space",
+                    available
+                        .saturating_sub(pending)
+                        .saturating_sub(self.reserve),
+                    self.reserve
+                ))
+            })
     }
 
     fn path(&self, key: &BlobKey) -> Result<PathBuf> {
@@ -67,20 +108,30 @@ fn new_key() -> BlobKey {
 
 #[async_trait]
 impl BlobStore for FsBlobStore {
-    async fn create(&self) -> Result<Box<dyn BlobWriter>> {
+    async fn create(&self, upload: Option<u64>) -> Result<Box<dyn BlobWriter>> {
         let key = new_key();
         let tmp = self.root.join("tmp").join(&key.0);
+        let final_path = self.path(&key)?;
+        if let Some(len) = upload {
+            self.admit(len).await?;
+        }
+        let pending = Pending {
+            count: Arc::clone(&self.pending),
+            left: upload.unwrap_or(0),
+        };
         let file = tokio::fs::OpenOptions::new()
             .write(true)
             .create_new(true)
             .open(&tmp)
-            .await?;
+            .await
+            .map_err(full)?;
         Ok(Box::new(FsWriter {
-            final_path: self.path(&key)?,
+            final_path,
             key,
             tmp,
             file: BufWriter::with_capacity(WRITE_BUFFER, file),
             committed: false,
+            pending,
         }))
     }
 
@@ -141,18 +192,50 @@ struct FsWriter {
     final_path: PathBuf,
     file: BufWriter<tokio::fs::File>,
     committed: bool,
+    pending: Pending,
+}
+
+/// What an admitted upload has yet to write, counted in its store's pending bytes until it is
+/// written or the upload ends.
+struct Pending {
+    count: Arc<AtomicU64>,
+    left: u64,
+}
+
+impl Pending {
+    fn written(&mut self, n: u64) {
+        let n = n.min(self.left);
+        self.left -= n;
+        self.count.fetch_sub(n, Ordering::AcqRel);
+    }
+}
+
+impl Drop for Pending {
+    fn drop(&mut self) {
+        self.written(self.left);
+    }
+}
+
+/// A write that failed for want of space, as [`StorageError::Full`].
+fn full(e: std::io::Error) -> StorageError {
+    if e.kind() == std::io::ErrorKind::StorageFull {
+        StorageError::Full("The server's storage is full; delete archives or add space".to_owned())
+    } else {
+        e.into()
+    }
 }
 
 #[async_trait]
 impl BlobWriter for FsWriter {
     async fn write(&mut self, data: &[u8]) -> Result<()> {
-        self.file.write_all(data).await?;
+        self.file.write_all(data).await.map_err(full)?;
+        self.pending.written(data.len() as u64);
         Ok(())
     }
 
     async fn commit(mut self: Box<Self>) -> Result<BlobKey> {
-        self.file.flush().await?;
-        self.file.get_ref().sync_all().await?;
+        self.file.flush().await.map_err(full)?;
+        self.file.get_ref().sync_all().await.map_err(full)?;
         tokio::fs::rename(&self.tmp, &self.final_path).await?;
         self.committed = true;
         if let Some(dir) = self.final_path.parent() {
@@ -187,7 +270,7 @@ mod tests {
     async fn interrupted_writes_are_discarded_at_open() -> Result<()> {
         let dir = tempfile::tempdir()?;
         let store = FsBlobStore::open(dir.path()).await?;
-        let mut w = store.create().await?;
+        let mut w = store.create(None).await?;
         w.write(b"half").await?;
         // Simulate a crash: the writer's drop never runs.
         std::mem::forget(w);

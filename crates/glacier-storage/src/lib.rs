@@ -46,6 +46,10 @@ pub enum StorageError {
     /// taken in the window already (retrievals or bytes, as the allowance counts).
     #[error("the retrieval does not fit: {used} of {allowed} used")]
     NotAdmitted { used: u64, allowed: u64 },
+    /// An upload would leave less than the store's reserve free (or the disk is full): the
+    /// reserve is kept for retrievals, deletions and metadata, which still succeed.
+    #[error("{0}")]
+    Full(String),
     #[error("I/O error: {0}")]
     Io(#[from] std::io::Error),
     /// The backend failed, or holds something it cannot read; `source` is the cause, if any.

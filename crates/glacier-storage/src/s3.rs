@@ -137,7 +137,7 @@ impl S3BlobStore {
 
 #[async_trait]
 impl BlobStore for S3BlobStore {
-    async fn create(&self) -> Result<Box<dyn BlobWriter>> {
+    async fn create(&self, _upload: Option<u64>) -> Result<Box<dyn BlobWriter>> {
         let key = BlobKey(hex::encode(rand::random::<[u8; 16]>()));
         Ok(Box::new(S3Writer {
             path: self.path(&key)?,
@@ -336,7 +336,7 @@ mod tests {
         let data: Vec<u8> = (0..(2 * PART_SIZE + 12_345) as u32)
             .map(|i| (i % 253) as u8)
             .collect();
-        let mut w = store.create().await?;
+        let mut w = store.create(None).await?;
         for chunk in data.chunks(3_000_001) {
             w.write(chunk).await?;
         }
@@ -358,7 +358,7 @@ mod tests {
             "a read past the end fails before any byte is sent"
         );
 
-        let mut dropped = store.create().await?;
+        let mut dropped = store.create(None).await?;
         dropped.write(&data).await?;
         drop(dropped);
         assert_eq!(store.list().await?, vec![key.clone()]);

@@ -30,7 +30,10 @@ where
     S: Stream<Item = Result<Bytes, E>> + Unpin,
     E: Into<axum::BoxError>,
 {
-    let mut writer = blobs.create().await.map_err(ApiError::from)?;
+    let mut writer = blobs
+        .create(Some(expected.len))
+        .await
+        .map_err(ApiError::from)?;
     let mut hasher = LeafHasher::new();
     while let Some(chunk) = body.next().await {
         let chunk = chunk.map_err(ApiError::from_body)?;

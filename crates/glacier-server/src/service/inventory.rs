@@ -219,7 +219,7 @@ impl Service {
         let after = marker.as_deref().map(parse_marker).transpose()?;
         let mut remaining = limit.unwrap_or(u64::MAX);
 
-        let store = Store::start(self.blobs.create().await?);
+        let store = Store::start(self.blobs.create(None).await?);
         let mut buf = Vec::with_capacity(FLUSH_AT * 2);
         let mut encoder = Encoder::start(
             *format,

@@ -118,7 +118,13 @@ pub struct Storage {
     pub postgres: Option<String>,
     /// Blobs in this bucket.
     pub s3: Option<S3Config>,
+    /// With blobs in the data directory, the bytes uploads leave free on its filesystem, so
+    /// that retrievals, deletions and metadata writes still succeed when uploads fill it.
+    pub reserve: u64,
 }
+
+/// The default of [`Storage::reserve`].
+pub const DEFAULT_RESERVE: u64 = 256 << 20;
 
 impl Storage {
     /// Everything in `data_dir`: the single-machine default.
@@ -127,6 +133,7 @@ impl Storage {
             data_dir: data_dir.into(),
             postgres: None,
             s3: None,
+            reserve: DEFAULT_RESERVE,
         }
     }
 
@@ -209,7 +216,7 @@ impl Service {
         };
         let blobs: Arc<dyn BlobStore> = match &storage.s3 {
             Some(config) => Arc::new(S3BlobStore::open(config).await?),
-            None => Arc::new(FsBlobStore::open(dir).await?),
+            None => Arc::new(FsBlobStore::open(dir).await?.reserve(storage.reserve)),
         };
         let mut service = Service::new(meta, blobs, settings);
         service._dir_lock = lock;
@@ -672,7 +679,7 @@ mod tests {
     use super::*;
 
     async fn orphan(service: &Service, data: &[u8]) -> anyhow::Result<BlobKey> {
-        let mut w = service.blobs.create().await?;
+        let mut w = service.blobs.create(None).await?;
         w.write(data).await?;
         Ok(w.commit().await?)
     }

@@ -1,0 +1,143 @@
+//! Storage faults against the real `glacier serve`: the request gets a Glacier error, the
+//! server stays up, nothing half-written becomes visible, and it recovers when the fault ends.
+
+mod common;
+
+use aws_sdk_glacier::primitives::ByteStream;
+use aws_sdk_glacier::types::JobParameters;
+use conformance_aws_sdk::{MIB, client, data, expect_error};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+type R = anyhow::Result<()>;
+
+/// A tmpfs of a given size mounted on a directory, unmounted when dropped.
+struct Tmpfs(PathBuf);
+
+impl Tmpfs {
+    /// Mounts a `mib` MiB tmpfs on `dir` (created). Tests that need one run as root, as the
+    /// test command does.
+    fn mount(dir: &Path, mib: u64) -> anyhow::Result<Tmpfs> {
+        std::fs::create_dir_all(dir)?;
+        let status = Command::new("mount")
+            .args(["-t", "tmpfs", "-o", &format!("size={mib}m"), "tmpfs"])
+            .arg(dir)
+            .status()?;
+        anyhow::ensure!(
+            status.success(),
+            "mounting a {mib} MiB tmpfs on {} failed (this test needs root): {status}",
+            dir.display()
+        );
+        Ok(Tmpfs(dir.to_path_buf()))
+    }
+
+    fn available(&self) -> anyhow::Result<u64> {
+        let s = rustix::fs::statvfs(&self.0)?;
+        Ok(s.f_bavail * s.f_frsize)
+    }
+}
+
+impl Drop for Tmpfs {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg("-l").arg(&self.0).status();
+    }
+}
+
+/// Regression: with the data directory's filesystem filled by uploads, InitiateJob and
+/// DeleteArchive failed too (the metadata database had no room left), so nothing could be
+/// retrieved or deleted and uploads never recovered. Now uploads stop at the reserve and the
+/// rest goes on.
+#[tokio::test]
+async fn a_full_disk_still_retrieves_and_deletes_and_uploads_recover() -> R {
+    let dir = tempfile::tempdir()?;
+    let fs = Tmpfs::mount(&dir.path().join("data"), 64)?;
+    let (server, endpoint) = common::start(&fs.0, &["--reserve", "8M"])?;
+    let _server = common::KillOnDrop(server);
+    let g = client(&endpoint);
+    g.create_vault().vault_name("full").send().await?;
+
+    let upload = |seed: u8| {
+        g.upload_archive()
+            .vault_name("full")
+            .body(ByteStream::from(data(2 * MIB, seed)))
+            .send()
+    };
+    let mut stored = Vec::new();
+    let refused = loop {
+        match upload(stored.len() as u8).await {
+            Ok(r) => stored.push(r.archive_id().unwrap_or_default().to_owned()),
+            Err(e) => break Err::<(), _>(e),
+        }
+        anyhow::ensure!(stored.len() < 64, "a 64 MiB disk took 128 MiB");
+    };
+    assert!(stored.len() >= 20, "only {} uploads fit", stored.len());
+    expect_error(refused, "ServiceUnavailableException", 500, "kept free");
+    let left = fs.available()?;
+    assert!(
+        left >= 6 * MIB as u64,
+        "uploads left {left} bytes of the 8 MiB reserve"
+    );
+
+    // Retrievals still work: an archive job and an inventory, both to the end.
+    let job = |p: JobParameters| g.initiate_job().vault_name("full").job_parameters(p).send();
+    let archive_job = job(JobParameters::builder()
+        .r#type("archive-retrieval")
+        .archive_id(&stored[3])
+        .build())
+    .await?;
+    let inventory_job = job(JobParameters::builder()
+        .r#type("inventory-retrieval")
+        .build())
+    .await?;
+    for j in [&archive_job, &inventory_job] {
+        let id = j.job_id().unwrap_or_default();
+        let mut waited = 0;
+        while !g
+            .describe_job()
+            .vault_name("full")
+            .job_id(id)
+            .send()
+            .await?
+            .completed()
+        {
+            waited += 1;
+            anyhow::ensure!(waited < 200, "job {id} did not finish");
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+    }
+    let out = g
+        .get_job_output()
+        .vault_name("full")
+        .job_id(archive_job.job_id().unwrap_or_default())
+        .send()
+        .await?;
+    assert!(out.body.collect().await?.into_bytes() == data(2 * MIB, 3));
+    let inventory = g
+        .get_job_output()
+        .vault_name("full")
+        .job_id(inventory_job.job_id().unwrap_or_default())
+        .send()
+        .await?;
+    let inventory = inventory.body.collect().await?.into_bytes();
+    assert!(
+        std::str::from_utf8(&inventory)?.contains(&stored[0]),
+        "the inventory lists the archives"
+    );
+
+    // Deletions succeed and give their space back (archives no job is retrieving); then
+    // uploads go on.
+    let left = fs.available()?;
+    for id in &stored[4..8] {
+        g.delete_archive()
+            .vault_name("full")
+            .archive_id(id)
+            .send()
+            .await?;
+    }
+    let freed = fs.available()?.saturating_sub(left);
+    assert!(freed >= 7 * MIB as u64, "deleting 8 MiB freed {freed} bytes");
+    for seed in 0..3 {
+        upload(100 + seed).await?;
+    }
+    Ok(())
+}
