@@ -135,7 +135,10 @@ async fn a_full_disk_still_retrieves_and_deletes_and_uploads_recover() -> R {
             .await?;
     }
     let freed = fs.available()?.saturating_sub(left);
-    assert!(freed >= 7 * MIB as u64, "deleting 8 MiB freed {freed} bytes");
+    assert!(
+        freed >= 7 * MIB as u64,
+        "deleting 8 MiB freed {freed} bytes"
+    );
     for seed in 0..3 {
         upload(100 + seed).await?;
     }
