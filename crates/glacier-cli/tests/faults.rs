@@ -144,3 +144,67 @@ async fn a_full_disk_still_retrieves_and_deletes_and_uploads_recover() -> R {
     }
     Ok(())
 }
+
+/// Regression (found by the two-node crash harness, PostgreSQL restarted under the nodes): a
+/// job whose completion failed after the engine had claimed it stayed in progress until the
+/// claim lapsed, five minutes later. Now the engine retries it, with backoff, as soon as the
+/// store takes writes again. The fault: a trigger that makes the metadata database refuse to
+/// end any job, added while the server runs and dropped a few seconds later.
+#[tokio::test]
+async fn a_job_whose_completion_failed_completes_once_the_store_recovers() -> R {
+    let dir = tempfile::tempdir()?;
+    let data_dir = dir.path().join("data");
+    let (server, endpoint) = common::start(&data_dir, &["--retrieval-delay", "1s"])?;
+    let _server = common::KillOnDrop(server);
+    let g = client(&endpoint);
+    g.create_vault().vault_name("v").send().await?;
+    let archive = g
+        .upload_archive()
+        .vault_name("v")
+        .body(ByteStream::from(data(MIB, 1)))
+        .send()
+        .await?;
+    let db = rusqlite::Connection::open(data_dir.join("metadata.sqlite"))?;
+    db.busy_timeout(std::time::Duration::from_secs(5))?;
+    db.execute_batch(
+        "CREATE TRIGGER refuse_job_ends BEFORE UPDATE OF status ON jobs
+         WHEN NEW.status <> OLD.status BEGIN SELECT RAISE(ABORT, 'injected fault'); END;",
+    )?;
+    let job = g
+        .initiate_job()
+        .vault_name("v")
+        .job_parameters(
+            JobParameters::builder()
+                .r#type("archive-retrieval")
+                .archive_id(archive.archive_id().unwrap_or_default())
+                .build(),
+        )
+        .send()
+        .await?;
+    let id = job.job_id().unwrap_or_default();
+    let completed = || async {
+        anyhow::Ok(
+            g.describe_job()
+                .vault_name("v")
+                .job_id(id)
+                .send()
+                .await?
+                .completed(),
+        )
+    };
+    // Due after 1 s; the engine claims it and fails to end it, again and again.
+    tokio::time::sleep(std::time::Duration::from_secs(3)).await;
+    assert!(!completed().await?, "the fault held the job back");
+    db.execute_batch("DROP TRIGGER refuse_job_ends")?;
+    let started = std::time::Instant::now();
+    while !completed().await? {
+        anyhow::ensure!(
+            started.elapsed() < std::time::Duration::from_secs(20),
+            "the job did not complete after the store recovered"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let out = g.get_job_output().vault_name("v").job_id(id).send().await?;
+    assert!(out.body.collect().await?.into_bytes() == data(MIB, 1));
+    Ok(())
+}

@@ -401,8 +401,10 @@ async fn random_node_kills_and_store_restarts_lose_nothing_acknowledged() -> R {
             0 => {
                 postgres_restarts += 1;
                 let dir = postgres.clone();
-                tokio::task::spawn_blocking(move || script("postgres", &["restart", &dir]))
-                    .await??;
+                tokio::task::spawn_blocking(move || script("postgres", &["stop", &dir])).await??;
+                let back = PostgresBack(postgres.clone());
+                tokio::time::sleep(Duration::from_millis(rng.random_range(0..300))).await;
+                tokio::task::spawn_blocking(move || drop(back)).await?;
                 tokio::time::sleep(Duration::from_millis(200)).await;
                 round.finish(&mut h).await?;
             }

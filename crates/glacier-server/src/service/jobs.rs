@@ -26,6 +26,9 @@ pub(super) const EXPIRY_SWEEP: std::time::Duration = std::time::Duration::from_s
 /// job over once the claim lapses. (A node still completing it after that loses nothing: only
 /// the first completion counts.)
 const JOB_LEASE: time::Duration = time::Duration::minutes(5);
+/// A held job is retried only while its claim lasts at least this much longer, so that no
+/// other engine has taken it over meanwhile.
+const JOB_LEASE_MARGIN: time::Duration = time::Duration::seconds(30);
 /// The engine's wait after rounds that failed (the project's backoff rule, without jitter):
 /// a job that cannot be completed must not keep the engine busy.
 const ENGINE_BACKOFF: glacier_core::retry::RetryPolicy = glacier_core::retry::RetryPolicy {
@@ -56,6 +59,13 @@ fn engine_wait(
         0 => until,
         n => until.max(ENGINE_BACKOFF.delay(n, 1.0)),
     }
+}
+
+/// A job this engine claimed, until its claim lapses.
+struct Held {
+    key: VaultKey,
+    job: JobRecord,
+    lease_until: OffsetDateTime,
 }
 
 /// What one round of the job engine found.
@@ -446,10 +456,11 @@ impl Service {
     /// jobs initiated before a restart complete after it.
     pub async fn run_jobs(self: Arc<Self>, shutdown: CancellationToken) {
         let mut failures = 0;
+        let mut held = Vec::new();
         loop {
             self.engine_rounds
                 .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-            let round = match self.work_once(&shutdown).await {
+            let round = match self.work_once(&shutdown, &mut held).await {
                 Ok(round) => round,
                 // Work cut off by shutdown is not an error; it resumes at the next start.
                 Err(_) if shutdown.is_cancelled() => break,
@@ -465,7 +476,12 @@ impl Service {
             if round.busy && !round.failed {
                 continue;
             }
-            let next = self.meta.next_deadline().await.ok().flatten();
+            // Held jobs are due again at once (after the backoff).
+            let next = if held.is_empty() {
+                self.meta.next_deadline().await.ok().flatten()
+            } else {
+                Some(self.now())
+            };
             let wait = engine_wait(next, self.now(), failures, self.engine_poll);
             tokio::select! {
                 _ = shutdown.cancelled() => break,
@@ -476,16 +492,38 @@ impl Service {
     }
 
     /// One round of the engine: completes the jobs that are due and forgets expired ones.
-    async fn work_once(&self, shutdown: &CancellationToken) -> anyhow::Result<Round> {
+    /// `held` are jobs this engine claimed and failed to complete (the store refused the
+    /// write): it retries them while its claim lasts, rather than leave them in progress until
+    /// the claim lapses; the failed ones stay in `held`.
+    async fn work_once(
+        &self,
+        shutdown: &CancellationToken,
+        held: &mut Vec<Held>,
+    ) -> anyhow::Result<Round> {
         const BATCH: usize = 64;
         let t = self.now();
-        let due = self.meta.claim_due_jobs(t, t + JOB_LEASE, BATCH).await?;
+        let mut due: Vec<Held> = std::mem::take(held)
+            .into_iter()
+            .filter(|h| h.lease_until - JOB_LEASE_MARGIN > t)
+            .collect();
+        let claimed = match self.meta.claim_due_jobs(t, t + JOB_LEASE, BATCH).await {
+            Ok(claimed) => claimed,
+            Err(e) => {
+                *held = due;
+                return Err(e.into());
+            }
+        };
         let mut round = Round {
-            busy: due.len() == BATCH,
+            busy: claimed.len() == BATCH,
             failed: false,
         };
-        for (key, job) in due {
-            if let Err(e) = self.complete_job(&key, &job).await {
+        due.extend(claimed.into_iter().map(|(key, job)| Held {
+            key,
+            job,
+            lease_until: t + JOB_LEASE,
+        }));
+        for h in due {
+            if let Err(e) = self.complete_job(&h.key, &h.job).await {
                 if shutdown.is_cancelled() {
                     // Cut off by shutdown: the job is still in progress and completes at the next start.
                     return Ok(Round {
@@ -493,8 +531,9 @@ impl Service {
                         failed: false,
                     });
                 }
-                tracing::error!(job = %job.id, error = %e, "completing a job");
+                tracing::error!(job = %h.job.id, error = %e, "completing a job");
                 round.failed = true;
+                held.push(h);
             }
         }
         let expired = self.meta.expire_jobs(t).await?;
