@@ -147,7 +147,7 @@ async fn a_full_disk_still_retrieves_and_deletes_and_uploads_recover() -> R {
 
 /// Regression (found by the two-node crash harness, PostgreSQL restarted under the nodes): a
 /// job whose completion failed after the engine had claimed it stayed in progress until the
-/// claim lapsed, five minutes later. Now the engine retries it, with backoff, as soon as the
+/// claim lapsed (then five minutes, now 30 seconds). Now the engine retries it, with backoff, as soon as the
 /// store takes writes again. The fault: a trigger that makes the metadata database refuse to
 /// end any job, added while the server runs and dropped a few seconds later.
 #[tokio::test]

@@ -6,7 +6,7 @@ use crate::state::AppState;
 use axum::Extension;
 use axum::Router;
 use axum::extract::{Request, State};
-use axum::http::HeaderValue;
+use axum::http::{HeaderValue, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{MethodRouter, delete, get, post, put};
@@ -218,7 +218,15 @@ async fn glacier_request(req: Request, next: Next) -> Response {
     let request_id = crate::config::random_string(52, crate::config::REQUEST_ID_ALPHABET);
     let span = tracing::info_span!("request", id = %request_id, method = %req.method(), path = %req.uri().path());
     async move {
-        let mut resp = next.run(req).await;
+        let mut resp = match framing_error(&req) {
+            Some(e) => {
+                let mut resp = e.into_response();
+                resp.headers_mut()
+                    .insert(header::CONNECTION, HeaderValue::from_static("close"));
+                resp
+            }
+            None => next.run(req).await,
+        };
         tracing::info!(status = resp.status().as_u16(), "done");
         if let Ok(v) = HeaderValue::from_str(&request_id) {
             resp.headers_mut().insert(h::REQUEST_ID, v);
@@ -229,6 +237,31 @@ async fn glacier_request(req: Request, next: Next) -> Response {
     }
     .instrument(span)
     .await
+}
+
+/// The error of a request with a transfer coding other than `chunked` alone (hyper decodes
+/// only the chunked framing and would hand the handler still-coded bytes). A request framed
+/// both by `Transfer-Encoding` and `Content-Length` never gets here with both: hyper goes by
+/// the chunked framing and closes the connection after answering (RFC 9112 §6.3), so nothing
+/// smuggled behind it runs (tests/hostile_cases.rs).
+fn framing_error(req: &Request) -> Option<ApiError> {
+    let codings: Vec<_> = req
+        .headers()
+        .get_all(header::TRANSFER_ENCODING)
+        .iter()
+        .collect();
+    match codings.as_slice() {
+        [] => None,
+        [one] if one.as_bytes().eq_ignore_ascii_case(b"chunked") => None,
+        _ => Some(ApiError::invalid(format!(
+            "Invalid Transfer-Encoding: {:?}; only chunked is accepted",
+            codings
+                .iter()
+                .map(|c| String::from_utf8_lossy(c.as_bytes()))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ))),
+    }
 }
 
 /// The error of a request without the one API version.

@@ -69,9 +69,21 @@ impl Req {
     /// Signs for `signed_target` (normally the target itself) with the conformance identity
     /// and `x-amz-content-sha256` of the body (or `payload_hash` when given).
     pub(crate) fn signed_as(
+        self,
+        addr: SocketAddr,
+        signed_target: &str,
+        secret: &str,
+        payload_hash: Option<&str>,
+    ) -> Req {
+        self.signed_by(addr, signed_target, ACCESS_KEY, secret, payload_hash)
+    }
+
+    /// As [`Req::signed_as`], by the identity `access_key`.
+    pub(crate) fn signed_by(
         mut self,
         addr: SocketAddr,
         signed_target: &str,
+        access_key: &str,
         secret: &str,
         payload_hash: Option<&str>,
     ) -> Req {
@@ -81,7 +93,7 @@ impl Req {
         self.headers.push(("host".into(), addr.to_string()));
         self.headers.push(("x-amz-content-sha256".into(), hash));
         let identity: aws_smithy_runtime_api::client::identity::Identity =
-            aws_credential_types::Credentials::new(ACCESS_KEY, secret, None, None, "raw").into();
+            aws_credential_types::Credentials::new(access_key, secret, None, None, "raw").into();
         let mut settings = SigningSettings::default();
         settings.payload_checksum_kind = aws_sigv4::http_request::PayloadChecksumKind::NoHeader;
         let params = aws_sigv4::sign::v4::SigningParams::builder()

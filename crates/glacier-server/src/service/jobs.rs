@@ -22,13 +22,14 @@ use tokio_util::sync::CancellationToken;
 
 /// How often the engine looks for expired jobs when nothing else wakes it.
 pub(super) const EXPIRY_SWEEP: std::time::Duration = std::time::Duration::from_secs(60);
-/// How long a claimed job is this engine's to complete; if the node stops, another takes the
-/// job over once the claim lapses. (A node still completing it after that loses nothing: only
-/// the first completion counts.)
-const JOB_LEASE: time::Duration = time::Duration::minutes(5);
+/// How long a claimed job is this engine's to complete; if the node stops (or the answer to
+/// its claim is lost), another takes the job over once the claim lapses. (A node still
+/// completing it after that loses nothing: only the first completion counts; at worst a very
+/// large inventory is written twice.)
+const JOB_LEASE: time::Duration = time::Duration::seconds(30);
 /// A held job is retried only while its claim lasts at least this much longer, so that no
 /// other engine has taken it over meanwhile.
-const JOB_LEASE_MARGIN: time::Duration = time::Duration::seconds(30);
+const JOB_LEASE_MARGIN: time::Duration = time::Duration::seconds(10);
 /// The engine's wait after rounds that failed (the project's backoff rule, without jitter):
 /// a job that cannot be completed must not keep the engine busy.
 const ENGINE_BACKOFF: glacier_core::retry::RetryPolicy = glacier_core::retry::RetryPolicy {
@@ -733,17 +734,18 @@ mod tests {
         let service = service(dir.path(), clock.clone()).await?;
         let id = service.initiate_job(&key(), inventory_job()).await?;
         let shutdown = CancellationToken::new();
-        let round = service.work_once(&shutdown).await?;
+        let held = &mut Vec::new();
+        let round = service.work_once(&shutdown, held).await?;
         assert!(!round.failed);
         assert!(service.describe_job(&key(), &id).await?.completed);
         clock.advance(time::Duration::hours(23));
-        service.work_once(&shutdown).await?;
+        service.work_once(&shutdown, held).await?;
         assert!(
             service.describe_job(&key(), &id).await.is_ok(),
             "kept for 24 hours"
         );
         clock.advance(time::Duration::hours(2));
-        service.work_once(&shutdown).await?;
+        service.work_once(&shutdown, held).await?;
         let gone = service.describe_job(&key(), &id).await;
         assert_eq!(
             gone.map(|_| ()).map_err(|e| e.code),

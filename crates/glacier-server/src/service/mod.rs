@@ -606,6 +606,13 @@ impl Service {
         marker: Option<&str>,
         limit: usize,
     ) -> ApiResult<wire::ListMultipartUploadsOutput> {
+        if let Some(m) = marker
+            && (m.len() != UPLOAD_ID_LEN || !m.bytes().all(|b| ID_ALPHABET.contains(&b)))
+        {
+            return Err(ApiError::invalid(format!(
+                "Invalid marker: {m:?} is not a multipart upload id"
+            )));
+        }
         let page = self.meta.list_uploads(key, marker, limit).await?;
         let arn = self.vault_arn(key).await;
         Ok(wire::ListMultipartUploadsOutput {
