@@ -119,7 +119,7 @@ fn object_name(prefix: &str, archive_id: &str, description: &str) -> object_stor
         }
     };
     let by_id = || object_store::path::Path::from(join(archive_id));
-    match crate::sync::mt_decode(description) {
+    match glacier_client::mt2::decode(description) {
         Some((file, _)) => object_store::path::Path::parse(join(&file)).unwrap_or_else(|_| by_id()),
         None => by_id(),
     }

@@ -6,55 +6,15 @@ use crate::commands::{Ctx, data_file, download_job, fetch_inventory, retrieve_an
 use crate::output::out;
 use crate::output::{self, Output};
 use anyhow::Context;
-use base64::Engine;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use futures_util::TryStreamExt;
 use glacier_client::layer1::Transfer;
 use glacier_client::layer2::InventoryRequest;
+use glacier_client::mt2;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use std::collections::HashMap;
 use std::io::Write;
 use std::path::{Component, Path, PathBuf};
-
-/// Encodes a relative path and mtime (seconds since the epoch) as an `mt2` description.
-pub(crate) fn mt2_encode(path: &str, mtime: i64) -> Option<String> {
-    let t = time::OffsetDateTime::from_unix_timestamp(mtime).ok()?;
-    let iso = format!(
-        "{:04}{:02}{:02}T{:02}{:02}{:02}Z",
-        t.year(),
-        u8::from(t.month()),
-        t.day(),
-        t.hour(),
-        t.minute(),
-        t.second()
-    );
-    let json = serde_json::to_string(&json!({"filename": path, "mtime": iso})).ok()?;
-    let out = format!("mt2 {}", URL_SAFE_NO_PAD.encode(json));
-    (out.len() <= 1024).then_some(out)
-}
-
-/// Decodes an `mt2` (or the older `mt1`) description into (relative path, mtime).
-pub(crate) fn mt_decode(description: &str) -> Option<(String, i64)> {
-    let (marker, b64) = description.split_once(' ')?;
-    let bytes = URL_SAFE_NO_PAD.decode(b64.trim_end_matches('=')).ok()?;
-    let v: serde_json::Value = serde_json::from_slice(&bytes).ok()?;
-    let filename = v.get("filename")?.as_str()?.to_owned();
-    let mtime = match marker {
-        "mt1" => v.get("mtime")?.as_i64()?,
-        "mt2" => {
-            let s = v.get("mtime")?.as_str()?;
-            let format =
-                time::macros::format_description!("[year][month][day]T[hour][minute][second]Z");
-            time::PrimitiveDateTime::parse(s, format)
-                .ok()?
-                .assume_utc()
-                .unix_timestamp()
-        }
-        _ => return None,
-    };
-    Some((filename, mtime))
-}
 
 /// A path from a description is only restored inside the target directory.
 fn safe_relative(path: &str) -> Option<PathBuf> {
@@ -135,7 +95,7 @@ async fn rebuild_journal(
     let inventory = fetch_inventory(ctx, &conn, vault).await?;
     let mut newest: HashMap<String, (String, JournalEntry)> = HashMap::new();
     for a in inventory.archives {
-        let Some((rel, mtime)) = mt_decode(&a.description) else {
+        let Some((rel, mtime)) = mt2::decode(&a.description) else {
             continue;
         };
         if newest
@@ -346,9 +306,7 @@ pub(crate) async fn sync(ctx: &Ctx, args: SyncArgs) -> anyhow::Result<()> {
             .append(true)
             .open(&journal_file)?;
         for (rel, path, size, mtime) in &todo {
-            let description = mt2_encode(rel, *mtime).with_context(|| {
-                format!("{rel}: the path is too long for an archive description")
-            })?;
+            let description = mt2::encode(rel, *mtime).with_context(|| rel.clone())?;
             let archive_id =
                 crate::commands::upload_file(ctx, &vault, path, *size, Some(&description), None, 4)
                     .await?;
@@ -437,7 +395,7 @@ pub(crate) async fn restore(ctx: &Ctx, args: RestoreArgs) -> anyhow::Result<()> 
             }
             continue;
         }
-        let Some((name, mtime)) = mt_decode(&e.archive_description) else {
+        let Some((name, mtime)) = mt2::decode(&e.archive_description) else {
             continue;
         };
         let Some(rel) = safe_relative(&name) else {
@@ -558,35 +516,6 @@ async fn restore_empties(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn mt2_round_trip_and_mt_aws_glacier_compatibility() {
-        let d = mt2_encode("photos/été 2024.jpg", 1_700_000_000).unwrap();
-        assert!(
-            d.starts_with("mt2 ") && d.bytes().all(|b| (0x20..=0x7e).contains(&b)),
-            "{d}"
-        );
-        assert_eq!(
-            mt_decode(&d),
-            Some(("photos/été 2024.jpg".to_string(), 1_700_000_000))
-        );
-        // As mt-aws-glacier writes them: JSON {"mtime":"20131104T123456Z","filename":...}.
-        let theirs = format!(
-            "mt2 {}",
-            URL_SAFE_NO_PAD.encode(r#"{"mtime":"20131104T123456Z","filename":"dir/file.txt"}"#)
-        );
-        assert_eq!(
-            mt_decode(&theirs),
-            Some(("dir/file.txt".to_string(), 1_383_568_496))
-        );
-        let mt1 = format!(
-            "mt1 {}",
-            URL_SAFE_NO_PAD.encode(r#"{"mtime":1383568496,"filename":"a"}"#)
-        );
-        assert_eq!(mt_decode(&mt1), Some(("a".to_string(), 1_383_568_496)));
-        assert_eq!(mt_decode("plain description"), None);
-        assert_eq!(mt_decode("mt2 !!!"), None);
-    }
 
     #[test]
     fn restored_paths_stay_inside() {

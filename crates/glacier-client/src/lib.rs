@@ -117,6 +117,7 @@ pub mod error;
 pub mod inventory;
 pub mod layer1;
 pub mod layer2;
+pub mod mt2;
 pub mod transport;
 pub mod utils;
 pub mod writer;

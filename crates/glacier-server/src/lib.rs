@@ -62,3 +62,81 @@ pub async fn run(
     }
     served
 }
+
+/// Entry points for `cargo fuzz` (the `fuzz/` crate, built with `--cfg fuzzing`): what a
+/// request says, read as every request's is. Each must return (never panic) on any input.
+#[cfg(fuzzing)]
+#[doc(hidden)]
+pub mod fuzzing {
+    /// Lines of `data`: an `Authorization` value, a query, a path, an `x-amz-date` value. Parses
+    /// the signature both ways (header, presigned query) and canonicalizes what it covers.
+    pub fn sigv4(data: &str) {
+        let mut lines = data.splitn(4, '\n');
+        let (auth, query, path, date) = (
+            lines.next().unwrap_or(""),
+            lines.next().unwrap_or(""),
+            lines.next().unwrap_or(""),
+            lines.next().unwrap_or(""),
+        );
+        let mut request = http::Request::new(());
+        if let Ok(v) = http::HeaderValue::from_str(date) {
+            request.headers_mut().insert("x-amz-date", v);
+        }
+        let (parts, ()) = request.into_parts();
+        let parsed = crate::auth::parse_authorization(auth, &parts);
+        let _ = crate::auth::parse_presigned(query);
+        let Ok(signed) = parsed else {
+            return;
+        };
+        for whitespace in [
+            crate::sigv4::Whitespace::Spaces,
+            crate::sigv4::Whitespace::All,
+        ] {
+            let canonical = crate::sigv4::canonical_request(&crate::sigv4::Signed {
+                method: "GET",
+                path,
+                query,
+                headers: &parts.headers,
+                signed_headers: &signed.signed_headers,
+                payload_hash: "UNSIGNED-PAYLOAD",
+                whitespace,
+            });
+            let to_sign = crate::sigv4::string_to_sign(&signed.amz_date, &signed.scope, &canonical);
+            let key = crate::sigv4::signing_key("secret", &signed.scope);
+            let _ = crate::sigv4::verify(&key, &to_sign, &signed.signature);
+        }
+    }
+
+    /// Parses `data` as a vault access or lock policy and, if it parses, evaluates it for
+    /// every action against a request with a few condition keys.
+    pub fn policy(data: &str) {
+        let Ok(policy) = crate::policy::Policy::parse(data) else {
+            return;
+        };
+        let context = [
+            (
+                crate::policy::context_key("glacier:ArchiveAgeInDays"),
+                "3".to_owned(),
+            ),
+            (
+                crate::policy::context_key("aws:PrincipalAccount"),
+                "111122223333".to_owned(),
+            ),
+            (
+                crate::policy::context_key("glacier:ResourceTag/a"),
+                "b".to_owned(),
+            ),
+        ];
+        for action in glacier_core::Operation::ALL {
+            let action = format!("glacier:{}", action.as_str());
+            let _ = policy.evaluate(&crate::policy::Request {
+                account: "111122223333",
+                action: &action,
+                resource: "arn:aws:glacier:us-east-1:111122223333:vaults/v",
+                context: &context,
+            });
+        }
+        let _ = policy.grants_any("111122223333");
+        let _ = policy.reads("glacier:");
+    }
+}

@@ -152,7 +152,7 @@ pub(crate) async fn inventory(ctx: &Ctx, args: InventoryArgs) -> anyhow::Result<
                 .iter()
                 .map(|e| {
                     // mt2 descriptions (sync's, non-ASCII names) shown as the path they hold.
-                    let description = match crate::sync::mt_decode(&e.description) {
+                    let description = match glacier_client::mt2::decode(&e.description) {
                         Some((path, _)) => path,
                         None => e.description.clone(),
                     };

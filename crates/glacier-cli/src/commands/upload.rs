@@ -41,7 +41,7 @@ pub(super) fn default_description(path: &Path) -> Option<String> {
     let mtime = std::fs::metadata(path)
         .map(|m| crate::sync::mtime_of(&m))
         .unwrap_or(0);
-    crate::sync::mt2_encode(name, mtime)
+    glacier_client::mt2::encode(name, mtime).ok()
 }
 
 pub(crate) async fn upload(ctx: &Ctx, args: UploadArgs) -> anyhow::Result<()> {
