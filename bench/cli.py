@@ -29,6 +29,7 @@ from botocore.utils import calculate_tree_hash
 from marked import write_table
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
+TARGET = pathlib.Path(os.environ.get("CARGO_TARGET_DIR", ROOT / "target"))
 KEY, SECRET = "AKIDBENCHCLI", "bench-cli-secret"
 MIB = 1 << 20
 PART = 8 * MIB
@@ -62,7 +63,7 @@ def timed(f):
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("--bin", default=str(ROOT / "target" / "release" / "glacier"))
+    ap.add_argument("--bin", default=str(TARGET / "release" / "glacier"))
     ap.add_argument("--size-mib", type=int, default=1024)
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--write")

@@ -26,8 +26,8 @@ def run(binary, endpoint, path, env):
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--size-mib", type=int, default=2048)
-    ap.add_argument("--bin", default="target/release/glacier")
-    ap.add_argument("--example", default="target/release/examples/transfer")
+    ap.add_argument("--bin", default=os.path.join(os.environ.get("CARGO_TARGET_DIR", "target"), "release/glacier"))
+    ap.add_argument("--example", default=os.path.join(os.environ.get("CARGO_TARGET_DIR", "target"), "release/examples/transfer"))
     args = ap.parse_args()
     tmp = pathlib.Path(tempfile.mkdtemp(prefix="glacier-client-bench-"))
     env = dict(os.environ, GLACIER_ACCESS_KEY_ID="AKIDBENCH", GLACIER_SECRET_ACCESS_KEY="bench",

@@ -51,8 +51,8 @@ def run_inventory(g, vault, fmt):
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--archives", type=int, default=1_000_000)
-    ap.add_argument("--bin", default="target/release/glacier")
-    ap.add_argument("--populate", default="target/release/examples/populate")
+    ap.add_argument("--bin", default=os.path.join(os.environ.get("CARGO_TARGET_DIR", "target"), "release/glacier"))
+    ap.add_argument("--populate", default=os.path.join(os.environ.get("CARGO_TARGET_DIR", "target"), "release/examples/populate"))
     args = ap.parse_args()
     tmp = pathlib.Path(tempfile.mkdtemp(prefix="glacier-inventory-bench-"))
     data = tmp / "data"

@@ -29,6 +29,7 @@ from botocore.config import Config
 from botocore.utils import calculate_tree_hash
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
+TARGET = pathlib.Path(os.environ.get("CARGO_TARGET_DIR", ROOT / "target"))
 KEY, SECRET, ACCOUNT = "AKIDBENCHNODES", "bench-nodes-secret", "123456789012"
 
 
@@ -93,7 +94,7 @@ def workload(endpoints, args, body, tree):
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("--bin", default=str(ROOT / "target" / "release" / "glacier"))
+    ap.add_argument("--bin", default=str(TARGET / "release" / "glacier"))
     ap.add_argument("--clients", type=int, default=8)
     ap.add_argument("--uploads", type=int, default=160)
     ap.add_argument("--size-kib", type=int, default=1024)

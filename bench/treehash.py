@@ -38,7 +38,7 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--size-mib", type=int, default=1024)
     ap.add_argument("--runs", type=int, default=5)
-    ap.add_argument("--bin", default="target/release/glacier")
+    ap.add_argument("--bin", default=os.path.join(os.environ.get("CARGO_TARGET_DIR", "target"), "release/glacier"))
     ap.add_argument("--write")
     args = ap.parse_args()
     size = args.size_mib * MIB
