@@ -23,6 +23,17 @@ OTHER_SECRET_KEY = "conformance-other-secret"
 OTHER_ACCOUNT = "444455556666"
 
 
+
+def eventually(predicate, timeout=10.0):
+    """Whether `predicate()` holds within `timeout` seconds. For what an S3 listing shows: Garage
+    may still list an object for a moment after a successful delete."""
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.1)
+    return True
+
 def shared_store():
     """The stores the suites run on when $GLACIER_TEST_STORE names them (`scripts/test` starts
     PostgreSQL and Garage): "postgres+s3", "postgres+files" or "sqlite+s3". Each Server is then

@@ -9,7 +9,7 @@ import shutil
 import subprocess
 
 from conftest import make_client
-from harness import Server
+from harness import Server, eventually
 from helpers import MIB, data, expect_error, retrieve, tree_hash
 
 
@@ -88,7 +88,7 @@ class Backup:
         if self.s3:
             for key in self.keys():
                 self.s3.delete_object(Bucket=self.bucket, Key=key)
-            assert self.keys() == []
+            assert eventually(lambda: self.keys() == []), self.keys()
             objects = self.where / "objects"
             for path in objects.rglob("*"):
                 if path.is_file():

@@ -1,3 +1,4 @@
+from harness import eventually
 from helpers import MIB, data, expect_error, tree_hash
 
 
@@ -159,4 +160,4 @@ def test_deleting_a_vault_with_an_unfinished_upload(glacier, server):
     blobs = set(server.blob_files())
     glacier.delete_vault(vaultName="with-upload")
     # Exactly one blob went (the part's); a job of an earlier test may add one meanwhile.
-    assert len(blobs - set(server.blob_files())) == 1, "the upload's part is gone with the vault"
+    assert eventually(lambda: len(blobs - set(server.blob_files())) == 1), "the upload's part is gone with the vault"
