@@ -211,9 +211,9 @@ pub(crate) async fn send_bytes(addr: SocketAddr, bytes: &[u8]) -> Resp {
         Ok(s) => s,
         Err(e) => panic!("connecting to {addr}: {e}"),
     };
-    if let Err(e) = stream.write_all(bytes).await {
-        panic!("writing to {addr}: {e}");
-    }
+    // A server that refuses a request early may close before it has read all of it: the
+    // write then fails, and what it answered is still there to read.
+    let _ = stream.write_all(bytes).await;
     read_response(&mut stream, Duration::from_secs(30)).await
 }
 
