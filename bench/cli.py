@@ -27,6 +27,7 @@ from botocore.config import Config
 from botocore.utils import calculate_tree_hash
 
 from marked import write_table
+from serving import start_glacier
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 TARGET = pathlib.Path(os.environ.get("CARGO_TARGET_DIR", ROOT / "target"))
@@ -40,16 +41,6 @@ def vm_hwm_mib(pid):
         if line.startswith("VmHWM:"):
             return int(line.split()[1]) / 1024
     raise RuntimeError("no VmHWM")
-
-
-def start(binary, data, env):
-    proc = subprocess.Popen([binary, "serve", "--listen", "127.0.0.1:0", "--data-dir", str(data)],
-                            stdout=subprocess.PIPE, env=env, text=True)
-    line = proc.stdout.readline()
-    if "listening on" not in line:
-        proc.kill()
-        raise RuntimeError(f"glacier serve did not start: {line!r}")
-    return proc, line.split()[-1]
 
 
 def timed(f):
@@ -79,7 +70,7 @@ def main():
             for _ in range(args.size_mib):
                 f.write(os.urandom(MIB))
         src.read_bytes()  # into the page cache
-        proc, endpoint = start(args.bin, tmp / "data", env)
+        proc, endpoint = start_glacier(args.bin, ["--data-dir", str(tmp / "data")], env)
         procs.append(proc)
         g = boto3.client("glacier", endpoint_url=endpoint, region_name="us-east-1",
                          aws_access_key_id=KEY, aws_secret_access_key=SECRET,
@@ -148,7 +139,7 @@ def main():
         proc.wait(timeout=30)
 
         # Four uploads of the file at once, against a fresh server.
-        proc, endpoint = start(args.bin, tmp / "data4", env)
+        proc, endpoint = start_glacier(args.bin, ["--data-dir", str(tmp / "data4")], env)
         procs.append(proc)
         idle = vm_hwm_mib(proc.pid)
         uploads = [subprocess.Popen([args.bin, "upload", "-q", "--endpoint", endpoint, "--vault", f"four{i}",

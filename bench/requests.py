@@ -27,6 +27,7 @@ import time
 import boto3
 
 from marked import write_table
+from serving import start_glacier
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 TARGET = pathlib.Path(os.environ.get("CARGO_TARGET_DIR", ROOT / "target"))
@@ -50,16 +51,6 @@ def free_port():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
-
-
-def start_glacier(binary, store_args, env):
-    proc = subprocess.Popen([binary, "serve", "--listen", "127.0.0.1:0", *store_args],
-                            stdout=subprocess.PIPE, env=env, text=True)
-    line = proc.stdout.readline()
-    if "listening on" not in line:
-        proc.kill()
-        raise RuntimeError(f"glacier serve did not start: {line!r}")
-    return proc, line.split()[-1]
 
 
 def start_moto(python):
