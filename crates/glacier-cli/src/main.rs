@@ -366,10 +366,13 @@ struct ServeArgs {
     /// still succeed when uploads fill the disk, and deletions give space back.
     #[arg(long, default_value = "256M", value_parser = parse_bytes)]
     reserve: u64,
-    /// How long a request head may take to arrive, counted from when the connection opened or
-    /// its previous response was sent: also how long an idle keep-alive connection stays open.
+    /// How long a request head may take to arrive, counted from its first byte.
     #[arg(long, default_value = "20s", value_parser = humantime::parse_duration)]
     header_timeout: std::time::Duration,
+    /// How long a connection with no request in flight stays open: longer than clients keep
+    /// idle connections in their pools (60–90 s), so that they never reuse one as it closes.
+    #[arg(long, default_value = "120s", value_parser = humantime::parse_duration)]
+    idle_timeout: std::time::Duration,
     /// A request body must deliver at least 1 KiB in every window this long, or the request
     /// is cut off (408 RequestTimeoutException) and nothing of it is kept.
     #[arg(long, default_value = "20s", value_parser = humantime::parse_duration)]
@@ -649,6 +652,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         strict_scope: args.strict_scope,
         limits: Limits {
             header_timeout: args.header_timeout,
+            idle_timeout: args.idle_timeout,
             body_timeout: args.body_timeout,
             max_connections: args
                 .max_connections

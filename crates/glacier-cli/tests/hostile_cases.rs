@@ -652,7 +652,7 @@ fn wire_cases(addr: SocketAddr) -> Vec<Case> {
         "a 300 KiB header",
         Wire::Raw(
             format!(
-                "GET /-/vaults HTTP/1.1\r\nhost: {addr}\r\nx-big: {}\r\n\r\n",
+                "GET /-/vaults HTTP/1.1\r\nhost: {addr}\r\nconnection: close\r\nx-big: {}\r\n\r\n",
                 "b".repeat(300 << 10)
             )
             .into_bytes(),

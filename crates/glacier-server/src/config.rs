@@ -250,10 +250,13 @@ impl ServerConfig {
 /// and memory. Honest clients never meet them; a stalled or hostile one is cut off.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Limits {
-    /// A request head must arrive whole within this, counted from when the connection opened
-    /// or its previous response was sent: it is also how long an idle keep-alive connection
-    /// stays open (`--header-timeout`).
+    /// A request head must arrive whole within this, counted from its first byte
+    /// (`--header-timeout`).
     pub header_timeout: Duration,
+    /// How long a connection with no request in flight stays open (`--idle-timeout`): longer
+    /// than clients keep idle connections in their pools (60–90 s in the SDKs), so that it is
+    /// the client that closes them, never a server racing a client that reuses one.
+    pub idle_timeout: Duration,
     /// A request body must deliver at least 1 KiB (`MIN_BODY_PROGRESS`) in every window this
     /// long, or the request ends with `RequestTimeoutException` and nothing of it is kept
     /// (`--body-timeout`). It cuts stalled bodies and bodies trickling a byte at a time.
@@ -277,6 +280,7 @@ impl Default for Limits {
     fn default() -> Limits {
         Limits {
             header_timeout: Duration::from_secs(20),
+            idle_timeout: Duration::from_secs(120),
             body_timeout: Duration::from_secs(20),
             max_connections: default_max_connections(),
             buffered_bodies: 64 * 1024 * 1024,

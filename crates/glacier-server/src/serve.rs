@@ -1,6 +1,6 @@
 //! The HTTP/1.1 server around the router, and what it bounds before any request is
-//! authenticated: how long a request head may take (also how long an idle keep-alive
-//! connection stays open), how slowly a body may arrive, how many connections are served at
+//! authenticated: how long a request head may take once it has begun, how long an idle
+//! keep-alive connection stays open, how slowly a body may arrive, how many connections are served at
 //! once (shedding idle ones to make room), and how long shutdown waits for requests in flight.
 //! Requests so malformed that hyper answers them itself (a bad Content-Length, a control byte
 //! in a header, too many headers) get the Glacier JSON error shape too.
@@ -113,9 +113,9 @@ async fn connection(
         }
     });
     let mut builder = http1::Builder::new();
-    builder
-        .timer(TokioTimer::new())
-        .header_read_timeout(limits.header_timeout);
+    // hyper's own head timeout runs from the previous response, so it would also be the idle
+    // timeout: `watch` keeps the two apart.
+    builder.timer(TokioTimer::new()).header_read_timeout(None);
     let io = GlacierErrors::new(stream, Arc::clone(&slot.conn));
     let served = builder.serve_connection(TokioIo::new(io), service);
     tokio::pin!(served);
@@ -128,10 +128,65 @@ async fn connection(
         }
         _ = shutdown.cancelled() => {}
         _ = slot.conn.close.cancelled() => tracing::debug!("closing an idle connection to make room"),
+        expired = watch(&slot.conn, limits) => match expired {
+            Expired::Head => {
+                tracing::debug!(timeout = ?limits.header_timeout, "a request head did not arrive in time; connection cut off");
+                return;
+            }
+            Expired::Idle => tracing::debug!("closing a connection idle for the idle timeout"),
+        },
     }
     served.as_mut().graceful_shutdown();
     if let Err(e) = served.await {
         tracing::debug!(error = %e, "connection ended with an error");
+    }
+}
+
+/// Which of a connection's clocks ran out.
+enum Expired {
+    /// A request head began and did not end within the head timeout.
+    Head,
+    /// No request for the idle timeout.
+    Idle,
+}
+
+/// Returns when `conn` has waited too long for a request: for the rest of a head that began
+/// over [`Limits::header_timeout`] ago, or for any request at all for [`Limits::idle_timeout`].
+/// Idle keep-alive connections must outlive clients' pool idle timeouts (60–90 s in the SDKs):
+/// a server that closes them sooner races the clients reusing them, and the request sent as
+/// the connection closes fails.
+async fn watch(conn: &Conn, limits: Limits) -> Expired {
+    loop {
+        let changed = conn.changed.notified();
+        let deadline = {
+            let clock = conn.clock();
+            if conn.busy.load(Ordering::SeqCst) != 0 {
+                None
+            } else if let Some(head) = clock.head_since {
+                Some((head + limits.header_timeout, Expired::Head))
+            } else {
+                Some((clock.idle_since + limits.idle_timeout, Expired::Idle))
+            }
+        };
+        match deadline {
+            None => changed.await,
+            Some((at, expired)) => tokio::select! {
+                () = tokio::time::sleep_until(at) => {
+                    // The state may have changed just as the time ran out: look again.
+                    if conn.busy.load(Ordering::SeqCst) == 0 && Instant::now() >= at {
+                        let clock = conn.clock();
+                        let still = match expired {
+                            Expired::Head => clock.head_since.is_some(),
+                            Expired::Idle => clock.head_since.is_none(),
+                        };
+                        if still {
+                            return expired;
+                        }
+                    }
+                }
+                () = changed => {}
+            },
+        }
     }
 }
 
@@ -145,7 +200,6 @@ struct Registry {
 }
 
 /// What a connection's task and its requests share.
-#[derive(Default)]
 struct Conn {
     /// Requests in flight, from their head until their response body is dropped.
     busy: AtomicUsize,
@@ -155,6 +209,49 @@ struct Conn {
     unflushed: AtomicUsize,
     /// Cancelled to ask an idle connection to close.
     close: CancellationToken,
+    clock: Mutex<Clock>,
+    /// Wakes [`watch`]: a request began or ended, or a head began to arrive.
+    changed: Notify,
+}
+
+/// What a connection is waiting for, and since when.
+struct Clock {
+    /// When it last had no request in flight: opened, or its last response was done.
+    idle_since: Instant,
+    /// When the first byte of the next request head arrived, if one has.
+    head_since: Option<Instant>,
+}
+
+impl Conn {
+    fn new() -> Conn {
+        Conn {
+            busy: AtomicUsize::new(0),
+            unflushed: AtomicUsize::new(0),
+            close: CancellationToken::new(),
+            clock: Mutex::new(Clock {
+                idle_since: Instant::now(),
+                head_since: None,
+            }),
+            changed: Notify::new(),
+        }
+    }
+
+    fn clock(&self) -> std::sync::MutexGuard<'_, Clock> {
+        // Every change is one assignment: consistent even if a holder panicked.
+        self.clock.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Bytes arrived from the client.
+    fn received(&self) {
+        if self.busy.load(Ordering::SeqCst) == 0 {
+            let mut clock = self.clock();
+            if clock.head_since.is_none() {
+                clock.head_since = Some(Instant::now());
+                drop(clock);
+                self.changed.notify_one();
+            }
+        }
+    }
 }
 
 impl Registry {
@@ -184,7 +281,7 @@ impl Registry {
                 let mut live = self.live();
                 if live.len() < self.max {
                     let id = self.next.fetch_add(1, Ordering::Relaxed);
-                    let conn = Arc::new(Conn::default());
+                    let conn = Arc::new(Conn::new());
                     live.insert(id, Arc::clone(&conn));
                     return Slot {
                         registry: Arc::clone(self),
@@ -224,6 +321,8 @@ struct Busy(Arc<Conn>);
 impl Busy {
     fn start(conn: &Arc<Conn>) -> Busy {
         conn.busy.fetch_add(1, Ordering::SeqCst);
+        conn.clock().head_since = None;
+        conn.changed.notify_one();
         Busy(Arc::clone(conn))
     }
 }
@@ -231,7 +330,9 @@ impl Busy {
 impl Drop for Busy {
     fn drop(&mut self) {
         self.0.unflushed.fetch_add(1, Ordering::SeqCst);
+        self.0.clock().idle_since = Instant::now();
         self.0.busy.fetch_sub(1, Ordering::SeqCst);
+        self.0.changed.notify_one();
     }
 }
 
@@ -441,7 +542,12 @@ impl tokio::io::AsyncRead for GlacierErrors {
         cx: &mut Context<'_>,
         buf: &mut tokio::io::ReadBuf<'_>,
     ) -> Poll<std::io::Result<()>> {
-        Pin::new(&mut self.inner).poll_read(cx, buf)
+        let before = buf.filled().len();
+        let read = std::task::ready!(Pin::new(&mut self.inner).poll_read(cx, buf));
+        if buf.filled().len() > before {
+            self.conn.received();
+        }
+        Poll::Ready(read)
     }
 }
 

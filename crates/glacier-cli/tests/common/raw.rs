@@ -270,3 +270,65 @@ pub(crate) fn addr_of(endpoint: &str) -> SocketAddr {
         Err(e) => panic!("{endpoint} is not http://ADDR: {e}"),
     }
 }
+
+/// A keep-alive connection driven by hyper's client: requests one after another on the same
+/// socket, and when the server closed it.
+pub(crate) struct KeepAlive {
+    sender: hyper::client::conn::http1::SendRequest<http_body_util::Full<bytes::Bytes>>,
+    closed: tokio::task::JoinHandle<tokio::time::Instant>,
+}
+
+impl KeepAlive {
+    pub(crate) async fn open(addr: SocketAddr) -> anyhow::Result<KeepAlive> {
+        let stream = TcpStream::connect(addr).await?;
+        let (sender, conn) =
+            hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(stream)).await?;
+        let closed = tokio::spawn(async move {
+            let _ = conn.await;
+            tokio::time::Instant::now()
+        });
+        Ok(KeepAlive { sender, closed })
+    }
+
+    /// Sends `req` (its headers as they are) and reads the whole response.
+    pub(crate) async fn send(&mut self, req: &Req) -> anyhow::Result<Resp> {
+        use http_body_util::BodyExt;
+        self.sender.ready().await?;
+        let mut builder = hyper::Request::builder()
+            .method(req.method.as_str())
+            .uri(req.target.as_str());
+        for (k, v) in &req.headers {
+            builder = builder.header(k.as_str(), v.as_str());
+        }
+        let request = builder.body(http_body_util::Full::new(bytes::Bytes::from(
+            req.body.clone(),
+        )))?;
+        let response = self.sender.send_request(request).await?;
+        let status = response.status().as_u16();
+        let headers = response
+            .headers()
+            .iter()
+            .map(|(k, v)| {
+                (
+                    k.as_str().to_owned(),
+                    String::from_utf8_lossy(v.as_bytes()).into_owned(),
+                )
+            })
+            .collect();
+        let body = response.into_body().collect().await?.to_bytes();
+        Ok(Resp {
+            status,
+            headers,
+            body: String::from_utf8_lossy(&body).into_owned(),
+        })
+    }
+
+    /// Waits for the server to close the connection; when it did. (The sender is held
+    /// meanwhile: hyper's client closes a connection whose senders are all gone.)
+    pub(crate) async fn closed(self) -> anyhow::Result<tokio::time::Instant> {
+        let KeepAlive { sender, closed } = self;
+        let at = closed.await?;
+        drop(sender);
+        Ok(at)
+    }
+}
