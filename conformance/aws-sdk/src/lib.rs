@@ -8,7 +8,11 @@ use aws_sdk_glacier::config::{BehaviorVersion, Credentials, Region};
 use aws_sdk_glacier::error::{ProvideErrorMetadata, SdkError};
 use glacier_server::{AppState, Identity, ServerConfig, Settings};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use tokio_util::sync::CancellationToken;
+
+pub mod faults;
+pub use faults::{Faults, FaultyBlobs};
 
 pub const ACCESS_KEY: &str = "AKIDSDKCONFORMANCE01";
 pub const SECRET_KEY: &str = "sdk-conformance-secret";
@@ -33,27 +37,30 @@ impl TestServer {
     /// Starts a server with these settings (retrieval delays, job expiry, webhooks).
     pub async fn start_with(settings: Settings) -> anyhow::Result<TestServer> {
         let dir = tempfile::tempdir()?;
-        let state = AppState::open_local(
-            &dir.path().join("data"),
-            settings,
-            // The SDK signs for us-east-1/glacier: hold it to that.
-            ServerConfig {
-                strict_scope: true,
-                ..ServerConfig::new(vec![
-                    Identity {
-                        access_key_id: ACCESS_KEY.into(),
-                        secret_access_key: SECRET_KEY.into(),
-                        account_id: ACCOUNT.into(),
-                    },
-                    Identity {
-                        access_key_id: OTHER_ACCESS_KEY.into(),
-                        secret_access_key: OTHER_SECRET_KEY.into(),
-                        account_id: OTHER_ACCOUNT.into(),
-                    },
-                ])
-            },
-        )
-        .await?;
+        let state = AppState::open_local(&dir.path().join("data"), settings, config()).await?;
+        TestServer::serve(dir, state).await
+    }
+
+    /// Starts a server whose blob files are reached through [`FaultyBlobs`]: the returned
+    /// [`Faults`] make its reads, writes or deletions fail.
+    pub async fn start_faulty() -> anyhow::Result<(TestServer, Arc<Faults>)> {
+        let dir = tempfile::tempdir()?;
+        let data = dir.path().join("data");
+        std::fs::create_dir_all(&data)?;
+        let meta = glacier_storage::SqliteMetadataStore::open(data.join("metadata.sqlite")).await?;
+        let files = glacier_storage::FsBlobStore::open(&data).await?;
+        let faults = Arc::new(Faults::default());
+        let blobs = FaultyBlobs::new(Arc::new(files), Arc::clone(&faults));
+        let service = glacier_server::Service::new(
+            Arc::new(meta),
+            Arc::new(blobs),
+            Settings::new("us-east-1"),
+        );
+        let state = AppState::new(Arc::new(service), config());
+        Ok((TestServer::serve(dir, state).await?, faults))
+    }
+
+    async fn serve(dir: tempfile::TempDir, state: Arc<AppState>) -> anyhow::Result<TestServer> {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
         let endpoint = format!("http://{}", listener.local_addr()?);
         let shutdown = CancellationToken::new();
@@ -85,6 +92,25 @@ impl TestServer {
 
     pub fn tmp_files(&self) -> Vec<String> {
         files_under(&self.data_dir().join("tmp"))
+    }
+}
+
+/// The two identities; the SDK signs for us-east-1/glacier, and the server holds it to that.
+fn config() -> ServerConfig {
+    ServerConfig {
+        strict_scope: true,
+        ..ServerConfig::new(vec![
+            Identity {
+                access_key_id: ACCESS_KEY.into(),
+                secret_access_key: SECRET_KEY.into(),
+                account_id: ACCOUNT.into(),
+            },
+            Identity {
+                access_key_id: OTHER_ACCESS_KEY.into(),
+                secret_access_key: OTHER_SECRET_KEY.into(),
+                account_id: OTHER_ACCOUNT.into(),
+            },
+        ])
     }
 }
 

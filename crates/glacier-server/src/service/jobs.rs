@@ -3,6 +3,7 @@
 
 use super::{Service, next_marker};
 use crate::error::{ApiError, ApiResult};
+use anyhow::Context;
 use bytes::Bytes;
 use futures_util::stream::{self, BoxStream, StreamExt, TryStreamExt};
 use glacier_core::range::{HttpRange, Span};
@@ -449,7 +450,10 @@ impl Service {
                 segments,
                 first_byte + span.start,
                 len,
-            ),
+            )
+            .await
+            // Even a blob not found is the store failing: the job's metadata names it.
+            .map_err(|e| ApiError::internal(format!("reading the output of job {id}: {e}")))?,
         })
     }
 
@@ -547,18 +551,18 @@ impl Service {
         let expires = t + self.settings.job_expiry;
         let finish = match &job.spec {
             JobSpec::Archive { .. } => JobFinish::Archive,
-            JobSpec::Inventory { .. } => match self.write_inventory(key, job).await {
-                Ok((output, next_marker)) => JobFinish::Inventory {
+            // An inventory that cannot be written (the blob store failing) is held and
+            // retried until the store recovers: the fault is the store's, not the job's.
+            JobSpec::Inventory { .. } => {
+                let (output, next_marker) = self
+                    .write_inventory(key, job)
+                    .await
+                    .context("writing an inventory")?;
+                JobFinish::Inventory {
                     output,
                     next_marker,
-                },
-                Err(e) => {
-                    tracing::error!(job = %job.id, error = %e, "writing an inventory");
-                    JobFinish::Failed {
-                        message: format!("The inventory could not be generated: {e}"),
-                    }
                 }
-            },
+            }
         };
         let output_blob = match &finish {
             JobFinish::Inventory { output, .. } => Some(output.blob.clone()),
@@ -587,13 +591,15 @@ fn leaves_of(leaves: &[Digest], span: Span) -> Option<&[Digest]> {
     leaves.get(first..=last)
 }
 
-/// Streams `len` bytes from byte `offset` of the concatenation of `segments`.
-fn read_segments(
+/// Streams `len` bytes from byte `offset` of the concatenation of `segments`. The first blob is
+/// opened before this returns, so that a blob that cannot be read gets an error answer rather
+/// than a 200 whose body breaks off at once.
+async fn read_segments(
     blobs: Arc<dyn BlobStore>,
     segments: Vec<Segment>,
     offset: u64,
     len: u64,
-) -> OutputBody {
+) -> Result<OutputBody, glacier_storage::StorageError> {
     let mut pieces = Vec::new();
     let (mut pos, end) = (0u64, offset + len);
     for s in segments {
@@ -606,13 +612,18 @@ fn read_segments(
         let to = end.min(seg_end);
         pieces.push((s.blob, from - seg_start, to - from));
     }
-    stream::iter(pieces)
+    let mut pieces = pieces.into_iter();
+    let Some((blob, off, n)) = pieces.next() else {
+        return Ok(stream::empty().boxed());
+    };
+    let first = blobs.read(&blob, off, n).await?;
+    let rest = stream::iter(pieces)
         .then(move |(blob, off, n)| {
             let blobs = Arc::clone(&blobs);
             async move { blobs.read(&blob, off, n).await }
         })
-        .try_flatten()
-        .boxed()
+        .try_flatten();
+    Ok(first.chain(rest).boxed())
 }
 
 #[cfg(test)]
