@@ -320,6 +320,10 @@ struct ServeArgs {
     /// The region of the --blobs bucket [default: AWS_REGION, the profile's, else us-east-1].
     #[arg(long, env = "GLACIER_S3_REGION", requires = "blobs")]
     s3_region: Option<String>,
+    /// How long one request to the --blobs store may take; a failed or timed-out request is
+    /// retried for up to 5 s, then the Glacier request gets 500 ServiceUnavailableException.
+    #[arg(long, default_value = "30s", value_parser = humantime::parse_duration, requires = "blobs")]
+    s3_timeout: std::time::Duration,
     /// The region named in vault ARNs.
     #[arg(long, default_value = "us-east-1")]
     region: String,
@@ -543,6 +547,7 @@ fn storage(args: &ServeArgs) -> anyhow::Result<Storage> {
         Some(url) => {
             let mut s3 = S3Config::from_url(url)?;
             s3.endpoint = args.s3_endpoint.clone();
+            s3.timeout = args.s3_timeout;
             s3.region = args
                 .s3_region
                 .clone()

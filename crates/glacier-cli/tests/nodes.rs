@@ -9,6 +9,8 @@
 // Each test binary uses a part of the shared helpers; these nodes start without a data directory.
 #[allow(dead_code)]
 mod common;
+#[path = "common/faulty_s3.rs"]
+mod faulty_s3;
 #[path = "common/harness.rs"]
 mod harness;
 #[allow(dead_code)]
@@ -101,6 +103,11 @@ impl Store {
 
     /// Starts node `i` of the service, with `extra` flags.
     fn node(&self, i: usize, extra: &[&str]) -> anyhow::Result<Node> {
+        self.node_at(&self.s3_endpoints[i % self.s3_endpoints.len()], extra)
+    }
+
+    /// Starts a node of the service that reaches the bucket at `s3_endpoint`.
+    fn node_at(&self, s3_endpoint: &str, extra: &[&str]) -> anyhow::Result<Node> {
         let s3 = &self.s3;
         let mut command = Command::new(env!("CARGO_BIN_EXE_glacier"));
         command
@@ -114,7 +121,7 @@ impl Store {
             .arg("--blobs")
             .arg(format!("s3://{}/{}", s3.bucket, s3.prefix))
             .arg("--s3-endpoint")
-            .arg(&self.s3_endpoints[i % self.s3_endpoints.len()])
+            .arg(s3_endpoint)
             .args(extra)
             .env(
                 "AWS_ACCESS_KEY_ID",
@@ -647,5 +654,134 @@ async fn postgres_going_away_and_back_needs_no_restart() -> R {
         }
     }
     g.create_vault().vault_name("after-outage").send().await?;
+    Ok(())
+}
+
+/// The S3 store answers 503 to everything, then holds every request unanswered (through
+/// `FaultyS3`, a proxy in front of Garage): requests that need it get 500
+/// ServiceUnavailableException within the store timeout and its retry window, requests that do
+/// not (metadata in PostgreSQL) still work, nothing the failed requests began becomes visible,
+/// and once the store answers again the same node serves everything, with no restart.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_s3_store_refusing_or_hanging_gets_500_and_recovers() -> R {
+    use faulty_s3::{FaultyS3, Mode};
+    let Some(store) = Store::fresh().await? else {
+        return Ok(());
+    };
+    let proxy = FaultyS3::start(&store.s3_endpoints[0]).await?;
+    let node = store.node_at(&proxy.endpoint, &["--s3-timeout", "2s"])?;
+    let g = client(&node.endpoint);
+    g.create_vault().vault_name("flaky").send().await?;
+    let kept = data(MIB + 3, 11);
+    let kept_id = g
+        .upload_archive()
+        .vault_name("flaky")
+        .body(ByteStream::from(kept.clone()))
+        .send()
+        .await?
+        .archive_id()
+        .unwrap_or_default()
+        .to_owned();
+    let job = initiate_retrieval(&g, "flaky", &kept_id).await?;
+    wait_for_job(&g, "flaky", &job, Duration::from_secs(30)).await?;
+    let upload_id = g
+        .initiate_multipart_upload()
+        .vault_name("flaky")
+        .part_size(MIB.to_string())
+        .send()
+        .await?
+        .upload_id()
+        .unwrap_or_default()
+        .to_owned();
+    let part = data(MIB, 12);
+    let unavailable = |what: &str, started: Instant| {
+        let took = started.elapsed();
+        eprintln!("{what}: 500 after {took:?}");
+        // The store timeout (2 s) and the retry window (5 s), with room for a loaded machine.
+        assert!(took < Duration::from_secs(20), "{what} took {took:?}");
+    };
+
+    for mode in [Mode::Refuse, Mode::Stall] {
+        proxy.set(mode);
+        let started = Instant::now();
+        conformance_aws_sdk::expect_error(
+            g.upload_archive()
+                .vault_name("flaky")
+                .body(ByteStream::from(data(1000, 13)))
+                .send()
+                .await,
+            "ServiceUnavailableException",
+            500,
+            "",
+        );
+        unavailable(&format!("{mode:?}: UploadArchive"), started);
+        let started = Instant::now();
+        conformance_aws_sdk::expect_error(
+            g.upload_multipart_part()
+                .vault_name("flaky")
+                .upload_id(&upload_id)
+                .range(format!("bytes 0-{}/*", MIB - 1))
+                .checksum(TreeHash::of(&part).to_hex())
+                .body(ByteStream::from(part.clone()))
+                .send()
+                .await,
+            "ServiceUnavailableException",
+            500,
+            "",
+        );
+        unavailable(&format!("{mode:?}: UploadMultipartPart"), started);
+        let started = Instant::now();
+        conformance_aws_sdk::expect_error(
+            g.get_job_output()
+                .vault_name("flaky")
+                .job_id(&job)
+                .send()
+                .await,
+            "ServiceUnavailableException",
+            500,
+            "",
+        );
+        unavailable(&format!("{mode:?}: GetJobOutput"), started);
+
+        // What needs no blob is untouched by the fault.
+        let v = g.describe_vault().vault_name("flaky").send().await?;
+        assert_eq!(v.number_of_archives(), 1, "{mode:?}");
+        let parts = g
+            .list_parts()
+            .vault_name("flaky")
+            .upload_id(&upload_id)
+            .send()
+            .await?;
+        assert!(parts.parts().is_empty(), "{mode:?}: {parts:?}");
+        assert!(proxy.faulted() > 0, "the proxy saw the requests");
+
+        proxy.set(Mode::Pass);
+        assert_eq!(job_output(&g, "flaky", &job).await?, kept, "{mode:?}");
+        let again = g
+            .upload_archive()
+            .vault_name("flaky")
+            .body(ByteStream::from(data(1000, 14)))
+            .send()
+            .await?;
+        g.delete_archive()
+            .vault_name("flaky")
+            .archive_id(again.archive_id().unwrap_or_default())
+            .send()
+            .await?;
+    }
+    g.upload_multipart_part()
+        .vault_name("flaky")
+        .upload_id(&upload_id)
+        .range(format!("bytes 0-{}/*", MIB - 1))
+        .checksum(TreeHash::of(&part).to_hex())
+        .body(ByteStream::from(part.clone()))
+        .send()
+        .await?;
+    // The failed writes left no object behind: every blob in the bucket is referenced.
+    let (meta, blobs) = store.open().await?;
+    let service = Service::new(meta, blobs, Settings::new("us-east-1"));
+    let mut suspects = HashSet::new();
+    assert_eq!(service.sweep_orphans(&mut suspects).await?, 0);
+    assert!(suspects.is_empty(), "unreferenced blobs: {suspects:?}");
     Ok(())
 }

@@ -17,6 +17,7 @@ use futures_util::{StreamExt, TryStreamExt};
 use object_store::path::Path;
 use object_store::{GetOptions, GetRange, ObjectStore, PutPayload, WriteMultipart};
 use std::sync::Arc;
+use std::time::Duration;
 
 /// The size of the multipart upload parts a large blob is written in.
 pub const PART_SIZE: usize = 8 * 1024 * 1024;
@@ -41,7 +42,20 @@ pub struct S3Config {
     pub access_key_id: Option<String>,
     pub secret_access_key: Option<String>,
     pub session_token: Option<String>,
+    /// How long one request to the store may take before it is abandoned (and retried within
+    /// [`RETRY_WINDOW`]).
+    pub timeout: Duration,
 }
+
+/// The default of [`S3Config::timeout`].
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
+/// A failed or timed-out store request is retried (with backoff, at most [`RETRIES`] times)
+/// while this long has not passed since the first attempt: long enough to ride out a node
+/// restarting or a moment of throttling, short enough that the Glacier client gets its retryable
+/// 500 while it still waits, rather than its own timeout.
+pub const RETRY_WINDOW: Duration = Duration::from_secs(5);
+/// At most this many retries of one store request.
+pub const RETRIES: usize = 3;
 
 impl std::fmt::Debug for S3Config {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -51,6 +65,7 @@ impl std::fmt::Debug for S3Config {
             .field("endpoint", &self.endpoint)
             .field("region", &self.region)
             .field("access_key_id", &self.access_key_id)
+            .field("timeout", &self.timeout)
             .finish_non_exhaustive()
     }
 }
@@ -73,6 +88,7 @@ impl S3Config {
             access_key_id: None,
             secret_access_key: None,
             session_token: None,
+            timeout: DEFAULT_TIMEOUT,
         })
     }
 }
@@ -99,7 +115,7 @@ impl S3BlobStore {
     pub async fn open(config: &S3Config) -> Result<S3BlobStore> {
         let mut b = object_store::aws::AmazonS3Builder::from_env().with_bucket_name(&config.bucket);
         if let Some(e) = &config.endpoint {
-            b = b.with_endpoint(e).with_allow_http(e.starts_with("http://"));
+            b = b.with_endpoint(e);
         }
         if let Some(r) = &config.region {
             b = b.with_region(r);
@@ -110,7 +126,29 @@ impl S3BlobStore {
                 b = b.with_token(t);
             }
         }
-        let store = b.build().map_err(|e| backend("configuring S3", e))?;
+        let retry = object_store::RetryConfig {
+            backoff: object_store::BackoffConfig {
+                init_backoff: Duration::from_millis(100),
+                max_backoff: Duration::from_secs(2),
+                base: 2.0,
+            },
+            max_retries: RETRIES,
+            retry_timeout: RETRY_WINDOW,
+        };
+        // Client options replace the builder's, plain HTTP allowed or not among them.
+        let plain = config
+            .endpoint
+            .as_deref()
+            .is_some_and(|e| e.starts_with("http://"));
+        let client = object_store::ClientOptions::new()
+            .with_allow_http(plain)
+            .with_timeout(config.timeout)
+            .with_connect_timeout(config.timeout.min(Duration::from_secs(5)));
+        let store = b
+            .with_retry(retry)
+            .with_client_options(client)
+            .build()
+            .map_err(|e| backend("configuring S3", e))?;
         let root = if config.prefix.is_empty() {
             Path::from("blobs")
         } else {
