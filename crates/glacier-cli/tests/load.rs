@@ -1,7 +1,9 @@
-//! Sustained load on the real `glacier serve` (SQLite + files): 200 concurrent aws-sdk-glacier
-//! clients mixing uploads, multipart uploads, lists, describes, jobs and downloads for a bounded
-//! time, loopback only. Every request must succeed; the server's RSS, sampled every second,
-//! must not keep growing; p50/p99 latency per operation is printed.
+//! Sustained load on the real `glacier serve`, on SQLite + files and on two nodes sharing
+//! PostgreSQL + S3 (Garage): 200 concurrent aws-sdk-glacier clients mixing uploads, multipart
+//! uploads, lists, describes, jobs and downloads for a bounded time, loopback only. Every request
+//! must succeed; each server's RSS, sampled every second, must not keep growing; p50/p99 latency
+//! per operation is printed. The shared-store test skips when no shared store is given (see
+//! `glacier_storage::conformance::postgres_database`).
 //!
 //! `GLACIER_LOAD_SECONDS=N` (default 15) and `GLACIER_LOAD_CLIENTS=N` (default 200) lengthen or
 //! widen a run.
@@ -14,6 +16,9 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 mod common;
+#[allow(dead_code)]
+#[path = "common/store.rs"]
+mod store;
 
 type R = anyhow::Result<()>;
 
@@ -191,13 +196,32 @@ fn percentile(sorted: &[Duration], p: f64) -> Duration {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_hundred_clients_for_a_while_get_no_error_and_no_memory_growth() -> R {
-    let seconds = env_or("GLACIER_LOAD_SECONDS", 15);
-    let clients = env_or("GLACIER_LOAD_CLIENTS", 200) as usize;
     let dir = tempfile::tempdir()?;
     let (server, endpoint) = common::start(&dir.path().join("data"), &[])?;
     let pid = server.id();
     let _server = common::KillOnDrop(server);
-    let g = client(&endpoint);
+    load(&[(pid, endpoint)]).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_hundred_clients_on_two_nodes_sharing_postgres_and_s3() -> R {
+    let Some(store) = store::Store::fresh().await? else {
+        return Ok(());
+    };
+    let nodes = [store.node(0, &[])?, store.node(1, &[])?];
+    let servers: Vec<_> = nodes
+        .iter()
+        .map(|n| (n.child.id(), n.endpoint.clone()))
+        .collect();
+    load(&servers).await
+}
+
+/// Runs the load against `servers` (pid, endpoint), the clients spread over them evenly.
+async fn load(servers: &[(u32, String)]) -> R {
+    let seconds = env_or("GLACIER_LOAD_SECONDS", 15);
+    let clients = env_or("GLACIER_LOAD_CLIENTS", 200) as usize;
+    let sdks: Vec<_> = servers.iter().map(|(_, e)| client(e)).collect();
+    let g = &sdks[0];
     g.create_vault().vault_name("load").send().await?;
     // Archives to retrieve, and finished jobs to describe and download.
     let mut archives = Vec::new();
@@ -247,7 +271,7 @@ async fn two_hundred_clients_for_a_while_get_no_error_and_no_memory_growth() -> 
     let tasks: Vec<_> = (0..clients)
         .map(|id| {
             tokio::spawn(client_loop(
-                g.clone(),
+                sdks[id % sdks.len()].clone(),
                 id,
                 Arc::clone(&archives),
                 Arc::clone(&jobs),
@@ -256,10 +280,12 @@ async fn two_hundred_clients_for_a_while_get_no_error_and_no_memory_growth() -> 
             ))
         })
         .collect();
-    let mut rss = Vec::new();
+    let mut rss = vec![Vec::new(); servers.len()];
     while Instant::now() < until {
         tokio::time::sleep(Duration::from_secs(1)).await;
-        rss.push(rss_kib(pid));
+        for ((pid, _), samples) in servers.iter().zip(&mut rss) {
+            samples.push(rss_kib(*pid));
+        }
     }
     for t in tasks {
         t.await?;
@@ -280,9 +306,12 @@ async fn two_hundred_clients_for_a_while_get_no_error_and_no_memory_growth() -> 
         );
     }
     eprintln!(
-        "{clients} clients, {seconds} s: {total} requests, {} errors; server RSS (MiB) each second: {:?}",
+        "{clients} clients, {seconds} s, {} servers: {total} requests, {} errors; RSS (MiB) of each server each second: {:?}",
+        servers.len(),
         stats.errors.len(),
-        rss.iter().map(|k| k / 1024).collect::<Vec<_>>()
+        rss.iter()
+            .map(|r| r.iter().map(|k| k / 1024).collect::<Vec<_>>())
+            .collect::<Vec<_>>()
     );
     anyhow::ensure!(
         stats.errors.is_empty(),
@@ -296,17 +325,26 @@ async fn two_hundred_clients_for_a_while_get_no_error_and_no_memory_growth() -> 
     // No growth: RSS climbs while 200 connections and the caches fill (about 20 s on a debug
     // build), then stays; the last third of the samples may exceed the middle third's peak by
     // at most a quarter and 16 MiB.
-    anyhow::ensure!(rss.len() >= 3, "run at least 3 seconds to sample memory");
-    let third = rss.len() / 3;
-    let middle = rss[third..rss.len() - third]
-        .iter()
-        .max()
-        .copied()
-        .unwrap_or(0);
-    let late = rss[rss.len() - third..].iter().max().copied().unwrap_or(0);
-    anyhow::ensure!(
-        late <= middle * 5 / 4 + 16 * 1024,
-        "server RSS grew from {middle} KiB to {late} KiB"
-    );
+    for samples in &rss {
+        anyhow::ensure!(
+            samples.len() >= 3,
+            "run at least 3 seconds to sample memory"
+        );
+        let third = samples.len() / 3;
+        let middle = samples[third..samples.len() - third]
+            .iter()
+            .max()
+            .copied()
+            .unwrap_or(0);
+        let late = samples[samples.len() - third..]
+            .iter()
+            .max()
+            .copied()
+            .unwrap_or(0);
+        anyhow::ensure!(
+            late <= middle * 5 / 4 + 16 * 1024,
+            "server RSS grew from {middle} KiB to {late} KiB"
+        );
+    }
     Ok(())
 }

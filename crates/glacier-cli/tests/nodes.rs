@@ -16,136 +16,25 @@ mod harness;
 #[allow(dead_code)]
 #[path = "common/raw.rs"]
 mod raw;
+#[path = "common/store.rs"]
+mod store;
 
 use aws_sdk_glacier::primitives::ByteStream;
 use conformance_aws_sdk::{MIB, client, data};
 use glacier_core::TreeHash;
 use glacier_server::{Service, Settings};
-use glacier_storage::conformance::{postgres_database, s3_config, service};
-use glacier_storage::{BlobStore, MetadataStore, PostgresMetadataStore, S3BlobStore, S3Config};
+use glacier_storage::conformance::service;
+use glacier_storage::{BlobStore, MetadataStore};
 use harness::Harness;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use raw::{Req, addr_of, race};
 use std::collections::HashSet;
-use std::process::{Child, Command};
-use std::sync::Arc;
+use std::process::Command;
 use std::time::{Duration, Instant};
+use store::{CLUSTER, Cluster, Store};
 
 type R = anyhow::Result<()>;
-
-/// A fresh shared store: a new PostgreSQL database and a new prefix of the test bucket.
-struct Store {
-    postgres: String,
-    s3: S3Config,
-    /// The S3 endpoints of the Garage nodes; node `i` of the service talks to the `i`-th.
-    s3_endpoints: Vec<String>,
-    /// Shared, or exclusive for a test that freezes a Garage node: the other tests then wait
-    /// rather than time their requests against a cluster that is losing a node.
-    _cluster: Cluster,
-}
-
-enum Cluster {
-    Shared {
-        _held: tokio::sync::RwLockReadGuard<'static, ()>,
-    },
-    Exclusive {
-        _held: tokio::sync::RwLockWriteGuard<'static, ()>,
-    },
-}
-
-static CLUSTER: tokio::sync::RwLock<()> = tokio::sync::RwLock::const_new(());
-
-/// A `glacier serve` node, killed when the test ends (or fails).
-struct Node {
-    child: Child,
-    endpoint: String,
-}
-
-impl Drop for Node {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-impl Node {
-    fn kill_9(&mut self) -> R {
-        self.child.kill()?;
-        self.child.wait()?;
-        Ok(())
-    }
-}
-
-impl Store {
-    async fn fresh() -> anyhow::Result<Option<Store>> {
-        Store::open_fresh(Cluster::Shared {
-            _held: CLUSTER.read().await,
-        })
-        .await
-    }
-
-    async fn open_fresh(cluster: Cluster) -> anyhow::Result<Option<Store>> {
-        let (Some(postgres), Some(s3)) = (postgres_database().await?, s3_config()?) else {
-            return Ok(None);
-        };
-        let s3_endpoints = std::env::var("GLACIER_TEST_S3_ENDPOINT")?
-            .split_whitespace()
-            .map(str::to_owned)
-            .collect();
-        Ok(Some(Store {
-            postgres,
-            s3,
-            s3_endpoints,
-            _cluster: cluster,
-        }))
-    }
-
-    /// Starts node `i` of the service, with `extra` flags.
-    fn node(&self, i: usize, extra: &[&str]) -> anyhow::Result<Node> {
-        self.node_at(&self.s3_endpoints[i % self.s3_endpoints.len()], extra)
-    }
-
-    /// Starts a node of the service that reaches the bucket at `s3_endpoint`.
-    fn node_at(&self, s3_endpoint: &str, extra: &[&str]) -> anyhow::Result<Node> {
-        let s3 = &self.s3;
-        let mut command = Command::new(env!("CARGO_BIN_EXE_glacier"));
-        command
-            .args([
-                "serve",
-                "--listen",
-                "127.0.0.1:0",
-                "--metadata",
-                &self.postgres,
-            ])
-            .arg("--blobs")
-            .arg(format!("s3://{}/{}", s3.bucket, s3.prefix))
-            .arg("--s3-endpoint")
-            .arg(s3_endpoint)
-            .args(extra)
-            .env(
-                "AWS_ACCESS_KEY_ID",
-                s3.access_key_id.as_deref().unwrap_or_default(),
-            )
-            .env(
-                "AWS_SECRET_ACCESS_KEY",
-                s3.secret_access_key.as_deref().unwrap_or_default(),
-            );
-        if let Some(region) = &s3.region {
-            command.arg("--s3-region").arg(region);
-        }
-        let (child, endpoint) = common::launch(command)?;
-        Ok(Node { child, endpoint })
-    }
-
-    /// The store's two halves, opened directly.
-    async fn open(&self) -> anyhow::Result<(Arc<PostgresMetadataStore>, Arc<S3BlobStore>)> {
-        Ok((
-            Arc::new(PostgresMetadataStore::open(&self.postgres).await?),
-            Arc::new(S3BlobStore::open(&self.s3).await?),
-        ))
-    }
-}
 
 /// Uploads `body` in 1 MiB parts, part `i` through `clients[i % len]`, and completes it
 /// through the last client; returns the archive id.

@@ -10,6 +10,33 @@ use deadpool_postgres::Transaction;
 use glacier_core::TreeHash;
 use tokio_postgres::Row;
 
+/// How many rows a vault's counts are spread over (see `schema::SCHEMA_2`).
+pub(super) const COUNT_SHARDS: u32 = 32;
+
+/// Adds `count` archives of `size` bytes in all to the vault's counts (negative to take them
+/// away), in a random one of its shards; the vault must exist.
+pub(super) async fn count_archives(
+    tx: &Transaction<'_>,
+    key: &VaultKey,
+    count: i64,
+    size: i64,
+) -> Result<()> {
+    require_vault(tx, key).await?;
+    let shard = i32::try_from(rand::random::<u32>() % COUNT_SHARDS).unwrap_or(0);
+    tx.execute(
+        &tx.prepare_cached(
+            "INSERT INTO vault_counts (account, vault, shard, archives, bytes) VALUES ($1, $2, $3, $4, $5)
+             ON CONFLICT (account, vault, shard) DO UPDATE
+             SET archives = vault_counts.archives + EXCLUDED.archives, bytes = vault_counts.bytes + EXCLUDED.bytes",
+        )
+        .await?,
+        &[&key.account, &key.name, &shard, &count, &size],
+    )
+    .await?;
+    Ok(())
+}
+
+/// The rows of an archive; the caller counts it ([`count_archives`]).
 pub(super) async fn insert_archive_rows(
     tx: &Transaction<'_>,
     key: &VaultKey,
@@ -20,13 +47,7 @@ pub(super) async fn insert_archive_rows(
         &[&a.id, &key.account, &key.name, &a.description, &i(a.size), &&a.tree_hash.0[..], &to_ms(a.created)],
     )
     .await?;
-    insert_segments(tx, "segments", "archive_id", &a.id, &a.segments).await?;
-    tx.execute(
-        &tx.prepare_cached("UPDATE vaults SET archive_count = archive_count + 1, size = size + $3 WHERE account = $1 AND name = $2").await?,
-        &[&key.account, &key.name, &i(a.size)],
-    )
-    .await?;
-    Ok(())
+    insert_segments(tx, "segments", "archive_id", &a.id, &a.segments).await
 }
 
 /// Inserts the segment rows of an archive (`segments`, `archive_id`) or a job's output
@@ -86,7 +107,7 @@ pub(super) async fn insert(
     key: &VaultKey,
     archive: &ArchiveRecord,
 ) -> Result<()> {
-    require_vault(tx, key).await?;
+    count_archives(tx, key, 1, i(archive.size)).await?;
     insert_archive_rows(tx, key, archive).await
 }
 
@@ -95,7 +116,8 @@ pub(super) async fn import(
     key: &VaultKey,
     archives: &[ArchiveRecord],
 ) -> Result<()> {
-    require_vault(tx, key).await?;
+    let size = archives.iter().map(|a| i(a.size)).sum();
+    count_archives(tx, key, archives.len() as i64, size).await?;
     for a in archives {
         insert_archive_rows(tx, key, a).await?;
     }
@@ -192,6 +214,7 @@ pub(super) async fn delete(tx: &Transaction<'_>, key: &VaultKey, id: &str) -> Re
         .await?
         .ok_or_else(|| StorageError::not_found("archive", id))?;
     let size: i64 = col(&row, 0)?;
+    count_archives(tx, key, -1, -size).await?;
     let blobs = blobs_of(tx, "SELECT blob FROM segments WHERE archive_id = $1", id).await?;
     tx.execute(
         &tx.prepare_cached("DELETE FROM segments WHERE archive_id = $1")
@@ -205,11 +228,5 @@ pub(super) async fn delete(tx: &Transaction<'_>, key: &VaultKey, id: &str) -> Re
         &[&id],
     )
     .await?;
-    let blobs = unreferenced(tx, blobs).await?;
-    tx.execute(
-        &tx.prepare_cached("UPDATE vaults SET archive_count = archive_count - 1, size = size - $3 WHERE account = $1 AND name = $2").await?,
-        &[&key.account, &key.name, &size],
-    )
-    .await?;
-    Ok(blobs)
+    unreferenced(tx, blobs).await
 }

@@ -31,8 +31,12 @@ use tokio_postgres::error::SqlState;
 
 /// Connections a node holds to PostgreSQL at most.
 const POOL_SIZE: usize = 16;
-/// How often a transaction aborted by a conflict is tried again before the error is returned.
-const CONFLICT_RETRIES: u32 = 20;
+/// How long a transaction aborted by conflicts is tried again before the error is returned:
+/// under many writers of one row (200 clients uploading to one vault, whose counters every
+/// upload updates) a transaction may lose a few dozen times in a row.
+const CONFLICT_BUDGET: Duration = Duration::from_secs(10);
+/// The longest pause between two tries.
+const CONFLICT_BACKOFF_CAP_MS: u64 = 250;
 
 pub struct PostgresMetadataStore {
     pool: Pool,
@@ -86,6 +90,7 @@ macro_rules! in_tx {
     };
     (@run $store:expr, $isolation:ident, $read_only:expr, $tx:ident => $body:expr) => {{
         let mut attempt: u32 = 0;
+        let started = std::time::Instant::now();
         loop {
             let result: Result<_> = async {
                 let mut client = $store.pool.get().await?;
@@ -101,11 +106,13 @@ macro_rules! in_tx {
             }
             .await;
             match result {
-                Err(e) if conflicted(&e) && attempt < CONFLICT_RETRIES => {
+                Err(e) if conflicted(&e) && started.elapsed() < CONFLICT_BUDGET => {
+                    // Exponential backoff with full jitter: the losers spread out rather than
+                    // collide again.
                     attempt += 1;
-                    let jitter =
-                        Duration::from_millis(rand::random::<u64>() % (5 * u64::from(attempt)) + 1);
-                    tokio::time::sleep(jitter).await;
+                    let ceiling = (2u64 << attempt.min(7)).min(CONFLICT_BACKOFF_CAP_MS);
+                    let pause = Duration::from_millis(rand::random::<u64>() % ceiling + 1);
+                    tokio::time::sleep(pause).await;
                 }
                 other => break other,
             }

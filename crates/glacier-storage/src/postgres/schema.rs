@@ -138,8 +138,26 @@ CREATE TABLE capacity_units (
 );
 ";
 
+/// Schema 2: a vault's counts, spread over shards that writers add to. Every archive written or
+/// deleted changes its vault's counts; kept in the one `vaults` row, that row was updated by
+/// every upload, and under many concurrent uploads to one vault the serializable transactions
+/// kept aborting one another (a multipart completion lost until its retries ran out). A
+/// writer adds to a random one of [`COUNT_SHARDS`](super::archives::COUNT_SHARDS) rows, so two
+/// writers rarely touch the same one. A vault's counts are its `vaults` columns (what schema 1
+/// counted) plus the sum of its shards.
+const SCHEMA_2: &str = "
+CREATE TABLE vault_counts (
+    account TEXT NOT NULL,
+    vault TEXT NOT NULL,
+    shard INT NOT NULL,
+    archives BIGINT NOT NULL,
+    bytes BIGINT NOT NULL,
+    PRIMARY KEY (account, vault, shard)
+);
+";
+
 /// The migrations; the schema version is how many a database has had.
-pub(super) const MIGRATIONS: &[&str] = &[SCHEMA_1];
+pub(super) const MIGRATIONS: &[&str] = &[SCHEMA_1, SCHEMA_2];
 
 /// Applies the migrations a database has not had, in one transaction.
 pub(super) async fn migrate(client: &mut Client) -> Result<()> {

@@ -1,6 +1,6 @@
 //! `uploads`, their `parts`, and `completed_uploads` (what makes completion idempotent).
 
-use super::archives::insert_archive_rows;
+use super::archives::{count_archives, insert_archive_rows};
 use super::values::*;
 use super::vaults::require_vault;
 use crate::blob::BlobKey;
@@ -174,6 +174,7 @@ pub(super) async fn complete(
             "The multipart upload {upload_id} was already completed with another archive size or tree hash"
         )));
     }
+    count_archives(tx, key, 1, i(c.archive_size)).await?;
     let upload = read_upload(tx, key, upload_id).await?;
     let rows = tx
         .query(

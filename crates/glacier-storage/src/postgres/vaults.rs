@@ -15,8 +15,10 @@ pub(super) fn vault_not_found(key: &VaultKey) -> StorageError {
     StorageError::not_found("vault", key.name.clone())
 }
 
-pub(super) const VAULT_COLUMNS: &str =
-    "name, region, created_ms, last_inventory_ms, archive_count, size";
+/// A vault's columns, its counts with its shards' added (see `schema::SCHEMA_2`).
+pub(super) const VAULT_COLUMNS: &str = "name, region, created_ms, last_inventory_ms,
+    archive_count + COALESCE((SELECT SUM(c.archives) FROM vault_counts c WHERE c.account = vaults.account AND c.vault = vaults.name), 0)::BIGINT,
+    size + COALESCE((SELECT SUM(c.bytes) FROM vault_counts c WHERE c.account = vaults.account AND c.vault = vaults.name), 0)::BIGINT";
 
 /// A vault of `account` from a row of [`VAULT_COLUMNS`].
 fn vault_from_row(account: &str, r: &Row) -> Result<Vault> {
@@ -147,7 +149,12 @@ pub(super) async fn delete(tx: &Transaction<'_>, key: &VaultKey) -> Result<Vec<B
     let mut blobs = unreferenced(tx, blobs).await?;
     blobs.sort();
     blobs.dedup();
-    for table in ["vault_tags", "vault_policies", "completed_uploads"] {
+    for table in [
+        "vault_tags",
+        "vault_policies",
+        "completed_uploads",
+        "vault_counts",
+    ] {
         tx.execute(
             &tx.prepare_cached(&format!(
                 "DELETE FROM {table} WHERE account = $1 AND vault = $2"
