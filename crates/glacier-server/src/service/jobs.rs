@@ -470,7 +470,7 @@ impl Service {
                 // Work cut off by shutdown is not an error; it resumes at the next start.
                 Err(_) if shutdown.is_cancelled() => break,
                 Err(e) => {
-                    tracing::error!(error = %e, "job engine");
+                    tracing::error!(error = format!("{e:#}"), "job engine");
                     Round {
                         busy: false,
                         failed: true,

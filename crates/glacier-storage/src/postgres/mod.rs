@@ -81,9 +81,15 @@ fn conflicted(e: &StorageError) -> bool {
 /// committing when it returns `Ok`, trying again when PostgreSQL aborts it for a conflict.
 /// `in_tx!(read …)` runs a read in a REPEATABLE READ, READ ONLY transaction: one snapshot,
 /// without the serializable bookkeeping a read that writes nothing does not need.
+/// `in_tx!(queue …)` runs a job claim in READ COMMITTED: its exclusion is the row locks of
+/// `FOR UPDATE SKIP LOCKED` and the lease, and its scan over every due job would, serializable,
+/// be aborted again and again by the InitiateJob inserts it overlaps.
 macro_rules! in_tx {
     (read $store:expr, $tx:ident => $body:expr) => {
         in_tx!(@run $store, RepeatableRead, true, $tx => $body)
+    };
+    (queue $store:expr, $tx:ident => $body:expr) => {
+        in_tx!(@run $store, ReadCommitted, false, $tx => $body)
     };
     ($store:expr, $tx:ident => $body:expr) => {
         in_tx!(@run $store, Serializable, false, $tx => $body)
@@ -307,7 +313,7 @@ impl MetadataStore for PostgresMetadataStore {
         lease_until: OffsetDateTime,
         limit: usize,
     ) -> Result<Vec<(VaultKey, JobRecord)>> {
-        in_tx!(self, tx => jobs::claim_due(&tx, now, lease_until, limit))
+        in_tx!(queue self, tx => jobs::claim_due(&tx, now, lease_until, limit))
     }
 
     async fn next_deadline(&self) -> Result<Option<OffsetDateTime>> {
