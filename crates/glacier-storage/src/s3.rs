@@ -43,17 +43,18 @@ pub struct S3Config {
     pub secret_access_key: Option<String>,
     pub session_token: Option<String>,
     /// How long one request to the store may take before it is abandoned (and retried within
-    /// [`RETRY_WINDOW`]).
+    /// this and [`RETRY_SLACK`]).
     pub timeout: Duration,
 }
 
 /// The default of [`S3Config::timeout`].
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
-/// A failed or timed-out store request is retried (with backoff, at most [`RETRIES`] times)
-/// while this long has not passed since the first attempt: long enough to ride out a node
-/// restarting or a moment of throttling, short enough that the Glacier client gets its retryable
-/// 500 while it still waits, rather than its own timeout.
-pub const RETRY_WINDOW: Duration = Duration::from_secs(5);
+/// A failed store request is retried (with backoff, at most [`RETRIES`] times) while less than
+/// [`S3Config::timeout`] and this long have passed since the first attempt: a request that
+/// timed out is tried once more (a store that lost a node often answers the second), a refusal
+/// is retried within a second or so, and the Glacier client gets its retryable 500 within about
+/// twice the timeout rather than after object_store's default of 3 minutes.
+pub const RETRY_SLACK: Duration = Duration::from_secs(5);
 /// At most this many retries of one store request.
 pub const RETRIES: usize = 3;
 
@@ -133,7 +134,7 @@ impl S3BlobStore {
                 base: 2.0,
             },
             max_retries: RETRIES,
-            retry_timeout: RETRY_WINDOW,
+            retry_timeout: config.timeout + RETRY_SLACK,
         };
         // Client options replace the builder's, plain HTTP allowed or not among them.
         let plain = config
