@@ -15,6 +15,7 @@ use glacier_server::{
 use output::Output;
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::sync::Arc;
 use tokio_util::sync::CancellationToken;
 
 /// Amazon Glacier from the command line — against AWS, any compatible server, or (with nothing
@@ -320,8 +321,9 @@ struct ServeArgs {
     /// The region of the --blobs bucket [default: AWS_REGION, the profile's, else us-east-1].
     #[arg(long, env = "GLACIER_S3_REGION", requires = "blobs")]
     s3_region: Option<String>,
-    /// How long one request to the --blobs store may take; a failed or timed-out request is
-    /// retried for up to 5 s, then the Glacier request gets 500 ServiceUnavailableException.
+    /// How long one request to the --blobs store may take. A refused request is retried up to
+    /// 3 times, a timed-out one once more; then the Glacier request gets 500
+    /// ServiceUnavailableException.
     #[arg(long, default_value = "30s", value_parser = humantime::parse_duration, requires = "blobs")]
     s3_timeout: std::time::Duration,
     /// The region named in vault ARNs.
@@ -370,6 +372,13 @@ struct ServeArgs {
     /// still succeed when uploads fill the disk, and deletions give space back.
     #[arg(long, default_value = "256M", value_parser = parse_bytes)]
     reserve: u64,
+    /// Serve HTTPS with this PEM certificate chain (the server's certificate first), with
+    /// --tls-key; SIGHUP reloads both files without a restart.
+    #[arg(long, requires = "tls_key")]
+    tls_cert: Option<PathBuf>,
+    /// The PEM private key of --tls-cert.
+    #[arg(long, requires = "tls_cert")]
+    tls_key: Option<PathBuf>,
     /// How long a request head may take to arrive, counted from its first byte.
     #[arg(long, default_value = "20s", value_parser = humantime::parse_duration)]
     header_timeout: std::time::Duration,
@@ -610,7 +619,12 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         let identity = identities
             .first()
             .context("the server has no identity to print")?;
-        output::out!("export GLACIER_ENDPOINT=http://{}", args.listen);
+        let scheme = if args.tls_cert.is_some() {
+            "https"
+        } else {
+            "http"
+        };
+        output::out!("export GLACIER_ENDPOINT={scheme}://{}", args.listen);
         output::out!("export AWS_ACCESS_KEY_ID={}", identity.access_key_id);
         output::out!(
             "export AWS_SECRET_ACCESS_KEY={}",
@@ -639,6 +653,16 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         }
         IdentitySource::Environment => tracing::info!("identity taken from GLACIER_ACCESS_KEY_ID"),
     }
+    let tls = match (&args.tls_cert, &args.tls_key) {
+        (Some(cert), Some(key)) => Some(Arc::new(glacier_server::Tls::load(
+            glacier_server::TlsFiles {
+                cert: cert.clone(),
+                key: key.clone(),
+            },
+        )?)),
+        _ => None,
+    };
+    let scheme = if tls.is_some() { "https" } else { "http" };
     let topics = match &args.notifications {
         Some(path) => glacier_server::load_topics(path)?,
         None => Default::default(),
@@ -651,6 +675,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         free_tier_bytes_per_day: args
             .free_tier_bytes_per_day
             .unwrap_or(glacier_server::DEFAULT_FREE_TIER_BYTES_PER_DAY),
+        secure_transport: tls.is_some(),
         ..Settings::new(args.region)
     };
     let config = ServerConfig {
@@ -676,7 +701,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         .with_context(|| format!("listening on {}", args.listen))?;
     let addr = listener.local_addr()?;
     // Scripts and tests read this line to learn the port.
-    println!("glacier server listening on http://{addr}");
+    println!("glacier server listening on {scheme}://{addr}");
     tracing::info!(%addr, store = %describe(&storage), "serving the Glacier API");
 
     let shutdown = CancellationToken::new();
@@ -686,18 +711,48 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         tracing::info!("shutting down: finishing requests in flight");
         signal.cancel();
     });
+    if let Some(tls) = &tls {
+        reload_on_sighup(Arc::clone(tls))?;
+    }
     // Commands on this local store reach it through this server while it holds the store.
     let serving = matches!(source, IdentitySource::Generated(_)) && !storage.is_shared();
     let serving_file = target::serving_file(&storage.data_dir);
     if serving {
-        std::fs::write(&serving_file, format!("http://{addr}\n"))
+        std::fs::write(&serving_file, format!("{scheme}://{addr}\n"))
             .with_context(|| format!("writing {}", serving_file.display()))?;
     }
-    let served = glacier_server::run(listener, state, shutdown).await;
+    let served = glacier_server::run_tls(listener, state, tls, shutdown).await;
     if serving {
         let _ = std::fs::remove_file(&serving_file);
     }
     Ok(served?)
+}
+
+/// Reads the certificate and key again at every SIGHUP; a reload that fails keeps the
+/// previous ones, and says why.
+fn reload_on_sighup(tls: Arc<glacier_server::Tls>) -> anyhow::Result<()> {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        let mut hup = signal(SignalKind::hangup()).context("listening for SIGHUP")?;
+        tokio::spawn(async move {
+            while hup.recv().await.is_some() {
+                match tls.reload() {
+                    Ok(()) => tracing::info!(
+                        cert = %tls.files().cert.display(),
+                        "TLS certificate reloaded; new connections use it"
+                    ),
+                    Err(e) => tracing::error!(
+                        error = %e,
+                        "TLS certificate not reloaded; the previous one stays in use"
+                    ),
+                }
+            }
+        });
+    }
+    #[cfg(not(unix))]
+    drop(tls);
+    Ok(())
 }
 
 async fn wait_for_signal() {

@@ -46,14 +46,31 @@ pub struct HttpTransport {
 impl HttpTransport {
     /// Connect timeout 10 s; a request may idle at most `read_timeout` between bytes. The
     /// Glacier API never redirects (a signed request could not follow one anyway), so no
-    /// redirect is followed: a 3xx is an answer like any other.
+    /// redirect is followed: a 3xx is an answer like any other. HTTPS trusts the system's
+    /// roots and, as the AWS SDKs and CLI do, the PEM certificates of the file named by
+    /// `AWS_CA_BUNDLE` (a private CA, a self-signed server).
     pub fn new(read_timeout: Duration) -> Result<HttpTransport, BoxError> {
-        let client = reqwest::Client::builder()
+        let mut builder = reqwest::Client::builder()
             .connect_timeout(Duration::from_secs(10))
             .read_timeout(read_timeout)
-            .redirect(reqwest::redirect::Policy::none())
-            .build()?;
-        Ok(HttpTransport { client })
+            .redirect(reqwest::redirect::Policy::none());
+        if let Some(path) = std::env::var_os("AWS_CA_BUNDLE").filter(|p| !p.is_empty()) {
+            let shown = std::path::Path::new(&path).display().to_string();
+            let pem =
+                std::fs::read(&path).map_err(|e| format!("reading AWS_CA_BUNDLE {shown}: {e}"))?;
+            let certs = reqwest::Certificate::from_pem_bundle(&pem).map_err(|e| {
+                format!("AWS_CA_BUNDLE {shown} is not a PEM certificate bundle: {e}")
+            })?;
+            if certs.is_empty() {
+                return Err(format!("AWS_CA_BUNDLE {shown} holds no PEM certificate").into());
+            }
+            for cert in certs {
+                builder = builder.add_root_certificate(cert);
+            }
+        }
+        Ok(HttpTransport {
+            client: builder.build()?,
+        })
     }
 }
 

@@ -20,6 +20,7 @@ mod serve;
 mod service;
 pub mod sigv4;
 mod state;
+mod tls;
 
 pub use clock::Clock;
 pub use config::{
@@ -33,6 +34,7 @@ pub use service::{
     Settings, Storage,
 };
 pub use state::AppState;
+pub use tls::{Tls, TlsError, TlsFiles};
 
 use std::sync::Arc;
 use tokio::net::TcpListener;
@@ -50,11 +52,21 @@ pub async fn run(
     state: Arc<AppState>,
     shutdown: CancellationToken,
 ) -> std::io::Result<()> {
+    run_tls(listener, state, None, shutdown).await
+}
+
+/// [`run`], over TLS when `tls` is given (every connection then is).
+pub async fn run_tls(
+    listener: TcpListener,
+    state: Arc<AppState>,
+    tls: Option<Arc<Tls>>,
+    shutdown: CancellationToken,
+) -> std::io::Result<()> {
     let engine = tokio::spawn(Arc::clone(&state.service).run_jobs(shutdown.clone()));
     let sweeps =
         tokio::spawn(Arc::clone(&state.service).run_sweeps(ORPHAN_SWEEP, shutdown.clone()));
     let limits = state.config.limits;
-    let served = serve::serve(listener, app(state), limits, shutdown).await;
+    let served = serve::serve(listener, app(state), limits, tls, shutdown).await;
     for (task, what) in [(engine, "job engine"), (sweeps, "orphan sweeper")] {
         if let Err(e) = task.await {
             tracing::error!(error = %e, "{what} stopped abnormally");

@@ -7,6 +7,7 @@
 
 use crate::config::{Limits, MIN_BODY_PROGRESS};
 use crate::error::ApiError;
+use crate::tls::Tls;
 use axum::Router;
 use axum::body::Body;
 use bytes::Bytes;
@@ -30,12 +31,14 @@ use tokio::time::{Instant, Sleep};
 use tokio_util::sync::CancellationToken;
 use tower::ServiceExt;
 
-/// Serves `app` on `listener` until `shutdown` is cancelled; then stops accepting, lets the
-/// requests in flight finish for up to [`Limits::shutdown_timeout`], and cuts off the rest.
+/// Serves `app` on `listener` (over TLS with `tls`) until `shutdown` is cancelled; then stops
+/// accepting, lets the requests in flight finish for up to [`Limits::shutdown_timeout`], and
+/// cuts off the rest.
 pub(crate) async fn serve(
     listener: TcpListener,
     app: Router,
     limits: Limits,
+    tls: Option<Arc<Tls>>,
     shutdown: CancellationToken,
 ) -> std::io::Result<()> {
     let registry = Arc::new(Registry::new(limits.max_connections));
@@ -61,6 +64,7 @@ pub(crate) async fn serve(
             stream,
             app.clone(),
             limits,
+            tls.clone(),
             slot,
             // A token of its own: a connection polls it on every wake-up, and polling the
             // server's one token from every connection contends for its lock.
@@ -84,16 +88,50 @@ pub(crate) async fn serve(
     Ok(())
 }
 
-/// Serves one connection until it closes, is shed, or the server shuts down (then it closes
-/// as soon as its request in flight, if any, is answered).
+/// Serves one connection (after its TLS handshake, which must end within the head timeout)
+/// until it closes, is shed, or the server shuts down (then it closes as soon as its request in
+/// flight, if any, is answered).
 async fn connection(
     stream: TcpStream,
     app: Router,
     limits: Limits,
+    tls: Option<Arc<Tls>>,
     slot: Slot,
     shutdown: CancellationToken,
 ) {
     let _ = stream.set_nodelay(true);
+    let Some(tls) = tls else {
+        return exchange(stream, app, limits, slot, shutdown).await;
+    };
+    let handshake = tokio::time::timeout(limits.header_timeout, tls.acceptor().accept(stream));
+    let stream = tokio::select! {
+        done = handshake => match done {
+            Ok(Ok(stream)) => stream,
+            Ok(Err(e)) => {
+                tracing::debug!(error = %e, "TLS handshake failed");
+                return;
+            }
+            Err(_) => {
+                tracing::debug!(timeout = ?limits.header_timeout, "TLS handshake did not finish in time");
+                return;
+            }
+        },
+        _ = shutdown.cancelled() => return,
+        _ = slot.conn.close.cancelled() => return,
+    };
+    exchange(stream, app, limits, slot, shutdown).await
+}
+
+/// Serves requests on an established connection (plain or TLS).
+async fn exchange<S>(
+    stream: S,
+    app: Router,
+    limits: Limits,
+    slot: Slot,
+    shutdown: CancellationToken,
+) where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
     let conn = Arc::clone(&slot.conn);
     let service = hyper::service::service_fn(move |req: hyper::Request<Incoming>| {
         let busy = Busy::start(&conn);
@@ -445,15 +483,15 @@ impl http_body::Body for Paced {
 /// Glacier's JSON error shape with a request id. Only such a response, written whole while no
 /// response of the service is in flight on the connection (not even its last bytes), is
 /// rewritten; every other byte passes untouched.
-struct GlacierErrors {
-    inner: TcpStream,
+struct GlacierErrors<S> {
+    inner: S,
     conn: Arc<Conn>,
     /// A rewritten response still being written, and the length of hyper's original.
     pending: Option<(Bytes, usize)>,
 }
 
-impl GlacierErrors {
-    fn new(inner: TcpStream, conn: Arc<Conn>) -> GlacierErrors {
+impl<S: tokio::io::AsyncWrite + Unpin> GlacierErrors<S> {
+    fn new(inner: S, conn: Arc<Conn>) -> GlacierErrors<S> {
         GlacierErrors {
             inner,
             conn,
@@ -463,7 +501,6 @@ impl GlacierErrors {
 
     /// Writes what is pending; `Ready(Ok(n))` with the original's length once all of it is.
     fn drain(&mut self, cx: &mut Context<'_>) -> Poll<std::io::Result<usize>> {
-        use tokio::io::AsyncWrite;
         while let Some((data, original)) = &mut self.pending {
             if data.is_empty() {
                 let n = *original;
@@ -536,7 +573,7 @@ impl GlacierErrors {
     }
 }
 
-impl tokio::io::AsyncRead for GlacierErrors {
+impl<S: tokio::io::AsyncRead + Unpin> tokio::io::AsyncRead for GlacierErrors<S> {
     fn poll_read(
         mut self: Pin<&mut Self>,
         cx: &mut Context<'_>,
@@ -551,7 +588,7 @@ impl tokio::io::AsyncRead for GlacierErrors {
     }
 }
 
-impl tokio::io::AsyncWrite for GlacierErrors {
+impl<S: tokio::io::AsyncWrite + Unpin> tokio::io::AsyncWrite for GlacierErrors<S> {
     fn poll_write(
         mut self: Pin<&mut Self>,
         cx: &mut Context<'_>,

@@ -135,9 +135,25 @@ pub(crate) fn explain(e: &anyhow::Error, verbose: bool) -> String {
             }
         }
         GlacierError::Transport { source, .. } => {
-            format!(
-                "{prefix}could not reach the Glacier endpoint ({source}); is the server running and the address right?"
-            )
+            // reqwest says "error sending request"; what went wrong is further down the chain.
+            let mut chain = source.to_string();
+            let mut cause = std::error::Error::source(source.as_ref());
+            while let Some(c) = cause {
+                let said = c.to_string();
+                if !chain.contains(&said) {
+                    chain = format!("{chain}: {said}");
+                }
+                cause = c.source();
+            }
+            if chain.to_lowercase().contains("certificate") {
+                format!(
+                    "{prefix}the server's TLS certificate is not trusted ({chain}); if a private CA issued it, set AWS_CA_BUNDLE to that CA's PEM file"
+                )
+            } else {
+                format!(
+                    "{prefix}could not reach the Glacier endpoint ({chain}); is the server running and the address right?"
+                )
+            }
         }
         GlacierError::Credentials(m) => format!(
             "{prefix}{m} (for a `glacier serve`, `glacier serve --print-credentials-path` names the file holding its keys)"

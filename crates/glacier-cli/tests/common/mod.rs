@@ -45,7 +45,7 @@ pub(crate) fn launch(mut command: Command) -> anyhow::Result<(Child, String)> {
         .trim()
         .rsplit(' ')
         .next()
-        .filter(|e| e.starts_with("http://"))
+        .filter(|e| e.starts_with("http://") || e.starts_with("https://"))
         .ok_or_else(|| anyhow::anyhow!("server did not start: {line:?}"))?
         .to_owned();
     Ok((child, endpoint))

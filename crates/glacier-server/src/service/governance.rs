@@ -258,9 +258,12 @@ impl Service {
         let reads = |prefix: &str| policies.iter().any(|p| p.reads(prefix));
         let now = self.now();
         let mut context = vec![
-            // No request here is made with MFA, and the server speaks plain HTTP.
+            // No request here is made with MFA.
             ("aws:MultiFactorAuthPresent", "false".to_owned()),
-            ("aws:SecureTransport", "false".to_owned()),
+            (
+                "aws:SecureTransport",
+                self.settings.secure_transport.to_string(),
+            ),
             ("aws:PrincipalAccount", caller_account.to_owned()),
             ("aws:EpochTime", now.unix_timestamp().to_string()),
         ]

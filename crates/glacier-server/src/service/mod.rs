@@ -44,6 +44,9 @@ pub struct Settings {
     pub free_tier_bytes_per_day: u64,
     /// Where the service reads the time (the system clock, or a test's).
     pub clock: crate::Clock,
+    /// Every request arrives over TLS (the server was given a certificate): what the policy
+    /// condition key `aws:SecureTransport` says.
+    pub secure_transport: bool,
 }
 
 impl Settings {
@@ -57,6 +60,7 @@ impl Settings {
             expedited_rate: DEFAULT_EXPEDITED_RATE,
             free_tier_bytes_per_day: DEFAULT_FREE_TIER_BYTES_PER_DAY,
             clock: crate::Clock::system(),
+            secure_transport: false,
         }
     }
 }
