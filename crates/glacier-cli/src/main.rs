@@ -3,6 +3,7 @@
 mod commands;
 mod migrate;
 mod output;
+mod serve_config;
 mod sync;
 mod target;
 
@@ -261,6 +262,7 @@ enum Command {
     /// Print the SHA-256 tree hash of files (or standard input, `-`), as sha256sum prints hashes.
     Treehash(Printing<commands::TreehashArgs>),
     /// Run a Glacier-compatible server (the 2012-06-01 REST API) on this machine.
+    #[command(args_override_self = true)]
     Serve(Box<ServeArgs>),
     /// Print a shell completion script, e.g. `glacier completions bash > /etc/bash_completion.d/glacier`.
     Completions {
@@ -294,6 +296,12 @@ impl Command {
 
 #[derive(clap::Args)]
 struct ServeArgs {
+    /// Read settings from this TOML file, whose keys are these flags' long names
+    /// (listen = "0.0.0.0:9090", retrieval-delay = "5s", strict-scope = true). Flags given here
+    /// win over the file, the file over environment variables and defaults; an unknown key is
+    /// an error.
+    #[arg(long)]
+    config: Option<PathBuf>,
     /// Address to listen on; port 0 picks a free port (the address is printed on start).
     #[arg(long, default_value = "127.0.0.1:9090")]
     listen: SocketAddr,
@@ -321,10 +329,10 @@ struct ServeArgs {
     /// The region of the --blobs bucket [default: AWS_REGION, the profile's, else us-east-1].
     #[arg(long, env = "GLACIER_S3_REGION", requires = "blobs")]
     s3_region: Option<String>,
-    /// How long one request to the --blobs store may take. A refused request is retried up to
-    /// 3 times, a timed-out one once more; then the Glacier request gets 500
-    /// ServiceUnavailableException.
-    #[arg(long, default_value = "30s", value_parser = humantime::parse_duration, requires = "blobs")]
+    /// How long one request to the --blobs store may take. A failed request is retried (up to
+    /// 10 times, backing off at most 2 s) while 6 of these have not passed; then the Glacier
+    /// request gets 500 ServiceUnavailableException.
+    #[arg(long, default_value = "30s", value_parser = humantime::parse_duration)]
     s3_timeout: std::time::Duration,
     /// The region named in vault ARNs.
     #[arg(long, default_value = "us-east-1")]
@@ -406,7 +414,19 @@ struct ServeArgs {
 }
 
 fn main() -> std::process::ExitCode {
-    let cli = Cli::parse();
+    let command = <Cli as clap::CommandFactory>::command();
+    let argv = match command
+        .find_subcommand("serve")
+        .map(|serve| serve_config::expand(std::env::args_os().collect(), serve))
+    {
+        Some(Ok(argv)) => argv,
+        Some(Err(e)) => {
+            eprintln!("glacier: {e:#}");
+            return std::process::ExitCode::from(2);
+        }
+        None => std::env::args_os().collect(),
+    };
+    let cli = Cli::parse_from(argv);
     let default_filter = if matches!(cli.command, Command::Serve(_)) {
         // PostgreSQL's notices (a migration's "already exists, skipping") are not news.
         "info,tokio_postgres=warn"
@@ -711,9 +731,11 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         tracing::info!("shutting down: finishing requests in flight");
         signal.cancel();
     });
-    if let Some(tls) = &tls {
-        reload_on_sighup(Arc::clone(tls))?;
-    }
+    let credentials = match &source {
+        IdentitySource::File(path) => Some(path.clone()),
+        _ => None,
+    };
+    reload_on_sighup(tls.clone(), credentials, Arc::clone(&state))?;
     // Commands on this local store reach it through this server while it holds the store.
     let serving = matches!(source, IdentitySource::Generated(_)) && !storage.is_shared();
     let serving_file = target::serving_file(&storage.data_dir);
@@ -728,30 +750,56 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     Ok(served?)
 }
 
-/// Reads the certificate and key again at every SIGHUP; a reload that fails keeps the
-/// previous ones, and says why.
-fn reload_on_sighup(tls: Arc<glacier_server::Tls>) -> anyhow::Result<()> {
+/// At every SIGHUP reads the certificate and key again, and the `--credentials` file; what
+/// fails to load keeps what was in force, and says why.
+fn reload_on_sighup(
+    tls: Option<Arc<glacier_server::Tls>>,
+    credentials: Option<PathBuf>,
+    state: Arc<AppState>,
+) -> anyhow::Result<()> {
     #[cfg(unix)]
     {
         use tokio::signal::unix::{SignalKind, signal};
         let mut hup = signal(SignalKind::hangup()).context("listening for SIGHUP")?;
         tokio::spawn(async move {
             while hup.recv().await.is_some() {
-                match tls.reload() {
-                    Ok(()) => tracing::info!(
-                        cert = %tls.files().cert.display(),
-                        "TLS certificate reloaded; new connections use it"
+                if let Some(tls) = &tls {
+                    match tls.reload() {
+                        Ok(()) => tracing::info!(
+                            cert = %tls.files().cert.display(),
+                            "TLS certificate reloaded; new connections use it"
+                        ),
+                        Err(e) => tracing::error!(
+                            error = %e,
+                            "TLS certificate not reloaded; the previous one stays in use"
+                        ),
+                    }
+                }
+                let Some(path) = &credentials else {
+                    tracing::info!(
+                        "SIGHUP: the identities come from no --credentials file; nothing to reload"
+                    );
+                    continue;
+                };
+                match glacier_server::load_identities(Some(path), |_| None, path) {
+                    Ok((ids, _)) if ids.is_empty() => tracing::error!(
+                        path = %path.display(),
+                        "identities not reloaded: the file lists none; the previous ones stay in force"
                     ),
+                    Ok((ids, _)) => {
+                        tracing::info!(path = %path.display(), count = ids.len(), "identities reloaded");
+                        state.set_identities(ids);
+                    }
                     Err(e) => tracing::error!(
                         error = %e,
-                        "TLS certificate not reloaded; the previous one stays in use"
+                        "identities not reloaded; the previous ones stay in force"
                     ),
                 }
             }
         });
     }
     #[cfg(not(unix))]
-    drop(tls);
+    drop((tls, credentials, state));
     Ok(())
 }
 

@@ -220,11 +220,11 @@ fn query_without_signature(query: &str) -> String {
 }
 
 impl AppState {
-    fn identity(&self, access_key_id: &str) -> Option<&Identity> {
-        self.config
-            .identities
+    fn identity(&self, access_key_id: &str) -> Option<Identity> {
+        self.identities()
             .iter()
             .find(|i| i.access_key_id == access_key_id)
+            .cloned()
     }
 }
 

@@ -1,13 +1,16 @@
 //! What every request handler shares.
 
-use crate::config::ServerConfig;
+use crate::config::{Identity, ServerConfig};
 use crate::service::Service;
-use std::sync::Arc;
+use std::sync::{Arc, RwLock};
 use tokio::sync::Semaphore;
 
 pub struct AppState {
     pub service: Arc<Service>,
+    /// The configuration the server started with; the identities in force are
+    /// [`AppState::identities`], which [`AppState::set_identities`] replaces.
     pub config: ServerConfig,
+    identities: RwLock<Arc<Vec<Identity>>>,
     /// The bytes of request bodies held in memory at once, across all requests (see
     /// [`crate::config::Limits::buffered_bodies`]); one permit a byte.
     pub(crate) buffered: Arc<Semaphore>,
@@ -38,10 +41,23 @@ impl AppState {
     pub fn new(service: Arc<Service>, config: ServerConfig) -> Arc<AppState> {
         let permits = config.limits.buffered_bodies.min(Semaphore::MAX_PERMITS);
         let buffered = Arc::new(Semaphore::new(permits));
+        let identities = RwLock::new(Arc::new(config.identities.clone()));
         Arc::new(AppState {
             service,
             config,
+            identities,
             buffered,
         })
+    }
+
+    /// The identities whose signatures are accepted now.
+    pub fn identities(&self) -> Arc<Vec<Identity>> {
+        Arc::clone(&self.identities.read().unwrap_or_else(|e| e.into_inner()))
+    }
+
+    /// Accepts `identities` from the next request on (`glacier serve` calls it on SIGHUP):
+    /// keys added work at once, keys removed are refused at once.
+    pub fn set_identities(&self, identities: Vec<Identity>) {
+        *self.identities.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(identities);
     }
 }

@@ -42,21 +42,21 @@ pub struct S3Config {
     pub access_key_id: Option<String>,
     pub secret_access_key: Option<String>,
     pub session_token: Option<String>,
-    /// How long one request to the store may take before it is abandoned (and retried within
-    /// this and [`RETRY_SLACK`]).
+    /// How long one request to the store may take before it is abandoned (and retried while
+    /// [`RETRY_TIMEOUTS`] of these have not passed).
     pub timeout: Duration,
 }
 
 /// The default of [`S3Config::timeout`].
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
-/// A failed store request is retried (with backoff, at most [`RETRIES`] times) while less than
-/// [`S3Config::timeout`] and this long have passed since the first attempt: a request that
-/// timed out is tried once more (a store that lost a node often answers the second), a refusal
-/// is retried within a second or so, and the Glacier client gets its retryable 500 within about
-/// twice the timeout rather than after object_store's default of 3 minutes.
-pub const RETRY_SLACK: Duration = Duration::from_secs(5);
+/// A failed store request is retried (with backoff of at most 2 s, at most [`RETRIES`] times)
+/// while less than this many [`S3Config::timeout`]s have passed since the first attempt: 3
+/// minutes by default, object_store's own default, which rides out a Garage node frozen for a
+/// while (a PUT behind one hung 30 s three times in a row before the cluster gave the node up);
+/// with `--s3-timeout 2s` a hung store gets the Glacier client its 500 within about 14 s.
+pub const RETRY_TIMEOUTS: u32 = 6;
 /// At most this many retries of one store request.
-pub const RETRIES: usize = 3;
+pub const RETRIES: usize = 10;
 
 impl std::fmt::Debug for S3Config {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -134,7 +134,7 @@ impl S3BlobStore {
                 base: 2.0,
             },
             max_retries: RETRIES,
-            retry_timeout: config.timeout + RETRY_SLACK,
+            retry_timeout: config.timeout * RETRY_TIMEOUTS,
         };
         // Client options replace the builder's, plain HTTP allowed or not among them.
         let plain = config
