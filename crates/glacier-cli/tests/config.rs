@@ -4,6 +4,8 @@
 //! (a key added works at once, a key removed is refused at once, a broken file changes
 //! nothing).
 
+// Each test binary uses a part of the shared helpers.
+#[allow(dead_code)]
 mod common;
 
 use aws_sdk_glacier::config::{BehaviorVersion, Credentials, Region};
