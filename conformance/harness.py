@@ -93,6 +93,7 @@ class Server:
     def _start(self):
         self.procs = []
         self.endpoints = []
+        self.metrics_endpoints = []
         for command in self.commands:
             proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=self.log, env=self.env, text=True)
             self.procs.append(proc)
@@ -102,6 +103,9 @@ class Server:
                     p.kill()
                 raise RuntimeError(f"server did not start: {line!r}\n{self.server_log()}")
             self.endpoints.append(line.strip().rsplit(" ", 1)[-1])
+            if "--metrics-listen" in command:
+                # The second line says where /metrics, /health and /ready are.
+                self.metrics_endpoints.append(proc.stdout.readline().strip().rsplit(" ", 1)[-1])
         self.proc = self.procs[0]
         self.endpoint = self.endpoints[0]
         for e in self.endpoints:

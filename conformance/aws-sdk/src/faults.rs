@@ -116,6 +116,11 @@ impl BlobStore for FaultyBlobs {
     async fn list(&self) -> Result<Vec<BlobKey>> {
         self.inner.list().await
     }
+
+    async fn ready(&self) -> Result<()> {
+        self.faults.check(Op::Open)?;
+        self.inner.ready().await
+    }
 }
 
 struct FaultyWriter {

@@ -294,6 +294,12 @@ impl Command {
     }
 }
 
+#[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum LogFormat {
+    Text,
+    Json,
+}
+
 #[derive(clap::Args)]
 struct ServeArgs {
     /// Read settings from this TOML file, whose keys are these flags' long names
@@ -387,6 +393,14 @@ struct ServeArgs {
     /// The PEM private key of --tls-cert.
     #[arg(long, requires = "tls_cert")]
     tls_key: Option<PathBuf>,
+    /// Serve Prometheus /metrics, /health and /ready on this address (a second line on start
+    /// says where), apart from the API.
+    #[arg(long)]
+    metrics_listen: Option<SocketAddr>,
+    /// How the server logs to standard error: text, or json (one object a line, each
+    /// request's lines with its request id).
+    #[arg(long, value_enum, default_value = "text")]
+    log_format: LogFormat,
     /// How long a request head may take to arrive, counted from its first byte.
     #[arg(long, default_value = "20s", value_parser = humantime::parse_duration)]
     header_timeout: std::time::Duration,
@@ -433,14 +447,25 @@ fn main() -> std::process::ExitCode {
     } else {
         "warn"
     };
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("GLACIER_LOG")
-                .unwrap_or_else(|_| default_filter.into()),
-        )
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .init();
+    let filter = tracing_subscriber::EnvFilter::try_from_env("GLACIER_LOG")
+        .unwrap_or_else(|_| default_filter.into());
+    let log_json = matches!(&cli.command, Command::Serve(a) if a.log_format == LogFormat::Json);
+    if log_json {
+        // One JSON object a line; a request's lines carry its span, with the request id.
+        tracing_subscriber::fmt()
+            .json()
+            .with_current_span(true)
+            .with_span_list(false)
+            .with_env_filter(filter)
+            .with_writer(std::io::stderr)
+            .init();
+    } else {
+        tracing_subscriber::fmt()
+            .with_env_filter(filter)
+            .with_writer(std::io::stderr)
+            .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+            .init();
+    }
     let json = cli
         .command
         .print()
@@ -721,7 +746,20 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         .with_context(|| format!("listening on {}", args.listen))?;
     let addr = listener.local_addr()?;
     // Scripts and tests read this line to learn the port.
-    println!("glacier server listening on {scheme}://{addr}");
+    announce(&format!("glacier server listening on {scheme}://{addr}"));
+    let metrics = match args.metrics_listen {
+        None => None,
+        Some(at) => {
+            let listener = tokio::net::TcpListener::bind(at)
+                .await
+                .with_context(|| format!("listening for metrics on {at}"))?;
+            announce(&format!(
+                "glacier metrics listening on http://{}",
+                listener.local_addr()?
+            ));
+            Some(listener)
+        }
+    };
     tracing::info!(%addr, store = %describe(&storage), "serving the Glacier API");
 
     let shutdown = CancellationToken::new();
@@ -743,7 +781,21 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         std::fs::write(&serving_file, format!("{scheme}://{addr}\n"))
             .with_context(|| format!("writing {}", serving_file.display()))?;
     }
+    let metrics = metrics.map(|listener| {
+        tokio::spawn(glacier_server::serve_metrics(
+            listener,
+            Arc::clone(&state),
+            shutdown.clone(),
+        ))
+    });
     let served = glacier_server::run_tls(listener, state, tls, shutdown).await;
+    if let Some(task) = metrics {
+        match task.await {
+            Ok(Err(e)) => tracing::error!(error = %e, "the metrics listener failed"),
+            Err(e) => tracing::error!(error = %e, "the metrics listener stopped abnormally"),
+            Ok(Ok(())) => {}
+        }
+    }
     if serving {
         let _ = std::fs::remove_file(&serving_file);
     }
@@ -801,6 +853,15 @@ fn reload_on_sighup(
     #[cfg(not(unix))]
     drop((tls, credentials, state));
     Ok(())
+}
+
+/// A line on standard output for the scripts and tests that start the server (they read it to
+/// learn the port). A closed standard output does not stop the server.
+fn announce(line: &str) {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    let _ = writeln!(out, "{line}");
+    let _ = out.flush();
 }
 
 async fn wait_for_signal() {

@@ -516,9 +516,15 @@ async fn postgres_going_away_and_back_needs_no_restart() -> R {
     let Some(dir) = service("GLACIER_TEST_POSTGRES_DIR")? else {
         return Ok(());
     };
-    let a = store.node(0, &[])?;
+    let a = store.node(0, &["--metrics-listen", "127.0.0.1:0"])?;
+    let ready = format!("{}/ready", a.metrics.clone().unwrap_or_default());
+    let readiness = || async {
+        let r = reqwest::get(&ready).await?;
+        anyhow::Ok((r.status().as_u16(), r.text().await?))
+    };
     let g = client(&a.endpoint);
     g.create_vault().vault_name("outage").send().await?;
+    assert_eq!(readiness().await?.0, 200);
     script("postgres", &["stop", &dir])?;
     let back = PostgresBack(dir);
     conformance_aws_sdk::expect_error(
@@ -527,6 +533,9 @@ async fn postgres_going_away_and_back_needs_no_restart() -> R {
         500,
         "try again",
     );
+    let (status, why) = readiness().await?;
+    assert_eq!(status, 503, "not ready while PostgreSQL is away: {why}");
+    assert!(why.contains("metadata store"), "{why}");
     drop(back);
     let deadline = Instant::now() + Duration::from_secs(20);
     loop {
@@ -542,6 +551,7 @@ async fn postgres_going_away_and_back_needs_no_restart() -> R {
             Err(e) => anyhow::bail!("the node did not recover: {e:?}"),
         }
     }
+    assert_eq!(readiness().await?.0, 200, "ready again");
     g.create_vault().vault_name("after-outage").send().await?;
     Ok(())
 }

@@ -70,6 +70,7 @@ impl ApiError {
     /// An internal failure: the cause is logged, the client gets a generic 500.
     pub fn internal(cause: impl std::fmt::Display) -> ApiError {
         tracing::error!(%cause, "internal error");
+        crate::metrics::INTERNAL_ERRORS.inc();
         ApiError::new(
             ErrorCode::ServiceUnavailableException,
             "The service could not complete the request; try again",

@@ -14,6 +14,7 @@ mod config;
 mod error;
 mod extract;
 mod handlers;
+mod metrics;
 mod policy;
 mod router;
 mod serve;
@@ -53,6 +54,18 @@ pub async fn run(
     shutdown: CancellationToken,
 ) -> std::io::Result<()> {
     run_tls(listener, state, None, shutdown).await
+}
+
+/// Serves `/metrics` (Prometheus), `/health` and `/ready` for `state` on `listener` until
+/// `shutdown` is cancelled.
+pub async fn serve_metrics(
+    listener: TcpListener,
+    state: Arc<AppState>,
+    shutdown: CancellationToken,
+) -> std::io::Result<()> {
+    axum::serve(listener, metrics::router(state))
+        .with_graceful_shutdown(shutdown.cancelled_owned())
+        .await
 }
 
 /// [`run`], over TLS when `tls` is given (every connection then is).

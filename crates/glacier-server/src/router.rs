@@ -199,17 +199,39 @@ async fn unknown_operation(State(state): State<Arc<AppState>>, req: Request) -> 
 /// Verifies the request's signature (its body too, unless the operation streams it) and
 /// refuses requests without the API version header, as Glacier does.
 async fn signed(State(state): State<Arc<AppState>>, req: Request, next: Next) -> Response {
-    let streams_body = req
-        .extensions()
-        .get::<Operation>()
-        .is_some_and(|o| o.streams_body());
-    match crate::auth::authenticate(&state, req, streams_body).await {
+    let op = req.extensions().get::<Operation>().copied();
+    let streams_body = op.is_some_and(|o| o.streams_body());
+    let started = std::time::Instant::now();
+    let bytes_in = req
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok()?.parse().ok())
+        .unwrap_or(0);
+    let resp = match crate::auth::authenticate(&state, req, streams_body).await {
         Err(e) => e.into_response(),
         Ok(req) => match version_error(&req) {
             Some(e) => e.into_response(),
             None => next.run(req).await,
         },
+    };
+    if let Some(op) = op {
+        let bytes_out = http_body::Body::size_hint(resp.body())
+            .exact()
+            .or_else(|| {
+                resp.headers()
+                    .get(header::CONTENT_LENGTH)
+                    .and_then(|v| v.to_str().ok()?.parse().ok())
+            })
+            .unwrap_or(0);
+        state.service.metrics.request(
+            op,
+            resp.status().as_u16(),
+            started.elapsed(),
+            bytes_in,
+            bytes_out,
+        );
     }
+    resp
 }
 
 /// Gives every response an `x-amzn-RequestId`, logged with the request, and says that uploads

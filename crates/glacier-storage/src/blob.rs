@@ -45,6 +45,9 @@ pub trait BlobStore: Send + Sync + 'static {
 
     /// Every committed blob, for reclaiming the ones no metadata refers to.
     async fn list(&self) -> Result<Vec<BlobKey>>;
+
+    /// Whether the store answers (for a readiness check): cheap, reads no blob.
+    async fn ready(&self) -> Result<()>;
 }
 
 /// A blob being written. Dropping it without [`BlobWriter::commit`] discards what was written.

@@ -1304,6 +1304,73 @@ pub async fn policies_follow_writes(store: &dyn MetadataStore) {
     ok("delete vault", store.delete_vault(&key).await);
 }
 
+/// Usage per account follows vaults and archives, with each account on its own.
+pub async fn usage(store: &dyn MetadataStore) {
+    let now = OffsetDateTime::now_utc();
+    let (a, b) = ("999900000001", "999900000002");
+    let key = |account: &str, n: &str| VaultKey {
+        account: account.into(),
+        name: n.into(),
+    };
+    let of = |usage: &Usage, account: &str| {
+        usage
+            .accounts
+            .iter()
+            .find(|u| u.account == account)
+            .map(|u| (u.vaults, u.archives, u.bytes))
+    };
+    let before = ok("usage", store.usage().await);
+    assert_eq!(of(&before, a), None);
+    for name in ["u1", "u2"] {
+        ok(
+            "create",
+            store
+                .create_vault(&key(a, name), "us-east-1", now, 10)
+                .await,
+        );
+    }
+    ok(
+        "create",
+        store
+            .create_vault(&key(b, "u1"), "us-east-1", now, 10)
+            .await,
+    );
+    for (i, (vault, size)) in [("u1", 5u64), ("u1", 7), ("u2", 11)]
+        .into_iter()
+        .enumerate()
+    {
+        let seg = segment(&format!("u{i}"), &vec![b'x'; size as usize]);
+        let archive = ArchiveRecord {
+            id: format!("usage-{i}"),
+            description: String::new(),
+            size,
+            tree_hash: seg.tree_hash,
+            created: now,
+            segments: vec![seg],
+        };
+        ok(
+            "insert",
+            store.insert_archive(&key(a, vault), archive).await,
+        );
+    }
+    let after = ok("usage", store.usage().await);
+    assert_eq!(of(&after, a), Some((2, 3, 23)));
+    assert_eq!(of(&after, b), Some((1, 0, 0)));
+    ok(
+        "delete",
+        store.delete_archive(&key(a, "u1"), "usage-1").await,
+    );
+    let after = ok("usage", store.usage().await);
+    assert_eq!(of(&after, a), Some((2, 2, 16)));
+    assert!(
+        after
+            .accounts
+            .windows(2)
+            .all(|w| w[0].account < w[1].account),
+        "in account order"
+    );
+}
+
 /// Exercises a blob store: write, commit, ranged read, list, delete, discard on drop.
 pub async fn blob_store(store: &dyn BlobStore) {
     let data: Vec<u8> = (0..3_000_000u32).map(|i| (i % 251) as u8).collect();

@@ -171,6 +171,11 @@ impl BlobStore for FsBlobStore {
         Ok(())
     }
 
+    async fn ready(&self) -> Result<()> {
+        let _ = tokio::fs::read_dir(self.root.join("blobs")).await?;
+        Ok(())
+    }
+
     async fn list(&self) -> Result<Vec<BlobKey>> {
         let mut out = Vec::new();
         for i in 0..=255u8 {

@@ -16,6 +16,23 @@ pub struct VaultKey {
     pub name: String,
 }
 
+/// What the store holds, for the operator's metrics.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Usage {
+    /// Per account with at least one vault, in account order.
+    pub accounts: Vec<AccountUsage>,
+    /// Jobs not yet completed, in every vault.
+    pub jobs_in_progress: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AccountUsage {
+    pub account: String,
+    pub vaults: u64,
+    pub archives: u64,
+    pub bytes: u64,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Vault {
     pub key: VaultKey,
@@ -476,4 +493,6 @@ pub trait MetadataStore: Send + Sync + 'static {
     /// Every blob some archive, part or job output refers to (for checks and tools; it holds
     /// every key in memory).
     async fn referenced_blobs(&self) -> Result<HashSet<BlobKey>>;
+    /// Vaults, archives and bytes per account, and the jobs in progress (one read).
+    async fn usage(&self) -> Result<Usage>;
 }

@@ -234,6 +234,14 @@ impl BlobStore for S3BlobStore {
         Ok(())
     }
 
+    async fn ready(&self) -> Result<()> {
+        // A key no blob has (blob keys are 32 hex digits): not found is an answer.
+        match self.store.head(&self.root.child("ready-probe")).await {
+            Ok(_) | Err(object_store::Error::NotFound { .. }) => Ok(()),
+            Err(e) => Err(backend("reaching the bucket", e)),
+        }
+    }
+
     async fn list(&self) -> Result<Vec<BlobKey>> {
         let mut out = Vec::new();
         let mut listed = self.store.list(Some(&self.root));

@@ -27,7 +27,17 @@ pub(crate) fn start_command(
 
 /// Runs `command` (a `glacier serve` command line), knowing the conformance identity, until
 /// it prints the address it listens on; returns the process and its endpoint URL.
-pub(crate) fn launch(mut command: Command) -> anyhow::Result<(Child, String)> {
+pub(crate) fn launch(command: Command) -> anyhow::Result<(Child, String)> {
+    let (child, mut urls) = launch_reading(command, 1)?;
+    Ok((child, urls.remove(0)))
+}
+
+/// As [`launch`], reading the first `lines` lines the server prints (its endpoint, then with
+/// `--metrics-listen` the metrics endpoint), each's URL.
+pub(crate) fn launch_reading(
+    mut command: Command,
+    lines: usize,
+) -> anyhow::Result<(Child, Vec<String>)> {
     let mut child = command
         .env("GLACIER_ACCESS_KEY_ID", ACCESS_KEY)
         .env("GLACIER_SECRET_ACCESS_KEY", SECRET_KEY)
@@ -39,16 +49,21 @@ pub(crate) fn launch(mut command: Command) -> anyhow::Result<(Child, String)> {
         .stdout
         .take()
         .ok_or_else(|| anyhow::anyhow!("no stdout"))?;
-    let mut line = String::new();
-    BufReader::new(stdout).read_line(&mut line)?;
-    let endpoint = line
-        .trim()
-        .rsplit(' ')
-        .next()
-        .filter(|e| e.starts_with("http://") || e.starts_with("https://"))
-        .ok_or_else(|| anyhow::anyhow!("server did not start: {line:?}"))?
-        .to_owned();
-    Ok((child, endpoint))
+    let mut reader = BufReader::new(stdout);
+    let mut urls = Vec::new();
+    for _ in 0..lines.max(1) {
+        let mut line = String::new();
+        reader.read_line(&mut line)?;
+        let url = line
+            .trim()
+            .rsplit(' ')
+            .next()
+            .filter(|e| e.starts_with("http://") || e.starts_with("https://"))
+            .ok_or_else(|| anyhow::anyhow!("server did not start: {line:?}"))?
+            .to_owned();
+        urls.push(url);
+    }
+    Ok((child, urls))
 }
 
 /// A child process killed (and reaped) when this goes out of scope, a failed assertion too.

@@ -32,6 +32,8 @@ pub(crate) static CLUSTER: tokio::sync::RwLock<()> = tokio::sync::RwLock::const_
 pub(crate) struct Node {
     pub(crate) child: Child,
     pub(crate) endpoint: String,
+    /// Where its `/metrics`, `/health` and `/ready` are, when started with `--metrics-listen`.
+    pub(crate) metrics: Option<String>,
 }
 
 impl Drop for Node {
@@ -106,8 +108,14 @@ impl Store {
         if let Some(region) = &s3.region {
             command.arg("--s3-region").arg(region);
         }
-        let (child, endpoint) = super::common::launch(command)?;
-        Ok(Node { child, endpoint })
+        let metered = extra.contains(&"--metrics-listen");
+        let (child, mut urls) = super::common::launch_reading(command, 1 + usize::from(metered))?;
+        let endpoint = urls.remove(0);
+        Ok(Node {
+            child,
+            endpoint,
+            metrics: urls.pop(),
+        })
     }
 
     /// The store's two halves, opened directly.

@@ -248,6 +248,7 @@ impl Service {
             .await
         {
             Err(StorageError::NotAdmitted { used, allowed }) => {
+                self.metrics.retrieval(false);
                 let refusal = admission.map(|(_, r)| r);
                 return Err(refusal.map_or_else(
                     || ApiError::internal("a retrieval without an allowance was refused"),
@@ -256,6 +257,10 @@ impl Service {
             }
             other => other?,
         };
+        self.metrics.job_initiated(job_kind(&job.spec));
+        if matches!(job.spec, JobSpec::Archive { .. }) {
+            self.metrics.retrieval(true);
+        }
         self.wake.notify_one();
         Ok(job.id)
     }
@@ -571,6 +576,8 @@ impl Service {
         match self.meta.finish_job(key, &job.id, finish, t, expires).await {
             Ok(done) => {
                 tracing::info!(job = %done.id, status = done.status.as_str(), "job completed");
+                self.metrics
+                    .job_completed(job_kind(&done.spec), done.status.as_str());
                 self.notify_completion(key, &done).await;
                 Ok(())
             }
@@ -581,6 +588,14 @@ impl Service {
                 Err(e.into())
             }
         }
+    }
+}
+
+/// A job's kind as the metrics label it.
+fn job_kind(spec: &JobSpec) -> &'static str {
+    match spec {
+        JobSpec::Archive { .. } => "archive-retrieval",
+        JobSpec::Inventory { .. } => "inventory-retrieval",
     }
 }
 

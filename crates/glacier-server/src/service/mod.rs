@@ -78,8 +78,10 @@ const UPLOAD_ID_LEN: usize = 92;
 const ID_ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
 
 pub struct Service {
-    meta: Arc<dyn MetadataStore>,
-    blobs: Arc<dyn BlobStore>,
+    pub(crate) meta: Arc<dyn MetadataStore>,
+    pub(crate) blobs: Arc<dyn BlobStore>,
+    /// What the operator's `/metrics` shows.
+    pub(crate) metrics: crate::metrics::Metrics,
     pub(crate) settings: Settings,
     /// Wakes the job engine when a job is initiated.
     wake: tokio::sync::Notify,
@@ -186,6 +188,7 @@ impl Service {
             policies: Default::default(),
             engine_rounds: Default::default(),
             engine_poll: jobs::EXPIRY_SWEEP,
+            metrics: crate::metrics::Metrics::new(),
             _dir_lock: None,
         }
     }

@@ -397,6 +397,10 @@ impl MetadataStore for PostgresMetadataStore {
     async fn referenced_blobs(&self) -> Result<HashSet<BlobKey>> {
         in_tx!(self, tx => blobs::referenced(&tx))
     }
+
+    async fn usage(&self) -> Result<Usage> {
+        in_tx!(read self, tx => vaults::usage(&tx))
+    }
 }
 
 #[cfg(test)]
@@ -412,6 +416,7 @@ mod tests {
         crate::conformance::metadata_store(&store).await;
         crate::conformance::jobs(&store).await;
         crate::conformance::governance(&store).await;
+        crate::conformance::usage(&store).await;
         crate::conformance::admission(&store).await;
         crate::conformance::policies_follow_writes(&store).await;
         crate::conformance::lock_races(std::sync::Arc::new(store)).await;

@@ -15,10 +15,20 @@ pub(super) fn vault_not_found(key: &VaultKey) -> StorageError {
     StorageError::not_found("vault", key.name.clone())
 }
 
-/// A vault's columns, its counts with its shards' added (see `schema::SCHEMA_2`).
-pub(super) const VAULT_COLUMNS: &str = "name, region, created_ms, last_inventory_ms,
-    archive_count + COALESCE((SELECT SUM(c.archives) FROM vault_counts c WHERE c.account = vaults.account AND c.vault = vaults.name), 0)::BIGINT,
-    size + COALESCE((SELECT SUM(c.bytes) FROM vault_counts c WHERE c.account = vaults.account AND c.vault = vaults.name), 0)::BIGINT";
+/// A vault's counts, its shards' added (see `schema::SCHEMA_2`), as columns `a` (archives) and
+/// `b` (bytes) of a row of `vaults`.
+macro_rules! vault_counts {
+    () => {
+        "archive_count + COALESCE((SELECT SUM(c.archives) FROM vault_counts c WHERE c.account = vaults.account AND c.vault = vaults.name), 0)::BIGINT AS a,
+    size + COALESCE((SELECT SUM(c.bytes) FROM vault_counts c WHERE c.account = vaults.account AND c.vault = vaults.name), 0)::BIGINT AS b"
+    };
+}
+
+/// A vault's columns, with its counts.
+pub(super) const VAULT_COLUMNS: &str = concat!(
+    "name, region, created_ms, last_inventory_ms, ",
+    vault_counts!()
+);
 
 /// A vault of `account` from a row of [`VAULT_COLUMNS`].
 fn vault_from_row(account: &str, r: &Row) -> Result<Vault> {
@@ -116,6 +126,42 @@ pub(super) async fn list(
         .map(|r| vault_from_row(account, r))
         .collect::<Result<Vec<_>>>()?;
     Ok(Page::from_overfetch(vaults, limit))
+}
+
+pub(super) async fn usage(tx: &Transaction<'_>) -> Result<Usage> {
+    let rows = tx
+        .query(
+            &tx.prepare_cached(concat!(
+                "SELECT account, COUNT(*)::BIGINT, SUM(a)::BIGINT, SUM(b)::BIGINT FROM (SELECT account, ",
+                vault_counts!(),
+                " FROM vaults) AS v GROUP BY account ORDER BY account"
+            ))
+            .await?,
+            &[],
+        )
+        .await?;
+    let accounts = rows
+        .iter()
+        .map(|r| {
+            Ok(AccountUsage {
+                account: col(r, 0)?,
+                vaults: u(col(r, 1)?),
+                archives: u(col(r, 2)?),
+                bytes: u(col(r, 3)?),
+            })
+        })
+        .collect::<Result<Vec<_>>>()?;
+    let jobs = tx
+        .query_one(
+            &tx.prepare_cached("SELECT COUNT(*) FROM jobs WHERE status = 'InProgress'")
+                .await?,
+            &[],
+        )
+        .await?;
+    Ok(Usage {
+        accounts,
+        jobs_in_progress: u(col(&jobs, 0)?),
+    })
 }
 
 pub(super) async fn delete(tx: &Transaction<'_>, key: &VaultKey) -> Result<Vec<BlobKey>> {

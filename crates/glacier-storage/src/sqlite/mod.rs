@@ -525,6 +525,10 @@ impl MetadataStore for SqliteMetadataStore {
     async fn referenced_blobs(&self) -> Result<HashSet<BlobKey>> {
         self.tx(blobs::referenced).await
     }
+
+    async fn usage(&self) -> Result<Usage> {
+        self.read(vaults::usage).await
+    }
 }
 
 #[cfg(test)]
@@ -544,6 +548,7 @@ mod tests {
         crate::conformance::governance(&store).await;
         crate::conformance::admission(&store).await;
         crate::conformance::policies_follow_writes(&store).await;
+        crate::conformance::usage(&store).await;
         crate::conformance::lock_races(std::sync::Arc::new(store)).await;
         Ok(())
     }

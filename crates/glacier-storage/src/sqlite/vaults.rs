@@ -82,6 +82,31 @@ pub(super) fn create(
     read_vault(tx, key)
 }
 
+pub(super) fn usage(tx: &Transaction<'_>) -> Result<Usage> {
+    let mut statement = tx.prepare_cached(
+        "SELECT account, COUNT(*), SUM(archive_count), SUM(size) FROM vaults GROUP BY account ORDER BY account",
+    )?;
+    let accounts = statement
+        .query_map([], |r| {
+            Ok(AccountUsage {
+                account: r.get(0)?,
+                vaults: u(r.get(1)?),
+                archives: u(r.get(2)?),
+                bytes: u(r.get(3)?),
+            })
+        })?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    let jobs: i64 = tx.query_row_cached(
+        "SELECT COUNT(*) FROM jobs WHERE status = 'InProgress'",
+        [],
+        |r| r.get(0),
+    )?;
+    Ok(Usage {
+        accounts,
+        jobs_in_progress: u(jobs),
+    })
+}
+
 pub(super) fn get(tx: &Transaction<'_>, key: &VaultKey) -> Result<Vault> {
     read_vault(tx, key)
 }
