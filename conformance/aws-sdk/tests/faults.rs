@@ -220,17 +220,16 @@ async fn failing_blob_reads_fail_the_download_and_recover() -> R {
         faults.clear();
     }
 
-    // Failing once the body has begun: the download breaks off; it does not end short as if
-    // it were whole.
+    // Failing once the body has begun: the download breaks off — before the client has read
+    // the head, or in the body, as the race with the socket goes; it never ends short as if it
+    // were whole.
     faults.set(Op::MidRead, Some(Errno::IO));
-    let started = g
-        .get_job_output()
-        .vault_name("v")
-        .job_id(&job)
-        .send()
-        .await?;
+    let broken = match g.get_job_output().vault_name("v").job_id(&job).send().await {
+        Err(_) => true,
+        Ok(started) => started.body.collect().await.is_err(),
+    };
     assert!(
-        started.body.collect().await.is_err(),
+        broken,
         "a download whose read failed must not look complete"
     );
     faults.clear();

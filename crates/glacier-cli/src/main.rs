@@ -269,6 +269,14 @@ enum Command {
         /// bash, elvish, fish, powershell or zsh.
         shell: clap_complete::Shell,
     },
+    /// Write the man pages (glacier.1 and one per command, glacier-serve.1, …) into a
+    /// directory, for packaging.
+    #[command(hide = true)]
+    Man {
+        /// Where to write them; created if missing.
+        #[arg(long)]
+        dir: PathBuf,
+    },
 }
 
 impl Command {
@@ -289,7 +297,7 @@ impl Command {
             Command::Restore(c) => &c.on.print,
             Command::Migrate(c) => &c.print,
             Command::Treehash(c) => &c.print,
-            Command::Serve(_) | Command::Completions { .. } => return None,
+            Command::Serve(_) | Command::Completions { .. } | Command::Man { .. } => return None,
         })
     }
 }
@@ -509,6 +517,14 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 // A closed pipe ends the process in `output::Stdout`, before the generator
                 // could panic on the error.
                 clap_complete::generate(shell, &mut Cli::command(), "glacier", &mut output::Stdout);
+                Ok(())
+            }
+            Command::Man { dir } => {
+                use clap::CommandFactory;
+                std::fs::create_dir_all(&dir)
+                    .with_context(|| format!("creating {}", dir.display()))?;
+                clap_mangen::generate_to(Cli::command(), &dir)
+                    .with_context(|| format!("writing man pages into {}", dir.display()))?;
                 Ok(())
             }
             Command::Status(c) => commands::status(&ctx(&c.target, &c.print, None)?).await,
