@@ -194,8 +194,12 @@ fn percentile(sorted: &[Duration], p: f64) -> Duration {
     sorted.get(i).copied().unwrap_or_default()
 }
 
+/// One load at a time: each test is its backend's load, not the machine's share of two.
+static ONE_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_hundred_clients_for_a_while_get_no_error_and_no_memory_growth() -> R {
+    let _alone = ONE_AT_A_TIME.lock().await;
     let dir = tempfile::tempdir()?;
     let (server, endpoint) = common::start(&dir.path().join("data"), &[])?;
     let pid = server.id();
@@ -205,6 +209,7 @@ async fn two_hundred_clients_for_a_while_get_no_error_and_no_memory_growth() -> 
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_hundred_clients_on_two_nodes_sharing_postgres_and_s3() -> R {
+    let _alone = ONE_AT_A_TIME.lock().await;
     let Some(store) = store::Store::fresh().await? else {
         return Ok(());
     };
