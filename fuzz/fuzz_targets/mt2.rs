@@ -2,7 +2,7 @@
 //! encodes decodes to the same path and mtime.
 #![no_main]
 
-use glacier_client::mt2;
+use glacier_core::mt2;
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|input: (&str, i64, &str)| {

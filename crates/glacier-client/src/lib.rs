@@ -117,13 +117,14 @@ pub mod error;
 pub mod inventory;
 pub mod layer1;
 pub mod layer2;
-pub mod mt2;
 pub mod transport;
 pub mod utils;
 pub mod writer;
 
 pub use credentials::Credentials;
 pub use error::{GlacierError, Result};
+/// mt-aws-glacier's archive descriptions (in `glacier-core`, which the server's console shares).
+pub use glacier_core::mt2;
 pub use layer1::{Layer1, Payload, RetryPolicy};
 pub use layer2::{ConcurrentDownloader, Job, Layer2, Source, Vault};
 pub use writer::Writer;

@@ -5,6 +5,7 @@
 
 pub mod error;
 pub mod headers;
+pub mod mt2;
 pub mod multipart;
 pub mod names;
 pub mod range;

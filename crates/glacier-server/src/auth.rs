@@ -911,7 +911,7 @@ mod tests {
                 let mut secret = SECRET;
                 match mutation {
                     0 => bad.method = if method == "GET" { http::Method::HEAD } else { http::Method::GET },
-                    1 => bad.uri = url.replacen(&path, &format!("{path}x"), 1).parse().unwrap(),
+                    1 => bad.uri = url.replacen(&format!(":9000{path}"), &format!(":9000{path}x"), 1).parse().unwrap(),
                     2 => bad.uri = format!("{url}{}z=1", if query.is_empty() { "?" } else { "&" }).parse().unwrap(),
                     3 => { bad.headers.insert("host", http::HeaderValue::from_static("127.0.0.1:9001")); }
                     4 => { bad.headers.insert("x-amz-date", http::HeaderValue::from_static("20200101T000000Z")); }

@@ -33,6 +33,16 @@ pub struct AccountUsage {
     pub bytes: u64,
 }
 
+/// An account's totals at one time, as the usage history keeps them
+/// ([`MetadataStore::sample_usage`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UsageSample {
+    pub at: OffsetDateTime,
+    pub vaults: u64,
+    pub archives: u64,
+    pub bytes: u64,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Vault {
     pub key: VaultKey,
@@ -495,4 +505,12 @@ pub trait MetadataStore: Send + Sync + 'static {
     async fn referenced_blobs(&self) -> Result<HashSet<BlobKey>>;
     /// Vaults, archives and bytes per account, and the jobs in progress (one read).
     async fn usage(&self) -> Result<Usage>;
+    /// Adds every account's totals (as [`MetadataStore::usage`] counts them) to the usage
+    /// history as taken at `at`, unless a sample at `at` is there already (nodes sampling on
+    /// the same schedule add each one once), and forgets samples taken before
+    /// `forget_before`.
+    async fn sample_usage(&self, at: OffsetDateTime, forget_before: OffsetDateTime) -> Result<()>;
+    /// The account's usage samples taken at or after `since`, oldest first.
+    async fn usage_history(&self, account: &str, since: OffsetDateTime)
+    -> Result<Vec<UsageSample>>;
 }

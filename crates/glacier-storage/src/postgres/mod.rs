@@ -409,6 +409,20 @@ impl MetadataStore for PostgresMetadataStore {
     async fn usage(&self) -> Result<Usage> {
         in_tx!(read self, tx => vaults::usage(&tx))
     }
+
+    /// READ COMMITTED: the one statement that samples reads one snapshot, and a sample taken
+    /// beside uploads should neither abort them nor be aborted by them.
+    async fn sample_usage(&self, at: OffsetDateTime, forget_before: OffsetDateTime) -> Result<()> {
+        in_tx!(queue self, tx => vaults::sample_usage(&tx, at, forget_before))
+    }
+
+    async fn usage_history(
+        &self,
+        account: &str,
+        since: OffsetDateTime,
+    ) -> Result<Vec<UsageSample>> {
+        in_tx!(read self, tx => vaults::usage_history(&tx, account, since))
+    }
 }
 
 #[cfg(test)]
@@ -425,6 +439,7 @@ mod tests {
         crate::conformance::jobs(&store).await;
         crate::conformance::governance(&store).await;
         crate::conformance::usage(&store).await;
+        crate::conformance::usage_history(&store).await;
         crate::conformance::admission(&store).await;
         crate::conformance::policies_follow_writes(&store).await;
         crate::conformance::lock_races(std::sync::Arc::new(store)).await;

@@ -156,8 +156,22 @@ CREATE TABLE vault_counts (
 );
 ";
 
+/// Schema 3: the usage history, each account's totals at each sample time (the console's
+/// graphs).
+const SCHEMA_3: &str = "
+CREATE TABLE usage_samples (
+    account TEXT NOT NULL,
+    at_ms BIGINT NOT NULL,
+    vaults BIGINT NOT NULL,
+    archives BIGINT NOT NULL,
+    bytes BIGINT NOT NULL,
+    PRIMARY KEY (account, at_ms)
+);
+CREATE INDEX usage_samples_by_time ON usage_samples (at_ms);
+";
+
 /// The migrations; the schema version is how many a database has had.
-pub(super) const MIGRATIONS: &[&str] = &[SCHEMA_1, SCHEMA_2];
+pub(super) const MIGRATIONS: &[&str] = &[SCHEMA_1, SCHEMA_2, SCHEMA_3];
 
 /// Applies the migrations a database has not had, in one transaction.
 pub(super) async fn migrate(client: &mut Client) -> Result<()> {

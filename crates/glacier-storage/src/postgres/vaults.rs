@@ -164,6 +164,58 @@ pub(super) async fn usage(tx: &Transaction<'_>) -> Result<Usage> {
     })
 }
 
+pub(super) async fn sample_usage(
+    tx: &Transaction<'_>,
+    at: OffsetDateTime,
+    forget_before: OffsetDateTime,
+) -> Result<()> {
+    tx.execute(
+        &tx.prepare_cached(concat!(
+            "INSERT INTO usage_samples (account, at_ms, vaults, archives, bytes)
+             SELECT account, $1, COUNT(*)::BIGINT, SUM(a)::BIGINT, SUM(b)::BIGINT FROM (SELECT account, ",
+            vault_counts!(),
+            " FROM vaults) AS v GROUP BY account ON CONFLICT (account, at_ms) DO NOTHING"
+        ))
+        .await?,
+        &[&to_ms(at)],
+    )
+    .await?;
+    tx.execute(
+        &tx.prepare_cached("DELETE FROM usage_samples WHERE at_ms < $1")
+            .await?,
+        &[&to_ms(forget_before)],
+    )
+    .await?;
+    Ok(())
+}
+
+pub(super) async fn usage_history(
+    tx: &Transaction<'_>,
+    account: &str,
+    since: OffsetDateTime,
+) -> Result<Vec<UsageSample>> {
+    let rows = tx
+        .query(
+            &tx.prepare_cached(
+                "SELECT at_ms, vaults, archives, bytes FROM usage_samples
+                 WHERE account = $1 AND at_ms >= $2 ORDER BY at_ms",
+            )
+            .await?,
+            &[&account, &to_ms(since)],
+        )
+        .await?;
+    rows.iter()
+        .map(|r| {
+            Ok(UsageSample {
+                at: from_ms(col(r, 0)?),
+                vaults: u(col(r, 1)?),
+                archives: u(col(r, 2)?),
+                bytes: u(col(r, 3)?),
+            })
+        })
+        .collect()
+}
+
 pub(super) async fn delete(tx: &Transaction<'_>, key: &VaultKey) -> Result<Vec<BlobKey>> {
     let v = read_vault(tx, key).await?;
     if v.archive_count > 0 {

@@ -529,6 +529,21 @@ impl MetadataStore for SqliteMetadataStore {
     async fn usage(&self) -> Result<Usage> {
         self.read(vaults::usage).await
     }
+
+    async fn sample_usage(&self, at: OffsetDateTime, forget_before: OffsetDateTime) -> Result<()> {
+        self.tx(move |tx| vaults::sample_usage(tx, at, forget_before))
+            .await
+    }
+
+    async fn usage_history(
+        &self,
+        account: &str,
+        since: OffsetDateTime,
+    ) -> Result<Vec<UsageSample>> {
+        let account = account.to_owned();
+        self.read(move |tx| vaults::usage_history(tx, &account, since))
+            .await
+    }
 }
 
 #[cfg(test)]
@@ -549,6 +564,7 @@ mod tests {
         crate::conformance::admission(&store).await;
         crate::conformance::policies_follow_writes(&store).await;
         crate::conformance::usage(&store).await;
+        crate::conformance::usage_history(&store).await;
         crate::conformance::lock_races(std::sync::Arc::new(store)).await;
         Ok(())
     }

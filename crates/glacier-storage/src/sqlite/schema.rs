@@ -6,7 +6,20 @@ use rusqlite::Connection;
 /// The schema, one migration per version: `PRAGMA user_version` is the number of migrations a
 /// database has had. Version 1 is the schema of the data directories made before versions were
 /// numbered (they read 0 and have every table already, hence `IF NOT EXISTS`).
-pub(super) const MIGRATIONS: &[&str] = &[SCHEMA_1, SCHEMA_2, SCHEMA_3];
+pub(super) const MIGRATIONS: &[&str] = &[SCHEMA_1, SCHEMA_2, SCHEMA_3, SCHEMA_4];
+
+/// The usage history: each account's totals at each sample time (the console's graphs).
+pub(super) const SCHEMA_4: &str = "
+CREATE TABLE usage_samples (
+    account TEXT NOT NULL,
+    at_ms INTEGER NOT NULL,
+    vaults INTEGER NOT NULL,
+    archives INTEGER NOT NULL,
+    bytes INTEGER NOT NULL,
+    PRIMARY KEY (account, at_ms)
+);
+CREATE INDEX usage_samples_by_time ON usage_samples (at_ms);
+";
 
 /// Jobs are claimed by one engine at a time, until their lease runs out.
 pub(super) const SCHEMA_3: &str = "ALTER TABLE jobs ADD COLUMN lease_until_ms INTEGER;";

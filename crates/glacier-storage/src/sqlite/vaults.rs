@@ -107,6 +107,43 @@ pub(super) fn usage(tx: &Transaction<'_>) -> Result<Usage> {
     })
 }
 
+pub(super) fn sample_usage(
+    tx: &Transaction<'_>,
+    at: OffsetDateTime,
+    forget_before: OffsetDateTime,
+) -> Result<()> {
+    tx.execute_cached(
+        "INSERT OR IGNORE INTO usage_samples (account, at_ms, vaults, archives, bytes)
+         SELECT account, ?1, COUNT(*), SUM(archive_count), SUM(size) FROM vaults GROUP BY account",
+        params![to_ms(at)],
+    )?;
+    tx.execute_cached(
+        "DELETE FROM usage_samples WHERE at_ms < ?1",
+        params![to_ms(forget_before)],
+    )?;
+    Ok(())
+}
+
+pub(super) fn usage_history(
+    tx: &Transaction<'_>,
+    account: &str,
+    since: OffsetDateTime,
+) -> Result<Vec<UsageSample>> {
+    let mut stmt = tx.prepare_cached(
+        "SELECT at_ms, vaults, archives, bytes FROM usage_samples
+         WHERE account = ?1 AND at_ms >= ?2 ORDER BY at_ms",
+    )?;
+    let rows = stmt.query_map(params![account, to_ms(since)], |r| {
+        Ok(UsageSample {
+            at: from_ms(r.get(0)?),
+            vaults: u(r.get(1)?),
+            archives: u(r.get(2)?),
+            bytes: u(r.get(3)?),
+        })
+    })?;
+    Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+}
+
 pub(super) fn get(tx: &Transaction<'_>, key: &VaultKey) -> Result<Vault> {
     read_vault(tx, key)
 }
