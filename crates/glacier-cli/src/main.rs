@@ -405,6 +405,19 @@ struct ServeArgs {
     /// says where), apart from the API.
     #[arg(long)]
     metrics_listen: Option<SocketAddr>,
+    /// Serve the web console under /console/ on the API's address: vaults, archives (with
+    /// search), jobs, uploads, locks and policies, and usage graphs, read-only, for anyone
+    /// with an access key of the server (the browser signs in with SigV4; the secret is never
+    /// sent). Off unless given.
+    #[arg(long)]
+    console: bool,
+    /// How long a console sign-in lasts.
+    #[arg(long, default_value = "1h", value_parser = humantime::parse_duration, requires = "console")]
+    console_session: std::time::Duration,
+    /// How often each account's totals are added to the usage history that the console
+    /// graphs (kept 90 days; 0s: never).
+    #[arg(long, default_value = "5m", value_parser = humantime::parse_duration)]
+    usage_interval: std::time::Duration,
     /// How the server logs to standard error: text, or json (one object a line, each
     /// request's lines with its request id).
     #[arg(long, value_enum, default_value = "text")]
@@ -737,6 +750,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
             .free_tier_bytes_per_day
             .unwrap_or(glacier_server::DEFAULT_FREE_TIER_BYTES_PER_DAY),
         secure_transport: tls.is_some(),
+        usage_interval: args.usage_interval,
         ..Settings::new(args.region)
     };
     let config = ServerConfig {
@@ -752,6 +766,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
                 .context("--max-buffered-bodies is too large")?,
             shutdown_timeout: args.shutdown_timeout,
         },
+        console_session: args.console.then_some(args.console_session),
         ..ServerConfig::new(identities)
     };
     let state = AppState::open(&storage, settings, config)
@@ -763,6 +778,9 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let addr = listener.local_addr()?;
     // Scripts and tests read this line to learn the port.
     announce(&format!("glacier server listening on {scheme}://{addr}"));
+    if args.console {
+        tracing::info!("web console at {scheme}://{addr}/console/");
+    }
     let metrics = match args.metrics_listen {
         None => None,
         Some(at) => {

@@ -220,7 +220,7 @@ fn query_without_signature(query: &str) -> String {
 }
 
 impl AppState {
-    fn identity(&self, access_key_id: &str) -> Option<Identity> {
+    pub(crate) fn identity(&self, access_key_id: &str) -> Option<Identity> {
         self.identities()
             .iter()
             .find(|i| i.access_key_id == access_key_id)

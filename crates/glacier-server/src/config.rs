@@ -233,6 +233,9 @@ pub struct ServerConfig {
     /// (by default any scope is accepted, as boto 2 signs for `0/127` when given an IP).
     pub strict_scope: bool,
     pub limits: Limits,
+    /// `--console`: serve the web console under `/console/`, its sessions lasting this long
+    /// (`--console-session`); `None`: no console.
+    pub console_session: Option<Duration>,
 }
 
 impl ServerConfig {
@@ -242,6 +245,7 @@ impl ServerConfig {
             identities,
             strict_scope: false,
             limits: Limits::default(),
+            console_session: None,
         }
     }
 }

@@ -11,6 +11,7 @@
 mod auth;
 mod clock;
 mod config;
+mod console;
 mod error;
 mod extract;
 mod handlers;
@@ -31,8 +32,8 @@ pub use config::{
 pub use glacier_storage::S3Config;
 pub use router::app;
 pub use service::{
-    DEFAULT_EXPEDITED_RATE, DEFAULT_FREE_TIER_BYTES_PER_DAY, DEFAULT_RESERVE, OpenError, Service,
-    Settings, Storage,
+    DEFAULT_EXPEDITED_RATE, DEFAULT_FREE_TIER_BYTES_PER_DAY, DEFAULT_RESERVE,
+    DEFAULT_USAGE_INTERVAL, OpenError, Service, Settings, Storage,
 };
 pub use state::AppState;
 pub use tls::{Tls, TlsError, TlsFiles};
@@ -78,9 +79,16 @@ pub async fn run_tls(
     let engine = tokio::spawn(Arc::clone(&state.service).run_jobs(shutdown.clone()));
     let sweeps =
         tokio::spawn(Arc::clone(&state.service).run_sweeps(ORPHAN_SWEEP, shutdown.clone()));
+    let every = state.service.settings.usage_interval;
+    let samples =
+        tokio::spawn(Arc::clone(&state.service).run_usage_samples(every, shutdown.clone()));
     let limits = state.config.limits;
     let served = serve::serve(listener, app(state), limits, tls, shutdown).await;
-    for (task, what) in [(engine, "job engine"), (sweeps, "orphan sweeper")] {
+    for (task, what) in [
+        (engine, "job engine"),
+        (sweeps, "orphan sweeper"),
+        (samples, "usage sampler"),
+    ] {
         if let Err(e) = task.await {
             tracing::error!(error = %e, "{what} stopped abnormally");
         }

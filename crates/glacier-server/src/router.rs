@@ -36,7 +36,11 @@ fn ops(routes: impl IntoIterator<Item = Route>) -> Route {
 pub fn app(state: Arc<AppState>) -> Router {
     let op = |op: Operation, route: Route| tag(&state, op, route);
     let v = "/{account}/vaults/{vault}";
-    Router::new()
+    let console = match state.config.console_session {
+        Some(_) => crate::console::routes(),
+        None => Router::new(),
+    };
+    console
         .route(
             "/{account}/vaults",
             op(Operation::ListVaults, get(vaults::list)),

@@ -110,7 +110,7 @@ impl Refusal {
 }
 
 /// A stored lock as it stands at `now`: an `InProgress` lock past its 24 hours counts as none.
-fn live(lock: Option<VaultLock>, now: OffsetDateTime) -> Option<VaultLock> {
+pub(super) fn live(lock: Option<VaultLock>, now: OffsetDateTime) -> Option<VaultLock> {
     lock.filter(|l| l.state == LockState::Locked || l.expires.is_some_and(|e| e > now))
 }
 

@@ -1,6 +1,7 @@
 //! The operations behind the handlers: rules that need stored state, ids, and the streaming of
 //! bodies into blobs. Handlers parse HTTP and call exactly one function here.
 
+mod console;
 mod governance;
 mod ingest;
 mod inventory;
@@ -47,6 +48,9 @@ pub struct Settings {
     /// Every request arrives over TLS (the server was given a certificate): what the policy
     /// condition key `aws:SecureTransport` says.
     pub secure_transport: bool,
+    /// How often [`Service::run_usage_samples`] adds each account's totals to the usage
+    /// history the console graphs (zero: never).
+    pub usage_interval: std::time::Duration,
 }
 
 impl Settings {
@@ -61,10 +65,13 @@ impl Settings {
             free_tier_bytes_per_day: DEFAULT_FREE_TIER_BYTES_PER_DAY,
             clock: crate::Clock::system(),
             secure_transport: false,
+            usage_interval: DEFAULT_USAGE_INTERVAL,
         }
     }
 }
 
+/// The default of [`Settings::usage_interval`].
+pub const DEFAULT_USAGE_INTERVAL: std::time::Duration = std::time::Duration::from_secs(300);
 /// The default of [`Settings::expedited_rate`].
 pub const DEFAULT_EXPEDITED_RATE: u32 = 10;
 /// The default of [`Settings::free_tier_bytes_per_day`]: AWS's 10 GiB a month free
