@@ -333,8 +333,8 @@ async function usageCard(days) {
 
 // ---- pages ----
 
-function stat(label, value, id) {
-  return h("div", { class: "stat" }, h("div", { class: "muted" }, label), h("div", { class: "value", id }, value));
+function stat(label, value, id, kind) {
+  return h("div", { class: "stat" }, h("div", { class: "muted" }, label), h("div", { class: `value ${kind || ""}`, id }, value));
 }
 
 function lockBadge(state) {
@@ -389,8 +389,8 @@ async function vaultPage(name, tab) {
     h("div", { class: "stats" },
       stat("Archives", count(v.Vault.NumberOfArchives), "vault-archives"),
       stat("Stored", size(v.Vault.SizeInBytes), "vault-size"),
-      stat("Created", date(v.Vault.CreationDate)),
-      stat("Last inventory", v.Vault.LastInventoryDate ? date(v.Vault.LastInventoryDate) : "never")),
+      stat("Created", date(v.Vault.CreationDate), null, "date"),
+      stat("Last inventory", v.Vault.LastInventoryDate ? date(v.Vault.LastInventoryDate) : "never", null, "date")),
     h("p", { class: "muted arn" }, v.Vault.VaultARN),
     tabs,
     await body);
