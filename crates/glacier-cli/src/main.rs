@@ -412,7 +412,7 @@ struct ServeArgs {
     #[arg(long)]
     console: bool,
     /// How long a console sign-in lasts.
-    #[arg(long, default_value = "1h", value_parser = humantime::parse_duration, requires = "console")]
+    #[arg(long, default_value = "1h", value_parser = humantime::parse_duration)]
     console_session: std::time::Duration,
     /// How often each account's totals are added to the usage history that the console
     /// graphs (kept 90 days; 0s: never).
