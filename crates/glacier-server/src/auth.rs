@@ -647,8 +647,44 @@ impl<S: Send + Sync> FromRequestParts<S> for Authenticated {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
+
+    /// Signs `req` over `body` with `aws-sigv4`, the AWS SDKs' signer (not ours), for region
+    /// `region` and service `glacier`, now: its headers (all of them) and its URI as they are.
+    pub(crate) fn aws_sign<B>(
+        req: &mut http::Request<B>,
+        (key, secret): (&str, &str),
+        region: &str,
+        body: &[u8],
+    ) -> anyhow::Result<()> {
+        use aws_sigv4::http_request::{SignableBody, SignableRequest, SigningSettings, sign};
+        let identity: aws_smithy_runtime_api::client::identity::Identity =
+            aws_credential_types::Credentials::new(key, secret, None, None, "test").into();
+        let params = aws_sigv4::sign::v4::SigningParams::builder()
+            .identity(&identity)
+            .region(region)
+            .name("glacier")
+            .time(std::time::SystemTime::now())
+            .settings(SigningSettings::default())
+            .build()?
+            .into();
+        let url = req.uri().to_string();
+        let headers = req
+            .headers()
+            .iter()
+            .map(|(k, v)| Ok((k.as_str().to_owned(), v.to_str()?.to_owned())))
+            .collect::<anyhow::Result<Vec<_>>>()?;
+        let signable = SignableRequest::new(
+            req.method().as_str(),
+            &url,
+            headers.iter().map(|(k, v)| (k.as_str(), v.as_str())),
+            SignableBody::Bytes(body),
+        )?;
+        let (instructions, _) = sign(signable, &params)?.into_parts();
+        instructions.apply_to_request_http1x(req);
+        Ok(())
+    }
     use axum::http::Request as HttpRequest;
 
     fn parts(headers: &[(&str, &str)]) -> Parts {
@@ -753,7 +789,6 @@ mod tests {
     async fn unhashed_bodies_are_bounded() -> anyhow::Result<()> {
         use crate::config::{Identity, ServerConfig};
         use crate::service::Settings;
-        use aws_sigv4::http_request::{SignableBody, SignableRequest, SigningSettings, sign};
         use tower::ServiceExt;
 
         let dir = tempfile::tempdir()?;
@@ -769,39 +804,16 @@ mod tests {
             )
             .await?,
         );
-        let identity: aws_smithy_runtime_api::client::identity::Identity =
-            aws_credential_types::Credentials::new("AKIDBODY", "body-secret", None, None, "t")
-                .into();
         let send = |body: Vec<u8>, chunked: bool| {
             let app = app.clone();
-            let identity = identity.clone();
             async move {
-                let url = "http://127.0.0.1/-/vaults/v/jobs";
-                let mut headers = vec![
-                    ("host", "127.0.0.1".to_string()),
-                    ("x-amz-glacier-version", "2012-06-01".to_string()),
-                ];
+                let mut req = HttpRequest::builder()
+                    .method("POST")
+                    .uri("http://127.0.0.1/-/vaults/v/jobs")
+                    .header("host", "127.0.0.1")
+                    .header("x-amz-glacier-version", "2012-06-01");
                 if !chunked {
-                    headers.push(("content-length", body.len().to_string()));
-                }
-                let params = aws_sigv4::sign::v4::SigningParams::builder()
-                    .identity(&identity)
-                    .region("us-east-1")
-                    .name("glacier")
-                    .time(std::time::SystemTime::now())
-                    .settings(SigningSettings::default())
-                    .build()?
-                    .into();
-                let signable = SignableRequest::new(
-                    "POST",
-                    url,
-                    headers.iter().map(|(k, v)| (*k, v.as_str())),
-                    SignableBody::Bytes(&body),
-                )?;
-                let (instructions, _) = sign(signable, &params)?.into_parts();
-                let mut req = HttpRequest::builder().method("POST").uri(url);
-                for (k, v) in &headers {
-                    req = req.header(*k, v);
+                    req = req.header("content-length", body.len().to_string());
                 }
                 let stream = futures_util::stream::iter(
                     body.chunks(64 * 1024)
@@ -809,7 +821,7 @@ mod tests {
                         .collect::<Vec<_>>(),
                 );
                 let mut req = req.body(Body::from_stream(stream))?;
-                instructions.apply_to_request_http1x(&mut req);
+                aws_sign(&mut req, ("AKIDBODY", "body-secret"), "us-east-1", &body)?;
                 let resp = app.oneshot(req).await?;
                 let status = resp.status().as_u16();
                 let bytes = axum::body::to_bytes(resp.into_body(), 1 << 20).await?;
@@ -836,7 +848,6 @@ mod tests {
     /// any change to what was signed, or the wrong secret, fails.
     mod signed_by_aws_sigv4 {
         use super::*;
-        use aws_sigv4::http_request::{SignableBody, SignableRequest, SigningSettings, sign};
         use proptest::prelude::*;
 
         const SECRET: &str = "proptest-secret";
@@ -852,27 +863,7 @@ mod tests {
                 req = req.header(k.as_str(), v.as_str());
             }
             let mut req = req.body(()).unwrap();
-            let identity: aws_smithy_runtime_api::client::identity::Identity =
-                aws_credential_types::Credentials::new("AKIDPROP", SECRET, None, None, "test")
-                    .into();
-            let params = aws_sigv4::sign::v4::SigningParams::builder()
-                .identity(&identity)
-                .region("eu-west-1")
-                .name("glacier")
-                .time(std::time::SystemTime::now())
-                .settings(SigningSettings::default())
-                .build()
-                .unwrap()
-                .into();
-            let signable = SignableRequest::new(
-                method,
-                url,
-                headers.iter().map(|(k, v)| (k.as_str(), v.as_str())),
-                SignableBody::Bytes(body),
-            )
-            .unwrap();
-            let (instructions, _) = sign(signable, &params).unwrap().into_parts();
-            instructions.apply_to_request_http1x(&mut req);
+            aws_sign(&mut req, ("AKIDPROP", SECRET), "eu-west-1", body).unwrap();
             req.into_parts().0
         }
 

@@ -4,7 +4,6 @@
 use crate::config::{Identity, ServerConfig};
 use crate::service::Settings;
 use crate::state::AppState;
-use aws_sigv4::http_request::{SignableBody, SignableRequest, SigningSettings, sign};
 use axum::body::Body;
 use axum::http::{Request, StatusCode, header};
 use glacier_core::{TreeHasher, mt2};
@@ -56,6 +55,15 @@ async fn console(clock: crate::Clock) -> anyhow::Result<Console> {
     Ok(Console { state, _dir: dir })
 }
 
+fn vault_names(overview: &Value) -> Vec<&str> {
+    overview["Vaults"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|v| v["VaultName"].as_str())
+        .collect()
+}
+
 impl Console {
     async fn send(&self, req: Request<Body>) -> anyhow::Result<Answer> {
         let resp = crate::app(Arc::clone(&self.state)).oneshot(req).await?;
@@ -72,27 +80,10 @@ impl Console {
 
     /// `POST /console/api/session` signed with `key` and `secret` as the page signs it.
     async fn sign_in(&self, key: &str, secret: &str) -> anyhow::Result<Answer> {
-        let identity: aws_smithy_runtime_api::client::identity::Identity =
-            aws_credential_types::Credentials::new(key, secret, None, None, "test").into();
-        let url = "http://127.0.0.1:9090/console/api/session";
-        let headers = [("host", "127.0.0.1:9090")];
-        let params = aws_sigv4::sign::v4::SigningParams::builder()
-            .identity(&identity)
-            .region("eu-west-1")
-            .name("glacier")
-            .time(std::time::SystemTime::now())
-            .settings(SigningSettings::default())
-            .build()?
-            .into();
-        let signable =
-            SignableRequest::new("POST", url, headers.into_iter(), SignableBody::Bytes(&[]))?;
-        let (instructions, _) = sign(signable, &params)?.into_parts();
-        let mut req = Request::builder().method("POST").uri(url);
-        for (k, v) in headers {
-            req = req.header(k, v);
-        }
-        let mut req = req.body(Body::empty())?;
-        instructions.apply_to_request_http1x(&mut req);
+        let mut req = Request::post("http://127.0.0.1:9090/console/api/session")
+            .header("host", "127.0.0.1:9090")
+            .body(Body::empty())?;
+        crate::auth::tests::aws_sign(&mut req, (key, secret), "eu-west-1", &[])?;
         self.send(req).await
     }
 
@@ -196,12 +187,7 @@ async fn a_browser_signs_in_with_sigv4_and_sees_its_vaults() -> anyhow::Result<(
     assert_eq!(me.json["AccessKeyId"], OWNER.0);
     let o = c.get("/console/api/overview", cookie).await?;
     assert_eq!(o.status, StatusCode::OK, "{:?}", o.json);
-    let names: Vec<&str> = o.json["Vaults"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter_map(|v| v["VaultName"].as_str())
-        .collect();
+    let names = vault_names(&o.json);
     assert_eq!(names, ["backups", "photos"]);
     assert_eq!(o.json["NumberOfArchives"], 2);
     assert_eq!(
@@ -332,12 +318,7 @@ async fn each_account_sees_only_its_own_vaults() -> anyhow::Result<()> {
     let cookie = c.session(OTHER).await?;
     let o = c.get("/console/api/overview", &cookie).await?;
     assert_eq!(o.json["AccountId"], OTHER.2);
-    let names: Vec<&str> = o.json["Vaults"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter_map(|v| v["VaultName"].as_str())
-        .collect();
+    let names = vault_names(&o.json);
     assert_eq!(names, ["theirs"]);
     for path in [
         "/console/api/vaults/mine",
