@@ -44,6 +44,10 @@ pub fn encode(path: &str, mtime: i64) -> Result<String, Mt2Error> {
 /// Decodes an `mt2` (or the older `mt1`) description into (relative path, mtime).
 pub fn decode(description: &str) -> Option<(String, i64)> {
     let (marker, b64) = description.split_once(' ')?;
+    if marker != "mt1" && marker != "mt2" {
+        // Most descriptions are not mt2: say so before decoding anything.
+        return None;
+    }
     let bytes = URL_SAFE_NO_PAD.decode(b64.trim_end_matches('=')).ok()?;
     let v: serde_json::Value = serde_json::from_slice(&bytes).ok()?;
     let filename = v.get("filename")?.as_str()?.to_owned();
