@@ -32,8 +32,8 @@ pub use config::{
 pub use glacier_storage::S3Config;
 pub use router::app;
 pub use service::{
-    DEFAULT_EXPEDITED_RATE, DEFAULT_FREE_TIER_BYTES_PER_DAY, DEFAULT_RESERVE,
-    DEFAULT_USAGE_INTERVAL, OpenError, Service, Settings, Storage,
+    DEFAULT_EXPEDITED_RATE, DEFAULT_FREE_TIER_BYTES_PER_DAY, DEFAULT_RESERVE, OpenError, Service,
+    Settings, Storage,
 };
 pub use state::AppState;
 pub use tls::{Tls, TlsError, TlsFiles};

@@ -130,10 +130,6 @@ pub(crate) struct RetrievalPoint {
     bytes: u64,
 }
 
-fn is(e: &ApiError, code: ErrorCode) -> bool {
-    e.code == code
-}
-
 impl Service {
     /// Every vault of `account`, in name order.
     async fn all_vaults(&self, account: &str) -> ApiResult<Vec<Vault>> {
@@ -189,14 +185,14 @@ impl Service {
         fetch: impl Future<Output = ApiResult<T>>,
     ) -> ApiResult<Option<T>> {
         match self.authorize(caller, op, Target::Vault(key, None)).await {
-            Err(e) if is(&e, ErrorCode::AccessDeniedException) => {
+            Err(e) if e.code == ErrorCode::AccessDeniedException => {
                 denied.push(op.as_str());
                 return Ok(None);
             }
             other => other?,
         }
         match fetch.await {
-            Err(e) if is(&e, ErrorCode::ResourceNotFoundException) => Ok(None),
+            Err(e) if e.code == ErrorCode::ResourceNotFoundException => Ok(None),
             other => other.map(Some),
         }
     }

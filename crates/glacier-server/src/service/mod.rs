@@ -71,7 +71,7 @@ impl Settings {
 }
 
 /// The default of [`Settings::usage_interval`].
-pub const DEFAULT_USAGE_INTERVAL: std::time::Duration = std::time::Duration::from_secs(300);
+const DEFAULT_USAGE_INTERVAL: std::time::Duration = std::time::Duration::from_secs(300);
 /// The default of [`Settings::expedited_rate`].
 pub const DEFAULT_EXPEDITED_RATE: u32 = 10;
 /// The default of [`Settings::free_tier_bytes_per_day`]: AWS's 10 GiB a month free

@@ -128,15 +128,23 @@ pub(super) async fn list(
     Ok(Page::from_overfetch(vaults, limit))
 }
 
+/// Each account's vaults, archives and bytes: what [`usage`] reports and [`sample_usage`]
+/// keeps.
+macro_rules! account_totals {
+    () => {
+        concat!(
+            "SELECT account, COUNT(*)::BIGINT AS vaults, SUM(a)::BIGINT AS archives, SUM(b)::BIGINT AS bytes FROM (SELECT account, ",
+            vault_counts!(),
+            " FROM vaults) AS v GROUP BY account"
+        )
+    };
+}
+
 pub(super) async fn usage(tx: &Transaction<'_>) -> Result<Usage> {
     let rows = tx
         .query(
-            &tx.prepare_cached(concat!(
-                "SELECT account, COUNT(*)::BIGINT, SUM(a)::BIGINT, SUM(b)::BIGINT FROM (SELECT account, ",
-                vault_counts!(),
-                " FROM vaults) AS v GROUP BY account ORDER BY account"
-            ))
-            .await?,
+            &tx.prepare_cached(concat!(account_totals!(), " ORDER BY account"))
+                .await?,
             &[],
         )
         .await?;
@@ -171,10 +179,9 @@ pub(super) async fn sample_usage(
 ) -> Result<()> {
     tx.execute(
         &tx.prepare_cached(concat!(
-            "INSERT INTO usage_samples (account, at_ms, vaults, archives, bytes)
-             SELECT account, $1, COUNT(*)::BIGINT, SUM(a)::BIGINT, SUM(b)::BIGINT FROM (SELECT account, ",
-            vault_counts!(),
-            " FROM vaults) AS v GROUP BY account ON CONFLICT (account, at_ms) DO NOTHING"
+            "INSERT INTO usage_samples (account, vaults, archives, bytes, at_ms) SELECT t.*, $1::BIGINT FROM (",
+            account_totals!(),
+            ") AS t ON CONFLICT (account, at_ms) DO NOTHING"
         ))
         .await?,
         &[&to_ms(at)],

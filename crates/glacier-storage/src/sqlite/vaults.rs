@@ -82,10 +82,16 @@ pub(super) fn create(
     read_vault(tx, key)
 }
 
+/// Each account's vaults, archives and bytes: what [`usage`] reports and [`sample_usage`]
+/// keeps.
+macro_rules! account_totals {
+    () => {
+        "SELECT account, COUNT(*) AS vaults, SUM(archive_count) AS archives, SUM(size) AS bytes FROM vaults GROUP BY account"
+    };
+}
+
 pub(super) fn usage(tx: &Transaction<'_>) -> Result<Usage> {
-    let mut statement = tx.prepare_cached(
-        "SELECT account, COUNT(*), SUM(archive_count), SUM(size) FROM vaults GROUP BY account ORDER BY account",
-    )?;
+    let mut statement = tx.prepare_cached(concat!(account_totals!(), " ORDER BY account"))?;
     let accounts = statement
         .query_map([], |r| {
             Ok(AccountUsage {
@@ -113,8 +119,11 @@ pub(super) fn sample_usage(
     forget_before: OffsetDateTime,
 ) -> Result<()> {
     tx.execute_cached(
-        "INSERT OR IGNORE INTO usage_samples (account, at_ms, vaults, archives, bytes)
-         SELECT account, ?1, COUNT(*), SUM(archive_count), SUM(size) FROM vaults GROUP BY account",
+        concat!(
+            "INSERT OR IGNORE INTO usage_samples (account, vaults, archives, bytes, at_ms) SELECT t.*, ?1 FROM (",
+            account_totals!(),
+            ") AS t"
+        ),
         params![to_ms(at)],
     )?;
     tx.execute_cached(
