@@ -22,8 +22,15 @@ def test_upload_and_delete_archive(glacier, vault, server):
     for a in (r, small):
         assert glacier.delete_archive(vaultName=vault, archiveId=a["archiveId"])[
             "ResponseMetadata"]["HTTPStatusCode"] == 204
+    # DeleteArchive is idempotent: an archive deleted already answers 204 again and changes
+    # nothing; an id that never existed is still unknown, and the deleted one cannot be retrieved.
+    for _ in range(2):
+        assert glacier.delete_archive(vaultName=vault, archiveId=r["archiveId"])[
+            "ResponseMetadata"]["HTTPStatusCode"] == 204
     expect_error("ResourceNotFoundException", 404, glacier.delete_archive, vaultName=vault,
-                 archiveId=r["archiveId"], contains="archive")
+                 archiveId="x" * 138, contains="archive")
+    expect_error("ResourceNotFoundException", 404, glacier.initiate_job, vaultName=vault,
+                 jobParameters={"Type": "archive-retrieval", "ArchiveId": r["archiveId"]})
     d = glacier.describe_vault(vaultName=vault)
     assert (d["NumberOfArchives"], d["SizeInBytes"]) == (0, 0)
 

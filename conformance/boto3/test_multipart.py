@@ -52,6 +52,27 @@ def test_multipart_upload_out_of_order_with_overwrite(glacier, vault):
     glacier.delete_archive(vaultName=vault, archiveId=done["archiveId"])
 
 
+def test_parts_with_the_total_in_content_range(glacier, vault):
+    """RFC 2616's `bytes a-b/TOTAL`, as uploaders on PyPI send it on every part, is taken like
+    `bytes a-b/*`; a total that the part runs past is refused and changes nothing."""
+    whole = data(2 * MIB + 10, seed=7)
+    up = initiate(glacier, vault, MIB)
+    for start in range(0, len(whole), MIB):
+        body = whole[start:start + MIB]
+        r = glacier.upload_multipart_part(vaultName=vault, uploadId=up, body=body,
+                                          range=f"bytes {start}-{start + len(body) - 1}/{len(whole)}")
+        assert r["checksum"] == tree_hash(body)
+    expect_error("InvalidParameterValueException", 400, glacier.upload_multipart_part, vaultName=vault,
+                 uploadId=up, range=f"bytes 0-{MIB - 1}/{MIB - 1}", body=whole[:MIB],
+                 contains=f"ends at byte {MIB - 1} but the total size is {MIB - 1}")
+    expect_error("InvalidParameterValueException", 400, glacier.upload_multipart_part, vaultName=vault,
+                 uploadId=up, range=f"bytes 0-{MIB - 1}/lots", body=whole[:MIB], contains="Content-Range")
+    done = glacier.complete_multipart_upload(vaultName=vault, uploadId=up, archiveSize=str(len(whole)),
+                                             checksum=tree_hash(whole))
+    assert done["checksum"] == tree_hash(whole)
+    glacier.delete_archive(vaultName=vault, archiveId=done["archiveId"])
+
+
 def test_list_parts_and_uploads_paginate(glacier, vault):
     up = initiate(glacier, vault, MIB)
     for i in range(5):

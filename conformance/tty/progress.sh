@@ -86,7 +86,7 @@ wait_screen purge 'PURGE-EXIT=' || true
 purge=$(tmux -L "$sock" capture-pane -p -t purge)
 echo "--- purge screen"
 echo "$purge"
-grep -q 'delete 1 archive(s), 3.0 MiB, of keep for good? \[y/N\]' <<<"$purge" ||
+grep -q 'delete 1 archive(s), 3.0 MiB, of keep, then the vault itself for good? \[y/N\]' <<<"$purge" ||
   { echo "FAIL: purge did not ask first"; failed=1; }
 grep -q 'PURGE-EXIT=1' <<<"$purge" || { echo "FAIL: a refused purge did not fail"; failed=1; }
 left=$("$bin" vault describe keep -o json | python3 -c 'import json,sys; print(json.load(sys.stdin)["archives"])')

@@ -154,10 +154,16 @@ async fn archives_upload_and_delete() -> R {
         .archive_id(&id)
         .send()
         .await?;
+    // DeleteArchive is idempotent: the deleted archive's id is accepted again.
+    g.delete_archive()
+        .vault_name("v")
+        .archive_id(&id)
+        .send()
+        .await?;
     expect_error(
         g.delete_archive()
             .vault_name("v")
-            .archive_id(&id)
+            .archive_id("never-was-an-archive")
             .send()
             .await,
         "ResourceNotFoundException",

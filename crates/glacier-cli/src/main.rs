@@ -126,13 +126,20 @@ struct Copying<A: clap::Args> {
     rate: RateArgs,
 }
 
-/// The user pressed Ctrl-C.
+/// The user pressed Ctrl-C; `resumable`: a rerun continues where the command stopped (else
+/// what it had begun and could not continue was aborted).
 #[derive(Debug)]
-struct Interrupted;
+struct Interrupted {
+    resumable: bool,
+}
 
 impl std::fmt::Display for Interrupted {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("interrupted")
+        if self.resumable {
+            f.write_str("interrupted: run the same command again to continue where it stopped")
+        } else {
+            f.write_str("interrupted: the upload of standard input was aborted and nothing of it was kept (standard input cannot be read again; run the command again with the same input to start over)")
+        }
     }
 }
 
@@ -391,9 +398,10 @@ struct ServeArgs {
     /// With archives kept in the data directory, the space uploads leave free on its
     /// filesystem, e.g. 1G: an upload that would leave less is refused (500
     /// ServiceUnavailableException), so that retrievals, deletions and other metadata writes
-    /// still succeed when uploads fill the disk, and deletions give space back.
-    #[arg(long, default_value = "256M", value_parser = parse_bytes)]
-    reserve: u64,
+    /// still succeed when uploads fill the disk, and deletions give space back [default: the
+    /// smaller of 256M and a tenth of the filesystem].
+    #[arg(long, value_parser = parse_bytes)]
+    reserve: Option<u64>,
     /// Serve HTTPS with this PEM certificate chain (the server's certificate first), with
     /// --tls-key; SIGHUP reloads both files without a restart.
     #[arg(long, requires = "tls_key")]
@@ -494,15 +502,18 @@ fn main() -> std::process::ExitCode {
     let verbose = cli.command.print().is_some_and(|p| p.verbose);
     let result = tokio::runtime::Runtime::new()
         .context("starting the async runtime")
-        .and_then(|rt| rt.block_on(run(cli)));
+        .and_then(|rt| {
+            let result = rt.block_on(run(cli));
+            // Without waiting for blocking reads that may never end (standard input left open
+            // by whoever writes it, after Ctrl-C).
+            rt.shutdown_background();
+            result
+        });
     let Err(e) = result else {
         return std::process::ExitCode::SUCCESS;
     };
-    let (message, status) = if e.is::<Interrupted>() {
-        (
-            "interrupted: run the same command again to continue where it stopped".to_owned(),
-            130,
-        )
+    let (message, status) = if let Some(i) = e.downcast_ref::<Interrupted>() {
+        (i.to_string(), 130)
     } else {
         (commands::explain(&e, verbose), 1)
     };
@@ -570,7 +581,10 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     // Ctrl-C stops cleanly: state files (uploads, downloads, sync, migrate) stay for a rerun.
     tokio::select! {
         r = work => r,
-        _ = tokio::signal::ctrl_c() => Err(Interrupted.into()),
+        _ = tokio::signal::ctrl_c() => {
+            let resumable = !commands::abort_unresumable().await;
+            Err(Interrupted { resumable }.into())
+        }
     }
 }
 

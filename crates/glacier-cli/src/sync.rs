@@ -28,8 +28,43 @@ fn safe_relative(path: &str) -> Option<PathBuf> {
 struct JournalEntry {
     path: String,
     size: u64,
+    /// Whole seconds, as the archive's mt2 description carries it.
     mtime: i64,
     archive_id: String,
+    /// What the file was when it was uploaded, finer than `mtime`; none in a journal rebuilt
+    /// from an inventory or written before it was kept.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    stamp: Option<Stamp>,
+}
+
+/// What a change to a file alters even within the second its size and whole-second mtime stay
+/// the same (restic's rule): the mtime to the nanosecond, the ctime, the inode.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+struct Stamp {
+    mtime_ns: i128,
+    ctime_ns: i128,
+    inode: u64,
+}
+
+impl Stamp {
+    fn of(meta: &std::fs::Metadata) -> Stamp {
+        use std::os::unix::fs::MetadataExt;
+        let ns = |s: i64, n: i64| i128::from(s) * 1_000_000_000 + i128::from(n);
+        Stamp {
+            mtime_ns: ns(meta.mtime(), meta.mtime_nsec()),
+            ctime_ns: ns(meta.ctime(), meta.ctime_nsec()),
+            inode: meta.ino(),
+        }
+    }
+}
+
+impl JournalEntry {
+    /// Whether the file `meta` describes is the one this entry uploaded.
+    fn unchanged(&self, meta: &std::fs::Metadata) -> bool {
+        self.size == meta.len()
+            && self.mtime == mtime_of(meta)
+            && self.stamp.is_none_or(|s| s == Stamp::of(meta))
+    }
 }
 
 /// The description of the archive that lists a synced tree's empty files and directories
@@ -107,6 +142,7 @@ async fn rebuild_journal(
                 size: a.size,
                 mtime,
                 archive_id: a.archive_id,
+                stamp: None,
             };
             newest.insert(rel, (a.creation_date, entry));
         }
@@ -208,8 +244,41 @@ pub(crate) async fn sync(ctx: &Ctx, args: SyncArgs) -> anyhow::Result<()> {
     let mut skipped = 0usize;
     let mut symlinks = Vec::new();
     let mut empties = Empties::default();
-    for entry in walkdir::WalkDir::new(&dir).sort_by_file_name() {
-        let entry = entry.with_context(|| format!("walking {}", dir.display()))?;
+    let mut unreadable: Vec<String> = Vec::new();
+    let mut cannot_read = |path: &Path, e: &dyn std::fmt::Display| {
+        let rel = path
+            .strip_prefix(&dir)
+            .unwrap_or(path)
+            .display()
+            .to_string();
+        if !ctx.quiet {
+            eprintln!("skipping {rel}: {e}");
+        }
+        unreadable.push(rel);
+    };
+    let excluded = |path: &Path| {
+        path.strip_prefix(&dir)
+            .ok()
+            .and_then(|r| r.to_str())
+            .is_some_and(|rel| !rel.is_empty() && exclude.as_ref().is_some_and(|g| g.is_match(rel)))
+    };
+    // Excluded directories are never entered; what cannot be read is reported and skipped.
+    let walk = walkdir::WalkDir::new(&dir)
+        .sort_by_file_name()
+        .into_iter()
+        .filter_entry(|e| !excluded(e.path()));
+    for entry in walk {
+        let entry = match entry {
+            Ok(entry) => entry,
+            Err(e) => {
+                let path = e.path().unwrap_or(&dir).to_path_buf();
+                match e.io_error() {
+                    Some(io) => cannot_read(&path, io),
+                    None => cannot_read(&path, &e),
+                }
+                continue;
+            }
+        };
         if entry.file_type().is_symlink() {
             let rel = entry.path().strip_prefix(&dir).unwrap_or(entry.path());
             if !ctx.quiet {
@@ -238,13 +307,12 @@ pub(crate) async fn sync(ctx: &Ctx, args: SyncArgs) -> anyhow::Result<()> {
             );
             continue;
         };
-        if exclude.as_ref().is_some_and(|g| g.is_match(&rel)) {
-            continue;
-        }
         if is_dir {
-            let mut inside = std::fs::read_dir(entry.path())
-                .with_context(|| format!("reading {}", entry.path().display()))?;
-            if inside.next().is_none() && include.is_none() {
+            // An unreadable directory is reported when the walk tries to enter it.
+            if let Ok(mut inside) = std::fs::read_dir(entry.path())
+                && inside.next().is_none()
+                && include.is_none()
+            {
                 empties.directories.push(rel);
             }
             continue;
@@ -252,20 +320,26 @@ pub(crate) async fn sync(ctx: &Ctx, args: SyncArgs) -> anyhow::Result<()> {
         if include.as_ref().is_some_and(|g| !g.is_match(&rel)) {
             continue;
         }
-        let meta = entry.metadata()?;
-        let (size, mtime) = (meta.len(), mtime_of(&meta));
-        if journal
-            .get(&rel)
-            .is_some_and(|j| j.size == size && j.mtime == mtime)
-        {
+        let meta = match entry.metadata() {
+            Ok(meta) => meta,
+            Err(e) => {
+                cannot_read(entry.path(), &e);
+                continue;
+            }
+        };
+        if journal.get(&rel).is_some_and(|j| j.unchanged(&meta)) {
             skipped += 1;
             continue;
         }
-        if size == 0 {
+        if let Err(e) = std::fs::File::open(entry.path()) {
+            cannot_read(entry.path(), &e);
+            continue;
+        }
+        if meta.len() == 0 {
             empties.files.push(rel);
             continue;
         }
-        todo.push((rel, entry.path().to_path_buf(), size, mtime));
+        todo.push((rel, entry.path().to_path_buf(), meta));
     }
     let empties_file = journal_file.with_extension("empties.json");
     let recorded: Option<Empties> = std::fs::read(&empties_file)
@@ -277,7 +351,7 @@ pub(crate) async fn sync(ctx: &Ctx, args: SyncArgs) -> anyhow::Result<()> {
     let mut uploaded = Vec::new();
     if !args.dry_run && (empties_changed || !todo.is_empty()) {
         // One connection for the whole run (on the local store, one opening of it).
-        let total: u64 = todo.iter().map(|t| t.2).sum();
+        let total: u64 = todo.iter().map(|t| t.2.len()).sum();
         let (progress, conn) = ctx
             .connect_with(
                 format!("syncing {}", dir.display()),
@@ -305,16 +379,18 @@ pub(crate) async fn sync(ctx: &Ctx, args: SyncArgs) -> anyhow::Result<()> {
             .create(true)
             .append(true)
             .open(&journal_file)?;
-        for (rel, path, size, mtime) in &todo {
-            let description = mt2::encode(rel, *mtime).with_context(|| rel.clone())?;
+        for (rel, path, meta) in &todo {
+            let (size, mtime) = (meta.len(), mtime_of(meta));
+            let description = mt2::encode(rel, mtime).with_context(|| rel.clone())?;
             let archive_id =
-                crate::commands::upload_file(ctx, &vault, path, *size, Some(&description), None, 4)
+                crate::commands::upload_file(ctx, &vault, path, size, Some(&description), None, 4)
                     .await?;
             let line = serde_json::to_string(&JournalEntry {
                 path: rel.clone(),
-                size: *size,
-                mtime: *mtime,
+                size,
+                mtime,
                 archive_id: archive_id.clone(),
+                stamp: Some(Stamp::of(meta)),
             })?;
             writeln!(log, "{line}")?;
             log.sync_data()?;
@@ -325,10 +401,10 @@ pub(crate) async fn sync(ctx: &Ctx, args: SyncArgs) -> anyhow::Result<()> {
     if ctx.output == Output::Json {
         let planned: Vec<_> = todo
             .iter()
-            .map(|t| json!({"path": t.0, "size": t.2}))
+            .map(|t| json!({"path": t.0, "size": t.2.len()}))
             .collect();
         output::json(
-            &json!({"uploaded": uploaded, "would_upload": if args.dry_run { planned } else { vec![] }, "unchanged": skipped, "empty_files": empties.files, "empty_directories": empties.directories, "skipped_symlinks": symlinks, "dry_run": args.dry_run}),
+            &json!({"uploaded": uploaded, "would_upload": if args.dry_run { planned } else { vec![] }, "unchanged": skipped, "empty_files": empties.files, "empty_directories": empties.directories, "skipped_symlinks": symlinks, "unreadable": unreadable, "dry_run": args.dry_run}),
         );
     } else {
         for (rel, ..) in &todo {
@@ -342,13 +418,24 @@ pub(crate) async fn sync(ctx: &Ctx, args: SyncArgs) -> anyhow::Result<()> {
             );
         }
         out!(
-            "{} file(s) {}, {skipped} unchanged",
+            "{} file(s) {}, {skipped} unchanged{}",
             todo.len(),
             if args.dry_run {
                 "to upload"
             } else {
                 "uploaded"
+            },
+            match unreadable.len() {
+                0 => String::new(),
+                n => format!(", {n} unreadable skipped"),
             }
+        );
+    }
+    if !unreadable.is_empty() {
+        anyhow::bail!(
+            "{} path(s) could not be read and were not archived: {}",
+            unreadable.len(),
+            unreadable.join(", ")
         );
     }
     Ok(())

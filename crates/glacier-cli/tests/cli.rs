@@ -442,7 +442,7 @@ fn sync_and_restore_through_mt2_descriptions() -> anyhow::Result<()> {
     );
 
     // Purge: every archive (three, counting the replaced version), then the vault.
-    let purged = run(&["vault", "purge", "docs"])?;
+    let purged = run(&["vault", "purge", "docs", "--yes"])?;
     assert_eq!(
         (
             purged["archives_deleted"].as_u64(),
@@ -706,5 +706,111 @@ fn serve_prints_the_generated_credentials_path() -> anyhow::Result<()> {
     let again = print_path()?;
     assert_eq!(String::from_utf8(again.stdout)?, printed);
     assert_eq!(std::fs::read_to_string(path)?, text);
+    Ok(())
+}
+
+/// Regression: Ctrl-C during an upload from standard input left its multipart upload behind
+/// (AWS bills stored parts until an upload is aborted) and said to run the command again,
+/// which cannot continue it; and a file changed before the rerun of its interrupted upload
+/// left the old upload and its state file behind. Now the first is aborted at Ctrl-C and the
+/// message says so; the second is aborted by the rerun, which starts over.
+#[test]
+fn interrupted_uploads_that_cannot_continue_are_aborted() -> anyhow::Result<()> {
+    use std::io::Write;
+    let dir = tempfile::tempdir()?;
+    let (server, endpoint) = common::start(&dir.path().join("data"), &[])?;
+    let _server = common::KillOnDrop(server);
+    let via = Via::Endpoint(&endpoint);
+    json(&via, &["vault", "create", "int"]);
+    let state = dir.path().join("state");
+    let command = |args: &[&str]| {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_glacier"));
+        c.args(args)
+            .env("GLACIER_ENDPOINT", &endpoint)
+            .env("AWS_ACCESS_KEY_ID", ACCESS_KEY)
+            .env("AWS_SECRET_ACCESS_KEY", SECRET_KEY)
+            .env("GLACIER_CONFIG", "/nonexistent/glacier.toml")
+            .env("GLACIER_STATE_DIR", &state)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        c
+    };
+    let uploads = || {
+        json(&via, &["multipart", "list", "--vault", "int"])
+            .as_array()
+            .map_or(0, Vec::len)
+    };
+    let wait_for_upload = || {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        while uploads() == 0 {
+            assert!(std::time::Instant::now() < deadline, "no upload began");
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+    };
+    let interrupt = |child: std::process::Child| -> anyhow::Result<String> {
+        let _ = Command::new("kill")
+            .args(["-INT", &child.id().to_string()])
+            .status();
+        let out = child.wait_with_output()?;
+        let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+        assert_eq!(out.status.code(), Some(130), "{stderr}");
+        Ok(stderr)
+    };
+
+    // Standard input, still open: interrupted after its first part.
+    let mut child = command(&["upload", "-", "--vault", "int", "--part-size", "1M", "-q"])
+        .stdin(Stdio::piped())
+        .spawn()?;
+    let mut pipe = child.stdin.take();
+    if let Some(p) = pipe.as_mut() {
+        p.write_all(&vec![1u8; 3 << 20])?;
+    }
+    wait_for_upload();
+    let stderr = interrupt(child)?;
+    drop(pipe);
+    assert!(
+        stderr.contains("aborted") && !stderr.contains("again to continue"),
+        "{stderr}"
+    );
+    assert_eq!(uploads(), 0, "the upload of standard input was aborted");
+
+    // A file, interrupted, then changed before the rerun.
+    let file = dir.path().join("f");
+    std::fs::write(&file, vec![9u8; 4 << 20])?;
+    let f = file.to_str().unwrap_or_default();
+    let upload = |limit: &str| {
+        command(&[
+            "upload",
+            f,
+            "--vault",
+            "int",
+            "--part-size",
+            "1",
+            "--concurrency",
+            "1",
+            "--limit-rate",
+            limit,
+            "-q",
+        ])
+        .spawn()
+    };
+    let child = upload("1M")?;
+    wait_for_upload();
+    let stderr = interrupt(child)?;
+    assert!(stderr.contains("run the same command again"), "{stderr}");
+    std::fs::write(&file, vec![7u8; 5 << 20])?;
+    let out = upload("1G")?.wait_with_output()?;
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        uploads(),
+        0,
+        "the interrupted upload of the old file was aborted"
+    );
+    let left = std::fs::read_dir(state.join("uploads"))?.count();
+    assert_eq!(left, 0, "no state file is left");
     Ok(())
 }

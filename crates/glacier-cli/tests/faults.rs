@@ -208,3 +208,72 @@ async fn a_job_whose_completion_failed_completes_once_the_store_recovers() -> R 
     assert!(out.body.collect().await?.into_bytes() == data(MIB, 1));
     Ok(())
 }
+
+/// Regression: on a volume smaller than the 256 MiB reserve every upload was refused, the
+/// server said so only at each refusal, and then with "0 bytes free" while the disk had room.
+/// Now the default reserve is a tenth of a small volume, a reserve the volume cannot keep is
+/// named at start, and a refusal names the real free space, the upload and the reserve.
+#[tokio::test]
+async fn a_small_volume_takes_uploads_and_a_reserve_it_cannot_keep_is_named() -> R {
+    use std::io::Read;
+    let dir = tempfile::tempdir()?;
+    let fs = Tmpfs::mount(&dir.path().join("data"), 64)?;
+
+    // The default reserve on 64 MiB: 6.4 MiB, so uploads go in.
+    let (server, endpoint) = common::start(&fs.0, &[])?;
+    let server = common::KillOnDrop(server);
+    let g = client(&endpoint);
+    g.create_vault().vault_name("small").send().await?;
+    for seed in 0..4 {
+        g.upload_archive()
+            .vault_name("small")
+            .body(ByteStream::from(data(2 * MIB, seed)))
+            .send()
+            .await?;
+    }
+    drop(server);
+
+    // A reserve larger than the volume: said at start, and each refusal says what is free.
+    let mut command = Command::new(env!("CARGO_BIN_EXE_glacier"));
+    command
+        .args([
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--reserve",
+            "256M",
+            "--data-dir",
+        ])
+        .arg(&fs.0)
+        .stderr(std::process::Stdio::piped());
+    let (mut server, endpoint) = common::launch(command)?;
+    let g = client(&endpoint);
+    let refused = g
+        .upload_archive()
+        .vault_name("small")
+        .body(ByteStream::from(data(MIB, 9)))
+        .send()
+        .await;
+    let free = fs.available()? as f64 / MIB as f64;
+    let message = expect_error(
+        refused,
+        "ServiceUnavailableException",
+        500,
+        "would leave less than the 256.0 MiB kept free",
+    );
+    assert!(
+        message.contains(&format!("The disk has {free:.1} MiB free")),
+        "{message}"
+    );
+    let _ = server.kill();
+    let _ = server.wait();
+    let mut log = String::new();
+    if let Some(mut e) = server.stderr.take() {
+        e.read_to_string(&mut log)?;
+    }
+    assert!(
+        log.contains("MiB free, no more than the 256.0 MiB uploads leave free"),
+        "the start names the reserve and the free space ({free:.1} MiB): {log}"
+    );
+    Ok(())
+}

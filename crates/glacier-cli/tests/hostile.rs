@@ -936,3 +936,61 @@ async fn protocol_errors_have_the_glacier_shape() -> anyhow::Result<()> {
     );
     Ok(())
 }
+
+/// Answers given before a large body was read — a missing vault, a refused signature, a part
+/// of an unknown upload — reach a client that is still sending the body: the server reads the
+/// rest of it first instead of closing with it unread, which resets the connection. Each
+/// request writes its 8 MiB in 64 KiB pieces, as HTTP clients do, and every write must go
+/// through. (Before the fix the first write after the answer failed with a broken pipe or a
+/// reset, and Go's HTTP client reported that instead of the 404 in 4–10 of 30 tries.)
+#[tokio::test]
+async fn early_answers_reach_a_client_still_sending() -> anyhow::Result<()> {
+    use tokio::io::AsyncWriteExt;
+    let s = serve(&[])?;
+    s.create_vault("v").await;
+    let body = vec![b'x'; 8 << 20];
+    let hash = glacier_core::TreeHash::of(&body).to_hex();
+    let upload = |target: &str| {
+        Req::new("POST", target)
+            .header("x-amz-sha256-tree-hash", &hash)
+            .body(body.clone())
+    };
+    let part = Req::new("PUT", "/-/vaults/v/multipart-uploads/no-such-upload")
+        .header("x-amz-sha256-tree-hash", &hash)
+        .header("content-range", &format!("bytes 0-{}/*", body.len() - 1))
+        .body(body.clone());
+    let cases = [
+        (
+            "a missing vault",
+            upload("/-/vaults/missing/archives").signed(s.addr),
+            404,
+        ),
+        (
+            "a wrong secret",
+            upload("/-/vaults/v/archives").signed_as(
+                s.addr,
+                "/-/vaults/v/archives",
+                "not-the-secret",
+                None,
+            ),
+            403,
+        ),
+        ("an unknown upload", part.signed(s.addr), 404),
+    ];
+    for (what, req, status) in cases {
+        let bytes = req.to_bytes();
+        for attempt in 0..5 {
+            let mut stream = tokio::net::TcpStream::connect(s.addr).await?;
+            for piece in bytes.chunks(64 << 10) {
+                if let Err(e) = stream.write_all(piece).await {
+                    anyhow::bail!("{what} (try {attempt}): writing the body failed: {e}");
+                }
+            }
+            let r = raw::read_response(&mut stream, std::time::Duration::from_secs(30)).await;
+            assert_eq!(r.status, status, "{what} (try {attempt}): {r:?}");
+        }
+    }
+    let r = s.send(Req::new("GET", "/-/vaults/v")).await;
+    assert!(r.body.contains("\"NumberOfArchives\":0"), "{r:?}");
+    Ok(())
+}

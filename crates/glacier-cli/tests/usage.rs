@@ -37,7 +37,25 @@ impl Home {
 
     /// `glacier ARGS` as a user in this home would run it, in the home directory.
     fn command(&self, args: &[&str]) -> Command {
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_glacier"));
+        self.command_as(false, args)
+    }
+
+    /// As [`Home::command`]; `unprivileged`: without the powers root has to read any file
+    /// (the tests run as root in CI), so that permissions apply as they do to users.
+    fn command_as(&self, unprivileged: bool, args: &[&str]) -> Command {
+        let bin = env!("CARGO_BIN_EXE_glacier");
+        let mut cmd = if unprivileged && rustix::process::geteuid().is_root() {
+            let mut c = Command::new("setpriv");
+            c.args([
+                "--bounding-set",
+                "-dac_override,-dac_read_search",
+                "--",
+                bin,
+            ]);
+            c
+        } else {
+            Command::new(bin)
+        };
         cmd.args(args)
             .current_dir(self.dir.path())
             .env("HOME", self.dir.path());
@@ -233,6 +251,104 @@ fn get_into_a_directory_is_refused_before_retrieving() {
     assert!(err.contains("not a directory"), "{err}");
     assert!(!home.path("adir.partial").exists());
     assert_eq!(home.jobs("v"), 0, "a retrieval was started");
+}
+
+/// Regression: `sync` stopped at the first directory it could not read, even one it was told
+/// to exclude. Now an excluded directory is never entered, and what cannot be read is reported
+/// and skipped: the rest goes up, the summary names what was skipped, the exit status is 1.
+#[test]
+fn sync_skips_what_it_cannot_read_and_never_enters_an_excluded_directory() {
+    use std::os::unix::fs::PermissionsExt;
+    let home = Home::new();
+    home.write("tree/a.txt", b"a");
+    home.write("tree/locked/secret.txt", b"s");
+    home.write("tree/cache/x.bin", b"x");
+    home.write("tree/z.txt", b"z");
+    let mode = |rel: &str, m: u32| {
+        std::fs::set_permissions(home.path(rel), std::fs::Permissions::from_mode(m))
+            .unwrap_or_else(|e| panic!("chmod {rel}: {e}"));
+    };
+    mode("tree/locked", 0o000);
+    mode("tree/cache", 0o000);
+    let sync = |extra: &[&str]| {
+        let mut args = vec![
+            "sync",
+            "tree",
+            "--vault",
+            "v",
+            "--exclude",
+            "cache",
+            "-o",
+            "json",
+        ];
+        args.extend(extra);
+        let out = home.command_as(true, &args).output();
+        out.unwrap_or_else(|e| panic!("running glacier: {e}"))
+    };
+    let out = sync(&[]);
+    let err = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    let summary: Value = serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("{e}: {}", text(&out.stdout)));
+    let uploaded: Vec<&str> = summary["uploaded"]
+        .as_array()
+        .map(|a| a.iter().filter_map(|u| u["path"].as_str()).collect())
+        .unwrap_or_default();
+    assert_eq!(uploaded, ["a.txt", "z.txt"], "{summary}");
+    assert_eq!(
+        summary["unreadable"],
+        serde_json::json!(["locked"]),
+        "{summary}"
+    );
+    assert!(err.contains("locked") && !err.contains("cache"), "{err}");
+    // Once readable, what was skipped goes up; the excluded directory is still never read.
+    mode("tree/locked", 0o755);
+    let out = sync(&[]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let summary: Value = serde_json::from_slice(&out.stdout).unwrap_or_default();
+    assert_eq!(
+        summary["uploaded"][0]["path"], "locked/secret.txt",
+        "{summary}"
+    );
+    assert_eq!(summary["unchanged"], 2, "{summary}");
+    mode("tree/cache", 0o755);
+}
+
+/// Regression: `sync` compared whole-second mtimes, so a file rewritten within the same second
+/// at the same size was taken as unchanged and never uploaded. Now the nanosecond mtime, the
+/// ctime and the inode count too.
+#[test]
+fn sync_sees_a_change_within_the_same_second() {
+    let home = Home::new();
+    let file = home.write("tree/f.txt", b"first");
+    let at = |nanos: u32| {
+        let t = std::time::UNIX_EPOCH + std::time::Duration::new(1_700_000_000, nanos);
+        std::fs::File::options()
+            .write(true)
+            .open(&file)
+            .and_then(|f| f.set_modified(t))
+            .unwrap_or_else(|e| panic!("setting the mtime: {e}"));
+    };
+    at(100_000_000);
+    home.ok(&["sync", "tree", "--vault", "v"]);
+    std::fs::write(&file, b"other").unwrap_or_else(|e| panic!("{e}"));
+    at(900_000_000);
+    let run = home.json(&["sync", "tree", "--vault", "v"]);
+    assert_eq!(run["uploaded"][0]["path"], "f.txt", "{run}");
+    let again = home.json(&["sync", "tree", "--vault", "v"]);
+    assert_eq!(
+        (
+            again["uploaded"].as_array().map(Vec::len),
+            &again["unchanged"]
+        ),
+        (Some(0), &serde_json::json!(1)),
+        "{again}"
+    );
+    home.ok(&["restore", "back", "--vault", "v"]);
+    assert_eq!(
+        std::fs::read(home.path("back/f.txt")).unwrap_or_default(),
+        b"other"
+    );
 }
 
 #[test]
@@ -543,6 +659,28 @@ fn purge_has_a_dry_run() {
     assert_eq!(home.json(&["vault", "describe", "v"])["archives"], 1);
     let purged = home.json(&["vault", "purge", "v", "--yes"]);
     assert_eq!(purged["archives_deleted"], 1, "{purged}");
+}
+
+/// Regression: `echo n | glacier vault purge V` deleted every archive and the vault: without a
+/// terminal to ask on, the purge went ahead. Now it refuses, changing nothing, unless --yes.
+#[test]
+fn purge_without_a_terminal_refuses_unless_yes() {
+    let home = Home::new();
+    home.write("f.bin", b"x");
+    home.ok(&["upload", "f.bin", "--vault", "v"]);
+    for stdin in [&b"n\n"[..], b"y\n", b""] {
+        let out = home.run_with_stdin(&["vault", "purge", "v"], Some(stdin));
+        assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+        let err = text(&out.stderr);
+        assert!(
+            err.contains("not a terminal") && err.contains("--yes"),
+            "{err}"
+        );
+        assert_eq!(err.lines().count(), 1, "{err}");
+    }
+    assert_eq!(home.json(&["vault", "describe", "v"])["archives"], 1);
+    let purged = home.json(&["vault", "purge", "v", "--yes"]);
+    assert_eq!(purged["vault_deleted"], true, "{purged}");
 }
 
 #[test]

@@ -51,17 +51,32 @@ pub fn span(s: &str) -> Option<Span> {
     (start <= end && end < u64::MAX).then_some(Span { start, end })
 }
 
-/// Parses the `Content-Range` of UploadMultipartPart: `bytes a-b/*`.
+/// Parses the `Content-Range` of UploadMultipartPart: `bytes a-b/*`, or `bytes a-b/TOTAL` with
+/// the archive's decimal size in place of `*` (RFC 2616 §14.16, which the Glacier reference
+/// cites; tools send it), which must lie past the part (`b < TOTAL`).
 pub fn content_range(raw: &str) -> Result<Span, Invalid> {
-    raw.trim()
+    let bad = || {
+        Invalid(format!(
+            "Invalid Content-Range: {raw:?}: expected 'bytes <first>-<last>/*' or 'bytes <first>-<last>/<total>' with first <= last < 18446744073709551615"
+        ))
+    };
+    let (part, total) = raw
+        .trim()
         .strip_prefix("bytes ")
-        .and_then(|r| r.strip_suffix("/*"))
-        .and_then(span)
-        .ok_or_else(|| {
-            Invalid(format!(
-                "Invalid Content-Range: {raw:?}: expected 'bytes <first>-<last>/*' with first <= last < 18446744073709551615"
-            ))
-        })
+        .and_then(|r| r.split_once('/'))
+        .ok_or_else(bad)?;
+    let span = span(part).ok_or_else(bad)?;
+    match total {
+        "*" => Ok(span),
+        total => match number(total) {
+            Some(total) if span.end < total => Ok(span),
+            Some(total) => Err(Invalid(format!(
+                "Invalid Content-Range: {raw:?}: the part ends at byte {} but the total size is {total} bytes",
+                span.end
+            ))),
+            None => Err(bad()),
+        },
+    }
 }
 
 /// A `Range: bytes=a-b` or `bytes=a-` request header.
@@ -143,13 +158,31 @@ mod tests {
             })
         );
         assert_eq!(content_range("bytes 5-5/*").map(|s| s.len()), Ok(1));
+        // RFC 2616's complete length in place of `*`, as real uploaders send it.
+        assert_eq!(
+            content_range("bytes 1048576-2097151/3000000"),
+            Ok(Span {
+                start: MIB,
+                end: 2 * MIB - 1
+            })
+        );
+        assert_eq!(content_range("bytes 0-9/10").map(|s| s.len()), Ok(10));
+        let e = content_range("bytes 0-10/10").unwrap_err();
+        assert!(
+            e.0.contains("ends at byte 10 but the total size is 10"),
+            "{e}"
+        );
         for bad in [
             "bytes 0-10",
             "0-10/*",
             "bytes 10-0/*",
             "bytes -1-3/*",
             "bytes a-b/*",
-            "bytes 0-1/100",
+            "bytes 0-1/1",
+            "bytes 0-1/",
+            "bytes 0-1/-5",
+            "bytes 0-1/1e9",
+            "bytes 0-1/*/*",
             "bytes 0-18446744073709551615/*",
             "bytes 0-18446744073709551616/*",
         ] {
@@ -254,6 +287,7 @@ mod tests {
                 if let Ok(s) = content_range(&raw) {
                     check(s)?;
                     prop_assert_eq!(content_range(&format!("bytes {s}/*")), Ok(s));
+                    prop_assert_eq!(content_range(&format!("bytes {s}/{}", s.end + 1)), Ok(s));
                 }
             }
 

@@ -135,13 +135,22 @@ async fn exchange<S>(
     let conn = Arc::clone(&slot.conn);
     let service = hyper::service::service_fn(move |req: hyper::Request<Incoming>| {
         let busy = Busy::start(&conn);
-        let req = req.map(|b| Body::new(Paced::new(b, limits.body_timeout)));
+        let (parts, incoming) = req.into_parts();
+        let (body, mut leftover) =
+            Returned::new(&parts.headers, Paced::new(incoming, limits.body_timeout));
+        let req = hyper::Request::from_parts(parts, Body::new(body));
         let app = app.clone();
         async move {
             let resp = match app.oneshot(req).await {
                 Ok(resp) => resp,
                 Err(never) => match never {},
             };
+            // An answer given before the body was read (a missing vault, a refused signature,
+            // a full disk): read the rest first, so that a client still sending it reads the
+            // answer instead of a reset.
+            if let Ok(rest) = leftover.try_recv() {
+                rest.drain().await;
+            }
             Ok::<_, Infallible>(resp.map(|body| {
                 Body::new(Guarded {
                     inner: body,
@@ -397,6 +406,103 @@ impl http_body::Body for Guarded {
 
     fn size_hint(&self) -> http_body::SizeHint {
         self.inner.size_hint()
+    }
+}
+
+/// How long the rest of a request body answered early is read and discarded before the answer
+/// goes out (nginx's `lingering_time`): long enough for a client to finish sending a large
+/// upload over a fast link, bounded so that no client holds a connection with it for long.
+const DRAIN_LIMIT: Duration = Duration::from_secs(30);
+
+/// A request body that, dropped before its end, gives what is left of it back to its
+/// connection, which reads and discards it before the answer goes out (RFC 9112 §9.6: a
+/// server that closes with unread data in its socket resets the connection, and a client
+/// still sending the body then sees the reset instead of the answer). A body whose client
+/// waits for `100 Continue` that no one asked for is not read: the client sends nothing.
+struct Returned {
+    inner: Option<Paced>,
+    back: Option<tokio::sync::oneshot::Sender<Leftover>>,
+    /// `Expect: 100-continue` and never polled: hyper has not invited the body.
+    uninvited: bool,
+    /// The body ended or failed: nothing is left to read.
+    ended: bool,
+}
+
+/// The unread rest of a request body.
+struct Leftover(Paced);
+
+impl Leftover {
+    /// Reads and discards the rest of the body, for at most [`DRAIN_LIMIT`] (a stalled body is
+    /// cut off sooner by the body timeout).
+    async fn drain(mut self) {
+        use http_body_util::BodyExt;
+        let _ = tokio::time::timeout(DRAIN_LIMIT, async {
+            while let Some(Ok(_)) = self.0.frame().await {}
+        })
+        .await;
+    }
+}
+
+impl Returned {
+    fn new(
+        headers: &hyper::HeaderMap,
+        inner: Paced,
+    ) -> (Returned, tokio::sync::oneshot::Receiver<Leftover>) {
+        let (back, leftover) = tokio::sync::oneshot::channel();
+        let uninvited = headers
+            .get(hyper::header::EXPECT)
+            .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"100-continue"));
+        let body = Returned {
+            inner: Some(inner),
+            back: Some(back),
+            uninvited,
+            ended: false,
+        };
+        (body, leftover)
+    }
+}
+
+impl Drop for Returned {
+    fn drop(&mut self) {
+        if self.ended || self.uninvited {
+            return;
+        }
+        if let (Some(inner), Some(back)) = (self.inner.take(), self.back.take())
+            && !http_body::Body::is_end_stream(&inner)
+        {
+            let _ = back.send(Leftover(inner));
+        }
+    }
+}
+
+impl http_body::Body for Returned {
+    type Data = Bytes;
+    type Error = axum::BoxError;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, axum::BoxError>>> {
+        let this = &mut *self;
+        this.uninvited = false;
+        let Some(inner) = this.inner.as_mut() else {
+            return Poll::Ready(None);
+        };
+        let frame = std::task::ready!(Pin::new(inner).poll_frame(cx));
+        if !matches!(frame, Some(Ok(_))) {
+            this.ended = true;
+        }
+        Poll::Ready(frame)
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.as_ref().is_none_or(|i| i.is_end_stream())
+    }
+
+    fn size_hint(&self) -> http_body::SizeHint {
+        self.inner
+            .as_ref()
+            .map_or_else(|| http_body::SizeHint::with_exact(0), |i| i.size_hint())
     }
 }
 

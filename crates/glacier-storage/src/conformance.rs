@@ -398,9 +398,16 @@ pub async fn metadata_store(store: &dyn MetadataStore) {
         store.delete_archive(&key("b"), "arch-2").await,
     );
     assert_eq!(freed.len(), 2);
+    assert_eq!(
+        ok(
+            "delete archive twice (idempotent)",
+            store.delete_archive(&key("b"), "arch-2").await
+        ),
+        vec![]
+    );
     not_found(
-        "delete archive twice",
-        store.delete_archive(&key("b"), "arch-2").await,
+        "delete an archive the vault never had",
+        store.delete_archive(&key("b"), "arch-never").await,
     );
     assert_eq!(
         ok("vault b empty", store.get_vault(&key("b")).await).archive_count,

@@ -59,15 +59,28 @@ impl FsBlobStore {
         self
     }
 
-    /// Admits an upload of `len` bytes if the filesystem has room for it, for the uploads
-    /// already admitted and still arriving, and for the reserve; it then counts as pending.
-    async fn admit(&self, len: u64) -> Result<()> {
+    /// The space uploads leave free.
+    pub fn reserved(&self) -> u64 {
+        self.reserve
+    }
+
+    /// The size of the filesystem the store is on, and what of it is free.
+    pub async fn space(&self) -> Result<Space> {
         let root = self.root.clone();
         let stat = tokio::task::spawn_blocking(move || rustix::fs::statvfs(&root))
             .await
             .map_err(|e| StorageError::backend(format!("statvfs task failed: {e}")))?
             .map_err(std::io::Error::from)?;
-        let available = stat.f_bavail.saturating_mul(stat.f_frsize);
+        Ok(Space {
+            total: stat.f_blocks.saturating_mul(stat.f_frsize),
+            available: stat.f_bavail.saturating_mul(stat.f_frsize),
+        })
+    }
+
+    /// Admits an upload of `len` bytes if the filesystem has room for it, for the uploads
+    /// already admitted and still arriving, and for the reserve; it then counts as pending.
+    async fn admit(&self, len: u64) -> Result<()> {
+        let available = self.space().await?.available;
         self.pending
             .fetch_update(Ordering::AcqRel, Ordering::Acquire, |pending| {
                 let needed = pending.saturating_add(len).saturating_add(self.reserve);
@@ -75,12 +88,15 @@ impl FsBlobStore {
             })
             .map(drop)
             .map_err(|pending| {
+                let in_flight = match pending {
+                    0 => String::new(),
+                    p => format!(", {} of it promised to uploads in progress", mib(p)),
+                };
                 StorageError::Full(format!(
-                    "The server's storage has {} bytes free for uploads, fewer than the {len} bytes of this one ({} bytes are kept free for retrievals and deletions); delete archives or add space",
-                    available
-                        .saturating_sub(pending)
-                        .saturating_sub(self.reserve),
-                    self.reserve
+                    "The disk has {} free{in_flight}; this upload of {} would leave less than the {} kept free for retrievals and deletions (--reserve); delete archives or free space on the disk",
+                    mib(available),
+                    mib(len),
+                    mib(self.reserve),
                 ))
             })
     }
@@ -100,6 +116,28 @@ async fn sync_dir(dir: &Path) -> Result<()> {
         .await
         .map_err(|e| StorageError::backend(format!("fsync task failed: {e}")))??;
     Ok(())
+}
+
+/// The size of a filesystem and its space free for unprivileged writers, in bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Space {
+    pub total: u64,
+    pub available: u64,
+}
+
+/// The reserve of a store on a filesystem of `total` bytes unless one is given: the smaller of
+/// `cap` and a tenth of the filesystem, so that a small volume is not refused every upload.
+pub fn default_reserve(total: u64, cap: u64) -> u64 {
+    cap.min(total / 10)
+}
+
+/// Bytes for people, in MiB with one decimal (exact in bytes below 1 MiB).
+pub fn mib(bytes: u64) -> String {
+    if bytes < 1 << 20 {
+        format!("{bytes} bytes")
+    } else {
+        format!("{:.1} MiB", bytes as f64 / f64::from(1u32 << 20))
+    }
 }
 
 fn new_key() -> BlobKey {

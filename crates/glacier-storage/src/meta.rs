@@ -369,7 +369,9 @@ pub trait MetadataStore: Send + Sync + 'static {
         key: &VaultKey,
         query: &ArchiveQuery,
     ) -> Result<Page<ArchiveSummary>>;
-    /// Deletes an archive; returns its blobs that no job output still refers to.
+    /// Deletes an archive; returns its blobs that no job output still refers to. Deleting an
+    /// archive of this vault that was deleted already succeeds again and frees nothing
+    /// (DeleteArchive is idempotent); an id the vault never had is not found.
     async fn delete_archive(&self, key: &VaultKey, id: &str) -> Result<Vec<BlobKey>>;
 
     async fn create_upload(&self, key: &VaultKey, upload: UploadRecord) -> Result<()>;

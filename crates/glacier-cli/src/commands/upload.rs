@@ -178,8 +178,10 @@ pub(crate) async fn upload_file(
 }
 
 /// A multipart upload that survives interruption: its id is written to a state file (keyed by
-/// target, vault, path, size and mtime) before any part is sent; run again, the upload
-/// continues, sending only parts that are missing or differ.
+/// target, vault and path, holding the id with the file's size, mtime and the part size)
+/// before any part is sent; run again, the upload continues, sending only parts that are
+/// missing or differ. If the file or the part size changed meanwhile, the old upload cannot
+/// be continued: it is aborted and the upload starts over.
 pub(super) async fn upload_resumable(
     ctx: &Ctx,
     vault: &Vault,
@@ -196,15 +198,25 @@ pub(super) async fn upload_resumable(
         .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
         .map_or(0, |d| d.as_nanos());
     let absolute = std::fs::canonicalize(file)?;
-    let key = format!(
-        "{}\n{}\n{}\n{size}\n{mtime}\n{part_size}",
-        ctx.target,
-        vault.name,
-        absolute.display()
-    );
+    let key = format!("{}\n{}\n{}", ctx.target, vault.name, absolute.display());
     let state = state_file("uploads", &key, "upload")?;
-    if let Ok(upload_id) = std::fs::read_to_string(&state) {
-        let upload_id = upload_id.trim();
+    let fingerprint = format!("{size} {mtime} {part_size}");
+    let recorded = std::fs::read_to_string(&state).ok();
+    let recorded = recorded.as_deref().and_then(|s| s.trim().split_once('\n'));
+    if let Some((upload_id, was)) = recorded.filter(|(_, was)| *was != fingerprint) {
+        if !ctx.quiet && !ctx.json() {
+            eprintln!(
+                "{} changed since its upload {upload_id} was interrupted: aborting that upload and starting over",
+                file.display()
+            );
+        }
+        tracing::debug!(was, now = %fingerprint, "the file changed");
+        let _ = vault
+            .layer1()
+            .abort_multipart_upload(&vault.name, upload_id)
+            .await;
+        let _ = std::fs::remove_file(&state);
+    } else if let Some((upload_id, _)) = recorded {
         if !ctx.quiet && !ctx.json() {
             eprintln!("resuming upload {upload_id} of {}", file.display());
         }
@@ -236,7 +248,7 @@ pub(super) async fn upload_resumable(
         .layer1()
         .initiate_multipart_upload(&vault.name, part_size, description)
         .await?;
-    std::fs::write(&state, &upload.upload_id)
+    std::fs::write(&state, format!("{}\n{fingerprint}\n", upload.upload_id))
         .with_context(|| format!("writing {}", state.display()))?;
     match vault
         .continue_upload(
@@ -290,6 +302,7 @@ pub(super) async fn upload_stdin(
 ) -> anyhow::Result<(String, u64)> {
     use tokio::io::AsyncWriteExt;
     let mut stdin = tokio::io::stdin();
+    let abort_on_interrupt = super::state::abort_on_interrupt(vault, writer.upload_id());
     let sent = async {
         let size = tokio::io::copy(&mut stdin, &mut writer).await?;
         if size == 0 {
@@ -309,5 +322,6 @@ pub(super) async fn upload_stdin(
             .abort_multipart_upload(&vault.name, writer.upload_id())
             .await;
     }
+    abort_on_interrupt.done();
     sent.context("uploading standard input")
 }

@@ -41,7 +41,8 @@ pub(crate) enum VaultCmd {
         /// Say how many archives (and bytes) would be deleted; delete nothing.
         #[arg(long)]
         dry_run: bool,
-        /// Do not ask before deleting (it asks only when standard input is a terminal).
+        /// Delete without asking. Without it the purge asks on a terminal, and refuses when
+        /// standard input is not one (a script, a pipe, cron).
         #[arg(long, short = 'y')]
         yes: bool,
     },
@@ -151,6 +152,12 @@ pub(super) async fn purge(
     how: Purge,
 ) -> anyhow::Result<()> {
     use std::io::{IsTerminal, Write};
+    let ask = !how.yes && !how.dry_run;
+    if ask && !std::io::stdin().is_terminal() {
+        anyhow::bail!(
+            "not confirmed: standard input is not a terminal to ask on, so nothing was deleted; pass --yes to purge {name} without asking (--dry-run shows what would go)"
+        );
+    }
     let vault = g
         .get_vault(name)
         .await
@@ -191,11 +198,16 @@ pub(super) async fn purge(
         );
         return Ok(());
     }
-    if !how.yes && !entries.is_empty() && std::io::stdin().is_terminal() {
+    if ask && (!entries.is_empty() || !how.keep_vault) {
         eprint!(
-            "delete {} archive(s), {}, of {name} for good? [y/N] ",
+            "delete {} archive(s), {}, of {name}{} for good? [y/N] ",
             entries.len(),
-            output::human_size(size)
+            output::human_size(size),
+            if how.keep_vault {
+                ""
+            } else {
+                ", then the vault itself"
+            }
         );
         let mut answer = String::new();
         std::io::stdin().read_line(&mut answer)?;

@@ -30,13 +30,12 @@ where
     S: Stream<Item = Result<Bytes, E>> + Unpin,
     E: Into<axum::BoxError>,
 {
-    let mut writer = match blobs.create(Some(expected.len)).await {
-        Ok(writer) => writer,
-        Err(e) => {
-            drain(&mut body).await;
-            return Err(ApiError::from(e));
-        }
-    };
+    // A refusal here goes out before the body is read; the connection reads the rest of the
+    // body first (`crate::serve`), so that a client still sending it reads the answer.
+    let mut writer = blobs
+        .create(Some(expected.len))
+        .await
+        .map_err(ApiError::from)?;
     let mut hasher = LeafHasher::new();
     while let Some(chunk) = body.next().await {
         let chunk = chunk.map_err(ApiError::from_body)?;
@@ -73,21 +72,4 @@ where
         tree_hash: hashes.tree,
         leaves: hashes.leaves,
     })
-}
-
-/// How long a refused upload's body is read and discarded before the answer goes out.
-const DRAIN_LIMIT: std::time::Duration = std::time::Duration::from_secs(30);
-
-/// Reads a refused upload's body to its end and discards it (at most [`DRAIN_LIMIT`]; a stalled
-/// body is cut off by the body timeout as always), so that a client still sending it reads the
-/// refusal instead of a connection reset in the middle of its write, as servers' lingering
-/// close does.
-async fn drain<S, E>(body: &mut S)
-where
-    S: Stream<Item = Result<Bytes, E>> + Unpin,
-{
-    let _ = tokio::time::timeout(DRAIN_LIMIT, async {
-        while let Some(Ok(_)) = body.next().await {}
-    })
-    .await;
 }

@@ -132,11 +132,12 @@ pub struct Storage {
     /// Blobs in this bucket.
     pub s3: Option<S3Config>,
     /// With blobs in the data directory, the bytes uploads leave free on its filesystem, so
-    /// that retrievals, deletions and metadata writes still succeed when uploads fill it.
-    pub reserve: u64,
+    /// that retrievals, deletions and metadata writes still succeed when uploads fill it;
+    /// `None`: the smaller of [`DEFAULT_RESERVE`] and a tenth of the filesystem.
+    pub reserve: Option<u64>,
 }
 
-/// The default of [`Storage::reserve`].
+/// The most the default [`Storage::reserve`] keeps free (on a volume of 2.5 GiB or more).
 pub const DEFAULT_RESERVE: u64 = 256 << 20;
 
 impl Storage {
@@ -146,7 +147,7 @@ impl Storage {
             data_dir: data_dir.into(),
             postgres: None,
             s3: None,
-            reserve: DEFAULT_RESERVE,
+            reserve: None,
         }
     }
 
@@ -155,6 +156,25 @@ impl Storage {
     pub fn is_shared(&self) -> bool {
         self.postgres.is_some() && self.s3.is_some()
     }
+}
+
+/// The blob files in `dir`, keeping `reserve` free (by default the smaller of
+/// [`DEFAULT_RESERVE`] and a tenth of the volume); says at once when the volume has less free
+/// than that, since every upload would then be refused.
+async fn open_files(dir: &Path, reserve: Option<u64>) -> Result<FsBlobStore, StorageError> {
+    let files = FsBlobStore::open(dir).await?;
+    let space = files.space().await?;
+    let reserve = reserve
+        .unwrap_or_else(|| glacier_storage::fs::default_reserve(space.total, DEFAULT_RESERVE));
+    if space.available <= reserve {
+        tracing::warn!(
+            "the disk holding {} has {} free, no more than the {} uploads leave free (--reserve): every upload will be refused until space is freed or the reserve is lowered",
+            dir.display(),
+            glacier_storage::fs::mib(space.available),
+            glacier_storage::fs::mib(reserve),
+        );
+    }
+    Ok(files.reserve(reserve))
 }
 
 /// What an upload stored.
@@ -230,7 +250,7 @@ impl Service {
         };
         let blobs: Arc<dyn BlobStore> = match &storage.s3 {
             Some(config) => Arc::new(S3BlobStore::open(config).await?),
-            None => Arc::new(FsBlobStore::open(dir).await?.reserve(storage.reserve)),
+            None => Arc::new(open_files(dir, storage.reserve).await?),
         };
         let mut service = Service::new(meta, blobs, settings);
         service._dir_lock = lock;

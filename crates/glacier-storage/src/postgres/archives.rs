@@ -211,8 +211,22 @@ pub(super) async fn delete(tx: &Transaction<'_>, key: &VaultKey, id: &str) -> Re
             .await?,
             &[&id, &key.account, &key.name],
         )
-        .await?
-        .ok_or_else(|| StorageError::not_found("archive", id))?;
+        .await?;
+    let Some(row) = row else {
+        let deleted = tx
+            .query_opt(
+                &tx.prepare_cached(
+                    "SELECT 1 FROM deleted_archives WHERE id = $1 AND account = $2 AND vault = $3",
+                )
+                .await?,
+                &[&id, &key.account, &key.name],
+            )
+            .await?;
+        return match deleted {
+            Some(_) => Ok(Vec::new()),
+            None => Err(StorageError::not_found("archive", id)),
+        };
+    };
     let size: i64 = col(&row, 0)?;
     count_archives(tx, key, -1, -size).await?;
     let blobs = blobs_of(tx, "SELECT blob FROM segments WHERE archive_id = $1", id).await?;
@@ -226,6 +240,14 @@ pub(super) async fn delete(tx: &Transaction<'_>, key: &VaultKey, id: &str) -> Re
         &tx.prepare_cached("DELETE FROM archives WHERE id = $1")
             .await?,
         &[&id],
+    )
+    .await?;
+    tx.execute(
+        &tx.prepare_cached(
+            "INSERT INTO deleted_archives (id, account, vault) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
+        )
+        .await?,
+        &[&id, &key.account, &key.name],
     )
     .await?;
     unreferenced(tx, blobs).await

@@ -170,8 +170,19 @@ CREATE TABLE usage_samples (
 CREATE INDEX usage_samples_by_time ON usage_samples (at_ms);
 ";
 
+/// Schema 4: the ids of deleted archives, so that deleting one again answers as the first time
+/// did (DeleteArchive is idempotent); kept until their vault is deleted.
+const SCHEMA_4: &str = "
+CREATE TABLE deleted_archives (
+    id TEXT PRIMARY KEY,
+    account TEXT NOT NULL,
+    vault TEXT NOT NULL
+);
+CREATE INDEX deleted_archives_by_vault ON deleted_archives (account, vault);
+";
+
 /// The migrations; the schema version is how many a database has had.
-pub(super) const MIGRATIONS: &[&str] = &[SCHEMA_1, SCHEMA_2, SCHEMA_3];
+pub(super) const MIGRATIONS: &[&str] = &[SCHEMA_1, SCHEMA_2, SCHEMA_3, SCHEMA_4];
 
 /// Applies the migrations a database has not had, in one transaction.
 pub(super) async fn migrate(client: &mut Client) -> Result<()> {

@@ -259,6 +259,7 @@ pub(super) async fn delete(tx: &Transaction<'_>, key: &VaultKey) -> Result<Vec<B
         "vault_policies",
         "completed_uploads",
         "vault_counts",
+        "deleted_archives",
     ] {
         tx.execute(
             &tx.prepare_cached(&format!(

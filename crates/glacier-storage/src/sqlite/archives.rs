@@ -160,17 +160,33 @@ pub(super) fn list(
 
 pub(super) fn delete(tx: &Transaction<'_>, key: &VaultKey, id: &str) -> Result<Vec<BlobKey>> {
     require_vault(tx, key)?;
-    let size: i64 = tx
+    let size: Option<i64> = tx
         .query_row_cached(
             "SELECT size FROM archives WHERE id = ?1 AND account = ?2 AND vault = ?3",
             params![id, key.account, key.name],
             |r| r.get(0),
         )
-        .optional()?
-        .ok_or_else(|| StorageError::not_found("archive", id))?;
+        .optional()?;
+    let Some(size) = size else {
+        let deleted = tx
+            .query_row_cached(
+                "SELECT 1 FROM deleted_archives WHERE id = ?1 AND account = ?2 AND vault = ?3",
+                params![id, key.account, key.name],
+                |_| Ok(()),
+            )
+            .optional()?;
+        return match deleted {
+            Some(()) => Ok(Vec::new()),
+            None => Err(StorageError::not_found("archive", id)),
+        };
+    };
     let blobs = blobs_of(tx, "SELECT blob FROM segments WHERE archive_id = ?1", id)?;
     tx.execute_cached("DELETE FROM segments WHERE archive_id = ?1", [id])?;
     tx.execute_cached("DELETE FROM archives WHERE id = ?1", [id])?;
+    tx.execute_cached(
+        "INSERT OR IGNORE INTO deleted_archives (id, account, vault) VALUES (?1, ?2, ?3)",
+        params![id, key.account, key.name],
+    )?;
     let blobs = unreferenced(tx, blobs)?;
     tx.execute_cached(
         "UPDATE vaults SET archive_count = archive_count - 1, size = size - ?3 WHERE account = ?1 AND name = ?2",

@@ -6,7 +6,18 @@ use rusqlite::Connection;
 /// The schema, one migration per version: `PRAGMA user_version` is the number of migrations a
 /// database has had. Version 1 is the schema of the data directories made before versions were
 /// numbered (they read 0 and have every table already, hence `IF NOT EXISTS`).
-pub(super) const MIGRATIONS: &[&str] = &[SCHEMA_1, SCHEMA_2, SCHEMA_3, SCHEMA_4];
+pub(super) const MIGRATIONS: &[&str] = &[SCHEMA_1, SCHEMA_2, SCHEMA_3, SCHEMA_4, SCHEMA_5];
+
+/// The ids of deleted archives, so that deleting one again answers as the first time did
+/// (DeleteArchive is idempotent); kept until their vault is deleted.
+pub(super) const SCHEMA_5: &str = "
+CREATE TABLE deleted_archives (
+    id TEXT PRIMARY KEY,
+    account TEXT NOT NULL,
+    vault TEXT NOT NULL
+);
+CREATE INDEX deleted_archives_by_vault ON deleted_archives (account, vault);
+";
 
 /// The usage history: each account's totals at each sample time (the console's graphs).
 pub(super) const SCHEMA_4: &str = "

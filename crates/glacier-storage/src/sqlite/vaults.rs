@@ -218,6 +218,10 @@ pub(super) fn delete(tx: &Transaction<'_>, key: &VaultKey) -> Result<Vec<BlobKey
         params![key.account, key.name],
     )?;
     tx.execute_cached(
+        "DELETE FROM deleted_archives WHERE account = ?1 AND vault = ?2",
+        params![key.account, key.name],
+    )?;
+    tx.execute_cached(
         "DELETE FROM vaults WHERE account = ?1 AND name = ?2",
         params![key.account, key.name],
     )?;
