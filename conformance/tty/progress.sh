@@ -24,6 +24,7 @@ wait_screen() {
 
 head -c $((192 * 1024 * 1024)) /dev/urandom > "$tmp/big.bin"
 export GLACIER_LOCAL_STORE="$tmp/store"
+mkdir -p "$GLACIER_LOCAL_STORE"
 "$bin" vault create tty > /dev/null
 tmux -L "$sock" new-session -d -s p -x 160 -y 12 \
   "GLACIER_LOCAL_STORE='$tmp/store' '$bin' upload '$tmp/big.bin' --vault tty --part-size 4 --concurrency 1; echo UPLOAD-EXIT=\$?; sleep 60"

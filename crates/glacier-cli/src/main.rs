@@ -601,7 +601,7 @@ fn ctx(
         local_store: t.local_store.as_deref(),
     })?;
     if print.verbose {
-        eprintln!("using {target}");
+        eprintln!("using {}", target::describe(&target));
     }
     Ok(commands::Ctx {
         target,
@@ -680,8 +680,56 @@ fn describe(storage: &Storage) -> String {
     format!("{meta}, {blobs}")
 }
 
+/// Binds `at` for `what`; an address in use says so and how to get a free port.
+async fn bind(at: std::net::SocketAddr, what: &str) -> anyhow::Result<tokio::net::TcpListener> {
+    tokio::net::TcpListener::bind(at).await.map_err(|e| {
+        if e.kind() == std::io::ErrorKind::AddrInUse {
+            anyhow::anyhow!(
+                "cannot listen {what}on {at}: the address is in use (another server is on that port; stop it, or pick another port, e.g. --listen 127.0.0.1:0 for any free one)"
+            )
+        } else {
+            anyhow::Error::new(e).context(format!("listening {what}on {at}"))
+        }
+    })
+}
+
 async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let storage = storage(&args)?;
+    if args.print_env && args.listen.port() == 0 {
+        anyhow::bail!(
+            "--print-env needs the port clients will use, and with --listen {} the port is chosen when the server starts: give a fixed port (e.g. --listen 127.0.0.1:9090), or start the server and use the address it prints",
+            args.listen
+        );
+    }
+    // What the operator gave is read, and the ports are bound, before anything is made: a
+    // start that fails leaves nothing behind.
+    let tls = match (&args.tls_cert, &args.tls_key) {
+        (Some(cert), Some(key)) => Some(Arc::new(glacier_server::Tls::load(
+            glacier_server::TlsFiles {
+                cert: cert.clone(),
+                key: key.clone(),
+            },
+        )?)),
+        _ => None,
+    };
+    let scheme = if tls.is_some() { "https" } else { "http" };
+    let topics = match &args.notifications {
+        Some(path) => glacier_server::load_topics(path)?,
+        None => Default::default(),
+    };
+    if let Some(path) = &args.credentials {
+        glacier_server::load_identities(Some(path), |_| None, &storage.data_dir)?;
+    }
+    let listeners = if args.print_env || args.print_credentials_path {
+        None
+    } else {
+        let listener = bind(args.listen, "").await?;
+        let metrics = match args.metrics_listen {
+            Some(at) => Some(bind(at, "for metrics ").await?),
+            None => None,
+        };
+        Some((listener, metrics))
+    };
     let env = |k: &str| std::env::var(k).ok();
     let (identities, source) = if storage.is_shared() {
         // Every node must accept the same keys for the same accounts: none is generated.
@@ -707,17 +755,25 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         let identity = identities
             .first()
             .context("the server has no identity to print")?;
-        let scheme = if args.tls_cert.is_some() {
-            "https"
-        } else {
-            "http"
-        };
-        output::out!("export GLACIER_ENDPOINT={scheme}://{}", args.listen);
+        // The address clients connect to: an unspecified one (0.0.0.0) is reached on loopback.
+        let mut at = args.listen;
+        if at.ip().is_unspecified() {
+            at.set_ip(match at {
+                std::net::SocketAddr::V4(_) => std::net::Ipv4Addr::LOCALHOST.into(),
+                std::net::SocketAddr::V6(_) => std::net::Ipv6Addr::LOCALHOST.into(),
+            });
+        }
+        let endpoint = format!("{scheme}://{at}");
+        // Ours, then boto3's, the AWS CLI's and the SDKs' (region and Glacier endpoint).
+        output::out!("export GLACIER_ENDPOINT={endpoint}");
+        output::out!("export AWS_ENDPOINT_URL_GLACIER={endpoint}");
         output::out!("export AWS_ACCESS_KEY_ID={}", identity.access_key_id);
         output::out!(
             "export AWS_SECRET_ACCESS_KEY={}",
             identity.secret_access_key
         );
+        output::out!("export AWS_DEFAULT_REGION={}", args.region);
+        output::out!("export AWS_REGION={}", args.region);
         return Ok(());
     }
     if args.print_credentials_path {
@@ -741,19 +797,8 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         }
         IdentitySource::Environment => tracing::info!("identity taken from GLACIER_ACCESS_KEY_ID"),
     }
-    let tls = match (&args.tls_cert, &args.tls_key) {
-        (Some(cert), Some(key)) => Some(Arc::new(glacier_server::Tls::load(
-            glacier_server::TlsFiles {
-                cert: cert.clone(),
-                key: key.clone(),
-            },
-        )?)),
-        _ => None,
-    };
-    let scheme = if tls.is_some() { "https" } else { "http" };
-    let topics = match &args.notifications {
-        Some(path) => glacier_server::load_topics(path)?,
-        None => Default::default(),
+    let Some((listener, metrics)) = listeners else {
+        anyhow::bail!("no listener: nothing to serve");
     };
     let settings = Settings {
         retrieval_delay: args.retrieval_delay,
@@ -786,28 +831,18 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let state = AppState::open(&storage, settings, config)
         .await
         .with_context(|| format!("opening the store ({})", describe(&storage)))?;
-    let listener = tokio::net::TcpListener::bind(args.listen)
-        .await
-        .with_context(|| format!("listening on {}", args.listen))?;
     let addr = listener.local_addr()?;
     // Scripts and tests read this line to learn the port.
     announce(&format!("glacier server listening on {scheme}://{addr}"));
     if args.console {
         tracing::info!("web console at {scheme}://{addr}/console/");
     }
-    let metrics = match args.metrics_listen {
-        None => None,
-        Some(at) => {
-            let listener = tokio::net::TcpListener::bind(at)
-                .await
-                .with_context(|| format!("listening for metrics on {at}"))?;
-            announce(&format!(
-                "glacier metrics listening on http://{}",
-                listener.local_addr()?
-            ));
-            Some(listener)
-        }
-    };
+    if let Some(listener) = &metrics {
+        announce(&format!(
+            "glacier metrics listening on http://{}",
+            listener.local_addr()?
+        ));
+    }
     tracing::info!(%addr, store = %describe(&storage), "serving the Glacier API");
 
     let shutdown = CancellationToken::new();

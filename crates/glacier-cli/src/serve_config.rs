@@ -5,7 +5,6 @@
 //! file over the environment (`GLACIER_METADATA_URL`, …) and the defaults. A key that is not a
 //! flag is an error naming it, before anything starts.
 
-use anyhow::Context;
 use std::ffi::OsString;
 use std::path::PathBuf;
 
@@ -21,10 +20,7 @@ pub(crate) fn expand(argv: Vec<OsString>, serve: &clap::Command) -> anyhow::Resu
     let Some(path) = config_path(&argv[2..]) else {
         return Ok(argv);
     };
-    let text = std::fs::read_to_string(&path)
-        .with_context(|| format!("reading the config file {}", path.display()))?;
-    let table: toml::Table =
-        toml::from_str(&text).with_context(|| format!("{} is not valid TOML", path.display()))?;
+    let table: toml::Table = glacier_server::read_toml(&path)?;
     let mut out = argv[..2].to_vec();
     for (key, value) in &table {
         let shown = path.display();

@@ -38,7 +38,7 @@ impl Target {
             Target::Endpoint(e) => serde_json::json!({"kind": "endpoint", "endpoint": e}),
             Target::Region(r) => serde_json::json!({"kind": "aws", "region": r}),
             Target::Local(d) => {
-                serde_json::json!({"kind": "local", "path": d.display().to_string()})
+                serde_json::json!({"kind": "local", "path": d.display().to_string(), "served_by": serving(d)})
             }
         }
     }
@@ -53,7 +53,10 @@ pub(crate) struct Choice<'a> {
 }
 
 /// `~/.config/glacier/config.toml`: defaults at the top, named profiles under `[profile.NAME]`.
+/// A key it does not know (`endpont`) is refused, naming the keys it knows, as `glacier serve
+/// --config` refuses one.
 #[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
 struct ConfigFile {
     endpoint: Option<String>,
     region: Option<String>,
@@ -62,6 +65,7 @@ struct ConfigFile {
 }
 
 #[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
 struct ProfileEntry {
     endpoint: Option<String>,
     region: Option<String>,
@@ -95,10 +99,7 @@ pub(crate) fn resolve(c: &Choice<'_>) -> anyhow::Result<Target> {
         return Ok(Target::Endpoint(e));
     }
     if let Some(path) = config_path().filter(|p| p.exists()) {
-        let text = std::fs::read_to_string(&path)
-            .with_context(|| format!("reading {}", path.display()))?;
-        let file: ConfigFile =
-            toml::from_str(&text).with_context(|| format!("parsing {}", path.display()))?;
+        let file: ConfigFile = glacier_server::read_toml(&path)?;
         let (endpoint, region) = match c.profile {
             Some(name) => {
                 let p = file
@@ -126,10 +127,9 @@ pub(crate) fn resolve(c: &Choice<'_>) -> anyhow::Result<Target> {
     }))
 }
 
-/// A connected client; for the local store it also holds the engine running in this process.
+/// A connected client.
 pub(crate) struct Connection {
     pub(crate) layer2: Layer2,
-    shutdown: Option<CancellationToken>,
 }
 
 impl Connection {
@@ -165,14 +165,6 @@ impl Connection {
     }
 }
 
-impl Drop for Connection {
-    fn drop(&mut self) {
-        if let Some(s) = &self.shutdown {
-            s.cancel();
-        }
-    }
-}
-
 pub(crate) async fn connect(
     target: &Target,
     progress: Option<ProgressFn>,
@@ -188,73 +180,102 @@ pub(crate) async fn connect(
     match target {
         Target::Endpoint(e) => Ok(Connection {
             layer2: Layer2::new(builder.endpoint(e.as_str()).build()?),
-            shutdown: None,
         }),
         Target::Region(r) => Ok(Connection {
             layer2: Layer2::new(builder.region(r.as_str()).build()?),
-            shutdown: None,
         }),
         Target::Local(dir) => {
-            let (identities, _) =
-                glacier_server::load_identities(None, |_| None, &ensure_dir(dir)?)?;
-            let identity = identities
-                .first()
-                .context("the local store has no identity")?
-                .clone();
-            let credentials = Credentials::new(
-                identity.access_key_id.clone(),
-                identity.secret_access_key.clone(),
-            );
-            let mut waiting = false;
-            let state = loop {
-                match AppState::open_local(
-                    dir,
-                    Settings::new("us-east-1"),
-                    ServerConfig::new(identities.clone()),
-                )
-                .await
-                {
-                    Err(glacier_server::OpenError::InUse(_)) => {
-                        // A `glacier serve` holding the store serves this command too.
-                        if let Some(endpoint) = serving(dir) {
-                            let layer1 = builder
-                                .endpoint(endpoint.as_str())
-                                .credentials(credentials)
-                                .build()?;
-                            return Ok(Connection {
-                                layer2: Layer2::new(layer1),
-                                shutdown: None,
-                            });
-                        }
-                        if !waiting {
-                            eprintln!(
-                                "waiting: another glacier process is using the local store in {} (a `glacier serve` given its own credentials? then pass --endpoint; Ctrl-C stops waiting)",
-                                dir.display()
-                            );
-                            waiting = true;
-                        }
-                        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
-                    }
-                    other => {
-                        break other.with_context(|| {
-                            format!("opening the local store in {}", dir.display())
-                        })?;
-                    }
+            let layer1 = match open_local(dir).await? {
+                Local::Served(endpoint, credentials) => {
+                    builder.endpoint(endpoint.as_str()).credentials(credentials)
                 }
+                Local::Opened(state, credentials) => builder
+                    .endpoint("http://local.glacier")
+                    .credentials(credentials)
+                    .transport(Arc::new(InProcess::new(glacier_server::app(state)))),
             };
-            let shutdown = CancellationToken::new();
-            tokio::spawn(Arc::clone(&state.service).run_jobs(shutdown.clone()));
-            let transport = Arc::new(InProcess::new(glacier_server::app(state)));
-            let layer1 = builder
-                .endpoint("http://local.glacier")
-                .credentials(credentials)
-                .transport(transport)
-                .build()?;
             Ok(Connection {
-                layer2: Layer2::new(layer1),
-                shutdown: Some(shutdown),
+                layer2: Layer2::new(layer1.build()?),
             })
         }
+    }
+}
+
+/// How this process reaches a local store.
+enum Local {
+    /// Through the `glacier serve` that holds it, at this URL.
+    Served(String, Credentials),
+    /// Opened in this process.
+    Opened(Arc<AppState>, Credentials),
+}
+
+/// The local store this process opened, kept open until the process ends: a store is held by
+/// one process at a time, and the connections of one command (`upload a b` makes one a file)
+/// share the one opening, instead of racing the release of the last one and waiting for
+/// themselves.
+static OPENED: tokio::sync::Mutex<Vec<(PathBuf, Arc<AppState>, Credentials)>> =
+    tokio::sync::Mutex::const_new(Vec::new());
+
+/// Opens the local store in `dir` (once a process), or finds the `glacier serve` that holds
+/// it; waits, saying so, while another process holds it.
+async fn open_local(dir: &Path) -> anyhow::Result<Local> {
+    let mut opened = OPENED.lock().await;
+    if let Some((_, state, credentials)) = opened.iter().find(|(d, ..)| d == dir) {
+        return Ok(Local::Opened(Arc::clone(state), credentials.clone()));
+    }
+    let (identities, _) = glacier_server::load_identities(None, |_| None, &store_dir(dir)?)?;
+    let identity = identities
+        .first()
+        .context("the local store has no identity")?
+        .clone();
+    let credentials = Credentials::new(
+        identity.access_key_id.clone(),
+        identity.secret_access_key.clone(),
+    );
+    let mut waiting = false;
+    let state = loop {
+        match AppState::open_local(
+            dir,
+            Settings::new("us-east-1"),
+            ServerConfig::new(identities.clone()),
+        )
+        .await
+        {
+            Err(glacier_server::OpenError::InUse(_)) => {
+                // A `glacier serve` holding the store serves this command too.
+                if let Some(endpoint) = serving(dir) {
+                    return Ok(Local::Served(endpoint, credentials));
+                }
+                if !waiting {
+                    eprintln!(
+                        "waiting: another glacier process is using the local store in {} (a `glacier serve` given its own credentials? then pass --endpoint; Ctrl-C stops waiting)",
+                        dir.display()
+                    );
+                    waiting = true;
+                }
+                tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+            }
+            other => {
+                break other
+                    .with_context(|| format!("opening the local store in {}", dir.display()))?;
+            }
+        }
+    };
+    // The job engine runs as long as the process.
+    tokio::spawn(Arc::clone(&state.service).run_jobs(CancellationToken::new()));
+    opened.push((dir.to_path_buf(), Arc::clone(&state), credentials.clone()));
+    Ok(Local::Opened(state, credentials))
+}
+
+/// How the target is reached, for people: a local store held by a running `glacier serve` is
+/// reached through it.
+pub(crate) fn describe(target: &Target) -> String {
+    match target {
+        Target::Local(dir) => match serving(dir) {
+            Some(url) => format!("{target}, through the glacier serve at {url}"),
+            None => target.to_string(),
+        },
+        other => other.to_string(),
     }
 }
 
@@ -274,7 +295,25 @@ fn serving(dir: &Path) -> Option<String> {
     Some(url.to_owned())
 }
 
-fn ensure_dir(dir: &Path) -> anyhow::Result<PathBuf> {
-    std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
-    Ok(dir.to_path_buf())
+/// The local store's directory: the default one is made on first use; any other must exist,
+/// so that a mistyped path is not taken for a new, empty store.
+fn store_dir(dir: &Path) -> anyhow::Result<PathBuf> {
+    if dir.is_dir() {
+        return Ok(dir.to_path_buf());
+    }
+    if default_local_store().is_ok_and(|d| d == dir) {
+        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+        return Ok(dir.to_path_buf());
+    }
+    if dir.exists() {
+        anyhow::bail!(
+            "{} is not a directory: a local store is a directory",
+            dir.display()
+        );
+    }
+    anyhow::bail!(
+        "there is no local store in {}: the directory does not exist (to start a new store there, make it first: mkdir -p {})",
+        dir.display(),
+        dir.display()
+    )
 }

@@ -23,12 +23,15 @@ fn glacier(via: &Via<'_>, args: &[&str]) -> Output {
         .env("GLACIER_CONFIG", "/nonexistent/glacier.toml")
         .stdin(Stdio::null());
     match via {
-        Via::Local(dir) => cmd
-            .env("GLACIER_LOCAL_STORE", dir)
-            .env_remove("AWS_ACCESS_KEY_ID")
-            .env_remove("AWS_SECRET_ACCESS_KEY")
-            .env("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent/credentials")
-            .env("AWS_CONFIG_FILE", "/nonexistent/config"),
+        Via::Local(dir) => {
+            // A local store other than the default must exist.
+            let _ = std::fs::create_dir_all(dir);
+            cmd.env("GLACIER_LOCAL_STORE", dir)
+                .env_remove("AWS_ACCESS_KEY_ID")
+                .env_remove("AWS_SECRET_ACCESS_KEY")
+                .env("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent/credentials")
+                .env("AWS_CONFIG_FILE", "/nonexistent/config")
+        }
         Via::Endpoint(e) => cmd
             .env("GLACIER_ENDPOINT", e)
             .env("AWS_ACCESS_KEY_ID", ACCESS_KEY)
@@ -223,12 +226,13 @@ fn workflow(via: &Via<'_>, dir: &Path) -> anyhow::Result<()> {
 fn every_command_against_the_local_store() -> anyhow::Result<()> {
     let dir = tempfile::tempdir()?;
     let store = dir.path().join("store");
+    std::fs::create_dir_all(&store)?;
     let via = Via::Local(&store);
     workflow(&via, dir.path())?;
     let status = json(&via, &["status"]);
     assert_eq!(
         status["target"],
-        serde_json::json!({"kind": "local", "path": store.display().to_string()})
+        serde_json::json!({"kind": "local", "path": store.display().to_string(), "served_by": null})
     );
     Ok(())
 }
@@ -246,6 +250,7 @@ fn standard_input_uploads_as_one_archive() -> anyhow::Result<()> {
     use std::io::Write;
     let dir = tempfile::tempdir()?;
     let store = dir.path().join("store");
+    std::fs::create_dir_all(&store)?;
     let via = Via::Local(&store);
     json(&via, &["vault", "create", "pipe"]);
     let mut child = Command::new(env!("CARGO_BIN_EXE_glacier"))
@@ -294,6 +299,7 @@ fn standard_input_uploads_as_one_archive() -> anyhow::Result<()> {
 fn bad_input_gets_one_line_and_a_failure_exit() -> anyhow::Result<()> {
     let dir = tempfile::tempdir()?;
     let store = dir.path().join("store");
+    std::fs::create_dir_all(&store)?;
     let via = Via::Local(&store);
     let unreachable = glacier(&Via::Endpoint("http://127.0.0.1:9"), &["vault", "list"]);
     let stderr = String::from_utf8_lossy(&unreachable.stderr);
@@ -352,6 +358,7 @@ fn shell_completions() {
 fn sync_and_restore_through_mt2_descriptions() -> anyhow::Result<()> {
     let dir = tempfile::tempdir()?;
     let store = dir.path().join("store");
+    std::fs::create_dir_all(&store)?;
     let via = Via::Local(&store);
     let src = dir.path().join("src");
     std::fs::create_dir_all(src.join("photos"))?;
@@ -466,6 +473,7 @@ fn limit_rate_caps_uploads_and_downloads() -> anyhow::Result<()> {
     use std::time::{Duration, Instant};
     let dir = tempfile::tempdir()?;
     let store = dir.path().join("store");
+    std::fs::create_dir_all(&store)?;
     let via = Via::Local(&store);
     let file = dir.path().join("f");
     std::fs::write(&file, vec![3u8; 3 << 20])?;
@@ -510,6 +518,7 @@ fn limit_rate_caps_uploads_and_downloads() -> anyhow::Result<()> {
 fn migrate_copies_vaults_verified_and_resumes() -> anyhow::Result<()> {
     let dir = tempfile::tempdir()?;
     let store = dir.path().join("store");
+    std::fs::create_dir_all(&store)?;
     let local = Via::Local(&store);
     json(&local, &["vault", "create", "old"]);
     let mut files = Vec::new();
@@ -618,6 +627,7 @@ fn migrate_copies_vaults_verified_and_resumes() -> anyhow::Result<()> {
 fn ctrl_c_stops_cleanly_and_says_how_to_continue() -> anyhow::Result<()> {
     let dir = tempfile::tempdir()?;
     let store = dir.path().join("store");
+    std::fs::create_dir_all(&store)?;
     let via = Via::Local(&store);
     json(&via, &["vault", "create", "int"]);
     let file = dir.path().join("f");

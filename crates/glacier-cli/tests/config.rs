@@ -110,7 +110,10 @@ fn a_bad_config_file_is_refused_naming_what_is_wrong() -> R {
         ),
         ("max-connections = \"many\"\n", "--max-connections"),
         ("header-timeout = \"soon\"\n", "--header-timeout"),
-        ("listen = \n", "not valid TOML"),
+        (
+            "listen = \n",
+            "bad.toml, line 1, column 10: string values must be quoted",
+        ),
     ] {
         let config = dir.path().join("bad.toml");
         std::fs::write(&config, text)?;
@@ -150,7 +153,15 @@ async fn identities_reload_on_sighup() -> R {
             creds.display().to_string()
         ),
     )?;
-    let (server, endpoint) = serve(&config, &[])?;
+    let mut command = Command::new(env!("CARGO_BIN_EXE_glacier"));
+    command
+        .arg("serve")
+        .arg("--config")
+        .arg(&config)
+        .stderr(Stdio::piped());
+    let (mut child, endpoint) = common::launch(command)?;
+    let log = child.stderr.take();
+    let server = KillOnDrop(child);
     let pid = server.0.id();
     let first = sdk(&endpoint, "AKIDFIRST", "first-secret");
     let second = sdk(&endpoint, "AKIDSECOND", "second-secret");
@@ -170,11 +181,20 @@ async fn identities_reload_on_sighup() -> R {
     let refused = first.list_vaults().send().await;
     conformance_aws_sdk::expect_error(refused, "UnrecognizedClientException", 403, "");
 
-    // A broken file changes nothing.
+    // A broken file changes nothing, and the log says where it is broken.
     std::fs::write(&creds, "[[identity]]\naccess_key_id = 3\n")?;
     hup(pid)?;
     tokio::time::sleep(Duration::from_millis(500)).await;
     second.list_vaults().send().await?;
+    drop(server);
+    let mut said = String::new();
+    if let Some(mut log) = log {
+        std::io::Read::read_to_string(&mut log, &mut said)?;
+    }
+    assert!(
+        said.contains("identities.toml, line 2, column 17: invalid type: integer `3`"),
+        "{said}"
+    );
     Ok(())
 }
 
@@ -186,10 +206,13 @@ fn hup(pid: u32) -> R {
     Ok(())
 }
 
-/// The README's example config file is one the server takes (its paths given by flags, which
-/// win over the file's).
+/// The README's example config file runs as written, in a fresh directory: its data directory
+/// is made there and the server answers on the example's port (or, if something else holds
+/// that port, says so, makes nothing, and the example runs with only the port changed).
+/// (Before the fix it named a credentials file that does not exist, and made
+/// `/var/lib/glacier` before failing on it.)
 #[tokio::test]
-async fn the_readme_example_config_starts_a_server() -> R {
+async fn the_readme_example_config_runs_as_written() -> R {
     let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../README.md"))?;
     let start = readme
         .find("# glacier.toml")
@@ -197,26 +220,104 @@ async fn the_readme_example_config_starts_a_server() -> R {
     let example = &readme[start..];
     let example = &example[..example.find("```").unwrap_or(example.len())];
     let dir = tempfile::tempdir()?;
-    let config = dir.path().join("glacier.toml");
-    std::fs::write(&config, example)?;
-    let creds = dir.path().join("identities.toml");
-    identities(&creds, &[("AKIDREADME", "readme-secret")])?;
-    let data = dir.path().join("data").display().to_string();
-    let creds_arg = creds.display().to_string();
-    let (_server, endpoint) = serve(
-        &config,
-        &[
-            "--listen",
-            "127.0.0.1:0",
-            "--data-dir",
-            &data,
-            "--credentials",
-            &creds_arg,
-        ],
-    )?;
-    sdk(&endpoint, "AKIDREADME", "readme-secret")
+    std::fs::write(dir.path().join("glacier.toml"), example)?;
+    let run = |flags: &[&str]| {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_glacier"));
+        command
+            .args(["serve", "--config", "glacier.toml"])
+            .args(flags)
+            .current_dir(dir.path())
+            .stderr(Stdio::piped());
+        command
+    };
+    let (server, endpoint) = match common::launch(run(&[])) {
+        Ok(started) => started,
+        Err(e) => {
+            let out = run(&[]).output()?;
+            let err = String::from_utf8_lossy(&out.stderr);
+            anyhow::ensure!(err.contains("in use"), "{e}: {err}");
+            assert!(!dir.path().join("glacier-data").exists(), "{err}");
+            common::launch(run(&["--listen", "127.0.0.1:0"]))?
+        }
+    };
+    let _server = KillOnDrop(server);
+    conformance_aws_sdk::client(&endpoint)
         .list_vaults()
         .send()
         .await?;
+    assert!(dir.path().join("glacier-data/metadata.sqlite").exists());
+    Ok(())
+}
+
+/// Regression: a start that failed still made its data directory first. Now a port in use,
+/// or a credentials file that is not there, stops the server before anything is made, and a
+/// port in use is named with a way out.
+#[test]
+fn a_start_that_fails_makes_nothing() -> R {
+    let dir = tempfile::tempdir()?;
+    let data = dir.path().join("data");
+    let taken = std::net::TcpListener::bind("127.0.0.1:0")?;
+    let port = taken.local_addr()?.to_string();
+    let serve = |flags: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_glacier"))
+            .arg("serve")
+            .arg("--data-dir")
+            .arg(&data)
+            .args(flags)
+            .env_remove("GLACIER_ACCESS_KEY_ID")
+            .output()
+    };
+    let out = serve(&["--listen", &port])?;
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{err}");
+    assert!(
+        err.contains("in use") && err.contains("--listen 127.0.0.1:0"),
+        "{err}"
+    );
+    let missing = dir.path().join("no-such-identities.toml");
+    let out = serve(&[
+        "--listen",
+        "127.0.0.1:0",
+        "--credentials",
+        missing.to_str().unwrap_or_default(),
+    ])?;
+    assert!(!out.status.success());
+    assert!(!data.exists(), "nothing was made");
+    Ok(())
+}
+
+/// Regression: `--print-env` with `listen = "127.0.0.1:0"` printed
+/// `GLACIER_ENDPOINT=http://127.0.0.1:0` and no region, so the AWS CLI failed after `eval`.
+/// Now port 0 is refused, and the region and the endpoint the AWS tools read are printed.
+#[test]
+fn print_env_gives_a_usable_endpoint_and_region() -> R {
+    let dir = tempfile::tempdir()?;
+    let print = |listen: &str| {
+        Command::new(env!("CARGO_BIN_EXE_glacier"))
+            .args([
+                "serve",
+                "--print-env",
+                "--region",
+                "eu-west-1",
+                "--listen",
+                listen,
+            ])
+            .arg("--data-dir")
+            .arg(dir.path().join("data"))
+            .output()
+    };
+    let out = print("127.0.0.1:0")?;
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("fixed port"));
+    let out = print("0.0.0.0:9123")?;
+    let env = String::from_utf8(out.stdout)?;
+    for line in [
+        "export GLACIER_ENDPOINT=http://127.0.0.1:9123",
+        "export AWS_ENDPOINT_URL_GLACIER=http://127.0.0.1:9123",
+        "export AWS_DEFAULT_REGION=eu-west-1",
+        "export AWS_REGION=eu-west-1",
+    ] {
+        assert!(env.lines().any(|l| l == line), "{line} in {env}");
+    }
     Ok(())
 }

@@ -351,6 +351,101 @@ fn sync_sees_a_change_within_the_same_second() {
     );
 }
 
+/// Regression: a mistyped `--local-store DIR` or `local:DIR` made a new store there (256 blob
+/// directories, a key and a database) and reported success. Now only the default store is
+/// made on first use; any other directory must exist.
+#[test]
+fn a_mistyped_local_store_is_refused_and_nothing_is_made() {
+    let home = Home::new();
+    let missing = home.path("no/such/store");
+    let m = missing.to_str().unwrap_or_default();
+    let err = home.fails(&["vault", "list", "--local-store", m]);
+    assert!(
+        err.contains("no local store") && err.contains("does not exist") && err.contains(m),
+        "{err}"
+    );
+    let to = format!("local:{m}");
+    home.ok(&["vault", "create", "v"]);
+    let err = home.fails(&["migrate", "--from", "local", "--to", &to]);
+    assert!(err.contains("does not exist"), "{err}");
+    assert!(!home.path("no").exists(), "nothing was made");
+    // A directory made for it is a new store; the default store is made on first use.
+    std::fs::create_dir_all(&missing).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(
+        home.json(&["vault", "list", "--local-store", m]),
+        serde_json::json!([])
+    );
+    assert!(home.path(".local/share/glacier/local").is_dir());
+}
+
+/// Regression: `upload a b` printed "waiting: another glacier process is using the local
+/// store" about itself (6 of 10 runs), also under -q: each file opened the store again while
+/// the last opening was still being released. Now a command opens the store once.
+#[test]
+fn uploading_several_files_never_waits_for_itself() {
+    let home = Home::new();
+    for name in ["a.bin", "b.bin", "c.bin"] {
+        home.write(name, name.as_bytes());
+    }
+    for _ in 0..5 {
+        let out = home.run(&["upload", "a.bin", "b.bin", "c.bin", "--vault", "v", "-q"]);
+        let err = text(&out.stderr);
+        assert!(out.status.success() && err.is_empty(), "{err}");
+        assert_eq!(text(&out.stdout).lines().count(), 3);
+    }
+}
+
+/// Regression: `status` and `-v` said "the local store" while the commands went through the
+/// `glacier serve` holding it. Now they say which.
+#[test]
+fn status_says_when_a_server_holds_the_local_store() -> anyhow::Result<()> {
+    let home = Home::new();
+    home.ok(&["vault", "create", "v"]);
+    assert!(!home.ok(&["status"]).contains("through"));
+    let (_server, endpoint) = home.serve()?;
+    let status = home.ok(&["status"]);
+    assert!(
+        status.contains(&format!("through the glacier serve at {endpoint}")),
+        "{status}"
+    );
+    let out = home.run(&["vault", "list", "-v"]);
+    assert!(
+        text(&out.stderr).contains(&format!("through the glacier serve at {endpoint}")),
+        "{}",
+        text(&out.stderr)
+    );
+    let json = home.json(&["status"]);
+    assert_eq!(json["target"]["served_by"], endpoint.as_str(), "{json}");
+    Ok(())
+}
+
+/// Regression: an unknown key in `~/.config/glacier/config.toml` (`endpont = …`) was ignored,
+/// and the commands went to the local store. Now it is refused, naming the key and the keys
+/// there are.
+#[test]
+fn unknown_keys_in_the_config_file_are_refused() {
+    let home = Home::new();
+    home.write(
+        ".config/glacier/config.toml",
+        b"endpont = \"http://127.0.0.1:1\"\n",
+    );
+    let err = home.fails(&["vault", "list"]);
+    assert!(
+        err.contains("endpont") && err.contains("endpoint") && err.contains("config.toml"),
+        "{err}"
+    );
+    home.write(
+        ".config/glacier/config.toml",
+        b"[profile.aws]\nregoin = \"eu-west-1\"\n",
+    );
+    let err = home.fails(&["vault", "list", "--profile", "aws"]);
+    assert!(err.contains("regoin") && err.contains("region"), "{err}");
+    assert!(
+        !home.path(".local/share/glacier").exists(),
+        "nothing was made"
+    );
+}
+
 #[test]
 fn sync_refuses_a_file() {
     let home = Home::new();

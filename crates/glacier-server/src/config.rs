@@ -52,26 +52,37 @@ pub enum ConfigError {
         #[source]
         source: std::io::Error,
     },
-    #[error("parsing {}", path.display())]
+    /// The file is not valid TOML, or holds a key or a type the file does not take; `at` is
+    /// where, `message` what (one line).
+    #[error("{}{at}: {message}", path.display())]
     Parse {
         path: PathBuf,
-        #[source]
-        source: toml::de::Error,
+        at: String,
+        message: String,
     },
     /// The file parsed, but holds a value that cannot be used; the message says which.
     #[error("{0}")]
     Invalid(String),
 }
 
-/// Reads and parses a TOML file.
-fn read_toml<T: serde::de::DeserializeOwned>(path: &Path) -> Result<T, ConfigError> {
+/// Reads and parses a TOML file; an error names the line and column, on one line.
+pub fn read_toml<T: serde::de::DeserializeOwned>(path: &Path) -> Result<T, ConfigError> {
     let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
         path: path.to_path_buf(),
         source,
     })?;
-    toml::from_str(&text).map_err(|source| ConfigError::Parse {
-        path: path.to_path_buf(),
-        source,
+    toml::from_str(&text).map_err(|e| {
+        let at = e.span().map_or_else(String::new, |span| {
+            let before = &text.as_bytes()[..span.start.min(text.len())];
+            let line = before.iter().filter(|&&b| b == b'\n').count() + 1;
+            let column = before.iter().rev().take_while(|&&b| b != b'\n').count() + 1;
+            format!(", line {line}, column {column}")
+        });
+        ConfigError::Parse {
+            path: path.to_path_buf(),
+            at,
+            message: e.message().trim().replace('\n', " "),
+        }
     })
 }
 

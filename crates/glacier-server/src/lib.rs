@@ -27,7 +27,7 @@ mod tls;
 pub use clock::Clock;
 pub use config::{
     ConfigError, Identity, IdentitySource, Limits, RetrievalDelay, ServerConfig,
-    default_max_connections, load_identities, load_topics,
+    default_max_connections, load_identities, load_topics, read_toml,
 };
 pub use glacier_storage::S3Config;
 pub use router::app;

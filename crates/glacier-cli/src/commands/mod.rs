@@ -230,7 +230,7 @@ pub(crate) async fn status(ctx: &Ctx) -> anyhow::Result<()> {
     if ctx.json() {
         output::json(&json!({"target": ctx.target.to_json(), "vaults": vaults.len()}));
     } else {
-        out!("target: {}", ctx.target);
+        out!("target: {}", target::describe(&ctx.target));
         out!("vaults: {}", vaults.len());
     }
     Ok(())
