@@ -85,6 +85,13 @@ pub(crate) fn default_local_store() -> anyhow::Result<PathBuf> {
         .join("local"))
 }
 
+/// An endpoint from the environment or the config file, checked as `--endpoint` is.
+fn endpoint(e: String, from: &str) -> anyhow::Result<Target> {
+    crate::parse_endpoint(&e)
+        .map(Target::Endpoint)
+        .map_err(|m| anyhow::anyhow!("{from}: {m}"))
+}
+
 pub(crate) fn resolve(c: &Choice<'_>) -> anyhow::Result<Target> {
     if let Some(e) = c.endpoint {
         return Ok(Target::Endpoint(e.to_owned()));
@@ -96,7 +103,7 @@ pub(crate) fn resolve(c: &Choice<'_>) -> anyhow::Result<Target> {
         .ok()
         .filter(|e| !e.is_empty())
     {
-        return Ok(Target::Endpoint(e));
+        return endpoint(e, "GLACIER_ENDPOINT");
     }
     if let Some(path) = config_path().filter(|p| p.exists()) {
         let file: ConfigFile = glacier_server::read_toml(&path)?;
@@ -111,7 +118,7 @@ pub(crate) fn resolve(c: &Choice<'_>) -> anyhow::Result<Target> {
             None => (file.endpoint, file.region),
         };
         if let Some(e) = endpoint {
-            return Ok(Target::Endpoint(e));
+            return self::endpoint(e, &path.display().to_string());
         }
         if let Some(r) = region {
             return Ok(Target::Region(r));

@@ -161,9 +161,17 @@ async fn https_with_a_private_ca_and_certificates_reloaded_on_sighup() -> R {
     let listed = succeeded(&cli(&endpoint, Some(&ca), &["vault", "list"])?)?;
     assert!(!listed.to_string().contains("untrusted"), "{listed}");
 
-    // Plain HTTP on the TLS port gets no Glacier answer, and the server stays up.
+    // Plain HTTP on the TLS port gets no Glacier answer, and the server stays up; our CLI
+    // asks whether the endpoint is https (it said "invalid HTTP version parsed").
     let plain = raw_plain(addr).await?;
     assert!(!plain.starts_with("HTTP/1.1 2"), "{plain:?}");
+    let http = format!("http://{addr}");
+    let out = cli(&http, Some(&ca), &["vault", "list"])?;
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !out.status.success() && said.contains("is it https?"),
+        "{said}"
+    );
     assert_eq!(presented(addr, &ca).await?, first);
 
     // SIGHUP with new files: new connections get the new certificate.

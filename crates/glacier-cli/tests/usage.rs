@@ -446,6 +446,71 @@ fn unknown_keys_in_the_config_file_are_refused() {
     );
 }
 
+/// Regression: several values were checked only after requests were made (`--description café`
+/// after the vault was created), or refused with the wrong reason (`--range 1M-2M` "first <=
+/// last", `--part-size 0` echoed as "0M", `--endpoint ftp://…` "is the server running?");
+/// clap's usage errors took several lines and exit status 2, and flags before the command were
+/// refused. Now each is one line naming what is wrong, exit status 1 (a JSON line under -o
+/// json), before any request, and `glacier --endpoint URL vault list` works.
+#[test]
+fn usage_errors_are_one_line_before_any_request() -> anyhow::Result<()> {
+    let home = Home::new();
+    home.write("f.bin", b"x");
+    for (args, says) in [
+        (
+            &["upload", "f.bin", "--vault", "v", "--description", "café"][..],
+            "not printable ASCII",
+        ),
+        (
+            &["retrieve", "ID", "--vault", "v", "--range", "1M-2M"],
+            "plain numbers, without K, M or G",
+        ),
+        (
+            &["upload", "f.bin", "--vault", "v", "--part-size", "0"],
+            "\"0\" is not a part size",
+        ),
+        (
+            &["vault", "list", "--endpoint", "ftp://example.com"],
+            "http:// or https://",
+        ),
+        (&["vault", "lis"], "unrecognized subcommand 'lis'"),
+        (&["upload"], "--vault <VAULT> <FILE>"),
+    ] {
+        let out = home.run(args);
+        let err = text(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{args:?}: {err}");
+        assert_eq!(err.trim_end().lines().count(), 1, "{args:?}: {err}");
+        assert!(
+            err.starts_with("error: ") && err.contains(says),
+            "{args:?}: {err}"
+        );
+        let mut json_args = args.to_vec();
+        json_args.extend(["-o", "json"]);
+        let out = home.run(&json_args);
+        let line: Value = serde_json::from_slice(&out.stderr)
+            .unwrap_or_else(|e| panic!("{args:?}: {e}: {}", text(&out.stderr)));
+        assert_eq!(line["event"], "error", "{line}");
+    }
+    assert!(
+        !home.path(".local/share/glacier").exists(),
+        "no store was opened, no vault made"
+    );
+    let (_server, endpoint) = home.serve()?;
+    let exports = home.ok(&["serve", "--print-env", "--listen", "127.0.0.1:1"]);
+    let mut cmd = home.command(&["--endpoint", &endpoint, "-o", "json", "vault", "list"]);
+    for (k, v) in exports
+        .lines()
+        .filter_map(|l| l.strip_prefix("export ")?.split_once('='))
+        .filter(|(k, _)| k.starts_with("AWS_") && !k.starts_with("AWS_ENDPOINT"))
+    {
+        cmd.env(k, v);
+    }
+    let out = cmd.output()?;
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(serde_json::from_slice::<Value>(&out.stdout)?.is_array());
+    Ok(())
+}
+
 #[test]
 fn sync_refuses_a_file() {
     let home = Home::new();
@@ -706,7 +771,7 @@ fn sizes_take_suffixes_and_every_value_is_checked_before_any_request() {
         ),
         (
             &["upload", "f.bin", "--vault", "v", "--part-size", "0"],
-            "positive",
+            "\"0\" is not a part size",
         ),
         (
             &["upload", "f.bin", "--vault", "v", "--concurrency", "0"],
@@ -887,7 +952,7 @@ fn sync_keeps_empty_files_and_directories_reports_symlinks_and_excludes_whole_di
 #[test]
 fn serve_prints_ready_to_paste_settings_for_its_clients() -> anyhow::Result<()> {
     let home = Home::new();
-    let env = home.ok(&["serve", "--listen", "127.0.0.1:0", "--print-env"]);
+    let env = home.ok(&["serve", "--listen", "127.0.0.1:9090", "--print-env"]);
     let keys = std::fs::read_to_string(home.ok(&["serve", "--print-credentials-path"]).trim())?;
     for line in env.lines() {
         assert!(line.starts_with("export "), "{env}");

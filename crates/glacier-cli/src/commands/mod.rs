@@ -108,7 +108,7 @@ impl Ctx {
 /// whole of a long service message (a signature mismatch's canonical request).
 pub(crate) fn explain(e: &anyhow::Error, verbose: bool) -> String {
     let Some(g) = e.chain().find_map(|c| c.downcast_ref::<GlacierError>()) else {
-        return format!("{e:#}");
+        return chain(e);
     };
     let context = e.to_string();
     let prefix = if context == g.to_string() {
@@ -149,6 +149,10 @@ pub(crate) fn explain(e: &anyhow::Error, verbose: bool) -> String {
                 format!(
                     "{prefix}the server's TLS certificate is not trusted ({chain}); if a private CA issued it, set AWS_CA_BUNDLE to that CA's PEM file"
                 )
+            } else if chain.contains("invalid HTTP version") {
+                format!(
+                    "{prefix}the endpoint did not answer in plain HTTP ({chain}); is it https? Give the endpoint as https://…"
+                )
             } else {
                 format!(
                     "{prefix}could not reach the Glacier endpoint ({chain}); is the server running and the address right?"
@@ -160,6 +164,23 @@ pub(crate) fn explain(e: &anyhow::Error, verbose: bool) -> String {
         ),
         other => format!("{prefix}{other}"),
     }
+}
+
+/// An error and its causes, `a: b: c`, each said once: a context that already quotes its cause
+/// (or an I/O error wrapped twice) does not repeat it.
+fn chain(e: &anyhow::Error) -> String {
+    let mut out = String::new();
+    for cause in e.chain() {
+        let said = cause.to_string();
+        if out.contains(&said) {
+            continue;
+        }
+        if !out.is_empty() {
+            out.push_str(": ");
+        }
+        out.push_str(&said);
+    }
+    out
 }
 
 /// What to run next after the service refused with `code` and `message`.

@@ -20,8 +20,9 @@ pub(crate) struct RetrieveArgs {
     /// The vault.
     #[arg(long)]
     vault: String,
-    /// Only these bytes, `first-last` (megabyte aligned).
-    #[arg(long)]
+    /// Only these bytes, `first-last` in bytes, the last included (megabyte aligned), e.g.
+    /// 0-1048575.
+    #[arg(long, value_parser = crate::parse_range)]
     range: Option<String>,
     /// Expedited, Standard (the default) or Bulk, in any case.
     #[arg(long, value_parser = Tier::parse_loose)]

@@ -20,7 +20,7 @@ pub(crate) struct UploadArgs {
     #[arg(long)]
     vault: String,
     /// The archive description [default: the file name; mt2-encoded when it is not ASCII].
-    #[arg(long)]
+    #[arg(long, value_parser = crate::parse_description)]
     description: Option<String>,
     /// Part size of multipart uploads: 1M, 2M, 4M, … 4G (a bare number is MiB; raised when a
     /// file needs it) [default: one request up to 100 MiB, else 8M; 64M for standard input].
