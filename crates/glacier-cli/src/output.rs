@@ -25,8 +25,9 @@ pub(crate) fn parse_output(s: &str) -> Result<Output, String> {
 }
 
 /// Prints a line on standard output, as `println!` does, except that a closed pipe
-/// (`glacier inventory | head -1`) ends the process quietly with 141, the status a shell gives a
-/// command SIGPIPE stopped, instead of a panic; another write error ends it with a message.
+/// (`glacier inventory | head -1`) ends the process quietly with status 0 (the reader took what
+/// it wanted; a script under `set -o pipefail` goes on), instead of a panic; another write
+/// error ends it with a message.
 macro_rules! out {
     ($($arg:tt)*) => {
         $crate::output::write_line(format_args!($($arg)*))
@@ -55,10 +56,11 @@ impl std::io::Write for Stdout {
     }
 }
 
-/// Ends the process for an error writing standard output.
+/// Ends the process for an error writing standard output: quietly with status 0 when the
+/// reader closed the pipe, as every command does (`get -O - | head`, `inventory | head`).
 pub(crate) fn exit_for_stdout(e: &std::io::Error) -> ! {
     if e.kind() == std::io::ErrorKind::BrokenPipe {
-        std::process::exit(141);
+        std::process::exit(0);
     }
     eprintln!("error: writing standard output: {e}");
     std::process::exit(1);
@@ -77,6 +79,21 @@ pub(crate) fn human_size(bytes: u64) -> String {
         unit += 1;
     }
     format!("{value:.1} {}", UNITS[unit])
+}
+
+/// A date as every table shows it: `2026-12-06 15:23:41` (UTC, to the second), from the ISO
+/// 8601 form the API gives (JSON output keeps that).
+pub(crate) fn table_date(iso: &str) -> String {
+    iso.get(..19).unwrap_or(iso).replace('T', " ")
+}
+
+/// `1 request`, `2 requests`.
+pub(crate) fn plural(n: u64, thing: &str) -> String {
+    if n == 1 {
+        format!("1 {thing}")
+    } else {
+        format!("{n} {thing}s")
+    }
 }
 
 /// Prints rows under a header, columns padded to their widest cell.
@@ -217,6 +234,7 @@ impl Progress {
         Arc::new(move |d, n| match d {
             Transfer::Started => me.in_flight(1),
             Transfer::Finished => me.in_flight(-1),
+            Transfer::Skipped => me.skip(n),
             d if d == direction => me.add(n),
             _ => {}
         })
@@ -245,6 +263,17 @@ impl Progress {
                     l.print();
                 }
             }
+        }
+    }
+
+    /// Counts bytes a resumed transfer did not move again: towards the total shown, with the
+    /// rate (and so the time left) measured afresh from the bytes that do move.
+    fn skip(&self, n: u64) {
+        if let Mode::Bar(bar) = &self.mode {
+            bar.inc(n);
+            bar.reset_eta();
+        } else {
+            self.add(n);
         }
     }
 

@@ -634,7 +634,7 @@ fn ctrl_c_stops_cleanly_and_says_how_to_continue() -> anyhow::Result<()> {
     let data = vec![9u8; 4 << 20];
     std::fs::write(&file, &data)?;
     let state = dir.path().join("state");
-    let upload = |limit: &str| {
+    let upload = |limit: &str, report: &str| {
         Command::new(env!("CARGO_BIN_EXE_glacier"))
             .args([
                 "upload",
@@ -647,7 +647,7 @@ fn ctrl_c_stops_cleanly_and_says_how_to_continue() -> anyhow::Result<()> {
                 "1",
                 "--limit-rate",
                 limit,
-                "-q",
+                report,
             ])
             .env("GLACIER_LOCAL_STORE", &store)
             .env("GLACIER_STATE_DIR", &state)
@@ -655,7 +655,7 @@ fn ctrl_c_stops_cleanly_and_says_how_to_continue() -> anyhow::Result<()> {
             .stderr(Stdio::piped())
             .spawn()
     };
-    let child = upload("1M")?;
+    let child = upload("1M", "-q")?;
     std::thread::sleep(std::time::Duration::from_millis(1500));
     let _ = Command::new("kill")
         .args(["-INT", &child.id().to_string()])
@@ -664,12 +664,21 @@ fn ctrl_c_stops_cleanly_and_says_how_to_continue() -> anyhow::Result<()> {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(130), "{stderr}");
     assert!(stderr.contains("run the same command again"), "{stderr}");
-    let out = upload("1G")?.wait_with_output()?;
+    let out = upload("1G", "--output=json")?.wait_with_output()?;
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{stderr}");
-    let id = String::from_utf8_lossy(&out.stdout)
-        .split_whitespace()
-        .next()
+    // The parts stored before the interruption count towards the total shown, so the
+    // progress ends at the whole file. (Before, the resumed upload's progress ended short of
+    // it, the parts it skipped never counted.)
+    let last: Value = stderr
+        .lines()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .rfind(|e| e["event"] == "progress")
+        .unwrap_or_default();
+    assert_eq!(last["bytes"], data.len(), "{stderr}");
+    let uploaded: Value = serde_json::from_slice(&out.stdout)?;
+    let id = uploaded[0]["archive_id"]
+        .as_str()
         .unwrap_or_default()
         .to_owned();
     let back = dir.path().join("back");

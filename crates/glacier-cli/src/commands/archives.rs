@@ -82,7 +82,7 @@ pub(crate) async fn multipart(ctx: &Ctx, cmd: MultipartCmd) -> anyhow::Result<()
                         vec![
                             u.multipart_upload_id.clone(),
                             output::human_size(u.part_size_in_bytes),
-                            u.creation_date.clone(),
+                            output::table_date(&u.creation_date),
                             u.archive_description.clone().unwrap_or_default(),
                         ]
                     })

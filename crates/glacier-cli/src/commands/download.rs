@@ -215,7 +215,6 @@ pub(crate) struct GetArgs {
 
 pub(crate) async fn get(ctx: &Ctx, args: GetArgs) -> anyhow::Result<()> {
     let (archive_id, tier) = (args.archive_id.clone(), args.tier);
-    announce(ctx, &args.vault, &archive_id, None, tier);
     download_with(
         ctx,
         &args.vault,
@@ -243,8 +242,24 @@ pub(crate) async fn retrieve_and_wait(
                 == Some(&format!("0-{}", j.archive_size.saturating_sub(1)))
     });
     let job_id = match existing {
-        Some(j) => j.id,
-        None => start_retrieval(conn, &vault.name, archive_id, None, tier).await?,
+        Some(j) => {
+            if !ctx.quiet && !ctx.json() {
+                eprintln!(
+                    "using the retrieval job {} already {} for this archive",
+                    j.id,
+                    if j.completed {
+                        "finished"
+                    } else {
+                        "in progress"
+                    }
+                );
+            }
+            j.id
+        }
+        None => {
+            announce(ctx, &vault.name, archive_id, None, tier);
+            start_retrieval(conn, &vault.name, archive_id, None, tier).await?
+        }
     };
     let mut job = vault.get_job(&job_id).await?;
     wait_for(ctx, &mut job).await?;

@@ -145,7 +145,11 @@ pub(crate) async fn inventory(ctx: &Ctx, args: InventoryArgs) -> anyhow::Result<
         }
         InventoryFormat::Table => {
             if let Some(date) = &inv.inventory_date {
-                out!("inventory of {} taken {date}", inv.vault);
+                out!(
+                    "inventory of {} taken {}",
+                    inv.vault,
+                    output::table_date(date)
+                );
             }
             let rows: Vec<Vec<String>> = inv
                 .archives
@@ -159,7 +163,7 @@ pub(crate) async fn inventory(ctx: &Ctx, args: InventoryArgs) -> anyhow::Result<
                     vec![
                         e.archive_id.clone(),
                         output::human_size(e.size),
-                        e.creation_date.clone(),
+                        output::table_date(&e.creation_date),
                         description,
                     ]
                 })

@@ -129,6 +129,13 @@ pub(crate) fn explain(e: &anyhow::Error, verbose: bool) -> String {
             } else {
                 format!("{first} (-v shows the rest)")
             };
+            // "vault nope: Vault not found: nope" says the name once.
+            let shown = match shown.rsplit_once(": ") {
+                Some((said, name)) if !name.contains(' ') && prefix.contains(name) => {
+                    said.to_owned()
+                }
+                _ => shown,
+            };
             match next_step(*code, message) {
                 Some(step) => format!("{prefix}{shown} ({raw_code}; {step})"),
                 None => format!("{prefix}{shown} ({raw_code})"),

@@ -84,8 +84,9 @@ pub(super) async fn describe_retrieval(
         );
     } else {
         out!(
-            "would retrieve {bytes} bytes of {} ({tier} tier) and download them in {requests} requests of up to {chunk} bytes; nothing was started",
-            args.archive_id
+            "would retrieve {bytes} bytes of {} ({tier} tier) and download them in {}, each of up to {chunk} bytes; nothing was started",
+            args.archive_id,
+            output::plural(requests, "request")
         );
     }
     Ok(())
@@ -153,11 +154,10 @@ pub(super) fn job_json(j: &Job) -> serde_json::Value {
 /// A job as a table row: the short columns first and the 92-character id last, so that a
 /// row is one id plus a little on a terminal (the archive id is in `job describe -o json`).
 pub(super) fn job_row(j: &Job) -> Vec<String> {
-    let created = j.creation_date.get(..16).unwrap_or(&j.creation_date);
     vec![
         j.status_code.to_string(),
         j.action.to_string(),
-        created.replace('T', " "),
+        output::table_date(&j.creation_date),
         j.id.clone(),
     ]
 }
@@ -279,8 +279,9 @@ pub(super) fn announce(
         && let Ok((bytes, requests)) = retrieval_cost(size, range)
     {
         eprintln!(
-            "retrieving {bytes} bytes ({} tier), then {requests} download requests (size from the inventory of {})",
+            "retrieving {bytes} bytes ({} tier), then {} (size from the inventory of {})",
             tier.unwrap_or_default(),
+            output::plural(requests, "download request"),
             date.as_deref().unwrap_or("an earlier run")
         );
     }

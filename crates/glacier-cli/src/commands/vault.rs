@@ -65,8 +65,10 @@ pub(super) fn vault_row(v: &Vault) -> Vec<String> {
         v.name.clone(),
         v.number_of_archives.to_string(),
         output::human_size(v.size),
-        v.creation_date.clone(),
-        v.last_inventory_date.clone().unwrap_or_else(|| "-".into()),
+        output::table_date(&v.creation_date),
+        v.last_inventory_date
+            .as_deref()
+            .map_or_else(|| "-".into(), output::table_date),
     ]
 }
 
@@ -77,12 +79,18 @@ pub(crate) async fn vault(ctx: &Ctx, cmd: VaultCmd) -> anyhow::Result<()> {
     let g = &conn.layer2;
     match cmd {
         VaultCmd::Create { name } => {
+            // CreateVault succeeds for a vault that exists: say which it was.
+            let existed = g.get_vault(&name).await.is_ok();
             let v = g
                 .create_vault(&name)
                 .await
                 .with_context(|| format!("creating vault {name}"))?;
             if ctx.json() {
-                output::json(&vault_json(&v));
+                let mut j = vault_json(&v);
+                j["created"] = json!(!existed);
+                output::json(&j);
+            } else if existed {
+                out!("vault {} exists already ({})", v.name, v.arn);
             } else {
                 out!("created vault {} ({})", v.name, v.arn);
             }

@@ -125,6 +125,13 @@ impl Layer1 {
         &self.inner.region
     }
 
+    /// Tells the progress callback, if any, of `n` bytes of `what`.
+    pub(crate) fn report(&self, what: Transfer, n: u64) {
+        if let Some(progress) = &self.inner.progress {
+            progress(what, n);
+        }
+    }
+
     /// Whether a response of this endpoint has said that an upload may send
     /// `x-amz-content-sha256: UNSIGNED-PAYLOAD` with a signed tree hash (glacier-server does;
     /// AWS does not). Then [`Layer1::upload_archive`] and [`Layer1::upload_part`] do, and an

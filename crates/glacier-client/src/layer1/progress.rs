@@ -15,6 +15,10 @@ pub enum Transfer {
     Started,
     /// It ended, however it ended (the count is 0).
     Finished,
+    /// Bytes a resumed transfer finds already done (parts of an upload already stored, chunks
+    /// of a download already verified) and does not move again: part of the total, not of
+    /// the rate.
+    Skipped,
 }
 
 /// Reports [`Transfer::Finished`] when dropped: when a download's body is done with.

@@ -281,6 +281,13 @@ impl ConcurrentDownloader {
                 done.remove(&i);
             }
         }
+        let skipped: u64 = done
+            .keys()
+            .map(|i| self.part_size.min(total.saturating_sub(i * self.part_size)))
+            .sum();
+        if skipped > 0 {
+            job.layer1.report(crate::layer1::Transfer::Skipped, skipped);
+        }
         if done.is_empty() {
             tokio::fs::write(&sidecar, format!("{header}\n")).await?;
             let f = tokio::fs::File::create(target).await?;

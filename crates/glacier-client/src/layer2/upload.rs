@@ -174,7 +174,9 @@ impl Vault {
             tasks.spawn(async move {
                 let (linear, tree) =
                     crate::utils::hash_file_range(&layer1, path.clone(), start, len).await?;
-                if known != Some(tree) {
+                if known == Some(tree) {
+                    layer1.report(crate::layer1::Transfer::Skipped, len);
+                } else {
                     layer1
                         .upload_part(
                             &vault,
