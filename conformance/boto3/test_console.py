@@ -115,13 +115,20 @@ def test_the_console_shows_what_boto3_stored(console_server, browser, shots):
     other.create_vault(vaultName=f"elsewhere-{tag}")
 
     context = browser.new_context(viewport=VIEWPORT)
+    context.grant_permissions(["clipboard-read", "clipboard-write"], origin=console_server.endpoint)
     page = context.new_page()
-    problems = []
+    problems, errors = [], []
     page.on("pageerror", lambda e: problems.append(f"page error: {e}"))
     page.on("console", lambda m: problems.append(m.text) if "Content Security Policy" in m.text else None)
+    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
     expect = playwright_api.expect
     try:
         page.goto(console_server.endpoint + "/console/")
+        # Loading the sign-in page logs no refused request (it logged a 403 each time).
+        expect(page.locator("#signin-form")).to_be_visible()
+        page.reload()
+        expect(page.locator("#signin-form")).to_be_visible()
+        assert errors == [], errors
 
         # A wrong secret: refused, said so, no session.
         page.fill("#access-key", ACCESS_KEY)
@@ -151,15 +158,42 @@ def test_the_console_shows_what_boto3_stored(console_server, browser, shots):
         expect(page.locator("#graph-stored circle").first).to_be_attached()
         shoot(page, shots, "overview")
 
+        # The graphs span the days chosen, dated: 7 days and 90 days read differently, the
+        # retrievals over 90 days per day and still showing today's (they stopped at 2 days).
+        def ticks():
+            return [page.locator(f"#graph-stored-tick-{i}").text_content() for i in range(3)]
+        week = ticks()
+        assert all(any(m in t for m in ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep",
+                                        "Oct", "Nov", "Dec")) for t in week), week
+        page.click("#usage .segmented button:has-text('90 days')")
+        expect(page.locator("#usage figcaption").nth(1)).to_contain_text("per day")
+        quarter = ticks()
+        assert quarter[0] != week[0] and quarter[1] != week[1], (week, quarter)
+        expect(page.locator("#graph-retrievals rect.bar").first).to_be_attached()
+
+        # On a phone's 390 px the page keeps to the screen: the table scrolls in its card.
+        page.set_viewport_size({"width": 390, "height": 760})
+        page.reload()
+        expect(page.locator("table#vaults")).to_be_visible()
+        assert page.evaluate("document.documentElement.scrollWidth") <= 390
+        page.set_viewport_size(VIEWPORT)
+
         # Archive search, by mt2 path and by plain description.
         page.click(f"text={photos}")
         expect(page.locator("tr.archive")).to_have_count(3)
         page.fill("#archive-search", "SUMMER")
         expect(page.locator("tr.archive")).to_have_count(1)
         expect(page.locator("tr.archive .path")).to_have_text("2024/summer/beach.jpg")
+        # The whole archive id is in the page and its button copies it (it was only in a
+        # hover title, cut short).
+        expect(page.locator("tr.archive .id")).to_have_text(ids[0])
+        page.click("tr.archive button.copy")
+        expect(page.locator("tr.archive button.copy")).to_have_text("Copied")
+        assert page.evaluate("navigator.clipboard.readText()") == ids[0]
         shoot(page, shots, "archive-search")
         page.fill("#archive-search", "no-such-file")
         expect(page.locator("#archive-status")).to_contain_text("No archive matches")
+        expect(page.locator("table#archives")).to_be_hidden()
         page.goto(f"{console_server.endpoint}/console/#/vault/{backups}/archives")
         page.fill("#archive-search", "nightly")
         expect(page.locator("tr.archive")).to_have_count(1)
@@ -201,6 +235,25 @@ def test_the_console_shows_what_boto3_stored(console_server, browser, shots):
         context.close()
         glacier.abort_multipart_upload(vaultName=backups, uploadId=upload)
         glacier.abort_vault_lock(vaultName=photos)
+
+
+def test_an_empty_account_graphs_a_plain_axis(console_server, browser):
+    """An account with nothing stored: its axis reads 0 B, 512 B, 1 KiB (it read 1 B, 1 B, 0 B)."""
+    other = make_client(console_server.endpoint, OTHER_ACCESS_KEY, OTHER_SECRET_KEY)
+    other.create_vault(vaultName=f"empty-{uuid.uuid4().hex[:6]}")
+    context = browser.new_context(viewport=VIEWPORT)
+    page = context.new_page()
+    expect = playwright_api.expect
+    try:
+        page.goto(console_server.endpoint + "/console/")
+        page.fill("#access-key", OTHER_ACCESS_KEY)
+        page.fill("#secret-key", OTHER_SECRET_KEY)
+        page.click("#signin")
+        expect(page.locator("#graph-stored")).to_be_attached()
+        labels = page.locator("#graph-stored text.axis:not(.tick)").all_text_contents()
+        assert labels == ["0 B", "512 B", "1.00 KiB"], labels
+    finally:
+        context.close()
 
 
 def test_the_api_refuses_what_has_no_session(console_server):

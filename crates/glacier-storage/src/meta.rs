@@ -292,8 +292,9 @@ pub enum Allowance {
     Bytes(u64),
 }
 
-/// How long retrievals stay in the ledger [`MetadataStore::retrievals_since`] reads.
-pub const RETRIEVAL_LEDGER_DAYS: i64 = 2;
+/// How long retrievals stay in the ledger [`MetadataStore::retrievals_since`] reads: the data
+/// retrieval policy's windows need a day; the console graphs the last 90.
+pub const RETRIEVAL_LEDGER_DAYS: i64 = 90;
 
 /// A provisioned capacity unit of an account.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -121,6 +121,7 @@ async fn info(State(state): State<Arc<AppState>>) -> Response {
 #[derive(Serialize)]
 #[serde(rename_all = "PascalCase")]
 struct SessionInfo {
+    signed_in: bool,
     account_id: String,
     access_key_id: String,
     expires: String,
@@ -129,6 +130,7 @@ struct SessionInfo {
 impl SessionInfo {
     fn new(caller: &Authenticated, ends: time::OffsetDateTime) -> SessionInfo {
         SessionInfo {
+            signed_in: true,
             account_id: caller.account_id.clone(),
             access_key_id: caller.access_key_id.clone(),
             expires: glacier_core::format_date(ends),
@@ -179,8 +181,17 @@ async fn sign_out(State(state): State<Arc<AppState>>, _: ConsoleRequest) -> Resp
     resp
 }
 
-async fn whoami(caller: Caller) -> Response {
-    api(SessionInfo::new(&caller.auth, caller.ends))
+/// `GET /console/api/session`: who is signed in. No session (none yet, expired, or from keys
+/// no longer known) is an answer here, not an error, so that the page asks it on every load
+/// without a refused request in the browser's log.
+async fn whoami(caller: Result<Caller, ApiError>) -> Response {
+    match caller {
+        Ok(caller) => api(SessionInfo::new(&caller.auth, caller.ends)),
+        Err(e) if e.code == ErrorCode::MissingAuthenticationTokenException => {
+            api(serde_json::json!({"SignedIn": false, "Reason": e.message}))
+        }
+        Err(e) => e.into_response(),
+    }
 }
 
 async fn overview(State(state): State<Arc<AppState>>, caller: Caller) -> ApiResult<Response> {

@@ -185,6 +185,7 @@ async fn a_browser_signs_in_with_sigv4_and_sees_its_vaults() -> anyhow::Result<(
 
     let me = c.get("/console/api/session", cookie).await?;
     assert_eq!(me.json["AccessKeyId"], OWNER.0);
+    assert_eq!(me.json["SignedIn"], true);
     let o = c.get("/console/api/overview", cookie).await?;
     assert_eq!(o.status, StatusCode::OK, "{:?}", o.json);
     let names = vault_names(&o.json);
@@ -246,6 +247,14 @@ async fn the_api_needs_a_valid_session_and_the_console_header() -> anyhow::Resul
         .get("/console/api/overview", &format!("{cookie}0"))
         .await?;
     assert_eq!(forged.code(), "MissingAuthenticationTokenException");
+    // Who is signed in is asked on every page load: no session is an answer, not a 403 the
+    // browser logs. (Before, every load of the sign-in page logged a refused request.)
+    for sent in ["", &format!("{cookie}0")] {
+        let who = c.get("/console/api/session", sent).await?;
+        assert_eq!(who.status, StatusCode::OK, "{:?}", who.json);
+        assert_eq!(who.json["SignedIn"], false, "{:?}", who.json);
+        assert!(who.json.get("AccountId").is_none(), "{:?}", who.json);
+    }
     // A cross-site page could send the cookie (were it not SameSite) but not this header.
     let no_header = c
         .send(
@@ -482,11 +491,24 @@ async fn usage_graphs_the_history_and_the_retrieval_ledger() -> anyhow::Result<(
     assert_eq!(stored, [(0, 0), (2, 2)]);
     let hours = u.json["Retrievals"].as_array().cloned().unwrap_or_default();
     assert!((24..=26).contains(&hours.len()), "{}", hours.len());
+    assert_eq!(u.json["BucketHours"], 1);
     let last = &hours[hours.len() - 1];
     assert_eq!(
         (last["Retrievals"].as_u64(), last["Bytes"].as_u64()),
         (Some(1), Some(1))
     );
+    // Over 90 days: the whole window, a bar a day, the retrieval still in it. (Before, the
+    // retrievals stopped at the ledger's two days, and the page drew only the hours sampled.)
+    let u = c.get("/console/api/usage?days=90", &cookie).await?;
+    let days = u.json["Retrievals"].as_array().cloned().unwrap_or_default();
+    assert_eq!(u.json["BucketHours"], 24);
+    assert!((90..=92).contains(&days.len()), "{}", days.len());
+    assert_eq!(days.last().map(|d| d["Retrievals"].clone()), Some(1.into()));
+    let from = u.json["From"].as_str().unwrap_or_default();
+    let to = u.json["To"].as_str().unwrap_or_default();
+    let span = time::OffsetDateTime::parse(to, &time::format_description::well_known::Rfc3339)?
+        - time::OffsetDateTime::parse(from, &time::format_description::well_known::Rfc3339)?;
+    assert_eq!(span.whole_days(), 90, "{from} .. {to}");
     Ok(())
 }
 

@@ -106,10 +106,14 @@ pub(crate) struct ArchiveRow {
 #[derive(Debug, Serialize)]
 #[serde(rename_all = "PascalCase")]
 pub(crate) struct UsageView {
+    /// The window graphed: `days` ago until now.
+    from: String,
+    to: String,
     /// Samples of the account's totals, oldest first, ending with the totals now.
     stored: Vec<StoredPoint>,
-    /// Archive retrievals started, per hour, over the retrieval ledger's window (at most
-    /// the last two days), oldest first.
+    /// The length of a bucket of `retrievals`: an hour over two days or less, else a day.
+    bucket_hours: u32,
+    /// Archive retrievals started in each bucket of the window, oldest first.
     retrievals: Vec<RetrievalPoint>,
 }
 
@@ -124,7 +128,7 @@ pub(crate) struct StoredPoint {
 #[derive(Debug, Serialize)]
 #[serde(rename_all = "PascalCase")]
 pub(crate) struct RetrievalPoint {
-    /// The start of the hour.
+    /// The start of the bucket.
     date: String,
     retrievals: u64,
     bytes: u64,
@@ -383,7 +387,8 @@ impl Service {
     }
 
     /// The account's stored bytes over the last `days` (from the usage history, thinned to
-    /// [`GRAPH_POINTS`], ending with the totals now) and its archive retrievals per hour.
+    /// [`GRAPH_POINTS`], ending with the totals now) and its archive retrievals per hour (per
+    /// day over more than two days).
     pub(crate) async fn console_usage(&self, account: &str, days: u32) -> ApiResult<UsageView> {
         self.authorize(account, Operation::ListVaults, Target::Account(account))
             .await?;
@@ -408,10 +413,11 @@ impl Service {
             size_in_bytes: vaults.iter().map(|v| v.size).sum(),
         });
         let ledger = time::Duration::days(glacier_storage::RETRIEVAL_LEDGER_DAYS);
-        let hour = time::Duration::HOUR;
-        let first = floor(since.max(now - ledger), hour);
+        let bucket_hours: u32 = if days <= 2 { 1 } else { 24 };
+        let bucket = time::Duration::hours(i64::from(bucket_hours));
+        let first = floor(since.max(now - ledger), bucket);
         let mut retrievals: Vec<RetrievalPoint> =
-            std::iter::successors(Some(first), |t| Some(*t + hour).filter(|t| *t <= now))
+            std::iter::successors(Some(first), |t| Some(*t + bucket).filter(|t| *t <= now))
                 .map(|t| RetrievalPoint {
                     date: format_date(t),
                     retrievals: 0,
@@ -419,13 +425,21 @@ impl Service {
                 })
                 .collect();
         for r in self.meta.retrievals_since(account, first).await? {
-            let i = usize::try_from(((r.at - first).whole_hours()).max(0)).unwrap_or(0);
+            let i =
+                usize::try_from(((r.at - first).whole_hours() / i64::from(bucket_hours)).max(0))
+                    .unwrap_or(0);
             if let Some(p) = retrievals.get_mut(i) {
                 p.retrievals += 1;
                 p.bytes += r.bytes;
             }
         }
-        Ok(UsageView { stored, retrievals })
+        Ok(UsageView {
+            from: format_date(since),
+            to: format_date(now),
+            stored,
+            bucket_hours,
+            retrievals,
+        })
     }
 
     /// Samples every account's usage every `every`, on multiples of it (so that nodes

@@ -89,6 +89,24 @@ function short(id) {
   return id.length > 20 ? `${id.slice(0, 10)}…${id.slice(-8)}` : id;
 }
 
+// A long id, shown cut short but whole in the page (selecting it copies all of it), and a
+// button that copies it.
+function idCopy(id, more) {
+  const text = h("span", { class: "id mono", title: more ? `${id}\n${more}` : id }, id);
+  const button = h("button", { class: "copy", type: "button", title: "Copy the whole id" }, "Copy");
+  button.addEventListener("click", async () => {
+    try {
+      await navigator.clipboard.writeText(id);
+    } catch {
+      // No clipboard (a page not on HTTPS or localhost): select it for Ctrl-C instead.
+      getSelection().selectAllChildren(text);
+    }
+    button.textContent = "Copied";
+    setTimeout(() => { button.textContent = "Copy"; }, 1500);
+  });
+  return h("span", { class: "id-copy" }, text, button);
+}
+
 function pretty(json) {
   try {
     return JSON.stringify(JSON.parse(json), null, 2);
@@ -265,36 +283,36 @@ function header() {
 
 // ---- graphs (SVG, drawn here) ----
 
-function graph({ id, title, points, value, label, bars }) {
+// A graph of `points` over the window [from, to] (the days chosen, whatever the points
+// cover), dated along its axis; `bucket` (ms): bars, one per bucket.
+function graph({ id, title, points, value, label, from, to, bucket }) {
   const W = 560, H = 180, L = 64, R = 12, T = 12, B = 28;
   const svg = s("svg", { viewBox: `0 0 ${W} ${H}`, class: "graph", role: "img", "aria-label": title, id });
-  if (!points.length) return svg;
   const xs = points.map((p) => new Date(p.Date).getTime());
   const ys = points.map(value);
-  let x0 = Math.min(...xs), x1 = Math.max(...xs);
-  if (bars) x1 += 3600e3;
-  if (x1 === x0) x0 -= 3600e3;
-  const top = niceBytes(Math.max(...ys, 1));
-  const X = (x) => L + ((x - x0) / (x1 - x0)) * (W - L - R);
+  const x0 = new Date(from).getTime(), x1 = new Date(to).getTime();
+  // At least 1 KiB tall, so that an empty account's axis reads 0 B, 512 B, 1 KiB.
+  const top = niceBytes(Math.max(...ys, 1024));
+  const X = (x) => L + ((Math.min(Math.max(x, x0), x1) - x0) / Math.max(x1 - x0, 1)) * (W - L - R);
   const Y = (y) => T + (1 - y / top) * (H - T - B);
   for (const f of [0, 0.5, 1]) {
     svg.append(
       s("line", { x1: L, x2: W - R, y1: Y(top * f), y2: Y(top * f), class: "grid" }),
       s("text", { x: L - 6, y: Y(top * f) + 4, class: "axis", "text-anchor": "end" }, label(top * f)));
   }
-  const within = x1 - x0 < 86400e3;
-  const day = (t) => new Date(t).toLocaleString(undefined, within
-    ? { hour: "2-digit", minute: "2-digit", second: "2-digit" }
+  const long = x1 - x0 > 2 * 86400e3;
+  const when = (t) => new Date(t).toLocaleString(undefined, long
+    ? { month: "short", day: "numeric" }
     : { month: "short", day: "numeric", hour: "2-digit", minute: "2-digit" });
-  svg.append(
-    s("text", { x: L, y: H - 8, class: "axis" }, day(x0)),
-    s("text", { x: W - R, y: H - 8, class: "axis", "text-anchor": "end" }, day(x1)));
-  if (bars) {
-    const w = Math.max(1, X(x0 + 3600e3) - X(x0) - 1);
+  [[x0, "start"], [(x0 + x1) / 2, "middle"], [x1, "end"]].forEach(([t, anchor], i) =>
+    svg.append(s("text", { x: X(t), y: H - 8, class: "axis tick", "text-anchor": anchor, id: `${id}-tick-${i}` }, when(t))));
+  if (!points.length) return svg;
+  if (bucket) {
+    const w = Math.max(1, X(x0 + bucket) - X(x0) - 1);
     points.forEach((p, i) => {
       if (!ys[i]) return;
       svg.append(s("rect", { x: X(xs[i]), y: Y(ys[i]), width: w, height: Y(0) - Y(ys[i]), class: "bar" },
-        s("title", {}, `${day(xs[i])}: ${label(ys[i])} in ${p.Retrievals} retrieval(s)`)));
+        s("title", {}, `${when(xs[i])}: ${label(ys[i])} in ${p.Retrievals} retrieval${p.Retrievals === 1 ? "" : "s"}`)));
     });
   } else {
     // A step line: the total holds until the next sample.
@@ -305,7 +323,7 @@ function graph({ id, title, points, value, label, bars }) {
       s("path", { d, class: "line" }));
     points.forEach((p, i) => svg.append(
       s("circle", { cx: X(xs[i]), cy: Y(ys[i]), r: 2.5, class: "dot" },
-        s("title", {}, `${day(xs[i])}: ${label(ys[i])} in ${count(p.NumberOfArchives)} archives`))));
+        s("title", {}, `${when(xs[i])}: ${label(ys[i])} in ${count(p.NumberOfArchives)} archives`))));
   }
   return svg;
 }
@@ -318,16 +336,21 @@ async function usageCard(days) {
     }, d === 1 ? "1 day" : `${d} days`)));
   const u = await api(`usage?days=${days}`);
   const retrieved = u.Retrievals.reduce((a, p) => a + p.Bytes, 0);
+  const per = u.BucketHours === 1 ? "hour" : "day";
+  const span = { from: u.From, to: u.To };
   card.append(
     h("div", { class: "card-head" }, h("h2", {}, "Usage"), pick),
     h("div", { class: "graphs" },
       h("figure", {},
         h("figcaption", {}, "Stored bytes"),
-        graph({ id: "graph-stored", title: "Stored bytes over time", points: u.Stored, value: (p) => p.SizeInBytes, label: size })),
+        graph({ id: "graph-stored", title: "Stored bytes over time", points: u.Stored, value: (p) => p.SizeInBytes, label: size, ...span })),
       h("figure", {},
-        h("figcaption", {}, "Archive retrievals started, per hour ",
-          h("span", { id: "retrieved" }, `(${size(retrieved)} since ${date(u.Retrievals.length ? u.Retrievals[0].Date : null)})`)),
-        graph({ id: "graph-retrievals", title: "Archive retrieval bytes per hour", points: u.Retrievals, value: (p) => p.Bytes, label: size, bars: true }))));
+        h("figcaption", {}, `Archive retrievals started, per ${per} `,
+          h("span", { id: "retrieved" }, `(${size(retrieved)} since ${date(u.From)})`)),
+        graph({
+          id: "graph-retrievals", title: `Archive retrieval bytes per ${per}`, points: u.Retrievals,
+          value: (p) => p.Bytes, label: size, bucket: u.BucketHours * 3600e3, ...span,
+        }))));
   return card;
 }
 
@@ -350,8 +373,8 @@ async function overviewPage() {
       h("td", {}, h("a", { href: `#/vault/${encodeURIComponent(v.VaultName)}` }, v.VaultName), " ", lockBadge(v.LockState)),
       h("td", { class: "num" }, count(v.NumberOfArchives)),
       h("td", { class: "num" }, size(v.SizeInBytes)),
-      h("td", {}, date(v.CreationDate)),
-      h("td", {}, v.LastInventoryDate ? date(v.LastInventoryDate) : "never")));
+      h("td", { class: "wide" }, date(v.CreationDate)),
+      h("td", { class: "wide" }, v.LastInventoryDate ? date(v.LastInventoryDate) : "never")));
   show(
     h("div", { class: "stats" },
       stat("Vaults", count(o.Vaults.length), "total-vaults"),
@@ -361,9 +384,10 @@ async function overviewPage() {
     h("section", { class: "card" },
       h("h2", {}, "Vaults"),
       o.Vaults.length
-        ? h("table", { id: "vaults" },
-          h("thead", {}, h("tr", {}, ["Vault", "Archives", "Size", "Created", "Last inventory"].map((c, i) => h("th", { class: i === 1 || i === 2 ? "num" : null }, c)))),
-          h("tbody", {}, rows))
+        ? h("div", { class: "scroll" }, h("table", { id: "vaults" },
+          h("thead", {}, h("tr", {}, ["Vault", "Archives", "Size", "Created", "Last inventory"].map((c, i) =>
+            h("th", { class: i === 1 || i === 2 ? "num" : i > 2 ? "wide" : null }, c)))),
+          h("tbody", {}, rows)))
         : h("p", { class: "muted" }, "No vaults yet. Create one with glacier vault create NAME, or any Glacier client.")));
 }
 
@@ -402,6 +426,9 @@ async function vaultPage(name, tab) {
 function archivesTab(name) {
   const input = h("input", { id: "archive-search", type: "search", placeholder: "Search descriptions and paths", autocomplete: "off", spellcheck: "false" });
   const tbody = h("tbody", {});
+  const table = h("table", { id: "archives", hidden: true },
+    h("thead", {}, h("tr", {}, ["Archive", "Size", "Uploaded", "Id"].map((c, i) => h("th", { class: i === 1 ? "num" : i === 2 ? "wide" : null }, c)))),
+    tbody);
   const status = h("p", { class: "muted", id: "archive-status" });
   const more = h("button", { id: "archive-more", hidden: true }, "Load more");
   let generation = 0;
@@ -426,12 +453,13 @@ function archivesTab(name) {
           a.Path ? h("div", { class: "path" }, a.Path) : h("div", {}, a.ArchiveDescription || h("span", { class: "muted" }, "(no description)")),
           a.Path ? h("div", { class: "muted small" }, `mt2 · modified ${date(a.LastModified)}`) : null),
         h("td", { class: "num" }, size(a.Size)),
-        h("td", {}, date(a.CreationDate)),
-        h("td", { class: "mono", title: `${a.ArchiveId}\ntree hash ${a.SHA256TreeHash}` }, short(a.ArchiveId))));
+        h("td", { class: "wide" }, date(a.CreationDate)),
+        h("td", { class: "id-cell" }, idCopy(a.ArchiveId, `tree hash ${a.SHA256TreeHash}`))));
     }
     next = page.Next;
     more.hidden = !next;
     const shown = tbody.children.length;
+    table.hidden = shown === 0;
     status.textContent = shown
       ? `${count(shown)} archive${shown === 1 ? "" : "s"}${input.value ? ` matching “${input.value}”` : ""}${next ? ", more to load" : ""}`
       : input.value ? `No archive matches “${input.value}”${next ? " yet; load more to search further" : ""}.` : "This vault holds no archives.";
@@ -445,9 +473,7 @@ function archivesTab(name) {
   load(true);
   return h("section", { class: "card" },
     input, status,
-    h("table", { id: "archives" },
-      h("thead", {}, h("tr", {}, ["Archive", "Size", "Uploaded", "Id"].map((c, i) => h("th", { class: i === 1 ? "num" : null }, c)))),
-      tbody),
+    h("div", { class: "scroll" }, table),
     more,
     h("p", { class: "muted small" }, "Archives as the server holds them now; an inventory job reports the same list."));
 }
@@ -485,7 +511,7 @@ function uploadsTab(v) {
     h("table", { id: "uploads" },
       h("thead", {}, h("tr", {}, ["Upload", "Description", "Part size", "Started"].map((c, i) => h("th", { class: i === 2 ? "num" : null }, c)))),
       h("tbody", {}, v.Uploads.map((u) => h("tr", {},
-        h("td", { class: "mono", title: u.MultipartUploadId }, short(u.MultipartUploadId)),
+        h("td", { class: "id-cell" }, idCopy(u.MultipartUploadId)),
         h("td", {}, u.ArchiveDescription || ""),
         h("td", { class: "num" }, size(u.PartSizeInBytes)),
         h("td", {}, date(u.CreationDate)))))),
@@ -529,12 +555,19 @@ function stopRefresh() {
 async function route() {
   stopRefresh();
   if (!session) {
+    // Answered 200 with SignedIn false when there is no session: no refused request to log.
+    let s;
     try {
-      session = await call("GET", "api/session");
+      s = await call("GET", "api/session");
     } catch (e) {
-      signInPage(e.code === "MissingAuthenticationTokenException" ? "" : e.message);
+      signInPage(e.message);
       return;
     }
+    if (!s.SignedIn) {
+      signInPage("");
+      return;
+    }
+    session = s;
   }
   header();
   const parts = location.hash.replace(/^#\/?/, "").split("/").map(decodeURIComponent);
