@@ -138,7 +138,10 @@ enum Mode {
 struct Lines {
     what: String,
     total: Option<u64>,
+    /// Bytes moved.
     done: u64,
+    /// Bytes a resumed transfer found already there.
+    skipped: u64,
     last: Instant,
     json: bool,
 }
@@ -148,12 +151,17 @@ impl Lines {
         if self.json {
             eprintln!(
                 "{}",
-                serde_json::json!({"event": "progress", "what": self.what, "bytes": self.done, "total": self.total})
+                serde_json::json!({"event": "progress", "what": self.what, "bytes": self.done, "skipped": self.skipped, "total": self.total})
             );
         } else {
+            let had = match self.skipped {
+                0 => String::new(),
+                n => format!(" ({n} of them there already)"),
+            };
+            let so_far = self.done + self.skipped;
             match self.total {
-                Some(t) => eprintln!("{}: {} of {t} bytes", self.what, self.done),
-                None => eprintln!("{}: {} bytes", self.what, self.done),
+                Some(t) => eprintln!("{}: {so_far} of {t} bytes{had}", self.what),
+                None => eprintln!("{}: {so_far} bytes{had}", self.what),
             }
         }
     }
@@ -196,6 +204,7 @@ impl Progress {
                 what: what.to_owned(),
                 total,
                 done: 0,
+                skipped: 0,
                 last: Instant::now(),
                 json: output == Output::Json,
             }))
@@ -223,6 +232,7 @@ impl Progress {
                 if let Ok(mut l) = l.lock() {
                     l.total = Some(total);
                     l.done = 0;
+                    l.skipped = 0;
                 }
             }
         }
@@ -269,11 +279,17 @@ impl Progress {
     /// Counts bytes a resumed transfer did not move again: towards the total shown, with the
     /// rate (and so the time left) measured afresh from the bytes that do move.
     fn skip(&self, n: u64) {
-        if let Mode::Bar(bar) = &self.mode {
-            bar.inc(n);
-            bar.reset_eta();
-        } else {
-            self.add(n);
+        match &self.mode {
+            Mode::Quiet => {}
+            Mode::Bar(bar) => {
+                bar.inc(n);
+                bar.reset_eta();
+            }
+            Mode::Lines(l) => {
+                if let Ok(mut l) = l.lock() {
+                    l.skipped += n;
+                }
+            }
         }
     }
 

@@ -235,18 +235,8 @@ async fn a_small_volume_takes_uploads_and_a_reserve_it_cannot_keep_is_named() ->
 
     // A reserve larger than the volume: said at start, and each refusal says what is free.
     let mut command = Command::new(env!("CARGO_BIN_EXE_glacier"));
-    command
-        .args([
-            "serve",
-            "--listen",
-            "127.0.0.1:0",
-            "--reserve",
-            "256M",
-            "--data-dir",
-        ])
-        .arg(&fs.0)
-        .stderr(std::process::Stdio::piped());
-    let (mut server, endpoint) = common::launch(command)?;
+    command.stderr(std::process::Stdio::piped());
+    let (mut server, endpoint) = common::start_command(command, &fs.0, &["--reserve", "256M"])?;
     let g = client(&endpoint);
     let refused = g
         .upload_archive()
