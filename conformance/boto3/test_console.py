@@ -166,6 +166,7 @@ def test_the_console_shows_what_boto3_stored(console_server, browser, shots):
         assert all(any(m in t for m in ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep",
                                         "Oct", "Nov", "Dec")) for t in week), week
         page.click("#usage .segmented button:has-text('90 days')")
+        expect(page.locator("#usage .segmented button.on")).to_have_text("90 days")
         expect(page.locator("#usage figcaption").nth(1)).to_contain_text("per day")
         quarter = ticks()
         assert quarter[0] != week[0] and quarter[1] != week[1], (week, quarter)
@@ -214,6 +215,11 @@ def test_the_console_shows_what_boto3_stored(console_server, browser, shots):
         expect(jobs.nth(1)).to_contain_text("Succeeded")
         expect(page.locator("#tab-jobs .pill")).to_have_text("1")
         shoot(page, shots, "jobs")
+        page.set_viewport_size({"width": 390, "height": 760})
+        page.reload()
+        expect(page.locator("table#jobs")).to_be_visible()
+        assert page.evaluate("document.documentElement.scrollWidth") <= 390
+        page.set_viewport_size(VIEWPORT)
         page.click("#tab-policies")
         expect(page.locator("#lock")).to_contain_text("keep-a-year")
         expect(page.locator("#tags")).to_contain_text("family")

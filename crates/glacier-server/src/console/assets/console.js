@@ -485,7 +485,7 @@ function denied(v, op) {
 function jobsTab(v) {
   if (v.Denied.includes("ListJobs")) return h("section", { class: "card" }, denied(v, "ListJobs"));
   if (!v.Jobs.length) return h("section", { class: "card" }, h("p", { class: "muted" }, "No jobs in progress or finished recently."));
-  return h("section", { class: "card" },
+  return h("section", { class: "card" }, h("div", { class: "scroll" },
     h("table", { id: "jobs" },
       h("thead", {}, h("tr", {}, ["Job", "Status", "Progress", "Started", "What"].map((c) => h("th", {}, c)))),
       h("tbody", {}, v.Jobs.map((j) => {
@@ -501,20 +501,20 @@ function jobsTab(v) {
           h("td", { class: "small" }, j.Action === "ArchiveRetrieval"
             ? [`${j.Tier} · bytes ${j.RetrievalByteRange} of `, h("span", { class: "mono", title: j.ArchiveId }, short(j.ArchiveId))]
             : `${(j.InventoryRetrievalParameters || {}).Format || "JSON"}${j.InventorySizeInBytes ? ` · ${size(j.InventorySizeInBytes)}` : ""}`));
-      }))));
+      })))));
 }
 
 function uploadsTab(v) {
   if (v.Denied.includes("ListMultipartUploads")) return h("section", { class: "card" }, denied(v, "ListMultipartUploads"));
   if (!v.Uploads.length) return h("section", { class: "card" }, h("p", { class: "muted" }, "No multipart uploads in progress."));
-  return h("section", { class: "card" },
+  return h("section", { class: "card" }, h("div", { class: "scroll" },
     h("table", { id: "uploads" },
       h("thead", {}, h("tr", {}, ["Upload", "Description", "Part size", "Started"].map((c, i) => h("th", { class: i === 2 ? "num" : null }, c)))),
       h("tbody", {}, v.Uploads.map((u) => h("tr", {},
         h("td", { class: "id-cell" }, idCopy(u.MultipartUploadId)),
         h("td", {}, u.ArchiveDescription || ""),
         h("td", { class: "num" }, size(u.PartSizeInBytes)),
-        h("td", {}, date(u.CreationDate)))))),
+        h("td", {}, date(u.CreationDate))))))),
     v.MoreUploads ? h("p", { class: "muted" }, "More uploads than these are in progress.") : null);
 }
 
