@@ -3,15 +3,16 @@
 //! recommends to vault owners). Every archive is retrieved, downloaded and verified against its
 //! tree hash, delivered, and checkpointed so that a rerun continues.
 
-use crate::commands::{Ctx, download_job, retrieve_and_wait, state_file, upload_file};
+use crate::commands::{Ctx, download_job, state_file, upload_file};
 use crate::output::{self, Output};
 use crate::target::{self, Target};
 use anyhow::{Context, bail};
 use futures_util::TryStreamExt;
 use glacier_client::Vault;
-use glacier_client::layer2::InventoryRequest;
+use glacier_client::inventory::InventoryEntry;
+use glacier_client::layer2::{InventoryRequest, Polling};
 use serde_json::json;
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
@@ -163,7 +164,7 @@ async fn deliver(
     dst: &Destination,
     vault: Option<&Vault>,
     file: &Path,
-    e: &glacier_client::inventory::InventoryEntry,
+    e: &InventoryEntry,
 ) -> anyhow::Result<String> {
     match (dst, vault) {
         (Destination::Glacier(target, _), Some(vault)) => {
@@ -267,42 +268,51 @@ pub(crate) async fn migrate(ctx: &Ctx, args: MigrateArgs) -> anyhow::Result<()> 
         crate::commands::wait_for(ctx, &mut inv).await?;
         let mut entries = std::pin::pin!(inv.inventory().await?);
         let (mut copied, mut skipped, mut bytes) = (0u64, 0u64, 0u64);
-        while let Some(e) = entries.try_next().await? {
-            if copied_before.contains(&e.archive_id) {
-                skipped += 1;
-                continue;
+        // The archives not copied yet, a batch at a time: each batch's retrievals are asked for
+        // at once and each archive is copied as its job completes, so that a batch waits
+        // about one retrieval's time (hours on Amazon Glacier), not one per archive.
+        let mut batch: HashMap<String, InventoryEntry> = HashMap::new();
+        loop {
+            let next = entries.try_next().await?;
+            let more = next.is_some();
+            if let Some(e) = next {
+                if copied_before.contains(&e.archive_id) {
+                    skipped += 1;
+                } else {
+                    batch.insert(e.archive_id.clone(), e);
+                }
+                if batch.len() < BATCH {
+                    continue;
+                }
             }
-            if !ctx.quiet && ctx.output != Output::Json {
-                eprintln!("copying {} ({} bytes) of {name}", e.archive_id, e.size);
+            if batch.is_empty() {
+                break;
             }
-            let job = retrieve_and_wait(ctx, &src, &source, &e.archive_id, None).await?;
-            let temp = state_file("migrate", &e.archive_id, "data")?;
-            download_job(&job, &temp, 8 << 20, 4)
+            let ids: Vec<String> = batch.keys().cloned().collect();
+            let mut retrieval = source
+                .retrieve_archives(&ids, None, Polling::default())
                 .await
-                .with_context(|| format!("downloading {}", e.archive_id))?;
-            // download_job verified every chunk and the whole against the job's tree hash; that
-            // hash must be the one the inventory lists for the archive.
-            if job.sha256_treehash.as_deref() != Some(e.sha256_tree_hash.as_str()) {
-                bail!(
-                    "archive {}: the retrieval's tree hash {:?} is not the inventory's {}",
-                    e.archive_id,
-                    job.sha256_treehash,
-                    e.sha256_tree_hash
-                );
+                .with_context(|| format!("starting the retrievals of {name}"))?;
+            while let Some(job) = retrieval.next().await {
+                let job = job.with_context(|| format!("waiting for the retrievals of {name}"))?;
+                let Some(e) = job.archive_id.as_deref().and_then(|a| batch.remove(a)) else {
+                    continue;
+                };
+                if !ctx.quiet && ctx.output != Output::Json {
+                    eprintln!("copying {} ({} bytes) of {name}", e.archive_id, e.size);
+                }
+                copy_one(ctx, &dst, dest.as_ref(), &to, &job, &e, &mut log).await?;
+                copied += 1;
+                bytes += e.size;
             }
-            let new_id = deliver(ctx, &dst, dest.as_ref(), &temp, &e)
-                .await
-                .with_context(|| {
-                    format!(
-                        "copying {} to {to} (run the migration again to continue)",
-                        e.archive_id
-                    )
-                })?;
-            writeln!(log, "{} {new_id}", e.archive_id)?;
-            log.sync_data()?;
-            std::fs::remove_file(&temp)?;
-            copied += 1;
-            bytes += e.size;
+            anyhow::ensure!(
+                batch.is_empty(),
+                "{} archive(s) of {name} were not retrieved; run the migration again to continue",
+                batch.len()
+            );
+            if !more {
+                break;
+            }
         }
         report.push(
             json!({"vault": name, "copied": copied, "already_copied": skipped, "size": bytes}),
@@ -324,5 +334,45 @@ pub(crate) async fn migrate(ctx: &Ctx, args: MigrateArgs) -> anyhow::Result<()> 
             .collect();
         output::table(&["VAULT", "COPIED", "ALREADY COPIED", "SIZE"], &rows);
     }
+    Ok(())
+}
+
+/// How many archives one batch of a migration retrieves at once.
+const BATCH: usize = 1000;
+
+/// Copies the archive `e` whose retrieval `job` completed: downloads it verified, checks its
+/// tree hash against the inventory's, delivers it to `dst` and records it in `log`.
+async fn copy_one(
+    ctx: &Ctx,
+    dst: &Destination,
+    dest: Option<&Vault>,
+    to: &str,
+    job: &glacier_client::Job,
+    e: &InventoryEntry,
+    log: &mut std::fs::File,
+) -> anyhow::Result<()> {
+    let temp = state_file("migrate", &e.archive_id, "data")?;
+    download_job(job, &temp, 8 << 20, 4)
+        .await
+        .with_context(|| format!("downloading {}", e.archive_id))?;
+    // download_job verified every chunk and the whole against the job's tree hash; that
+    // hash must be the one the inventory lists for the archive.
+    if job.sha256_treehash.as_deref() != Some(e.sha256_tree_hash.as_str()) {
+        bail!(
+            "archive {}: the retrieval's tree hash {:?} is not the inventory's {}",
+            e.archive_id,
+            job.sha256_treehash,
+            e.sha256_tree_hash
+        );
+    }
+    let new_id = deliver(ctx, dst, dest, &temp, e).await.with_context(|| {
+        format!(
+            "copying {} to {to} (run the migration again to continue)",
+            e.archive_id
+        )
+    })?;
+    writeln!(log, "{} {new_id}", e.archive_id)?;
+    log.sync_data()?;
+    std::fs::remove_file(&temp)?;
     Ok(())
 }

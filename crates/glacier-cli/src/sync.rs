@@ -9,6 +9,7 @@ use anyhow::Context;
 use futures_util::TryStreamExt;
 use glacier_client::layer1::Transfer;
 use glacier_client::layer2::InventoryRequest;
+use glacier_client::layer2::{Polling, Retrieval};
 use glacier_client::mt2;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -504,19 +505,51 @@ pub(crate) async fn restore(ctx: &Ctx, args: RestoreArgs) -> anyhow::Result<()> 
     let empties_size = empties_archive.as_ref().map_or(0, |e| e.2);
     progress.start(todo.iter().map(|t| t.1.2).sum::<u64>() + empties_size);
     let mut restored = Vec::new();
-    if !args.dry_run {
-        for (rel, (archive_id, mtime, _, _)) in &todo {
+    if !args.dry_run && !todo.is_empty() {
+        // Every retrieval asked for at once, each archive downloaded as its job completes:
+        // the restore waits about one retrieval's time, not one per archive.
+        let wanted: HashMap<&str, (&PathBuf, i64)> = todo
+            .iter()
+            .map(|(rel, (id, mtime, _, _))| (id.as_str(), (rel, *mtime)))
+            .collect();
+        let ids: Vec<String> = todo.iter().map(|t| t.1.0.clone()).collect();
+        let mut retrieval = vault
+            .retrieve_archives(&ids, None, Polling::default())
+            .await
+            .context("starting the retrievals")?;
+        let waiting = output::Spinner::new(ctx.output, ctx.quiet);
+        let say = |retrieval: &Retrieval| {
+            let text = format!(
+                "{} restored; waiting for {} of {} retrievals",
+                restored_count(ids.len(), retrieval),
+                retrieval.in_flight(),
+                ids.len()
+            );
+            waiting.set(&text);
+            waiting.line(&text, || {
+                json!({"event": "waiting", "retrievals": ids.len(), "in_flight": retrieval.in_flight()})
+            });
+        };
+        say(&retrieval);
+        while let Some(job) = retrieval.next().await {
+            let job = job.context("waiting for the retrievals")?;
+            let Some((rel, mtime)) = job.archive_id.as_deref().and_then(|a| wanted.get(a)) else {
+                continue;
+            };
             let target = args.dir.join(rel);
             if let Some(parent) = target.parent() {
                 std::fs::create_dir_all(parent)
                     .with_context(|| format!("creating {}", parent.display()))?;
             }
-            let job = retrieve_and_wait(ctx, &conn, &vault, archive_id, None).await?;
             download_job(&job, &target, 8 << 20, 4).await?;
             let file = std::fs::OpenOptions::new().write(true).open(&target)?;
             file.set_modified(system_time(*mtime))?;
-            restored.push(json!({"path": rel.display().to_string(), "archive_id": archive_id}));
+            restored.push(json!({"path": rel.display().to_string(), "archive_id": job.archive_id}));
+            if retrieval.in_flight() > 0 {
+                say(&retrieval);
+            }
         }
+        waiting.finish();
     }
     let empties = match &empties_archive {
         Some((archive_id, _, _)) if !args.dry_run => {
@@ -558,6 +591,11 @@ pub(crate) async fn restore(ctx: &Ctx, args: RestoreArgs) -> anyhow::Result<()> 
         }
     }
     Ok(())
+}
+
+/// How many of `total` retrievals were handed out already.
+fn restored_count(total: usize, retrieval: &Retrieval) -> usize {
+    total.saturating_sub(retrieval.remaining())
 }
 
 /// Makes the empty files and directories the empties archive `archive_id` lists (those not

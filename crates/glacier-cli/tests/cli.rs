@@ -835,3 +835,115 @@ fn interrupted_uploads_that_cannot_continue_are_aborted() -> anyhow::Result<()> 
     assert_eq!(left, 0, "no state file is left");
     Ok(())
 }
+
+/// The retrieval delay of [`delayed_server`].
+const DELAY: std::time::Duration = std::time::Duration::from_secs(3);
+
+/// A `glacier serve` in `dir` whose retrievals (and inventories) take [`DELAY`].
+fn delayed_server(dir: &Path) -> anyhow::Result<(common::KillOnDrop, String)> {
+    let (server, endpoint) = common::start(
+        &dir.join("data"),
+        &["--retrieval-delay", "expedited=3s,standard=3s,bulk=3s"],
+    )?;
+    Ok((common::KillOnDrop(server), endpoint))
+}
+
+/// How many archive retrievals `vault` has had (its jobs, listed).
+fn archive_retrievals(via: &Via<'_>, vault: &str) -> usize {
+    json(via, &["job", "list", "--vault", vault])
+        .as_array()
+        .map_or(0, |j| {
+            j.iter()
+                .filter(|j| j["action"] == "ArchiveRetrieval")
+                .count()
+        })
+}
+
+/// Issue 23's first step: `restore` asks for every archive's retrieval at once and downloads
+/// each as its job completes, so that six archives wait about one retrieval delay, not six
+/// (before, 12 files took twenty 10-second delays, one archive after another); each
+/// retrieval is started once.
+#[test]
+fn restore_waits_about_one_retrieval_delay_for_many_archives() -> anyhow::Result<()> {
+    let dir = tempfile::tempdir()?;
+    let (_server, endpoint) = delayed_server(dir.path())?;
+    let via = Via::Endpoint(&endpoint);
+    let src = dir.path().join("src");
+    std::fs::create_dir_all(&src)?;
+    for i in 0..6u8 {
+        std::fs::write(
+            src.join(format!("f{i}.bin")),
+            vec![i; 1000 + usize::from(i)],
+        )?;
+    }
+    let s = src.to_str().unwrap_or_default();
+    json(&via, &["sync", s, "--vault", "many"]);
+    let dst = dir.path().join("dst");
+    let started = std::time::Instant::now();
+    let restored = json(
+        &via,
+        &[
+            "restore",
+            dst.to_str().unwrap_or_default(),
+            "--vault",
+            "many",
+        ],
+    );
+    let took = started.elapsed();
+    assert_eq!(restored["restored"].as_array().map(Vec::len), Some(6));
+    for i in 0..6u8 {
+        let name = format!("f{i}.bin");
+        assert_eq!(
+            std::fs::read(dst.join(&name))?,
+            std::fs::read(src.join(&name))?
+        );
+    }
+    // The inventory's delay, then the archives' together, and polling; one archive after
+    // another would be seven delays.
+    assert!(took < DELAY * 4, "the restore took {took:?}");
+    assert_eq!(
+        archive_retrievals(&via, "many"),
+        6,
+        "each archive retrieved once"
+    );
+    Ok(())
+}
+
+/// As `restore`, `migrate` asks for a batch's retrievals at once and copies each archive as
+/// its job completes: six archives wait about one retrieval delay, not six; each archive is
+/// retrieved once and arrives verified.
+#[test]
+fn migrate_waits_about_one_retrieval_delay_for_many_archives() -> anyhow::Result<()> {
+    let dir = tempfile::tempdir()?;
+    let (_server, endpoint) = delayed_server(dir.path())?;
+    let via = Via::Endpoint(&endpoint);
+    let mut files = Vec::new();
+    for i in 0..6u8 {
+        let f = dir.path().join(format!("f{i}.bin"));
+        std::fs::write(&f, vec![i; 2000 + usize::from(i)])?;
+        files.push(f.to_str().unwrap_or_default().to_owned());
+    }
+    let mut args = vec!["upload"];
+    args.extend(files.iter().map(String::as_str));
+    args.extend(["--vault", "many"]);
+    json(&via, &args);
+    let dst = dir.path().join("copy");
+    std::fs::create_dir_all(&dst)?;
+    let to = format!("local:{}", dst.display());
+    let started = std::time::Instant::now();
+    let report = json(
+        &via,
+        &[
+            "migrate", "--from", &endpoint, "--to", &to, "--vault", "many",
+        ],
+    );
+    let took = started.elapsed();
+    assert_eq!(report["vaults"][0]["copied"], 6, "{report}");
+    assert!(took < DELAY * 4, "the migration took {took:?}");
+    assert_eq!(
+        archive_retrievals(&via, "many"),
+        6,
+        "each archive retrieved once"
+    );
+    Ok(())
+}

@@ -694,3 +694,40 @@ async fn uploads_sign_the_tree_hash_where_the_server_takes_it() -> R {
     }
     Ok(())
 }
+
+/// `Vault::retrieve_archives`: every retrieval asked for at once, a job already there for a
+/// whole archive used instead of a new one, and each job handed out once as it completes.
+#[tokio::test]
+async fn many_archives_are_retrieved_together_and_jobs_are_reused() -> R {
+    let f = fixture().await?;
+    let g = layer2(in_process(&f))?;
+    let vault = g.create_vault("many").await?;
+    let mut ids = Vec::new();
+    for seed in 0..4u8 {
+        let path = write(&f, &format!("a{seed}"), &data(1000 + u64::from(seed), seed))?;
+        ids.push(vault.upload_archive(&path, None).await?);
+    }
+    let earlier = vault.retrieve_archive(&ids[0], None, None).await?;
+    let polling = glacier_client::layer2::Polling {
+        first: Duration::from_millis(10),
+        max: Duration::from_millis(50),
+    };
+    let mut retrieval = vault.retrieve_archives(&ids, None, polling).await?;
+    assert_eq!((retrieval.reused, retrieval.remaining()), (1, 4));
+    let mut got = Vec::new();
+    while let Some(job) = retrieval.next().await {
+        let job = job?;
+        assert_eq!(job.status_code, JobStatus::Succeeded);
+        got.push(job.archive_id.clone().unwrap_or_default());
+        if job.archive_id.as_deref() == Some(&ids[0]) {
+            assert_eq!(job.id, earlier.id, "the earlier job was used");
+        }
+    }
+    got.sort();
+    let mut want = ids.clone();
+    want.sort();
+    assert_eq!(got, want, "each archive once");
+    let jobs = vault.list_jobs(None, None).await?;
+    assert_eq!(jobs.len(), 4, "one job per archive");
+    Ok(())
+}

@@ -4,15 +4,18 @@
 //!
 //! `vault` (vaults, jobs started on them), `upload` (single, multipart, concurrent, resumed
 //! and streamed uploads), `job` (jobs: waiting, outputs, inventories), `download` (verified
-//! chunked downloads, sequential and concurrent, resumable).
+//! chunked downloads, sequential and concurrent, resumable), `retrieval` (many archives
+//! retrieved at once, each job handed out as it completes).
 
 mod download;
 mod job;
+mod retrieval;
 mod upload;
 mod vault;
 
 pub use download::ConcurrentDownloader;
 pub use job::{Job, Output, WaitOptions};
+pub use retrieval::{Polling, Retrieval};
 pub(crate) use upload::complete;
 pub use vault::{InventoryRequest, Vault};
 
