@@ -28,6 +28,10 @@ pub(crate) struct MigrateArgs {
     /// Vaults to copy [default: every vault of the source].
     #[arg(long)]
     vault: Vec<String>,
+    /// The retrievals' tier: Expedited, Standard (the default) or Bulk, in any case (Bulk:
+    /// 5–12 hours on Amazon Glacier, a quarter of Standard's price).
+    #[arg(long, value_parser = glacier_core::Tier::parse_loose)]
+    tier: Option<glacier_core::Tier>,
     /// For an `s3://` destination: the storage class of the objects.
     #[arg(long, default_value = "DEEP_ARCHIVE")]
     storage_class: String,
@@ -290,7 +294,7 @@ pub(crate) async fn migrate(ctx: &Ctx, args: MigrateArgs) -> anyhow::Result<()> 
             }
             let ids: Vec<String> = batch.keys().cloned().collect();
             let mut retrieval = source
-                .retrieve_archives(&ids, None, Polling::default())
+                .retrieve_archives(&ids, args.tier, Polling::default())
                 .await
                 .with_context(|| format!("starting the retrievals of {name}"))?;
             while let Some(job) = retrieval.next().await {

@@ -450,7 +450,11 @@ pub(crate) struct RestoreArgs {
     /// The vault to restore from.
     #[arg(long)]
     vault: String,
-    /// Say what would be restored; download nothing.
+    /// Expedited, Standard (the default) or Bulk, in any case: how fast the retrievals
+    /// complete and what they cost on AWS (Bulk: 5–12 hours, a quarter of Standard's price).
+    #[arg(long, value_parser = glacier_core::Tier::parse_loose)]
+    tier: Option<glacier_core::Tier>,
+    /// Say what would be restored, and what retrieving it would cost; download nothing.
     #[arg(long)]
     dry_run: bool,
 }
@@ -503,6 +507,14 @@ pub(crate) async fn restore(ctx: &Ctx, args: RestoreArgs) -> anyhow::Result<()> 
         .collect();
     todo.sort_by(|a, b| a.0.cmp(&b.0));
     let empties_size = empties_archive.as_ref().map_or(0, |e| e.2);
+    let plan = crate::commands::retrieval_plan(
+        todo.len() as u64,
+        todo.iter().map(|t| t.1.2).sum(),
+        args.tier.unwrap_or_default(),
+    );
+    if !todo.is_empty() && !ctx.quiet && ctx.output != Output::Json {
+        eprintln!("{}", plan.1);
+    }
     progress.start(todo.iter().map(|t| t.1.2).sum::<u64>() + empties_size);
     let mut restored = Vec::new();
     if !args.dry_run && !todo.is_empty() {
@@ -514,10 +526,12 @@ pub(crate) async fn restore(ctx: &Ctx, args: RestoreArgs) -> anyhow::Result<()> 
             .collect();
         let ids: Vec<String> = todo.iter().map(|t| t.1.0.clone()).collect();
         let mut retrieval = vault
-            .retrieve_archives(&ids, None, Polling::default())
+            .retrieve_archives(&ids, args.tier, Polling::default())
             .await
             .context("starting the retrievals")?;
         let waiting = output::Spinner::new(ctx.output, ctx.quiet);
+        // A log (no terminal) gets a line at the start and at most one a minute after.
+        let logged: std::cell::Cell<Option<std::time::Instant>> = std::cell::Cell::new(None);
         let say = |retrieval: &Retrieval| {
             let text = format!(
                 "{} restored; waiting for {} of {} retrievals",
@@ -526,9 +540,15 @@ pub(crate) async fn restore(ctx: &Ctx, args: RestoreArgs) -> anyhow::Result<()> 
                 ids.len()
             );
             waiting.set(&text);
-            waiting.line(&text, || {
-                json!({"event": "waiting", "retrievals": ids.len(), "in_flight": retrieval.in_flight()})
-            });
+            if logged
+                .get()
+                .is_none_or(|at| at.elapsed() >= std::time::Duration::from_secs(60))
+            {
+                logged.set(Some(std::time::Instant::now()));
+                waiting.line(&text, || {
+                    json!({"event": "waiting", "retrievals": ids.len(), "in_flight": retrieval.in_flight()})
+                });
+            }
         };
         say(&retrieval);
         while let Some(job) = retrieval.next().await {
@@ -564,7 +584,7 @@ pub(crate) async fn restore(ctx: &Ctx, args: RestoreArgs) -> anyhow::Result<()> 
             .map(|t| json!({"path": t.0.display().to_string(), "archive_id": t.1.0}))
             .collect();
         output::json(
-            &json!({"restored": restored, "would_restore": if args.dry_run { planned } else { vec![] }, "empty_files": empties.files, "empty_directories": empties.directories, "dry_run": args.dry_run}),
+            &json!({"restored": restored, "would_restore": if args.dry_run { planned } else { vec![] }, "plan": plan.0, "empty_files": empties.files, "empty_directories": empties.directories, "dry_run": args.dry_run}),
         );
     } else {
         for (rel, _) in &todo {

@@ -879,16 +879,35 @@ fn restore_waits_about_one_retrieval_delay_for_many_archives() -> anyhow::Result
     let s = src.to_str().unwrap_or_default();
     json(&via, &["sync", s, "--vault", "many"]);
     let dst = dir.path().join("dst");
-    let started = std::time::Instant::now();
-    let restored = json(
+    let d = dst.to_str().unwrap_or_default();
+    // The plan first: what would be retrieved, at which tier, for what on AWS.
+    let dry = json(
         &via,
         &[
             "restore",
-            dst.to_str().unwrap_or_default(),
+            d,
             "--vault",
             "many",
+            "--dry-run",
+            "--tier",
+            "bulk",
         ],
     );
+    let plan = &dry["plan"];
+    assert_eq!(
+        (plan["archives"].as_u64(), plan["tier"].as_str()),
+        (Some(6), Some("Bulk")),
+        "{dry}"
+    );
+    assert_eq!(plan["bytes"].as_u64(), Some(6 * 1000 + 15), "{dry}");
+    assert!(plan["cost_usd"].is_number(), "{dry}");
+    assert_eq!(
+        archive_retrievals(&via, "many"),
+        0,
+        "a dry run retrieves nothing"
+    );
+    let started = std::time::Instant::now();
+    let restored = json(&via, &["restore", d, "--vault", "many", "--tier", "bulk"]);
     let took = started.elapsed();
     assert_eq!(restored["restored"].as_array().map(Vec::len), Some(6));
     for i in 0..6u8 {

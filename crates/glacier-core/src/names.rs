@@ -113,6 +113,51 @@ impl Default for Tier {
     }
 }
 
+/// What AWS charges to retrieve from a vault, in US dollars: per GB retrieved and per 1,000
+/// retrieval requests (the published prices of US East (N. Virginia)).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct RetrievalPrice {
+    pub per_gb: f64,
+    pub per_thousand_requests: f64,
+}
+
+impl Tier {
+    /// How long AWS documents a retrieval of this tier to take: Expedited 1–5 minutes,
+    /// Standard 3–5 hours, Bulk 5–12 hours.
+    pub fn aws_window(self) -> (std::time::Duration, std::time::Duration) {
+        let (min, max) = match self {
+            Tier::Expedited => (60, 5 * 60),
+            Tier::Standard => (3 * 3600, 5 * 3600),
+            Tier::Bulk => (5 * 3600, 12 * 3600),
+        };
+        (
+            std::time::Duration::from_secs(min),
+            std::time::Duration::from_secs(max),
+        )
+    }
+
+    /// AWS's price for retrievals of this tier ([`RetrievalPrice`]): Expedited $0.03/GB and
+    /// $10 per 1,000 requests, Standard $0.01/GB and $0.05, Bulk $0.0025/GB and $0.025.
+    pub fn aws_price(self) -> RetrievalPrice {
+        let (per_gb, per_thousand_requests) = match self {
+            Tier::Expedited => (0.03, 10.0),
+            Tier::Standard => (0.01, 0.05),
+            Tier::Bulk => (0.0025, 0.025),
+        };
+        RetrievalPrice {
+            per_gb,
+            per_thousand_requests,
+        }
+    }
+
+    /// What retrieving `archives` archives of `bytes` in all costs on AWS at this tier.
+    pub fn aws_cost(self, archives: u64, bytes: u64) -> f64 {
+        let p = self.aws_price();
+        let gb = bytes as f64 / f64::from(1u32 << 30);
+        gb * p.per_gb + archives as f64 / 1000.0 * p.per_thousand_requests
+    }
+}
+
 names! {
     /// What a job does, as DescribeJob's `Action` says.
     JobAction, "Action" {
@@ -218,6 +263,10 @@ mod tests {
             assert_eq!(t.as_str().parse::<Tier>(), Ok(*t));
         }
         assert_eq!(Tier::parse_loose(" bulk "), Ok(Tier::Bulk));
+        // AWS's own example: 15,000,000 archives, 100 TB at Standard cost $1,774.
+        let cost = Tier::Standard.aws_cost(15_000_000, 102_400 << 30);
+        assert!((cost - 1774.0).abs() < 0.01, "{cost}");
+        assert!(Tier::Bulk.aws_cost(1000, 1 << 30) < Tier::Standard.aws_cost(1000, 1 << 30));
         let e = "bulk".parse::<Tier>().unwrap_err();
         assert_eq!(
             e.to_string(),

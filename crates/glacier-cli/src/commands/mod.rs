@@ -16,7 +16,7 @@ mod vault;
 pub(crate) use archives::{DeleteArgs, MultipartCmd, TreehashArgs, delete, multipart, treehash};
 pub(crate) use download::{DownloadArgs, GetArgs, download, download_job, get, retrieve_and_wait};
 pub(crate) use inventory::{InventoryArgs, fetch_inventory, inventory};
-pub(crate) use retrieve::{JobCmd, RetrieveArgs, job, retrieve, wait_for};
+pub(crate) use retrieve::{JobCmd, RetrieveArgs, job, retrieval_plan, retrieve, wait_for};
 pub(crate) use state::{abort_unresumable, data_file, state_file};
 pub(crate) use upload::{UploadArgs, upload, upload_file};
 pub(crate) use vault::{VaultCmd, vault};
