@@ -9,6 +9,7 @@
 //! [`ServerConfig`], and the loaders of identities and notification topics.
 
 mod auth;
+mod body;
 mod clock;
 mod config;
 mod console;
