@@ -94,6 +94,37 @@ pub(crate) fn parse_endpoint(s: &str) -> Result<String, String> {
     }
 }
 
+/// `glacier get -ID1 ID2 --vault V` as `glacier get ID2 --vault V -- -ID1`: archive ids
+/// may begin with '-' (base64url), and `get` takes several, so the ids that look like flags go
+/// after `--`, where clap takes them as the values they are.
+pub(crate) fn separate_archive_ids(argv: Vec<std::ffi::OsString>) -> Vec<std::ffi::OsString> {
+    let is_id = |a: &std::ffi::OsString| {
+        a.to_str().is_some_and(|s| {
+            s.len() == 138
+                && s.starts_with('-')
+                && s.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        })
+    };
+    let get = argv.iter().position(|a| a == "get");
+    let Some(get) = get.filter(|_| !argv.iter().any(|a| a == "--")) else {
+        return argv;
+    };
+    let (mut kept, mut ids): (Vec<_>, Vec<_>) = (Vec::new(), Vec::new());
+    for (i, a) in argv.into_iter().enumerate() {
+        if i > get && is_id(&a) {
+            ids.push(a);
+        } else {
+            kept.push(a);
+        }
+    }
+    if !ids.is_empty() {
+        kept.push("--".into());
+        kept.extend(ids);
+    }
+    kept
+}
+
 /// `glacier --endpoint URL vault list` as `glacier vault --endpoint URL list`: flags given
 /// before the command (as people type them) go after its name, where the command takes them.
 pub(crate) fn hoist_flags(
@@ -196,6 +227,28 @@ pub(crate) fn usage_error(e: &clap::Error, argv: &[std::ffi::OsString]) -> std::
 
 #[cfg(test)]
 mod tests {
+    /// Archive ids beginning with '-' go after `--`, the other arguments stay in order; a
+    /// command line with `--` already, or another command, is left alone.
+    #[test]
+    fn archive_ids_that_look_like_flags() {
+        let dash = format!("-{}", "a".repeat(137));
+        let plain = "b".repeat(138);
+        let argv = |args: &[&str]| -> Vec<std::ffi::OsString> {
+            args.iter().map(std::ffi::OsString::from).collect()
+        };
+        assert_eq!(
+            super::separate_archive_ids(argv(&["glacier", "get", &dash, &plain, "--vault", "v"])),
+            argv(&["glacier", "get", &plain, "--vault", "v", "--", &dash])
+        );
+        for unchanged in [
+            argv(&["glacier", "get", "--vault", "v", "--", &dash]),
+            argv(&["glacier", "delete", &dash, "--vault", "v"]),
+            argv(&["glacier", "get", &plain, "--vault", "v"]),
+        ] {
+            assert_eq!(super::separate_archive_ids(unchanged.clone()), unchanged);
+        }
+    }
+
     #[test]
     fn part_sizes() {
         assert_eq!(super::parse_part_size("8"), Ok(8 << 20));

@@ -10,7 +10,7 @@ mod sync;
 mod target;
 
 use anyhow::Context;
-use args::{hoist_flags, parse_bytes, usage_error};
+use args::{hoist_flags, parse_bytes, separate_archive_ids, usage_error};
 pub(crate) use args::{parse_description, parse_endpoint, parse_part_size, parse_range};
 use clap::{Parser, Subcommand};
 use glacier_server::Limits;
@@ -411,7 +411,7 @@ fn main() -> std::process::ExitCode {
         }
         None => std::env::args_os().collect(),
     };
-    let argv = hoist_flags(argv, &command);
+    let argv = separate_archive_ids(hoist_flags(argv, &command));
     let cli = match Cli::try_parse_from(&argv) {
         Ok(cli) => cli,
         Err(e) => return usage_error(&e, &argv),

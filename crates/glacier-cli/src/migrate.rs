@@ -3,35 +3,40 @@
 //! recommends to vault owners). Every archive is retrieved, downloaded and verified against its
 //! tree hash, delivered, and checkpointed so that a rerun continues.
 
-use crate::commands::{Ctx, download_job, state_file, upload_file};
+use crate::commands::{
+    Ctx, Names, RetrievalArgs, data_file, download_job, inventory_job, retrieve_each, state_file,
+    upload_file,
+};
 use crate::output::{self, Output};
 use crate::target::{self, Target};
 use anyhow::{Context, bail};
 use futures_util::TryStreamExt;
 use glacier_client::Vault;
 use glacier_client::inventory::InventoryEntry;
-use glacier_client::layer2::{InventoryRequest, Polling};
 use serde_json::json;
 use std::collections::{HashMap, HashSet};
 use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
 
 #[derive(clap::Args)]
 pub(crate) struct MigrateArgs {
     /// Where the vaults are: `local`, `local:DIR`, an endpoint URL, or `aws:REGION`.
     #[arg(long)]
     from: String,
-    /// Where they go: the same forms, or `s3://BUCKET/PREFIX` (objects named after the mt2
-    /// description's path where there is one, else the archive id).
+    /// Where they go: the same forms, or `s3://BUCKET/PREFIX` (objects named after the file
+    /// name in the archive's description or `--names`, else the archive id).
     #[arg(long)]
     to: String,
     /// Vaults to copy [default: every vault of the source].
     #[arg(long)]
     vault: Vec<String>,
-    /// The retrievals' tier: Expedited, Standard (the default) or Bulk, in any case (Bulk:
-    /// 5–12 hours on Amazon Glacier, a quarter of Standard's price).
-    #[arg(long, value_parser = glacier_core::Tier::parse_loose)]
-    tier: Option<glacier_core::Tier>,
+    #[command(flatten)]
+    retrieval: RetrievalArgs,
+    /// Delete each source archive once its copy is verified and recorded in the report (an
+    /// archive a Vault Lock keeps is reported, not an error).
+    #[arg(long)]
+    delete_source: bool,
     /// For an `s3://` destination: the storage class of the objects.
     #[arg(long, default_value = "DEEP_ARCHIVE")]
     storage_class: String,
@@ -114,8 +119,9 @@ fn s3_destination(url: &str, args: &MigrateArgs) -> anyhow::Result<Destination> 
     })
 }
 
-/// The object name of an archive: the path of its mt2 description when it has one, else its id.
-fn object_name(prefix: &str, archive_id: &str, description: &str) -> object_store::path::Path {
+/// The object name of an archive: the file name its description or `--names` gives, else its
+/// id.
+fn object_name(prefix: &str, archive_id: &str, name: Option<&str>) -> object_store::path::Path {
     let join = |name: &str| {
         if prefix.is_empty() {
             name.to_owned()
@@ -124,8 +130,8 @@ fn object_name(prefix: &str, archive_id: &str, description: &str) -> object_stor
         }
     };
     let by_id = || object_store::path::Path::from(join(archive_id));
-    match glacier_client::mt2::decode(description) {
-        Some((file, _)) => object_store::path::Path::parse(join(&file)).unwrap_or_else(|_| by_id()),
+    match name {
+        Some(file) => object_store::path::Path::parse(join(file)).unwrap_or_else(|_| by_id()),
         None => by_id(),
     }
 }
@@ -169,6 +175,7 @@ async fn deliver(
     vault: Option<&Vault>,
     file: &Path,
     e: &InventoryEntry,
+    name: Option<&str>,
 ) -> anyhow::Result<String> {
     match (dst, vault) {
         (Destination::Glacier(target, _), Some(vault)) => {
@@ -191,7 +198,7 @@ async fn deliver(
             },
             _,
         ) => {
-            let object = object_name(prefix, &e.archive_id, &e.archive_description);
+            let object = object_name(prefix, &e.archive_id, name);
             put_object(store.as_ref(), &object, file, storage_class)
                 .await
                 .with_context(|| format!("writing {object}"))?;
@@ -213,6 +220,7 @@ pub(crate) fn source(args: &MigrateArgs) -> anyhow::Result<Target> {
 /// Copies the vaults from `ctx.target` (the source) to `args.to`.
 pub(crate) async fn migrate(ctx: &Ctx, args: MigrateArgs) -> anyhow::Result<()> {
     let from = ctx.target.clone();
+    let names = Arc::new(args.retrieval.names()?);
     let src = target::connect(&from, None, ctx.limit_rate)
         .await
         .with_context(|| format!("connecting to {from}"))?;
@@ -228,8 +236,8 @@ pub(crate) async fn migrate(ctx: &Ctx, args: MigrateArgs) -> anyhow::Result<()> 
             .with_context(|| format!("connecting to {to}"))?;
         Destination::Glacier(to, conn)
     };
+    let dst = Arc::new(dst);
     let to = dst.name();
-    let to_json = dst.to_json();
     let vaults = if args.vault.is_empty() {
         src.layer2
             .list_vaults()
@@ -240,14 +248,14 @@ pub(crate) async fn migrate(ctx: &Ctx, args: MigrateArgs) -> anyhow::Result<()> 
     } else {
         args.vault.clone()
     };
-    let mut report = Vec::new();
+    let mut summaries = Vec::new();
     for name in vaults {
         let source = src
             .layer2
             .get_vault(&name)
             .await
             .with_context(|| format!("source vault {name}"))?;
-        let dest = match &dst {
+        let dest = match dst.as_ref() {
             Destination::Glacier(_, conn) => Some(
                 conn.layer2
                     .create_vault(&name)
@@ -256,76 +264,20 @@ pub(crate) async fn migrate(ctx: &Ctx, args: MigrateArgs) -> anyhow::Result<()> 
             ),
             Destination::S3 { .. } => None,
         };
-        let checkpoint = state_file("migrate", &format!("{from}\n{to}\n{name}"), "copied")?;
-        let copied_before: HashSet<String> = std::fs::read_to_string(&checkpoint)
-            .unwrap_or_default()
-            .lines()
-            .filter_map(|l| l.split_once(' ').map(|(a, _)| a.to_owned()))
-            .collect();
-        let mut log = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&checkpoint)?;
-        let mut inv = source
-            .retrieve_inventory_job(InventoryRequest::default())
-            .await?;
-        crate::commands::wait_for(ctx, &mut inv).await?;
-        let mut entries = std::pin::pin!(inv.inventory().await?);
-        let (mut copied, mut skipped, mut bytes) = (0u64, 0u64, 0u64);
-        // The archives not copied yet, a batch at a time: each batch's retrievals are asked for
-        // at once and each archive is copied as its job completes, so that a batch waits
-        // about one retrieval's time (hours on Amazon Glacier), not one per archive.
-        let mut batch: HashMap<String, InventoryEntry> = HashMap::new();
-        loop {
-            let next = entries.try_next().await?;
-            let more = next.is_some();
-            if let Some(e) = next {
-                if copied_before.contains(&e.archive_id) {
-                    skipped += 1;
-                } else {
-                    batch.insert(e.archive_id.clone(), e);
-                }
-                if batch.len() < BATCH {
-                    continue;
-                }
-            }
-            if batch.is_empty() {
-                break;
-            }
-            let ids: Vec<String> = batch.keys().cloned().collect();
-            let mut retrieval = source
-                .retrieve_archives(&ids, args.tier, Polling::default())
-                .await
-                .with_context(|| format!("starting the retrievals of {name}"))?;
-            while let Some(job) = retrieval.next().await {
-                let job = job.with_context(|| format!("waiting for the retrievals of {name}"))?;
-                let Some(e) = job.archive_id.as_deref().and_then(|a| batch.remove(a)) else {
-                    continue;
-                };
-                if !ctx.quiet && ctx.output != Output::Json {
-                    eprintln!("copying {} ({} bytes) of {name}", e.archive_id, e.size);
-                }
-                copy_one(ctx, &dst, dest.as_ref(), &to, &job, &e, &mut log).await?;
-                copied += 1;
-                bytes += e.size;
-            }
-            anyhow::ensure!(
-                batch.is_empty(),
-                "{} archive(s) of {name} were not retrieved; run the migration again to continue",
-                batch.len()
-            );
-            if !more {
-                break;
-            }
-        }
-        report.push(
-            json!({"vault": name, "copied": copied, "already_copied": skipped, "size": bytes}),
-        );
+        let copy = Copy {
+            ctx: ctx.clone(),
+            dst: dst.clone(),
+            dest,
+            to: to.clone(),
+            names: names.clone(),
+            report: Arc::new(Report::open(&format!("{from}\n{to}\n{name}"))?),
+        };
+        summaries.push(migrate_vault(ctx, &args, &source, copy).await?);
     }
     if ctx.output == Output::Json {
-        output::json(&json!({"from": from.to_json(), "to": to_json, "vaults": report}));
+        output::json(&json!({"from": from.to_json(), "to": dst.to_json(), "vaults": summaries}));
     } else {
-        let rows: Vec<Vec<String>> = report
+        let rows: Vec<Vec<String>> = summaries
             .iter()
             .map(|r| {
                 vec![
@@ -333,50 +285,257 @@ pub(crate) async fn migrate(ctx: &Ctx, args: MigrateArgs) -> anyhow::Result<()> 
                     r["copied"].to_string(),
                     r["already_copied"].to_string(),
                     crate::output::human_size(r["size"].as_u64().unwrap_or(0)),
+                    r["report"].as_str().unwrap_or_default().to_owned(),
                 ]
             })
             .collect();
-        output::table(&["VAULT", "COPIED", "ALREADY COPIED", "SIZE"], &rows);
+        output::table(
+            &["VAULT", "COPIED", "ALREADY COPIED", "SIZE", "REPORT"],
+            &rows,
+        );
+        for r in &summaries {
+            let vault = r["vault"].as_str().unwrap_or_default();
+            if r["unnamed"].as_u64().unwrap_or(0) > 0 {
+                eprintln!(
+                    "{vault}: {} of the objects are named after the archive id (no file name in the description; --names FILE names them)",
+                    r["unnamed"]
+                );
+            }
+            if r["source_kept"].as_u64().unwrap_or(0) > 0 {
+                eprintln!(
+                    "{vault}: {} source archive(s) were copied but not deleted (the report says why)",
+                    r["source_kept"]
+                );
+            }
+        }
     }
     Ok(())
 }
 
-/// How many archives one batch of a migration retrieves at once.
+/// How many archives one batch of a migration retrieves at once (a batch's outputs are all
+/// downloaded within their 24 hours on AWS).
 const BATCH: usize = 1000;
 
-/// Copies the archive `e` whose retrieval `job` completed: downloads it verified, checks its
-/// tree hash against the inventory's, delivers it to `dst` and records it in `log`.
-async fn copy_one(
+/// Copies one vault, a batch at a time: each batch's retrievals are asked for at once and each
+/// archive is copied as its job completes, so that a batch waits about one retrieval's time
+/// (hours on Amazon Glacier), not one per archive. Archives the report records as copied are
+/// passed by (and deleted, with `--delete-source`, if an earlier run did not get to it).
+async fn migrate_vault(
     ctx: &Ctx,
-    dst: &Destination,
-    dest: Option<&Vault>,
-    to: &str,
-    job: &glacier_client::Job,
-    e: &InventoryEntry,
-    log: &mut std::fs::File,
-) -> anyhow::Result<()> {
-    let temp = state_file("migrate", &e.archive_id, "data")?;
-    download_job(job, &temp, 8 << 20, 4)
-        .await
-        .with_context(|| format!("downloading {}", e.archive_id))?;
-    // download_job verified every chunk and the whole against the job's tree hash; that
-    // hash must be the one the inventory lists for the archive.
-    if job.sha256_treehash.as_deref() != Some(e.sha256_tree_hash.as_str()) {
-        bail!(
-            "archive {}: the retrieval's tree hash {:?} is not the inventory's {}",
-            e.archive_id,
-            job.sha256_treehash,
-            e.sha256_tree_hash
-        );
+    args: &MigrateArgs,
+    source: &Vault,
+    copy: Copy,
+) -> anyhow::Result<serde_json::Value> {
+    let name = source.name.clone();
+    let (copied_before, deleted_before) = copy.report.read()?;
+    let inv = inventory_job(ctx, source).await?;
+    let mut entries = std::pin::pin!(inv.inventory().await?);
+    let (mut copied, mut skipped, mut bytes, mut unnamed, mut kept) =
+        (0u64, 0u64, 0u64, 0u64, 0u64);
+    let mut batch: HashMap<String, InventoryEntry> = HashMap::new();
+    let delete = |id: String| {
+        let (source, report) = (source.clone(), copy.report.clone());
+        async move { delete_source(&source, &report, &id).await }
+    };
+    loop {
+        let next = entries.try_next().await?;
+        let more = next.is_some();
+        if let Some(e) = next {
+            if copied_before.contains(&e.archive_id) {
+                skipped += 1;
+                if args.delete_source && !deleted_before.contains(&e.archive_id) {
+                    kept += u64::from(!delete(e.archive_id.clone()).await?);
+                }
+            } else {
+                batch.insert(e.archive_id.clone(), e);
+            }
+            if batch.len() < BATCH {
+                continue;
+            }
+        }
+        if batch.is_empty() {
+            break;
+        }
+        let ids: Vec<String> = batch.keys().cloned().collect();
+        let entries_of = Arc::new(std::mem::take(&mut batch));
+        let done = retrieve_each(ctx, source, &ids, args.retrieval.options(), |job| {
+            let (copy, entries_of) = (copy.clone(), entries_of.clone());
+            async move {
+                let id = job.archive_id.clone().unwrap_or_default();
+                let e = entries_of
+                    .get(&id)
+                    .with_context(|| format!("archive {id} was not asked for"))?;
+                copy.one(&job, e).await
+            }
+        })
+        .await?;
+        if let Some((id, why)) = done.failed.first() {
+            bail!(
+                "{} of {name} failed (archive {id}: {why}); run the migration again to continue",
+                crate::output::plural(done.failed.len() as u64, "retrieval")
+            );
+        }
+        for (id, size, named) in done.delivered {
+            copied += 1;
+            bytes += size;
+            unnamed += u64::from(!named);
+            if args.delete_source {
+                kept += u64::from(!delete(id).await?);
+            }
+        }
+        if !more {
+            break;
+        }
     }
-    let new_id = deliver(ctx, dst, dest, &temp, e).await.with_context(|| {
-        format!(
-            "copying {} to {to} (run the migration again to continue)",
-            e.archive_id
-        )
-    })?;
-    writeln!(log, "{} {new_id}", e.archive_id)?;
-    log.sync_data()?;
-    std::fs::remove_file(&temp)?;
-    Ok(())
+    Ok(
+        json!({"vault": name, "copied": copied, "already_copied": skipped, "size": bytes,
+              "unnamed": unnamed, "source_kept": kept,
+              "report": copy.report.path.display().to_string()}),
+    )
+}
+
+/// Deletes a copied source archive and records it; false when the vault keeps it (a Vault
+/// Lock's policy denies deletion), which the report says.
+async fn delete_source(source: &Vault, report: &Report, id: &str) -> anyhow::Result<bool> {
+    match source.delete_archive(id).await {
+        Ok(()) => {
+            report.write(&json!({"archive_id": id, "source_deleted": true}))?;
+            Ok(true)
+        }
+        Err(e) if e.code() == Some(glacier_core::ErrorCode::AccessDeniedException) => {
+            report.write(&json!({"archive_id": id, "source_deleted": false, "source_kept": e.to_string()}))?;
+            Ok(false)
+        }
+        Err(e) => Err(anyhow::Error::new(e).context(format!(
+            "deleting the source archive {id} (its copy is verified; run the migration again to continue)"
+        ))),
+    }
+}
+
+/// A vault's verification report, one JSON line per archive copied (archive id, size, tree
+/// hash, description, file name, destination, when it was verified) and per source archive
+/// deleted; also the record a rerun continues from. Kept in the data directory.
+struct Report {
+    key: String,
+    path: PathBuf,
+    file: Mutex<std::fs::File>,
+}
+
+impl Report {
+    fn open(key: &str) -> anyhow::Result<Report> {
+        let path = data_file("migrate", key, "jsonl")?;
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&path)
+            .with_context(|| format!("opening {}", path.display()))?;
+        Ok(Report {
+            key: key.to_owned(),
+            path,
+            file: Mutex::new(file),
+        })
+    }
+
+    /// The archives copied and the source archives deleted, as recorded (also the checkpoint
+    /// of versions before the report: lines `ARCHIVE NEWID`).
+    fn read(&self) -> anyhow::Result<(HashSet<String>, HashSet<String>)> {
+        let (mut copied, mut deleted) = (HashSet::new(), HashSet::new());
+        let text = std::fs::read_to_string(&self.path)
+            .with_context(|| format!("reading {}", self.path.display()))?;
+        for line in text.lines() {
+            // A line cut short by a crash is not a record.
+            let Ok(v) = serde_json::from_str::<serde_json::Value>(line) else {
+                continue;
+            };
+            let id = v["archive_id"].as_str().unwrap_or_default().to_owned();
+            match v["source_deleted"].as_bool() {
+                Some(true) => {
+                    deleted.insert(id);
+                }
+                Some(false) => {}
+                None => {
+                    copied.insert(id);
+                }
+            }
+        }
+        // Versions before the report kept a checkpoint of lines `ARCHIVE NEWID`.
+        let old = std::fs::read_to_string(state_file("migrate", &self.key, "copied")?)
+            .unwrap_or_default();
+        copied.extend(
+            old.lines()
+                .filter_map(|l| l.split_once(' ').map(|(a, _)| a.to_owned())),
+        );
+        Ok((copied, deleted))
+    }
+
+    fn write(&self, record: &serde_json::Value) -> anyhow::Result<()> {
+        let mut file = self.file.lock().unwrap_or_else(|e| e.into_inner());
+        writeln!(file, "{record}")?;
+        file.sync_data()?;
+        Ok(())
+    }
+}
+
+/// What copying one archive of a vault needs.
+#[derive(Clone)]
+struct Copy {
+    ctx: Ctx,
+    dst: Arc<Destination>,
+    dest: Option<Vault>,
+    to: String,
+    names: Arc<Names>,
+    report: Arc<Report>,
+}
+
+impl Copy {
+    /// Copies the archive `e` whose retrieval `job` completed: downloads it verified, checks
+    /// its tree hash against the inventory's, delivers it and records it in the report;
+    /// (archive id, size, whether a file name was found).
+    async fn one(
+        &self,
+        job: &glacier_client::Job,
+        e: &InventoryEntry,
+    ) -> anyhow::Result<(String, u64, bool)> {
+        let temp = state_file("migrate", &e.archive_id, "data")?;
+        download_job(job, &temp, 8 << 20, 4)
+            .await
+            .with_context(|| format!("downloading {}", e.archive_id))?;
+        // download_job verified every chunk and the whole against the job's tree hash; that
+        // hash must be the one the inventory lists for the archive.
+        if job.sha256_treehash.as_deref() != Some(e.sha256_tree_hash.as_str()) {
+            bail!(
+                "archive {}: the retrieval's tree hash {:?} is not the inventory's {}",
+                e.archive_id,
+                job.sha256_treehash,
+                e.sha256_tree_hash
+            );
+        }
+        if !self.ctx.quiet && self.ctx.output != Output::Json {
+            eprintln!("copying {} ({} bytes)", e.archive_id, e.size);
+        }
+        let name = self.names.of(&e.archive_id, &e.archive_description);
+        let path = name.as_ref().map(|n| n.path.as_str());
+        let destination = deliver(&self.ctx, &self.dst, self.dest.as_ref(), &temp, e, path)
+            .await
+            .with_context(|| {
+                format!(
+                    "copying {} to {} (run the migration again to continue)",
+                    e.archive_id, self.to
+                )
+            })?;
+        let verified_at = time::OffsetDateTime::now_utc()
+            .format(&time::format_description::well_known::Rfc3339)
+            .unwrap_or_default();
+        self.report.write(&json!({
+            "archive_id": e.archive_id,
+            "size": e.size,
+            "sha256_tree_hash": e.sha256_tree_hash,
+            "description": e.archive_description,
+            "name": path,
+            "destination": destination,
+            "verified_at": verified_at,
+        }))?;
+        std::fs::remove_file(&temp)?;
+        Ok((e.archive_id.clone(), e.size, name.is_some()))
+    }
 }

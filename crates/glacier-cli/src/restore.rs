@@ -1,19 +1,18 @@
-//! `restore`: a directory rebuilt from a vault's inventory (the mt2 descriptions `sync` and
-//! mt-aws-glacier write), every archive's retrieval asked for at once.
+//! `restore`: a directory rebuilt from a vault's inventory — the file names in the archives'
+//! descriptions (this CLI's and mt-aws-glacier's mt2, FastGlacier's, JSON `Path`) or given by
+//! `--names` — every archive's retrieval asked for at once.
 
-use crate::commands::{Ctx, download_job, retrieve_and_wait};
+use crate::commands::{Ctx, RetrievalArgs, download_job, inventory_job, retrieve_each, state_file};
 use crate::output::out;
 use crate::output::{self, Output};
 use crate::sync::{EMPTIES_DESCRIPTION, Empties, mtime_of, safe_relative, system_time};
 use anyhow::Context;
 use futures_util::TryStreamExt;
 use glacier_client::layer1::Transfer;
-use glacier_client::layer2::InventoryRequest;
-use glacier_client::layer2::{Polling, Retrieval};
-use glacier_client::mt2;
 use serde_json::json;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 #[derive(clap::Args)]
 pub(crate) struct RestoreArgs {
@@ -23,19 +22,34 @@ pub(crate) struct RestoreArgs {
     /// The vault to restore from.
     #[arg(long)]
     vault: String,
-    /// Expedited, Standard (the default) or Bulk, in any case: how fast the retrievals
-    /// complete and what they cost on AWS (Bulk: 5–12 hours, a quarter of Standard's price).
-    #[arg(long, value_parser = glacier_core::Tier::parse_loose)]
-    tier: Option<glacier_core::Tier>,
+    #[command(flatten)]
+    retrieval: RetrievalArgs,
+    /// Replace local files that differ from the vault's copy even when they were changed
+    /// after it was archived (such files are kept by default, and named).
+    #[arg(long)]
+    overwrite: bool,
     /// Say what would be restored, and what retrieving it would cost; download nothing.
     #[arg(long)]
     dry_run: bool,
 }
 
-/// Restores every file the vault's inventory describes (mt2/mt1 descriptions; the newest archive
-/// of a path wins) into `dir`, with its mtime; files already there with that size and mtime are
-/// left alone.
+/// One file the inventory names.
+struct Wanted {
+    rel: PathBuf,
+    archive_id: String,
+    size: u64,
+    tree_hash: String,
+    /// The file's mtime as its description records it, else none.
+    mtime: Option<i64>,
+    created: String,
+}
+
+/// Restores every file the vault's inventory names (the newest archive of a path wins) into
+/// `dir`, with its mtime. A file already there is left alone when it has the archive's size and
+/// mtime, or its content; one that differs is replaced unless it changed after the archive
+/// was made (kept unless `--overwrite`).
 pub(crate) async fn restore(ctx: &Ctx, args: RestoreArgs) -> anyhow::Result<()> {
+    let names = args.retrieval.names()?;
     let (progress, conn) = ctx
         .connect_pending(
             format!("restoring {}", args.dir.display()),
@@ -43,13 +57,11 @@ pub(crate) async fn restore(ctx: &Ctx, args: RestoreArgs) -> anyhow::Result<()> 
         )
         .await?;
     let vault = conn.vault(&args.vault).await?;
-    let mut inv = vault
-        .retrieve_inventory_job(InventoryRequest::default())
-        .await?;
-    crate::commands::wait_for(ctx, &mut inv).await?;
+    let inv = inventory_job(ctx, &vault).await?;
     let entries: Vec<_> = inv.inventory().await?.try_collect().await?;
-    let mut latest: HashMap<PathBuf, (String, i64, u64, String)> = HashMap::new();
+    let mut latest: HashMap<PathBuf, Wanted> = HashMap::new();
     let mut empties_archive: Option<(String, String, u64)> = None;
+    let mut unnamed = Vec::new();
     for e in entries {
         if e.archive_description == EMPTIES_DESCRIPTION {
             if empties_archive
@@ -60,152 +72,250 @@ pub(crate) async fn restore(ctx: &Ctx, args: RestoreArgs) -> anyhow::Result<()> 
             }
             continue;
         }
-        let Some((name, mtime)) = mt2::decode(&e.archive_description) else {
+        let Some(name) = names.of(&e.archive_id, &e.archive_description) else {
+            unnamed.push(e.archive_id);
             continue;
         };
-        let Some(rel) = safe_relative(&name) else {
-            eprintln!("warning: not restoring {name:?}: the path leaves the target directory");
+        let Some(rel) = safe_relative(&name.path) else {
+            eprintln!(
+                "warning: not restoring {:?}: the path leaves the target directory",
+                name.path
+            );
             continue;
         };
-        if latest.get(&rel).is_none_or(|l| l.3 < e.creation_date) {
-            latest.insert(rel, (e.archive_id, mtime, e.size, e.creation_date));
+        if latest.get(&rel).is_none_or(|l| l.created < e.creation_date) {
+            latest.insert(
+                rel.clone(),
+                Wanted {
+                    rel,
+                    archive_id: e.archive_id,
+                    size: e.size,
+                    tree_hash: e.sha256_tree_hash,
+                    mtime: name.mtime,
+                    created: e.creation_date,
+                },
+            );
         }
     }
-    let mut todo: Vec<_> = latest
-        .into_iter()
-        .filter(|(rel, (_, mtime, size, _))| {
-            std::fs::metadata(args.dir.join(rel))
-                .map_or(true, |m| m.len() != *size || mtime_of(&m) != *mtime)
-        })
-        .collect();
-    todo.sort_by(|a, b| a.0.cmp(&b.0));
+    let mut todo = Vec::new();
+    let mut kept = Vec::new();
+    for w in latest.into_values() {
+        match local_state(&args.dir.join(&w.rel), &w).await? {
+            Local::Missing | Local::Older => todo.push(w),
+            Local::Newer if args.overwrite => todo.push(w),
+            Local::Newer => kept.push(w.rel),
+            Local::Same => {}
+        }
+    }
+    todo.sort_by(|a, b| a.rel.cmp(&b.rel));
+    kept.sort();
     let empties_size = empties_archive.as_ref().map_or(0, |e| e.2);
+    let bytes: u64 = todo.iter().map(|w| w.size).sum();
     let plan = crate::commands::retrieval_plan(
         todo.len() as u64,
-        todo.iter().map(|t| t.1.2).sum(),
-        args.tier.unwrap_or_default(),
+        bytes,
+        args.retrieval.tier.unwrap_or_default(),
     );
     if !todo.is_empty() && !ctx.quiet && ctx.output != Output::Json {
         eprintln!("{}", plan.1);
     }
-    progress.start(todo.iter().map(|t| t.1.2).sum::<u64>() + empties_size);
+    progress.start(bytes + empties_size);
     let mut restored = Vec::new();
-    if !args.dry_run && !todo.is_empty() {
-        // Every retrieval asked for at once, each archive downloaded as its job completes:
-        // the restore waits about one retrieval's time, not one per archive.
-        let wanted: HashMap<&str, (&PathBuf, i64)> = todo
-            .iter()
-            .map(|(rel, (id, mtime, _, _))| (id.as_str(), (rel, *mtime)))
+    let mut failed = Vec::new();
+    let mut counts = json!({"started": 0, "reused": 0});
+    let empties_list = match &empties_archive {
+        Some((id, _, _)) => Some(state_file("restore", id, "empties.json")?),
+        None => None,
+    };
+    if !args.dry_run {
+        let mut ids: Vec<String> = todo.iter().map(|w| w.archive_id.clone()).collect();
+        // The empties archive goes with the others (one wait, not two).
+        let empties_id = empties_archive.as_ref().map(|e| e.0.clone());
+        ids.extend(empties_id.clone());
+        let targets: Arc<HashMap<String, (PathBuf, Option<i64>)>> = Arc::new(
+            todo.iter()
+                .map(|w| (w.archive_id.clone(), (w.rel.clone(), w.mtime)))
+                .chain(
+                    empties_id
+                        .iter()
+                        .zip(&empties_list)
+                        .map(|(id, list)| (id.clone(), (list.clone(), None))),
+                )
+                .collect(),
+        );
+        let dir = args.dir.clone();
+        let done = retrieve_each(ctx, &vault, &ids, args.retrieval.options(), |job| {
+            let (targets, dir) = (targets.clone(), dir.clone());
+            async move {
+                let archive = job.archive_id.clone().unwrap_or_default();
+                let (rel, mtime) = targets
+                    .get(&archive)
+                    .with_context(|| format!("archive {archive} was not asked for"))?;
+                let target = dir.join(rel);
+                if let Some(parent) = target.parent() {
+                    std::fs::create_dir_all(parent)
+                        .with_context(|| format!("creating {}", parent.display()))?;
+                }
+                download_job(&job, &target, 8 << 20, 4).await?;
+                if let Some(mtime) = mtime {
+                    let file = std::fs::OpenOptions::new().write(true).open(&target)?;
+                    file.set_modified(system_time(*mtime))?;
+                }
+                Ok((archive, rel.clone()))
+            }
+        })
+        .await?;
+        restored = done
+            .delivered
+            .into_iter()
+            .filter(|(id, _)| Some(id) != empties_id.as_ref())
             .collect();
-        let ids: Vec<String> = todo.iter().map(|t| t.1.0.clone()).collect();
-        let mut retrieval = vault
-            .retrieve_archives(&ids, args.tier, Polling::default())
-            .await
-            .context("starting the retrievals")?;
-        let waiting = output::Spinner::new(ctx.output, ctx.quiet);
-        // A log (no terminal) gets a line at the start and at most one a minute after.
-        let logged: std::cell::Cell<Option<std::time::Instant>> = std::cell::Cell::new(None);
-        let say = |retrieval: &Retrieval| {
-            let text = format!(
-                "{} restored; waiting for {} of {} retrievals",
-                restored_count(ids.len(), retrieval),
-                retrieval.in_flight(),
-                ids.len()
-            );
-            waiting.set(&text);
-            if logged
-                .get()
-                .is_none_or(|at| at.elapsed() >= std::time::Duration::from_secs(60))
-            {
-                logged.set(Some(std::time::Instant::now()));
-                waiting.line(&text, || {
-                    json!({"event": "waiting", "retrievals": ids.len(), "in_flight": retrieval.in_flight()})
-                });
-            }
-        };
-        say(&retrieval);
-        while let Some(job) = retrieval.next().await {
-            let job = job.context("waiting for the retrievals")?;
-            let Some((rel, mtime)) = job.archive_id.as_deref().and_then(|a| wanted.get(a)) else {
-                continue;
-            };
-            let target = args.dir.join(rel);
-            if let Some(parent) = target.parent() {
-                std::fs::create_dir_all(parent)
-                    .with_context(|| format!("creating {}", parent.display()))?;
-            }
-            download_job(&job, &target, 8 << 20, 4).await?;
-            let file = std::fs::OpenOptions::new().write(true).open(&target)?;
-            file.set_modified(system_time(*mtime))?;
-            restored.push(json!({"path": rel.display().to_string(), "archive_id": job.archive_id}));
-            if retrieval.in_flight() > 0 {
-                say(&retrieval);
-            }
-        }
-        waiting.finish();
+        restored.sort_by(|a, b| a.1.cmp(&b.1));
+        failed = done.failed;
+        counts = json!({"started": done.started, "reused": done.reused});
     }
-    let empties = match &empties_archive {
-        Some((archive_id, _, _)) if !args.dry_run => {
-            restore_empties(ctx, &conn, &vault, archive_id, &args.dir).await?
-        }
+    let empties = match &empties_list {
+        Some(list) if list.exists() => restore_empties(list, &args.dir)?,
         _ => Empties::default(),
     };
     progress.finish();
-    if ctx.output == Output::Json {
-        let planned: Vec<_> = todo
-            .iter()
-            .map(|t| json!({"path": t.0.display().to_string(), "archive_id": t.1.0}))
-            .collect();
-        output::json(
-            &json!({"restored": restored, "would_restore": if args.dry_run { planned } else { vec![] }, "plan": plan.0, "empty_files": empties.files, "empty_directories": empties.directories, "dry_run": args.dry_run}),
+    let mut plan = plan.0;
+    plan["retrievals"] = counts;
+    report(
+        ctx, &args, &todo, &restored, &kept, &unnamed, &empties, plan,
+    );
+    if !failed.is_empty() {
+        let (id, why) = &failed[0];
+        anyhow::bail!(
+            "{} failed (archive {id}: {why}); run the restore again to retry",
+            output::plural(failed.len() as u64, "retrieval")
         );
-    } else {
-        for (rel, _) in &todo {
-            out!(
-                "{} {}",
-                if args.dry_run {
-                    "would restore"
-                } else {
-                    "restored"
-                },
-                rel.display()
-            );
-        }
-    }
-    if ctx.output != Output::Json {
-        for f in &empties.files {
-            out!("restored {f} (empty)");
-        }
-        for d in &empties.directories {
-            out!("restored {d}/ (empty directory)");
-        }
-        if todo.is_empty() && empties.is_empty() && !ctx.quiet {
-            out!("nothing to restore");
-        }
     }
     Ok(())
 }
 
-/// How many of `total` retrievals were handed out already.
-fn restored_count(total: usize, retrieval: &Retrieval) -> usize {
-    total.saturating_sub(retrieval.remaining())
+/// What a local file is, next to the vault's copy.
+enum Local {
+    Missing,
+    /// The vault's copy: same size and mtime, or same content.
+    Same,
+    /// Differs, and was not changed after the archive was made.
+    Older,
+    /// Differs, and was changed after the archive was made (or in the same second).
+    Newer,
 }
 
-/// Makes the empty files and directories the empties archive `archive_id` lists (those not
-/// there yet; paths never leave `dir`); returns what it made.
-async fn restore_empties(
+async fn local_state(path: &Path, w: &Wanted) -> anyhow::Result<Local> {
+    let meta = match std::fs::metadata(path) {
+        Ok(m) => m,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Local::Missing),
+        Err(e) => return Err(e).with_context(|| format!("reading {}", path.display())),
+    };
+    let local_mtime = mtime_of(&meta);
+    if meta.len() == w.size && w.mtime == Some(local_mtime) {
+        return Ok(Local::Same);
+    }
+    if meta.len() == w.size
+        && glacier_client::utils::tree_hash_file(path)
+            .await
+            .with_context(|| format!("reading {}", path.display()))?
+            .to_hex()
+            == w.tree_hash
+    {
+        return Ok(Local::Same);
+    }
+    // The archive's time: the file's mtime it records, else when it was made.
+    let archived = w.mtime.or_else(|| {
+        time::OffsetDateTime::parse(&w.created, &time::format_description::well_known::Rfc3339)
+            .ok()
+            .map(|t| t.unix_timestamp())
+    });
+    Ok(match archived {
+        // Changed in the archive's second too: kept, as nothing says it is older.
+        Some(t) if local_mtime >= t => Local::Newer,
+        _ => Local::Older,
+    })
+}
+
+#[allow(clippy::too_many_arguments)]
+fn report(
     ctx: &Ctx,
-    conn: &crate::target::Connection,
-    vault: &glacier_client::Vault,
-    archive_id: &str,
-    dir: &Path,
-) -> anyhow::Result<Empties> {
-    let job = retrieve_and_wait(ctx, conn, vault, archive_id, None).await?;
-    let list = crate::commands::state_file("restore", archive_id, "empties.json")?;
-    download_job(&job, &list, 1 << 20, 1).await?;
-    let listed: Empties = serde_json::from_slice(&std::fs::read(&list)?)
+    args: &RestoreArgs,
+    todo: &[Wanted],
+    restored: &[(String, PathBuf)],
+    kept: &[PathBuf],
+    unnamed: &[String],
+    empties: &Empties,
+    plan: serde_json::Value,
+) {
+    let path = |p: &PathBuf| p.display().to_string();
+    if ctx.output == Output::Json {
+        let planned: Vec<_> = todo
+            .iter()
+            .map(|w| json!({"path": path(&w.rel), "archive_id": w.archive_id}))
+            .collect();
+        let restored: Vec<_> = restored
+            .iter()
+            .map(|(id, rel)| json!({"path": path(rel), "archive_id": id}))
+            .collect();
+        output::json(&json!({
+            "restored": restored,
+            "would_restore": if args.dry_run { planned } else { vec![] },
+            "kept": kept.iter().map(path).collect::<Vec<_>>(),
+            "unnamed": unnamed,
+            "plan": plan,
+            "empty_files": empties.files,
+            "empty_directories": empties.directories,
+            "dry_run": args.dry_run,
+        }));
+        return;
+    }
+    if args.dry_run {
+        for w in todo {
+            out!("would restore {}", w.rel.display());
+        }
+    }
+    for (_, rel) in restored {
+        out!("restored {}", rel.display());
+    }
+    for f in &empties.files {
+        out!("restored {f} (empty)");
+    }
+    for d in &empties.directories {
+        out!("restored {d}/ (empty directory)");
+    }
+    for rel in kept {
+        out!(
+            "kept {}: changed here after it was archived (--overwrite replaces it)",
+            rel.display()
+        );
+    }
+    if !unnamed.is_empty() {
+        out!(
+            "{}: `glacier get {} --vault {} -O FILE` retrieves one; --names FILE names them",
+            if unnamed.len() == 1 {
+                "1 archive has no file name in its description".to_owned()
+            } else {
+                format!(
+                    "{} archives have no file name in their descriptions",
+                    unnamed.len()
+                )
+            },
+            unnamed[0],
+            args.vault
+        );
+    }
+    if todo.is_empty() && empties.is_empty() && kept.is_empty() && !ctx.quiet {
+        out!("nothing to restore");
+    }
+}
+
+/// Makes the empty files and directories that the downloaded `list` names (those not there
+/// yet; paths never leave `dir`); returns what it made.
+fn restore_empties(list: &Path, dir: &Path) -> anyhow::Result<Empties> {
+    let listed: Empties = serde_json::from_slice(&std::fs::read(list)?)
         .context("reading the list of empty files and directories")?;
-    let _ = std::fs::remove_file(&list);
+    let _ = std::fs::remove_file(list);
     let mut made = Empties::default();
     for d in listed.directories {
         if let Some(rel) = safe_relative(&d)

@@ -4,15 +4,13 @@
 use conformance_aws_sdk::{ACCESS_KEY, SECRET_KEY};
 use serde_json::Value;
 use std::path::Path;
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Stdio};
 
+#[path = "common/cli.rs"]
+mod cli_run;
 mod common;
 
-/// How the CLI reaches its Glacier.
-enum Via<'a> {
-    Local(&'a Path),
-    Endpoint(&'a str),
-}
+use cli_run::{Via, glacier, json};
 
 /// `upload FILE --vault VAULT` a part of 1 MiB at a time, at `limit` bytes a second, then
 /// `last` (how it reports): an upload slow enough to interrupt.
@@ -32,54 +30,6 @@ fn throttled_upload(file: &Path, vault: &str, limit: &str, last: &str) -> Vec<St
     ]
     .map(str::to_owned)
     .to_vec()
-}
-
-fn glacier(via: &Via<'_>, args: &[&str]) -> Output {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_glacier"));
-    let state = std::env::temp_dir().join(format!("glacier-cli-test-state-{}", std::process::id()));
-    cmd.args(args)
-        .env("GLACIER_STATE_DIR", state)
-        .env_remove("GLACIER_ENDPOINT")
-        .env("GLACIER_CONFIG", "/nonexistent/glacier.toml")
-        .stdin(Stdio::null());
-    match via {
-        Via::Local(dir) => {
-            // A local store other than the default must exist.
-            let _ = std::fs::create_dir_all(dir);
-            cmd.env("GLACIER_LOCAL_STORE", dir)
-                .env_remove("AWS_ACCESS_KEY_ID")
-                .env_remove("AWS_SECRET_ACCESS_KEY")
-                .env("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent/credentials")
-                .env("AWS_CONFIG_FILE", "/nonexistent/config")
-        }
-        Via::Endpoint(e) => cmd
-            .env("GLACIER_ENDPOINT", e)
-            .env("AWS_ACCESS_KEY_ID", ACCESS_KEY)
-            .env("AWS_SECRET_ACCESS_KEY", SECRET_KEY),
-    };
-    match cmd.output() {
-        Ok(o) => o,
-        Err(e) => panic!("running glacier: {e}"),
-    }
-}
-
-/// Runs a command that must succeed and print JSON.
-fn json(via: &Via<'_>, args: &[&str]) -> Value {
-    let mut all = args.to_vec();
-    all.extend(["--output", "json", "--quiet"]);
-    let out = glacier(via, &all);
-    assert!(
-        out.status.success(),
-        "glacier {args:?} failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    match serde_json::from_slice(&out.stdout) {
-        Ok(v) => v,
-        Err(e) => panic!(
-            "glacier {args:?} printed no JSON ({e}): {}",
-            String::from_utf8_lossy(&out.stdout)
-        ),
-    }
 }
 
 fn workflow(via: &Via<'_>, dir: &Path) -> anyhow::Result<()> {
@@ -833,136 +783,5 @@ fn interrupted_uploads_that_cannot_continue_are_aborted() -> anyhow::Result<()> 
     );
     let left = std::fs::read_dir(state.join("uploads"))?.count();
     assert_eq!(left, 0, "no state file is left");
-    Ok(())
-}
-
-/// The retrieval delay of [`delayed_server`].
-const DELAY: std::time::Duration = std::time::Duration::from_secs(3);
-
-/// A `glacier serve` in `dir` whose retrievals (and inventories) take [`DELAY`].
-fn delayed_server(dir: &Path) -> anyhow::Result<(common::KillOnDrop, String)> {
-    let (server, endpoint) = common::start(
-        &dir.join("data"),
-        &["--retrieval-delay", "expedited=3s,standard=3s,bulk=3s"],
-    )?;
-    Ok((common::KillOnDrop(server), endpoint))
-}
-
-/// How many archive retrievals `vault` has had (its jobs, listed).
-fn archive_retrievals(via: &Via<'_>, vault: &str) -> usize {
-    json(via, &["job", "list", "--vault", vault])
-        .as_array()
-        .map_or(0, |j| {
-            j.iter()
-                .filter(|j| j["action"] == "ArchiveRetrieval")
-                .count()
-        })
-}
-
-/// Issue 23's first step: `restore` asks for every archive's retrieval at once and downloads
-/// each as its job completes, so that six archives wait about one retrieval delay, not six
-/// (before, 12 files took twenty 10-second delays, one archive after another); each
-/// retrieval is started once.
-#[test]
-fn restore_waits_about_one_retrieval_delay_for_many_archives() -> anyhow::Result<()> {
-    let dir = tempfile::tempdir()?;
-    let (_server, endpoint) = delayed_server(dir.path())?;
-    let via = Via::Endpoint(&endpoint);
-    let src = dir.path().join("src");
-    std::fs::create_dir_all(&src)?;
-    for i in 0..6u8 {
-        std::fs::write(
-            src.join(format!("f{i}.bin")),
-            vec![i; 1000 + usize::from(i)],
-        )?;
-    }
-    let s = src.to_str().unwrap_or_default();
-    json(&via, &["sync", s, "--vault", "many"]);
-    let dst = dir.path().join("dst");
-    let d = dst.to_str().unwrap_or_default();
-    // The plan first: what would be retrieved, at which tier, for what on AWS.
-    let dry = json(
-        &via,
-        &[
-            "restore",
-            d,
-            "--vault",
-            "many",
-            "--dry-run",
-            "--tier",
-            "bulk",
-        ],
-    );
-    let plan = &dry["plan"];
-    assert_eq!(
-        (plan["archives"].as_u64(), plan["tier"].as_str()),
-        (Some(6), Some("Bulk")),
-        "{dry}"
-    );
-    assert_eq!(plan["bytes"].as_u64(), Some(6 * 1000 + 15), "{dry}");
-    assert!(plan["cost_usd"].is_number(), "{dry}");
-    assert_eq!(
-        archive_retrievals(&via, "many"),
-        0,
-        "a dry run retrieves nothing"
-    );
-    let started = std::time::Instant::now();
-    let restored = json(&via, &["restore", d, "--vault", "many", "--tier", "bulk"]);
-    let took = started.elapsed();
-    assert_eq!(restored["restored"].as_array().map(Vec::len), Some(6));
-    for i in 0..6u8 {
-        let name = format!("f{i}.bin");
-        assert_eq!(
-            std::fs::read(dst.join(&name))?,
-            std::fs::read(src.join(&name))?
-        );
-    }
-    // The inventory's delay, then the archives' together, and polling; one archive after
-    // another would be seven delays.
-    assert!(took < DELAY * 4, "the restore took {took:?}");
-    assert_eq!(
-        archive_retrievals(&via, "many"),
-        6,
-        "each archive retrieved once"
-    );
-    Ok(())
-}
-
-/// As `restore`, `migrate` asks for a batch's retrievals at once and copies each archive as
-/// its job completes: six archives wait about one retrieval delay, not six; each archive is
-/// retrieved once and arrives verified.
-#[test]
-fn migrate_waits_about_one_retrieval_delay_for_many_archives() -> anyhow::Result<()> {
-    let dir = tempfile::tempdir()?;
-    let (_server, endpoint) = delayed_server(dir.path())?;
-    let via = Via::Endpoint(&endpoint);
-    let mut files = Vec::new();
-    for i in 0..6u8 {
-        let f = dir.path().join(format!("f{i}.bin"));
-        std::fs::write(&f, vec![i; 2000 + usize::from(i)])?;
-        files.push(f.to_str().unwrap_or_default().to_owned());
-    }
-    let mut args = vec!["upload"];
-    args.extend(files.iter().map(String::as_str));
-    args.extend(["--vault", "many"]);
-    json(&via, &args);
-    let dst = dir.path().join("copy");
-    std::fs::create_dir_all(&dst)?;
-    let to = format!("local:{}", dst.display());
-    let started = std::time::Instant::now();
-    let report = json(
-        &via,
-        &[
-            "migrate", "--from", &endpoint, "--to", &to, "--vault", "many",
-        ],
-    );
-    let took = started.elapsed();
-    assert_eq!(report["vaults"][0]["copied"], 6, "{report}");
-    assert!(took < DELAY * 4, "the migration took {took:?}");
-    assert_eq!(
-        archive_retrievals(&via, "many"),
-        6,
-        "each archive retrieved once"
-    );
     Ok(())
 }

@@ -124,6 +124,7 @@ pub mod writer;
 pub use credentials::Credentials;
 pub use error::{GlacierError, Result};
 /// mt-aws-glacier's archive descriptions (in `glacier-core`, which the server's console shares).
+pub use glacier_core::archive_name;
 pub use glacier_core::mt2;
 pub use layer1::{Layer1, Payload, RetryPolicy};
 pub use layer2::{ConcurrentDownloader, Job, Layer2, Source, Vault};

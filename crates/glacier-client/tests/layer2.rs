@@ -38,6 +38,10 @@ impl Drop for Fixture {
 }
 
 async fn fixture() -> anyhow::Result<Fixture> {
+    fixture_with(Settings::new("us-east-1")).await
+}
+
+async fn fixture_with(settings: Settings) -> anyhow::Result<Fixture> {
     let dir = tempfile::tempdir()?;
     let identities = vec![Identity {
         access_key_id: KEY.into(),
@@ -46,7 +50,7 @@ async fn fixture() -> anyhow::Result<Fixture> {
     }];
     let state = AppState::open_local(
         &dir.path().join("data"),
-        Settings::new("us-east-1"),
+        settings,
         ServerConfig::new(identities),
     )
     .await?;
@@ -712,8 +716,15 @@ async fn many_archives_are_retrieved_together_and_jobs_are_reused() -> R {
         first: Duration::from_millis(10),
         max: Duration::from_millis(50),
     };
-    let mut retrieval = vault.retrieve_archives(&ids, None, polling).await?;
-    assert_eq!((retrieval.reused, retrieval.remaining()), (1, 4));
+    let options = glacier_client::layer2::RetrievalOptions {
+        polling,
+        ..Default::default()
+    };
+    let mut retrieval = vault.retrieve_archives(&ids, options).await?;
+    assert_eq!(
+        (retrieval.reused, retrieval.started, retrieval.remaining()),
+        (1, 3, 4)
+    );
     let mut got = Vec::new();
     while let Some(job) = retrieval.next().await {
         let job = job?;
@@ -729,5 +740,40 @@ async fn many_archives_are_retrieved_together_and_jobs_are_reused() -> R {
     assert_eq!(got, want, "each archive once");
     let jobs = vault.list_jobs(None, None).await?;
     assert_eq!(jobs.len(), 4, "one job per archive");
+    // An archive asked for again (its output expired) comes out once more, from a new job.
+    retrieval.again(&ids[1]);
+    let again = retrieval.next().await.transpose()?;
+    assert_eq!(again.and_then(|j| j.archive_id), Some(ids[1].clone()));
+    assert!(retrieval.next().await.is_none());
+    Ok(())
+}
+
+/// `Vault::inventory_job`: an inventory job in flight is used instead of a second one (an
+/// inventory takes hours on AWS); once the vault's inventory is newer than every job, a new
+/// job is started.
+#[tokio::test]
+async fn inventory_jobs_in_flight_are_reused() -> R {
+    let mut settings = Settings::new("us-east-1");
+    settings.retrieval_delay = "300ms".parse().map_err(anyhow::Error::msg)?;
+    let f = fixture_with(settings).await?;
+    let g = layer2(in_process(&f))?;
+    let vault = g.create_vault("inv").await?;
+    let path = write(&f, "x", &data(100, 1))?;
+    vault.upload_archive(&path, None).await?;
+    let first = vault
+        .retrieve_inventory_job(glacier_client::layer2::InventoryRequest::default())
+        .await?;
+    let (job, reused) = vault.inventory_job().await?;
+    assert!(
+        !job.completed && reused && job.id == first.id,
+        "the job in flight is used"
+    );
+    let mut finished = job;
+    finished.wait(quick_wait(), None).await?;
+    // The vault's last inventory is the one that job took: a finished job started before it
+    // is not reused (it may lack what was written since), a new one is started.
+    let vault = g.get_vault("inv").await?;
+    let (next, reused) = vault.inventory_job().await?;
+    assert!(!reused && next.id != first.id);
     Ok(())
 }

@@ -3,6 +3,7 @@
 //! Nothing in this crate performs I/O or depends on an async runtime: it is shared by the
 //! server, the storage engine and the client, and everything here is unit-testable in isolation.
 
+pub mod archive_name;
 pub mod error;
 pub mod headers;
 pub mod mt2;

@@ -192,18 +192,20 @@ pub(super) fn report_download(ctx: &Ctx, out: &Path, bytes: u64, job: &Job) {
 
 #[derive(clap::Args)]
 pub(crate) struct GetArgs {
-    /// The archive's id (as `upload` prints it; it may begin with '-').
-    #[arg(allow_hyphen_values = true)]
-    archive_id: String,
+    /// The archive's id (as `upload` prints it; it may begin with '-'); several are retrieved
+    /// together, into the directory -O names.
+    #[arg(required = true, value_name = "ARCHIVE_ID")]
+    archive_ids: Vec<String>,
     /// The vault holding the archive.
     #[arg(long)]
     vault: String,
     /// The file to write (`-`: standard output); it appears only once every byte is verified.
+    /// With several archives, the directory to write them into, each named after the file
+    /// name in its description (from the cached inventory) or `--names`, else its id.
     #[arg(long = "out", short = 'O', value_name = "FILE")]
     out: PathBuf,
-    /// Expedited, Standard (the default) or Bulk, in any case.
-    #[arg(long, value_parser = Tier::parse_loose)]
-    tier: Option<Tier>,
+    #[command(flatten)]
+    retrieval: super::RetrievalArgs,
     /// Bytes per ranged request, each verified by its tree hash: 1M, 2M, 4M, … (a bare
     /// number is MiB).
     #[arg(long, default_value = "8M", value_parser = crate::parse_part_size)]
@@ -214,7 +216,10 @@ pub(crate) struct GetArgs {
 }
 
 pub(crate) async fn get(ctx: &Ctx, args: GetArgs) -> anyhow::Result<()> {
-    let (archive_id, tier) = (args.archive_id.clone(), args.tier);
+    if args.archive_ids.len() > 1 {
+        return get_many(ctx, args).await;
+    }
+    let (archive_id, tier) = (args.archive_ids[0].clone(), args.retrieval.tier);
     download_with(
         ctx,
         &args.vault,
@@ -224,6 +229,70 @@ pub(crate) async fn get(ctx: &Ctx, args: GetArgs) -> anyhow::Result<()> {
         async |conn, vault| retrieve_and_wait(ctx, conn, vault, &archive_id, tier).await,
     )
     .await
+}
+
+/// `get` of several archives: retrieved together, each written into the directory `-O` as its
+/// job completes.
+async fn get_many(ctx: &Ctx, args: GetArgs) -> anyhow::Result<()> {
+    if !args.out.is_dir() {
+        bail!(
+            "{} is not a directory: with several archives, -O names the directory to write them into",
+            args.out.display()
+        );
+    }
+    let names = args.retrieval.names()?;
+    let descriptions = super::inventory::cached_descriptions(ctx, &args.vault);
+    let mut files: std::collections::HashMap<String, PathBuf> = Default::default();
+    for id in &args.archive_ids {
+        let description = descriptions.get(id).map_or("", String::as_str);
+        let name = names
+            .of(id, description)
+            .and_then(|n| crate::sync::safe_relative(&n.path))
+            .unwrap_or_else(|| PathBuf::from(id));
+        files.insert(id.clone(), args.out.join(name));
+    }
+    let (progress, conn) = ctx
+        .connect_pending(
+            format!("downloading into {}", args.out.display()),
+            Transfer::Received,
+        )
+        .await?;
+    let vault = conn.vault(&args.vault).await?;
+    let files = std::sync::Arc::new(files);
+    let (chunk, concurrency) = (args.chunk_size, usize::from(args.concurrency));
+    let done = super::retrieve_each(
+        ctx,
+        &vault,
+        &args.archive_ids,
+        args.retrieval.options(),
+        |job| {
+            let files = files.clone();
+            async move {
+                let id = job.archive_id.clone().unwrap_or_default();
+                let out = files
+                    .get(&id)
+                    .with_context(|| format!("archive {id} was not asked for"))?;
+                if let Some(parent) = out.parent() {
+                    std::fs::create_dir_all(parent)
+                        .with_context(|| format!("creating {}", parent.display()))?;
+                }
+                let bytes = download_job(&job, out, chunk, concurrency).await?;
+                Ok((out.clone(), bytes, job))
+            }
+        },
+    )
+    .await?;
+    progress.finish();
+    for (out, bytes, job) in &done.delivered {
+        report_download(ctx, out, *bytes, job);
+    }
+    if let Some((id, why)) = done.failed.first() {
+        bail!(
+            "{} failed (archive {id}: {why})",
+            output::plural(done.failed.len() as u64, "retrieval")
+        );
+    }
+    Ok(())
 }
 
 /// Retrieves a whole archive and waits for the job, reusing a matching job already in flight

@@ -6,7 +6,7 @@ use crate::output::{self};
 use crate::target::{self};
 use anyhow::Context;
 use futures_util::TryStreamExt;
-use glacier_client::layer2::InventoryRequest;
+use glacier_client::{Job, Vault};
 use std::path::PathBuf;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -57,10 +57,7 @@ pub(crate) async fn fetch_inventory(
     vault_name: &str,
 ) -> anyhow::Result<CachedInventory> {
     let vault = conn.vault(vault_name).await?;
-    let mut job = vault
-        .retrieve_inventory_job(InventoryRequest::default())
-        .await?;
-    wait_for(ctx, &mut job).await?;
+    let job = inventory_job(ctx, &vault).await?;
     let archives = job
         .inventory()
         .await?
@@ -87,6 +84,29 @@ pub(crate) async fn fetch_inventory(
     Ok(inv)
 }
 
+/// The vault's inventory job, finished: one already in flight or finished that returns the
+/// vault's latest inventory (a rerun of an interrupted command waits no second time: an
+/// inventory takes about 4 hours on AWS), else a new one.
+pub(crate) async fn inventory_job(ctx: &Ctx, vault: &Vault) -> anyhow::Result<Job> {
+    let (mut job, reused) = vault
+        .inventory_job()
+        .await
+        .with_context(|| format!("starting an inventory of {}", vault.name))?;
+    if reused && !ctx.quiet && !ctx.json() {
+        eprintln!(
+            "using the inventory job {} {}",
+            job.id,
+            if job.completed {
+                "already finished"
+            } else {
+                "already in progress"
+            }
+        );
+    }
+    wait_for(ctx, &mut job).await?;
+    Ok(job)
+}
+
 /// An archive's size from the cached inventory, with the inventory's date.
 pub(super) fn cached_size(
     ctx: &Ctx,
@@ -99,6 +119,23 @@ pub(super) fn cached_size(
         .iter()
         .find(|e| e.archive_id == archive_id)
         .map(|e| (e.size, inv.inventory_date.clone()))
+}
+
+/// The archives' descriptions in the cached inventory (none without one).
+pub(super) fn cached_descriptions(
+    ctx: &Ctx,
+    vault: &str,
+) -> std::collections::HashMap<String, String> {
+    let read = || -> Option<CachedInventory> {
+        let text = std::fs::read_to_string(inventory_cache(ctx, vault).ok()?).ok()?;
+        serde_json::from_str(&text).ok()
+    };
+    read().map_or_else(Default::default, |inv| {
+        inv.archives
+            .into_iter()
+            .map(|e| (e.archive_id, e.description))
+            .collect()
+    })
 }
 
 /// Retrieves an inventory (or reads the cached one), caches it, prints it.

@@ -8,14 +8,16 @@
 mod archives;
 mod download;
 mod inventory;
+mod retrievals;
 mod retrieve;
 mod state;
 mod upload;
 mod vault;
 
 pub(crate) use archives::{DeleteArgs, MultipartCmd, TreehashArgs, delete, multipart, treehash};
-pub(crate) use download::{DownloadArgs, GetArgs, download, download_job, get, retrieve_and_wait};
-pub(crate) use inventory::{InventoryArgs, fetch_inventory, inventory};
+pub(crate) use download::{DownloadArgs, GetArgs, download, download_job, get};
+pub(crate) use inventory::{InventoryArgs, fetch_inventory, inventory, inventory_job};
+pub(crate) use retrievals::{Names, RetrievalArgs, retrieve_each};
 pub(crate) use retrieve::{JobCmd, RetrieveArgs, job, retrieval_plan, retrieve, wait_for};
 pub(crate) use state::{abort_unresumable, data_file, state_file};
 pub(crate) use upload::{UploadArgs, upload, upload_file};
@@ -33,6 +35,7 @@ use std::sync::Arc;
 const MIB: u64 = 1 << 20;
 
 /// What every command knows.
+#[derive(Clone)]
 pub(crate) struct Ctx {
     pub(crate) target: Target,
     pub(crate) output: Output,

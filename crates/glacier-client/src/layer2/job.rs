@@ -30,6 +30,10 @@ pub struct Job {
     pub arn: String,
     /// The retrieved range, `first-last`.
     pub retrieval_byte_range: Option<String>,
+    /// An archive retrieval's tier.
+    pub tier: Option<glacier_core::Tier>,
+    /// An inventory retrieval's format and filters.
+    pub inventory_parameters: Option<wire::InventoryRetrievalJobDescription>,
 }
 
 /// How [`Job::wait`] polls.
@@ -86,6 +90,8 @@ impl Job {
             status_message: d.status_message,
             arn: d.vault_arn,
             retrieval_byte_range: d.retrieval_byte_range,
+            tier: d.tier,
+            inventory_parameters: d.inventory_retrieval_parameters,
         }
     }
 

@@ -15,7 +15,7 @@ mod vault;
 
 pub use download::ConcurrentDownloader;
 pub use job::{Job, Output, WaitOptions};
-pub use retrieval::{Polling, Retrieval};
+pub use retrieval::{Polling, Retrieval, RetrievalOptions, is_gone};
 pub(crate) use upload::complete;
 pub use vault::{InventoryRequest, Vault};
 
@@ -84,6 +84,16 @@ pub enum Source {
     File(PathBuf),
     /// Any reader (a pipe, stdin): each part is read into memory, hashed and sent.
     Reader(Box<dyn AsyncRead + Send + Unpin>),
+}
+
+impl Source {
+    /// The file, for a file.
+    fn file(&self) -> Option<PathBuf> {
+        match self {
+            Source::File(p) => Some(p.clone()),
+            Source::Reader(_) => None,
+        }
+    }
 }
 
 impl From<&Path> for Source {

@@ -1,16 +1,16 @@
-//! Many archives of a vault retrieved at once: every retrieval is asked for up front and each
-//! job is handed out as soon as it completes, so that N archives cost about one retrieval's
-//! delay (hours on Amazon Glacier) instead of N.
+//! Many archives of a vault retrieved at once: every retrieval is asked for up front (as far
+//! as the service admits them) and each job is handed out as soon as it completes, so that N
+//! archives cost about one retrieval's delay (hours on Amazon Glacier) instead of N.
 
 use super::{Job, Vault};
-use crate::error::Result;
-use glacier_core::{JobAction, Tier, wire};
+use crate::error::{GlacierError, Result};
+use glacier_core::{ErrorCode, JobAction, JobStatus, Tier, wire};
 use std::collections::{HashMap, VecDeque};
 use std::time::Duration;
 
 /// How a [`Retrieval`] polls for completions: one ListJobs (`completed=true`, paged) a round,
 /// whatever the number of jobs, `first` after the start, then each wait twice the last, up to
-/// `max`.
+/// `max`. Retrievals the service refused for now are asked for again each round.
 #[derive(Debug, Clone, Copy)]
 pub struct Polling {
     pub first: Duration,
@@ -26,31 +26,61 @@ impl Default for Polling {
     }
 }
 
+/// How a [`Retrieval`] asks for its jobs.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct RetrievalOptions {
+    /// The tier asked for (the service's default, Standard, when `None`).
+    pub tier: Option<Tier>,
+    /// The tier to use instead once `tier` has no capacity (InsufficientCapacityException,
+    /// Expedited); without one such retrievals wait for capacity.
+    pub fallback: Option<Tier>,
+    pub polling: Polling,
+}
+
 /// Retrievals of whole archives of one vault, in flight together. Made by
 /// [`Vault::retrieve_archives`]; [`Retrieval::next`] hands out each job once it completes
 /// (succeeded or failed), in the order they complete.
+///
+/// What the service refuses for now — the data retrieval policy's bytes per hour
+/// (PolicyEnforcedException), Expedited capacity (InsufficientCapacityException) — waits and
+/// is asked for again each polling round, in order; [`Retrieval::refusal`] says why. Throttling
+/// and server errors are Layer1's retries.
 pub struct Retrieval {
     vault: Vault,
-    polling: Polling,
+    options: RetrievalOptions,
     delay: Duration,
     /// Jobs not yet completed: job id → archive id.
     pending: HashMap<String, String>,
+    /// Archives whose retrieval the service refused for now, or whose output is gone, to be
+    /// asked for (again).
+    waiting: VecDeque<String>,
+    /// Why the last retrieval asked for was refused, while any wait.
+    refusal: Option<String>,
     /// Completed jobs not yet handed out.
     done: VecDeque<Job>,
     /// Retrievals that were in flight or finished already and were used instead of new ones.
     pub reused: usize,
+    /// Jobs this retrieval started.
+    pub started: usize,
+}
+
+/// Whether `e` says a job, or its output, is not there (any more): an output kept its 24 hours
+/// and expired, or the service forgot the job. [`Retrieval::again`] asks for such a retrieval
+/// once more.
+pub fn is_gone(e: &GlacierError) -> bool {
+    e.code() == Some(ErrorCode::ResourceNotFoundException)
 }
 
 impl Vault {
-    /// Starts retrieving each of `archives` whole (with `tier`, or the service's default),
-    /// all at once; a job already in flight or finished (and not expired) for the same whole
-    /// archive is used instead of starting another. One ListJobs (paged) and one InitiateJob
-    /// per archive not already being retrieved.
+    /// Starts retrieving each of `archives` whole, all at once as far as the service admits;
+    /// a job already in flight or finished (and not expired) for the same whole archive is
+    /// used instead of starting another, so that a rerun of an interrupted run, or another
+    /// program's retrieval, costs no second retrieval. One ListJobs (paged) and one
+    /// InitiateJob per archive not already being retrieved.
     pub async fn retrieve_archives(
         &self,
         archives: &[String],
-        tier: Option<Tier>,
-        polling: Polling,
+        options: RetrievalOptions,
     ) -> Result<Retrieval> {
         let mut existing: HashMap<String, Job> = HashMap::new();
         for job in self.list_jobs(None, None).await? {
@@ -58,7 +88,7 @@ impl Vault {
                 == Some(&format!("0-{}", job.archive_size.saturating_sub(1)));
             let usable = job.action == JobAction::ArchiveRetrieval
                 && whole
-                && job.status_code != glacier_core::JobStatus::Failed;
+                && job.status_code != JobStatus::Failed;
             if let (true, Some(archive)) = (usable, job.archive_id.clone()) {
                 // The one that completes first: a finished job over one in flight.
                 if existing.get(&archive).is_none_or(|j| !j.completed) {
@@ -68,31 +98,29 @@ impl Vault {
         }
         let mut retrieval = Retrieval {
             vault: self.clone(),
-            polling,
-            delay: polling.first,
+            options,
+            delay: options.polling.first,
             pending: HashMap::new(),
+            waiting: VecDeque::new(),
+            refusal: None,
             done: VecDeque::new(),
             reused: 0,
+            started: 0,
         };
         for archive in archives {
-            if let Some(job) = existing.remove(archive) {
-                retrieval.reused += 1;
-                if job.completed {
-                    retrieval.done.push_back(job);
-                } else {
+            match existing.remove(archive) {
+                Some(job) if job.completed => retrieval.done.push_back(job),
+                Some(job) => {
                     retrieval.pending.insert(job.id, archive.clone());
                 }
-                continue;
+                None => {
+                    retrieval.waiting.push_back(archive.clone());
+                    continue;
+                }
             }
-            let params = wire::JobParameters {
-                job_type: Some("archive-retrieval".into()),
-                archive_id: Some(archive.clone()),
-                tier,
-                ..Default::default()
-            };
-            let started = self.layer1.initiate_job(&self.name, &params).await?;
-            retrieval.pending.insert(started.job_id, archive.clone());
+            retrieval.reused += 1;
         }
+        retrieval.start_waiting().await?;
         Ok(retrieval)
     }
 }
@@ -100,12 +128,29 @@ impl Vault {
 impl Retrieval {
     /// Retrievals not yet handed out.
     pub fn remaining(&self) -> usize {
-        self.pending.len() + self.done.len()
+        self.pending.len() + self.waiting.len() + self.done.len()
     }
 
-    /// Retrievals still waiting for their job to complete.
+    /// Retrievals asked for whose job has not completed yet.
     pub fn in_flight(&self) -> usize {
         self.pending.len()
+    }
+
+    /// Retrievals the service has not admitted yet (see [`Retrieval::refusal`]).
+    pub fn held(&self) -> usize {
+        self.waiting.len()
+    }
+
+    /// Why retrievals are held: the service's last refusal, while any are.
+    pub fn refusal(&self) -> Option<&str> {
+        self.refusal.as_deref().filter(|_| !self.waiting.is_empty())
+    }
+
+    /// Asks for `archive_id` once more: its job's output expired before it was downloaded,
+    /// or the service forgot the job ([`is_gone`]). The job comes out of [`Retrieval::next`]
+    /// again.
+    pub fn again(&mut self, archive_id: &str) {
+        self.waiting.push_front(archive_id.to_owned());
     }
 
     /// The next completed job (its status says whether it succeeded), waiting for one;
@@ -115,22 +160,92 @@ impl Retrieval {
             if let Some(job) = self.done.pop_front() {
                 return Some(Ok(job));
             }
-            if self.pending.is_empty() {
+            if self.pending.is_empty() && self.waiting.is_empty() {
                 return None;
             }
-            match self.completions().await {
+            let started = match self.start_waiting().await {
+                Ok(n) => n,
                 Err(e) => return Some(Err(e)),
-                Ok(0) => {
-                    tokio::time::sleep(self.delay).await;
-                    self.delay = (self.delay * 2).min(self.polling.max);
+            };
+            let found = match self.completions().await {
+                Ok(n) => n,
+                Err(e) => return Some(Err(e)),
+            };
+            if found == 0 && started == 0 {
+                tokio::time::sleep(self.delay).await;
+                self.delay = (self.delay * 2).min(self.options.polling.max);
+            }
+        }
+    }
+
+    /// Asks for the waiting archives in order until the service refuses one; how many it
+    /// admitted.
+    async fn start_waiting(&mut self) -> Result<usize> {
+        let mut started = 0;
+        while let Some(archive) = self.waiting.front().cloned() {
+            match self.initiate(&archive).await? {
+                Some(job_id) => {
+                    self.waiting.pop_front();
+                    self.pending.insert(job_id, archive);
+                    self.started += 1;
+                    started += 1;
                 }
-                Ok(_) => {}
+                None => break,
+            }
+        }
+        if self.waiting.is_empty() {
+            self.refusal = None;
+        }
+        Ok(started)
+    }
+
+    /// One InitiateJob for `archive` (a second at the fallback tier when the first tier has
+    /// no capacity; later ones go straight to it); its job id, or `None` when the service
+    /// refused it for now.
+    async fn initiate(&mut self, archive: &str) -> Result<Option<String>> {
+        loop {
+            let params = wire::JobParameters {
+                job_type: Some("archive-retrieval".into()),
+                archive_id: Some(archive.to_owned()),
+                tier: self.options.tier,
+                ..Default::default()
+            };
+            let e = match self
+                .vault
+                .layer1
+                .initiate_job(&self.vault.name, &params)
+                .await
+            {
+                Ok(started) => return Ok(Some(started.job_id)),
+                Err(e) => e,
+            };
+            match e.code() {
+                Some(ErrorCode::InsufficientCapacityException)
+                    if self.options.fallback.is_some()
+                        && self.options.fallback != self.options.tier =>
+                {
+                    tracing::info!(error = %e, fallback = ?self.options.fallback, "no capacity: using the fallback tier");
+                    self.options.tier = self.options.fallback;
+                }
+                Some(
+                    ErrorCode::PolicyEnforcedException | ErrorCode::InsufficientCapacityException,
+                ) => {
+                    self.refusal = Some(match &e {
+                        GlacierError::UnexpectedHttpResponse { message, .. } => message.clone(),
+                        e => e.to_string(),
+                    });
+                    return Ok(None);
+                }
+                _ => return Err(e),
             }
         }
     }
 
     /// Moves the pending jobs that completed to `done`; how many.
     async fn completions(&mut self) -> Result<usize> {
+        if self.pending.is_empty() {
+            return Ok(0);
+        }
         let mut found = 0;
         for job in self.vault.list_jobs(Some(true), None).await? {
             if self.pending.remove(&job.id).is_some() {

@@ -7,7 +7,7 @@ use crate::layer1::{Layer1, Payload};
 use glacier_core::treehash::{Digest, TreeHash, tree_hash_of};
 use glacier_core::validate::minimum_part_size;
 use std::collections::HashMap;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use tokio::io::AsyncWriteExt;
 
 impl Vault {
@@ -47,7 +47,7 @@ impl Vault {
         description: Option<&str>,
         upload_id_callback: impl FnOnce(&str),
     ) -> Result<String> {
-        let part_size = part_size_for(&source, DEFAULT_PART_SIZE).await?;
+        let part_size = part_size_for(source.file(), DEFAULT_PART_SIZE).await?;
         let upload = self
             .layer1
             .initiate_multipart_upload(&self.name, part_size, description)
@@ -67,7 +67,7 @@ impl Vault {
         concurrency: usize,
     ) -> Result<String> {
         let source = Source::File(path.to_path_buf());
-        let part_size = part_size_for(&source, part_size).await?;
+        let part_size = part_size_for(source.file(), part_size).await?;
         let upload = self
             .layer1
             .initiate_multipart_upload(&self.name, part_size, description)
@@ -279,11 +279,12 @@ pub(super) async fn join(
     }
 }
 
-pub(super) async fn part_size_for(source: &Source, wanted: u64) -> Result<u64> {
-    let size = match source {
-        Source::File(p) => tokio::fs::metadata(p).await?.len(),
-        // Unknown length: the largest archive the part size allows must be enough.
-        Source::Reader(_) => 0,
+/// The part size for an archive read from `file`, or from a reader (`None`: of unknown
+/// length, so the largest archive the part size allows must be enough).
+pub(super) async fn part_size_for(file: Option<PathBuf>, wanted: u64) -> Result<u64> {
+    let size = match file {
+        Some(p) => tokio::fs::metadata(p).await?.len(),
+        None => 0,
     };
     minimum_part_size(size, wanted).map_err(|e| GlacierError::UploadArchive(e.0))
 }

@@ -101,6 +101,48 @@ impl Vault {
         Ok(self.layer1.initiate_job(&self.name, &p).await?.job_id)
     }
 
+    /// A job for the vault's whole inventory in JSON, and whether it was there already: one
+    /// in flight, or one finished (and not expired) that was started after the vault's last
+    /// inventory — it returns that inventory, the one a new job would (AWS takes one a day;
+    /// a new job costs hours) — else a new one.
+    pub async fn inventory_job(&self) -> Result<(Job, bool)> {
+        let last = self.last_inventory_date.as_deref().and_then(parse_date);
+        let mut best: Option<Job> = None;
+        for job in self.list_jobs(None, None).await? {
+            let whole = job.inventory_parameters.as_ref().is_none_or(|p| {
+                p.format.is_none_or(|f| f == InventoryFormat::Json)
+                    && p.start_date.is_none()
+                    && p.end_date.is_none()
+                    && p.limit.is_none()
+                    && p.marker.is_none()
+            });
+            let current = !job.completed
+                || (job.status_code == JobStatus::Succeeded
+                    && match (last, parse_date(&job.creation_date)) {
+                        (Some(last), Some(created)) => created >= last,
+                        (None, _) => true,
+                        (Some(_), None) => false,
+                    });
+            if job.action == glacier_core::JobAction::InventoryRetrieval && whole && current {
+                // A finished one over one in flight; the newest of each.
+                let better = best.as_ref().is_none_or(|b| {
+                    (job.completed, &job.creation_date) > (b.completed, &b.creation_date)
+                });
+                if better {
+                    best = Some(job);
+                }
+            }
+        }
+        match best {
+            Some(job) => Ok((job, true)),
+            None => Ok((
+                self.retrieve_inventory_job(InventoryRequest::default())
+                    .await?,
+                false,
+            )),
+        }
+    }
+
     /// As [`Vault::retrieve_inventory`], returning the job.
     pub async fn retrieve_inventory_job(&self, params: InventoryRequest) -> Result<Job> {
         let id = self.retrieve_inventory(params).await?;
@@ -148,4 +190,9 @@ impl Vault {
     pub async fn delete(&self) -> Result<()> {
         self.layer1.delete_vault(&self.name).await
     }
+}
+
+/// An ISO 8601 date as the API writes them.
+fn parse_date(s: &str) -> Option<time::OffsetDateTime> {
+    time::OffsetDateTime::parse(s, &time::format_description::well_known::Rfc3339).ok()
 }
