@@ -37,6 +37,9 @@ pub(crate) struct MigrateArgs {
     /// archive a Vault Lock keeps is reported, not an error).
     #[arg(long)]
     delete_source: bool,
+    /// Say what each vault's migration would retrieve and what that would cost; copy nothing.
+    #[arg(long)]
+    dry_run: bool,
     /// For an `s3://` destination: the storage class of the objects.
     #[arg(long, default_value = "DEEP_ARCHIVE")]
     storage_class: String,
@@ -256,6 +259,7 @@ pub(crate) async fn migrate(ctx: &Ctx, args: MigrateArgs) -> anyhow::Result<()> 
             .await
             .with_context(|| format!("source vault {name}"))?;
         let dest = match dst.as_ref() {
+            Destination::Glacier(..) if args.dry_run => None,
             Destination::Glacier(_, conn) => Some(
                 conn.layer2
                     .create_vault(&name)
@@ -329,6 +333,27 @@ async fn migrate_vault(
     let name = source.name.clone();
     let (copied_before, deleted_before) = copy.report.read()?;
     let inv = inventory_job(ctx, source).await?;
+    // What is left to copy, said first (the inventory is read twice: it streams).
+    let (todo, todo_bytes) = inv
+        .inventory()
+        .await?
+        .try_fold((0u64, 0u64), |(n, b), e| {
+            let left = !copied_before.contains(&e.archive_id);
+            async move { Ok((n + u64::from(left), b + if left { e.size } else { 0 })) }
+        })
+        .await?;
+    let plan =
+        crate::commands::retrieval_plan(todo, todo_bytes, args.retrieval.tier.unwrap_or_default())?;
+    if args.dry_run {
+        return Ok(
+            json!({"vault": name, "copied": 0, "already_copied": copied_before.len(),
+                         "size": 0, "plan": plan.0, "dry_run": true,
+                         "report": copy.report.path.display().to_string()}),
+        );
+    }
+    if todo > 0 && !ctx.quiet && ctx.output != Output::Json {
+        eprintln!("{name}: {}", plan.1);
+    }
     let mut entries = std::pin::pin!(inv.inventory().await?);
     let (mut copied, mut skipped, mut bytes, mut unnamed, mut kept) =
         (0u64, 0u64, 0u64, 0u64, 0u64);
@@ -389,7 +414,7 @@ async fn migrate_vault(
     }
     Ok(
         json!({"vault": name, "copied": copied, "already_copied": skipped, "size": bytes,
-              "unnamed": unnamed, "source_kept": kept,
+              "unnamed": unnamed, "source_kept": kept, "plan": plan.0,
               "report": copy.report.path.display().to_string()}),
     )
 }

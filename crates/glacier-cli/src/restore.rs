@@ -115,7 +115,7 @@ pub(crate) async fn restore(ctx: &Ctx, args: RestoreArgs) -> anyhow::Result<()> 
         todo.len() as u64,
         bytes,
         args.retrieval.tier.unwrap_or_default(),
-    );
+    )?;
     if !todo.is_empty() && !ctx.quiet && ctx.output != Output::Json {
         eprintln!("{}", plan.1);
     }

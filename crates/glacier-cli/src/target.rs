@@ -62,6 +62,10 @@ struct ConfigFile {
     region: Option<String>,
     #[serde(default)]
     profile: BTreeMap<String, ProfileEntry>,
+    /// Retrieval prices per tier (`[retrieval_prices.standard]` with `per_gb` and
+    /// `per_thousand_requests`), over AWS's US East ones: another region's, or a contract's.
+    #[serde(default)]
+    retrieval_prices: BTreeMap<String, glacier_core::names::RetrievalPrice>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -132,6 +136,30 @@ pub(crate) fn resolve(c: &Choice<'_>) -> anyhow::Result<Target> {
         Some(d) => d.to_path_buf(),
         None => default_local_store()?,
     }))
+}
+
+/// What retrieving at `tier` costs: the config file's `[retrieval_prices.TIER]`, else AWS's
+/// US East prices; with where the prices come from.
+pub(crate) fn retrieval_price(
+    tier: glacier_core::Tier,
+) -> anyhow::Result<(glacier_core::names::RetrievalPrice, String)> {
+    let aws = (tier.aws_price(), "AWS's US East prices".to_owned());
+    let Some(path) = config_path().filter(|p| p.exists()) else {
+        return Ok(aws);
+    };
+    let file: ConfigFile = glacier_server::read_toml(&path)?;
+    for (name, price) in &file.retrieval_prices {
+        let named = glacier_core::Tier::parse_loose(name).map_err(|_| {
+            anyhow::anyhow!(
+                "{}: [retrieval_prices.{name}]: not a tier (expedited, standard or bulk)",
+                path.display()
+            )
+        })?;
+        if named == tier {
+            return Ok((*price, format!("the prices in {}", path.display())));
+        }
+    }
+    Ok(aws)
 }
 
 /// A connected client.

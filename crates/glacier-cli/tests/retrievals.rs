@@ -543,3 +543,82 @@ fn get_of_several_archives_retrieves_them_together() -> anyhow::Result<()> {
     assert!(took < DELAY * 2, "three archives took {took:?}");
     Ok(())
 }
+
+/// The plan's cost at the prices of the config file's `[retrieval_prices.TIER]` (another
+/// region's), a wrong tier name refused with the file and the names that are; `migrate
+/// --dry-run` plans each vault and copies nothing.
+#[test]
+fn plans_use_the_config_files_prices_and_migrate_dry_run_copies_nothing() -> anyhow::Result<()> {
+    let dir = tempfile::tempdir()?;
+    let store = dir.path().join("store");
+    let via = Via::Local(&store);
+    synced(&via, dir.path(), "priced", 4, 1000)?;
+    let config = dir.path().join("config.toml");
+    std::fs::write(
+        &config,
+        "[retrieval_prices.bulk]\nper_gb = 0.0\nper_thousand_requests = 1000.0\n",
+    )?;
+    let dst = dir.path().join("dst");
+    let plan = |args: &[&str]| {
+        let mut all = args.to_vec();
+        all.extend(["-o", "json", "--quiet"]);
+        cli_run::command(&via, &all)
+            .env("GLACIER_CONFIG", &config)
+            .output()
+    };
+    let d = dst.to_str().unwrap_or_default();
+    let out = plan(&[
+        "restore",
+        d,
+        "--vault",
+        "priced",
+        "--dry-run",
+        "--tier",
+        "bulk",
+    ])?;
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: Value = serde_json::from_slice(&out.stdout)?;
+    assert_eq!(
+        v["plan"]["cost_usd"], 4.0,
+        "four requests at $1,000 per 1,000: {v}"
+    );
+    std::fs::write(
+        &config,
+        "[retrieval_prices.glacial]\nper_gb = 1.0\nper_thousand_requests = 1.0\n",
+    )?;
+    let out = plan(&["restore", d, "--vault", "priced", "--dry-run"])?;
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !out.status.success() && stderr.contains("[retrieval_prices.glacial]: not a tier"),
+        "{stderr}"
+    );
+    let copy = dir.path().join("copy");
+    std::fs::create_dir_all(&copy)?;
+    let to = format!("local:{}", copy.display());
+    let from = format!("local:{}", store.display());
+    let dry = json(
+        &via,
+        &[
+            "migrate",
+            "--from",
+            &from,
+            "--to",
+            &to,
+            "--vault",
+            "priced",
+            "--dry-run",
+        ],
+    );
+    assert_eq!(dry["vaults"][0]["plan"]["archives"], 4, "{dry}");
+    let listed = json(&Via::Local(&copy), &["vault", "list"]);
+    assert_eq!(
+        listed,
+        serde_json::json!([]),
+        "nothing made at the destination"
+    );
+    Ok(())
+}

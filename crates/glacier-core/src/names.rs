@@ -114,8 +114,10 @@ impl Default for Tier {
 }
 
 /// What AWS charges to retrieve from a vault, in US dollars: per GB retrieved and per 1,000
-/// retrieval requests (the published prices of US East (N. Virginia)).
-#[derive(Debug, Clone, Copy, PartialEq)]
+/// retrieval requests ([`Tier::aws_price`]: the published prices of US East (N. Virginia);
+/// other regions' differ, and can be given in the CLI's config file).
+#[derive(Debug, Clone, Copy, PartialEq, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct RetrievalPrice {
     pub per_gb: f64,
     pub per_thousand_requests: f64,
@@ -152,7 +154,14 @@ impl Tier {
 
     /// What retrieving `archives` archives of `bytes` in all costs on AWS at this tier.
     pub fn aws_cost(self, archives: u64, bytes: u64) -> f64 {
-        let p = self.aws_price();
+        self.aws_price().cost(archives, bytes)
+    }
+}
+
+impl RetrievalPrice {
+    /// What retrieving `archives` archives of `bytes` in all costs at these prices.
+    pub fn cost(self, archives: u64, bytes: u64) -> f64 {
+        let p = self;
         let gb = bytes as f64 / f64::from(1u32 << 30);
         gb * p.per_gb + archives as f64 / 1000.0 * p.per_thousand_requests
     }

@@ -2,7 +2,10 @@
 //! vault without uploading it (e.g. `bench/inventory.py`): the metadata is real, the blobs are
 //! not written (inventories never read them).
 //!
-//! `cargo run --release -p glacier-server --example populate -- DATA_DIR ACCOUNT VAULT COUNT`
+//! `cargo run --release -p glacier-server --example populate -- DATA_DIR ACCOUNT VAULT COUNT [mt2]`
+//!
+//! With `mt2`, each archive's description names a file (`dNNN/archive-N.bin`) as `sync`
+//! writes them, so that `restore --dry-run` plans every archive (`bench/retrievals.py`).
 
 use glacier_core::TreeHash;
 use glacier_storage::{
@@ -12,8 +15,10 @@ use glacier_storage::{
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let [dir, account, vault, count] = args.as_slice() else {
-        anyhow::bail!("usage: populate DATA_DIR ACCOUNT VAULT COUNT");
+    let (dir, account, vault, count, mt2) = match args.as_slice() {
+        [dir, account, vault, count] => (dir, account, vault, count, false),
+        [dir, account, vault, count, mt2] if mt2 == "mt2" => (dir, account, vault, count, true),
+        _ => anyhow::bail!("usage: populate DATA_DIR ACCOUNT VAULT COUNT [mt2]"),
     };
     let count: u64 = count.parse()?;
     std::fs::create_dir_all(dir)?;
@@ -30,12 +35,19 @@ async fn main() -> anyhow::Result<()> {
     let mut done = 0u64;
     while done < count {
         let batch: Vec<ArchiveRecord> = (done..(done + 10_000).min(count))
-            .map(|i| {
+            .map(|i| -> anyhow::Result<ArchiveRecord> {
                 let content = i.to_le_bytes();
                 let tree_hash = TreeHash::of(&content);
-                ArchiveRecord {
+                Ok(ArchiveRecord {
                     id: format!("{:0>138}", format!("{vault}-{i}")),
-                    description: format!("benchmark archive {i}, \"quoted\""),
+                    description: if mt2 {
+                        glacier_core::mt2::encode(
+                            &format!("d{:03}/archive-{i}.bin", i % 1000),
+                            1_700_000_000,
+                        )?
+                    } else {
+                        format!("benchmark archive {i}, \"quoted\"")
+                    },
                     size: content.len() as u64,
                     tree_hash,
                     created: start + time::Duration::milliseconds(i as i64),
@@ -45,9 +57,9 @@ async fn main() -> anyhow::Result<()> {
                         tree_hash,
                         leaves: vec![tree_hash.0],
                     }],
-                }
+                })
             })
-            .collect();
+            .collect::<anyhow::Result<_>>()?;
         done += batch.len() as u64;
         store.import_archives(&key, batch).await?;
     }

@@ -255,20 +255,25 @@ pub(crate) async fn job(ctx: &Ctx, cmd: JobCmd) -> anyhow::Result<()> {
 
 /// What retrieving `archives` archives of `bytes` in all at `tier` means on Amazon Glacier: the
 /// plan as JSON (`cost_usd` a number) and as a sentence.
-pub(crate) fn retrieval_plan(archives: u64, bytes: u64, tier: Tier) -> (serde_json::Value, String) {
-    let cost = tier.aws_cost(archives, bytes);
+pub(crate) fn retrieval_plan(
+    archives: u64,
+    bytes: u64,
+    tier: Tier,
+) -> anyhow::Result<(serde_json::Value, String)> {
+    let (price, source) = crate::target::retrieval_price(tier)?;
+    let cost = price.cost(archives, bytes);
     let (soonest, latest) = tier.aws_window();
     let span = |d: std::time::Duration| humantime::format_duration(d).to_string();
     let json = json!({"archives": archives, "bytes": bytes, "tier": tier, "cost_usd": (cost * 100.0).round() / 100.0,
         "expected_seconds": [soonest.as_secs(), latest.as_secs()]});
     let text = format!(
-        "retrieving {} of {} ({tier} tier): about ${cost:.2} at AWS's US East prices, ready in {} to {} on Amazon Glacier (all retrievals are asked for at once)",
+        "retrieving {} of {} ({tier} tier): about ${cost:.2} at {source}, ready in {} to {} on Amazon Glacier (all retrievals are asked for at once)",
         output::plural(archives, "archive"),
         output::human_size(bytes),
         span(soonest),
         span(latest),
     );
-    (json, text)
+    Ok((json, text))
 }
 
 /// What retrieving `archive_id` (or `range` of it) means: bytes, and download requests of 8 MiB.

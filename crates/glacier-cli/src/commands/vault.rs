@@ -177,10 +177,7 @@ pub(super) async fn purge(
         .map(str::to_owned)
         .collect();
     let mut deleted = 0u64;
-    let mut job = vault
-        .retrieve_inventory_job(InventoryRequest::default())
-        .await?;
-    wait_for(ctx, &mut job).await?;
+    let job = super::inventory_job(ctx, &vault).await?;
     let entries: Vec<_> = job
         .inventory()
         .await?
@@ -241,6 +238,13 @@ pub(super) async fn purge(
         }
         writeln!(log, "{}", e.archive_id)?;
     }
+    // A new inventory says what is left. On AWS it is the vault's last daily inventory, which
+    // still lists what was deleted since: only archives no run of this purge deleted count.
+    let gone: std::collections::HashSet<String> = std::fs::read_to_string(&checkpoint)
+        .unwrap_or_default()
+        .lines()
+        .map(str::to_owned)
+        .collect();
     let mut again = vault
         .retrieve_inventory_job(InventoryRequest::default())
         .await?;
@@ -248,20 +252,44 @@ pub(super) async fn purge(
     let left = again
         .inventory()
         .await?
-        .try_fold(0u64, |n, _| async move { Ok(n + 1) })
+        .try_fold(0u64, |n, e| {
+            let kept = !gone.contains(&e.archive_id);
+            async move { Ok(n + u64::from(kept)) }
+        })
         .await?;
-    let vault_deleted = left == 0 && !how.keep_vault;
-    if vault_deleted {
-        vault
-            .delete()
-            .await
-            .with_context(|| format!("deleting vault {name}"))?;
+    let mut vault_deleted = false;
+    let mut waits_for_inventory = false;
+    if left == 0 && !how.keep_vault {
+        match vault.delete().await {
+            Ok(()) => vault_deleted = true,
+            // AWS deletes a vault only once an inventory taken after its last write shows it
+            // empty: it takes one about a day after the deletions.
+            Err(e) if e.code() == Some(ErrorCode::InvalidParameterValueException) => {
+                waits_for_inventory = true;
+            }
+            Err(e) => {
+                return Err(anyhow::Error::new(e).context(format!("deleting vault {name}")));
+            }
+        }
     }
-    if left == 0 {
+    if vault_deleted || (left == 0 && how.keep_vault) {
         let _ = std::fs::remove_file(&checkpoint);
     }
-    ctx.report(json!({"vault": name, "archives_deleted": deleted, "remaining": left, "vault_deleted": vault_deleted}), || {
-        format!("deleted {deleted} archive(s) of {name}; {left} left{}", if vault_deleted { "; vault deleted" } else { "" })
-    });
+    ctx.report(
+        json!({"vault": name, "archives_deleted": deleted, "remaining": left, "vault_deleted": vault_deleted,
+               "vault_waits_for_inventory": waits_for_inventory}),
+        || {
+            let after = if vault_deleted {
+                "; vault deleted".to_owned()
+            } else if waits_for_inventory {
+                format!(
+                    "; the service keeps the empty vault until its next inventory shows it empty (Amazon Glacier takes one about a day after the last deletion): run `glacier vault delete {name}` then"
+                )
+            } else {
+                String::new()
+            };
+            format!("deleted {deleted} archive(s) of {name}; {left} left{after}")
+        },
+    );
     Ok(())
 }
