@@ -9,6 +9,7 @@ use crate::sync::{EMPTIES_DESCRIPTION, Empties, mtime_of, safe_relative, system_
 use anyhow::Context;
 use futures_util::TryStreamExt;
 use glacier_client::layer1::Transfer;
+use glacier_core::TreeHash;
 use serde_json::json;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -33,12 +34,12 @@ pub(crate) struct RestoreArgs {
     dry_run: bool,
 }
 
-/// One file the inventory names.
+/// The archive that holds a file the inventory names (kept for every file: a million-archive
+/// vault plans in a few hundred MB).
 struct Wanted {
-    rel: PathBuf,
     archive_id: String,
     size: u64,
-    tree_hash: String,
+    tree_hash: TreeHash,
     /// The file's mtime as its description records it, else none.
     mtime: Option<i64>,
     created: String,
@@ -58,11 +59,11 @@ pub(crate) async fn restore(ctx: &Ctx, args: RestoreArgs) -> anyhow::Result<()> 
         .await?;
     let vault = conn.vault(&args.vault).await?;
     let inv = inventory_job(ctx, &vault).await?;
-    let entries: Vec<_> = inv.inventory().await?.try_collect().await?;
+    let mut entries = std::pin::pin!(inv.inventory().await?);
     let mut latest: HashMap<PathBuf, Wanted> = HashMap::new();
     let mut empties_archive: Option<(String, String, u64)> = None;
     let mut unnamed = Vec::new();
-    for e in entries {
+    while let Some(e) = entries.try_next().await? {
         if e.archive_description == EMPTIES_DESCRIPTION {
             if empties_archive
                 .as_ref()
@@ -84,13 +85,16 @@ pub(crate) async fn restore(ctx: &Ctx, args: RestoreArgs) -> anyhow::Result<()> 
             continue;
         };
         if latest.get(&rel).is_none_or(|l| l.created < e.creation_date) {
+            let tree_hash = e
+                .sha256_tree_hash
+                .parse()
+                .with_context(|| format!("archive {}: the inventory's tree hash", e.archive_id))?;
             latest.insert(
-                rel.clone(),
+                rel,
                 Wanted {
-                    rel,
                     archive_id: e.archive_id,
                     size: e.size,
-                    tree_hash: e.sha256_tree_hash,
+                    tree_hash,
                     mtime: name.mtime,
                     created: e.creation_date,
                 },
@@ -99,18 +103,18 @@ pub(crate) async fn restore(ctx: &Ctx, args: RestoreArgs) -> anyhow::Result<()> 
     }
     let mut todo = Vec::new();
     let mut kept = Vec::new();
-    for w in latest.into_values() {
-        match local_state(&args.dir.join(&w.rel), &w).await? {
-            Local::Missing | Local::Older => todo.push(w),
-            Local::Newer if args.overwrite => todo.push(w),
-            Local::Newer => kept.push(w.rel),
+    for (rel, w) in latest {
+        match local_state(&args.dir.join(&rel), &w).await? {
+            Local::Missing | Local::Older => todo.push((rel, w)),
+            Local::Newer if args.overwrite => todo.push((rel, w)),
+            Local::Newer => kept.push(rel),
             Local::Same => {}
         }
     }
-    todo.sort_by(|a, b| a.rel.cmp(&b.rel));
+    todo.sort_unstable_by(|a, b| a.0.as_os_str().cmp(b.0.as_os_str()));
     kept.sort();
     let empties_size = empties_archive.as_ref().map_or(0, |e| e.2);
-    let bytes: u64 = todo.iter().map(|w| w.size).sum();
+    let bytes: u64 = todo.iter().map(|(_, w)| w.size).sum();
     let plan = crate::commands::retrieval_plan(
         todo.len() as u64,
         bytes,
@@ -128,13 +132,13 @@ pub(crate) async fn restore(ctx: &Ctx, args: RestoreArgs) -> anyhow::Result<()> 
         None => None,
     };
     if !args.dry_run {
-        let mut ids: Vec<String> = todo.iter().map(|w| w.archive_id.clone()).collect();
+        let mut ids: Vec<String> = todo.iter().map(|(_, w)| w.archive_id.clone()).collect();
         // The empties archive goes with the others (one wait, not two).
         let empties_id = empties_archive.as_ref().map(|e| e.0.clone());
         ids.extend(empties_id.clone());
         let targets: Arc<HashMap<String, (PathBuf, Option<i64>)>> = Arc::new(
             todo.iter()
-                .map(|w| (w.archive_id.clone(), (w.rel.clone(), w.mtime)))
+                .map(|(rel, w)| (w.archive_id.clone(), (rel.clone(), w.mtime)))
                 .chain(
                     empties_id
                         .iter()
@@ -183,7 +187,7 @@ pub(crate) async fn restore(ctx: &Ctx, args: RestoreArgs) -> anyhow::Result<()> 
     plan["retrievals"] = counts;
     report(
         ctx, &args, &todo, &restored, &kept, &unnamed, &empties, plan,
-    );
+    )?;
     if !failed.is_empty() {
         let (id, why) = &failed[0];
         anyhow::bail!(
@@ -219,7 +223,6 @@ async fn local_state(path: &Path, w: &Wanted) -> anyhow::Result<Local> {
         && glacier_client::utils::tree_hash_file(path)
             .await
             .with_context(|| format!("reading {}", path.display()))?
-            .to_hex()
             == w.tree_hash
     {
         return Ok(Local::Same);
@@ -237,42 +240,75 @@ async fn local_state(path: &Path, w: &Wanted) -> anyhow::Result<Local> {
     })
 }
 
+/// One file of the JSON report.
+#[derive(serde::Serialize)]
+struct Item<'a> {
+    path: Displayed<'a>,
+    archive_id: &'a str,
+}
+
+impl serde::Serialize for Displayed<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(&self.0.display())
+    }
+}
+
+/// A path serialized as text.
+struct Displayed<'a>(&'a Path);
+
 #[allow(clippy::too_many_arguments)]
 fn report(
     ctx: &Ctx,
     args: &RestoreArgs,
-    todo: &[Wanted],
+    todo: &[(PathBuf, Wanted)],
     restored: &[(String, PathBuf)],
     kept: &[PathBuf],
     unnamed: &[String],
     empties: &Empties,
     plan: serde_json::Value,
-) {
-    let path = |p: &PathBuf| p.display().to_string();
+) -> anyhow::Result<()> {
     if ctx.output == Output::Json {
-        let planned: Vec<_> = todo
-            .iter()
-            .map(|w| json!({"path": path(&w.rel), "archive_id": w.archive_id}))
-            .collect();
-        let restored: Vec<_> = restored
-            .iter()
-            .map(|(id, rel)| json!({"path": path(rel), "archive_id": id}))
-            .collect();
-        output::json(&json!({
-            "restored": restored,
-            "would_restore": if args.dry_run { planned } else { vec![] },
-            "kept": kept.iter().map(path).collect::<Vec<_>>(),
-            "unnamed": unnamed,
-            "plan": plan,
-            "empty_files": empties.files,
-            "empty_directories": empties.directories,
-            "dry_run": args.dry_run,
-        }));
-        return;
+        #[derive(serde::Serialize)]
+        struct Report<'a> {
+            restored: Vec<Item<'a>>,
+            would_restore: Vec<Item<'a>>,
+            kept: Vec<Displayed<'a>>,
+            unnamed: &'a [String],
+            plan: serde_json::Value,
+            empty_files: &'a [String],
+            empty_directories: &'a [String],
+            dry_run: bool,
+        }
+        fn item<'a>(rel: &'a Path, archive_id: &'a str) -> Item<'a> {
+            Item {
+                path: Displayed(rel),
+                archive_id,
+            }
+        }
+        let report = Report {
+            restored: restored.iter().map(|(id, rel)| item(rel, id)).collect(),
+            would_restore: todo
+                .iter()
+                .filter(|_| args.dry_run)
+                .map(|(rel, w)| item(rel, &w.archive_id))
+                .collect(),
+            kept: kept.iter().map(|p| Displayed(p)).collect(),
+            unnamed,
+            plan,
+            empty_files: &empties.files,
+            empty_directories: &empties.directories,
+            dry_run: args.dry_run,
+        };
+        // Written as it is serialized: a million-file plan is never one string in memory.
+        let mut out = std::io::BufWriter::new(output::Stdout);
+        serde_json::to_writer(&mut out, &report)?;
+        std::io::Write::write_all(&mut out, b"\n")?;
+        std::io::Write::flush(&mut out)?;
+        return Ok(());
     }
     if args.dry_run {
-        for w in todo {
-            out!("would restore {}", w.rel.display());
+        for (rel, _) in todo {
+            out!("would restore {}", rel.display());
         }
     }
     for (_, rel) in restored {
@@ -308,6 +344,7 @@ fn report(
     if todo.is_empty() && empties.is_empty() && kept.is_empty() && !ctx.quiet {
         out!("nothing to restore");
     }
+    Ok(())
 }
 
 /// Makes the empty files and directories that the downloaded `list` names (those not there

@@ -144,7 +144,7 @@ pub(crate) fn retrieval_price(
     tier: glacier_core::Tier,
 ) -> anyhow::Result<(glacier_core::names::RetrievalPrice, String)> {
     let aws = (tier.aws_price(), "AWS's US East prices".to_owned());
-    let Some(path) = config_path().filter(|p| p.exists()) else {
+    let Some(path) = config_path().filter(|p| p.is_file()) else {
         return Ok(aws);
     };
     let file: ConfigFile = glacier_server::read_toml(&path)?;
