@@ -3,12 +3,14 @@ PyPI (moto) on loopback: objects named from mt2 descriptions, the storage class 
 the same."""
 
 import base64
+import io
 import json
 import os
 import subprocess
 
 import boto3
 import pytest
+from botocore.utils import calculate_tree_hash
 from moto.server import ThreadedMotoServer
 
 from conftest import ACCESS_KEY, SECRET_KEY
@@ -64,3 +66,29 @@ def test_migrate_into_s3_deep_archive(server, glacier, vault, s3_endpoint, tmp_p
     assert json.loads(again.stdout)["vaults"][0]["already_copied"] == 3, "a rerun copies nothing twice"
     for archive_id in list(ids.values()) + [plain_id]:
         glacier.delete_archive(vaultName=vault, archiveId=archive_id)
+
+
+def test_migrate_splits_archives_over_the_object_limit(server, glacier, vault, s3_endpoint, tmp_path):
+    """An archive larger than --max-object-size (5 TiB by default, S3-compatible stores' limit;
+    here 1 MiB) arrives as several objects and a manifest that says how to join them; joined,
+    they are the archive, with its size and tree hash."""
+    s3 = boto3.client("s3", endpoint_url=s3_endpoint, region_name="us-east-1",
+                      aws_access_key_id=ACCESS_KEY, aws_secret_access_key=SECRET_KEY)
+    s3.create_bucket(Bucket="split")
+    body = data(2_500_000, seed=4)
+    archive_id = glacier.upload_archive(vaultName=vault, body=body, archiveDescription=mt2("big.bin"))["archiveId"]
+    env = dict(os.environ, AWS_ACCESS_KEY_ID=ACCESS_KEY, AWS_SECRET_ACCESS_KEY=SECRET_KEY,
+               GLACIER_STATE_DIR=str(tmp_path / "state"))
+    cmd = [server.binary, "migrate", "--from", server.endpoint, "--to", "s3://split", "--vault", vault,
+           "--s3-endpoint", s3_endpoint, "--storage-class", "STANDARD", "--max-object-size", "1M",
+           "--output", "json", "--quiet"]
+    out = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    manifest = json.loads(s3.get_object(Bucket="split", Key="big.bin.manifest.json")["Body"].read())
+    assert manifest["archive_id"] == archive_id and manifest["size"] == len(body)
+    assert [p["key"] for p in manifest["parts"]] == ["big.bin.part00001", "big.bin.part00002", "big.bin.part00003"]
+    assert [p["size"] for p in manifest["parts"]] == [1 << 20, 1 << 20, len(body) - (2 << 20)]
+    joined = b"".join(s3.get_object(Bucket="split", Key=p["key"])["Body"].read() for p in manifest["parts"])
+    assert joined == body
+    assert manifest["sha256_tree_hash"] == calculate_tree_hash(io.BytesIO(joined))
+    glacier.delete_archive(vaultName=vault, archiveId=archive_id)

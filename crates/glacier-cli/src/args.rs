@@ -19,7 +19,8 @@ pub(crate) fn parse_bytes(s: &str) -> Result<u64, String> {
         "K" | "KI" => 1 << 10,
         "M" | "MI" => 1 << 20,
         "G" | "GI" => 1 << 30,
-        other => return Err(format!("unknown unit {other:?} in {s:?}: use K, M or G")),
+        "T" | "TI" => 1 << 40,
+        other => return Err(format!("unknown unit {other:?} in {s:?}: use K, M, G or T")),
     };
     n.checked_mul(factor)
         .filter(|r| *r > 0)

@@ -43,6 +43,12 @@ pub(crate) struct MigrateArgs {
     /// For an `s3://` destination: the storage class of the objects.
     #[arg(long, default_value = "DEEP_ARCHIVE")]
     storage_class: String,
+    /// For an `s3://` destination: the largest object to write. An archive over it goes into
+    /// several objects (`NAME.part00001`, …) and a manifest (`NAME.manifest.json`) that says
+    /// how to join them. 5T suits every S3 store; Amazon S3 itself now takes up to 48.8 TiB,
+    /// Glacier archives up to 40 TiB.
+    #[arg(long, default_value = "5T", value_parser = crate::parse_bytes)]
+    max_object_size: u64,
     /// For an `s3://` destination: an S3-compatible endpoint URL instead of AWS's (credentials
     /// from AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY).
     #[arg(long)]
@@ -75,6 +81,7 @@ enum Destination {
         store: Box<dyn object_store::ObjectStore>,
         prefix: String,
         storage_class: String,
+        max_object_size: u64,
     },
 }
 
@@ -119,6 +126,7 @@ fn s3_destination(url: &str, args: &MigrateArgs) -> anyhow::Result<Destination> 
         ),
         prefix: prefix.trim_matches('/').to_owned(),
         storage_class: args.storage_class.clone(),
+        max_object_size: args.max_object_size,
     })
 }
 
@@ -139,14 +147,21 @@ fn object_name(prefix: &str, archive_id: &str, name: Option<&str>) -> object_sto
     }
 }
 
-/// Streams a file into an object, in parts, with the storage class asked for.
+/// S3's multipart limits: at most 10,000 parts, of 5 MiB (but the last) to 5 GiB.
+const S3_MAX_PARTS: u64 = 10_000;
+const MIB: u64 = 1 << 20;
+
+/// Streams `len` bytes of a file from `offset` into an object, with the storage class asked
+/// for: a multipart upload of parts large enough that 10,000 hold it (8 MiB at least), at most
+/// 256 MiB of them in memory at once.
 async fn put_object(
     store: &dyn object_store::ObjectStore,
     name: &object_store::path::Path,
     file: &Path,
+    (offset, len): (u64, u64),
     storage_class: &str,
 ) -> anyhow::Result<()> {
-    use tokio::io::AsyncReadExt;
+    use tokio::io::{AsyncReadExt, AsyncSeekExt};
     let attributes = object_store::Attributes::from_iter([(
         object_store::Attribute::StorageClass,
         storage_class.to_owned(),
@@ -155,20 +170,77 @@ async fn put_object(
         attributes,
         ..Default::default()
     };
+    let part = len.div_ceil(S3_MAX_PARTS).next_multiple_of(MIB).max(8 * MIB);
+    let in_flight = usize::try_from((256 * MIB / part).clamp(1, 4)).unwrap_or(1);
     let upload = store.put_multipart_opts(name, opts).await?;
-    let mut writer = object_store::WriteMultipart::new_with_chunk_size(upload, 8 << 20);
+    let part = usize::try_from(part).context("a part larger than memory can address")?;
+    let mut writer = object_store::WriteMultipart::new_with_chunk_size(upload, part);
     let mut f = tokio::fs::File::open(file).await?;
+    f.seek(std::io::SeekFrom::Start(offset)).await?;
+    let mut f = f.take(len);
     let mut buf = vec![0u8; 1 << 20];
     loop {
         let n = f.read(&mut buf).await?;
         if n == 0 {
             break;
         }
-        writer.wait_for_capacity(4).await?;
+        writer.wait_for_capacity(in_flight).await?;
         writer.write(&buf[..n]);
     }
     writer.finish().await?;
     Ok(())
+}
+
+/// Writes `len` bytes of `file` from `offset` as `object` and checks the size that arrived.
+async fn put_checked(
+    store: &dyn object_store::ObjectStore,
+    object: &object_store::path::Path,
+    file: &Path,
+    (offset, len): (u64, u64),
+    storage_class: &str,
+) -> anyhow::Result<()> {
+    put_object(store, object, file, (offset, len), storage_class)
+        .await
+        .with_context(|| format!("writing {object}"))?;
+    let head = store.head(object).await?;
+    if head.size != len {
+        bail!("{object}: {} bytes arrived of {len}", head.size);
+    }
+    Ok(())
+}
+
+/// An archive larger than one object may be: its pieces as `OBJECT.part00001`, … and a
+/// manifest `OBJECT.manifest.json` (in the default storage class, readable at once) that lists
+/// them in order with their offsets and sizes, and the archive's size and tree hash to check
+/// the joined file against (`glacier treehash`); returns the manifest's name.
+async fn put_split(
+    store: &dyn object_store::ObjectStore,
+    object: &object_store::path::Path,
+    file: &Path,
+    e: &InventoryEntry,
+    (storage_class, max): (&str, u64),
+) -> anyhow::Result<String> {
+    let mut parts = Vec::new();
+    for (i, offset) in (0..e.size).step_by(usize::try_from(max)?).enumerate() {
+        let len = max.min(e.size - offset);
+        let name = object_store::path::Path::parse(format!("{object}.part{:05}", i + 1))?;
+        put_checked(store, &name, file, (offset, len), storage_class).await?;
+        parts.push(json!({"key": name.to_string(), "offset": offset, "size": len}));
+    }
+    let manifest = object_store::path::Path::parse(format!("{object}.manifest.json"))?;
+    let body = json!({
+        "archive_id": e.archive_id,
+        "description": e.archive_description,
+        "size": e.size,
+        "sha256_tree_hash": e.sha256_tree_hash,
+        "parts": parts,
+        "join": "concatenate the parts in order (cat NAME.part* > NAME); the result has this size and tree hash",
+    });
+    store
+        .put(&manifest, serde_json::to_vec_pretty(&body)?.into())
+        .await
+        .with_context(|| format!("writing {manifest}"))?;
+    Ok(manifest.to_string())
 }
 
 /// Delivers one verified archive file; returns its new id or object name.
@@ -197,18 +269,17 @@ async fn deliver(
                 store,
                 prefix,
                 storage_class,
+                max_object_size,
                 ..
             },
             _,
         ) => {
             let object = object_name(prefix, &e.archive_id, name);
-            put_object(store.as_ref(), &object, file, storage_class)
-                .await
-                .with_context(|| format!("writing {object}"))?;
-            let head = store.head(&object).await?;
-            if head.size != e.size {
-                bail!("{object}: {} bytes arrived of {}", head.size, e.size);
+            if e.size > *max_object_size {
+                let limits = (storage_class.as_str(), *max_object_size);
+                return put_split(store.as_ref(), &object, file, e, limits).await;
             }
+            put_checked(store.as_ref(), &object, file, (0, e.size), storage_class).await?;
             Ok(object.to_string())
         }
         (Destination::Glacier(..), None) => bail!("no destination vault"),
