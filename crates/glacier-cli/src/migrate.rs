@@ -170,7 +170,10 @@ async fn put_object(
         attributes,
         ..Default::default()
     };
-    let part = len.div_ceil(S3_MAX_PARTS).next_multiple_of(MIB).max(8 * MIB);
+    let part = len
+        .div_ceil(S3_MAX_PARTS)
+        .next_multiple_of(MIB)
+        .max(8 * MIB);
     let in_flight = usize::try_from((256 * MIB / part).clamp(1, 4)).unwrap_or(1);
     let upload = store.put_multipart_opts(name, opts).await?;
     let part = usize::try_from(part).context("a part larger than memory can address")?;

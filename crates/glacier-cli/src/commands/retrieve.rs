@@ -180,7 +180,6 @@ pub(super) fn print_jobs(ctx: &Ctx, jobs: &[Job]) {
 pub(crate) async fn wait_for(ctx: &Ctx, job: &mut Job) -> anyhow::Result<()> {
     let started = std::time::Instant::now();
     let spinner = output::Spinner::new(ctx.output, ctx.quiet);
-    let mut delay = Duration::from_millis(100);
     let mut last_line = None::<std::time::Instant>;
     loop {
         job.refresh()
@@ -207,13 +206,10 @@ pub(crate) async fn wait_for(ctx: &Ctx, job: &mut Job) -> anyhow::Result<()> {
             });
         }
         spinner.set(&what);
-        tokio::time::sleep(delay).await;
-        // Every 0.1 s for the first few seconds (a local or fast server's job is ready in a
-        // moment, and doubling would oversleep it by up to as long again), then doubling to a
-        // minute (Amazon Glacier's take hours).
-        if waited >= Duration::from_secs(3) {
-            delay = (delay * 2).min(Duration::from_secs(60));
-        }
+        // A quarter of the time waited so far (0.1 s at least, a minute at most): the job is
+        // seen at most a quarter of its time late, in few requests (Glacier's take hours).
+        tokio::time::sleep((waited / 4).clamp(Duration::from_millis(100), Duration::from_secs(60)))
+            .await;
     }
 }
 

@@ -9,8 +9,10 @@ use std::collections::{HashMap, VecDeque};
 use std::time::Duration;
 
 /// How a [`Retrieval`] polls for completions: one ListJobs (`completed=true`, paged) a round,
-/// whatever the number of jobs, `first` after the start, then each wait twice the last, up to
-/// `max`. Retrievals the service refused for now are asked for again each round.
+/// whatever the number of jobs, each wait a quarter of the time waited so far, at least
+/// `first` and at most `max` — a job is seen at most a quarter of its time late (doubling
+/// waits can see it a whole delay late). Retrievals the service refused for now are asked for
+/// again each round.
 #[derive(Debug, Clone, Copy)]
 pub struct Polling {
     pub first: Duration,
@@ -48,7 +50,7 @@ pub struct RetrievalOptions {
 pub struct Retrieval {
     vault: Vault,
     options: RetrievalOptions,
-    delay: Duration,
+    started_at: std::time::Instant,
     /// Jobs not yet completed: job id → archive id.
     pending: HashMap<String, String>,
     /// Archives whose retrieval the service refused for now, or whose output is gone, to be
@@ -62,6 +64,62 @@ pub struct Retrieval {
     pub reused: usize,
     /// Jobs this retrieval started.
     pub started: usize,
+}
+
+/// InitiateJob requests in flight at once (each one a round trip: 10,000 archives one after
+/// another would take many minutes on AWS).
+const INITIATIONS: usize = 8;
+
+/// What one InitiateJob came to.
+enum Initiated {
+    Started {
+        job_id: String,
+        tier: Option<Tier>,
+    },
+    /// Refused for now (the data retrieval policy, Expedited capacity): the service's message.
+    Refused(String),
+}
+
+/// One InitiateJob for the whole `archive` at `tier`, a second at `fallback` when `tier` has no
+/// capacity (InsufficientCapacityException).
+async fn initiate(
+    vault: &Vault,
+    archive: &str,
+    mut tier: Option<Tier>,
+    fallback: Option<Tier>,
+) -> Result<Initiated> {
+    loop {
+        let params = wire::JobParameters {
+            job_type: Some("archive-retrieval".into()),
+            archive_id: Some(archive.to_owned()),
+            tier,
+            ..Default::default()
+        };
+        let e = match vault.layer1.initiate_job(&vault.name, &params).await {
+            Ok(started) => {
+                return Ok(Initiated::Started {
+                    job_id: started.job_id,
+                    tier,
+                });
+            }
+            Err(e) => e,
+        };
+        match e.code() {
+            Some(ErrorCode::InsufficientCapacityException)
+                if fallback.is_some() && fallback != tier =>
+            {
+                tracing::info!(error = %e, ?fallback, "no capacity: using the fallback tier");
+                tier = fallback;
+            }
+            Some(ErrorCode::PolicyEnforcedException | ErrorCode::InsufficientCapacityException) => {
+                return Ok(Initiated::Refused(match &e {
+                    GlacierError::UnexpectedHttpResponse { message, .. } => message.clone(),
+                    e => e.to_string(),
+                }));
+            }
+            _ => return Err(e),
+        }
+    }
 }
 
 /// Whether `e` says a job, or its output, is not there (any more): an output kept its 24 hours
@@ -99,7 +157,7 @@ impl Vault {
         let mut retrieval = Retrieval {
             vault: self.clone(),
             options,
-            delay: options.polling.first,
+            started_at: std::time::Instant::now(),
             pending: HashMap::new(),
             waiting: VecDeque::new(),
             refusal: None,
@@ -172,73 +230,65 @@ impl Retrieval {
                 Err(e) => return Some(Err(e)),
             };
             if found == 0 && started == 0 {
-                tokio::time::sleep(self.delay).await;
-                self.delay = (self.delay * 2).min(self.options.polling.max);
+                let Polling { first, max } = self.options.polling;
+                let wait = (self.started_at.elapsed() / 4).clamp(first, max.max(first));
+                tokio::time::sleep(wait).await;
             }
         }
     }
 
-    /// Asks for the waiting archives in order until the service refuses one; how many it
-    /// admitted.
+    /// Asks for the waiting archives in order, `INITIATIONS` at once, until the service
+    /// refuses one; how many it admitted.
     async fn start_waiting(&mut self) -> Result<usize> {
         let mut started = 0;
-        while let Some(archive) = self.waiting.front().cloned() {
-            match self.initiate(&archive).await? {
-                Some(job_id) => {
-                    self.waiting.pop_front();
-                    self.pending.insert(job_id, archive);
-                    self.started += 1;
-                    started += 1;
+        while !self.waiting.is_empty() {
+            let n = self.waiting.len().min(INITIATIONS);
+            let batch: Vec<String> = self.waiting.drain(..n).collect();
+            let (tier, fallback) = (self.options.tier, self.options.fallback);
+            let outcomes = futures_util::future::join_all(
+                batch
+                    .iter()
+                    .map(|a| initiate(&self.vault, a, tier, fallback)),
+            )
+            .await;
+            let (mut back, mut error) = (Vec::new(), None);
+            for (archive, outcome) in batch.into_iter().zip(outcomes) {
+                match outcome {
+                    Ok(Initiated::Started { job_id, tier: used }) => {
+                        if used != tier {
+                            // No capacity at the first tier: the later ones go straight to the
+                            // fallback.
+                            self.options.tier = used;
+                        }
+                        self.pending.insert(job_id, archive);
+                        self.started += 1;
+                        started += 1;
+                    }
+                    Ok(Initiated::Refused(why)) => {
+                        self.refusal = Some(why);
+                        back.push(archive);
+                    }
+                    Err(e) => {
+                        error.get_or_insert(e);
+                        back.push(archive);
+                    }
                 }
-                None => break,
+            }
+            let refused = !back.is_empty();
+            for archive in back.into_iter().rev() {
+                self.waiting.push_front(archive);
+            }
+            if let Some(e) = error {
+                return Err(e);
+            }
+            if refused {
+                break;
             }
         }
         if self.waiting.is_empty() {
             self.refusal = None;
         }
         Ok(started)
-    }
-
-    /// One InitiateJob for `archive` (a second at the fallback tier when the first tier has
-    /// no capacity; later ones go straight to it); its job id, or `None` when the service
-    /// refused it for now.
-    async fn initiate(&mut self, archive: &str) -> Result<Option<String>> {
-        loop {
-            let params = wire::JobParameters {
-                job_type: Some("archive-retrieval".into()),
-                archive_id: Some(archive.to_owned()),
-                tier: self.options.tier,
-                ..Default::default()
-            };
-            let e = match self
-                .vault
-                .layer1
-                .initiate_job(&self.vault.name, &params)
-                .await
-            {
-                Ok(started) => return Ok(Some(started.job_id)),
-                Err(e) => e,
-            };
-            match e.code() {
-                Some(ErrorCode::InsufficientCapacityException)
-                    if self.options.fallback.is_some()
-                        && self.options.fallback != self.options.tier =>
-                {
-                    tracing::info!(error = %e, fallback = ?self.options.fallback, "no capacity: using the fallback tier");
-                    self.options.tier = self.options.fallback;
-                }
-                Some(
-                    ErrorCode::PolicyEnforcedException | ErrorCode::InsufficientCapacityException,
-                ) => {
-                    self.refusal = Some(match &e {
-                        GlacierError::UnexpectedHttpResponse { message, .. } => message.clone(),
-                        e => e.to_string(),
-                    });
-                    return Ok(None);
-                }
-                _ => return Err(e),
-            }
-        }
     }
 
     /// Moves the pending jobs that completed to `done`; how many.
