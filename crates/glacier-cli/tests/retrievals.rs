@@ -622,3 +622,70 @@ fn plans_use_the_config_files_prices_and_migrate_dry_run_copies_nothing() -> any
     );
     Ok(())
 }
+
+/// `migrate --delete-source` from a vault whose policy denies deleting archives (as a Vault
+/// Lock does): each archive is copied and the refusal reported per archive, in the summary and
+/// the report; the run succeeds.
+#[test]
+fn migrate_reports_source_archives_a_policy_keeps() -> anyhow::Result<()> {
+    let dir = tempfile::tempdir()?;
+    let (_server, endpoint) = server(dir.path(), &[])?;
+    let via = Via::Endpoint(&endpoint);
+    synced(&via, dir.path(), "locked", 2, 500)?;
+    let policy = serde_json::from_str::<Value>(&common::deny_deletes_lock_body("locked", "keep"))?;
+    let rt = tokio::runtime::Runtime::new()?;
+    rt.block_on(
+        conformance_aws_sdk::client(&endpoint)
+            .set_vault_access_policy()
+            .account_id("-")
+            .vault_name("locked")
+            .policy(
+                aws_sdk_glacier::types::VaultAccessPolicy::builder()
+                    .policy(policy["Policy"].as_str().unwrap_or_default())
+                    .build(),
+            )
+            .send(),
+    )
+    .map_err(anyhow::Error::new)?;
+    let dst = dir.path().join("copy");
+    std::fs::create_dir_all(&dst)?;
+    let to = format!("local:{}", dst.display());
+    let summary = json(
+        &via,
+        &[
+            "migrate",
+            "--from",
+            &endpoint,
+            "--to",
+            &to,
+            "--vault",
+            "locked",
+            "--delete-source",
+        ],
+    );
+    let vault = &summary["vaults"][0];
+    assert_eq!(
+        (vault["copied"].as_u64(), vault["source_kept"].as_u64()),
+        (Some(2), Some(2)),
+        "{summary}"
+    );
+    let report = std::fs::read_to_string(vault["report"].as_str().unwrap_or_default())?;
+    let kept = report
+        .lines()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .filter(|l| {
+            l["source_deleted"] == false
+                && l["source_kept"]
+                    .as_str()
+                    .is_some_and(|m| m.contains("AccessDenied"))
+        })
+        .count();
+    assert_eq!(kept, 2, "{report}");
+    let left = json(&via, &["inventory", "--vault", "locked"]);
+    assert_eq!(
+        left["archives"].as_array().map(Vec::len),
+        Some(2),
+        "the source keeps them"
+    );
+    Ok(())
+}
