@@ -2,7 +2,6 @@
 
 mod args;
 mod commands;
-mod migrate;
 mod output;
 mod restore;
 mod serve_config;
@@ -207,7 +206,7 @@ enum Command {
     Restore(Moving<restore::RestoreArgs>),
     /// Copy vaults archive by archive between two targets (Amazon Glacier, a server, the local
     /// store), every archive verified; run again to continue an interrupted migration.
-    Migrate(Copying<migrate::MigrateArgs>),
+    Migrate(Copying<commands::MigrateArgs>),
     /// Print the SHA-256 tree hash of files (or standard input, `-`), as sha256sum prints hashes.
     Treehash(Printing<commands::TreehashArgs>),
     /// Run a Glacier-compatible server (the 2012-06-01 REST API) on this machine.
@@ -514,12 +513,12 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             Command::Migrate(c) => {
                 // The command's own target is the source, --from.
                 let ctx = commands::Ctx {
-                    target: migrate::source(&c.args)?,
+                    target: commands::migrate_source(&c.args)?,
                     output: c.print.output,
                     quiet: c.print.quiet,
                     limit_rate: c.rate.limit_rate,
                 };
-                migrate::migrate(&ctx, c.args).await
+                commands::migrate(&ctx, c.args).await
             }
             Command::Treehash(c) => commands::treehash(c.print.output, c.args).await,
         }

@@ -8,6 +8,7 @@
 mod archives;
 mod download;
 mod inventory;
+mod migrate;
 mod retrievals;
 mod retrieve;
 mod state;
@@ -17,6 +18,7 @@ mod vault;
 pub(crate) use archives::{DeleteArgs, MultipartCmd, TreehashArgs, delete, multipart, treehash};
 pub(crate) use download::{DownloadArgs, GetArgs, download, download_job, get};
 pub(crate) use inventory::{InventoryArgs, fetch_inventory, inventory, inventory_job};
+pub(crate) use migrate::{MigrateArgs, migrate, source as migrate_source};
 pub(crate) use retrievals::{Names, RetrievalArgs, retrieve_each};
 pub(crate) use retrieve::{JobCmd, RetrieveArgs, job, retrieval_plan, retrieve, wait_for};
 pub(crate) use state::{abort_unresumable, data_file, state_file};

@@ -3,9 +3,11 @@
 //! recommends to vault owners). Every archive is retrieved, downloaded and verified against its
 //! tree hash, delivered, and checkpointed so that a rerun continues.
 
+mod report;
+mod s3;
+
 use crate::commands::{
-    Ctx, Names, RetrievalArgs, data_file, download_job, inventory_job, retrieve_each, state_file,
-    upload_file,
+    Ctx, Names, RetrievalArgs, download_job, inventory_job, retrieve_each, state_file, upload_file,
 };
 use crate::output::{self, Output};
 use crate::target::{self, Target};
@@ -13,11 +15,12 @@ use anyhow::{Context, bail};
 use futures_util::TryStreamExt;
 use glacier_client::Vault;
 use glacier_client::inventory::InventoryEntry;
+use report::Report;
+use s3::{object_name, put_checked, put_split, s3_destination};
 use serde_json::json;
-use std::collections::{HashMap, HashSet};
-use std::io::Write;
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 #[derive(clap::Args)]
 pub(crate) struct MigrateArgs {
@@ -99,151 +102,6 @@ impl Destination {
             Destination::S3 { url, .. } => json!({"kind": "s3", "url": url}),
         }
     }
-}
-
-/// `s3://bucket/prefix`, with credentials and region from the AWS environment variables.
-fn s3_destination(url: &str, args: &MigrateArgs) -> anyhow::Result<Destination> {
-    let rest = url.trim_start_matches("s3://");
-    let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
-    if bucket.is_empty() {
-        bail!("{url}: no bucket; use s3://BUCKET/PREFIX");
-    }
-    let mut builder = object_store::aws::AmazonS3Builder::from_env().with_bucket_name(bucket);
-    if std::env::var("AWS_DEFAULT_REGION").is_err() && std::env::var("AWS_REGION").is_err() {
-        builder = builder.with_region("us-east-1");
-    }
-    if let Some(e) = &args.s3_endpoint {
-        builder = builder
-            .with_endpoint(e)
-            .with_allow_http(e.starts_with("http://"));
-    }
-    Ok(Destination::S3 {
-        url: url.to_owned(),
-        store: Box::new(
-            builder
-                .build()
-                .with_context(|| format!("configuring {url}"))?,
-        ),
-        prefix: prefix.trim_matches('/').to_owned(),
-        storage_class: args.storage_class.clone(),
-        max_object_size: args.max_object_size,
-    })
-}
-
-/// The object name of an archive: the file name its description or `--names` gives, else its
-/// id.
-fn object_name(prefix: &str, archive_id: &str, name: Option<&str>) -> object_store::path::Path {
-    let join = |name: &str| {
-        if prefix.is_empty() {
-            name.to_owned()
-        } else {
-            format!("{prefix}/{name}")
-        }
-    };
-    let by_id = || object_store::path::Path::from(join(archive_id));
-    match name {
-        Some(file) => object_store::path::Path::parse(join(file)).unwrap_or_else(|_| by_id()),
-        None => by_id(),
-    }
-}
-
-/// S3's multipart limits: at most 10,000 parts, of 5 MiB (but the last) to 5 GiB.
-const S3_MAX_PARTS: u64 = 10_000;
-const MIB: u64 = 1 << 20;
-
-/// Streams `len` bytes of a file from `offset` into an object, with the storage class asked
-/// for: a multipart upload of parts large enough that 10,000 hold it (8 MiB at least), at most
-/// 256 MiB of them in memory at once.
-async fn put_object(
-    store: &dyn object_store::ObjectStore,
-    name: &object_store::path::Path,
-    file: &Path,
-    (offset, len): (u64, u64),
-    storage_class: &str,
-) -> anyhow::Result<()> {
-    use tokio::io::{AsyncReadExt, AsyncSeekExt};
-    let attributes = object_store::Attributes::from_iter([(
-        object_store::Attribute::StorageClass,
-        storage_class.to_owned(),
-    )]);
-    let opts = object_store::PutMultipartOptions {
-        attributes,
-        ..Default::default()
-    };
-    let part = len
-        .div_ceil(S3_MAX_PARTS)
-        .next_multiple_of(MIB)
-        .max(8 * MIB);
-    let in_flight = usize::try_from((256 * MIB / part).clamp(1, 4)).unwrap_or(1);
-    let upload = store.put_multipart_opts(name, opts).await?;
-    let part = usize::try_from(part).context("a part larger than memory can address")?;
-    let mut writer = object_store::WriteMultipart::new_with_chunk_size(upload, part);
-    let mut f = tokio::fs::File::open(file).await?;
-    f.seek(std::io::SeekFrom::Start(offset)).await?;
-    let mut f = f.take(len);
-    let mut buf = vec![0u8; 1 << 20];
-    loop {
-        let n = f.read(&mut buf).await?;
-        if n == 0 {
-            break;
-        }
-        writer.wait_for_capacity(in_flight).await?;
-        writer.write(&buf[..n]);
-    }
-    writer.finish().await?;
-    Ok(())
-}
-
-/// Writes `len` bytes of `file` from `offset` as `object` and checks the size that arrived.
-async fn put_checked(
-    store: &dyn object_store::ObjectStore,
-    object: &object_store::path::Path,
-    file: &Path,
-    (offset, len): (u64, u64),
-    storage_class: &str,
-) -> anyhow::Result<()> {
-    put_object(store, object, file, (offset, len), storage_class)
-        .await
-        .with_context(|| format!("writing {object}"))?;
-    let head = store.head(object).await?;
-    if head.size != len {
-        bail!("{object}: {} bytes arrived of {len}", head.size);
-    }
-    Ok(())
-}
-
-/// An archive larger than one object may be: its pieces as `OBJECT.part00001`, … and a
-/// manifest `OBJECT.manifest.json` (in the default storage class, readable at once) that lists
-/// them in order with their offsets and sizes, and the archive's size and tree hash to check
-/// the joined file against (`glacier treehash`); returns the manifest's name.
-async fn put_split(
-    store: &dyn object_store::ObjectStore,
-    object: &object_store::path::Path,
-    file: &Path,
-    e: &InventoryEntry,
-    (storage_class, max): (&str, u64),
-) -> anyhow::Result<String> {
-    let mut parts = Vec::new();
-    for (i, offset) in (0..e.size).step_by(usize::try_from(max)?).enumerate() {
-        let len = max.min(e.size - offset);
-        let name = object_store::path::Path::parse(format!("{object}.part{:05}", i + 1))?;
-        put_checked(store, &name, file, (offset, len), storage_class).await?;
-        parts.push(json!({"key": name.to_string(), "offset": offset, "size": len}));
-    }
-    let manifest = object_store::path::Path::parse(format!("{object}.manifest.json"))?;
-    let body = json!({
-        "archive_id": e.archive_id,
-        "description": e.archive_description,
-        "size": e.size,
-        "sha256_tree_hash": e.sha256_tree_hash,
-        "parts": parts,
-        "join": "concatenate the parts in order (cat NAME.part* > NAME); the result has this size and tree hash",
-    });
-    store
-        .put(&manifest, serde_json::to_vec_pretty(&body)?.into())
-        .await
-        .with_context(|| format!("writing {manifest}"))?;
-    Ok(manifest.to_string())
 }
 
 /// Delivers one verified archive file; returns its new id or object name.
@@ -508,70 +366,6 @@ async fn delete_source(source: &Vault, report: &Report, id: &str) -> anyhow::Res
         Err(e) => Err(anyhow::Error::new(e).context(format!(
             "deleting the source archive {id} (its copy is verified; run the migration again to continue)"
         ))),
-    }
-}
-
-/// A vault's verification report, one JSON line per archive copied (archive id, size, tree
-/// hash, description, file name, destination, when it was verified) and per source archive
-/// deleted; also the record a rerun continues from. Kept in the data directory.
-struct Report {
-    key: String,
-    path: PathBuf,
-    file: Mutex<std::fs::File>,
-}
-
-impl Report {
-    fn open(key: &str) -> anyhow::Result<Report> {
-        let path = data_file("migrate", key, "jsonl")?;
-        let file = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&path)
-            .with_context(|| format!("opening {}", path.display()))?;
-        Ok(Report {
-            key: key.to_owned(),
-            path,
-            file: Mutex::new(file),
-        })
-    }
-
-    /// The archives copied and the source archives deleted, as recorded (also the checkpoint
-    /// of versions before the report: lines `ARCHIVE NEWID`).
-    fn read(&self) -> anyhow::Result<(HashSet<String>, HashSet<String>)> {
-        let (mut copied, mut deleted) = (HashSet::new(), HashSet::new());
-        let text = std::fs::read_to_string(&self.path)
-            .with_context(|| format!("reading {}", self.path.display()))?;
-        for line in text.lines() {
-            // A line cut short by a crash is not a record.
-            let Ok(v) = serde_json::from_str::<serde_json::Value>(line) else {
-                continue;
-            };
-            let id = v["archive_id"].as_str().unwrap_or_default().to_owned();
-            match v["source_deleted"].as_bool() {
-                Some(true) => {
-                    deleted.insert(id);
-                }
-                Some(false) => {}
-                None => {
-                    copied.insert(id);
-                }
-            }
-        }
-        // Versions before the report kept a checkpoint of lines `ARCHIVE NEWID`.
-        let old = std::fs::read_to_string(state_file("migrate", &self.key, "copied")?)
-            .unwrap_or_default();
-        copied.extend(
-            old.lines()
-                .filter_map(|l| l.split_once(' ').map(|(a, _)| a.to_owned())),
-        );
-        Ok((copied, deleted))
-    }
-
-    fn write(&self, record: &serde_json::Value) -> anyhow::Result<()> {
-        let mut file = self.file.lock().unwrap_or_else(|e| e.into_inner());
-        writeln!(file, "{record}")?;
-        file.sync_data()?;
-        Ok(())
     }
 }
 
