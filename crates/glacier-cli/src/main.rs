@@ -605,24 +605,10 @@ fn storage(args: &ServeArgs) -> anyhow::Result<Storage> {
     };
     Ok(Storage {
         data_dir,
-        postgres: args.metadata.clone(),
+        metadata: args.metadata.clone(),
         s3,
         reserve: args.reserve,
     })
-}
-
-/// Where the metadata and the blobs are, for people (no password).
-fn describe(storage: &Storage) -> String {
-    let dir = storage.data_dir.display();
-    let meta = match &storage.postgres {
-        Some(_) => "metadata in PostgreSQL".to_owned(),
-        None => format!("metadata in {dir}"),
-    };
-    let blobs = match &storage.s3 {
-        Some(s3) => format!("blobs in bucket {} under {:?}", s3.bucket, s3.prefix),
-        None => format!("blobs in {dir}"),
-    };
-    format!("{meta}, {blobs}")
 }
 
 /// Binds `at` for `what`; an address in use says so and how to get a free port.
@@ -775,7 +761,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     };
     let state = AppState::open(&storage, settings, config)
         .await
-        .with_context(|| format!("opening the store ({})", describe(&storage)))?;
+        .with_context(|| format!("opening the store ({})", storage.describe()))?;
     let addr = listener.local_addr()?;
     // Scripts and tests read this line to learn the port.
     announce(&format!("glacier server listening on {scheme}://{addr}"));
@@ -788,7 +774,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
             listener.local_addr()?
         ));
     }
-    tracing::info!(%addr, store = %describe(&storage), "serving the Glacier API");
+    tracing::info!(%addr, store = %storage.describe(), "serving the Glacier API");
 
     let shutdown = CancellationToken::new();
     let signal = shutdown.clone();

@@ -30,12 +30,9 @@ pub use config::{
     ConfigError, Identity, IdentitySource, Limits, RetrievalDelay, ServerConfig,
     default_max_connections, load_identities, load_topics, read_toml,
 };
-pub use glacier_storage::S3Config;
+pub use glacier_storage::{DEFAULT_RESERVE, OpenError, S3Config, Storage};
 pub use router::app;
-pub use service::{
-    DEFAULT_EXPEDITED_RATE, DEFAULT_FREE_TIER_BYTES_PER_DAY, DEFAULT_RESERVE, OpenError, Service,
-    Settings, Storage,
-};
+pub use service::{DEFAULT_EXPEDITED_RATE, DEFAULT_FREE_TIER_BYTES_PER_DAY, Service, Settings};
 pub use state::AppState;
 pub use tls::{Tls, TlsError, TlsFiles};
 

@@ -23,17 +23,17 @@ impl AppState {
         data_dir: &std::path::Path,
         settings: crate::service::Settings,
         config: ServerConfig,
-    ) -> Result<Arc<AppState>, crate::service::OpenError> {
+    ) -> Result<Arc<AppState>, glacier_storage::OpenError> {
         let service = Service::open_local(data_dir, settings).await?;
         Ok(AppState::new(Arc::new(service), config))
     }
 
     /// The server on `storage` (see [`Service::open`]).
     pub async fn open(
-        storage: &crate::service::Storage,
+        storage: &glacier_storage::Storage,
         settings: crate::service::Settings,
         config: ServerConfig,
-    ) -> Result<Arc<AppState>, crate::service::OpenError> {
+    ) -> Result<Arc<AppState>, glacier_storage::OpenError> {
         let service = Service::open(storage, settings).await?;
         Ok(AppState::new(Arc::new(service), config))
     }

@@ -17,11 +17,10 @@ use glacier_core::validate::{self, MAX_PART_SIZE, MAX_VAULTS_PER_ACCOUNT};
 use glacier_core::wire::{self, NOTIFICATION_EVENTS};
 use glacier_core::{Digest, TreeHash, format_date};
 use glacier_storage::{
-    ArchiveRecord, BlobKey, BlobStore, Completion, FsBlobStore, MetadataStore, Notifications, Page,
-    PartRecord, PostgresMetadataStore, S3BlobStore, S3Config, SqliteMetadataStore, StorageError,
-    UploadRecord, Vault, VaultKey,
+    ArchiveRecord, BlobKey, BlobStore, Completion, MetadataStore, Notifications, OpenError, Page,
+    PartRecord, Sharing, Storage, StorageError, UploadRecord, Vault, VaultKey,
 };
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 use time::OffsetDateTime;
 
@@ -99,82 +98,9 @@ pub struct Service {
     engine_rounds: std::sync::atomic::AtomicU64,
     /// The longest the job engine sleeps without looking for work.
     engine_poll: std::time::Duration,
-    /// The exclusive lock on the data directory (see [`Service::open`]), held for the
-    /// service's life: two processes on one directory would delete each other's writes in
-    /// progress when they recover at start-up.
+    /// The exclusive lock on the data directory ([`glacier_storage::Opened::lock`]), held for
+    /// the service's life.
     _dir_lock: Option<std::fs::File>,
-}
-
-/// Why the local store could not be opened.
-#[derive(Debug, thiserror::Error)]
-pub enum OpenError {
-    #[error(
-        "the data directory {} is in use by another glacier process (a server or a command on the local store); wait for it or stop it",
-        .0.display()
-    )]
-    InUse(std::path::PathBuf),
-    #[error(transparent)]
-    Io(#[from] std::io::Error),
-    #[error(transparent)]
-    Storage(#[from] StorageError),
-}
-
-/// Where a service keeps its state: metadata in SQLite or PostgreSQL, blobs as files or in an
-/// S3 bucket. Whatever is not elsewhere is in `data_dir`.
-#[derive(Clone)]
-pub struct Storage {
-    /// The SQLite metadata and the blob files, when they are here; a process holds it alone
-    /// (see [`OpenError::InUse`]). Unused when both are elsewhere.
-    pub data_dir: PathBuf,
-    /// Metadata in the PostgreSQL database at this `postgres://` URL, which any number of
-    /// nodes share.
-    pub postgres: Option<String>,
-    /// Blobs in this bucket.
-    pub s3: Option<S3Config>,
-    /// With blobs in the data directory, the bytes uploads leave free on its filesystem, so
-    /// that retrievals, deletions and metadata writes still succeed when uploads fill it;
-    /// `None`: the smaller of [`DEFAULT_RESERVE`] and a tenth of the filesystem.
-    pub reserve: Option<u64>,
-}
-
-/// The most the default [`Storage::reserve`] keeps free (on a volume of 2.5 GiB or more).
-pub const DEFAULT_RESERVE: u64 = 256 << 20;
-
-impl Storage {
-    /// Everything in `data_dir`: the single-machine default.
-    pub fn local(data_dir: impl Into<PathBuf>) -> Storage {
-        Storage {
-            data_dir: data_dir.into(),
-            postgres: None,
-            s3: None,
-            reserve: None,
-        }
-    }
-
-    /// Whether nothing is in the data directory, so that any number of nodes can serve the
-    /// store (PostgreSQL and S3).
-    pub fn is_shared(&self) -> bool {
-        self.postgres.is_some() && self.s3.is_some()
-    }
-}
-
-/// The blob files in `dir`, keeping `reserve` free (by default the smaller of
-/// [`DEFAULT_RESERVE`] and a tenth of the volume); says at once when the volume has less free
-/// than that, since every upload would then be refused.
-async fn open_files(dir: &Path, reserve: Option<u64>) -> Result<FsBlobStore, StorageError> {
-    let files = FsBlobStore::open(dir).await?;
-    let space = files.space().await?;
-    let reserve = reserve
-        .unwrap_or_else(|| glacier_storage::fs::default_reserve(space.total, DEFAULT_RESERVE));
-    if space.available <= reserve {
-        tracing::warn!(
-            "the disk holding {} has {} free, no more than the {} uploads leave free (--reserve): every upload will be refused until space is freed or the reserve is lowered",
-            dir.display(),
-            glacier_storage::fs::mib(space.available),
-            glacier_storage::fs::mib(reserve),
-        );
-    }
-    Ok(files.reserve(reserve))
 }
 
 /// What an upload stored.
@@ -182,21 +108,6 @@ async fn open_files(dir: &Path, reserve: Option<u64>) -> Result<FsBlobStore, Sto
 pub struct Stored {
     pub archive_id: String,
     pub tree_hash: TreeHash,
-}
-
-/// Creates `dir` if needed and takes its exclusive lock, held for the service's life.
-async fn lock_data_dir(dir: &Path) -> Result<std::fs::File, OpenError> {
-    tokio::fs::create_dir_all(dir).await?;
-    let lock = std::fs::OpenOptions::new()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .open(dir.join("lock"))?;
-    match lock.try_lock() {
-        Ok(()) => Ok(lock),
-        Err(std::fs::TryLockError::WouldBlock) => Err(OpenError::InUse(dir.to_path_buf())),
-        Err(std::fs::TryLockError::Error(e)) => Err(e.into()),
-    }
 }
 
 impl Service {
@@ -220,44 +131,21 @@ impl Service {
         }
     }
 
-    /// Opens `storage`, bringing the metadata schema up to date (refusing a newer one) and
-    /// recovering from any crash. With SQLite metadata the process is the store's only one:
-    /// it holds the data directory, and removes interrupted writes and unreferenced blobs at
-    /// once. With PostgreSQL any number of nodes may be running: the job engine takes over jobs
-    /// whose claim lapsed and looks for other nodes' jobs every second, and
+    /// Opens `storage` ([`glacier_storage::open`]: the schema brought up to date, a newer one
+    /// refused) and recovers from any crash. With SQLite metadata the process is the store's
+    /// only one: it holds the data directory, and removes interrupted writes and unreferenced
+    /// blobs at once. With PostgreSQL any number of nodes may be running: the job engine takes
+    /// over jobs whose claim lapsed and looks for other nodes' jobs every second, and
     /// [`Service::run_sweeps`] removes orphan blobs.
     pub async fn open(storage: &Storage, settings: Settings) -> Result<Service, OpenError> {
-        let dir = &storage.data_dir;
-        let lock = if storage.is_shared() {
-            None
-        } else {
-            Some(lock_data_dir(dir).await?)
-        };
-        let meta: Arc<dyn MetadataStore> = match &storage.postgres {
-            Some(url) => Arc::new(PostgresMetadataStore::open(url).await?),
-            None => {
-                let meta = SqliteMetadataStore::open(dir.join("metadata.sqlite")).await?;
-                let assigned = meta.assign_legacy_region(&settings.region).await?;
-                if assigned > 0 {
-                    tracing::info!(
-                        count = assigned,
-                        region = %settings.region,
-                        "vaults created before vaults kept their region now keep this one"
-                    );
-                }
-                Arc::new(meta)
+        let opened = glacier_storage::open(storage, &settings.region).await?;
+        let mut service = Service::new(opened.meta, opened.blobs, settings);
+        service._dir_lock = opened.lock;
+        match opened.sharing {
+            Sharing::Nodes => service.engine_poll = jobs::SHARED_ENGINE_POLL,
+            Sharing::Alone => {
+                service.reclaim_orphans().await?;
             }
-        };
-        let blobs: Arc<dyn BlobStore> = match &storage.s3 {
-            Some(config) => Arc::new(S3BlobStore::open(config).await?),
-            None => Arc::new(open_files(dir, storage.reserve).await?),
-        };
-        let mut service = Service::new(meta, blobs, settings);
-        service._dir_lock = lock;
-        if storage.postgres.is_some() {
-            service.engine_poll = jobs::SHARED_ENGINE_POLL;
-        } else {
-            service.reclaim_orphans().await?;
         }
         Ok(service)
     }

@@ -2,7 +2,7 @@
 //! vault without uploading it (e.g. `bench/inventory.py`): the metadata is real, the blobs are
 //! not written (inventories never read them).
 //!
-//! `cargo run --release -p glacier-server --example populate -- DATA_DIR ACCOUNT VAULT COUNT [mt2]`
+//! `cargo run --release -p glacier-storage --example populate -- DATA_DIR ACCOUNT VAULT COUNT [mt2]`
 //!
 //! With `mt2`, each archive's description names a file (`dNNN/archive-N.bin`) as `sync`
 //! writes them, so that `restore --dry-run` plans every archive (`bench/retrievals.py`).
