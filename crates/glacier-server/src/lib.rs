@@ -5,7 +5,7 @@
 //! traits of `glacier-storage`.
 //!
 //! The public surface is what `glacier serve`, the CLI's local store and the tests use:
-//! [`AppState`] (open it, hand it to [`run`] or [`app`]), its [`Settings`] and
+//! [`AppState`] (open it, hand it to [`run_until_signal`], [`run`] or [`app`]), its [`Settings`] and
 //! [`ServerConfig`], and the loaders of identities and notification topics.
 
 mod auth;
@@ -19,6 +19,7 @@ mod handlers;
 mod metrics;
 mod policy;
 mod router;
+mod run;
 mod serve;
 mod service;
 pub mod sigv4;
@@ -32,67 +33,10 @@ pub use config::{
 };
 pub use glacier_storage::{DEFAULT_RESERVE, OpenError, S3Config, Storage};
 pub use router::app;
+pub use run::{Listeners, RunOptions, run, run_tls, run_until_signal, serve_metrics};
 pub use service::{DEFAULT_EXPEDITED_RATE, DEFAULT_FREE_TIER_BYTES_PER_DAY, Service, Settings};
 pub use state::AppState;
 pub use tls::{Tls, TlsError, TlsFiles};
-
-use std::sync::Arc;
-use tokio::net::TcpListener;
-use tokio_util::sync::CancellationToken;
-
-/// How often a server sweeps orphan blobs (a blob is deleted at the second sweep that finds it
-/// unreferenced).
-const ORPHAN_SWEEP: std::time::Duration = std::time::Duration::from_secs(3600);
-
-/// Serves `state` on `listener` (HTTP/1.1, within the configured [`config::Limits`]), with
-/// the job engine running beside it, until `shutdown` is cancelled; then lets the requests in
-/// flight finish, up to the shutdown timeout, and returns.
-pub async fn run(
-    listener: TcpListener,
-    state: Arc<AppState>,
-    shutdown: CancellationToken,
-) -> std::io::Result<()> {
-    run_tls(listener, state, None, shutdown).await
-}
-
-/// Serves `/metrics` (Prometheus), `/health` and `/ready` for `state` on `listener` until
-/// `shutdown` is cancelled.
-pub async fn serve_metrics(
-    listener: TcpListener,
-    state: Arc<AppState>,
-    shutdown: CancellationToken,
-) -> std::io::Result<()> {
-    axum::serve(listener, metrics::router(state))
-        .with_graceful_shutdown(shutdown.cancelled_owned())
-        .await
-}
-
-/// [`run`], over TLS when `tls` is given (every connection then is).
-pub async fn run_tls(
-    listener: TcpListener,
-    state: Arc<AppState>,
-    tls: Option<Arc<Tls>>,
-    shutdown: CancellationToken,
-) -> std::io::Result<()> {
-    let engine = tokio::spawn(Arc::clone(&state.service).run_jobs(shutdown.clone()));
-    let sweeps =
-        tokio::spawn(Arc::clone(&state.service).run_sweeps(ORPHAN_SWEEP, shutdown.clone()));
-    let every = state.service.settings.usage_interval;
-    let samples =
-        tokio::spawn(Arc::clone(&state.service).run_usage_samples(every, shutdown.clone()));
-    let limits = state.config.limits;
-    let served = serve::serve(listener, app(state), limits, tls, shutdown).await;
-    for (task, what) in [
-        (engine, "job engine"),
-        (sweeps, "orphan sweeper"),
-        (samples, "usage sampler"),
-    ] {
-        if let Err(e) = task.await {
-            tracing::error!(error = %e, "{what} stopped abnormally");
-        }
-    }
-    served
-}
 
 /// Entry points for `cargo fuzz` (the `fuzz/` crate, built with `--cfg fuzzing`): what a
 /// request says, read as every request's is. Each must return (never panic) on any input.

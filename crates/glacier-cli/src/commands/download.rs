@@ -247,7 +247,7 @@ async fn get_many(ctx: &Ctx, args: GetArgs) -> anyhow::Result<()> {
         let description = descriptions.get(id).map_or("", String::as_str);
         let name = names
             .of(id, description)
-            .and_then(|n| crate::sync::safe_relative(&n.path))
+            .and_then(|n| crate::commands::sync::safe_relative(&n.path))
             .unwrap_or_else(|| PathBuf::from(id));
         files.insert(id.clone(), args.out.join(name));
     }

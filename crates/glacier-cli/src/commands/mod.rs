@@ -9,9 +9,12 @@ mod archives;
 mod download;
 mod inventory;
 mod migrate;
+mod restore;
 mod retrievals;
 mod retrieve;
+mod serve;
 mod state;
+pub(crate) mod sync;
 mod upload;
 mod vault;
 
@@ -19,9 +22,12 @@ pub(crate) use archives::{DeleteArgs, MultipartCmd, TreehashArgs, delete, multip
 pub(crate) use download::{DownloadArgs, GetArgs, download, download_job, get};
 pub(crate) use inventory::{InventoryArgs, fetch_inventory, inventory, inventory_job};
 pub(crate) use migrate::{MigrateArgs, migrate, source as migrate_source};
+pub(crate) use restore::{RestoreArgs, restore};
 pub(crate) use retrievals::{Names, RetrievalArgs, retrieve_each};
 pub(crate) use retrieve::{JobCmd, RetrieveArgs, job, retrieval_plan, retrieve, wait_for};
+pub(crate) use serve::{LogFormat, ServeArgs, expand as serve_config, serve};
 pub(crate) use state::{abort_unresumable, data_file, state_file};
+pub(crate) use sync::{SyncArgs, sync};
 pub(crate) use upload::{UploadArgs, upload, upload_file};
 pub(crate) use vault::{VaultCmd, vault};
 
@@ -268,3 +274,22 @@ pub(crate) async fn status(ctx: &Ctx) -> anyhow::Result<()> {
     }
     Ok(())
 }
+
+/// The user pressed Ctrl-C; `resumable`: a rerun continues where the command stopped (else
+/// what it had begun and could not continue was aborted).
+#[derive(Debug)]
+pub(crate) struct Interrupted {
+    pub(crate) resumable: bool,
+}
+
+impl std::fmt::Display for Interrupted {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.resumable {
+            f.write_str("interrupted: run the same command again to continue where it stopped")
+        } else {
+            f.write_str("interrupted: the upload of standard input was aborted and nothing of it was kept (standard input cannot be read again; run the command again with the same input to start over)")
+        }
+    }
+}
+
+impl std::error::Error for Interrupted {}

@@ -39,7 +39,7 @@ pub(super) fn default_description(path: &Path) -> Option<String> {
         return Some(name.to_owned());
     }
     let mtime = std::fs::metadata(path)
-        .map(|m| crate::sync::mtime_of(&m))
+        .map(|m| crate::commands::sync::mtime_of(&m))
         .unwrap_or(0);
     glacier_client::mt2::encode(name, mtime).ok()
 }

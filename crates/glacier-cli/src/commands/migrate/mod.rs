@@ -50,7 +50,7 @@ pub(crate) struct MigrateArgs {
     /// several objects (`NAME.part00001`, …) and a manifest (`NAME.manifest.json`) that says
     /// how to join them. 5T suits every S3 store; Amazon S3 itself now takes up to 48.8 TiB,
     /// Glacier archives up to 40 TiB.
-    #[arg(long, default_value = "5T", value_parser = crate::parse_bytes)]
+    #[arg(long, default_value = "5T", value_parser = crate::args::parse_bytes)]
     max_object_size: u64,
     /// For an `s3://` destination: an S3-compatible endpoint URL instead of AWS's (credentials
     /// from AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY).

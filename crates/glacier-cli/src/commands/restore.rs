@@ -2,10 +2,10 @@
 //! descriptions (this CLI's and mt-aws-glacier's mt2, FastGlacier's, JSON `Path`) or given by
 //! `--names` — every archive's retrieval asked for at once.
 
+use crate::commands::sync::{EMPTIES_DESCRIPTION, Empties, mtime_of, safe_relative, system_time};
 use crate::commands::{Ctx, RetrievalArgs, download_job, inventory_job, retrieve_each, state_file};
 use crate::output::out;
 use crate::output::{self, Output};
-use crate::sync::{EMPTIES_DESCRIPTION, Empties, mtime_of, safe_relative, system_time};
 use anyhow::Context;
 use futures_util::TryStreamExt;
 use glacier_client::layer1::Transfer;
