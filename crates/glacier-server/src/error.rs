@@ -13,13 +13,23 @@ use glacier_storage::StorageError;
 pub struct ApiError {
     pub code: ErrorCode,
     pub message: String,
+    /// A failure inside the server ([`ApiError::internal`]), which the response carries as
+    /// [`InternalError`] for the request metrics to count.
+    internal: bool,
 }
+
+/// The mark of a response that reports a failure inside the server (a store failing), as
+/// opposed to a 500 the service means (a full disk's refusal): what `internal_errors` counts
+/// where responses are written.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct InternalError;
 
 impl ApiError {
     pub fn new(code: ErrorCode, message: impl Into<String>) -> ApiError {
         ApiError {
             code,
             message: message.into(),
+            internal: false,
         }
     }
 
@@ -70,11 +80,13 @@ impl ApiError {
     /// An internal failure: the cause is logged, the client gets a generic 500.
     pub fn internal(cause: impl std::fmt::Display) -> ApiError {
         tracing::error!(%cause, "internal error");
-        crate::metrics::INTERNAL_ERRORS.inc();
-        ApiError::new(
-            ErrorCode::ServiceUnavailableException,
-            "The service could not complete the request; try again",
-        )
+        ApiError {
+            internal: true,
+            ..ApiError::new(
+                ErrorCode::ServiceUnavailableException,
+                "The service could not complete the request; try again",
+            )
+        }
     }
 }
 
@@ -129,7 +141,11 @@ impl IntoResponse for ApiError {
             error_type: self.code.error_type(),
         };
         // An ErrorBody of strings always serializes.
-        json_response(status, serde_json::to_vec(&body).unwrap_or_default())
+        let mut response = json_response(status, serde_json::to_vec(&body).unwrap_or_default());
+        if self.internal {
+            response.extensions_mut().insert(InternalError);
+        }
+        response
     }
 }
 

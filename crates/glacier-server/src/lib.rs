@@ -17,6 +17,7 @@ mod error;
 mod extract;
 mod handlers;
 mod metrics;
+mod operator;
 mod policy;
 mod router;
 mod run;

@@ -1,15 +1,11 @@
-//! The operator's view (`--metrics-listen`): Prometheus metrics, `/health` and `/ready`, on a
-//! listener of their own, apart from the API (no signature, nothing of the archives).
+//! What the server counts, for the operator's `/metrics` (served by `operator.rs`): a
+//! Prometheus registry that the router's request layer, job initiation and the job engine
+//! count into.
 //!
 //! Counters are this process's since it started (every node has its own, as Prometheus
 //! expects); the usage gauges (vaults, archives and bytes per account, jobs in progress) are
 //! read from the metadata store at each scrape, so every node reports the whole store.
 
-use crate::state::AppState;
-use axum::extract::State;
-use axum::http::{StatusCode, header};
-use axum::response::{IntoResponse, Response};
-use axum::routing::get;
 use glacier_core::Operation;
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
@@ -17,7 +13,6 @@ use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
-use std::sync::Arc;
 use std::time::Duration;
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -47,10 +42,6 @@ struct AccountLabels {
     account: String,
 }
 
-/// Failures inside the server, counted where they are turned into a 500 (`ApiError::internal`).
-pub(crate) static INTERNAL_ERRORS: std::sync::LazyLock<Counter> =
-    std::sync::LazyLock::new(Counter::default);
-
 /// Everything the server counts. One per service; cheap to update from any task.
 pub(crate) struct Metrics {
     registry: Registry,
@@ -61,6 +52,7 @@ pub(crate) struct Metrics {
     jobs_initiated: Family<JobLabels, Counter>,
     jobs_completed: Family<JobLabels, Counter>,
     retrievals: Family<OutcomeLabels, Counter>,
+    internal_errors: Counter,
     jobs_in_progress: Gauge,
     vaults: Family<AccountLabels, Gauge>,
     archives: Family<AccountLabels, Gauge>,
@@ -121,10 +113,11 @@ impl Metrics {
             "Archive retrievals admitted or refused by the retrieval policy and capacity",
             retrievals.clone(),
         );
+        let internal_errors = Counter::default();
         registry.register(
             "internal_errors",
-            "Failures inside the server (a store failing), in requests (500 ServiceUnavailableException) and the job engine; counted for the whole process",
-            INTERNAL_ERRORS.clone(),
+            "Failures inside the server (a store failing), in requests (500 ServiceUnavailableException) and the job engine",
+            internal_errors.clone(),
         );
         let jobs_in_progress = Gauge::default();
         registry.register(
@@ -157,6 +150,7 @@ impl Metrics {
             jobs_initiated,
             jobs_completed,
             retrievals,
+            internal_errors,
             jobs_in_progress,
             vaults,
             archives,
@@ -214,9 +208,15 @@ impl Metrics {
             .inc();
     }
 
+    /// A failure inside the server: a response marked [`crate::error::InternalError`], or a
+    /// round of the job engine that failed.
+    pub(crate) fn internal_error(&self) {
+        self.internal_errors.inc();
+    }
+
     /// The text exposition, the usage gauges set from `usage` first (kept as they were when it
     /// could not be read).
-    fn render(&self, usage: Option<&glacier_storage::Usage>) -> String {
+    pub(crate) fn render(&self, usage: Option<&glacier_storage::Usage>) -> String {
         match usage {
             Some(usage) => {
                 self.vaults.clear();
@@ -245,49 +245,4 @@ impl Metrics {
 
 fn gauge(v: u64) -> i64 {
     i64::try_from(v).unwrap_or(i64::MAX)
-}
-
-/// `/metrics`, `/health` (the process answers) and `/ready` (both stores answer).
-pub(crate) fn router(state: Arc<AppState>) -> axum::Router {
-    axum::Router::new()
-        .route("/metrics", get(metrics))
-        .route("/health", get(|| async { "ok\n" }))
-        .route("/ready", get(ready))
-        .with_state(state)
-}
-
-async fn metrics(State(state): State<Arc<AppState>>) -> Response {
-    let usage = match state.service.meta.usage().await {
-        Ok(u) => Some(u),
-        Err(e) => {
-            tracing::warn!(error = %e, "reading the store's usage for /metrics");
-            None
-        }
-    };
-    (
-        [(
-            header::CONTENT_TYPE,
-            "application/openmetrics-text; version=1.0.0; charset=utf-8",
-        )],
-        state.service.metrics.render(usage.as_ref()),
-    )
-        .into_response()
-}
-
-async fn ready(State(state): State<Arc<AppState>>) -> Response {
-    let meta = state.service.meta.next_deadline().await.err();
-    let blobs = state.service.blobs.ready().await.err();
-    match (meta, blobs) {
-        (None, None) => (StatusCode::OK, "ready\n".to_owned()).into_response(),
-        (meta, blobs) => {
-            let mut why = String::new();
-            if let Some(e) = meta {
-                why.push_str(&format!("metadata store: {e}\n"));
-            }
-            if let Some(e) = blobs {
-                why.push_str(&format!("blob store: {e}\n"));
-            }
-            (StatusCode::SERVICE_UNAVAILABLE, why).into_response()
-        }
-    }
 }

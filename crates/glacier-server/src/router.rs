@@ -182,7 +182,10 @@ pub fn app(state: Arc<AppState>) -> Router {
         )
         .fallback(unknown_operation)
         .method_not_allowed_fallback(unknown_operation)
-        .layer(middleware::from_fn(glacier_request))
+        .layer(middleware::from_fn_with_state(
+            Arc::clone(&state),
+            glacier_request,
+        ))
         .layer(axum::extract::DefaultBodyLimit::disable())
         .with_state(state)
 }
@@ -239,8 +242,9 @@ async fn signed(State(state): State<Arc<AppState>>, req: Request, next: Next) ->
 }
 
 /// Gives every response an `x-amzn-RequestId`, logged with the request, and says that uploads
-/// may sign their tree hash instead of their payload (`h::ACCEPTS_TREE_SIGNED`).
-async fn glacier_request(req: Request, next: Next) -> Response {
+/// may sign their tree hash instead of their payload (`h::ACCEPTS_TREE_SIGNED`); counts the
+/// responses that report a failure inside the server (`InternalError`).
+async fn glacier_request(State(state): State<Arc<AppState>>, req: Request, next: Next) -> Response {
     let request_id = crate::config::random_string(52, crate::config::REQUEST_ID_ALPHABET);
     let span = tracing::info_span!("request", id = %request_id, method = %req.method(), path = %req.uri().path());
     async move {
@@ -254,6 +258,13 @@ async fn glacier_request(req: Request, next: Next) -> Response {
             None => next.run(req).await,
         };
         tracing::info!(status = resp.status().as_u16(), "done");
+        if resp
+            .extensions()
+            .get::<crate::error::InternalError>()
+            .is_some()
+        {
+            state.service.metrics.internal_error();
+        }
         if let Ok(v) = HeaderValue::from_str(&request_id) {
             resp.headers_mut().insert(h::REQUEST_ID, v);
         }

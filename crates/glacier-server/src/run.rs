@@ -31,9 +31,12 @@ pub async fn serve_metrics(
     state: Arc<AppState>,
     shutdown: CancellationToken,
 ) -> std::io::Result<()> {
-    axum::serve(listener, crate::metrics::router(state))
-        .with_graceful_shutdown(shutdown.cancelled_owned())
-        .await
+    axum::serve(
+        listener,
+        crate::operator::router(Arc::clone(&state.service)),
+    )
+    .with_graceful_shutdown(shutdown.cancelled_owned())
+    .await
 }
 
 /// [`run`], over TLS when `tls` is given (every connection then is).

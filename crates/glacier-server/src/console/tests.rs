@@ -111,7 +111,7 @@ impl Console {
         let now = self.state.service.now();
         self.state
             .service
-            .meta
+            .store()
             .create_vault(&key, "eu-west-1", now, 1000)
             .await?;
         Ok(key)
@@ -144,7 +144,7 @@ impl Console {
             .collect();
         self.state
             .service
-            .meta
+            .store()
             .import_archives(key, records)
             .await?;
         Ok(())
@@ -360,7 +360,7 @@ async fn sections_a_policy_denies_are_left_out_and_named() -> anyhow::Result<()>
     .to_string();
     c.state
         .service
-        .meta
+        .store()
         .set_access_policy(&key, Some(policy.clone()))
         .await?;
     let cookie = c.session(OWNER).await?;
@@ -458,7 +458,7 @@ async fn usage_graphs_the_history_and_the_retrieval_ledger() -> anyhow::Result<(
     let service = &c.state.service;
     let before = service.now() - time::Duration::minutes(10);
     service
-        .meta
+        .store()
         .sample_usage(before, before - time::Duration::days(90))
         .await?;
     c.archives(&key, &["a".into(), "b".into()]).await?;

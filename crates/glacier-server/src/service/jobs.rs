@@ -476,6 +476,7 @@ impl Service {
                 Err(_) if shutdown.is_cancelled() => break,
                 Err(e) => {
                     tracing::error!(error = format!("{e:#}"), "job engine");
+                    self.metrics.internal_error();
                     Round {
                         busy: false,
                         failed: true,
@@ -542,6 +543,7 @@ impl Service {
                     });
                 }
                 tracing::error!(job = %h.job.id, error = %e, "completing a job");
+                self.metrics.internal_error();
                 round.failed = true;
                 held.push(h);
             }

@@ -84,8 +84,8 @@ const UPLOAD_ID_LEN: usize = 92;
 const ID_ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
 
 pub struct Service {
-    pub(crate) meta: Arc<dyn MetadataStore>,
-    pub(crate) blobs: Arc<dyn BlobStore>,
+    meta: Arc<dyn MetadataStore>,
+    blobs: Arc<dyn BlobStore>,
     /// What the operator's `/metrics` shows.
     pub(crate) metrics: crate::metrics::Metrics,
     pub(crate) settings: Settings,
@@ -148,6 +148,41 @@ impl Service {
             }
         }
         Ok(service)
+    }
+
+    /// The metadata store, for tests that set up what no request can (a region, a million
+    /// archives, usage history).
+    #[cfg(test)]
+    pub(crate) fn store(&self) -> &Arc<dyn MetadataStore> {
+        &self.meta
+    }
+
+    /// The Prometheus text of what this process counted, with the store's usage (vaults,
+    /// archives and bytes per account, jobs in progress) read now; kept as last read, and the
+    /// failed read counted, when the store does not answer.
+    pub async fn metrics_text(&self) -> String {
+        let usage = match self.meta.usage().await {
+            Ok(u) => Some(u),
+            Err(e) => {
+                tracing::warn!(error = %e, "reading the store's usage for /metrics");
+                None
+            }
+        };
+        self.metrics.render(usage.as_ref())
+    }
+
+    /// Whether both stores answer; what does not, when one does not.
+    pub async fn ready(&self) -> Result<(), String> {
+        let meta = self.meta.next_deadline().await.err();
+        let blobs = self.blobs.ready().await.err();
+        let mut why = String::new();
+        if let Some(e) = meta {
+            why.push_str(&format!("metadata store: {e}\n"));
+        }
+        if let Some(e) = blobs {
+            why.push_str(&format!("blob store: {e}\n"));
+        }
+        if why.is_empty() { Ok(()) } else { Err(why) }
     }
 
     /// Opens the default single-machine storage in `data_dir` (SQLite metadata, file blobs):
