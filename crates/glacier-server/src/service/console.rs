@@ -13,11 +13,10 @@ use glacier_storage::{ArchiveCursor, ArchiveQuery, JobFilter, Vault, VaultKey};
 use serde::Serialize;
 use std::collections::BTreeMap;
 use std::future::Future;
-use std::sync::Arc;
 use time::OffsetDateTime;
 
 /// How long the usage history keeps a sample.
-const USAGE_HISTORY: time::Duration = time::Duration::days(90);
+pub(super) const USAGE_HISTORY: time::Duration = time::Duration::days(90);
 /// The most points a graph is given: one per pixel column of a wide graph at most.
 const GRAPH_POINTS: usize = 360;
 /// The most archives one search request reads before it answers with where to continue, so
@@ -441,37 +440,10 @@ impl Service {
             retrievals,
         })
     }
-
-    /// Samples every account's usage every `every`, on multiples of it (so that nodes
-    /// sampling on the same schedule take one sample between them), until `shutdown`.
-    pub async fn run_usage_samples(
-        self: Arc<Self>,
-        every: std::time::Duration,
-        shutdown: tokio_util::sync::CancellationToken,
-    ) {
-        let Ok(step) = time::Duration::try_from(every) else {
-            return;
-        };
-        if step <= time::Duration::ZERO {
-            return;
-        }
-        loop {
-            let now = self.now();
-            let at = floor(now, step);
-            if let Err(e) = self.meta.sample_usage(at, now - USAGE_HISTORY).await {
-                tracing::warn!(error = %e, "sampling usage for the console's graphs");
-            }
-            let wait = (at + step - self.now()).max(time::Duration::ZERO);
-            tokio::select! {
-                _ = shutdown.cancelled() => return,
-                _ = tokio::time::sleep(wait.try_into().unwrap_or_default()) => {}
-            }
-        }
-    }
 }
 
 /// `t` rounded down to a multiple of `step` since the epoch.
-fn floor(t: OffsetDateTime, step: time::Duration) -> OffsetDateTime {
+pub(super) fn floor(t: OffsetDateTime, step: time::Duration) -> OffsetDateTime {
     let step_ms = step.whole_milliseconds().max(1);
     let ms = (t - OffsetDateTime::UNIX_EPOCH).whole_milliseconds();
     let floored = ms - ms.rem_euclid(step_ms);

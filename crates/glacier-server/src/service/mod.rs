@@ -1,12 +1,18 @@
 //! The operations behind the handlers: rules that need stored state, ids, and the streaming of
 //! bodies into blobs. Handlers parse HTTP and call exactly one function here.
 
+mod archives;
 mod console;
+mod engine;
 mod governance;
 mod ingest;
 mod inventory;
 mod jobs;
+mod multipart;
+mod notifications;
 mod notify;
+mod usage;
+mod vaults;
 
 use crate::error::{ApiError, ApiResult};
 use bytes::Bytes;
@@ -125,7 +131,7 @@ impl Service {
             notifier,
             policies: Default::default(),
             engine_rounds: Default::default(),
-            engine_poll: jobs::EXPIRY_SWEEP,
+            engine_poll: engine::EXPIRY_SWEEP,
             metrics: crate::metrics::Metrics::new(),
             _dir_lock: None,
         }
@@ -142,7 +148,7 @@ impl Service {
         let mut service = Service::new(opened.meta, opened.blobs, settings);
         service._dir_lock = opened.lock;
         match opened.sharing {
-            Sharing::Nodes => service.engine_poll = jobs::SHARED_ENGINE_POLL,
+            Sharing::Nodes => service.engine_poll = engine::SHARED_ENGINE_POLL,
             Sharing::Alone => {
                 service.reclaim_orphans().await?;
             }
@@ -300,324 +306,6 @@ impl Service {
             number_of_archives: v.archive_count,
             size_in_bytes: v.size,
         }
-    }
-
-    // ---- vaults ----
-
-    pub async fn create_vault(&self, key: &VaultKey) -> ApiResult<()> {
-        self.meta
-            .create_vault(
-                key,
-                &self.settings.region,
-                self.now(),
-                MAX_VAULTS_PER_ACCOUNT,
-            )
-            .await?;
-        Ok(())
-    }
-
-    pub async fn describe_vault(&self, key: &VaultKey) -> ApiResult<wire::DescribeVaultOutput> {
-        Ok(self.describe(&self.meta.get_vault(key).await?))
-    }
-
-    pub async fn list_vaults(
-        &self,
-        account: &str,
-        marker: Option<&str>,
-        limit: usize,
-    ) -> ApiResult<wire::ListVaultsOutput> {
-        let after = match marker {
-            Some(m) => Some(
-                m.rsplit_once(":vaults/")
-                    .filter(|(prefix, name)| {
-                        prefix.starts_with("arn:aws:glacier:") && validate::vault_name(name).is_ok()
-                    })
-                    .map(|(_, name)| name)
-                    .ok_or_else(|| {
-                        ApiError::invalid(format!("Invalid marker: {m:?} is not a vault ARN"))
-                    })?,
-            ),
-            None => None,
-        };
-        let page = self.meta.list_vaults(account, after, limit).await?;
-        Ok(wire::ListVaultsOutput {
-            marker: next_marker(&page, arn_of),
-            vault_list: page.items.iter().map(|v| self.describe(v)).collect(),
-        })
-    }
-
-    pub async fn delete_vault(&self, key: &VaultKey) -> ApiResult<()> {
-        let blobs = self.meta.delete_vault(key).await?;
-        self.discard(&blobs).await;
-        Ok(())
-    }
-
-    // ---- notifications ----
-
-    pub async fn set_notifications(
-        &self,
-        key: &VaultKey,
-        config: wire::VaultNotificationConfig,
-    ) -> ApiResult<()> {
-        let topic = config
-            .sns_topic
-            .filter(|t| !t.is_empty())
-            .ok_or_else(|| ApiError::missing("SNSTopic"))?;
-        let events = config
-            .events
-            .filter(|e| !e.is_empty())
-            .ok_or_else(|| ApiError::missing("Events"))?;
-        if let Some(bad) = events
-            .iter()
-            .find(|e| !NOTIFICATION_EVENTS.contains(&e.as_str()))
-        {
-            return Err(ApiError::invalid(format!(
-                "Invalid event {bad:?}: the events are {}",
-                NOTIFICATION_EVENTS.join(", ")
-            )));
-        }
-        self.meta
-            .set_notifications(
-                key,
-                Some(Notifications {
-                    sns_topic: topic,
-                    events,
-                }),
-            )
-            .await?;
-        Ok(())
-    }
-
-    pub async fn get_notifications(
-        &self,
-        key: &VaultKey,
-    ) -> ApiResult<wire::VaultNotificationConfig> {
-        let Some(n) = self.meta.get_notifications(key).await? else {
-            return Err(ApiError::not_found(format!(
-                "No notification configuration is set for vault: {}",
-                self.vault_arn(key).await
-            )));
-        };
-        Ok(wire::VaultNotificationConfig {
-            sns_topic: Some(n.sns_topic),
-            events: Some(n.events),
-        })
-    }
-
-    pub async fn delete_notifications(&self, key: &VaultKey) -> ApiResult<()> {
-        Ok(self.meta.set_notifications(key, None).await?)
-    }
-
-    // ---- archives ----
-
-    pub async fn upload_archive<S, E>(
-        &self,
-        key: &VaultKey,
-        description: String,
-        expected: Expected,
-        body: S,
-    ) -> ApiResult<Stored>
-    where
-        S: Stream<Item = Result<Bytes, E>> + Unpin,
-        E: Into<axum::BoxError>,
-    {
-        validate::archive_description(&description)?;
-        if expected.len == 0 {
-            return Err(ApiError::invalid(
-                "Invalid Content-Length: 0. An archive must hold at least one byte",
-            ));
-        }
-        if expected.len > MAX_PART_SIZE {
-            return Err(ApiError::invalid(format!(
-                "Invalid Content-Length: {}. A single request uploads at most {MAX_PART_SIZE} bytes; use a multipart upload",
-                expected.len
-            )));
-        }
-        self.meta.get_vault(key).await?;
-        let segment = ingest::ingest(self.blobs.as_ref(), body, &expected).await?;
-        let archive = ArchiveRecord {
-            id: crate::config::random_string(ARCHIVE_ID_LEN, ID_ALPHABET),
-            description,
-            size: segment.size,
-            tree_hash: segment.tree_hash,
-            created: self.now(),
-            segments: vec![segment],
-        };
-        let stored = Stored {
-            archive_id: archive.id.clone(),
-            tree_hash: archive.tree_hash,
-        };
-        let blobs: Vec<BlobKey> = archive.segments.iter().map(|s| s.blob.clone()).collect();
-        if let Err(e) = self.meta.insert_archive(key, archive).await {
-            self.discard(&blobs).await;
-            return Err(e.into());
-        }
-        Ok(stored)
-    }
-
-    pub async fn delete_archive(&self, key: &VaultKey, archive_id: &str) -> ApiResult<()> {
-        let blobs = self.meta.delete_archive(key, archive_id).await?;
-        self.discard(&blobs).await;
-        Ok(())
-    }
-
-    // ---- multipart uploads ----
-
-    pub async fn initiate_upload(
-        &self,
-        key: &VaultKey,
-        part_size: u64,
-        description: Option<String>,
-    ) -> ApiResult<String> {
-        if let Some(d) = &description {
-            validate::archive_description(d)?;
-        }
-        let upload = UploadRecord {
-            id: crate::config::random_string(UPLOAD_ID_LEN, ID_ALPHABET),
-            description,
-            part_size,
-            created: self.now(),
-        };
-        let id = upload.id.clone();
-        self.meta.create_upload(key, upload).await?;
-        Ok(id)
-    }
-
-    pub async fn upload_part<S, E>(
-        &self,
-        key: &VaultKey,
-        upload_id: &str,
-        range: Span,
-        expected: Expected,
-        body: S,
-    ) -> ApiResult<TreeHash>
-    where
-        S: Stream<Item = Result<Bytes, E>> + Unpin,
-        E: Into<axum::BoxError>,
-    {
-        let upload = self.meta.get_upload(key, upload_id).await?;
-        validate::part_range(range, upload.part_size, expected.len)?;
-        let segment = ingest::ingest(self.blobs.as_ref(), body, &expected).await?;
-        let tree_hash = segment.tree_hash;
-        let blob = segment.blob.clone();
-        match self
-            .meta
-            .put_part(
-                key,
-                upload_id,
-                PartRecord {
-                    start: range.start,
-                    segment,
-                },
-            )
-            .await
-        {
-            Ok(replaced) => {
-                self.discard(&replaced.into_iter().collect::<Vec<_>>())
-                    .await;
-                Ok(tree_hash)
-            }
-            Err(e) => {
-                self.discard(&[blob]).await;
-                Err(e.into())
-            }
-        }
-    }
-
-    pub async fn list_parts(
-        &self,
-        key: &VaultKey,
-        upload_id: &str,
-        marker: Option<&str>,
-        limit: usize,
-    ) -> ApiResult<wire::ListPartsOutput> {
-        let from = match marker {
-            Some(m) => m
-                .parse::<u64>()
-                .map_err(|_| ApiError::invalid(format!("Invalid marker: {m:?}")))?,
-            None => 0,
-        };
-        let upload = self.meta.get_upload(key, upload_id).await?;
-        let page: Page<PartInfo> = self.meta.list_parts(key, upload_id, from, limit).await?;
-        Ok(wire::ListPartsOutput {
-            multipart_upload_id: upload.id,
-            vault_arn: self.vault_arn(key).await,
-            archive_description: upload.description,
-            part_size_in_bytes: upload.part_size,
-            creation_date: format_date(upload.created),
-            marker: next_marker(&page, |p| (p.start + 1).to_string()),
-            parts: page
-                .items
-                .iter()
-                .map(|p| wire::PartListElement {
-                    range_in_bytes: format!("{}-{}", p.start, p.start + p.size - 1),
-                    sha256_tree_hash: hex(&p.tree_hash),
-                })
-                .collect(),
-        })
-    }
-
-    pub async fn list_uploads(
-        &self,
-        key: &VaultKey,
-        marker: Option<&str>,
-        limit: usize,
-    ) -> ApiResult<wire::ListMultipartUploadsOutput> {
-        if let Some(m) = marker
-            && (m.len() != UPLOAD_ID_LEN || !m.bytes().all(|b| ID_ALPHABET.contains(&b)))
-        {
-            return Err(ApiError::invalid(format!(
-                "Invalid marker: {m:?} is not a multipart upload id"
-            )));
-        }
-        let page = self.meta.list_uploads(key, marker, limit).await?;
-        let arn = self.vault_arn(key).await;
-        Ok(wire::ListMultipartUploadsOutput {
-            marker: next_marker(&page, |u| u.id.clone()),
-            uploads_list: page
-                .items
-                .iter()
-                .map(|u| wire::UploadListElement {
-                    multipart_upload_id: u.id.clone(),
-                    vault_arn: arn.clone(),
-                    archive_description: u.description.clone(),
-                    part_size_in_bytes: u.part_size,
-                    creation_date: format_date(u.created),
-                })
-                .collect(),
-        })
-    }
-
-    pub async fn complete_upload(
-        &self,
-        key: &VaultKey,
-        upload_id: &str,
-        archive_size: u64,
-        tree_hash: TreeHash,
-    ) -> ApiResult<Stored> {
-        let archive_id = self
-            .meta
-            .complete_upload(
-                key,
-                upload_id,
-                Completion {
-                    archive_id: crate::config::random_string(ARCHIVE_ID_LEN, ID_ALPHABET),
-                    archive_size,
-                    tree_hash,
-                    now: self.now(),
-                },
-            )
-            .await?;
-        Ok(Stored {
-            archive_id,
-            tree_hash,
-        })
-    }
-
-    pub async fn abort_upload(&self, key: &VaultKey, upload_id: &str) -> ApiResult<()> {
-        let blobs = self.meta.abort_upload(key, upload_id).await?;
-        self.discard(&blobs).await;
-        Ok(())
     }
 }
 

@@ -14,7 +14,7 @@ mod governance;
 mod jobs;
 mod schema;
 mod tls;
-mod uploads;
+mod multipart;
 mod values;
 mod vaults;
 
@@ -236,11 +236,11 @@ impl MetadataStore for PostgresMetadataStore {
     }
 
     async fn create_upload(&self, key: &VaultKey, upload: UploadRecord) -> Result<()> {
-        in_tx!(self, tx => uploads::create(&tx, key, &upload))
+        in_tx!(self, tx => multipart::create(&tx, key, &upload))
     }
 
     async fn get_upload(&self, key: &VaultKey, id: &str) -> Result<UploadRecord> {
-        in_tx!(read self, tx => uploads::read_upload(&tx, key, id))
+        in_tx!(read self, tx => multipart::read_upload(&tx, key, id))
     }
 
     async fn list_uploads(
@@ -249,7 +249,7 @@ impl MetadataStore for PostgresMetadataStore {
         after: Option<&str>,
         limit: usize,
     ) -> Result<Page<UploadRecord>> {
-        in_tx!(read self, tx => uploads::list(&tx, key, after, limit))
+        in_tx!(read self, tx => multipart::list(&tx, key, after, limit))
     }
 
     async fn put_part(
@@ -258,7 +258,7 @@ impl MetadataStore for PostgresMetadataStore {
         upload_id: &str,
         part: PartRecord,
     ) -> Result<Option<BlobKey>> {
-        in_tx!(self, tx => uploads::put_part(&tx, key, upload_id, &part))
+        in_tx!(self, tx => multipart::put_part(&tx, key, upload_id, &part))
     }
 
     async fn list_parts(
@@ -268,7 +268,7 @@ impl MetadataStore for PostgresMetadataStore {
         from: u64,
         limit: usize,
     ) -> Result<Page<PartInfo>> {
-        in_tx!(read self, tx => uploads::list_parts(&tx, key, upload_id, from, limit))
+        in_tx!(read self, tx => multipart::list_parts(&tx, key, upload_id, from, limit))
     }
 
     async fn complete_upload(
@@ -277,11 +277,11 @@ impl MetadataStore for PostgresMetadataStore {
         upload_id: &str,
         c: Completion,
     ) -> Result<String> {
-        in_tx!(self, tx => uploads::complete(&tx, key, upload_id, c.clone()))
+        in_tx!(self, tx => multipart::complete(&tx, key, upload_id, c.clone()))
     }
 
     async fn abort_upload(&self, key: &VaultKey, id: &str) -> Result<Vec<BlobKey>> {
-        in_tx!(self, tx => uploads::abort(&tx, key, id))
+        in_tx!(self, tx => multipart::abort(&tx, key, id))
     }
 
     async fn create_job(

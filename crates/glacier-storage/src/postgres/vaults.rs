@@ -2,7 +2,7 @@
 
 use super::blobs::unreferenced;
 use super::jobs::delete_job_rows;
-use super::uploads::delete_upload_rows;
+use super::multipart::delete_upload_rows;
 use super::values::*;
 use crate::blob::BlobKey;
 use crate::meta::*;

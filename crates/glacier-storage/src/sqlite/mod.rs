@@ -13,7 +13,7 @@ mod blobs;
 mod governance;
 mod jobs;
 mod schema;
-mod uploads;
+mod multipart;
 mod values;
 mod vaults;
 
@@ -294,12 +294,12 @@ impl MetadataStore for SqliteMetadataStore {
 
     async fn create_upload(&self, key: &VaultKey, upload: UploadRecord) -> Result<()> {
         let key = key.clone();
-        self.tx(move |tx| uploads::create(tx, &key, &upload)).await
+        self.tx(move |tx| multipart::create(tx, &key, &upload)).await
     }
 
     async fn get_upload(&self, key: &VaultKey, id: &str) -> Result<UploadRecord> {
         let (key, id) = (key.clone(), id.to_owned());
-        self.read(move |tx| uploads::get(tx, &key, &id)).await
+        self.read(move |tx| multipart::get(tx, &key, &id)).await
     }
 
     async fn list_uploads(
@@ -309,7 +309,7 @@ impl MetadataStore for SqliteMetadataStore {
         limit: usize,
     ) -> Result<Page<UploadRecord>> {
         let (key, after) = (key.clone(), after.map(str::to_owned));
-        self.read(move |tx| uploads::list(tx, &key, after.as_deref(), limit))
+        self.read(move |tx| multipart::list(tx, &key, after.as_deref(), limit))
             .await
     }
 
@@ -320,7 +320,7 @@ impl MetadataStore for SqliteMetadataStore {
         part: PartRecord,
     ) -> Result<Option<BlobKey>> {
         let (key, upload_id) = (key.clone(), upload_id.to_owned());
-        self.tx(move |tx| uploads::put_part(tx, &key, &upload_id, &part))
+        self.tx(move |tx| multipart::put_part(tx, &key, &upload_id, &part))
             .await
     }
 
@@ -332,7 +332,7 @@ impl MetadataStore for SqliteMetadataStore {
         limit: usize,
     ) -> Result<Page<PartInfo>> {
         let (key, upload_id) = (key.clone(), upload_id.to_owned());
-        self.read(move |tx| uploads::list_parts(tx, &key, &upload_id, from, limit))
+        self.read(move |tx| multipart::list_parts(tx, &key, &upload_id, from, limit))
             .await
     }
 
@@ -343,13 +343,13 @@ impl MetadataStore for SqliteMetadataStore {
         c: Completion,
     ) -> Result<String> {
         let (key, upload_id) = (key.clone(), upload_id.to_owned());
-        self.tx(move |tx| uploads::complete(tx, &key, &upload_id, c))
+        self.tx(move |tx| multipart::complete(tx, &key, &upload_id, c))
             .await
     }
 
     async fn abort_upload(&self, key: &VaultKey, id: &str) -> Result<Vec<BlobKey>> {
         let (key, id) = (key.clone(), id.to_owned());
-        self.tx(move |tx| uploads::abort(tx, &key, &id)).await
+        self.tx(move |tx| multipart::abort(tx, &key, &id)).await
     }
 
     async fn create_job(

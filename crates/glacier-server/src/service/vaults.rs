@@ -1,0 +1,53 @@
+//! Vaults: create, describe, list, delete.
+
+use super::*;
+
+impl Service {
+    pub async fn create_vault(&self, key: &VaultKey) -> ApiResult<()> {
+        self.meta
+            .create_vault(
+                key,
+                &self.settings.region,
+                self.now(),
+                MAX_VAULTS_PER_ACCOUNT,
+            )
+            .await?;
+        Ok(())
+    }
+
+    pub async fn describe_vault(&self, key: &VaultKey) -> ApiResult<wire::DescribeVaultOutput> {
+        Ok(self.describe(&self.meta.get_vault(key).await?))
+    }
+
+    pub async fn list_vaults(
+        &self,
+        account: &str,
+        marker: Option<&str>,
+        limit: usize,
+    ) -> ApiResult<wire::ListVaultsOutput> {
+        let after = match marker {
+            Some(m) => Some(
+                m.rsplit_once(":vaults/")
+                    .filter(|(prefix, name)| {
+                        prefix.starts_with("arn:aws:glacier:") && validate::vault_name(name).is_ok()
+                    })
+                    .map(|(_, name)| name)
+                    .ok_or_else(|| {
+                        ApiError::invalid(format!("Invalid marker: {m:?} is not a vault ARN"))
+                    })?,
+            ),
+            None => None,
+        };
+        let page = self.meta.list_vaults(account, after, limit).await?;
+        Ok(wire::ListVaultsOutput {
+            marker: next_marker(&page, arn_of),
+            vault_list: page.items.iter().map(|v| self.describe(v)).collect(),
+        })
+    }
+
+    pub async fn delete_vault(&self, key: &VaultKey) -> ApiResult<()> {
+        let blobs = self.meta.delete_vault(key).await?;
+        self.discard(&blobs).await;
+        Ok(())
+    }
+}
