@@ -12,9 +12,9 @@ mod archives;
 mod blobs;
 mod governance;
 mod jobs;
+mod multipart;
 mod schema;
 mod tls;
-mod multipart;
 mod values;
 mod vaults;
 

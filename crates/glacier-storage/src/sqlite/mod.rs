@@ -12,8 +12,8 @@ mod archives;
 mod blobs;
 mod governance;
 mod jobs;
-mod schema;
 mod multipart;
+mod schema;
 mod values;
 mod vaults;
 
@@ -294,7 +294,8 @@ impl MetadataStore for SqliteMetadataStore {
 
     async fn create_upload(&self, key: &VaultKey, upload: UploadRecord) -> Result<()> {
         let key = key.clone();
-        self.tx(move |tx| multipart::create(tx, &key, &upload)).await
+        self.tx(move |tx| multipart::create(tx, &key, &upload))
+            .await
     }
 
     async fn get_upload(&self, key: &VaultKey, id: &str) -> Result<UploadRecord> {
