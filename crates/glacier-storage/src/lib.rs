@@ -10,7 +10,8 @@
 
 pub mod blob;
 mod columns;
-pub mod conformance;
+#[cfg(test)]
+mod conformance;
 pub mod fs;
 pub mod meta;
 mod open;
