@@ -2,6 +2,7 @@
 //! bodies into blobs. Handlers parse HTTP and call exactly one function here.
 
 mod archives;
+mod authorize;
 mod console;
 mod engine;
 mod governance;
@@ -30,7 +31,7 @@ use std::path::Path;
 use std::sync::Arc;
 use time::OffsetDateTime;
 
-pub(crate) use governance::Target;
+pub(crate) use authorize::Target;
 pub(crate) use ingest::Expected;
 
 /// How the service behaves: what the operator configures.
