@@ -167,16 +167,27 @@ impl Lines {
     }
 }
 
+/// How a command reports: its output format and whether it says anything while it works
+/// (`--quiet`).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Print {
+    pub(crate) output: Output,
+    pub(crate) quiet: bool,
+}
+
+/// When a progress display first draws.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Draw {
+    /// At once.
+    Now,
+    /// Once [`Progress::start`] gives the size (a download waits for its job first).
+    OnStart,
+}
+
 impl Progress {
-    /// A display of `what`; `total` bytes if known. A `pending` one draws nothing until
-    /// [`Progress::start`] gives the size (a download waits for its job first).
-    pub(crate) fn new(
-        what: &str,
-        total: Option<u64>,
-        pending: bool,
-        output: Output,
-        quiet: bool,
-    ) -> Progress {
+    /// A display of `what`; `total` bytes if known.
+    pub(crate) fn new(what: &str, total: Option<u64>, draw: Draw, print: Print) -> Progress {
+        let Print { output, quiet } = print;
         let mode = if quiet {
             Mode::Quiet
         } else if output == Output::Table && std::io::stderr().is_terminal() {
@@ -195,7 +206,7 @@ impl Progress {
                 .progress_chars("=> ");
             bar.set_style(style);
             bar.set_message(what.to_owned());
-            if !pending {
+            if draw == Draw::Now {
                 bar.set_draw_target(indicatif::ProgressDrawTarget::stderr());
             }
             Mode::Bar(bar)
@@ -315,7 +326,8 @@ pub(crate) struct Spinner {
 }
 
 impl Spinner {
-    pub(crate) fn new(output: Output, quiet: bool) -> Spinner {
+    pub(crate) fn new(print: Print) -> Spinner {
+        let Print { output, quiet } = print;
         let bar =
             (!quiet && output == Output::Table && std::io::stderr().is_terminal()).then(|| {
                 let bar = indicatif::ProgressBar::new_spinner();

@@ -3,7 +3,7 @@
 //! uploads, lists, describes, jobs and downloads for a bounded time, loopback only. Every request
 //! must succeed; each server's RSS, sampled every second, must not keep growing; p50/p99 latency
 //! per operation is printed. The shared-store test skips when no shared store is given (see
-//! `glacier_storage::conformance::postgres_database`).
+//! `glacier_storage::testing::postgres_database`).
 //!
 //! `GLACIER_LOAD_SECONDS=N` (default 15) and `GLACIER_LOAD_CLIENTS=N` (default 200) lengthen or
 //! widen a run.

@@ -4,7 +4,7 @@
 //! nodes have one winner; a node killed with SIGKILL loses nothing it acknowledged, its jobs
 //! complete on another, and the orphans it leaves are swept; a frozen Garage node stops
 //! nothing. Each test skips when no shared store is given (see
-//! `glacier_storage::conformance::postgres_database`).
+//! `glacier_storage::testing::postgres_database`).
 
 // Each test binary uses a part of the shared helpers; these nodes start without a data directory.
 #[allow(dead_code)]
@@ -23,7 +23,7 @@ use aws_sdk_glacier::primitives::ByteStream;
 use conformance_aws_sdk::{MIB, client, data};
 use glacier_core::TreeHash;
 use glacier_server::{Service, Settings};
-use glacier_storage::conformance::service;
+use glacier_storage::testing::service;
 use glacier_storage::{BlobStore, MetadataStore};
 use harness::Harness;
 use rand::rngs::StdRng;

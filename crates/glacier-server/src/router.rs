@@ -193,7 +193,7 @@ pub fn app(state: Arc<AppState>) -> Router {
 /// Paths and methods of no operation: 404 for the signed, what authentication says to others.
 async fn unknown_operation(State(state): State<Arc<AppState>>, req: Request) -> Response {
     let what = format!("{} {}", req.method(), req.uri().path());
-    match crate::auth::authenticate(&state, req, false).await {
+    match crate::auth::authenticate(&state, req, crate::auth::Payload::Buffered).await {
         Err(e) => e.into_response(),
         Ok(_) => ApiError::new(
             ErrorCode::ResourceNotFoundException,
@@ -207,14 +207,18 @@ async fn unknown_operation(State(state): State<Arc<AppState>>, req: Request) -> 
 /// refuses requests without the API version header, as Glacier does.
 async fn signed(State(state): State<Arc<AppState>>, req: Request, next: Next) -> Response {
     let op = req.extensions().get::<Operation>().copied();
-    let streams_body = op.is_some_and(|o| o.streams_body());
+    let payload = if op.is_some_and(|o| o.streams_body()) {
+        crate::auth::Payload::Streamed
+    } else {
+        crate::auth::Payload::Buffered
+    };
     let started = std::time::Instant::now();
     let bytes_in = req
         .headers()
         .get(header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok()?.parse().ok())
         .unwrap_or(0);
-    let resp = match crate::auth::authenticate(&state, req, streams_body).await {
+    let resp = match crate::auth::authenticate(&state, req, payload).await {
         Err(e) => e.into_response(),
         Ok(req) => match version_error(&req) {
             Some(e) => e.into_response(),

@@ -18,6 +18,8 @@ mod open;
 pub mod postgres;
 pub mod s3;
 pub mod sqlite;
+#[cfg(any(test, feature = "testing"))]
+pub mod testing;
 
 pub use blob::{BlobKey, BlobStore, BlobWriter};
 pub use fs::FsBlobStore;

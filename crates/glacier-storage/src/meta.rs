@@ -208,15 +208,16 @@ pub(crate) struct JobOutcome {
 }
 
 impl JobOutcome {
-    /// An archive retrieval of `range` (inclusive): it succeeds if the archive was `found`.
-    pub(crate) fn retrieval(archive_id: &str, range: (u64, u64), found: bool) -> JobOutcome {
-        if found {
-            JobOutcome::succeeded(range.1 - range.0 + 1, None)
-        } else {
-            JobOutcome::failed(format!(
-                "The archive {archive_id} was deleted before the job completed"
-            ))
-        }
+    /// An archive retrieval of `range` (inclusive) that found its archive.
+    pub(crate) fn retrieval(range: (u64, u64)) -> JobOutcome {
+        JobOutcome::succeeded(range.1 - range.0 + 1, None)
+    }
+
+    /// An archive retrieval whose archive was deleted before the job completed.
+    pub(crate) fn archive_deleted(archive_id: &str) -> JobOutcome {
+        JobOutcome::failed(format!(
+            "The archive {archive_id} was deleted before the job completed"
+        ))
     }
 
     pub(crate) fn succeeded(output_size: u64, next_marker: Option<String>) -> JobOutcome {

@@ -53,6 +53,14 @@ pub(crate) struct Ctx {
 }
 
 impl Ctx {
+    /// How the command reports.
+    pub(crate) fn print(&self) -> output::Print {
+        output::Print {
+            output: self.output,
+            quiet: self.quiet,
+        }
+    }
+
     pub(crate) async fn connect(&self) -> anyhow::Result<target::Connection> {
         target::connect(&self.target, None, self.limit_rate).await
     }
@@ -66,7 +74,7 @@ impl Ctx {
         direction: Transfer,
     ) -> anyhow::Result<(Arc<Progress>, target::Connection)> {
         self.connect_showing(
-            Progress::new(&what, total, false, self.output, self.quiet),
+            Progress::new(&what, total, output::Draw::Now, self.print()),
             direction,
         )
         .await
@@ -80,7 +88,7 @@ impl Ctx {
         direction: Transfer,
     ) -> anyhow::Result<(Arc<Progress>, target::Connection)> {
         self.connect_showing(
-            Progress::new(&what, None, true, self.output, self.quiet),
+            Progress::new(&what, None, output::Draw::OnStart, self.print()),
             direction,
         )
         .await

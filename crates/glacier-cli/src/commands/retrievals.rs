@@ -132,7 +132,7 @@ struct Status {
 impl Status {
     fn new(ctx: &Ctx, total: usize) -> Status {
         Status {
-            spinner: output::Spinner::new(ctx.output, ctx.quiet),
+            spinner: output::Spinner::new(ctx.print()),
             total,
             logged: None,
             held: false,

@@ -179,7 +179,7 @@ pub(super) fn print_jobs(ctx: &Ctx, jobs: &[Job]) {
 /// terminal, a line a minute otherwise, `{"event": "waiting", …}` lines with `--output json`.
 pub(crate) async fn wait_for(ctx: &Ctx, job: &mut Job) -> anyhow::Result<()> {
     let started = std::time::Instant::now();
-    let spinner = output::Spinner::new(ctx.output, ctx.quiet);
+    let spinner = output::Spinner::new(ctx.print());
     let mut last_line = None::<std::time::Instant>;
     loop {
         job.refresh()

@@ -1,7 +1,7 @@
 //! A fresh shared store (a PostgreSQL database and a prefix of the test bucket, from the
 //! services `scripts/test` starts) and `glacier serve` nodes on it.
 
-use glacier_storage::conformance::{postgres_database, s3_config};
+use glacier_storage::testing::{postgres_database, s3_config};
 use glacier_storage::{PostgresMetadataStore, S3BlobStore, S3Config};
 use std::process::{Child, Command};
 use std::sync::Arc;

@@ -62,8 +62,8 @@ impl AppState {
 
 /// Verifies a request: its caller, or the 403 (or 400, for a malformed signature) it gets.
 /// Every declared payload hash is verified before the handler runs, except for the bodies
-/// an upload streams (`streams_body`), which check it as they stream.
-async fn verify(state: &AppState, req: Request, streams_body: bool) -> Result<Request, ApiError> {
+/// an upload streams ([`Payload::Streamed`]), which check it as they stream.
+async fn verify(state: &AppState, req: Request, payload: Payload) -> Result<Request, ApiError> {
     let (mut parts, body) = req.into_parts();
     check_path(parts.uri.path())?;
     let signed = signature_of(&parts)?;
@@ -83,7 +83,9 @@ async fn verify(state: &AppState, req: Request, streams_body: bool) -> Result<Re
         Some(v) if v == sigv4::UNSIGNED_PAYLOAD => {
             // An upload's body is then authenticated by the tree hash it is checked against
             // (`h::ACCEPTS_TREE_SIGNED`) — only if the signature covers that hash.
-            if streams_body && !signed.signed_headers.iter().any(|s| s == h::TREE_HASH) {
+            if payload == Payload::Streamed
+                && !signed.signed_headers.iter().any(|s| s == h::TREE_HASH)
+            {
                 return Err(incomplete(format!(
                     "An upload with {}: {} must sign {}: the tree hash is what authenticates its body",
                     h::CONTENT_SHA256,
@@ -103,7 +105,7 @@ async fn verify(state: &AppState, req: Request, streams_body: bool) -> Result<Re
             })?;
             // The signature covers the declared hash: checked before any byte is read.
             check_signature(&parts, &signed, secret, &[v])?;
-            if streams_body {
+            if payload == Payload::Streamed {
                 Body::new(HashChecked::new(body, want))
             } else {
                 let held = buffer(state, body, || {
@@ -187,14 +189,23 @@ pub(crate) fn check_signature(
     )))
 }
 
+/// How a request's body reaches its handler, which decides when its payload hash is checked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Payload {
+    /// Streamed to the handler (an upload): the body checks its hash as it streams.
+    Streamed,
+    /// Read whole (at most [`MAX_UNHASHED_BODY`]) and checked before the handler runs.
+    Buffered,
+}
+
 /// The middleware: verified requests go on with their [`Authenticated`] caller, the rest are
 /// answered here. The caller (never a secret) is logged with the request.
 pub(crate) async fn authenticate(
     state: &AppState,
     req: Request,
-    streams_body: bool,
+    payload: Payload,
 ) -> Result<Request, ApiError> {
-    let result = verify(state, req, streams_body).await;
+    let result = verify(state, req, payload).await;
     match &result {
         Ok(req) => {
             if let Some(a) = req.extensions().get::<Authenticated>() {

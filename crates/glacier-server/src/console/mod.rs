@@ -152,7 +152,7 @@ fn cookie(state: &AppState, value: &str, max_age: i64) -> HeaderValue {
 
 /// `POST /console/api/session`, signed with SigV4 as any Glacier request: starts a session.
 async fn sign_in(State(state): State<Arc<AppState>>, req: Request) -> Response {
-    let req = match crate::auth::authenticate(&state, req, false).await {
+    let req = match crate::auth::authenticate(&state, req, crate::auth::Payload::Buffered).await {
         Ok(req) => req,
         Err(e) => return e.into_response(),
     };

@@ -10,6 +10,7 @@ mod governance;
 mod jobs;
 mod usage;
 
+pub(crate) use crate::testing::{postgres_database, s3_config, service};
 pub(crate) use blobs::blob_store;
 
 use crate::blob::{BlobKey, BlobStore, read_all};
@@ -70,56 +71,4 @@ pub(super) fn segment(tag: &str, data: &[u8]) -> Segment {
         tree_hash: h.tree,
         leaves: h.leaves,
     }
-}
-
-/// Whether a test that needs an outside service (PostgreSQL, an S3 store) given by the
-/// environment variable `var` runs: `None` skips it, unless `scripts/test`, which always starts
-/// the services, set `GLACIER_REQUIRE_SERVICES` — then a missing one is an error.
-pub(crate) fn service(var: &str) -> Result<Option<String>> {
-    match std::env::var(var) {
-        Ok(v) => Ok(Some(v)),
-        Err(_) if std::env::var_os("GLACIER_REQUIRE_SERVICES").is_some() => Err(
-            StorageError::backend(format!("GLACIER_REQUIRE_SERVICES is set but {var} is not")),
-        ),
-        Err(_) => {
-            eprintln!("{var} is not set: skipping a test that needs it");
-            Ok(None)
-        }
-    }
-}
-
-/// A fresh database for one test on the PostgreSQL server at `$GLACIER_TEST_POSTGRES_URL`
-/// (`scripts/postgres.sh` starts one); `None` when there is none (see [`service`]).
-pub(crate) async fn postgres_database() -> Result<Option<String>> {
-    let Some(url) = service("GLACIER_TEST_POSTGRES_URL")? else {
-        return Ok(None);
-    };
-    let (server, _) = url
-        .rsplit_once('/')
-        .ok_or_else(|| StorageError::Invalid(format!("no database in {url}")))?;
-    let name = format!("t{}", hex::encode(rand::random::<[u8; 8]>()));
-    let (client, connection) = tokio_postgres::connect(&url, tokio_postgres::NoTls).await?;
-    tokio::spawn(connection);
-    client
-        .batch_execute(&format!("CREATE DATABASE {name}"))
-        .await?;
-    Ok(Some(format!("{server}/{name}")))
-}
-
-/// A fresh prefix for one test in the S3 bucket `$GLACIER_TEST_S3_URL` (`s3://BUCKET`) at the
-/// first of the endpoints `$GLACIER_TEST_S3_ENDPOINT` (space-separated; `scripts/garage.sh`
-/// starts them), with `$GLACIER_TEST_S3_REGION` and the key `$GLACIER_TEST_S3_KEY_ID`,
-/// `$GLACIER_TEST_S3_SECRET`; `None` when there is none (see [`service`]).
-pub(crate) fn s3_config() -> Result<Option<crate::S3Config>> {
-    let Some(url) = service("GLACIER_TEST_S3_URL")? else {
-        return Ok(None);
-    };
-    let mut config = crate::S3Config::from_url(&url)?;
-    config.prefix = format!("t{}", hex::encode(rand::random::<[u8; 8]>()));
-    config.endpoint = service("GLACIER_TEST_S3_ENDPOINT")?
-        .and_then(|e| e.split_whitespace().next().map(str::to_owned));
-    config.region = std::env::var("GLACIER_TEST_S3_REGION").ok();
-    config.access_key_id = service("GLACIER_TEST_S3_KEY_ID")?;
-    config.secret_access_key = service("GLACIER_TEST_S3_SECRET")?;
-    Ok(Some(config))
 }

@@ -289,8 +289,10 @@ pub(super) async fn finish(
             if exists {
                 let segments = load_segments(tx, ARCHIVE_SEGMENTS, archive_id).await?;
                 insert_segments(tx, "job_segments", "job_id", id, &segments).await?;
+                JobOutcome::retrieval(*range)
+            } else {
+                JobOutcome::archive_deleted(archive_id)
             }
-            JobOutcome::retrieval(archive_id, *range, exists)
         }
         JobFinish::Inventory {
             output,

@@ -292,8 +292,10 @@ pub(super) fn finish(
             if exists {
                 let segments = load_segments(tx, ARCHIVE_SEGMENTS, archive_id)?;
                 insert_job_segments(tx, id, &segments)?;
+                JobOutcome::retrieval(*range)
+            } else {
+                JobOutcome::archive_deleted(archive_id)
             }
-            JobOutcome::retrieval(archive_id, *range, exists)
         }
         JobFinish::Inventory {
             output,
