@@ -17,7 +17,7 @@ pub mod wire;
 
 pub use error::{ErrorCode, ErrorType};
 pub use names::{
-    InventoryFormat, JobAction, JobStatus, LockState, Operation, RetrievalStrategy, Tier,
+    InventoryFormat, JobAction, JobStatus, JobType, LockState, Operation, RetrievalStrategy, Tier,
     UnknownName,
 };
 pub use treehash::{Digest, LeafHasher, LinearHash, MIB, TreeHash, TreeHasher};

@@ -168,6 +168,15 @@ impl RetrievalPrice {
 }
 
 names! {
+    /// What InitiateJob is asked to do, as its `Type` says.
+    JobType, "Type" {
+        ArchiveRetrieval = "archive-retrieval",
+        InventoryRetrieval = "inventory-retrieval",
+        Select = "select",
+    }
+}
+
+names! {
     /// What a job does, as DescribeJob's `Action` says.
     JobAction, "Action" {
         ArchiveRetrieval = "ArchiveRetrieval",

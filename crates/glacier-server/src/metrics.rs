@@ -6,7 +6,7 @@
 //! expects); the usage gauges (vaults, archives and bytes per account, jobs in progress) are
 //! read from the metadata store at each scrape, so every node reports the whole store.
 
-use glacier_core::Operation;
+use glacier_core::{JobStatus, JobType, Operation};
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
@@ -15,26 +15,27 @@ use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
 use std::time::Duration;
 
+// Labels are the API's own names (`Operation`, `JobType`, `JobStatus`), as the enums spell them.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct RequestLabels {
-    operation: String,
+    operation: &'static str,
     status: u16,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct OperationLabels {
-    operation: String,
+    operation: &'static str,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct JobLabels {
-    kind: String,
-    status: String,
+    kind: &'static str,
+    status: &'static str,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct OutcomeLabels {
-    outcome: String,
+    outcome: &'static str,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -167,12 +168,9 @@ impl Metrics {
         bytes_in: u64,
         bytes_out: u64,
     ) {
-        let operation = op.as_str().to_owned();
+        let operation = op.as_str();
         self.requests
-            .get_or_create(&RequestLabels {
-                operation: operation.clone(),
-                status,
-            })
+            .get_or_create(&RequestLabels { operation, status })
             .inc();
         self.latency
             .get_or_create(&OperationLabels { operation })
@@ -181,20 +179,20 @@ impl Metrics {
         self.bytes_out.inc_by(bytes_out);
     }
 
-    pub(crate) fn job_initiated(&self, kind: &str) {
+    pub(crate) fn job_initiated(&self, kind: JobType) {
         self.jobs_initiated
             .get_or_create(&JobLabels {
-                kind: kind.to_owned(),
-                status: "InProgress".to_owned(),
+                kind: kind.as_str(),
+                status: JobStatus::InProgress.as_str(),
             })
             .inc();
     }
 
-    pub(crate) fn job_completed(&self, kind: &str, status: &str) {
+    pub(crate) fn job_completed(&self, kind: JobType, status: JobStatus) {
         self.jobs_completed
             .get_or_create(&JobLabels {
-                kind: kind.to_owned(),
-                status: status.to_owned(),
+                kind: kind.as_str(),
+                status: status.as_str(),
             })
             .inc();
     }
@@ -202,9 +200,7 @@ impl Metrics {
     pub(crate) fn retrieval(&self, admitted: bool) {
         let outcome = if admitted { "admitted" } else { "refused" };
         self.retrievals
-            .get_or_create(&OutcomeLabels {
-                outcome: outcome.to_owned(),
-            })
+            .get_or_create(&OutcomeLabels { outcome })
             .inc();
     }
 

@@ -100,7 +100,7 @@ pub(super) async fn start_retrieval(
     tier: Option<Tier>,
 ) -> anyhow::Result<String> {
     let params = JobParameters {
-        job_type: Some("archive-retrieval".into()),
+        job_type: Some(glacier_core::JobType::ArchiveRetrieval.to_string()),
         archive_id: Some(archive_id.to_owned()),
         retrieval_byte_range: range,
         tier,

@@ -90,7 +90,7 @@ async fn initiate(
 ) -> Result<Initiated> {
     loop {
         let params = wire::JobParameters {
-            job_type: Some("archive-retrieval".into()),
+            job_type: Some(glacier_core::JobType::ArchiveRetrieval.to_string()),
             archive_id: Some(archive.to_owned()),
             tier,
             ..Default::default()

@@ -73,7 +73,7 @@ impl Vault {
         description: Option<&str>,
     ) -> Result<Job> {
         let params = wire::JobParameters {
-            job_type: Some("archive-retrieval".into()),
+            job_type: Some(glacier_core::JobType::ArchiveRetrieval.to_string()),
             archive_id: Some(archive_id.into()),
             sns_topic: sns_topic.map(str::to_owned),
             description: description.map(str::to_owned),
@@ -86,7 +86,7 @@ impl Vault {
     /// Starts an inventory retrieval; returns the job id. `format` is `JSON` (default) or `CSV`.
     pub async fn retrieve_inventory(&self, params: InventoryRequest) -> Result<String> {
         let p = wire::JobParameters {
-            job_type: Some("inventory-retrieval".into()),
+            job_type: Some(glacier_core::JobType::InventoryRetrieval.to_string()),
             format: params.format,
             sns_topic: params.sns_topic,
             description: params.description,

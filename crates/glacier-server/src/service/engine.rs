@@ -3,7 +3,7 @@
 //! `JOB_LEASE`; another node takes it over when the claim lapses).
 
 use super::Service;
-use super::jobs::job_kind;
+use super::jobs::job_type_of;
 use anyhow::Context;
 use glacier_storage::{JobFinish, JobRecord, JobSpec, VaultKey};
 use std::sync::Arc;
@@ -185,7 +185,7 @@ impl Service {
             Ok(done) => {
                 tracing::info!(job = %done.id, status = done.status.as_str(), "job completed");
                 self.metrics
-                    .job_completed(job_kind(&done.spec), done.status.as_str());
+                    .job_completed(job_type_of(&done.spec), done.status);
                 self.notify_completion(key, &done).await;
                 Ok(())
             }

@@ -11,7 +11,8 @@ use glacier_core::wire::{
     self, GlacierJobDescription, InventoryRetrievalJobDescription, JobParameters,
 };
 use glacier_core::{
-    Digest, InventoryFormat, JobAction, JobStatus, MIB, TreeHash, format_date, range, validate,
+    Digest, InventoryFormat, JobAction, JobStatus, JobType, MIB, TreeHash, format_date, range,
+    validate,
 };
 use glacier_storage::{BlobStore, JobFilter, JobRecord, JobSpec, Segment, StorageError, VaultKey};
 use std::sync::Arc;
@@ -58,7 +59,7 @@ fn check_topic(topic: &Option<String>) -> ApiResult<()> {
 
 impl Service {
     pub async fn initiate_job(&self, key: &VaultKey, p: JobParameters) -> ApiResult<String> {
-        let job_type = p
+        let raw_type = p
             .job_type
             .as_deref()
             .ok_or_else(|| ApiError::missing("Type"))?;
@@ -69,94 +70,68 @@ impl Service {
         }
         check_topic(&p.sns_topic)?;
         self.meta.get_vault(key).await?;
-        let (spec, delay) = match job_type {
-            "archive-retrieval" => {
-                let archive_id = p
-                    .archive_id
-                    .as_deref()
-                    .ok_or_else(|| ApiError::missing("ArchiveId"))?;
-                let tier = p.tier.unwrap_or_default();
-                let archive = self.meta.get_archive(key, archive_id).await?;
-                let span = match &p.retrieval_byte_range {
-                    Some(r) => range::retrieval_range(r, archive.size)?,
-                    None => Span {
-                        start: 0,
-                        end: archive.size - 1,
-                    },
-                };
-                let leaves: Vec<Digest> = archive
-                    .segments
-                    .iter()
-                    .flat_map(|s| s.leaves.iter().copied())
-                    .collect();
-                let range_tree_hash = is_tree_hash_aligned(span.start, span.end, archive.size)
-                    .then(|| leaves_of(&leaves, span).map(tree_hash_of))
-                    .flatten();
-                let delay = self.settings.retrieval_delay.of(tier);
-                let spec = JobSpec::Archive {
-                    archive_id: archive.id,
-                    archive_description: archive.description,
-                    archive_size: archive.size,
-                    archive_tree_hash: archive.tree_hash.to_hex(),
-                    range: (span.start, span.end),
-                    range_tree_hash: range_tree_hash.map(|h| h.to_hex()),
-                    tier,
-                };
-                (spec, delay)
+        let (spec, delay) = match job_type(raw_type)? {
+            JobType::ArchiveRetrieval => self.archive_spec(key, &p).await?,
+            JobType::InventoryRetrieval => {
+                (inventory_spec(&p)?, self.settings.retrieval_delay.standard)
             }
-            "inventory-retrieval" => {
-                let format = p.format.unwrap_or(InventoryFormat::Json);
-                let params = p.inventory_retrieval_parameters.clone().unwrap_or_default();
-                let start = params
-                    .start_date
-                    .as_deref()
-                    .map(|d| parse_date("StartDate", d))
-                    .transpose()?;
-                let end = params
-                    .end_date
-                    .as_deref()
-                    .map(|d| parse_date("EndDate", d))
-                    .transpose()?;
-                if let (Some(s), Some(e)) = (start, end)
-                    && s >= e
-                {
-                    return Err(ApiError::invalid(
-                        "Invalid date range: StartDate must be before EndDate",
-                    ));
-                }
-                let limit = params
-                    .limit
-                    .as_deref()
-                    .map(|l| match l.parse::<u64>() {
-                        Ok(n) if n >= 1 => Ok(n),
-                        _ => Err(ApiError::invalid(format!(
-                            "Invalid Limit: {l:?}; it must be a whole number of at least 1"
-                        ))),
-                    })
-                    .transpose()?;
-                if let Some(m) = &params.marker {
-                    super::inventory::parse_marker(m)?;
-                }
-                let spec = JobSpec::Inventory {
-                    format,
-                    start_date: params.start_date,
-                    end_date: params.end_date,
-                    limit,
-                    marker: params.marker,
-                };
-                (spec, self.settings.retrieval_delay.standard)
-            }
-            "select" => {
-                return Err(ApiError::invalid(
-                    "select jobs (S3 Select over archives) are not supported by this server; use archive-retrieval",
-                ));
-            }
-            other => {
-                return Err(ApiError::invalid(format!(
-                    "Invalid job type: {other:?}; the types are archive-retrieval and inventory-retrieval"
-                )));
-            }
+            JobType::Select => select_unsupported()?,
         };
+        self.record_job(key, spec, delay, p.description, p.sns_topic)
+            .await
+    }
+
+    /// What an archive retrieval retrieves: the archive (it must exist), the range asked for
+    /// (whole by default) with its tree hash when the range is tree-hash aligned, the tier; and
+    /// how long the tier takes.
+    async fn archive_spec(
+        &self,
+        key: &VaultKey,
+        p: &JobParameters,
+    ) -> ApiResult<(JobSpec, std::time::Duration)> {
+        let archive_id = p
+            .archive_id
+            .as_deref()
+            .ok_or_else(|| ApiError::missing("ArchiveId"))?;
+        let tier = p.tier.unwrap_or_default();
+        let archive = self.meta.get_archive(key, archive_id).await?;
+        let span = match &p.retrieval_byte_range {
+            Some(r) => range::retrieval_range(r, archive.size)?,
+            None => Span {
+                start: 0,
+                end: archive.size - 1,
+            },
+        };
+        let leaves: Vec<Digest> = archive
+            .segments
+            .iter()
+            .flat_map(|s| s.leaves.iter().copied())
+            .collect();
+        let range_tree_hash = is_tree_hash_aligned(span.start, span.end, archive.size)
+            .then(|| leaves_of(&leaves, span).map(tree_hash_of))
+            .flatten();
+        let spec = JobSpec::Archive {
+            archive_id: archive.id,
+            archive_description: archive.description,
+            archive_size: archive.size,
+            archive_tree_hash: archive.tree_hash.to_hex(),
+            range: (span.start, span.end),
+            range_tree_hash: range_tree_hash.map(|h| h.to_hex()),
+            tier,
+        };
+        Ok((spec, self.settings.retrieval_delay.of(tier)))
+    }
+
+    /// Records a job checked and specified: the retrieval policy or Expedited capacity admits
+    /// an archive retrieval in the job's own transaction, or refuses it with what it allows.
+    async fn record_job(
+        &self,
+        key: &VaultKey,
+        spec: JobSpec,
+        delay: std::time::Duration,
+        description: Option<String>,
+        sns_topic: Option<String>,
+    ) -> ApiResult<String> {
         let (admission, bytes) = match &spec {
             JobSpec::Archive { range, tier, .. } => (
                 self.admission(&key.account, *tier).await?,
@@ -165,15 +140,14 @@ impl Service {
             JobSpec::Inventory { .. } => (None, 0),
         };
         let created = self.now();
-        let due = created + delay;
         let job = JobRecord {
             id: crate::config::random_string(super::UPLOAD_ID_LEN, super::ID_ALPHABET),
             seq: 0,
             spec,
-            description: p.description,
-            sns_topic: p.sns_topic,
+            description,
+            sns_topic,
             created,
-            due,
+            due: created + delay,
             status: JobStatus::InProgress,
             status_message: None,
             completed: None,
@@ -196,7 +170,7 @@ impl Service {
             }
             other => other?,
         };
-        self.metrics.job_initiated(job_kind(&job.spec));
+        self.metrics.job_initiated(job_type_of(&job.spec));
         if matches!(job.spec, JobSpec::Archive { .. }) {
             self.metrics.retrieval(true);
         }
@@ -402,12 +376,75 @@ impl Service {
     }
 }
 
-/// A job's kind as the metrics label it.
-pub(super) fn job_kind(spec: &JobSpec) -> &'static str {
+/// The type of job a spec is.
+pub(super) fn job_type_of(spec: &JobSpec) -> JobType {
     match spec {
-        JobSpec::Archive { .. } => "archive-retrieval",
-        JobSpec::Inventory { .. } => "inventory-retrieval",
+        JobSpec::Archive { .. } => JobType::ArchiveRetrieval,
+        JobSpec::Inventory { .. } => JobType::InventoryRetrieval,
     }
+}
+
+/// InitiateJob's `Type`: one of the types this server runs.
+fn job_type(raw: &str) -> ApiResult<JobType> {
+    match raw.parse() {
+        Ok(JobType::Select) => select_unsupported(),
+        Ok(t) => Ok(t),
+        Err(_) => Err(ApiError::invalid(format!(
+            "Invalid job type: {raw:?}; the types are archive-retrieval and inventory-retrieval"
+        ))),
+    }
+}
+
+/// A `select` job: S3 Select over archives, which this server does not run.
+fn select_unsupported<T>() -> ApiResult<T> {
+    Err(ApiError::invalid(
+        "select jobs (S3 Select over archives) are not supported by this server; use archive-retrieval",
+    ))
+}
+
+/// What an inventory retrieval lists: its format, and the date range, limit and marker asked
+/// for, each checked (a range must be ordered, a limit at least 1, a marker one this server
+/// gave).
+fn inventory_spec(p: &JobParameters) -> ApiResult<JobSpec> {
+    let format = p.format.unwrap_or(InventoryFormat::Json);
+    let params = p.inventory_retrieval_parameters.clone().unwrap_or_default();
+    let start = params
+        .start_date
+        .as_deref()
+        .map(|d| parse_date("StartDate", d))
+        .transpose()?;
+    let end = params
+        .end_date
+        .as_deref()
+        .map(|d| parse_date("EndDate", d))
+        .transpose()?;
+    if let (Some(s), Some(e)) = (start, end)
+        && s >= e
+    {
+        return Err(ApiError::invalid(
+            "Invalid date range: StartDate must be before EndDate",
+        ));
+    }
+    let limit = params
+        .limit
+        .as_deref()
+        .map(|l| match l.parse::<u64>() {
+            Ok(n) if n >= 1 => Ok(n),
+            _ => Err(ApiError::invalid(format!(
+                "Invalid Limit: {l:?}; it must be a whole number of at least 1"
+            ))),
+        })
+        .transpose()?;
+    if let Some(m) = &params.marker {
+        super::inventory::parse_marker(m)?;
+    }
+    Ok(JobSpec::Inventory {
+        format,
+        start_date: params.start_date,
+        end_date: params.end_date,
+        limit,
+        marker: params.marker,
+    })
 }
 
 /// The leaves covering an output span of MiB-aligned start.
@@ -501,7 +538,7 @@ mod tests {
 
     fn inventory_job() -> JobParameters {
         JobParameters {
-            job_type: Some("inventory-retrieval".into()),
+            job_type: Some(JobType::InventoryRetrieval.to_string()),
             ..Default::default()
         }
     }
