@@ -106,7 +106,7 @@ impl From<StorageError> for ApiError {
     fn from(e: StorageError) -> Self {
         match e {
             StorageError::NotFound { kind, id } => {
-                let mut kind = kind.to_owned();
+                let mut kind = kind.to_string();
                 if let Some(first) = kind.get_mut(..1) {
                     first.make_ascii_uppercase();
                 }

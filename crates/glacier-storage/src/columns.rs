@@ -47,3 +47,12 @@ pub(crate) fn leaves_from_blob(b: &[u8]) -> Result<Vec<Digest>> {
         })
         .collect())
 }
+
+/// Whose segment rows: an archive's (`segments`, keyed by `archive_id`) or a job output's
+/// (`job_segments`, keyed by `job_id`). Each backend's statements are chosen by it, never built
+/// from table names passed around.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Segments {
+    Archive,
+    Job,
+}

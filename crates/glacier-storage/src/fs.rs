@@ -183,7 +183,10 @@ impl BlobStore for FsBlobStore {
         let mut file = match tokio::fs::File::open(&path).await {
             Ok(f) => f,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                return Err(StorageError::not_found("blob", key.0.clone()));
+                return Err(StorageError::not_found(
+                    crate::Resource::Blob,
+                    key.0.clone(),
+                ));
             }
             Err(e) => return Err(e.into()),
         };

@@ -33,7 +33,7 @@ pub use sqlite::SqliteMetadataStore;
 #[derive(Debug, thiserror::Error)]
 pub enum StorageError {
     #[error("{kind} not found: {id}")]
-    NotFound { kind: &'static str, id: String },
+    NotFound { kind: Resource, id: String },
     /// A vault that still holds archives cannot be deleted.
     #[error("vault {vault} holds {archives} archives")]
     NotEmpty { vault: String, archives: u64 },
@@ -66,8 +66,33 @@ pub enum StorageError {
     },
 }
 
+/// What a store did not find.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Resource {
+    Vault,
+    Archive,
+    MultipartUpload,
+    Job,
+    /// A job that is not in progress (any more): one completing it finds it finished.
+    JobInProgress,
+    Blob,
+}
+
+impl std::fmt::Display for Resource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Resource::Vault => "vault",
+            Resource::Archive => "archive",
+            Resource::MultipartUpload => "multipart upload",
+            Resource::Job => "job",
+            Resource::JobInProgress => "job in progress",
+            Resource::Blob => "blob",
+        })
+    }
+}
+
 impl StorageError {
-    pub fn not_found(kind: &'static str, id: impl Into<String>) -> StorageError {
+    pub fn not_found(kind: Resource, id: impl Into<String>) -> StorageError {
         StorageError::NotFound {
             kind,
             id: id.into(),

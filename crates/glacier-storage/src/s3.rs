@@ -102,7 +102,9 @@ pub struct S3BlobStore {
 
 fn backend(what: &str, e: object_store::Error) -> StorageError {
     match e {
-        object_store::Error::NotFound { path, .. } => StorageError::not_found("blob", path),
+        object_store::Error::NotFound { path, .. } => {
+            StorageError::not_found(crate::Resource::Blob, path)
+        }
         e => StorageError::Backend {
             message: format!("object store: {what}"),
             source: Some(Box::new(e)),

@@ -82,7 +82,7 @@ impl Service {
                     "; vaults are created in the caller's own account",
                 )),
                 (false, _) => Err(ApiError::from(StorageError::not_found(
-                    "vault",
+                    glacier_storage::Resource::Vault,
                     key.name.clone(),
                 ))),
             };
@@ -118,7 +118,7 @@ impl Service {
             Err(refuse(&resource, ""))
         } else {
             Err(ApiError::from(StorageError::not_found(
-                "vault",
+                glacier_storage::Resource::Vault,
                 key.name.clone(),
             )))
         }

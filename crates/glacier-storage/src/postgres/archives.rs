@@ -4,6 +4,7 @@ use super::blobs::unreferenced;
 use super::values::*;
 use super::vaults::require_vault;
 use crate::blob::BlobKey;
+use crate::columns::Segments;
 use crate::meta::*;
 use crate::{Result, StorageError};
 use deadpool_postgres::Transaction;
@@ -47,24 +48,27 @@ pub(super) async fn insert_archive_rows(
         &[&a.id, &key.account, &key.name, &a.description, &i(a.size), &&a.tree_hash.0[..], &to_ms(a.created)],
     )
     .await?;
-    insert_segments(tx, "segments", "archive_id", &a.id, &a.segments).await
+    insert_segments(tx, Segments::Archive, &a.id, &a.segments).await
 }
 
-/// Inserts the segment rows of an archive (`segments`, `archive_id`) or a job's output
-/// (`job_segments`, `job_id`), in order.
+/// Inserts the segment rows of an archive or a job's output, in order.
 pub(super) async fn insert_segments(
     tx: &Transaction<'_>,
-    table: &str,
-    owner: &str,
+    of: Segments,
     id: &str,
     segments: &[Segment],
 ) -> Result<()> {
-    let sql = format!(
-        "INSERT INTO {table} ({owner}, seq, blob, size, tree_hash, leaves) VALUES ($1, $2, $3, $4, $5, $6)"
-    );
+    let sql = match of {
+        Segments::Archive => {
+            "INSERT INTO segments (archive_id, seq, blob, size, tree_hash, leaves) VALUES ($1, $2, $3, $4, $5, $6)"
+        }
+        Segments::Job => {
+            "INSERT INTO job_segments (job_id, seq, blob, size, tree_hash, leaves) VALUES ($1, $2, $3, $4, $5, $6)"
+        }
+    };
     for (seq, s) in segments.iter().enumerate() {
         tx.execute(
-            &tx.prepare_cached(&sql).await?,
+            &tx.prepare_cached(sql).await?,
             &[
                 &id,
                 &i(seq as u64),
@@ -79,13 +83,20 @@ pub(super) async fn insert_segments(
     Ok(())
 }
 
-/// The segments of an archive or of a job's output, in order ([`ARCHIVE_SEGMENTS`],
-/// `jobs::JOB_SEGMENTS`).
+/// The segments of an archive or of a job's output, in order.
 pub(super) async fn load_segments(
     tx: &Transaction<'_>,
-    sql: &str,
+    of: Segments,
     id: &str,
 ) -> Result<Vec<Segment>> {
+    let sql = match of {
+        Segments::Archive => {
+            "SELECT blob, size, tree_hash, leaves FROM segments WHERE archive_id = $1 ORDER BY seq"
+        }
+        Segments::Job => {
+            "SELECT blob, size, tree_hash, leaves FROM job_segments WHERE job_id = $1 ORDER BY seq"
+        }
+    };
     let rows = tx.query(&tx.prepare_cached(sql).await?, &[&id]).await?;
     rows.iter()
         .map(|r| {
@@ -98,9 +109,6 @@ pub(super) async fn load_segments(
         })
         .collect()
 }
-
-pub(super) const ARCHIVE_SEGMENTS: &str =
-    "SELECT blob, size, tree_hash, leaves FROM segments WHERE archive_id = $1 ORDER BY seq";
 
 pub(super) async fn insert(
     tx: &Transaction<'_>,
@@ -127,7 +135,7 @@ pub(super) async fn import(
 pub(super) async fn get(tx: &Transaction<'_>, key: &VaultKey, id: &str) -> Result<ArchiveRecord> {
     let a = summary(tx, key, id).await?;
     Ok(ArchiveRecord {
-        segments: load_segments(tx, ARCHIVE_SEGMENTS, id).await?,
+        segments: load_segments(tx, Segments::Archive, id).await?,
         id: a.id,
         description: a.description,
         size: a.size,
@@ -158,7 +166,7 @@ pub(super) async fn summary(
             &[&id, &key.account, &key.name],
         )
         .await?
-        .ok_or_else(|| StorageError::not_found("archive", id))?;
+        .ok_or_else(|| StorageError::not_found(crate::Resource::Archive, id))?;
     summary_from_row(&row)
 }
 
@@ -224,7 +232,7 @@ pub(super) async fn delete(tx: &Transaction<'_>, key: &VaultKey, id: &str) -> Re
             .await?;
         return match deleted {
             Some(_) => Ok(Vec::new()),
-            None => Err(StorageError::not_found("archive", id)),
+            None => Err(StorageError::not_found(crate::Resource::Archive, id)),
         };
     };
     let size: i64 = col(&row, 0)?;

@@ -1,10 +1,11 @@
 //! `jobs`, their output's `job_segments`, and the `retrievals` ledger.
 
-use super::archives::{ARCHIVE_SEGMENTS, insert_segments, load_segments};
+use super::archives::{insert_segments, load_segments};
 use super::blobs::unreferenced;
 use super::values::*;
 use super::vaults::require_vault;
 use crate::blob::BlobKey;
+use crate::columns::Segments;
 use crate::meta::*;
 use crate::{Result, StorageError};
 use deadpool_postgres::Transaction;
@@ -28,9 +29,6 @@ pub(super) async fn delete_job_rows(tx: &Transaction<'_>, id: &str) -> Result<Ve
     .await?;
     Ok(blobs)
 }
-
-const JOB_SEGMENTS: &str =
-    "SELECT blob, size, tree_hash, leaves FROM job_segments WHERE job_id = $1 ORDER BY seq";
 
 const JOB_COLUMNS: &str = "id, seq, spec, description, sns_topic, created_ms, due_ms, status, status_message, completed_ms, expires_ms, output_size, next_marker";
 
@@ -68,7 +66,7 @@ async fn read_job(tx: &Transaction<'_>, key: &VaultKey, id: &str) -> Result<JobR
             &[&id, &key.account, &key.name],
         )
         .await?
-        .ok_or_else(|| StorageError::not_found("job", id))?;
+        .ok_or_else(|| StorageError::not_found(crate::Resource::Job, id))?;
     job_from_row(&row)
 }
 
@@ -264,7 +262,7 @@ pub(super) async fn finish(
 ) -> Result<JobRecord> {
     let job = read_job(tx, key, id).await?;
     if job.status != JobStatus::InProgress {
-        return Err(StorageError::not_found("job in progress", id));
+        return Err(StorageError::not_found(crate::Resource::JobInProgress, id));
     }
     let outcome = match finish {
         JobFinish::Archive => {
@@ -287,8 +285,8 @@ pub(super) async fn finish(
                 .await?
                 .is_some();
             if exists {
-                let segments = load_segments(tx, ARCHIVE_SEGMENTS, archive_id).await?;
-                insert_segments(tx, "job_segments", "job_id", id, &segments).await?;
+                let segments = load_segments(tx, Segments::Archive, archive_id).await?;
+                insert_segments(tx, Segments::Job, id, &segments).await?;
                 JobOutcome::retrieval(*range)
             } else {
                 JobOutcome::archive_deleted(archive_id)
@@ -299,14 +297,7 @@ pub(super) async fn finish(
             next_marker,
         } => {
             let size = output.size;
-            insert_segments(
-                tx,
-                "job_segments",
-                "job_id",
-                id,
-                std::slice::from_ref(&output),
-            )
-            .await?;
+            insert_segments(tx, Segments::Job, id, std::slice::from_ref(&output)).await?;
             tx.execute(
                 &tx.prepare_cached(
                     "UPDATE vaults SET last_inventory_ms = $3 WHERE account = $1 AND name = $2",
@@ -334,7 +325,7 @@ pub(super) async fn output(
     id: &str,
 ) -> Result<(JobRecord, Vec<Segment>)> {
     let job = read_job(tx, key, id).await?;
-    let segments = load_segments(tx, JOB_SEGMENTS, id).await?;
+    let segments = load_segments(tx, Segments::Job, id).await?;
     Ok((job, segments))
 }
 

@@ -32,7 +32,7 @@ pub(super) async fn read_upload(
             &[&id, &key.account, &key.name],
         )
         .await?
-        .ok_or_else(|| StorageError::not_found("multipart upload", id))?;
+        .ok_or_else(|| StorageError::not_found(crate::Resource::MultipartUpload, id))?;
     upload_from_row(&row)
 }
 

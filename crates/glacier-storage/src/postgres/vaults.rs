@@ -12,7 +12,7 @@ use time::OffsetDateTime;
 use tokio_postgres::Row;
 
 pub(super) fn vault_not_found(key: &VaultKey) -> StorageError {
-    StorageError::not_found("vault", key.name.clone())
+    StorageError::not_found(crate::Resource::Vault, key.name.clone())
 }
 
 /// A vault's counts, its shards' added (see `schema::SCHEMA_2`), as columns `a` (archives) and

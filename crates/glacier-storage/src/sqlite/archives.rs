@@ -4,6 +4,7 @@ use super::blobs::unreferenced;
 use super::values::*;
 use super::vaults::require_vault;
 use crate::blob::BlobKey;
+use crate::columns::Segments;
 use crate::meta::*;
 use crate::{Result, StorageError};
 use glacier_core::TreeHash;
@@ -18,12 +19,7 @@ pub(super) fn insert_archive_rows(
         "INSERT INTO archives (id, account, vault, description, size, tree_hash, created_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
         params![a.id, key.account, key.name, a.description, i(a.size), &a.tree_hash.0[..], to_ms(a.created)],
     )?;
-    for (seq, s) in a.segments.iter().enumerate() {
-        tx.execute_cached(
-            "INSERT INTO segments (archive_id, seq, blob, size, tree_hash, leaves) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-            params![a.id, i(seq as u64), s.blob.0, i(s.size), &s.tree_hash.0[..], leaves_to_blob(&s.leaves)],
-        )?;
-    }
+    insert_segments(tx, Segments::Archive, &a.id, &a.segments)?;
     tx.execute_cached(
         "UPDATE vaults SET archive_count = archive_count + 1, size = size + ?3 WHERE account = ?1 AND name = ?2",
         params![key.account, key.name, i(a.size)],
@@ -31,9 +27,47 @@ pub(super) fn insert_archive_rows(
     Ok(())
 }
 
-/// The segments of an archive (`segments`, keyed by `archive_id`) or of a job's output
-/// (`job_segments`, keyed by `job_id`), in order.
-pub(super) fn load_segments(tx: &Transaction<'_>, sql: &str, id: &str) -> Result<Vec<Segment>> {
+/// Inserts the segment rows of an archive or a job's output, in order.
+pub(super) fn insert_segments(
+    tx: &Transaction<'_>,
+    of: Segments,
+    id: &str,
+    segments: &[Segment],
+) -> Result<()> {
+    let sql = match of {
+        Segments::Archive => {
+            "INSERT INTO segments (archive_id, seq, blob, size, tree_hash, leaves) VALUES (?1, ?2, ?3, ?4, ?5, ?6)"
+        }
+        Segments::Job => {
+            "INSERT INTO job_segments (job_id, seq, blob, size, tree_hash, leaves) VALUES (?1, ?2, ?3, ?4, ?5, ?6)"
+        }
+    };
+    for (seq, s) in segments.iter().enumerate() {
+        tx.execute_cached(
+            sql,
+            params![
+                id,
+                i(seq as u64),
+                s.blob.0,
+                i(s.size),
+                &s.tree_hash.0[..],
+                leaves_to_blob(&s.leaves)
+            ],
+        )?;
+    }
+    Ok(())
+}
+
+/// The segments of an archive or of a job's output, in order.
+pub(super) fn load_segments(tx: &Transaction<'_>, of: Segments, id: &str) -> Result<Vec<Segment>> {
+    let sql = match of {
+        Segments::Archive => {
+            "SELECT blob, size, tree_hash, leaves FROM segments WHERE archive_id = ?1 ORDER BY seq"
+        }
+        Segments::Job => {
+            "SELECT blob, size, tree_hash, leaves FROM job_segments WHERE job_id = ?1 ORDER BY seq"
+        }
+    };
     let mut stmt = tx.prepare_cached(sql)?;
     let rows = stmt.query_map([id], |r| {
         Ok((
@@ -56,9 +90,6 @@ pub(super) fn load_segments(tx: &Transaction<'_>, sql: &str, id: &str) -> Result
     Ok(segments)
 }
 
-pub(super) const ARCHIVE_SEGMENTS: &str =
-    "SELECT blob, size, tree_hash, leaves FROM segments WHERE archive_id = ?1 ORDER BY seq";
-
 pub(super) fn insert(tx: &Transaction<'_>, key: &VaultKey, archive: &ArchiveRecord) -> Result<()> {
     require_vault(tx, key)?;
     insert_archive_rows(tx, key, archive)
@@ -78,7 +109,7 @@ pub(super) fn import(
 pub(super) fn get(tx: &Transaction<'_>, key: &VaultKey, id: &str) -> Result<ArchiveRecord> {
     let a = summary(tx, key, id)?;
     Ok(ArchiveRecord {
-        segments: load_segments(tx, ARCHIVE_SEGMENTS, id)?,
+        segments: load_segments(tx, Segments::Archive, id)?,
         id: a.id,
         description: a.description,
         size: a.size,
@@ -96,7 +127,7 @@ pub(super) fn summary(tx: &Transaction<'_>, key: &VaultKey, id: &str) -> Result<
             |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
         )
         .optional()?
-        .ok_or_else(|| StorageError::not_found("archive", id))?;
+        .ok_or_else(|| StorageError::not_found(crate::Resource::Archive, id))?;
     Ok(ArchiveSummary {
         id: id.to_owned(),
         description,
@@ -177,7 +208,7 @@ pub(super) fn delete(tx: &Transaction<'_>, key: &VaultKey, id: &str) -> Result<V
             .optional()?;
         return match deleted {
             Some(()) => Ok(Vec::new()),
-            None => Err(StorageError::not_found("archive", id)),
+            None => Err(StorageError::not_found(crate::Resource::Archive, id)),
         };
     };
     let blobs = blobs_of(tx, "SELECT blob FROM segments WHERE archive_id = ?1", id)?;

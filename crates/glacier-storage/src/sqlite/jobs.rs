@@ -1,10 +1,11 @@
 //! `jobs`, their output's `job_segments`, and the `retrievals` ledger.
 
-use super::archives::{ARCHIVE_SEGMENTS, load_segments};
+use super::archives::{insert_segments, load_segments};
 use super::blobs::unreferenced;
 use super::values::*;
 use super::vaults::require_vault;
 use crate::blob::BlobKey;
+use crate::columns::Segments;
 use crate::meta::*;
 use crate::{Result, StorageError};
 use glacier_core::JobStatus;
@@ -17,23 +18,6 @@ pub(super) fn delete_job_rows(tx: &Transaction<'_>, id: &str) -> Result<Vec<Blob
     tx.execute_cached("DELETE FROM job_segments WHERE job_id = ?1", [id])?;
     tx.execute_cached("DELETE FROM jobs WHERE id = ?1", [id])?;
     Ok(blobs)
-}
-
-pub(super) const JOB_SEGMENTS: &str =
-    "SELECT blob, size, tree_hash, leaves FROM job_segments WHERE job_id = ?1 ORDER BY seq";
-
-pub(super) fn insert_job_segments(
-    tx: &Transaction<'_>,
-    job_id: &str,
-    segments: &[Segment],
-) -> Result<()> {
-    for (seq, s) in segments.iter().enumerate() {
-        tx.execute_cached(
-            "INSERT INTO job_segments (job_id, seq, blob, size, tree_hash, leaves) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-            params![job_id, i(seq as u64), s.blob.0, i(s.size), &s.tree_hash.0[..], leaves_to_blob(&s.leaves)],
-        )?;
-    }
-    Ok(())
 }
 
 pub(super) const JOB_COLUMNS: &str = "id, seq, spec, description, sns_topic, created_ms, due_ms, status, status_message, completed_ms, expires_ms, output_size, next_marker";
@@ -78,7 +62,7 @@ pub(super) fn read_job(tx: &Transaction<'_>, key: &VaultKey, id: &str) -> Result
         job_from_row,
     )
     .optional()?
-    .ok_or_else(|| StorageError::not_found("job", id))?
+    .ok_or_else(|| StorageError::not_found(crate::Resource::Job, id))?
 }
 
 pub(super) fn query_jobs(
@@ -272,7 +256,7 @@ pub(super) fn finish(
 ) -> Result<JobRecord> {
     let job = read_job(tx, key, id)?;
     if job.status != JobStatus::InProgress {
-        return Err(StorageError::not_found("job in progress", id));
+        return Err(StorageError::not_found(crate::Resource::JobInProgress, id));
     }
     let outcome = match finish {
         JobFinish::Archive => {
@@ -290,8 +274,8 @@ pub(super) fn finish(
                 |r| r.get(0),
             )?;
             if exists {
-                let segments = load_segments(tx, ARCHIVE_SEGMENTS, archive_id)?;
-                insert_job_segments(tx, id, &segments)?;
+                let segments = load_segments(tx, Segments::Archive, archive_id)?;
+                insert_segments(tx, Segments::Job, id, &segments)?;
                 JobOutcome::retrieval(*range)
             } else {
                 JobOutcome::archive_deleted(archive_id)
@@ -302,7 +286,7 @@ pub(super) fn finish(
             next_marker,
         } => {
             let size = output.size;
-            insert_job_segments(tx, id, std::slice::from_ref(&output))?;
+            insert_segments(tx, Segments::Job, id, std::slice::from_ref(&output))?;
             tx.execute_cached(
                 "UPDATE vaults SET last_inventory_ms = ?3 WHERE account = ?1 AND name = ?2",
                 params![key.account, key.name, to_ms(now)],
@@ -325,7 +309,7 @@ pub(super) fn output(
     id: &str,
 ) -> Result<(JobRecord, Vec<Segment>)> {
     let job = read_job(tx, key, id)?;
-    let segments = load_segments(tx, JOB_SEGMENTS, id)?;
+    let segments = load_segments(tx, Segments::Job, id)?;
     Ok((job, segments))
 }
 

@@ -25,7 +25,7 @@ pub(super) fn read_upload(tx: &Transaction<'_>, key: &VaultKey, id: &str) -> Res
         },
     )
     .optional()?
-    .ok_or_else(|| StorageError::not_found("multipart upload", id))
+    .ok_or_else(|| StorageError::not_found(crate::Resource::MultipartUpload, id))
 }
 
 /// Deletes an upload and its parts; returns the parts' blobs.

@@ -11,7 +11,7 @@ use rusqlite::{OptionalExtension, Transaction, params};
 use time::OffsetDateTime;
 
 pub(super) fn vault_not_found(key: &VaultKey) -> StorageError {
-    StorageError::not_found("vault", key.name.clone())
+    StorageError::not_found(crate::Resource::Vault, key.name.clone())
 }
 
 pub(super) const VAULT_COLUMNS: &str =
