@@ -118,6 +118,54 @@ pub struct Completion {
     pub now: OffsetDateTime,
 }
 
+impl Completion {
+    /// The answer to completing again an upload that made the archive `done` (id, size, tree
+    /// hash): its id when this completion asks for the same size and tree hash (completion is
+    /// idempotent), else a conflict.
+    pub(crate) fn again(&self, upload_id: &str, done: (String, u64, TreeHash)) -> Result<String> {
+        let (archive_id, size, tree_hash) = done;
+        if size == self.archive_size && tree_hash == self.tree_hash {
+            return Ok(archive_id);
+        }
+        Err(crate::StorageError::Conflict(format!(
+            "The multipart upload {upload_id} was already completed with another archive size or tree hash"
+        )))
+    }
+
+    /// The archive an upload's `parts` (in order of their start) make, once they are checked
+    /// to make exactly the size and tree hash this completion states: each part's segment
+    /// becomes one of the archive's, no byte is copied.
+    pub(crate) fn archive(
+        &self,
+        upload: UploadRecord,
+        parts: Vec<PartRecord>,
+    ) -> Result<ArchiveRecord> {
+        let infos: Vec<PartInfo> = parts
+            .iter()
+            .map(|p| PartInfo {
+                start: p.start,
+                size: p.segment.size,
+                tree_hash: p.segment.tree_hash.0,
+            })
+            .collect();
+        glacier_core::multipart::check_complete(
+            upload.part_size,
+            &infos,
+            self.archive_size,
+            &self.tree_hash,
+        )
+        .map_err(|e| crate::StorageError::Invalid(e.0))?;
+        Ok(ArchiveRecord {
+            id: self.archive_id.clone(),
+            description: upload.description.unwrap_or_default(),
+            size: self.archive_size,
+            tree_hash: self.tree_hash,
+            created: self.now,
+            segments: parts.into_iter().map(|p| p.segment).collect(),
+        })
+    }
+}
+
 /// Where a date-ordered archive listing continues: after this archive.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ArchiveCursor {

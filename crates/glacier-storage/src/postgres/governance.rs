@@ -1,8 +1,9 @@
 //! `vault_tags`, `vault_policies` (the access policy and the lock), `account_settings` (the
 //! retrieval policy) and `capacity_units`.
 
+use super::rows::require_vault;
 use super::values::*;
-use super::vaults::{read_vault, require_vault};
+use super::vaults::read_vault;
 use crate::meta::*;
 use crate::{Result, StorageError};
 use deadpool_postgres::Transaction;

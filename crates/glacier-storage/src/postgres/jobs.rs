@@ -2,8 +2,9 @@
 
 use super::archives::{insert_segments, load_segments};
 use super::blobs::unreferenced;
+use super::rows::delete_job_rows;
+use super::rows::require_vault;
 use super::values::*;
-use super::vaults::require_vault;
 use crate::blob::BlobKey;
 use crate::columns::Segments;
 use crate::meta::*;
@@ -12,23 +13,6 @@ use deadpool_postgres::Transaction;
 use glacier_core::JobStatus;
 use time::OffsetDateTime;
 use tokio_postgres::Row;
-
-/// Deletes a job and its output's segment rows; returns their blobs.
-pub(super) async fn delete_job_rows(tx: &Transaction<'_>, id: &str) -> Result<Vec<BlobKey>> {
-    let blobs = blobs_of(tx, "SELECT blob FROM job_segments WHERE job_id = $1", id).await?;
-    tx.execute(
-        &tx.prepare_cached("DELETE FROM job_segments WHERE job_id = $1")
-            .await?,
-        &[&id],
-    )
-    .await?;
-    tx.execute(
-        &tx.prepare_cached("DELETE FROM jobs WHERE id = $1").await?,
-        &[&id],
-    )
-    .await?;
-    Ok(blobs)
-}
 
 const JOB_COLUMNS: &str = "id, seq, spec, description, sns_topic, created_ms, due_ms, status, status_message, completed_ms, expires_ms, output_size, next_marker";
 

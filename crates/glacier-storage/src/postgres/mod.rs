@@ -13,6 +13,7 @@ mod blobs;
 mod governance;
 mod jobs;
 mod multipart;
+mod rows;
 mod schema;
 mod tls;
 mod values;

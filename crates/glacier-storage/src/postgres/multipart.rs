@@ -1,14 +1,15 @@
 //! `uploads`, their `parts`, and `completed_uploads` (what makes completion idempotent).
 
 use super::archives::{count_archives, insert_archive_rows};
+use super::rows::delete_upload_rows;
+use super::rows::require_vault;
 use super::values::*;
-use super::vaults::require_vault;
 use crate::blob::BlobKey;
 use crate::meta::*;
 use crate::{Result, StorageError};
 use deadpool_postgres::Transaction;
 use glacier_core::TreeHash;
-use glacier_core::multipart::{PartInfo, check_complete};
+use glacier_core::multipart::PartInfo;
 use tokio_postgres::Row;
 
 fn upload_from_row(r: &Row) -> Result<UploadRecord> {
@@ -34,24 +35,6 @@ pub(super) async fn read_upload(
         .await?
         .ok_or_else(|| StorageError::not_found(crate::Resource::MultipartUpload, id))?;
     upload_from_row(&row)
-}
-
-/// Deletes an upload and its parts; returns the parts' blobs.
-pub(super) async fn delete_upload_rows(tx: &Transaction<'_>, id: &str) -> Result<Vec<BlobKey>> {
-    let blobs = blobs_of(tx, "SELECT blob FROM parts WHERE upload_id = $1", id).await?;
-    tx.execute(
-        &tx.prepare_cached("DELETE FROM parts WHERE upload_id = $1")
-            .await?,
-        &[&id],
-    )
-    .await?;
-    tx.execute(
-        &tx.prepare_cached("DELETE FROM uploads WHERE id = $1")
-            .await?,
-        &[&id],
-    )
-    .await?;
-    Ok(blobs)
 }
 
 pub(super) async fn create(
@@ -167,12 +150,7 @@ pub(super) async fn complete(
     if let Some(r) = done {
         let (archive_id, size, hash): (String, i64, Vec<u8>) =
             (col(&r, 0)?, col(&r, 1)?, col(&r, 2)?);
-        if u(size) == c.archive_size && digest(hash)? == c.tree_hash.0 {
-            return Ok(archive_id);
-        }
-        return Err(StorageError::Conflict(format!(
-            "The multipart upload {upload_id} was already completed with another archive size or tree hash"
-        )));
+        return c.again(upload_id, (archive_id, u(size), TreeHash(digest(hash)?)));
     }
     count_archives(tx, key, 1, i(c.archive_size)).await?;
     let upload = read_upload(tx, key, upload_id).await?;
@@ -196,24 +174,7 @@ pub(super) async fn complete(
             })
         })
         .collect::<Result<Vec<_>>>()?;
-    let infos: Vec<PartInfo> = parts
-        .iter()
-        .map(|p| PartInfo {
-            start: p.start,
-            size: p.segment.size,
-            tree_hash: p.segment.tree_hash.0,
-        })
-        .collect();
-    check_complete(upload.part_size, &infos, c.archive_size, &c.tree_hash)
-        .map_err(|e| StorageError::Invalid(e.0))?;
-    let archive = ArchiveRecord {
-        id: c.archive_id.clone(),
-        description: upload.description.unwrap_or_default(),
-        size: c.archive_size,
-        tree_hash: c.tree_hash,
-        created: c.now,
-        segments: parts.into_iter().map(|p| p.segment).collect(),
-    };
+    let archive = c.archive(upload, parts)?;
     insert_archive_rows(tx, key, &archive).await?;
     tx.execute(
         &tx.prepare_cached("DELETE FROM parts WHERE upload_id = $1")

@@ -1,8 +1,8 @@
 //! `vaults`: vaults with their live counts, region and notification configuration.
 
 use super::blobs::unreferenced;
-use super::jobs::delete_job_rows;
-use super::multipart::delete_upload_rows;
+use super::rows::{delete_job_rows, delete_upload_rows};
+use super::rows::{require_vault, vault_not_found};
 use super::values::*;
 use crate::blob::BlobKey;
 use crate::meta::*;
@@ -10,10 +10,6 @@ use crate::{Result, StorageError};
 use deadpool_postgres::Transaction;
 use time::OffsetDateTime;
 use tokio_postgres::Row;
-
-pub(super) fn vault_not_found(key: &VaultKey) -> StorageError {
-    StorageError::not_found(crate::Resource::Vault, key.name.clone())
-}
 
 /// A vault's counts, its shards' added (see `schema::SCHEMA_2`), as columns `a` (archives) and
 /// `b` (bytes) of a row of `vaults`.
@@ -57,17 +53,6 @@ pub(super) async fn read_vault(tx: &Transaction<'_>, key: &VaultKey) -> Result<V
         .await?
         .ok_or_else(|| vault_not_found(key))?;
     vault_from_row(&key.account, &row)
-}
-
-pub(super) async fn require_vault(tx: &Transaction<'_>, key: &VaultKey) -> Result<()> {
-    let found = tx
-        .query_opt(
-            &tx.prepare_cached("SELECT 1 FROM vaults WHERE account = $1 AND name = $2")
-                .await?,
-            &[&key.account, &key.name],
-        )
-        .await?;
-    found.map(drop).ok_or_else(|| vault_not_found(key))
 }
 
 pub(super) async fn create(

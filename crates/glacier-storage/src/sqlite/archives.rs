@@ -1,8 +1,8 @@
 //! `archives` and their `segments`.
 
 use super::blobs::unreferenced;
+use super::rows::require_vault;
 use super::values::*;
-use super::vaults::require_vault;
 use crate::blob::BlobKey;
 use crate::columns::Segments;
 use crate::meta::*;

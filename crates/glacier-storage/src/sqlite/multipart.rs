@@ -1,13 +1,14 @@
 //! `uploads`, their `parts`, and `completed_uploads` (what makes completion idempotent).
 
 use super::archives::insert_archive_rows;
+use super::rows::delete_upload_rows;
+use super::rows::require_vault;
 use super::values::*;
-use super::vaults::require_vault;
 use crate::blob::BlobKey;
 use crate::meta::*;
 use crate::{Result, StorageError};
 use glacier_core::TreeHash;
-use glacier_core::multipart::{PartInfo, check_complete};
+use glacier_core::multipart::PartInfo;
 use rusqlite::{OptionalExtension, Transaction, params};
 
 pub(super) fn read_upload(tx: &Transaction<'_>, key: &VaultKey, id: &str) -> Result<UploadRecord> {
@@ -26,14 +27,6 @@ pub(super) fn read_upload(tx: &Transaction<'_>, key: &VaultKey, id: &str) -> Res
     )
     .optional()?
     .ok_or_else(|| StorageError::not_found(crate::Resource::MultipartUpload, id))
-}
-
-/// Deletes an upload and its parts; returns the parts' blobs.
-pub(super) fn delete_upload_rows(tx: &Transaction<'_>, id: &str) -> Result<Vec<BlobKey>> {
-    let blobs = blobs_of(tx, "SELECT blob FROM parts WHERE upload_id = ?1", id)?;
-    tx.execute_cached("DELETE FROM parts WHERE upload_id = ?1", [id])?;
-    tx.execute_cached("DELETE FROM uploads WHERE id = ?1", [id])?;
-    Ok(blobs)
 }
 
 pub(super) fn create(tx: &Transaction<'_>, key: &VaultKey, upload: &UploadRecord) -> Result<()> {
@@ -149,12 +142,7 @@ pub(super) fn complete(
         )
         .optional()?;
     if let Some((archive_id, size, hash)) = done {
-        if u(size) == c.archive_size && digest(hash)? == c.tree_hash.0 {
-            return Ok(archive_id);
-        }
-        return Err(StorageError::Conflict(format!(
-            "The multipart upload {upload_id} was already completed with another archive size or tree hash"
-        )));
+        return c.again(upload_id, (archive_id, u(size), TreeHash(digest(hash)?)));
     }
     let upload = read_upload(tx, key, upload_id)?;
     let mut parts = Vec::new();
@@ -184,24 +172,7 @@ pub(super) fn complete(
             });
         }
     }
-    let infos: Vec<PartInfo> = parts
-        .iter()
-        .map(|p| PartInfo {
-            start: p.start,
-            size: p.segment.size,
-            tree_hash: p.segment.tree_hash.0,
-        })
-        .collect();
-    check_complete(upload.part_size, &infos, c.archive_size, &c.tree_hash)
-        .map_err(|e| StorageError::Invalid(e.0))?;
-    let archive = ArchiveRecord {
-        id: c.archive_id.clone(),
-        description: upload.description.unwrap_or_default(),
-        size: c.archive_size,
-        tree_hash: c.tree_hash,
-        created: c.now,
-        segments: parts.into_iter().map(|p| p.segment).collect(),
-    };
+    let archive = c.archive(upload, parts)?;
     insert_archive_rows(tx, key, &archive)?;
     tx.execute_cached("DELETE FROM parts WHERE upload_id = ?1", [upload_id])?;
     tx.execute_cached("DELETE FROM uploads WHERE id = ?1", [upload_id])?;

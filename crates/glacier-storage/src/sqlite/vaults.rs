@@ -1,18 +1,14 @@
 //! `vaults`: vaults with their live counts, region and notification configuration.
 
 use super::blobs::unreferenced;
-use super::jobs::delete_job_rows;
-use super::multipart::delete_upload_rows;
+use super::rows::{delete_job_rows, delete_upload_rows};
+use super::rows::{require_vault, vault_not_found};
 use super::values::*;
 use crate::blob::BlobKey;
 use crate::meta::*;
 use crate::{Result, StorageError};
 use rusqlite::{OptionalExtension, Transaction, params};
 use time::OffsetDateTime;
-
-pub(super) fn vault_not_found(key: &VaultKey) -> StorageError {
-    StorageError::not_found(crate::Resource::Vault, key.name.clone())
-}
 
 pub(super) const VAULT_COLUMNS: &str =
     "name, region, created_ms, last_inventory_ms, archive_count, size";
@@ -49,10 +45,6 @@ pub(super) fn read_vault(tx: &Transaction<'_>, key: &VaultKey) -> Result<Vault> 
     )
     .optional()?
     .ok_or_else(|| vault_not_found(key))?
-}
-
-pub(super) fn require_vault(tx: &Transaction<'_>, key: &VaultKey) -> Result<()> {
-    read_vault(tx, key).map(|_| ())
 }
 
 pub(super) fn create(

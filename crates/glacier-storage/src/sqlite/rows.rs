@@ -1,0 +1,41 @@
+//! Row helpers every table family shares: that a vault exists, and the rows a vault's
+//! deletion takes with its jobs and uploads (returning their blobs). Here, so that the families
+//! import this and never one another in a circle.
+
+use super::values::*;
+use crate::blob::BlobKey;
+use crate::meta::VaultKey;
+use crate::{Result, StorageError};
+use rusqlite::{OptionalExtension, Transaction, params};
+
+pub(super) fn vault_not_found(key: &VaultKey) -> StorageError {
+    StorageError::not_found(crate::Resource::Vault, key.name.clone())
+}
+
+/// `NotFound` unless the vault exists.
+pub(super) fn require_vault(tx: &Transaction<'_>, key: &VaultKey) -> Result<()> {
+    let found: Option<i64> = tx
+        .query_row_cached(
+            "SELECT 1 FROM vaults WHERE account = ?1 AND name = ?2",
+            params![key.account, key.name],
+            |r| r.get(0),
+        )
+        .optional()?;
+    found.map(drop).ok_or_else(|| vault_not_found(key))
+}
+
+/// Deletes a job and its output's segment rows; returns their blobs.
+pub(super) fn delete_job_rows(tx: &Transaction<'_>, id: &str) -> Result<Vec<BlobKey>> {
+    let blobs = blobs_of(tx, "SELECT blob FROM job_segments WHERE job_id = ?1", id)?;
+    tx.execute_cached("DELETE FROM job_segments WHERE job_id = ?1", [id])?;
+    tx.execute_cached("DELETE FROM jobs WHERE id = ?1", [id])?;
+    Ok(blobs)
+}
+
+/// Deletes an upload and its parts; returns the parts' blobs.
+pub(super) fn delete_upload_rows(tx: &Transaction<'_>, id: &str) -> Result<Vec<BlobKey>> {
+    let blobs = blobs_of(tx, "SELECT blob FROM parts WHERE upload_id = ?1", id)?;
+    tx.execute_cached("DELETE FROM parts WHERE upload_id = ?1", [id])?;
+    tx.execute_cached("DELETE FROM uploads WHERE id = ?1", [id])?;
+    Ok(blobs)
+}
