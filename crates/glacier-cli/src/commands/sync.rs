@@ -238,205 +238,256 @@ pub(crate) async fn sync(ctx: &Ctx, args: SyncArgs) -> anyhow::Result<()> {
         Some(j) => j,
         None => rebuild_journal(ctx, &args.vault, &journal_file).await?,
     };
-    let mut todo = Vec::new();
-    let mut skipped = 0usize;
-    let mut symlinks = Vec::new();
-    let mut empties = Empties::default();
-    let mut unreadable: Vec<String> = Vec::new();
-    let mut cannot_read = |path: &Path, e: &dyn std::fmt::Display| {
-        let rel = path
-            .strip_prefix(&dir)
-            .unwrap_or(path)
-            .display()
-            .to_string();
-        if !ctx.quiet {
-            eprintln!("skipping {rel}: {e}");
-        }
-        unreadable.push(rel);
+    let mut scan = Scan {
+        dir: dir.clone(),
+        quiet: ctx.quiet,
+        ..Scan::default()
     };
-    let excluded = |path: &Path| {
-        path.strip_prefix(&dir)
-            .ok()
-            .and_then(|r| r.to_str())
-            .is_some_and(|rel| !rel.is_empty() && exclude.as_ref().is_some_and(|g| g.is_match(rel)))
+    scan.walk(include.as_ref(), exclude.as_ref(), &journal);
+    let uploaded = if args.dry_run {
+        Vec::new()
+    } else {
+        upload_changes(ctx, &args.vault, &scan, &journal_file).await?
     };
-    // Excluded directories are never entered; what cannot be read is reported and skipped.
-    let walk = walkdir::WalkDir::new(&dir)
-        .sort_by_file_name()
-        .into_iter()
-        .filter_entry(|e| !excluded(e.path()));
-    for entry in walk {
-        let entry = match entry {
-            Ok(entry) => entry,
-            Err(e) => {
-                let path = e.path().unwrap_or(&dir).to_path_buf();
-                match e.io_error() {
-                    Some(io) => cannot_read(&path, io),
-                    None => cannot_read(&path, &e),
-                }
-                continue;
-            }
+    report(ctx, &args, &scan, uploaded);
+    if !scan.unreadable.is_empty() {
+        anyhow::bail!(
+            "{} path(s) could not be read and were not archived: {}",
+            scan.unreadable.len(),
+            scan.unreadable.join(", ")
+        );
+    }
+    Ok(())
+}
+
+/// What a walk of the directory found.
+#[derive(Default)]
+struct Scan {
+    dir: PathBuf,
+    quiet: bool,
+    /// New and changed files: relative path, path, metadata.
+    todo: Vec<(String, PathBuf, std::fs::Metadata)>,
+    unchanged: usize,
+    symlinks: Vec<String>,
+    empties: Empties,
+    unreadable: Vec<String>,
+}
+
+impl Scan {
+    /// Walks the directory in name order: excluded directories are never entered; what
+    /// cannot be read is reported and skipped.
+    fn walk(
+        &mut self,
+        include: Option<&globset::GlobSet>,
+        exclude: Option<&globset::GlobSet>,
+        journal: &HashMap<String, JournalEntry>,
+    ) {
+        let dir = self.dir.clone();
+        let excluded = |path: &Path| {
+            path.strip_prefix(&dir)
+                .ok()
+                .and_then(|r| r.to_str())
+                .is_some_and(|rel| !rel.is_empty() && exclude.is_some_and(|g| g.is_match(rel)))
         };
+        let walk = walkdir::WalkDir::new(&dir)
+            .sort_by_file_name()
+            .into_iter()
+            .filter_entry(|e| !excluded(e.path()));
+        for entry in walk {
+            match entry {
+                Ok(entry) => self.visit(&entry, include, journal),
+                Err(e) => {
+                    let path = e.path().unwrap_or(&dir).to_path_buf();
+                    match e.io_error() {
+                        Some(io) => self.cannot_read(&path, io),
+                        None => self.cannot_read(&path, &e),
+                    }
+                }
+            }
+        }
+    }
+
+    /// Takes in one entry of the walk.
+    fn visit(
+        &mut self,
+        entry: &walkdir::DirEntry,
+        include: Option<&globset::GlobSet>,
+        journal: &HashMap<String, JournalEntry>,
+    ) {
+        let path = entry.path();
         if entry.file_type().is_symlink() {
-            let rel = entry.path().strip_prefix(&dir).unwrap_or(entry.path());
-            if !ctx.quiet {
+            let rel = path.strip_prefix(&self.dir).unwrap_or(path);
+            if !self.quiet {
                 eprintln!(
                     "skipping {}: a symbolic link (links are not archived)",
                     rel.display()
                 );
             }
-            symlinks.push(rel.display().to_string());
-            continue;
+            self.symlinks.push(rel.display().to_string());
+            return;
         }
         let is_dir = entry.file_type().is_dir();
         if !(is_dir || entry.file_type().is_file()) || entry.depth() == 0 {
-            continue;
+            return;
         }
-        let Some(rel) = entry
-            .path()
-            .strip_prefix(&dir)
+        let Some(rel) = path
+            .strip_prefix(&self.dir)
             .ok()
             .and_then(|r| r.to_str())
             .map(str::to_owned)
         else {
             eprintln!(
                 "warning: skipping {}: the name is not UTF-8",
-                entry.path().display()
+                path.display()
             );
-            continue;
+            return;
         };
         if is_dir {
             // An unreadable directory is reported when the walk tries to enter it.
-            if let Ok(mut inside) = std::fs::read_dir(entry.path())
+            if let Ok(mut inside) = std::fs::read_dir(path)
                 && inside.next().is_none()
                 && include.is_none()
             {
-                empties.directories.push(rel);
+                self.empties.directories.push(rel);
             }
-            continue;
+            return;
         }
-        if include.as_ref().is_some_and(|g| !g.is_match(&rel)) {
-            continue;
+        if include.is_some_and(|g| !g.is_match(&rel)) {
+            return;
         }
         let meta = match entry.metadata() {
             Ok(meta) => meta,
-            Err(e) => {
-                cannot_read(entry.path(), &e);
-                continue;
-            }
+            Err(e) => return self.cannot_read(path, &e),
         };
         if journal.get(&rel).is_some_and(|j| j.unchanged(&meta)) {
-            skipped += 1;
-            continue;
+            self.unchanged += 1;
+        } else if let Err(e) = std::fs::File::open(path) {
+            self.cannot_read(path, &e);
+        } else if meta.len() == 0 {
+            self.empties.files.push(rel);
+        } else {
+            self.todo.push((rel, path.to_path_buf(), meta));
         }
-        if let Err(e) = std::fs::File::open(entry.path()) {
-            cannot_read(entry.path(), &e);
-            continue;
-        }
-        if meta.len() == 0 {
-            empties.files.push(rel);
-            continue;
-        }
-        todo.push((rel, entry.path().to_path_buf(), meta));
     }
+
+    /// A path that cannot be read: said, and named at the end.
+    fn cannot_read(&mut self, path: &Path, e: &dyn std::fmt::Display) {
+        let rel = path
+            .strip_prefix(&self.dir)
+            .unwrap_or(path)
+            .display()
+            .to_string();
+        if !self.quiet {
+            eprintln!("skipping {rel}: {e}");
+        }
+        self.unreadable.push(rel);
+    }
+}
+
+/// Uploads what the scan found new or changed, and the list of empty files and directories
+/// when it changed, over one connection (on the local store, one opening of it); each upload
+/// is recorded in the journal as it completes. What was uploaded, for the report.
+async fn upload_changes(
+    ctx: &Ctx,
+    vault_name: &str,
+    scan: &Scan,
+    journal_file: &Path,
+) -> anyhow::Result<Vec<serde_json::Value>> {
     let empties_file = journal_file.with_extension("empties.json");
     let recorded: Option<Empties> = std::fs::read(&empties_file)
         .ok()
         .and_then(|b| serde_json::from_slice(&b).ok());
     let empties_changed = recorded
         .as_ref()
-        .map_or(!empties.is_empty(), |r| *r != empties);
-    let mut uploaded = Vec::new();
-    if !args.dry_run && (empties_changed || !todo.is_empty()) {
-        // One connection for the whole run (on the local store, one opening of it).
-        let total: u64 = todo.iter().map(|t| t.2.len()).sum();
-        let (progress, conn) = ctx
-            .connect_with(
-                format!("syncing {}", dir.display()),
-                Some(total),
-                Transfer::Sent,
-            )
-            .await?;
-        let vault = conn.vault_or_create(&args.vault, ctx.quiet).await?;
-        if empties_changed {
-            let fresh = empties_file.with_extension("new");
-            std::fs::write(&fresh, serde_json::to_vec(&empties)?)
-                .with_context(|| format!("writing {}", fresh.display()))?;
-            if !empties.is_empty() {
-                vault
-                    .upload_archive(&fresh, Some(EMPTIES_DESCRIPTION))
-                    .await
-                    .context("uploading the list of empty files and directories")?;
-            }
-            std::fs::rename(&fresh, &empties_file)
-                .with_context(|| format!("writing {}", empties_file.display()))?;
-            // The list's bytes are not the files' bytes the bar counts.
-            progress.start(total);
-        }
-        let mut log = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&journal_file)?;
-        for (rel, path, meta) in &todo {
-            let (size, mtime) = (meta.len(), mtime_of(meta));
-            let description = mt2::encode(rel, mtime).with_context(|| rel.clone())?;
-            let archive_id =
-                crate::commands::upload_file(ctx, &vault, path, size, Some(&description), None, 4)
-                    .await?;
-            let line = serde_json::to_string(&JournalEntry {
-                path: rel.clone(),
-                size,
-                mtime,
-                archive_id: archive_id.clone(),
-                stamp: Some(Stamp::of(meta)),
-            })?;
-            writeln!(log, "{line}")?;
-            log.sync_data()?;
-            uploaded.push(json!({"path": rel, "archive_id": archive_id, "size": size}));
-        }
-        progress.finish();
+        .map_or(!scan.empties.is_empty(), |r| *r != scan.empties);
+    if !empties_changed && scan.todo.is_empty() {
+        return Ok(Vec::new());
     }
+    let total: u64 = scan.todo.iter().map(|t| t.2.len()).sum();
+    let (progress, conn) = ctx
+        .connect_with(
+            format!("syncing {}", scan.dir.display()),
+            Some(total),
+            Transfer::Sent,
+        )
+        .await?;
+    let vault = conn.vault_or_create(vault_name, ctx.quiet).await?;
+    if empties_changed {
+        let fresh = empties_file.with_extension("new");
+        std::fs::write(&fresh, serde_json::to_vec(&scan.empties)?)
+            .with_context(|| format!("writing {}", fresh.display()))?;
+        if !scan.empties.is_empty() {
+            vault
+                .upload_archive(&fresh, Some(EMPTIES_DESCRIPTION))
+                .await
+                .context("uploading the list of empty files and directories")?;
+        }
+        std::fs::rename(&fresh, &empties_file)
+            .with_context(|| format!("writing {}", empties_file.display()))?;
+        // The list's bytes are not the files' bytes the bar counts.
+        progress.start(total);
+    }
+    let mut log = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(journal_file)?;
+    let mut uploaded = Vec::new();
+    for (rel, path, meta) in &scan.todo {
+        let (size, mtime) = (meta.len(), mtime_of(meta));
+        let description = mt2::encode(rel, mtime).with_context(|| rel.clone())?;
+        let archive_id =
+            crate::commands::upload_file(ctx, &vault, path, size, Some(&description), None, 4)
+                .await?;
+        let line = serde_json::to_string(&JournalEntry {
+            path: rel.clone(),
+            size,
+            mtime,
+            archive_id: archive_id.clone(),
+            stamp: Some(Stamp::of(meta)),
+        })?;
+        writeln!(log, "{line}")?;
+        log.sync_data()?;
+        uploaded.push(json!({"path": rel, "archive_id": archive_id, "size": size}));
+    }
+    progress.finish();
+    Ok(uploaded)
+}
+
+/// What the run did (or, with `--dry-run`, would do).
+fn report(ctx: &Ctx, args: &SyncArgs, scan: &Scan, uploaded: Vec<serde_json::Value>) {
     if ctx.output == Output::Json {
-        let planned: Vec<_> = todo
+        let planned: Vec<_> = scan
+            .todo
             .iter()
             .map(|t| json!({"path": t.0, "size": t.2.len()}))
             .collect();
         output::json(
-            &json!({"uploaded": uploaded, "would_upload": if args.dry_run { planned } else { vec![] }, "unchanged": skipped, "empty_files": empties.files, "empty_directories": empties.directories, "skipped_symlinks": symlinks, "unreadable": unreadable, "dry_run": args.dry_run}),
+            &json!({"uploaded": uploaded, "would_upload": if args.dry_run { planned } else { vec![] }, "unchanged": scan.unchanged, "empty_files": scan.empties.files, "empty_directories": scan.empties.directories, "skipped_symlinks": scan.symlinks, "unreadable": scan.unreadable, "dry_run": args.dry_run}),
         );
+        return;
+    }
+    let verb = if args.dry_run {
+        "would upload"
     } else {
-        for (rel, ..) in &todo {
-            out!(
-                "{} {rel}",
-                if args.dry_run {
-                    "would upload"
-                } else {
-                    "uploaded"
-                }
-            );
+        "uploaded"
+    };
+    for (rel, ..) in &scan.todo {
+        out!("{verb} {rel}");
+    }
+    out!(
+        "{} file(s) {}, {} unchanged{}",
+        scan.todo.len(),
+        if args.dry_run {
+            "to upload"
+        } else {
+            "uploaded"
+        },
+        scan.unchanged,
+        match scan.unreadable.len() {
+            0 => String::new(),
+            n => format!(", {n} unreadable skipped"),
         }
-        out!(
-            "{} file(s) {}, {skipped} unchanged{}",
-            todo.len(),
-            if args.dry_run {
-                "to upload"
-            } else {
-                "uploaded"
-            },
-            match unreadable.len() {
-                0 => String::new(),
-                n => format!(", {n} unreadable skipped"),
-            }
-        );
-    }
-    if !unreadable.is_empty() {
-        anyhow::bail!(
-            "{} path(s) could not be read and were not archived: {}",
-            unreadable.len(),
-            unreadable.join(", ")
-        );
-    }
-    Ok(())
+    );
 }
 
 #[cfg(test)]
