@@ -261,8 +261,33 @@ pub(crate) async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         };
         Some((listener, metrics))
     };
+    let (identities, source) = identities(&args, &storage)?;
+    if args.print_env {
+        return print_env(&args, &identities, scheme);
+    }
+    if args.print_credentials_path {
+        return print_credentials_path(&source);
+    }
+    log_identities(&source, identities.len());
+    let Some((listener, metrics)) = listeners else {
+        anyhow::bail!("no listener: nothing to serve");
+    };
+    let settings = settings(&args, topics, tls.is_some());
+    let config = server_config(&args, identities)?;
+    let state = AppState::open(&storage, settings, config)
+        .await
+        .with_context(|| format!("opening the store ({})", storage.describe()))?;
+    run(args, storage, state, source, (listener, metrics), tls).await
+}
+
+/// The identities the server accepts, and where they come from. A shared store needs them
+/// given (the same on every node); a local one may generate one in its data directory.
+fn identities(
+    args: &ServeArgs,
+    storage: &Storage,
+) -> anyhow::Result<(Vec<glacier_server::Identity>, IdentitySource)> {
     let env = |k: &str| std::env::var(k).ok();
-    let (identities, source) = if storage.is_shared() {
+    Ok(if storage.is_shared() {
         // Every node must accept the same keys for the same accounts: none is generated.
         let from_env = [
             "GLACIER_ACCESS_KEY_ID",
@@ -281,57 +306,74 @@ pub(crate) async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         let dir = &storage.data_dir;
         std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
         glacier_server::load_identities(args.credentials.as_deref(), env, dir)?
-    };
-    if args.print_env {
-        let identity = identities
-            .first()
-            .context("the server has no identity to print")?;
-        // The address clients connect to: an unspecified one (0.0.0.0) is reached on loopback.
-        let mut at = args.listen;
-        if at.ip().is_unspecified() {
-            at.set_ip(match at {
-                std::net::SocketAddr::V4(_) => std::net::Ipv4Addr::LOCALHOST.into(),
-                std::net::SocketAddr::V6(_) => std::net::Ipv6Addr::LOCALHOST.into(),
-            });
+    })
+}
+
+/// `--print-env`: shell lines that point clients at this server.
+fn print_env(
+    args: &ServeArgs,
+    identities: &[glacier_server::Identity],
+    scheme: &str,
+) -> anyhow::Result<()> {
+    let identity = identities
+        .first()
+        .context("the server has no identity to print")?;
+    // The address clients connect to: an unspecified one (0.0.0.0) is reached on loopback.
+    let mut at = args.listen;
+    if at.ip().is_unspecified() {
+        at.set_ip(match at {
+            std::net::SocketAddr::V4(_) => std::net::Ipv4Addr::LOCALHOST.into(),
+            std::net::SocketAddr::V6(_) => std::net::Ipv6Addr::LOCALHOST.into(),
+        });
+    }
+    let endpoint = format!("{scheme}://{at}");
+    // Ours, then boto3's, the AWS CLI's and the SDKs' (region and Glacier endpoint).
+    output::out!("export GLACIER_ENDPOINT={endpoint}");
+    output::out!("export AWS_ENDPOINT_URL_GLACIER={endpoint}");
+    output::out!("export AWS_ACCESS_KEY_ID={}", identity.access_key_id);
+    output::out!(
+        "export AWS_SECRET_ACCESS_KEY={}",
+        identity.secret_access_key
+    );
+    output::out!("export AWS_DEFAULT_REGION={}", args.region);
+    output::out!("export AWS_REGION={}", args.region);
+    Ok(())
+}
+
+/// `--print-credentials-path`: the file holding the identities.
+fn print_credentials_path(source: &IdentitySource) -> anyhow::Result<()> {
+    match source {
+        IdentitySource::Generated(path) | IdentitySource::File(path) => {
+            output::out!("{}", path.display());
+            Ok(())
         }
-        let endpoint = format!("{scheme}://{at}");
-        // Ours, then boto3's, the AWS CLI's and the SDKs' (region and Glacier endpoint).
-        output::out!("export GLACIER_ENDPOINT={endpoint}");
-        output::out!("export AWS_ENDPOINT_URL_GLACIER={endpoint}");
-        output::out!("export AWS_ACCESS_KEY_ID={}", identity.access_key_id);
-        output::out!(
-            "export AWS_SECRET_ACCESS_KEY={}",
-            identity.secret_access_key
-        );
-        output::out!("export AWS_DEFAULT_REGION={}", args.region);
-        output::out!("export AWS_REGION={}", args.region);
-        return Ok(());
+        IdentitySource::Environment => anyhow::bail!(
+            "the identity comes from GLACIER_ACCESS_KEY_ID / GLACIER_SECRET_ACCESS_KEY, not a file"
+        ),
     }
-    if args.print_credentials_path {
-        return match &source {
-            IdentitySource::Generated(path) | IdentitySource::File(path) => {
-                output::out!("{}", path.display());
-                Ok(())
-            }
-            IdentitySource::Environment => anyhow::bail!(
-                "the identity comes from GLACIER_ACCESS_KEY_ID / GLACIER_SECRET_ACCESS_KEY, not a file"
-            ),
-        };
-    }
-    match &source {
+}
+
+/// Says where the identities come from.
+fn log_identities(source: &IdentitySource, count: usize) {
+    match source {
         IdentitySource::Generated(path) => tracing::info!(
             path = %path.display(),
             "using the identity generated for this data directory; point clients at the keys in this file"
         ),
         IdentitySource::File(path) => {
-            tracing::info!(path = %path.display(), count = identities.len(), "identities loaded")
+            tracing::info!(path = %path.display(), count, "identities loaded")
         }
         IdentitySource::Environment => tracing::info!("identity taken from GLACIER_ACCESS_KEY_ID"),
     }
-    let Some((listener, metrics)) = listeners else {
-        anyhow::bail!("no listener: nothing to serve");
-    };
-    let settings = Settings {
+}
+
+/// How the service behaves, from the flags.
+fn settings(
+    args: &ServeArgs,
+    topics: std::collections::HashMap<String, String>,
+    secure_transport: bool,
+) -> Settings {
+    Settings {
         retrieval_delay: args.retrieval_delay,
         job_expiry: args.job_expiry,
         topics,
@@ -339,11 +381,18 @@ pub(crate) async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         free_tier_bytes_per_day: args
             .free_tier_bytes_per_day
             .unwrap_or(glacier_server::DEFAULT_FREE_TIER_BYTES_PER_DAY),
-        secure_transport: tls.is_some(),
+        secure_transport,
         usage_interval: args.usage_interval,
-        ..Settings::new(args.region)
-    };
-    let config = ServerConfig {
+        ..Settings::new(args.region.clone())
+    }
+}
+
+/// How requests are served, from the flags.
+fn server_config(
+    args: &ServeArgs,
+    identities: Vec<glacier_server::Identity>,
+) -> anyhow::Result<ServerConfig> {
+    Ok(ServerConfig {
         strict_scope: args.strict_scope,
         limits: Limits {
             header_timeout: args.header_timeout,
@@ -358,10 +407,21 @@ pub(crate) async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         },
         console_session: args.console.then_some(args.console_session),
         ..ServerConfig::new(identities)
-    };
-    let state = AppState::open(&storage, settings, config)
-        .await
-        .with_context(|| format!("opening the store ({})", storage.describe()))?;
+    })
+}
+
+/// Serves the opened store until a signal stops it: the address printed (scripts and tests
+/// read it), and on a local data directory with a generated identity written to
+/// `serving-at` while it runs, so that commands on that store go through this server.
+async fn run(
+    args: ServeArgs,
+    storage: Storage,
+    state: Arc<AppState>,
+    source: IdentitySource,
+    (listener, metrics): (tokio::net::TcpListener, Option<tokio::net::TcpListener>),
+    tls: Option<Arc<glacier_server::Tls>>,
+) -> anyhow::Result<()> {
+    let scheme = if tls.is_some() { "https" } else { "http" };
     let addr = listener.local_addr()?;
     // Scripts and tests read this line to learn the port.
     announce(&format!("glacier server listening on {scheme}://{addr}"));
