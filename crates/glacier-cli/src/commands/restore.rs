@@ -3,7 +3,9 @@
 //! `--names` — every archive's retrieval asked for at once.
 
 use crate::commands::sync::{EMPTIES_DESCRIPTION, Empties, mtime_of, safe_relative, system_time};
-use crate::commands::{Ctx, RetrievalArgs, download_job, inventory_job, retrieve_each, state_file};
+use crate::commands::{
+    Ctx, Names, RetrievalArgs, download_job, inventory_job, retrieve_each, state_file,
+};
 use crate::output::out;
 use crate::output::{self, Output};
 use anyhow::Context;
@@ -59,51 +61,10 @@ pub(crate) async fn restore(ctx: &Ctx, args: RestoreArgs) -> anyhow::Result<()> 
         .await?;
     let vault = conn.vault(&args.vault).await?;
     let inv = inventory_job(ctx, &vault).await?;
-    let mut entries = std::pin::pin!(inv.inventory().await?);
-    let mut latest: HashMap<PathBuf, Wanted> = HashMap::new();
-    let mut empties_archive: Option<(String, String, u64)> = None;
-    let mut unnamed = Vec::new();
-    while let Some(e) = entries.try_next().await? {
-        if e.archive_description == EMPTIES_DESCRIPTION {
-            if empties_archive
-                .as_ref()
-                .is_none_or(|(_, d, _)| *d < e.creation_date)
-            {
-                empties_archive = Some((e.archive_id, e.creation_date, e.size));
-            }
-            continue;
-        }
-        let Some(name) = names.of(&e.archive_id, &e.archive_description) else {
-            unnamed.push(e.archive_id);
-            continue;
-        };
-        let Some(rel) = safe_relative(&name.path) else {
-            eprintln!(
-                "warning: not restoring {:?}: the path leaves the target directory",
-                name.path
-            );
-            continue;
-        };
-        if latest.get(&rel).is_none_or(|l| l.created < e.creation_date) {
-            let tree_hash = e
-                .sha256_tree_hash
-                .parse()
-                .with_context(|| format!("archive {}: the inventory's tree hash", e.archive_id))?;
-            latest.insert(
-                rel,
-                Wanted {
-                    archive_id: e.archive_id,
-                    size: e.size,
-                    tree_hash,
-                    mtime: name.mtime,
-                    created: e.creation_date,
-                },
-            );
-        }
-    }
+    let found = Found::read(&inv, &names).await?;
     let mut todo = Vec::new();
     let mut kept = Vec::new();
-    for (rel, w) in latest {
+    for (rel, w) in found.latest {
         match local_state(&args.dir.join(&rel), &w).await? {
             Local::Missing | Local::Older => todo.push((rel, w)),
             Local::Newer if args.overwrite => todo.push((rel, w)),
@@ -113,7 +74,6 @@ pub(crate) async fn restore(ctx: &Ctx, args: RestoreArgs) -> anyhow::Result<()> 
     }
     todo.sort_unstable_by(|a, b| a.0.as_os_str().cmp(b.0.as_os_str()));
     kept.sort();
-    let empties_size = empties_archive.as_ref().map_or(0, |e| e.2);
     let bytes: u64 = todo.iter().map(|(_, w)| w.size).sum();
     let plan = crate::commands::retrieval_plan(
         todo.len() as u64,
@@ -123,60 +83,16 @@ pub(crate) async fn restore(ctx: &Ctx, args: RestoreArgs) -> anyhow::Result<()> 
     if !todo.is_empty() && !ctx.quiet && ctx.output != Output::Json {
         eprintln!("{}", plan.1);
     }
-    progress.start(bytes + empties_size);
-    let mut restored = Vec::new();
-    let mut failed = Vec::new();
-    let mut counts = json!({"started": 0, "reused": 0});
-    let empties_list = match &empties_archive {
-        Some((id, _, _)) => Some(state_file("restore", id, "empties.json")?),
+    progress.start(bytes + found.empties.as_ref().map_or(0, |e| e.size));
+    let empties_list = match &found.empties {
+        Some(e) => Some(state_file("restore", &e.archive_id, "empties.json")?),
         None => None,
     };
+    let mut restored = Restored::default();
     if !args.dry_run {
-        let mut ids: Vec<String> = todo.iter().map(|(_, w)| w.archive_id.clone()).collect();
-        // The empties archive goes with the others (one wait, not two).
-        let empties_id = empties_archive.as_ref().map(|e| e.0.clone());
-        ids.extend(empties_id.clone());
-        let targets: Arc<HashMap<String, (PathBuf, Option<i64>)>> = Arc::new(
-            todo.iter()
-                .map(|(rel, w)| (w.archive_id.clone(), (rel.clone(), w.mtime)))
-                .chain(
-                    empties_id
-                        .iter()
-                        .zip(&empties_list)
-                        .map(|(id, list)| (id.clone(), (list.clone(), None))),
-                )
-                .collect(),
-        );
-        let dir = args.dir.clone();
-        let done = retrieve_each(ctx, &vault, &ids, args.retrieval.options(), |job| {
-            let (targets, dir) = (targets.clone(), dir.clone());
-            async move {
-                let archive = job.archive_id.clone().unwrap_or_default();
-                let (rel, mtime) = targets
-                    .get(&archive)
-                    .with_context(|| format!("archive {archive} was not asked for"))?;
-                let target = dir.join(rel);
-                if let Some(parent) = target.parent() {
-                    std::fs::create_dir_all(parent)
-                        .with_context(|| format!("creating {}", parent.display()))?;
-                }
-                download_job(&job, &target, 8 << 20, 4).await?;
-                if let Some(mtime) = mtime {
-                    let file = std::fs::OpenOptions::new().write(true).open(&target)?;
-                    file.set_modified(system_time(*mtime))?;
-                }
-                Ok((archive, rel.clone()))
-            }
-        })
-        .await?;
-        restored = done
-            .delivered
-            .into_iter()
-            .filter(|(id, _)| Some(id) != empties_id.as_ref())
-            .collect();
-        restored.sort_by(|a, b| a.1.cmp(&b.1));
-        failed = done.failed;
-        counts = json!({"started": done.started, "reused": done.reused});
+        let empties = found.empties.as_ref().map(|e| e.archive_id.clone());
+        let empties = empties.zip(empties_list.clone());
+        restored = retrieve(ctx, &vault, &args, &todo, empties).await?;
     }
     let empties = match &empties_list {
         Some(list) if list.exists() => restore_empties(list, &args.dir)?,
@@ -184,18 +100,156 @@ pub(crate) async fn restore(ctx: &Ctx, args: RestoreArgs) -> anyhow::Result<()> 
     };
     progress.finish();
     let mut plan = plan.0;
-    plan["retrievals"] = counts;
-    report(
-        ctx, &args, &todo, &restored, &kept, &unnamed, &empties, plan,
-    )?;
-    if !failed.is_empty() {
-        let (id, why) = &failed[0];
+    plan["retrievals"] = restored.counts;
+    let lists = (&restored.files[..], &kept[..], &found.unnamed[..]);
+    report(ctx, &args, &todo, lists, &empties, plan)?;
+    if let Some((id, why)) = restored.failed.first() {
         anyhow::bail!(
             "{} failed (archive {id}: {why}); run the restore again to retry",
-            output::plural(failed.len() as u64, "retrieval")
+            output::plural(restored.failed.len() as u64, "retrieval")
         );
     }
     Ok(())
+}
+
+/// The sync's list of empty files and directories: the newest such archive.
+struct EmptiesArchive {
+    archive_id: String,
+    created: String,
+    size: u64,
+}
+
+/// What the inventory names: for each path the newest archive, the empties archive, and the
+/// archives that name no file.
+struct Found {
+    latest: HashMap<PathBuf, Wanted>,
+    empties: Option<EmptiesArchive>,
+    unnamed: Vec<String>,
+}
+
+impl Found {
+    /// Reads the inventory as it streams (a million archives are never all in memory).
+    async fn read(inv: &glacier_client::Job, names: &Names) -> anyhow::Result<Found> {
+        let mut entries = std::pin::pin!(inv.inventory().await?);
+        let mut found = Found {
+            latest: HashMap::new(),
+            empties: None,
+            unnamed: Vec::new(),
+        };
+        while let Some(e) = entries.try_next().await? {
+            if e.archive_description == EMPTIES_DESCRIPTION {
+                if found
+                    .empties
+                    .as_ref()
+                    .is_none_or(|d| d.created < e.creation_date)
+                {
+                    found.empties = Some(EmptiesArchive {
+                        archive_id: e.archive_id,
+                        created: e.creation_date,
+                        size: e.size,
+                    });
+                }
+                continue;
+            }
+            let Some(name) = names.of(&e.archive_id, &e.archive_description) else {
+                found.unnamed.push(e.archive_id);
+                continue;
+            };
+            let Some(rel) = safe_relative(&name.path) else {
+                eprintln!(
+                    "warning: not restoring {:?}: the path leaves the target directory",
+                    name.path
+                );
+                continue;
+            };
+            if found
+                .latest
+                .get(&rel)
+                .is_none_or(|l| l.created < e.creation_date)
+            {
+                let tree_hash = e.sha256_tree_hash.parse().with_context(|| {
+                    format!("archive {}: the inventory's tree hash", e.archive_id)
+                })?;
+                let wanted = Wanted {
+                    archive_id: e.archive_id,
+                    size: e.size,
+                    tree_hash,
+                    mtime: name.mtime,
+                    created: e.creation_date,
+                };
+                found.latest.insert(rel, wanted);
+            }
+        }
+        Ok(found)
+    }
+}
+
+/// What the retrievals delivered.
+#[derive(Default)]
+struct Restored {
+    /// Restored files: archive id, relative path, in path order.
+    files: Vec<(String, PathBuf)>,
+    /// Archives whose retrieval failed, with the reason.
+    failed: Vec<(String, String)>,
+    /// Retrievals started and reused, for the plan.
+    counts: serde_json::Value,
+}
+
+/// Retrieves `todo` (with the empties archive and where its list goes, so that it costs no
+/// second wait) and writes each file, with its mtime, as its job completes.
+async fn retrieve(
+    ctx: &Ctx,
+    vault: &glacier_client::Vault,
+    args: &RestoreArgs,
+    todo: &[(PathBuf, Wanted)],
+    empties: Option<(String, PathBuf)>,
+) -> anyhow::Result<Restored> {
+    let mut ids: Vec<String> = todo.iter().map(|(_, w)| w.archive_id.clone()).collect();
+    ids.extend(empties.as_ref().map(|e| e.0.clone()));
+    let targets: Arc<HashMap<String, (PathBuf, Option<i64>)>> = Arc::new(
+        todo.iter()
+            .map(|(rel, w)| (w.archive_id.clone(), (rel.clone(), w.mtime)))
+            .chain(
+                empties
+                    .iter()
+                    .map(|(id, list)| (id.clone(), (list.clone(), None))),
+            )
+            .collect(),
+    );
+    let dir = args.dir.clone();
+    let done = retrieve_each(ctx, vault, &ids, args.retrieval.options(), |job| {
+        let (targets, dir) = (targets.clone(), dir.clone());
+        async move {
+            let archive = job.archive_id.clone().unwrap_or_default();
+            let (rel, mtime) = targets
+                .get(&archive)
+                .with_context(|| format!("archive {archive} was not asked for"))?;
+            let target = dir.join(rel);
+            if let Some(parent) = target.parent() {
+                std::fs::create_dir_all(parent)
+                    .with_context(|| format!("creating {}", parent.display()))?;
+            }
+            download_job(&job, &target, 8 << 20, 4).await?;
+            if let Some(mtime) = mtime {
+                let file = std::fs::OpenOptions::new().write(true).open(&target)?;
+                file.set_modified(system_time(*mtime))?;
+            }
+            Ok((archive, rel.clone()))
+        }
+    })
+    .await?;
+    let empties_id = empties.map(|e| e.0);
+    let mut files: Vec<_> = done
+        .delivered
+        .into_iter()
+        .filter(|(id, _)| Some(id) != empties_id.as_ref())
+        .collect();
+    files.sort_by(|a, b| a.1.cmp(&b.1));
+    Ok(Restored {
+        files,
+        failed: done.failed,
+        counts: json!({"started": done.started, "reused": done.reused}),
+    })
 }
 
 /// What a local file is, next to the vault's copy.
@@ -256,55 +310,17 @@ impl serde::Serialize for Displayed<'_> {
 /// A path serialized as text.
 struct Displayed<'a>(&'a Path);
 
-#[allow(clippy::too_many_arguments)]
+/// What the run did (restored, kept, unnamed: the lists), or with `--dry-run` would do.
 fn report(
     ctx: &Ctx,
     args: &RestoreArgs,
     todo: &[(PathBuf, Wanted)],
-    restored: &[(String, PathBuf)],
-    kept: &[PathBuf],
-    unnamed: &[String],
+    (restored, kept, unnamed): (&[(String, PathBuf)], &[PathBuf], &[String]),
     empties: &Empties,
     plan: serde_json::Value,
 ) -> anyhow::Result<()> {
     if ctx.output == Output::Json {
-        #[derive(serde::Serialize)]
-        struct Report<'a> {
-            restored: Vec<Item<'a>>,
-            would_restore: Vec<Item<'a>>,
-            kept: Vec<Displayed<'a>>,
-            unnamed: &'a [String],
-            plan: serde_json::Value,
-            empty_files: &'a [String],
-            empty_directories: &'a [String],
-            dry_run: bool,
-        }
-        fn item<'a>(rel: &'a Path, archive_id: &'a str) -> Item<'a> {
-            Item {
-                path: Displayed(rel),
-                archive_id,
-            }
-        }
-        let report = Report {
-            restored: restored.iter().map(|(id, rel)| item(rel, id)).collect(),
-            would_restore: todo
-                .iter()
-                .filter(|_| args.dry_run)
-                .map(|(rel, w)| item(rel, &w.archive_id))
-                .collect(),
-            kept: kept.iter().map(|p| Displayed(p)).collect(),
-            unnamed,
-            plan,
-            empty_files: &empties.files,
-            empty_directories: &empties.directories,
-            dry_run: args.dry_run,
-        };
-        // Written as it is serialized: a million-file plan is never one string in memory.
-        let mut out = std::io::BufWriter::new(output::Stdout);
-        serde_json::to_writer(&mut out, &report)?;
-        std::io::Write::write_all(&mut out, b"\n")?;
-        std::io::Write::flush(&mut out)?;
-        return Ok(());
+        return report_json(args, todo, (restored, kept, unnamed), empties, plan);
     }
     if args.dry_run {
         for (rel, _) in todo {
@@ -344,6 +360,53 @@ fn report(
     if todo.is_empty() && empties.is_empty() && kept.is_empty() && !ctx.quiet {
         out!("nothing to restore");
     }
+    Ok(())
+}
+
+/// The JSON report, written as it is serialized: a million-file plan is never one string (or
+/// one `serde_json::Value`) in memory.
+fn report_json(
+    args: &RestoreArgs,
+    todo: &[(PathBuf, Wanted)],
+    (restored, kept, unnamed): (&[(String, PathBuf)], &[PathBuf], &[String]),
+    empties: &Empties,
+    plan: serde_json::Value,
+) -> anyhow::Result<()> {
+    #[derive(serde::Serialize)]
+    struct Report<'a> {
+        restored: Vec<Item<'a>>,
+        would_restore: Vec<Item<'a>>,
+        kept: Vec<Displayed<'a>>,
+        unnamed: &'a [String],
+        plan: serde_json::Value,
+        empty_files: &'a [String],
+        empty_directories: &'a [String],
+        dry_run: bool,
+    }
+    fn item<'a>(rel: &'a Path, archive_id: &'a str) -> Item<'a> {
+        Item {
+            path: Displayed(rel),
+            archive_id,
+        }
+    }
+    let report = Report {
+        restored: restored.iter().map(|(id, rel)| item(rel, id)).collect(),
+        would_restore: todo
+            .iter()
+            .filter(|_| args.dry_run)
+            .map(|(rel, w)| item(rel, &w.archive_id))
+            .collect(),
+        kept: kept.iter().map(|p| Displayed(p)).collect(),
+        unnamed,
+        plan,
+        empty_files: &empties.files,
+        empty_directories: &empties.directories,
+        dry_run: args.dry_run,
+    };
+    let mut out = std::io::BufWriter::new(output::Stdout);
+    serde_json::to_writer(&mut out, &report)?;
+    std::io::Write::write_all(&mut out, b"\n")?;
+    std::io::Write::flush(&mut out)?;
     Ok(())
 }
 
