@@ -159,7 +159,7 @@ pub(super) async fn purge(
     name: &str,
     how: Purge,
 ) -> anyhow::Result<()> {
-    use std::io::{IsTerminal, Write};
+    use std::io::IsTerminal;
     let ask = !how.yes && !how.dry_run;
     if ask && !std::io::stdin().is_terminal() {
         anyhow::bail!(
@@ -171,12 +171,7 @@ pub(super) async fn purge(
         .await
         .with_context(|| format!("vault {name}"))?;
     let checkpoint = state_file("purge", &format!("{}\n{name}", ctx.target), "deleted")?;
-    let done: std::collections::HashSet<String> = std::fs::read_to_string(&checkpoint)
-        .unwrap_or_default()
-        .lines()
-        .map(str::to_owned)
-        .collect();
-    let mut deleted = 0u64;
+    let done = deleted_before(&checkpoint);
     let job = super::inventory_job(ctx, &vault).await?;
     let entries: Vec<_> = job
         .inventory()
@@ -185,13 +180,50 @@ pub(super) async fn purge(
         .try_collect()
         .await?;
     let size: u64 = entries.iter().map(|e| e.size).sum();
+    if !confirmed(ctx, name, &how, entries.len(), size)? {
+        return Ok(());
+    }
+    let deleted = delete_archives(&vault, &entries, &checkpoint).await?;
+    let (left, vault_deleted, waits_for_inventory) = finish(ctx, &vault, &how, &checkpoint).await?;
+    ctx.report(
+        json!({"vault": name, "archives_deleted": deleted, "remaining": left, "vault_deleted": vault_deleted,
+               "vault_waits_for_inventory": waits_for_inventory}),
+        || {
+            let after = if vault_deleted {
+                "; vault deleted".to_owned()
+            } else if waits_for_inventory {
+                format!(
+                    "; the service keeps the empty vault until its next inventory shows it empty (Amazon Glacier takes one about a day after the last deletion): run `glacier vault delete {name}` then"
+                )
+            } else {
+                String::new()
+            };
+            format!("deleted {deleted} archive(s) of {name}; {left} left{after}")
+        },
+    );
+    Ok(())
+}
+
+/// The archives earlier runs of this purge deleted (its checkpoint).
+fn deleted_before(checkpoint: &std::path::Path) -> std::collections::HashSet<String> {
+    std::fs::read_to_string(checkpoint)
+        .unwrap_or_default()
+        .lines()
+        .map(str::to_owned)
+        .collect()
+}
+
+/// Whether to go on: `--dry-run` says what would go and stops; on a terminal the user is asked
+/// (unless `--yes`), and a refusal deletes nothing.
+fn confirmed(ctx: &Ctx, name: &str, how: &Purge, count: usize, size: u64) -> anyhow::Result<bool> {
+    let ask = !how.yes && !how.dry_run;
     if how.dry_run {
         ctx.report(
-            json!({"vault": name, "would_delete": entries.len(), "size": size, "dry_run": true}),
+            json!({"vault": name, "would_delete": count, "size": size, "dry_run": true}),
             || {
                 format!(
                     "would delete {} archive(s), {}, of {name}{}; nothing was deleted",
-                    entries.len(),
+                    count,
                     output::human_size(size),
                     if how.keep_vault {
                         ""
@@ -201,12 +233,12 @@ pub(super) async fn purge(
                 )
             },
         );
-        return Ok(());
+        return Ok(false);
     }
-    if ask && (!entries.is_empty() || !how.keep_vault) {
+    if ask && (count > 0 || !how.keep_vault) {
         eprint!(
             "delete {} archive(s), {}, of {name}{} for good? [y/N] ",
-            entries.len(),
+            count,
             output::human_size(size),
             if how.keep_vault {
                 ""
@@ -220,10 +252,21 @@ pub(super) async fn purge(
             anyhow::bail!("not confirmed: nothing was deleted");
         }
     }
+    Ok(true)
+}
+
+/// Deletes `entries`, each recorded in the checkpoint once gone; how many this run deleted.
+async fn delete_archives(
+    vault: &glacier_client::Vault,
+    entries: &[glacier_client::inventory::InventoryEntry],
+    checkpoint: &std::path::Path,
+) -> anyhow::Result<u64> {
+    use std::io::Write;
+    let mut deleted = 0;
     let mut log = std::fs::OpenOptions::new()
         .create(true)
         .append(true)
-        .open(&checkpoint)?;
+        .open(checkpoint)?;
     for e in entries {
         match vault.delete_archive(&e.archive_id).await {
             Ok(()) => deleted += 1,
@@ -238,13 +281,23 @@ pub(super) async fn purge(
         }
         writeln!(log, "{}", e.archive_id)?;
     }
+    Ok(deleted)
+}
+
+/// Then the vault: a new inventory says what is left (on AWS it is the vault's last daily
+/// inventory, which still lists what was deleted since, so only archives no run of this purge
+/// deleted count); an empty vault is deleted unless kept. (Archives left, vault deleted,
+/// whether the service keeps the empty vault until its next inventory.)
+async fn finish(
+    ctx: &Ctx,
+    vault: &glacier_client::Vault,
+    how: &Purge,
+    checkpoint: &std::path::Path,
+) -> anyhow::Result<(u64, bool, bool)> {
+    let name = &vault.name;
     // A new inventory says what is left. On AWS it is the vault's last daily inventory, which
     // still lists what was deleted since: only archives no run of this purge deleted count.
-    let gone: std::collections::HashSet<String> = std::fs::read_to_string(&checkpoint)
-        .unwrap_or_default()
-        .lines()
-        .map(str::to_owned)
-        .collect();
+    let gone = deleted_before(checkpoint);
     let mut again = vault
         .retrieve_inventory_job(InventoryRequest::default())
         .await?;
@@ -273,23 +326,7 @@ pub(super) async fn purge(
         }
     }
     if vault_deleted || (left == 0 && how.keep_vault) {
-        let _ = std::fs::remove_file(&checkpoint);
+        let _ = std::fs::remove_file(checkpoint);
     }
-    ctx.report(
-        json!({"vault": name, "archives_deleted": deleted, "remaining": left, "vault_deleted": vault_deleted,
-               "vault_waits_for_inventory": waits_for_inventory}),
-        || {
-            let after = if vault_deleted {
-                "; vault deleted".to_owned()
-            } else if waits_for_inventory {
-                format!(
-                    "; the service keeps the empty vault until its next inventory shows it empty (Amazon Glacier takes one about a day after the last deletion): run `glacier vault delete {name}` then"
-                )
-            } else {
-                String::new()
-            };
-            format!("deleted {deleted} archive(s) of {name}; {left} left{after}")
-        },
-    );
-    Ok(())
+    Ok((left, vault_deleted, waits_for_inventory))
 }
