@@ -213,39 +213,44 @@ pub(crate) async fn migrate(ctx: &Ctx, args: MigrateArgs) -> anyhow::Result<()> 
     if ctx.output == Output::Json {
         output::json(&json!({"from": from.to_json(), "to": dst.to_json(), "vaults": summaries}));
     } else {
-        let rows: Vec<Vec<String>> = summaries
-            .iter()
-            .map(|r| {
-                vec![
-                    r["vault"].as_str().unwrap_or_default().to_owned(),
-                    r["copied"].to_string(),
-                    r["already_copied"].to_string(),
-                    crate::output::human_size(r["size"].as_u64().unwrap_or(0)),
-                    r["report"].as_str().unwrap_or_default().to_owned(),
-                ]
-            })
-            .collect();
-        output::table(
-            &["VAULT", "COPIED", "ALREADY COPIED", "SIZE", "REPORT"],
-            &rows,
-        );
-        for r in &summaries {
-            let vault = r["vault"].as_str().unwrap_or_default();
-            if r["unnamed"].as_u64().unwrap_or(0) > 0 {
-                eprintln!(
-                    "{vault}: {} of the objects are named after the archive id (no file name in the description; --names FILE names them)",
-                    r["unnamed"]
-                );
-            }
-            if r["source_kept"].as_u64().unwrap_or(0) > 0 {
-                eprintln!(
-                    "{vault}: {} source archive(s) were copied but not deleted (the report says why)",
-                    r["source_kept"]
-                );
-            }
-        }
+        print_summaries(&summaries);
     }
     Ok(())
+}
+
+/// The migration's table, one row per vault, and what people should know of each.
+fn print_summaries(summaries: &[serde_json::Value]) {
+    let rows: Vec<Vec<String>> = summaries
+        .iter()
+        .map(|r| {
+            vec![
+                r["vault"].as_str().unwrap_or_default().to_owned(),
+                r["copied"].to_string(),
+                r["already_copied"].to_string(),
+                crate::output::human_size(r["size"].as_u64().unwrap_or(0)),
+                r["report"].as_str().unwrap_or_default().to_owned(),
+            ]
+        })
+        .collect();
+    output::table(
+        &["VAULT", "COPIED", "ALREADY COPIED", "SIZE", "REPORT"],
+        &rows,
+    );
+    for r in summaries {
+        let vault = r["vault"].as_str().unwrap_or_default();
+        if r["unnamed"].as_u64().unwrap_or(0) > 0 {
+            eprintln!(
+                "{vault}: {} of the objects are named after the archive id (no file name in the description; --names FILE names them)",
+                r["unnamed"]
+            );
+        }
+        if r["source_kept"].as_u64().unwrap_or(0) > 0 {
+            eprintln!(
+                "{vault}: {} source archive(s) were copied but not deleted (the report says why)",
+                r["source_kept"]
+            );
+        }
+    }
 }
 
 /// How many archives one batch of a migration retrieves at once (a batch's outputs are all
@@ -265,26 +270,13 @@ async fn migrate_vault(
     let name = source.name.clone();
     let (copied_before, deleted_before) = copy.report.read()?;
     let inv = inventory_job(ctx, source).await?;
-    // What is left to copy, said first (the inventory is read twice: it streams).
-    let (todo, todo_bytes) = inv
-        .inventory()
-        .await?
-        .try_fold((0u64, 0u64), |(n, b), e| {
-            let left = !copied_before.contains(&e.archive_id);
-            async move { Ok((n + u64::from(left), b + if left { e.size } else { 0 })) }
-        })
-        .await?;
-    let plan =
-        crate::commands::retrieval_plan(todo, todo_bytes, args.retrieval.tier.unwrap_or_default())?;
+    let plan = plan_vault(ctx, args, &name, &inv, &copied_before).await?;
     if args.dry_run {
         return Ok(
             json!({"vault": name, "copied": 0, "already_copied": copied_before.len(),
-                         "size": 0, "plan": plan.0, "dry_run": true,
+                         "size": 0, "plan": plan, "dry_run": true,
                          "report": copy.report.path.display().to_string()}),
         );
-    }
-    if todo > 0 && !ctx.quiet && ctx.output != Output::Json {
-        eprintln!("{name}: {}", plan.1);
     }
     let mut entries = std::pin::pin!(inv.inventory().await?);
     let (mut copied, mut skipped, mut bytes, mut unnamed, mut kept) =
@@ -346,9 +338,34 @@ async fn migrate_vault(
     }
     Ok(
         json!({"vault": name, "copied": copied, "already_copied": skipped, "size": bytes,
-              "unnamed": unnamed, "source_kept": kept, "plan": plan.0,
+              "unnamed": unnamed, "source_kept": kept, "plan": plan,
               "report": copy.report.path.display().to_string()}),
     )
+}
+
+/// What is left to copy of a vault, said first (the inventory is read twice: it streams); the
+/// plan as JSON.
+async fn plan_vault(
+    ctx: &Ctx,
+    args: &MigrateArgs,
+    name: &str,
+    inv: &glacier_client::Job,
+    copied_before: &std::collections::HashSet<String>,
+) -> anyhow::Result<serde_json::Value> {
+    let (todo, todo_bytes) = inv
+        .inventory()
+        .await?
+        .try_fold((0u64, 0u64), |(n, b), e| {
+            let left = !copied_before.contains(&e.archive_id);
+            async move { Ok((n + u64::from(left), b + if left { e.size } else { 0 })) }
+        })
+        .await?;
+    let plan =
+        crate::commands::retrieval_plan(todo, todo_bytes, args.retrieval.tier.unwrap_or_default())?;
+    if todo > 0 && !ctx.quiet && ctx.output != Output::Json && !args.dry_run {
+        eprintln!("{name}: {}", plan.1);
+    }
+    Ok(plan.0)
 }
 
 /// Deletes a copied source archive and records it; false when the vault keeps it (a Vault
