@@ -53,88 +53,9 @@ impl Job {
         retries: u32,
         target: Option<&Path>,
     ) -> Result<(Bytes, TreeHash)> {
-        use futures_util::StreamExt;
-        let len = end - start + 1;
         let mut last = None;
         for attempt in 0..=retries {
-            let fetched = async {
-                let out = self
-                    .layer1
-                    .get_job_output(&self.vault_name, &self.id, Some((start, end)))
-                    .await?;
-                let checksum = out.checksum;
-                let file = match target {
-                    Some(path) => Some(std::sync::Arc::new(
-                        tokio::fs::OpenOptions::new()
-                            .write(true)
-                            .open(path)
-                            .await?
-                            .into_std()
-                            .await,
-                    )),
-                    None => None,
-                };
-                let mut buf = Vec::with_capacity(if file.is_some() {
-                    WRITE_BLOCK
-                } else {
-                    usize::try_from(len).unwrap_or(0)
-                });
-                // Where `buf`'s bytes go in the file.
-                let mut at = start;
-                // The tree hash only: a linear hash of a chunk has nothing to be checked against.
-                let mut hasher = glacier_core::LeafHasher::new();
-                let mut stream = std::pin::pin!(out.body.into_stream());
-                while let Some(chunk) = stream.next().await {
-                    let chunk = chunk.map_err(|e| {
-                        GlacierError::DownloadArchive(format!(
-                            "bytes {start}-{end}: the body broke off after {} bytes: {e}",
-                            hasher.len()
-                        ))
-                    })?;
-                    if hasher.len() + chunk.len() as u64 > len {
-                        return Err(GlacierError::DownloadArchive(format!(
-                            "bytes {start}-{end}: the response is too long"
-                        )));
-                    }
-                    hasher.update(&chunk);
-                    buf.extend_from_slice(&chunk);
-                    if let Some(f) = &file
-                        && buf.len() >= WRITE_BLOCK
-                    {
-                        buf = write_at(f, buf, at).await?;
-                        at = start + hasher.len();
-                    }
-                }
-                if let Some(f) = &file {
-                    buf = write_at(f, buf, at).await?;
-                }
-                if hasher.len() != len {
-                    return Err(GlacierError::DownloadArchive(format!(
-                        "bytes {start}-{end}: got {} bytes",
-                        hasher.len()
-                    )));
-                }
-                let hash = hasher.finish().tree;
-                match checksum {
-                    Some(c) if c != hash && verify => {
-                        return Err(GlacierError::TreeHashDoesNotMatch {
-                            what: format!("job {} bytes {start}-{end}", self.id),
-                            expected: c.to_hex(),
-                            actual: hash.to_hex(),
-                        });
-                    }
-                    None if verify => {
-                        return Err(GlacierError::Archive(format!(
-                            "no tree hash was sent for bytes {start}-{end}; cannot verify"
-                        )));
-                    }
-                    _ => {}
-                }
-                // Written through to the page cache; the downloader syncs the file once at
-                // the end, and re-verifies recorded chunks when it resumes.
-                Ok((Bytes::from(buf), hash))
-            }
-            .await;
+            let fetched = self.fetch_once(start, end, verify, target).await;
             match fetched {
                 Ok(chunk) => return Ok(chunk),
                 Err(
@@ -148,6 +69,95 @@ impl Job {
         Err(last.unwrap_or_else(|| {
             GlacierError::DownloadArchive(format!("bytes {start}-{end} failed"))
         }))
+    }
+
+    /// One fetch of bytes `start..=end` (see [`Job::fetch_chunk`]): hashed as they arrive,
+    /// into memory or into `target` at their offset; checked for length and, when `verify`,
+    /// against the tree hash the service sent.
+    async fn fetch_once(
+        &self,
+        start: u64,
+        end: u64,
+        verify: bool,
+        target: Option<&Path>,
+    ) -> Result<(Bytes, TreeHash)> {
+        use futures_util::StreamExt;
+        let len = end - start + 1;
+        let out = self
+            .layer1
+            .get_job_output(&self.vault_name, &self.id, Some((start, end)))
+            .await?;
+        let checksum = out.checksum;
+        let file = match target {
+            Some(path) => Some(std::sync::Arc::new(
+                tokio::fs::OpenOptions::new()
+                    .write(true)
+                    .open(path)
+                    .await?
+                    .into_std()
+                    .await,
+            )),
+            None => None,
+        };
+        let mut buf = Vec::with_capacity(if file.is_some() {
+            WRITE_BLOCK
+        } else {
+            usize::try_from(len).unwrap_or(0)
+        });
+        // Where `buf`'s bytes go in the file.
+        let mut at = start;
+        // The tree hash only: a linear hash of a chunk has nothing to be checked against.
+        let mut hasher = glacier_core::LeafHasher::new();
+        let mut stream = std::pin::pin!(out.body.into_stream());
+        while let Some(chunk) = stream.next().await {
+            let chunk = chunk.map_err(|e| {
+                GlacierError::DownloadArchive(format!(
+                    "bytes {start}-{end}: the body broke off after {} bytes: {e}",
+                    hasher.len()
+                ))
+            })?;
+            if hasher.len() + chunk.len() as u64 > len {
+                return Err(GlacierError::DownloadArchive(format!(
+                    "bytes {start}-{end}: the response is too long"
+                )));
+            }
+            hasher.update(&chunk);
+            buf.extend_from_slice(&chunk);
+            if let Some(f) = &file
+                && buf.len() >= WRITE_BLOCK
+            {
+                buf = write_at(f, buf, at).await?;
+                at = start + hasher.len();
+            }
+        }
+        if let Some(f) = &file {
+            buf = write_at(f, buf, at).await?;
+        }
+        if hasher.len() != len {
+            return Err(GlacierError::DownloadArchive(format!(
+                "bytes {start}-{end}: got {} bytes",
+                hasher.len()
+            )));
+        }
+        let hash = hasher.finish().tree;
+        match checksum {
+            Some(c) if c != hash && verify => {
+                return Err(GlacierError::TreeHashDoesNotMatch {
+                    what: format!("job {} bytes {start}-{end}", self.id),
+                    expected: c.to_hex(),
+                    actual: hash.to_hex(),
+                });
+            }
+            None if verify => {
+                return Err(GlacierError::Archive(format!(
+                    "no tree hash was sent for bytes {start}-{end}; cannot verify"
+                )));
+            }
+            _ => {}
+        }
+        // Written through to the page cache; the downloader syncs the file once at
+        // the end, and re-verifies recorded chunks when it resumes.
+        Ok((Bytes::from(buf), hash))
     }
 
     /// Downloads the output in `chunk_size` chunks (1 MiB × 2^n) into `writer`, verifying each
@@ -231,17 +241,21 @@ impl ConcurrentDownloader {
         PathBuf::from(name)
     }
 
-    pub async fn download(&self, job: &Job, target: &Path) -> Result<()> {
-        check_chunk_size(self.part_size)?;
-        let total = job.output_size();
-        let chunks = total.div_ceil(self.part_size);
-        let sidecar = Self::sidecar(target);
-        let header = format!("job {} part {} size {}", job.id, self.part_size, total);
-        // Chunks verified by an earlier run of the same download.
+    /// The chunks an earlier run of the same download (`header` names it) recorded as
+    /// verified and that are still in `target`: a recorded chunk was written but not synced,
+    /// so after a crash of the machine it may not be on disk. Each is read back and hashed
+    /// (cheap next to fetching it again); one that no longer matches is fetched again.
+    async fn recorded_chunks(
+        &self,
+        target: &Path,
+        sidecar: &Path,
+        header: &str,
+        total: u64,
+    ) -> Result<HashMap<u64, Digest>> {
         let mut done: HashMap<u64, Digest> = HashMap::new();
-        if let (Ok(state), true) = (tokio::fs::read_to_string(&sidecar).await, target.exists()) {
+        if let (Ok(state), true) = (tokio::fs::read_to_string(sidecar).await, target.exists()) {
             let mut lines = state.lines();
-            if lines.next() == Some(header.as_str()) {
+            if lines.next() == Some(header) {
                 for line in lines {
                     let mut it = line.split(' ');
                     if let (Some(i), Some(h)) = (
@@ -253,9 +267,6 @@ impl ConcurrentDownloader {
                 }
             }
         }
-        // A recorded chunk was written but not synced: after a crash of the machine it may not
-        // be on disk. Each is read back and hashed (cheap next to fetching it again); one that
-        // no longer matches is fetched again.
         if !done.is_empty() {
             let (path, part) = (target.to_path_buf(), self.part_size);
             let recorded: Vec<(u64, Digest)> = done.iter().map(|(i, h)| (*i, *h)).collect();
@@ -281,6 +292,19 @@ impl ConcurrentDownloader {
                 done.remove(&i);
             }
         }
+        Ok(done)
+    }
+
+    pub async fn download(&self, job: &Job, target: &Path) -> Result<()> {
+        check_chunk_size(self.part_size)?;
+        let total = job.output_size();
+        let chunks = total.div_ceil(self.part_size);
+        let sidecar = Self::sidecar(target);
+        let header = format!("job {} part {} size {}", job.id, self.part_size, total);
+        // Chunks verified by an earlier run of the same download.
+        let done = self
+            .recorded_chunks(target, &sidecar, &header, total)
+            .await?;
         let skipped: u64 = done
             .keys()
             .map(|i| self.part_size.min(total.saturating_sub(i * self.part_size)))
