@@ -50,27 +50,7 @@ impl Service {
             Target::Vault(key, archive_id) => (key, archive_id),
         };
         let own = key.account == caller_account;
-        let mut policies = Vec::new();
-        // A vault that does not exist has no policies; the handler says it is not there.
-        let (region, access, lock) = match self.meta.vault_policies(key).await {
-            Err(StorageError::NotFound { .. }) => (self.settings.region.clone(), None, None),
-            other => {
-                let p = other?;
-                (
-                    p.region,
-                    p.access,
-                    live(p.lock, self.now()).map(|l| l.policy),
-                )
-            }
-        };
-        for text in access.iter().chain(lock.iter()) {
-            policies.push(self.parsed_policy(text).map_err(|e| {
-                ApiError::internal(format!(
-                    "the stored policy of {} does not parse: {e}",
-                    key.name
-                ))
-            })?);
-        }
+        let (region, policies) = self.vault_policies(key).await?;
         // The vault's own ARN, fixed when it was created: a lock keeps protecting it whatever
         // region the server is started with later.
         let resource = glacier_core::vault_arn(&region, &key.account, &key.name);
@@ -122,6 +102,33 @@ impl Service {
                 key.name.clone(),
             )))
         }
+    }
+
+    /// The vault's region and its policies in force (the access policy, and the lock's while
+    /// it is in force), parsed. A vault that does not exist has none: the handler says it is
+    /// not there.
+    async fn vault_policies(&self, key: &VaultKey) -> ApiResult<(String, Vec<Arc<Policy>>)> {
+        let (region, access, lock) = match self.meta.vault_policies(key).await {
+            Err(StorageError::NotFound { .. }) => (self.settings.region.clone(), None, None),
+            other => {
+                let p = other?;
+                (
+                    p.region,
+                    p.access,
+                    live(p.lock, self.now()).map(|l| l.policy),
+                )
+            }
+        };
+        let mut policies = Vec::new();
+        for text in access.iter().chain(lock.iter()) {
+            policies.push(self.parsed_policy(text).map_err(|e| {
+                ApiError::internal(format!(
+                    "the stored policy of {} does not parse: {e}",
+                    key.name
+                ))
+            })?);
+        }
+        Ok((region, policies))
     }
 
     /// A stored policy, parsed: parsed once per distinct text and kept, so that a request
