@@ -69,6 +69,7 @@ fn main() -> std::process::ExitCode {
         .context("starting the async runtime")
         .and_then(|rt| {
             let result = rt.block_on(run(cli));
+            target::stop_local_engines();
             // Without waiting for blocking reads that may never end (standard input left open
             // by whoever writes it, after Ctrl-C).
             rt.shutdown_background();

@@ -251,6 +251,16 @@ enum Local {
 static OPENED: tokio::sync::Mutex<Vec<(PathBuf, Arc<AppState>, Credentials)>> =
     tokio::sync::Mutex::const_new(Vec::new());
 
+/// Stops the job engines of the local stores this process opened, when the command is done:
+/// a round cut off by the runtime's end then ends quietly instead of logging its cancelled
+/// store call as an error on the command's standard error.
+static ENGINES: std::sync::LazyLock<CancellationToken> =
+    std::sync::LazyLock::new(CancellationToken::new);
+
+pub(crate) fn stop_local_engines() {
+    ENGINES.cancel();
+}
+
 /// Opens the local store in `dir` (once a process), or finds the `glacier serve` that holds
 /// it; waits, saying so, while another process holds it.
 async fn open_local(dir: &Path) -> anyhow::Result<Local> {
@@ -296,8 +306,8 @@ async fn open_local(dir: &Path) -> anyhow::Result<Local> {
             }
         }
     };
-    // The job engine runs as long as the process.
-    tokio::spawn(Arc::clone(&state.service).run_jobs(CancellationToken::new()));
+    // The job engine runs as long as the command.
+    tokio::spawn(Arc::clone(&state.service).run_jobs(ENGINES.clone()));
     opened.push((dir.to_path_buf(), Arc::clone(&state), credentials.clone()));
     Ok(Local::Opened(state, credentials))
 }
