@@ -2,7 +2,6 @@
 //! page by page into a blob so that memory stays bounded whatever the vault's size.
 
 use super::Service;
-use super::jobs::parse_date;
 use crate::error::{ApiError, ApiResult};
 use glacier_core::{InventoryFormat, LeafHasher, format_date};
 use glacier_storage::{
@@ -289,6 +288,60 @@ impl Service {
             next_marker,
         ))
     }
+}
+
+/// Parses an inventory date bound (ISO 8601 / RFC 3339, e.g. `2024-01-31T00:00:00Z`).
+pub(super) fn parse_date(field: &str, raw: &str) -> ApiResult<OffsetDateTime> {
+    OffsetDateTime::parse(raw, &time::format_description::well_known::Rfc3339).map_err(|_| {
+        ApiError::invalid(format!(
+            "Invalid {field}: {raw:?} is not an ISO 8601 date and time such as 2024-01-31T00:00:00Z"
+        ))
+    })
+}
+
+/// What an inventory retrieval lists: its format, and the date range, limit and marker asked
+/// for, each checked (a range must be ordered, a limit at least 1, a marker one this server
+/// gave).
+pub(super) fn inventory_spec(p: &glacier_core::wire::JobParameters) -> ApiResult<JobSpec> {
+    let format = p.format.unwrap_or(InventoryFormat::Json);
+    let params = p.inventory_retrieval_parameters.clone().unwrap_or_default();
+    let start = params
+        .start_date
+        .as_deref()
+        .map(|d| parse_date("StartDate", d))
+        .transpose()?;
+    let end = params
+        .end_date
+        .as_deref()
+        .map(|d| parse_date("EndDate", d))
+        .transpose()?;
+    if let (Some(s), Some(e)) = (start, end)
+        && s >= e
+    {
+        return Err(ApiError::invalid(
+            "Invalid date range: StartDate must be before EndDate",
+        ));
+    }
+    let limit = params
+        .limit
+        .as_deref()
+        .map(|l| match l.parse::<u64>() {
+            Ok(n) if n >= 1 => Ok(n),
+            _ => Err(ApiError::invalid(format!(
+                "Invalid Limit: {l:?}; it must be a whole number of at least 1"
+            ))),
+        })
+        .transpose()?;
+    if let Some(m) = &params.marker {
+        parse_marker(m)?;
+    }
+    Ok(JobSpec::Inventory {
+        format,
+        start_date: params.start_date,
+        end_date: params.end_date,
+        limit,
+        marker: params.marker,
+    })
 }
 
 #[cfg(test)]

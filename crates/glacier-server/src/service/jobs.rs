@@ -16,7 +16,6 @@ use glacier_core::{
 };
 use glacier_storage::{BlobStore, JobFilter, JobRecord, JobSpec, Segment, StorageError, VaultKey};
 use std::sync::Arc;
-use time::OffsetDateTime;
 
 /// A job's output (or a range of it), ready to stream.
 pub struct JobOutput {
@@ -31,15 +30,6 @@ pub struct JobOutput {
 }
 
 pub(crate) type OutputBody = BoxStream<'static, Result<Bytes, glacier_storage::StorageError>>;
-
-/// Parses an inventory date bound (ISO 8601 / RFC 3339, e.g. `2024-01-31T00:00:00Z`).
-pub(super) fn parse_date(field: &str, raw: &str) -> ApiResult<OffsetDateTime> {
-    OffsetDateTime::parse(raw, &time::format_description::well_known::Rfc3339).map_err(|_| {
-        ApiError::invalid(format!(
-            "Invalid {field}: {raw:?} is not an ISO 8601 date and time such as 2024-01-31T00:00:00Z"
-        ))
-    })
-}
 
 fn check_topic(topic: &Option<String>) -> ApiResult<()> {
     match topic.as_deref() {
@@ -72,9 +62,10 @@ impl Service {
         self.meta.get_vault(key).await?;
         let (spec, delay) = match job_type(raw_type)? {
             JobType::ArchiveRetrieval => self.archive_spec(key, &p).await?,
-            JobType::InventoryRetrieval => {
-                (inventory_spec(&p)?, self.settings.retrieval_delay.standard)
-            }
+            JobType::InventoryRetrieval => (
+                super::inventory::inventory_spec(&p)?,
+                self.settings.retrieval_delay.standard,
+            ),
             JobType::Select => select_unsupported()?,
         };
         self.record_job(key, spec, delay, p.description, p.sns_topic)
@@ -400,51 +391,6 @@ fn select_unsupported<T>() -> ApiResult<T> {
     Err(ApiError::invalid(
         "select jobs (S3 Select over archives) are not supported by this server; use archive-retrieval",
     ))
-}
-
-/// What an inventory retrieval lists: its format, and the date range, limit and marker asked
-/// for, each checked (a range must be ordered, a limit at least 1, a marker one this server
-/// gave).
-fn inventory_spec(p: &JobParameters) -> ApiResult<JobSpec> {
-    let format = p.format.unwrap_or(InventoryFormat::Json);
-    let params = p.inventory_retrieval_parameters.clone().unwrap_or_default();
-    let start = params
-        .start_date
-        .as_deref()
-        .map(|d| parse_date("StartDate", d))
-        .transpose()?;
-    let end = params
-        .end_date
-        .as_deref()
-        .map(|d| parse_date("EndDate", d))
-        .transpose()?;
-    if let (Some(s), Some(e)) = (start, end)
-        && s >= e
-    {
-        return Err(ApiError::invalid(
-            "Invalid date range: StartDate must be before EndDate",
-        ));
-    }
-    let limit = params
-        .limit
-        .as_deref()
-        .map(|l| match l.parse::<u64>() {
-            Ok(n) if n >= 1 => Ok(n),
-            _ => Err(ApiError::invalid(format!(
-                "Invalid Limit: {l:?}; it must be a whole number of at least 1"
-            ))),
-        })
-        .transpose()?;
-    if let Some(m) = &params.marker {
-        super::inventory::parse_marker(m)?;
-    }
-    Ok(JobSpec::Inventory {
-        format,
-        start_date: params.start_date,
-        end_date: params.end_date,
-        limit,
-        marker: params.marker,
-    })
 }
 
 /// The leaves covering an output span of MiB-aligned start.
