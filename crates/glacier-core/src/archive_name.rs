@@ -6,6 +6,7 @@
 //! `Path` key (CloudBerry and others, `UTCDateModified` as the time). Any other description
 //! names no file.
 
+use crate::mt2::compact_time;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 
@@ -80,17 +81,6 @@ fn element<'a>(d: &'a str, tag: &str) -> Option<&'a str> {
     let start = d.find(&format!("<{tag}>"))? + tag.len() + 2;
     let len = d[start..].find(&format!("</{tag}>"))?;
     Some(&d[start..start + len])
-}
-
-/// `YYYYMMDDTHHMMSSZ` as seconds since the epoch.
-fn compact_time(s: &str) -> Option<i64> {
-    let format = time::macros::format_description!("[year][month][day]T[hour][minute][second]Z");
-    Some(
-        time::PrimitiveDateTime::parse(s, format)
-            .ok()?
-            .assume_utc()
-            .unix_timestamp(),
-    )
 }
 
 #[cfg(test)]

@@ -53,18 +53,21 @@ pub fn decode(description: &str) -> Option<(String, i64)> {
     let filename = v.get("filename")?.as_str()?.to_owned();
     let mtime = match marker {
         "mt1" => v.get("mtime")?.as_i64()?,
-        "mt2" => {
-            let s = v.get("mtime")?.as_str()?;
-            let format =
-                time::macros::format_description!("[year][month][day]T[hour][minute][second]Z");
-            time::PrimitiveDateTime::parse(s, format)
-                .ok()?
-                .assume_utc()
-                .unix_timestamp()
-        }
+        "mt2" => compact_time(v.get("mtime")?.as_str()?)?,
         _ => return None,
     };
     Some((filename, mtime))
+}
+
+/// `YYYYMMDDTHHMMSSZ` (mt2's and FastGlacier's times) as seconds since the epoch.
+pub(crate) fn compact_time(s: &str) -> Option<i64> {
+    let format = time::macros::format_description!("[year][month][day]T[hour][minute][second]Z");
+    Some(
+        time::PrimitiveDateTime::parse(s, format)
+            .ok()?
+            .assume_utc()
+            .unix_timestamp(),
+    )
 }
 
 #[cfg(test)]

@@ -304,12 +304,11 @@ pub(crate) async fn retrieve_and_wait(
     archive_id: &str,
     tier: Option<Tier>,
 ) -> anyhow::Result<Job> {
-    let existing = vault.list_jobs(None, None).await?.into_iter().find(|j| {
-        j.archive_id.as_deref() == Some(archive_id)
-            && j.status_code != JobStatus::Failed
-            && j.retrieval_byte_range.as_deref()
-                == Some(&format!("0-{}", j.archive_size.saturating_sub(1)))
-    });
+    let existing = vault
+        .list_jobs(None, None)
+        .await?
+        .into_iter()
+        .find(|j| j.whole_archive() == Some(archive_id));
     let job_id = match existing {
         Some(j) => {
             if !ctx.quiet && !ctx.json() {

@@ -107,14 +107,20 @@ pub(crate) async fn inventory_job(ctx: &Ctx, vault: &Vault) -> anyhow::Result<Jo
     Ok(job)
 }
 
+/// The cached inventory of `vault`, if there is one that reads (a cache: losing it costs only
+/// an inventory job).
+fn read_cache(ctx: &Ctx, vault: &str) -> Option<CachedInventory> {
+    let text = std::fs::read_to_string(inventory_cache(ctx, vault).ok()?).ok()?;
+    serde_json::from_str(&text).ok()
+}
+
 /// An archive's size from the cached inventory, with the inventory's date.
 pub(super) fn cached_size(
     ctx: &Ctx,
     vault: &str,
     archive_id: &str,
 ) -> Option<(u64, Option<String>)> {
-    let text = std::fs::read_to_string(inventory_cache(ctx, vault).ok()?).ok()?;
-    let inv: CachedInventory = serde_json::from_str(&text).ok()?;
+    let inv = read_cache(ctx, vault)?;
     inv.archives
         .iter()
         .find(|e| e.archive_id == archive_id)
@@ -126,11 +132,7 @@ pub(super) fn cached_descriptions(
     ctx: &Ctx,
     vault: &str,
 ) -> std::collections::HashMap<String, String> {
-    let read = || -> Option<CachedInventory> {
-        let text = std::fs::read_to_string(inventory_cache(ctx, vault).ok()?).ok()?;
-        serde_json::from_str(&text).ok()
-    };
-    read().map_or_else(Default::default, |inv| {
+    read_cache(ctx, vault).map_or_else(Default::default, |inv| {
         inv.archives
             .into_iter()
             .map(|e| (e.archive_id, e.description))

@@ -133,6 +133,18 @@ impl Job {
         }
     }
 
+    /// The archive this job retrieves whole and has not failed to: a job a retrieval of
+    /// that archive can use instead of starting another (in flight, or finished and not
+    /// expired, since expired jobs are not listed).
+    pub fn whole_archive(&self) -> Option<&str> {
+        let whole = self.retrieval_byte_range.as_deref()
+            == Some(&format!("0-{}", self.archive_size.saturating_sub(1)));
+        let usable = self.action == JobAction::ArchiveRetrieval
+            && whole
+            && self.status_code != glacier_core::JobStatus::Failed;
+        self.archive_id.as_deref().filter(|_| usable)
+    }
+
     /// The output size: the retrieved range of an archive, or the inventory.
     pub fn output_size(&self) -> u64 {
         let range = self

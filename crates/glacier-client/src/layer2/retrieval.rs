@@ -4,7 +4,7 @@
 
 use super::{Job, Vault};
 use crate::error::{GlacierError, Result};
-use glacier_core::{ErrorCode, JobAction, JobStatus, Tier, wire};
+use glacier_core::{ErrorCode, Tier, wire};
 use std::collections::{HashMap, VecDeque};
 use std::time::Duration;
 
@@ -142,16 +142,11 @@ impl Vault {
     ) -> Result<Retrieval> {
         let mut existing: HashMap<String, Job> = HashMap::new();
         for job in self.list_jobs(None, None).await? {
-            let whole = job.retrieval_byte_range.as_deref()
-                == Some(&format!("0-{}", job.archive_size.saturating_sub(1)));
-            let usable = job.action == JobAction::ArchiveRetrieval
-                && whole
-                && job.status_code != JobStatus::Failed;
-            if let (true, Some(archive)) = (usable, job.archive_id.clone()) {
-                // The one that completes first: a finished job over one in flight.
-                if existing.get(&archive).is_none_or(|j| !j.completed) {
-                    existing.insert(archive, job);
-                }
+            // The one that completes first: a finished job over one in flight.
+            if let Some(archive) = job.whole_archive().map(str::to_owned)
+                && existing.get(&archive).is_none_or(|j| !j.completed)
+            {
+                existing.insert(archive, job);
             }
         }
         let mut retrieval = Retrieval {

@@ -66,7 +66,12 @@ impl Service {
                 super::inventory::inventory_spec(&p)?,
                 self.settings.retrieval_delay.standard,
             ),
-            JobType::Select => select_unsupported()?,
+            // S3 Select over archives, which this server does not run.
+            JobType::Select => {
+                return Err(ApiError::invalid(
+                    "select jobs (S3 Select over archives) are not supported by this server; use archive-retrieval",
+                ));
+            }
         };
         self.record_job(key, spec, delay, p.description, p.sns_topic)
             .await
@@ -375,22 +380,13 @@ pub(super) fn job_type_of(spec: &JobSpec) -> JobType {
     }
 }
 
-/// InitiateJob's `Type`: one of the types this server runs.
+/// InitiateJob's `Type`: one of the API's (`select` is refused where the types are told apart).
 fn job_type(raw: &str) -> ApiResult<JobType> {
-    match raw.parse() {
-        Ok(JobType::Select) => select_unsupported(),
-        Ok(t) => Ok(t),
-        Err(_) => Err(ApiError::invalid(format!(
+    raw.parse().map_err(|_| {
+        ApiError::invalid(format!(
             "Invalid job type: {raw:?}; the types are archive-retrieval and inventory-retrieval"
-        ))),
-    }
-}
-
-/// A `select` job: S3 Select over archives, which this server does not run.
-fn select_unsupported<T>() -> ApiResult<T> {
-    Err(ApiError::invalid(
-        "select jobs (S3 Select over archives) are not supported by this server; use archive-retrieval",
-    ))
+        ))
+    })
 }
 
 /// The leaves covering an output span of MiB-aligned start.
