@@ -34,32 +34,7 @@ fn main() -> std::process::ExitCode {
         Ok(cli) => cli,
         Err(e) => return usage_error(&e, &argv),
     };
-    let default_filter = if matches!(cli.command, Command::Serve(_)) {
-        // PostgreSQL's notices (a migration's "already exists, skipping") are not news.
-        "info,tokio_postgres=warn"
-    } else {
-        "warn"
-    };
-    let filter = tracing_subscriber::EnvFilter::try_from_env("GLACIER_LOG")
-        .unwrap_or_else(|_| default_filter.into());
-    let log_json =
-        matches!(&cli.command, Command::Serve(a) if a.log_format == commands::LogFormat::Json);
-    if log_json {
-        // One JSON object a line; a request's lines carry its span, with the request id.
-        tracing_subscriber::fmt()
-            .json()
-            .with_current_span(true)
-            .with_span_list(false)
-            .with_env_filter(filter)
-            .with_writer(std::io::stderr)
-            .init();
-    } else {
-        tracing_subscriber::fmt()
-            .with_env_filter(filter)
-            .with_writer(std::io::stderr)
-            .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-            .init();
-    }
+    init_logging(&cli.command);
     let json = cli
         .command
         .print()
@@ -96,6 +71,37 @@ fn main() -> std::process::ExitCode {
         eprintln!("{}{message}", if status == 130 { "" } else { "error: " });
     }
     std::process::ExitCode::from(status)
+}
+
+/// Logs to standard error, filtered by `GLACIER_LOG` (`info` for `serve`, else `warn`), as
+/// text or, for `serve --log-format json`, one JSON object a line.
+fn init_logging(command: &Command) {
+    let default_filter = if matches!(command, Command::Serve(_)) {
+        // PostgreSQL's notices (a migration's "already exists, skipping") are not news.
+        "info,tokio_postgres=warn"
+    } else {
+        "warn"
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_env("GLACIER_LOG")
+        .unwrap_or_else(|_| default_filter.into());
+    let log_json =
+        matches!(command, Command::Serve(a) if a.log_format == commands::LogFormat::Json);
+    if log_json {
+        // One JSON object a line; a request's lines carry its span, with the request id.
+        tracing_subscriber::fmt()
+            .json()
+            .with_current_span(true)
+            .with_span_list(false)
+            .with_env_filter(filter)
+            .with_writer(std::io::stderr)
+            .init();
+    } else {
+        tracing_subscriber::fmt()
+            .with_env_filter(filter)
+            .with_writer(std::io::stderr)
+            .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+            .init();
+    }
 }
 
 async fn run(cli: Cli) -> anyhow::Result<()> {

@@ -8,8 +8,8 @@ use crate::state::AppState;
 use axum::extract::{FromRequestParts, Path};
 use axum::http::HeaderMap;
 use axum::http::request::Parts;
-use glacier_core::{Operation, validate};
-use glacier_storage::VaultKey;
+use glacier_core::{JobStatus, Operation, validate};
+use glacier_storage::{JobFilter, VaultKey};
 use std::collections::HashMap;
 use std::sync::Arc;
 
@@ -131,21 +131,65 @@ pub(crate) struct ListQuery {
     pub(crate) marker: Option<String>,
 }
 
+/// A query string's parameters of these names; others are ignored, as Glacier does.
+fn query_fields<const N: usize>(parts: &Parts, names: [&str; N]) -> [Option<String>; N] {
+    let mut found = [const { None }; N];
+    for (k, v) in form_urlencoded::parse(parts.uri.query().unwrap_or("").as_bytes()) {
+        if let Some(i) = names.iter().position(|n| *n == k) {
+            found[i] = Some(v.into_owned());
+        }
+    }
+    found
+}
+
 impl<S: Send + Sync> FromRequestParts<S> for ListQuery {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, _: &S) -> ApiResult<Self> {
-        let (mut limit, mut marker) = (None, None);
-        for (k, v) in form_urlencoded::parse(parts.uri.query().unwrap_or("").as_bytes()) {
-            match k.as_ref() {
-                "limit" => limit = Some(v.into_owned()),
-                "marker" => marker = Some(v.into_owned()),
-                _ => {}
-            }
-        }
+        let [limit, marker] = query_fields(parts, ["limit", "marker"]);
         Ok(ListQuery {
             limit: validate::list_limit(limit.as_deref())?,
             marker,
+        })
+    }
+}
+
+/// ListJobs' query: which jobs (`completed`, `statuscode`), after which (the marker is a
+/// job's place in the vault's list), how many.
+pub(crate) struct JobsQuery {
+    pub(crate) filter: JobFilter,
+    pub(crate) after: Option<u64>,
+    pub(crate) limit: usize,
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for JobsQuery {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> ApiResult<Self> {
+        let [limit, marker, completed, status] =
+            query_fields(parts, ["limit", "marker", "completed", "statuscode"]);
+        let limit = validate::list_limit(limit.as_deref())?;
+        let completed = match completed.as_deref() {
+            None => None,
+            Some("true") => Some(true),
+            Some("false") => Some(false),
+            Some(other) => {
+                return Err(ApiError::invalid(format!(
+                    "Invalid completed: {other:?}; use true or false"
+                )));
+            }
+        };
+        let status = status.as_deref().map(str::parse::<JobStatus>).transpose()?;
+        let after = marker
+            .map(|m| {
+                m.parse::<u64>()
+                    .map_err(|_| ApiError::invalid(format!("Invalid marker: {m:?}")))
+            })
+            .transpose()?;
+        Ok(JobsQuery {
+            filter: JobFilter { completed, status },
+            after,
+            limit,
         })
     }
 }

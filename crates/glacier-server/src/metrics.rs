@@ -12,7 +12,7 @@ use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
-use prometheus_client::registry::Registry;
+use prometheus_client::registry::{Metric, Registry};
 use std::time::Duration;
 
 // Labels are the API's own names (`Operation`, `JobType`, `JobStatus`), as the enums spell them.
@@ -61,6 +61,16 @@ pub(crate) struct Metrics {
     usage_errors: Counter,
 }
 
+/// A new metric of its kind's default, registered under `name`.
+fn add<M: Metric + Clone + Default>(registry: &mut Registry, name: &str, help: &str) -> M {
+    add_metric(registry, name, help, M::default())
+}
+
+fn add_metric<M: Metric + Clone>(registry: &mut Registry, name: &str, help: &str, metric: M) -> M {
+    registry.register(name, help, metric.clone());
+    metric
+}
+
 impl Default for Metrics {
     fn default() -> Self {
         Metrics::new()
@@ -69,94 +79,66 @@ impl Default for Metrics {
 
 impl Metrics {
     pub(crate) fn new() -> Metrics {
-        let mut registry = Registry::with_prefix("glacier");
-        let requests = Family::<RequestLabels, Counter>::default();
-        registry.register(
-            "requests",
-            "API requests answered, by operation and HTTP status",
-            requests.clone(),
-        );
+        let mut r = Registry::with_prefix("glacier");
         let latency = Family::<OperationLabels, Histogram>::new_with_constructor(|| {
             Histogram::new(exponential_buckets(0.0005, 2.0, 18))
         });
-        registry.register(
-            "request_duration_seconds",
-            "Time from a request's head to its response's head, by operation",
-            latency.clone(),
-        );
-        let bytes_in = Counter::default();
-        registry.register(
-            "request_bytes",
-            "Request body bytes declared by Content-Length",
-            bytes_in.clone(),
-        );
-        let bytes_out = Counter::default();
-        registry.register(
-            "response_bytes",
-            "Response body bytes declared by Content-Length",
-            bytes_out.clone(),
-        );
-        let jobs_initiated = Family::<JobLabels, Counter>::default();
-        registry.register(
-            "jobs_initiated",
-            "Jobs initiated on this node, by kind (status: InProgress)",
-            jobs_initiated.clone(),
-        );
-        let jobs_completed = Family::<JobLabels, Counter>::default();
-        registry.register(
-            "jobs_completed",
-            "Jobs this node's engine completed, by kind and status",
-            jobs_completed.clone(),
-        );
-        let retrievals = Family::<OutcomeLabels, Counter>::default();
-        registry.register(
-            "retrievals",
-            "Archive retrievals admitted or refused by the retrieval policy and capacity",
-            retrievals.clone(),
-        );
-        let internal_errors = Counter::default();
-        registry.register(
-            "internal_errors",
-            "Failures inside the server (a store failing), in requests (500 ServiceUnavailableException) and the job engine",
-            internal_errors.clone(),
-        );
-        let jobs_in_progress = Gauge::default();
-        registry.register(
-            "jobs_in_progress",
-            "Jobs not yet completed in the whole store",
-            jobs_in_progress.clone(),
-        );
-        let vaults = Family::<AccountLabels, Gauge>::default();
-        registry.register("vaults", "Vaults per account", vaults.clone());
-        let archives = Family::<AccountLabels, Gauge>::default();
-        registry.register("archives", "Archives per account", archives.clone());
-        let stored_bytes = Family::<AccountLabels, Gauge>::default();
-        registry.register(
-            "stored_bytes",
-            "Bytes of archives per account",
-            stored_bytes.clone(),
-        );
-        let usage_errors = Counter::default();
-        registry.register(
-            "usage_read_errors",
-            "Scrapes whose read of the store's usage failed (the usage gauges are then stale)",
-            usage_errors.clone(),
-        );
         Metrics {
-            registry,
-            requests,
-            latency,
-            bytes_in,
-            bytes_out,
-            jobs_initiated,
-            jobs_completed,
-            retrievals,
-            internal_errors,
-            jobs_in_progress,
-            vaults,
-            archives,
-            stored_bytes,
-            usage_errors,
+            requests: add(
+                &mut r,
+                "requests",
+                "API requests answered, by operation and HTTP status",
+            ),
+            latency: add_metric(
+                &mut r,
+                "request_duration_seconds",
+                "Time from a request's head to its response's head, by operation",
+                latency,
+            ),
+            bytes_in: add(
+                &mut r,
+                "request_bytes",
+                "Request body bytes declared by Content-Length",
+            ),
+            bytes_out: add(
+                &mut r,
+                "response_bytes",
+                "Response body bytes declared by Content-Length",
+            ),
+            jobs_initiated: add(
+                &mut r,
+                "jobs_initiated",
+                "Jobs initiated on this node, by kind (status: InProgress)",
+            ),
+            jobs_completed: add(
+                &mut r,
+                "jobs_completed",
+                "Jobs this node's engine completed, by kind and status",
+            ),
+            retrievals: add(
+                &mut r,
+                "retrievals",
+                "Archive retrievals admitted or refused by the retrieval policy and capacity",
+            ),
+            internal_errors: add(
+                &mut r,
+                "internal_errors",
+                "Failures inside the server (a store failing), in requests (500 ServiceUnavailableException) and the job engine",
+            ),
+            jobs_in_progress: add(
+                &mut r,
+                "jobs_in_progress",
+                "Jobs not yet completed in the whole store",
+            ),
+            vaults: add(&mut r, "vaults", "Vaults per account"),
+            archives: add(&mut r, "archives", "Archives per account"),
+            stored_bytes: add(&mut r, "stored_bytes", "Bytes of archives per account"),
+            usage_errors: add(
+                &mut r,
+                "usage_read_errors",
+                "Scrapes whose read of the store's usage failed (the usage gauges are then stale)",
+            ),
+            registry: r,
         }
     }
 

@@ -5,9 +5,12 @@ use crate::blob::BlobKey;
 use async_trait::async_trait;
 use glacier_core::multipart::PartInfo;
 use glacier_core::{Digest, TreeHash};
-use glacier_core::{InventoryFormat, JobStatus, LockState, Tier};
+use glacier_core::{LockState, Tier};
 use std::collections::{BTreeMap, HashSet};
 use time::OffsetDateTime;
+
+mod job;
+pub use job::*;
 
 /// A vault is named within its account.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -166,13 +169,6 @@ impl Completion {
     }
 }
 
-/// Where a date-ordered archive listing continues: after this archive.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ArchiveCursor {
-    pub created: OffsetDateTime,
-    pub id: String,
-}
-
 /// Which archives a listing returns: created in `[created_from, created_before)`, after
 /// `after`, in creation order (ties by id).
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -181,117 +177,6 @@ pub struct ArchiveQuery {
     pub created_from: Option<OffsetDateTime>,
     pub created_before: Option<OffsetDateTime>,
     pub limit: usize,
-}
-
-/// What a job was asked to do; fixed when it is initiated. Stored as JSON.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-pub enum JobSpec {
-    Archive {
-        archive_id: String,
-        #[serde(default)]
-        archive_description: String,
-        archive_size: u64,
-        archive_tree_hash: String,
-        /// The retrieved range, inclusive.
-        range: (u64, u64),
-        /// The range's tree hash, when the range is tree-hash aligned.
-        range_tree_hash: Option<String>,
-        tier: Tier,
-    },
-    Inventory {
-        format: InventoryFormat,
-        /// As the client gave them; `start`/`end` parsed bound the listing.
-        start_date: Option<String>,
-        end_date: Option<String>,
-        limit: Option<u64>,
-        marker: Option<String>,
-    },
-}
-
-/// A retrieval job.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct JobRecord {
-    pub id: String,
-    /// Position in the vault's job list (creation order); the list marker.
-    pub seq: u64,
-    pub spec: JobSpec,
-    pub description: Option<String>,
-    pub sns_topic: Option<String>,
-    pub created: OffsetDateTime,
-    /// When the job is to complete.
-    pub due: OffsetDateTime,
-    pub status: JobStatus,
-    pub status_message: Option<String>,
-    pub completed: Option<OffsetDateTime>,
-    /// When a finished job and its output are forgotten.
-    pub expires: Option<OffsetDateTime>,
-    /// Bytes of output: the range for archives, the document for inventories.
-    pub output_size: Option<u64>,
-    /// Inventory only: where a follow-up inventory continues, if the limit cut this one short.
-    pub next_marker: Option<String>,
-}
-
-/// How a job ends.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum JobFinish {
-    /// An archive retrieval: the archive's segments become the job's output, in the same
-    /// transaction; if the archive is gone the job fails instead.
-    Archive,
-    /// An inventory whose document was written to `output`.
-    Inventory {
-        output: Segment,
-        next_marker: Option<String>,
-    },
-    Failed {
-        message: String,
-    },
-}
-
-/// What the row of a finished job records; decided here for every backend.
-pub(crate) struct JobOutcome {
-    pub status: JobStatus,
-    pub message: String,
-    pub output_size: Option<u64>,
-    pub next_marker: Option<String>,
-}
-
-impl JobOutcome {
-    /// An archive retrieval of `range` (inclusive) that found its archive.
-    pub(crate) fn retrieval(range: (u64, u64)) -> JobOutcome {
-        JobOutcome::succeeded(range.1 - range.0 + 1, None)
-    }
-
-    /// An archive retrieval whose archive was deleted before the job completed.
-    pub(crate) fn archive_deleted(archive_id: &str) -> JobOutcome {
-        JobOutcome::failed(format!(
-            "The archive {archive_id} was deleted before the job completed"
-        ))
-    }
-
-    pub(crate) fn succeeded(output_size: u64, next_marker: Option<String>) -> JobOutcome {
-        JobOutcome {
-            status: JobStatus::Succeeded,
-            message: "Succeeded".to_owned(),
-            output_size: Some(output_size),
-            next_marker,
-        }
-    }
-
-    pub(crate) fn failed(message: String) -> JobOutcome {
-        JobOutcome {
-            status: JobStatus::Failed,
-            message,
-            output_size: None,
-            next_marker: None,
-        }
-    }
-}
-
-/// Which jobs a listing returns.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct JobFilter {
-    pub completed: Option<bool>,
-    pub status: Option<JobStatus>,
 }
 
 /// A vault lock: its policy, and whether it is still being tried out or locked for good.

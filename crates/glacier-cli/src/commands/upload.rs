@@ -220,28 +220,9 @@ pub(super) async fn upload_resumable(
         if !ctx.quiet && !ctx.json() {
             eprintln!("resuming upload {upload_id} of {}", file.display());
         }
-        match vault
-            .continue_upload(upload_id, Source::File(file.to_path_buf()), concurrency)
-            .await
-        {
-            Ok(id) => {
-                let _ = std::fs::remove_file(&state);
-                return Ok(id);
-            }
-            Err(e) if e.code() == Some(ErrorCode::ResourceNotFoundException) => {
-                // The upload is gone (aborted or expired): start again.
-                let _ = std::fs::remove_file(&state);
-            }
-            Err(e) => {
-                return Err(abandon_unless_resumable(
-                    vault,
-                    upload_id,
-                    &state,
-                    e,
-                    format!("uploading {}", file.display()),
-                )
-                .await);
-            }
+        // `None`: the upload is gone (aborted or expired); start again.
+        if let Some(id) = finish_upload(vault, upload_id, file, &state, concurrency).await? {
+            return Ok(id);
         }
     }
     let upload = vault
@@ -250,22 +231,42 @@ pub(super) async fn upload_resumable(
         .await?;
     std::fs::write(&state, format!("{}\n{fingerprint}\n", upload.upload_id))
         .with_context(|| format!("writing {}", state.display()))?;
+    finish_upload(vault, &upload.upload_id, file, &state, concurrency)
+        .await?
+        .ok_or_else(|| {
+            anyhow::anyhow!(
+                "uploading {}: the upload {} was aborted by someone else before it was complete",
+                file.display(),
+                upload.upload_id
+            )
+        })
+}
+
+/// Sends the parts of `file` that the upload lacks and completes it; its state file goes once
+/// the upload is complete or gone (`Ok(None)`: aborted or expired on the service).
+async fn finish_upload(
+    vault: &Vault,
+    upload_id: &str,
+    file: &Path,
+    state: &Path,
+    concurrency: usize,
+) -> anyhow::Result<Option<String>> {
     match vault
-        .continue_upload(
-            &upload.upload_id,
-            Source::File(file.to_path_buf()),
-            concurrency,
-        )
+        .continue_upload(upload_id, Source::File(file.to_path_buf()), concurrency)
         .await
     {
         Ok(id) => {
-            let _ = std::fs::remove_file(&state);
-            Ok(id)
+            let _ = std::fs::remove_file(state);
+            Ok(Some(id))
+        }
+        Err(e) if e.code() == Some(ErrorCode::ResourceNotFoundException) => {
+            let _ = std::fs::remove_file(state);
+            Ok(None)
         }
         Err(e) => Err(abandon_unless_resumable(
             vault,
-            &upload.upload_id,
-            &state,
+            upload_id,
+            state,
             e,
             format!("uploading {}", file.display()),
         )

@@ -140,24 +140,33 @@ impl Job {
             )));
         }
         let hash = hasher.finish().tree;
-        match checksum {
-            Some(c) if c != hash && verify => {
-                return Err(GlacierError::TreeHashDoesNotMatch {
-                    what: format!("job {} bytes {start}-{end}", self.id),
-                    expected: c.to_hex(),
-                    actual: hash.to_hex(),
-                });
-            }
-            None if verify => {
-                return Err(GlacierError::Archive(format!(
-                    "no tree hash was sent for bytes {start}-{end}; cannot verify"
-                )));
-            }
-            _ => {}
+        if verify {
+            self.check_chunk(checksum, hash, start, end)?;
         }
         // Written through to the page cache; the downloader syncs the file once at
         // the end, and re-verifies recorded chunks when it resumes.
         Ok((Bytes::from(buf), hash))
+    }
+
+    /// Bytes `start..=end` hashed to `hash`: the tree hash the service sent must be that.
+    fn check_chunk(
+        &self,
+        sent: Option<TreeHash>,
+        hash: TreeHash,
+        start: u64,
+        end: u64,
+    ) -> Result<()> {
+        match sent {
+            Some(c) if c != hash => Err(GlacierError::TreeHashDoesNotMatch {
+                what: format!("job {} bytes {start}-{end}", self.id),
+                expected: c.to_hex(),
+                actual: hash.to_hex(),
+            }),
+            Some(_) => Ok(()),
+            None => Err(GlacierError::Archive(format!(
+                "no tree hash was sent for bytes {start}-{end}; cannot verify"
+            ))),
+        }
     }
 
     /// Downloads the output in `chunk_size` chunks (1 MiB × 2^n) into `writer`, verifying each

@@ -138,22 +138,10 @@ impl Vault {
         let mut hashes: Vec<(u64, Digest)> = Vec::new();
         let path = match source {
             Source::File(path) => path,
-            Source::Reader(mut reader) => {
-                let mut writer = crate::writer::Writer::new(
-                    self.layer1.clone(),
-                    self.name.clone(),
-                    upload_id.to_owned(),
-                    part_size,
-                    concurrency,
-                )
-                .with_existing_parts(existing);
-                tokio::io::copy(&mut reader, &mut writer)
-                    .await
-                    .map_err(upload_error)?;
-                writer.shutdown().await.map_err(upload_error)?;
-                return writer.archive_id().map(str::to_owned).ok_or_else(|| {
-                    GlacierError::UploadArchive("the upload completed without an archive id".into())
-                });
+            Source::Reader(reader) => {
+                return self
+                    .upload_stream(upload_id, part_size, reader, concurrency, existing)
+                    .await;
             }
         };
         let size = tokio::fs::metadata(&path).await?.len();
@@ -207,6 +195,32 @@ impl Vault {
         hashes.sort_by_key(|(start, _)| *start);
         let tree = tree_hash_of(&hashes.iter().map(|(_, d)| *d).collect::<Vec<_>>());
         complete(&self.layer1, &self.name, upload_id, tree, total).await
+    }
+
+    /// [`Vault::upload_parts`] of a stream, through a [`Writer`](crate::writer::Writer).
+    async fn upload_stream(
+        &self,
+        upload_id: &str,
+        part_size: u64,
+        mut reader: Box<dyn tokio::io::AsyncRead + Send + Unpin>,
+        concurrency: usize,
+        existing: HashMap<u64, TreeHash>,
+    ) -> Result<String> {
+        let mut writer = crate::writer::Writer::new(
+            self.layer1.clone(),
+            self.name.clone(),
+            upload_id.to_owned(),
+            part_size,
+            concurrency,
+        )
+        .with_existing_parts(existing);
+        tokio::io::copy(&mut reader, &mut writer)
+            .await
+            .map_err(upload_error)?;
+        writer.shutdown().await.map_err(upload_error)?;
+        writer.archive_id().map(str::to_owned).ok_or_else(|| {
+            GlacierError::UploadArchive("the upload completed without an archive id".into())
+        })
     }
 
     /// A [`Writer`](crate::writer::Writer) that uploads what is written to it as a multipart

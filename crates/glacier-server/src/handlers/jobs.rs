@@ -1,6 +1,6 @@
 use super::{empty, json, with_headers};
 use crate::error::ApiResult;
-use crate::extract::{ItemPath, JsonBody, ListQuery, VaultPath, header};
+use crate::extract::{ItemPath, JobsQuery, JsonBody, VaultPath, header};
 use crate::state::AppState;
 use axum::body::Body;
 use axum::extract::State;
@@ -42,28 +42,13 @@ pub(crate) async fn describe(
 pub(crate) async fn list(
     State(s): State<Arc<AppState>>,
     VaultPath(key): VaultPath,
-    q: ListQuery,
-    axum::extract::RawQuery(raw): axum::extract::RawQuery,
+    q: JobsQuery,
 ) -> ApiResult<Response> {
-    let (mut completed, mut status) = (None, None);
-    for (k, v) in form_urlencoded::parse(raw.unwrap_or_default().as_bytes()) {
-        match k.as_ref() {
-            "completed" => completed = Some(v.into_owned()),
-            "statuscode" => status = Some(v.into_owned()),
-            _ => {}
-        }
-    }
-    let out = s
-        .service
-        .list_jobs(
-            &key,
-            completed.as_deref(),
-            status.as_deref(),
-            q.marker.as_deref(),
-            q.limit,
-        )
-        .await?;
-    Ok(json(&out))
+    Ok(json(
+        &s.service
+            .list_jobs(&key, &q.filter, q.after, q.limit)
+            .await?,
+    ))
 }
 
 pub(crate) async fn output(

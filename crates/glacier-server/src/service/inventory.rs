@@ -16,26 +16,12 @@ const PAGE: u64 = 1000;
 /// Bytes gathered before they are handed to the blob writer.
 const FLUSH_AT: usize = 256 * 1024;
 
-/// Inventory markers are `<creation ms>.<archive id>`: where the next inventory continues.
-pub(super) fn format_marker(c: &ArchiveCursor) -> String {
-    format!("{}.{}", c.created.unix_timestamp_nanos() / 1_000_000, c.id)
-}
-
-pub(super) fn parse_marker(m: &str) -> ApiResult<ArchiveCursor> {
-    let bad = || {
+/// The cursor an inventory marker names, or the error for one this server never gave.
+fn parse_marker(m: &str) -> ApiResult<ArchiveCursor> {
+    ArchiveCursor::from_marker(m).ok_or_else(|| {
         ApiError::invalid(format!(
             "Invalid Marker: {m:?} is not a marker from an earlier inventory job"
         ))
-    };
-    let (ms, id) = m.split_once('.').ok_or_else(bad)?;
-    let ms: i128 = ms.parse().map_err(|_| bad())?;
-    let created = OffsetDateTime::from_unix_timestamp_nanos(ms * 1_000_000).map_err(|_| bad())?;
-    if id.is_empty() {
-        return Err(bad());
-    }
-    Ok(ArchiveCursor {
-        created,
-        id: id.to_owned(),
     })
 }
 
@@ -179,10 +165,17 @@ impl Store {
             .map_err(|_| StoreStopped)
     }
 
-    async fn commit(self) -> anyhow::Result<(BlobKey, glacier_core::treehash::Tree)> {
+    /// The inventory's blob, as a job output's one segment.
+    async fn commit(self) -> anyhow::Result<Segment> {
         // A failed send means the task has stopped; its result says why.
         let _ = self.chunks.send(Chunk::End).await;
-        self.task.await?
+        let (blob, h) = self.task.await??;
+        Ok(Segment {
+            blob,
+            size: h.len,
+            tree_hash: h.tree,
+            leaves: h.leaves,
+        })
     }
 }
 
@@ -196,7 +189,7 @@ impl Service {
         &self,
         key: &VaultKey,
         job: &JobRecord,
-    ) -> anyhow::Result<(Segment, Option<String>)> {
+    ) -> anyhow::Result<(Segment, Option<ArchiveCursor>)> {
         let JobSpec::Inventory {
             format,
             start_date,
@@ -207,15 +200,6 @@ impl Service {
         else {
             anyhow::bail!("job {} is not an inventory retrieval", job.id);
         };
-        let created_from = start_date
-            .as_deref()
-            .map(|d| parse_date("StartDate", d))
-            .transpose()?;
-        let created_before = end_date
-            .as_deref()
-            .map(|d| parse_date("EndDate", d))
-            .transpose()?;
-        let after = marker.as_deref().map(parse_marker).transpose()?;
         let mut remaining = limit.unwrap_or(u64::MAX);
 
         let store = Store::start(self.blobs.create(None).await?);
@@ -226,19 +210,13 @@ impl Service {
             &format_date(self.now()),
             &mut buf,
         )?;
-        // The next page is read while this one is encoded: reading and encoding take about
-        // as long each, on different threads.
-        let fetch = |after: Option<ArchiveCursor>, remaining: u64| {
-            let (meta, key) = (Arc::clone(&self.meta), key.clone());
-            let query = ArchiveQuery {
-                after,
-                created_from,
-                created_before,
-                limit: usize::try_from(remaining.min(PAGE)).unwrap_or(1000),
-            };
-            tokio::spawn(async move { meta.list_archives(&key, &query).await })
+        let query = |after: Option<ArchiveCursor>, remaining: u64| ArchiveQuery {
+            after,
+            created_from: *start_date,
+            created_before: *end_date,
+            limit: usize::try_from(remaining.min(PAGE)).unwrap_or(1000),
         };
-        let mut pending = Some(fetch(after, remaining));
+        let mut pending = Some(self.read_page(key, query(marker.clone(), remaining)));
         let next_marker = 'pages: loop {
             let Some(fetching) = pending.take() else {
                 anyhow::bail!("an inventory page was not asked for");
@@ -250,7 +228,7 @@ impl Service {
                 id: a.id.clone(),
             });
             if page.more && remaining > 0 {
-                pending = Some(fetch(after.clone(), remaining));
+                pending = Some(self.read_page(key, query(after.clone(), remaining)));
             }
             for a in &page.items {
                 encoder.entry(a, &mut buf)?;
@@ -265,7 +243,7 @@ impl Service {
                 break Ok(None);
             }
             if remaining == 0 {
-                break Ok(after.as_ref().map(format_marker));
+                break Ok(after);
             }
         };
         let next_marker = match next_marker {
@@ -277,16 +255,19 @@ impl Service {
             }
             Err(StoreStopped) => None,
         };
-        let (blob, h) = store.commit().await?;
-        Ok((
-            Segment {
-                blob,
-                size: h.len,
-                tree_hash: h.tree,
-                leaves: h.leaves,
-            },
-            next_marker,
-        ))
+        Ok((store.commit().await?, next_marker))
+    }
+
+    /// Reads a page of the archives `query` asks for on a task of its own: the next page is
+    /// read while this one is encoded (reading and encoding take about as long each).
+    fn read_page(
+        &self,
+        key: &VaultKey,
+        query: ArchiveQuery,
+    ) -> tokio::task::JoinHandle<glacier_storage::Result<glacier_storage::Page<ArchiveSummary>>>
+    {
+        let (meta, key) = (Arc::clone(&self.meta), key.clone());
+        tokio::spawn(async move { meta.list_archives(&key, &query).await })
     }
 }
 
@@ -332,15 +313,13 @@ pub(super) fn inventory_spec(p: &glacier_core::wire::JobParameters) -> ApiResult
             ))),
         })
         .transpose()?;
-    if let Some(m) = &params.marker {
-        parse_marker(m)?;
-    }
+    let marker = params.marker.as_deref().map(parse_marker).transpose()?;
     Ok(JobSpec::Inventory {
         format,
-        start_date: params.start_date,
-        end_date: params.end_date,
+        start_date: start,
+        end_date: end,
         limit,
-        marker: params.marker,
+        marker,
     })
 }
 
@@ -354,7 +333,7 @@ mod tests {
             created: OffsetDateTime::from_unix_timestamp(1_700_000_000).unwrap(),
             id: "abc-_9".into(),
         };
-        assert_eq!(parse_marker(&format_marker(&c)).unwrap(), c);
+        assert_eq!(parse_marker(&c.to_string()).unwrap(), c);
         for bad in ["", "x", "12", "x.abc", "12."] {
             assert!(parse_marker(bad).is_err(), "{bad}");
         }

@@ -110,9 +110,9 @@ impl Service {
             archive_id: archive.id,
             archive_description: archive.description,
             archive_size: archive.size,
-            archive_tree_hash: archive.tree_hash.to_hex(),
+            archive_tree_hash: archive.tree_hash,
             range: (span.start, span.end),
-            range_tree_hash: range_tree_hash.map(|h| h.to_hex()),
+            range_tree_hash,
             tier,
         };
         Ok((spec, self.settings.retrieval_delay.of(tier)))
@@ -216,8 +216,8 @@ impl Service {
             } => {
                 d.archive_id = Some(archive_id.clone());
                 d.archive_size_in_bytes = Some(*archive_size);
-                d.archive_sha256_tree_hash = Some(archive_tree_hash.clone());
-                d.sha256_tree_hash = range_tree_hash.clone();
+                d.archive_sha256_tree_hash = Some(archive_tree_hash.to_hex());
+                d.sha256_tree_hash = range_tree_hash.map(|h| h.to_hex());
                 d.retrieval_byte_range = Some(format!("{}-{}", range.0, range.1));
                 d.tier = Some(*tier);
             }
@@ -231,10 +231,10 @@ impl Service {
                 d.inventory_size_in_bytes = job.output_size;
                 d.inventory_retrieval_parameters = Some(InventoryRetrievalJobDescription {
                     format: Some(*format),
-                    start_date: start_date.clone(),
-                    end_date: end_date.clone(),
+                    start_date: start_date.map(format_date),
+                    end_date: end_date.map(format_date),
                     limit: limit.map(|l| l.to_string()),
-                    marker: job.next_marker.clone(),
+                    marker: job.next_marker.as_ref().map(|c| c.to_string()),
                 });
             }
         }
@@ -249,32 +249,11 @@ impl Service {
     pub async fn list_jobs(
         &self,
         key: &VaultKey,
-        completed: Option<&str>,
-        status: Option<&str>,
-        marker: Option<&str>,
+        filter: &JobFilter,
+        after: Option<u64>,
         limit: usize,
     ) -> ApiResult<wire::ListJobsOutput> {
-        let completed = match completed {
-            None => None,
-            Some("true") => Some(true),
-            Some("false") => Some(false),
-            Some(other) => {
-                return Err(ApiError::invalid(format!(
-                    "Invalid completed: {other:?}; use true or false"
-                )));
-            }
-        };
-        let status = status.map(str::parse::<JobStatus>).transpose()?;
-        let after = marker
-            .map(|m| {
-                m.parse::<u64>()
-                    .map_err(|_| ApiError::invalid(format!("Invalid marker: {m:?}")))
-            })
-            .transpose()?;
-        let page = self
-            .meta
-            .list_jobs(key, &JobFilter { completed, status }, after, limit)
-            .await?;
+        let page = self.meta.list_jobs(key, filter, after, limit).await?;
         let arn = self.vault_arn(key).await;
         Ok(wire::ListJobsOutput {
             marker: next_marker(&page, |j| j.seq.to_string()),
@@ -293,20 +272,7 @@ impl Service {
         range: Option<HttpRange>,
     ) -> ApiResult<JobOutput> {
         let (job, segments) = self.meta.job_output(key, id).await?;
-        match job.status {
-            JobStatus::InProgress => {
-                return Err(ApiError::invalid(format!(
-                    "The job is not currently available for download: {id}"
-                )));
-            }
-            JobStatus::Failed => {
-                return Err(ApiError::invalid(format!(
-                    "The job {id} failed and has no output: {}",
-                    job.status_message.unwrap_or_default()
-                )));
-            }
-            JobStatus::Succeeded => {}
-        }
+        require_output(&job)?;
         let total = job.output_size.unwrap_or(0);
         let span = match range {
             None => Span { start: 0, end: total.saturating_sub(1) },
@@ -369,6 +335,22 @@ impl Service {
             // Even a blob not found is the store failing: the job's metadata names it.
             .map_err(|e| ApiError::internal(format!("reading the output of job {id}: {e}")))?,
         })
+    }
+}
+
+/// A job has output to read once it has succeeded.
+fn require_output(job: &JobRecord) -> ApiResult<()> {
+    match job.status {
+        JobStatus::InProgress => Err(ApiError::invalid(format!(
+            "The job is not currently available for download: {}",
+            job.id
+        ))),
+        JobStatus::Failed => Err(ApiError::invalid(format!(
+            "The job {} failed and has no output: {}",
+            job.id,
+            job.status_message.as_deref().unwrap_or_default()
+        ))),
+        JobStatus::Succeeded => Ok(()),
     }
 }
 

@@ -272,7 +272,7 @@ pub(crate) async fn admission(store: &dyn MetadataStore) {
             archive_id: "a".into(),
             archive_description: String::new(),
             archive_size: 1,
-            archive_tree_hash: TreeHash::of(b"x").to_hex(),
+            archive_tree_hash: TreeHash::of(b"x"),
             range: (0, 0),
             range_tree_hash: None,
             tier,

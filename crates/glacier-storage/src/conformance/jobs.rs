@@ -137,7 +137,7 @@ pub(crate) async fn jobs(store: &dyn MetadataStore) {
         archive_id: archive_id.into(),
         archive_description: String::new(),
         archive_size: 1,
-        archive_tree_hash: String::new(),
+        archive_tree_hash: TreeHash::default(),
         range: (0, 0),
         range_tree_hash: None,
         tier: Tier::Standard,
@@ -325,7 +325,7 @@ pub(crate) async fn jobs(store: &dyn MetadataStore) {
                 "j2",
                 JobFinish::Inventory {
                     output: inv.clone(),
-                    next_marker: Some("m".into()),
+                    next_marker: ArchiveCursor::from_marker("1700000000123.m"),
                 },
                 now,
                 expires,
@@ -333,8 +333,8 @@ pub(crate) async fn jobs(store: &dyn MetadataStore) {
             .await,
     );
     assert_eq!(
-        (done.output_size, done.next_marker.as_deref()),
-        (Some(2), Some("m"))
+        (done.output_size, done.next_marker.map(String::from)),
+        (Some(2), Some("1700000000123.m".to_owned()))
     );
     assert_eq!(
         ok("vault", store.get_vault(&key).await).last_inventory,

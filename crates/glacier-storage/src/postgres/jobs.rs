@@ -35,7 +35,7 @@ fn job_from_row(r: &Row) -> Result<JobRecord> {
         completed: col::<Option<i64>>(r, 9)?.map(from_ms),
         expires: col::<Option<i64>>(r, 10)?.map(from_ms),
         output_size: col::<Option<i64>>(r, 11)?.map(u),
-        next_marker: col(r, 12)?,
+        next_marker: crate::meta::marker(col(r, 12)?)?,
     })
 }
 
@@ -245,42 +245,31 @@ pub(super) async fn finish(
     expires: OffsetDateTime,
 ) -> Result<JobRecord> {
     let job = read_job(tx, key, id).await?;
-    if job.status != JobStatus::InProgress {
-        return Err(StorageError::not_found(crate::Resource::JobInProgress, id));
-    }
-    let outcome = match finish {
-        JobFinish::Archive => {
-            let JobSpec::Archive {
-                archive_id, range, ..
-            } = &job.spec
-            else {
-                return Err(StorageError::backend(format!(
-                    "job {id} is not an archive retrieval"
-                )));
-            };
+    let outcome = match Finishing::of(&job, finish)? {
+        Finishing::Retrieval {
+            archive_id,
+            found,
+            gone,
+        } => {
             let exists = tx
                 .query_opt(
                     &tx.prepare_cached(
                         "SELECT 1 FROM archives WHERE id = $1 AND account = $2 AND vault = $3",
                     )
                     .await?,
-                    &[archive_id, &key.account, &key.name],
+                    &[&archive_id, &key.account, &key.name],
                 )
                 .await?
                 .is_some();
             if exists {
-                let segments = load_segments(tx, Segments::Archive, archive_id).await?;
+                let segments = load_segments(tx, Segments::Archive, &archive_id).await?;
                 insert_segments(tx, Segments::Job, id, &segments).await?;
-                JobOutcome::retrieval(*range)
+                found
             } else {
-                JobOutcome::archive_deleted(archive_id)
+                gone
             }
         }
-        JobFinish::Inventory {
-            output,
-            next_marker,
-        } => {
-            let size = output.size;
+        Finishing::Inventory { output, outcome } => {
             insert_segments(tx, Segments::Job, id, std::slice::from_ref(&output)).await?;
             tx.execute(
                 &tx.prepare_cached(
@@ -290,14 +279,14 @@ pub(super) async fn finish(
                 &[&key.account, &key.name, &to_ms(now)],
             )
             .await?;
-            JobOutcome::succeeded(size, next_marker)
+            outcome
         }
-        JobFinish::Failed { message } => JobOutcome::failed(message),
+        Finishing::Failed(outcome) => outcome,
     };
     tx.execute(
         &tx.prepare_cached("UPDATE jobs SET status = $2, status_message = $3, completed_ms = $4, expires_ms = $5, output_size = $6, next_marker = $7, lease_until_ms = NULL
          WHERE id = $1").await?,
-        &[&id, &outcome.status.as_str(), &outcome.message, &to_ms(now), &to_ms(expires), &outcome.output_size.map(i), &outcome.next_marker],
+        &[&id, &outcome.status.as_str(), &outcome.message, &to_ms(now), &to_ms(expires), &outcome.output_size.map(i), &outcome.next_marker.map(String::from)],
     )
     .await?;
     read_job(tx, key, id).await

@@ -26,7 +26,9 @@ pub(super) fn job_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Result<Job
                 .map_err(|e| StorageError::backend(format!("stored job status: {e}")))?;
             Ok((spec, status))
         });
-    let (spec, status) = match parsed {
+    let next_marker = r.get::<_, Option<String>>(12)?;
+    let parsed = parsed.and_then(|(spec, status)| Ok((spec, status, marker(next_marker)?)));
+    let (spec, status, next_marker) = match parsed {
         Ok(v) => v,
         Err(e) => return Ok(Err(e)),
     };
@@ -43,7 +45,7 @@ pub(super) fn job_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Result<Job
         completed: r.get::<_, Option<i64>>(9)?.map(from_ms),
         expires: r.get::<_, Option<i64>>(10)?.map(from_ms),
         output_size: r.get::<_, Option<i64>>(11)?.map(u),
-        next_marker: r.get(12)?,
+        next_marker,
     }))
 }
 
@@ -248,50 +250,39 @@ pub(super) fn finish(
     expires: OffsetDateTime,
 ) -> Result<JobRecord> {
     let job = read_job(tx, key, id)?;
-    if job.status != JobStatus::InProgress {
-        return Err(StorageError::not_found(crate::Resource::JobInProgress, id));
-    }
-    let outcome = match finish {
-        JobFinish::Archive => {
-            let JobSpec::Archive {
-                archive_id, range, ..
-            } = &job.spec
-            else {
-                return Err(StorageError::backend(format!(
-                    "job {id} is not an archive retrieval"
-                )));
-            };
+    let outcome = match Finishing::of(&job, finish)? {
+        Finishing::Retrieval {
+            archive_id,
+            found,
+            gone,
+        } => {
             let exists: bool = tx.query_row_cached(
                 "SELECT EXISTS (SELECT 1 FROM archives WHERE id = ?1 AND account = ?2 AND vault = ?3)",
                 params![archive_id, key.account, key.name],
                 |r| r.get(0),
             )?;
             if exists {
-                let segments = load_segments(tx, Segments::Archive, archive_id)?;
+                let segments = load_segments(tx, Segments::Archive, &archive_id)?;
                 insert_segments(tx, Segments::Job, id, &segments)?;
-                JobOutcome::retrieval(*range)
+                found
             } else {
-                JobOutcome::archive_deleted(archive_id)
+                gone
             }
         }
-        JobFinish::Inventory {
-            output,
-            next_marker,
-        } => {
-            let size = output.size;
+        Finishing::Inventory { output, outcome } => {
             insert_segments(tx, Segments::Job, id, std::slice::from_ref(&output))?;
             tx.execute_cached(
                 "UPDATE vaults SET last_inventory_ms = ?3 WHERE account = ?1 AND name = ?2",
                 params![key.account, key.name, to_ms(now)],
             )?;
-            JobOutcome::succeeded(size, next_marker)
+            outcome
         }
-        JobFinish::Failed { message } => JobOutcome::failed(message),
+        Finishing::Failed(outcome) => outcome,
     };
     tx.execute_cached(
         "UPDATE jobs SET status = ?2, status_message = ?3, completed_ms = ?4, expires_ms = ?5, output_size = ?6, next_marker = ?7
          WHERE id = ?1",
-        params![id, outcome.status.as_str(), outcome.message, to_ms(now), to_ms(expires), outcome.output_size.map(i), outcome.next_marker],
+        params![id, outcome.status.as_str(), outcome.message, to_ms(now), to_ms(expires), outcome.output_size.map(i), outcome.next_marker.map(String::from)],
     )?;
     read_job(tx, key, id)
 }

@@ -305,26 +305,8 @@ async fn migrate_vault(
         if batch.is_empty() {
             break;
         }
-        let ids: Vec<String> = batch.keys().cloned().collect();
-        let entries_of = Arc::new(std::mem::take(&mut batch));
-        let done = retrieve_each(ctx, source, &ids, args.retrieval.options(), |job| {
-            let (copy, entries_of) = (copy.clone(), entries_of.clone());
-            async move {
-                let id = job.archive_id.clone().unwrap_or_default();
-                let e = entries_of
-                    .get(&id)
-                    .with_context(|| format!("archive {id} was not asked for"))?;
-                copy.one(&job, e).await
-            }
-        })
-        .await?;
-        if let Some((id, why)) = done.failed.first() {
-            bail!(
-                "{} of {name} failed (archive {id}: {why}); run the migration again to continue",
-                crate::output::plural(done.failed.len() as u64, "retrieval")
-            );
-        }
-        for (id, size, named) in done.delivered {
+        let delivered = copy_batch(ctx, args, source, &copy, std::mem::take(&mut batch)).await?;
+        for (id, size, named) in delivered {
             copied += 1;
             bytes += size;
             unnamed += u64::from(!named);
@@ -341,6 +323,38 @@ async fn migrate_vault(
               "unnamed": unnamed, "source_kept": kept, "plan": plan,
               "report": copy.report.path.display().to_string()}),
     )
+}
+
+/// Retrieves a batch of archives at once and copies each as its job completes; what was
+/// copied: (archive id, size, whether it had a name).
+async fn copy_batch(
+    ctx: &Ctx,
+    args: &MigrateArgs,
+    source: &Vault,
+    copy: &Copy,
+    batch: HashMap<String, InventoryEntry>,
+) -> anyhow::Result<Vec<(String, u64, bool)>> {
+    let ids: Vec<String> = batch.keys().cloned().collect();
+    let entries_of = Arc::new(batch);
+    let done = retrieve_each(ctx, source, &ids, args.retrieval.options(), |job| {
+        let (copy, entries_of) = (copy.clone(), entries_of.clone());
+        async move {
+            let id = job.archive_id.clone().unwrap_or_default();
+            let e = entries_of
+                .get(&id)
+                .with_context(|| format!("archive {id} was not asked for"))?;
+            copy.one(&job, e).await
+        }
+    })
+    .await?;
+    if let Some((id, why)) = done.failed.first() {
+        bail!(
+            "{} of {} failed (archive {id}: {why}); run the migration again to continue",
+            crate::output::plural(done.failed.len() as u64, "retrieval"),
+            source.name
+        );
+    }
+    Ok(done.delivered)
 }
 
 /// What is left to copy of a vault, said first (the inventory is read twice: it streams); the
