@@ -145,6 +145,52 @@ fn migrate_waits_about_one_retrieval_delay_for_many_archives() -> anyhow::Result
     Ok(())
 }
 
+/// Against AWS's own timing an hour a second (`--aws-timing --time-scale 3600`: an inventory
+/// about 4 s, each Standard retrieval drawn in 3–5 s), a restore of eight archives takes about
+/// the inventory and one Standard retrieval — not eight of them one after another (24–40 s).
+#[test]
+fn restore_against_aws_timing_takes_about_one_scaled_retrieval() -> anyhow::Result<()> {
+    let dir = tempfile::tempdir()?;
+    let (_server, endpoint) = server(
+        dir.path(),
+        &[
+            "--aws-timing",
+            "--time-scale",
+            "3600",
+            "--timing-seed",
+            "23",
+        ],
+    )?;
+    let via = Via::Endpoint(&endpoint);
+    let src = synced(&via, dir.path(), "timed", 8, 2000)?;
+    let dst = dir.path().join("dst");
+    let started = Instant::now();
+    let restored = json(
+        &via,
+        &[
+            "restore",
+            dst.to_str().unwrap_or_default(),
+            "--vault",
+            "timed",
+        ],
+    );
+    let took = started.elapsed();
+    assert_eq!(
+        restored["restored"].as_array().map(Vec::len),
+        Some(8),
+        "{restored}"
+    );
+    same_files(&src, &dst)?;
+    // At least the inventory's 3.5 s and one retrieval's 3 s; at most their windows' ends,
+    // a quarter late for polling, and a little slack.
+    assert!(
+        took >= Duration::from_millis(6500),
+        "the restore took {took:?}"
+    );
+    assert!(took < Duration::from_secs(16), "the restore took {took:?}");
+    Ok(())
+}
+
 /// A `glacier serve` in `dir` with `extra` flags.
 fn server(dir: &Path, extra: &[&str]) -> anyhow::Result<(common::KillOnDrop, String)> {
     let (server, endpoint) = common::start(&dir.join("data"), extra)?;

@@ -754,7 +754,10 @@ async fn many_archives_are_retrieved_together_and_jobs_are_reused() -> R {
 #[tokio::test]
 async fn inventory_jobs_in_flight_are_reused() -> R {
     let mut settings = Settings::new("us-east-1");
-    settings.retrieval_delay = "300ms".parse().map_err(anyhow::Error::msg)?;
+    settings.timing = glacier_server::Timing::fixed(
+        "300ms".parse().map_err(anyhow::Error::msg)?,
+        std::time::Duration::from_secs(24 * 3600),
+    );
     let f = fixture_with(settings).await?;
     let g = layer2(in_process(&f))?;
     let vault = g.create_vault("inv").await?;

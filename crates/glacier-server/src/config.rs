@@ -314,17 +314,6 @@ pub fn default_max_connections() -> usize {
     usize::try_from(fit.clamp(16, 4096)).unwrap_or(4096)
 }
 
-impl RetrievalDelay {
-    /// The delay of a tier.
-    pub fn of(&self, tier: Tier) -> Duration {
-        match tier {
-            Tier::Expedited => self.expedited,
-            Tier::Standard => self.standard,
-            Tier::Bulk => self.bulk,
-        }
-    }
-}
-
 #[derive(Debug, Deserialize)]
 struct TopicsFile {
     #[serde(default)]

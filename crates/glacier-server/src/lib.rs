@@ -25,6 +25,7 @@ mod serve;
 mod service;
 pub mod sigv4;
 mod state;
+mod timing;
 mod tls;
 
 pub use clock::Clock;
@@ -37,6 +38,7 @@ pub use router::app;
 pub use run::{Listeners, RunOptions, run, run_tls, run_until_signal, serve_metrics};
 pub use service::{DEFAULT_EXPEDITED_RATE, DEFAULT_FREE_TIER_BYTES_PER_DAY, Service, Settings};
 pub use state::AppState;
+pub use timing::{Timing, Window};
 pub use tls::{Tls, TlsError, TlsFiles};
 
 /// Entry points for `cargo fuzz` (the `fuzz/` crate, built with `--cfg fuzzing`): what a

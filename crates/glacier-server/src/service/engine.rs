@@ -161,7 +161,7 @@ impl Service {
 
     async fn complete_job(&self, key: &VaultKey, job: &JobRecord) -> anyhow::Result<()> {
         let t = self.now();
-        let expires = t + self.settings.job_expiry;
+        let expires = t + self.settings.timing.job_expiry;
         let finish = match &job.spec {
             JobSpec::Archive { .. } => JobFinish::Archive,
             // An inventory that cannot be written (the blob store failing) is held and

@@ -18,8 +18,6 @@ const MAX_TAGS: usize = 50;
 const MAX_POLICY_BYTES: usize = 20 * 1024;
 /// Active provisioned capacity units an account can have.
 const MAX_CAPACITY_UNITS: usize = 2;
-/// How long an initiated vault lock can be completed.
-const LOCK_WINDOW: time::Duration = time::Duration::hours(24);
 const LOCK_ID_LEN: usize = 32;
 const CAPACITY_ID_LEN: usize = 24;
 
@@ -132,7 +130,7 @@ impl Service {
                 .count() as u64;
             let allowed = u64::from(self.settings.expedited_rate) + 3 * units;
             let admission = Admission {
-                since: now - time::Duration::minutes(5),
+                since: now - self.settings.timing.capacity_window,
                 expedited: true,
                 allowance: Allowance::Retrievals(allowed),
             };
@@ -150,11 +148,11 @@ impl Service {
             .and_then(|r| r.into_iter().next());
         let (limit, window, name) = match rule.as_ref().map(|r| (r.strategy, r.bytes_per_hour)) {
             Some((Some(RetrievalStrategy::BytesPerHour), Some(n))) => {
-                (n, time::Duration::hours(1), "hour")
+                (n, self.settings.timing.policy_window, "hour")
             }
             Some((Some(RetrievalStrategy::FreeTier), _)) => (
                 self.settings.free_tier_bytes_per_day,
-                time::Duration::days(1),
+                self.settings.timing.free_tier_window,
                 "24 hours (free tier)",
             ),
             _ => return Ok(None),
@@ -264,7 +262,7 @@ impl Service {
             state: LockState::InProgress,
             lock_id: crate::config::random_string(LOCK_ID_LEN, super::ID_ALPHABET),
             created: now,
-            expires: Some(now + LOCK_WINDOW),
+            expires: Some(now + self.settings.timing.lock_window),
         };
         self.transition(key, |current| match current.map(|l| l.state) {
             Some(LockState::Locked) => Err(denied(format!(

@@ -64,7 +64,7 @@ impl Service {
             JobType::ArchiveRetrieval => self.archive_spec(key, &p).await?,
             JobType::InventoryRetrieval => (
                 super::inventory::inventory_spec(&p)?,
-                self.settings.retrieval_delay.standard,
+                self.draws.draw(self.settings.timing.inventory),
             ),
             // S3 Select over archives, which this server does not run.
             JobType::Select => {
@@ -115,7 +115,7 @@ impl Service {
             range_tree_hash,
             tier,
         };
-        Ok((spec, self.settings.retrieval_delay.of(tier)))
+        Ok((spec, self.draws.draw(self.settings.timing.retrieval(tier))))
     }
 
     /// Records a job checked and specified: the retrieval policy or Expedited capacity admits

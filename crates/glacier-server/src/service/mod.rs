@@ -39,9 +39,8 @@ pub(crate) use ingest::Expected;
 pub struct Settings {
     /// The region named in ARNs.
     pub region: String,
-    pub retrieval_delay: crate::config::RetrievalDelay,
-    /// How long a finished job and its output stay available.
-    pub job_expiry: std::time::Duration,
+    /// How long jobs take, outputs stay and locks wait; the allowances' windows.
+    pub timing: crate::Timing,
     /// Webhook URL for each SNS topic ARN that notifications may name.
     pub topics: std::collections::HashMap<String, String>,
     /// Expedited retrievals an account may start per 5 minutes without provisioned capacity;
@@ -64,8 +63,7 @@ impl Settings {
     pub fn new(region: impl Into<String>) -> Settings {
         Settings {
             region: region.into(),
-            retrieval_delay: Default::default(),
-            job_expiry: std::time::Duration::from_secs(24 * 3600),
+            timing: crate::Timing::default(),
             topics: Default::default(),
             expedited_rate: DEFAULT_EXPEDITED_RATE,
             free_tier_bytes_per_day: DEFAULT_FREE_TIER_BYTES_PER_DAY,
@@ -96,6 +94,8 @@ pub struct Service {
     /// What the operator's `/metrics` shows.
     pub(crate) metrics: crate::metrics::Metrics,
     pub(crate) settings: Settings,
+    /// Each job's time in its window.
+    draws: crate::timing::Draws,
     /// Wakes the job engine when a job is initiated.
     wake: tokio::sync::Notify,
     notifier: notify::Notifier,
@@ -127,6 +127,7 @@ impl Service {
         Service {
             meta,
             blobs,
+            draws: settings.timing.draws(),
             settings,
             wake: tokio::sync::Notify::new(),
             notifier,

@@ -3,7 +3,7 @@
 //! taken in turn; reads run in parallel on a few read-only connections (WAL gives each read
 //! transaction a consistent snapshot of everything committed before it began).
 //!
-//! One module per table family (`vaults`, `archives`, `uploads`, `jobs`, `governance`,
+//! One module per table family (`vaults`, `archives`, `multipart`, `jobs`, `governance`,
 //! `blobs`) holds plain `fn(&Transaction, …)` functions, one per trait method; the trait impl
 //! here runs each in one transaction on a blocking thread. `schema` holds the numbered
 //! migrations, `values` how Rust values are stored in columns.

@@ -10,6 +10,7 @@ use crate::output;
 use anyhow::Context;
 use glacier_server::{
     AppState, IdentitySource, Limits, RetrievalDelay, S3Config, ServerConfig, Settings, Storage,
+    Timing,
 };
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -73,6 +74,19 @@ pub(crate) struct ServeArgs {
     /// How long a finished retrieval job and its output stay available.
     #[arg(long, default_value = "24h", value_parser = humantime::parse_duration)]
     job_expiry: std::time::Duration,
+    /// Take as long as Amazon Glacier documents: each retrieval a time drawn in its tier's
+    /// window (Expedited 1-5 minutes, Standard 3-5 hours, Bulk 5-12 hours), an inventory about
+    /// 4 hours, outputs kept 24 hours (instead of --retrieval-delay and --job-expiry).
+    #[arg(long, conflicts_with_all = ["retrieval_delay", "job_expiry"])]
+    aws_timing: bool,
+    /// Run time N times as fast: every duration of the service divided by N (retrievals, output
+    /// expiry, a Vault Lock's 24 hours, the retrieval policies' hour and day, the Expedited
+    /// capacity's 5 minutes). With --aws-timing, 3600 makes an hour a second.
+    #[arg(long, default_value = "1", value_parser = time_scale)]
+    time_scale: f64,
+    /// Draw retrieval times from this seed, so that a run can be repeated.
+    #[arg(long)]
+    timing_seed: Option<u64>,
     /// A TOML file of [[topic]] entries (arn, url): the HTTP(S) webhook that receives the
     /// notifications sent to each SNS topic ARN. A topic that is itself an http(s) URL needs none.
     #[arg(long)]
@@ -373,9 +387,16 @@ fn settings(
     topics: std::collections::HashMap<String, String>,
     secure_transport: bool,
 ) -> Settings {
+    let timing = if args.aws_timing {
+        Timing::aws()
+    } else {
+        Timing::fixed(args.retrieval_delay, args.job_expiry)
+    };
     Settings {
-        retrieval_delay: args.retrieval_delay,
-        job_expiry: args.job_expiry,
+        timing: Timing {
+            seed: args.timing_seed,
+            ..timing.scaled(args.time_scale)
+        },
         topics,
         expedited_rate: args.expedited_rate,
         free_tier_bytes_per_day: args
@@ -384,6 +405,16 @@ fn settings(
         secure_transport,
         usage_interval: args.usage_interval,
         ..Settings::new(args.region.clone())
+    }
+}
+
+/// A `--time-scale`: a positive, finite number.
+fn time_scale(s: &str) -> Result<f64, String> {
+    match s.parse::<f64>() {
+        Ok(n) if n.is_finite() && n > 0.0 => Ok(n),
+        _ => Err(format!(
+            "{s:?} is not a positive number (3600 runs an hour in a second)"
+        )),
     }
 }
 
