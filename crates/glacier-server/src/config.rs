@@ -247,6 +247,8 @@ pub struct ServerConfig {
     /// `--console`: serve the web console under `/console/`, its sessions lasting this long
     /// (`--console-session`); `None`: no console.
     pub console_session: Option<Duration>,
+    /// `--faults`: the share of requests given each injected fault; `--faults-seed`.
+    pub faults: Option<(crate::FaultRates, Option<u64>)>,
 }
 
 impl ServerConfig {
@@ -257,6 +259,7 @@ impl ServerConfig {
             strict_scope: false,
             limits: Limits::default(),
             console_session: None,
+            faults: None,
         }
     }
 }

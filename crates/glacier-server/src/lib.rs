@@ -15,6 +15,7 @@ mod config;
 mod console;
 mod error;
 mod extract;
+mod faults;
 mod handlers;
 mod metrics;
 mod operator;
@@ -33,6 +34,7 @@ pub use config::{
     ConfigError, Identity, IdentitySource, Limits, RetrievalDelay, ServerConfig,
     default_max_connections, load_identities, load_topics, read_toml,
 };
+pub use faults::{Fault, FaultRates};
 pub use glacier_storage::{DEFAULT_RESERVE, OpenError, S3Config, Storage};
 pub use router::app;
 pub use run::{Listeners, RunOptions, run, run_tls, run_until_signal, serve_metrics};

@@ -39,6 +39,12 @@ struct OutcomeLabels {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct FaultLabels {
+    operation: &'static str,
+    fault: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct AccountLabels {
     account: String,
 }
@@ -54,6 +60,7 @@ pub(crate) struct Metrics {
     jobs_completed: Family<JobLabels, Counter>,
     retrievals: Family<OutcomeLabels, Counter>,
     internal_errors: Counter,
+    injected_faults: Family<FaultLabels, Counter>,
     jobs_in_progress: Gauge,
     vaults: Family<AccountLabels, Gauge>,
     archives: Family<AccountLabels, Gauge>,
@@ -125,6 +132,11 @@ impl Metrics {
                 "internal_errors",
                 "Failures inside the server (a store failing), in requests (500 ServiceUnavailableException) and the job engine",
             ),
+            injected_faults: add(
+                &mut r,
+                "injected_faults",
+                "Requests given a fault on purpose (serve --faults), by operation and fault",
+            ),
             jobs_in_progress: add(
                 &mut r,
                 "jobs_in_progress",
@@ -183,6 +195,15 @@ impl Metrics {
         let outcome = if admitted { "admitted" } else { "refused" };
         self.retrievals
             .get_or_create(&OutcomeLabels { outcome })
+            .inc();
+    }
+
+    pub(crate) fn injected_fault(&self, op: Operation, fault: crate::faults::Fault) {
+        self.injected_faults
+            .get_or_create(&FaultLabels {
+                operation: op.as_str(),
+                fault: fault.as_str(),
+            })
             .inc();
     }
 

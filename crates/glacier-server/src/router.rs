@@ -220,9 +220,10 @@ async fn signed(State(state): State<Arc<AppState>>, req: Request, next: Next) ->
         .unwrap_or(0);
     let resp = match crate::auth::authenticate(&state, req, payload).await {
         Err(e) => e.into_response(),
-        Ok(req) => match version_error(&req) {
-            Some(e) => e.into_response(),
-            None => next.run(req).await,
+        Ok(req) => match (version_error(&req), op.and_then(|op| state.fault(op))) {
+            (Some(e), _) => e.into_response(),
+            (None, None) => next.run(req).await,
+            (None, Some(fault)) => crate::faults::inject(fault, req, next).await,
         },
     };
     if let Some(op) = op {

@@ -16,7 +16,6 @@ use hyper::body::Incoming;
 use hyper::server::conn::http1;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use std::collections::BTreeMap;
-use std::convert::Infallible;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -146,10 +145,14 @@ async fn exchange<S>(
             // An answer given before the body was read (a missing vault, a refused signature,
             // a full disk): read the rest first, so that a client still sending it reads the
             // answer instead of a reset.
+            if resp.extensions().get::<crate::faults::Reset>().is_some() {
+                // An injected `reset`: hyper closes the connection without an answer.
+                return Err(ConnectionReset);
+            }
             if let Ok(rest) = leftover.try_recv() {
                 rest.drain().await;
             }
-            Ok::<_, Infallible>(resp.map(|body| {
+            Ok::<_, ConnectionReset>(resp.map(|body| {
                 Body::new(Guarded {
                     inner: body,
                     _busy: busy,
@@ -186,6 +189,18 @@ async fn exchange<S>(
         tracing::debug!(error = %e, "connection ended with an error");
     }
 }
+
+/// The connection is to be closed unanswered (an injected fault).
+#[derive(Debug)]
+struct ConnectionReset;
+
+impl std::fmt::Display for ConnectionReset {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("connection reset by an injected fault")
+    }
+}
+
+impl std::error::Error for ConnectionReset {}
 
 /// Which of a connection's clocks ran out.
 enum Expired {

@@ -14,6 +14,8 @@ pub struct AppState {
     /// The bytes of request bodies held in memory at once, across all requests (see
     /// [`crate::config::Limits::buffered_bodies`]); one permit a byte.
     pub(crate) buffered: Arc<Semaphore>,
+    /// Decides the faults injected (`--faults`).
+    pub(crate) faults: Option<crate::faults::Injector>,
 }
 
 impl AppState {
@@ -42,12 +44,24 @@ impl AppState {
         let permits = config.limits.buffered_bodies.min(Semaphore::MAX_PERMITS);
         let buffered = Arc::new(Semaphore::new(permits));
         let identities = RwLock::new(Arc::new(config.identities.clone()));
+        let faults = config
+            .faults
+            .clone()
+            .map(|(rates, seed)| crate::faults::Injector::new(rates, seed));
         Arc::new(AppState {
             service,
             config,
             identities,
             buffered,
+            faults,
         })
+    }
+
+    /// The fault injected into this request of `op`, if any (counted).
+    pub(crate) fn fault(&self, op: glacier_core::Operation) -> Option<crate::faults::Fault> {
+        let fault = self.faults.as_ref()?.decide(op)?;
+        self.service.metrics.injected_fault(op, fault);
+        Some(fault)
     }
 
     /// The identities whose signatures are accepted now.

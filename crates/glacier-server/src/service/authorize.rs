@@ -21,6 +21,32 @@ pub enum Target<'a> {
 }
 
 impl Service {
+    /// With `--refuse-new-accounts`, what AWS answers a caller whose account has no Glacier
+    /// storage: `NoLongerSupportedException`, on every operation. An account once seen holding
+    /// a vault stays a customer for the life of the process.
+    async fn refuse_new_account(&self, account: &str) -> ApiResult<()> {
+        let known = |customers: &std::collections::HashSet<String>| customers.contains(account);
+        if self.customers.lock().is_ok_and(|c| known(&c)) {
+            return Ok(());
+        }
+        if self
+            .meta
+            .list_vaults(account, None, 1)
+            .await?
+            .items
+            .is_empty()
+        {
+            return Err(ApiError::new(
+                ErrorCode::NoLongerSupportedException,
+                "This API is no longer supported for new accounts. Please use Amazon S3 Glacier storage classes instead.",
+            ));
+        }
+        if let Ok(mut customers) = self.customers.lock() {
+            customers.insert(account.to_owned());
+        }
+        Ok(())
+    }
+
     /// Whether the caller (of `caller_account`) may perform `action` (`DeleteArchive`, ...) on
     /// `target`. Account-level resources are the caller's own only. On a vault, an explicit
     /// deny of its access or lock policy refuses anyone, the owner included
@@ -33,6 +59,9 @@ impl Service {
         operation: Operation,
         target: Target<'_>,
     ) -> ApiResult<()> {
+        if self.settings.refuse_new_accounts {
+            self.refuse_new_account(caller_account).await?;
+        }
         let action = format!("glacier:{operation}");
         let refuse = |resource: &str, why: &str| {
             denied(format!(

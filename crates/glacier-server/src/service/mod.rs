@@ -56,6 +56,9 @@ pub struct Settings {
     /// How often [`Service::run_usage_samples`] adds each account's totals to the usage
     /// history the console graphs (zero: never).
     pub usage_interval: std::time::Duration,
+    /// Answer an account that holds no vault `NoLongerSupportedException` on every operation,
+    /// as AWS does since it stopped taking new vault customers.
+    pub refuse_new_accounts: bool,
 }
 
 impl Settings {
@@ -70,6 +73,7 @@ impl Settings {
             clock: crate::Clock::system(),
             secure_transport: false,
             usage_interval: DEFAULT_USAGE_INTERVAL,
+            refuse_new_accounts: false,
         }
     }
 }
@@ -94,6 +98,8 @@ pub struct Service {
     /// What the operator's `/metrics` shows.
     pub(crate) metrics: crate::metrics::Metrics,
     pub(crate) settings: Settings,
+    /// Accounts seen holding a vault (with `refuse_new_accounts`): customers, from then on.
+    customers: std::sync::Mutex<std::collections::HashSet<String>>,
     /// Each job's time in its window.
     draws: crate::timing::Draws,
     /// Wakes the job engine when a job is initiated.
@@ -127,6 +133,7 @@ impl Service {
         Service {
             meta,
             blobs,
+            customers: Default::default(),
             draws: settings.timing.draws(),
             settings,
             wake: tokio::sync::Notify::new(),

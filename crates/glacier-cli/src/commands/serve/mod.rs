@@ -87,6 +87,21 @@ pub(crate) struct ServeArgs {
     /// Draw retrieval times from this seed, so that a run can be repeated.
     #[arg(long)]
     timing_seed: Option<u64>,
+    /// Answer an account that holds no vault 400 NoLongerSupportedException on every
+    /// operation, as AWS answers new accounts (vaults made before, without this flag, keep
+    /// their accounts served).
+    #[arg(long)]
+    refuse_new_accounts: bool,
+    /// Answer this share of requests with a fault, as the real service does now and then:
+    /// "throttle=0.05,internal=0.02,timeout=0.01,reset=0.01,slow=0.01" (400 ThrottlingException,
+    /// 500 ServiceUnavailableException, 408 RequestTimeoutException, the connection dropped,
+    /// the answer sent slowly), for one operation with OPERATION:FAULT=SHARE. Nothing refused
+    /// takes effect.
+    #[arg(long)]
+    faults: Option<glacier_server::FaultRates>,
+    /// Decide the faults from this seed, so that a run can be repeated.
+    #[arg(long, requires = "faults")]
+    faults_seed: Option<u64>,
     /// A TOML file of [[topic]] entries (arn, url): the HTTP(S) webhook that receives the
     /// notifications sent to each SNS topic ARN. A topic that is itself an http(s) URL needs none.
     #[arg(long)]
@@ -404,6 +419,7 @@ fn settings(
             .unwrap_or(glacier_server::DEFAULT_FREE_TIER_BYTES_PER_DAY),
         secure_transport,
         usage_interval: args.usage_interval,
+        refuse_new_accounts: args.refuse_new_accounts,
         ..Settings::new(args.region.clone())
     }
 }
@@ -437,6 +453,7 @@ fn server_config(
             shutdown_timeout: args.shutdown_timeout,
         },
         console_session: args.console.then_some(args.console_session),
+        faults: args.faults.clone().map(|rates| (rates, args.faults_seed)),
         ..ServerConfig::new(identities)
     })
 }
