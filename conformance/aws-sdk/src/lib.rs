@@ -41,6 +41,20 @@ impl TestServer {
         TestServer::serve(dir, state).await
     }
 
+    /// Starts a server that injects faults into requests as `glacier serve --faults RATES
+    /// --faults-seed SEED` does.
+    pub async fn start_injecting(rates: &str, seed: u64) -> anyhow::Result<TestServer> {
+        let dir = tempfile::tempdir()?;
+        let config = ServerConfig {
+            faults: Some((rates.parse().map_err(anyhow::Error::msg)?, Some(seed))),
+            ..config()
+        };
+        let state =
+            AppState::open_local(&dir.path().join("data"), Settings::new("us-east-1"), config)
+                .await?;
+        TestServer::serve(dir, state).await
+    }
+
     /// Starts a server whose blob files are reached through [`FaultyBlobs`]: the returned
     /// [`Faults`] make its reads, writes or deletions fail.
     pub async fn start_faulty() -> anyhow::Result<(TestServer, Arc<Faults>)> {
@@ -74,6 +88,16 @@ impl TestServer {
 
     pub fn client(&self) -> aws_sdk_glacier::Client {
         client(&self.endpoint)
+    }
+
+    /// A client as the SDK's users run it: the standard retry mode, 10 attempts.
+    pub fn retrying_client(&self) -> aws_sdk_glacier::Client {
+        let conf = client(&self.endpoint)
+            .config()
+            .to_builder()
+            .retry_config(RetryConfig::standard().with_max_attempts(10))
+            .build();
+        aws_sdk_glacier::Client::from_conf(conf)
     }
 
     /// A client signing with these credentials (another identity, or a wrong secret).

@@ -191,6 +191,53 @@ fn restore_against_aws_timing_takes_about_one_scaled_retrieval() -> anyhow::Resu
     Ok(())
 }
 
+/// The same restore through the faults the real service has now and then (`--faults`: a tenth
+/// of the requests throttled, failed, timed out, dropped or slowed): the sync and the restore
+/// both finish, every file verified, each archive retrieved once.
+#[test]
+fn sync_and_restore_survive_injected_faults() -> anyhow::Result<()> {
+    let dir = tempfile::tempdir()?;
+    let (_server, endpoint) = server(
+        dir.path(),
+        &[
+            "--aws-timing",
+            "--time-scale",
+            "3600",
+            "--faults",
+            "throttle=0.05,internal=0.02,timeout=0.01,reset=0.01,slow=0.01",
+            "--faults-seed",
+            "11",
+        ],
+    )?;
+    let via = Via::Endpoint(&endpoint);
+    let src = synced(&via, dir.path(), "weathered", 12, 3000)?;
+    let dst = dir.path().join("dst");
+    let started = Instant::now();
+    let restored = json(
+        &via,
+        &[
+            "restore",
+            dst.to_str().unwrap_or_default(),
+            "--vault",
+            "weathered",
+        ],
+    );
+    let took = started.elapsed();
+    assert_eq!(
+        restored["restored"].as_array().map(Vec::len),
+        Some(12),
+        "{restored}"
+    );
+    same_files(&src, &dst)?;
+    assert!(took < Duration::from_secs(25), "the restore took {took:?}");
+    assert_eq!(
+        archive_retrievals(&via, "weathered"),
+        12,
+        "each archive retrieved once"
+    );
+    Ok(())
+}
+
 /// A `glacier serve` in `dir` with `extra` flags.
 fn server(dir: &Path, extra: &[&str]) -> anyhow::Result<(common::KillOnDrop, String)> {
     let (server, endpoint) = common::start(&dir.join("data"), extra)?;

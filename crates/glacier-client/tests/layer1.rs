@@ -409,6 +409,27 @@ async fn transient_errors_are_retried_and_quotas_are_not() -> R {
         1,
         "InitiateJob is not repeated after an unknown outcome"
     );
+    // An upload is repeated after a failure, as the AWS SDKs repeat it: a backup that stops
+    // costs more than the rare second copy of an archive whose answer was lost.
+    let (g, t) = flaky(&s, 2, 500, "ServiceUnavailableException").await?;
+    let body = Bytes::from_static(b"repeated");
+    g.upload_archive(
+        "r",
+        Payload::Bytes(body.clone()),
+        None,
+        glacier_core::TreeHash::of(&body),
+        None,
+    )
+    .await?;
+    assert_eq!(t.seen.load(Ordering::SeqCst), 3, "UploadArchive repeated");
+    let (g, t) = flaky(&s, 1, 408, "RequestTimeoutException").await?;
+    g.initiate_multipart_upload("r", 1 << 20, None).await?;
+    assert_eq!(
+        t.seen.load(Ordering::SeqCst),
+        2,
+        "InitiateMultipartUpload repeated"
+    );
+
     let (g, t) = flaky(&s, 1, 400, "ThrottlingException").await?;
     g.initiate_job("r", &params).await?;
     assert_eq!(

@@ -748,6 +748,81 @@ async fn many_archives_are_retrieved_together_and_jobs_are_reused() -> R {
     Ok(())
 }
 
+/// Passes every request on, but loses the answer to the first `lose` archive InitiateJob
+/// requests (the service started the job; the client sees a 500), as a proxy failing after
+/// the service acted would.
+struct LostJobAnswers {
+    inner: Arc<dyn Transport>,
+    lose: u32,
+    lost: AtomicU32,
+}
+
+#[async_trait]
+impl Transport for LostJobAnswers {
+    async fn send(
+        &self,
+        request: http::Request<Body>,
+    ) -> Result<http::Response<ResponseBody>, BoxError> {
+        let initiate =
+            request.method() == http::Method::POST && request.uri().path().ends_with("/jobs");
+        let resp = self.inner.send(request).await?;
+        if initiate && self.lost.fetch_add(1, Ordering::SeqCst) < self.lose {
+            let body = glacier_client::transport::full(Bytes::from_static(
+                br#"{"code":"ServiceUnavailableException","message":"answer lost","type":"Server"}"#,
+            ));
+            return Ok(http::Response::builder()
+                .status(500)
+                .body(body.boxed_unsync())?);
+        }
+        Ok(resp)
+    }
+}
+
+/// An InitiateJob whose answer is lost may have started the job: the retrieval engine looks
+/// in the job list before asking again, so each archive is retrieved (and paid for) once.
+#[tokio::test]
+async fn initiations_without_an_answer_are_found_in_the_job_list_not_repeated() -> R {
+    let f = fixture().await?;
+    let lossy = Arc::new(LostJobAnswers {
+        inner: in_process(&f),
+        lose: 2,
+        lost: AtomicU32::new(0),
+    });
+    let g = layer2(lossy.clone())?;
+    let vault = g.create_vault("lossy").await?;
+    let mut ids = Vec::new();
+    for seed in 0..3u8 {
+        let path = write(&f, &format!("l{seed}"), &data(500 + u64::from(seed), seed))?;
+        ids.push(vault.upload_archive(&path, None).await?);
+    }
+    let options = glacier_client::layer2::RetrievalOptions {
+        polling: glacier_client::layer2::Polling {
+            first: Duration::from_millis(10),
+            max: Duration::from_millis(50),
+        },
+        ..Default::default()
+    };
+    let mut retrieval = vault.retrieve_archives(&ids, options).await?;
+    let mut got = Vec::new();
+    while let Some(job) = retrieval.next().await {
+        got.push(job?.archive_id.unwrap_or_default());
+    }
+    got.sort();
+    ids.sort();
+    assert_eq!(got, ids, "each archive delivered once");
+    assert_eq!(
+        lossy.lost.load(Ordering::SeqCst),
+        3,
+        "two answers lost, one more asked for"
+    );
+    assert_eq!(
+        vault.list_jobs(None, None).await?.len(),
+        3,
+        "no archive retrieved twice"
+    );
+    Ok(())
+}
+
 /// `Vault::inventory_job`: an inventory job in flight is used instead of a second one (an
 /// inventory takes hours on AWS); once the vault's inventory is newer than every job, a new
 /// job is started.

@@ -207,7 +207,8 @@ impl Layer1 {
     /// attempts are spent: the one retry loop of the client. Transient failures (throttling,
     /// 408, 5xx, transport errors, a body that broke off) are retried for calls that are safe
     /// to repeat; only throttling for those that are not (a repeated InitiateJob would start a
-    /// second job).
+    /// second job, a repeated PurchaseProvisionedCapacity buy a second unit): the layer above
+    /// finds out what happened (the retrieval engine looks for the job in the job list).
     async fn retrying<T, F, Fut>(&self, call: &Call, attempt: F) -> Result<T>
     where
         F: Fn() -> Fut,

@@ -184,7 +184,8 @@ impl Layer1 {
             path,
             &[201],
         );
-        call.idempotent = false;
+        // Repeated after a lost answer like any call: at worst an upload is left unfinished,
+        // which the service forgets, where an error would stop the whole upload.
         call.headers.push((h::PART_SIZE, part_size.to_string()));
         if let Some(d) = description {
             call.headers.push((h::ARCHIVE_DESCRIPTION, d.to_owned()));
@@ -298,8 +299,9 @@ impl Layer1 {
         if let Some(d) = description {
             call.headers.push((h::ARCHIVE_DESCRIPTION, d.to_owned()));
         }
-        // A repeat after a lost answer could store the archive twice; retry only when refused.
-        call.idempotent = false;
+        // Repeated after a transient failure, as every AWS SDK repeats it: only an answer lost
+        // after the service stored the archive can store it twice, which costs less than a
+        // backup that stops (the vault's inventory shows both).
         let headers = self.send_empty(call).await?;
         archive_created(&headers, Operation::UploadArchive)
     }

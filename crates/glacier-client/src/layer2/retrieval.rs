@@ -5,7 +5,7 @@
 use super::{Job, Vault};
 use crate::error::{GlacierError, Result};
 use glacier_core::{ErrorCode, Tier, wire};
-use std::collections::{HashMap, VecDeque};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::time::Duration;
 
 /// How a [`Retrieval`] polls for completions: one ListJobs (`completed=true`, paged) a round,
@@ -46,7 +46,9 @@ pub struct RetrievalOptions {
 /// What the service refuses for now — the data retrieval policy's bytes per hour
 /// (PolicyEnforcedException), Expedited capacity (InsufficientCapacityException) — waits and
 /// is asked for again each polling round, in order; [`Retrieval::refusal`] says why. Throttling
-/// and server errors are Layer1's retries.
+/// is Layer1's retries; an InitiateJob that failed without saying whether it started the job (a
+/// server error, a dropped connection) waits too, and the job list says whether the job is
+/// there before the archive is asked for again (so no retrieval is paid twice).
 pub struct Retrieval {
     vault: Vault,
     options: RetrievalOptions,
@@ -58,6 +60,8 @@ pub struct Retrieval {
     waiting: VecDeque<String>,
     /// Why the last retrieval asked for was refused, while any wait.
     refusal: Option<String>,
+    /// Waiting archives whose InitiateJob failed without saying whether it started the job.
+    unsure: HashSet<String>,
     /// Completed jobs not yet handed out.
     done: VecDeque<Job>,
     /// Retrievals that were in flight or finished already and were used instead of new ones.
@@ -78,6 +82,9 @@ enum Initiated {
     },
     /// Refused for now (the data retrieval policy, Expedited capacity): the service's message.
     Refused(String),
+    /// Failed without an answer that says whether the job was started (a server error, a
+    /// dropped connection): the job list says, before the archive is asked for again.
+    Unknown(String),
 }
 
 /// One InitiateJob for the whole `archive` at `tier`, a second at `fallback` when `tier` has no
@@ -117,6 +124,7 @@ async fn initiate(
                     e => e.to_string(),
                 }));
             }
+            _ if e.is_transient() => return Ok(Initiated::Unknown(e.to_string())),
             _ => return Err(e),
         }
     }
@@ -156,6 +164,7 @@ impl Vault {
             pending: HashMap::new(),
             waiting: VecDeque::new(),
             refusal: None,
+            unsure: HashSet::new(),
             done: VecDeque::new(),
             reused: 0,
             started: 0,
@@ -235,6 +244,7 @@ impl Retrieval {
     /// Asks for the waiting archives in order, `INITIATIONS` at once, until the service
     /// refuses one; how many it admitted.
     async fn start_waiting(&mut self) -> Result<usize> {
+        self.settle_unsure().await?;
         let mut started = 0;
         while !self.waiting.is_empty() {
             let n = self.waiting.len().min(INITIATIONS);
@@ -263,6 +273,11 @@ impl Retrieval {
                         self.refusal = Some(why);
                         back.push(archive);
                     }
+                    Ok(Initiated::Unknown(why)) => {
+                        self.refusal = Some(why);
+                        self.unsure.insert(archive.clone());
+                        back.push(archive);
+                    }
                     Err(e) => {
                         error.get_or_insert(e);
                         back.push(archive);
@@ -284,6 +299,31 @@ impl Retrieval {
             self.refusal = None;
         }
         Ok(started)
+    }
+
+    /// Looks in the job list for the jobs that InitiateJob requests without an answer may
+    /// have started: an archive that has one waits for it instead of being asked for again.
+    async fn settle_unsure(&mut self) -> Result<()> {
+        if self.unsure.is_empty() {
+            return Ok(());
+        }
+        for job in self.vault.list_jobs(None, None).await? {
+            let Some(archive) = job.whole_archive().map(str::to_owned) else {
+                continue;
+            };
+            if !self.unsure.remove(&archive) {
+                continue;
+            }
+            self.waiting.retain(|a| *a != archive);
+            self.started += 1;
+            if job.completed {
+                self.done.push_back(job);
+            } else {
+                self.pending.insert(job.id, archive);
+            }
+        }
+        self.unsure.clear();
+        Ok(())
     }
 
     /// Moves the pending jobs that completed to `done`; how many.
