@@ -5,8 +5,10 @@
 //! with `x-amz-content-sha256`. Transient failures are retried in one loop
 //! ([`glacier_core::retry::RetryPolicy`]: exponential backoff, full jitter), reading a small
 //! response body being part of each attempt: throttling, 408, 5xx, transport errors and broken
-//! bodies for operations that are safe to repeat; only throttling for those that are not (a
-//! repeated InitiateJob would start a second job). `LimitExceededException` is never retried.
+//! bodies for operations that are safe to repeat, uploads included (as the AWS SDKs repeat
+//! them); only throttling for InitiateJob, InitiateVaultLock and PurchaseProvisionedCapacity (a
+//! repeat could start a second job or buy a second unit). `LimitExceededException` is never
+//! retried.
 //!
 //! Modules by seam: `payload` (what a request sends), `call` (building, signing, sending,
 //! retrying, reading answers), `operations` (the 33 methods), `builder`, `rate` (the
