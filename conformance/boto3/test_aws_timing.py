@@ -32,6 +32,13 @@ def hour_is_a_second():
 
 
 @pytest.fixture(scope="module")
+def day_is_two_seconds():
+    s = Server("--aws-timing", "--time-scale", "43200")
+    yield s
+    s.stop()
+
+
+@pytest.fixture(scope="module")
 def day_is_three_seconds():
     s = Server("--aws-timing", "--time-scale", "28800")
     yield s
@@ -47,14 +54,11 @@ def test_each_tier_completes_inside_its_scaled_window(hour_is_a_second):
     jobs = {tier: g.initiate_job(vaultName="timed", jobParameters={
         "Type": "archive-retrieval", "ArchiveId": archive, "Tier": tier})["jobId"]
         for tier in windows}
-    inventory = g.initiate_job(vaultName="timed", jobParameters={"Type": "inventory-retrieval"})["jobId"]
     assert g.describe_job(vaultName="timed", jobId=jobs["Standard"])["StatusCode"] == "InProgress"
     for tier, (low, high) in windows.items():
         d = wait_for_job(g, "timed", jobs[tier], timeout=20)
         assert d["StatusCode"] == "Succeeded", d
         assert low <= took(d) <= high + LATE, (tier, took(d))
-    d = wait_for_job(g, "timed", inventory, timeout=20)
-    assert 3.5 <= took(d) <= 4.5 + LATE, ("inventory", took(d))
 
 
 def test_the_retrieval_policy_hour_is_scaled(hour_is_a_second):
@@ -114,3 +118,60 @@ def test_a_lock_in_progress_lapses_after_a_scaled_day(day_is_three_seconds):
     expect_error("ResourceNotFoundException", 404, g.get_vault_lock, vaultName="undecided")
     expect_error("InvalidParameterValueException", 400, g.complete_vault_lock, vaultName="undecided",
                  lockId=lock)
+
+
+def next_inventory(g, vault, after=None, timeout=15):
+    """Waits for the vault's daily inventory after `after` (a LastInventoryDate); its description."""
+    deadline = time.monotonic() + timeout
+    while True:
+        d = g.describe_vault(vaultName=vault)
+        if d.get("LastInventoryDate") and d["LastInventoryDate"] != after:
+            return d
+        assert time.monotonic() < deadline, f"no inventory after {after}: {d}"
+        time.sleep(0.05)
+
+
+def inventory_of(g, vault):
+    """The archive ids an inventory job returns now, and the job's description."""
+    job = g.initiate_job(vaultName=vault, jobParameters={"Type": "inventory-retrieval"})["jobId"]
+    d = wait_for_job(g, vault, job)
+    body = json.loads(g.get_job_output(vaultName=vault, jobId=job)["body"].read())
+    return sorted(a["ArchiveId"] for a in body["ArchiveList"]), d, body
+
+
+def test_inventories_are_daily_snapshots_as_on_aws(day_is_two_seconds):
+    """A day is two seconds: the first inventory comes a day after the first upload, then one
+    a day when the vault changed; inventory jobs and DescribeVault are as of the last one, and
+    a vault is deleted only once an inventory after its last write shows it empty."""
+    g = make_client(day_is_two_seconds.endpoint)
+    g.create_vault(vaultName="daily")
+    d = g.describe_vault(vaultName="daily")
+    assert (d["NumberOfArchives"], d["SizeInBytes"], d.get("LastInventoryDate")) == (0, 0, None)
+    expect_error("ResourceNotFoundException", 404, g.initiate_job, vaultName="daily",
+                 jobParameters={"Type": "inventory-retrieval"}, contains="no inventory yet")
+    first = g.upload_archive(vaultName="daily", body=b"first")["archiveId"]
+    uploaded = datetime.datetime.now(datetime.timezone.utc)
+    assert g.describe_vault(vaultName="daily")["NumberOfArchives"] == 0, "as of no inventory yet"
+    d = next_inventory(g, "daily")
+    assert (parse(d["LastInventoryDate"]) - uploaded).total_seconds() >= 2 - 0.05, "a day later"
+    assert (d["NumberOfArchives"], d["SizeInBytes"]) == (1, 5)
+
+    second = g.upload_archive(vaultName="daily", body=b"second")["archiveId"]
+    ids, job, body = inventory_of(g, "daily")
+    assert ids == [first], "an archive uploaded since the inventory is not in it"
+    assert body["InventoryDate"] == d["LastInventoryDate"]
+    assert 3.5 / 24 <= took(job) <= 4.5 / 24 + LATE, ("an inventory job takes ~4 scaled hours", took(job))
+    g.delete_archive(vaultName="daily", archiveId=first)
+    assert inventory_of(g, "daily")[0] == [first], "an archive deleted since is still in it"
+    assert g.describe_vault(vaultName="daily")["NumberOfArchives"] == 1
+
+    d = next_inventory(g, "daily", after=d["LastInventoryDate"])
+    assert (d["NumberOfArchives"], d["SizeInBytes"]) == (1, 6)
+    assert inventory_of(g, "daily")[0] == [second]
+    g.delete_archive(vaultName="daily", archiveId=second)
+    expect_error("InvalidParameterValueException", 400, g.delete_vault, vaultName="daily",
+                 contains="Vault not empty or recently written to")
+    d = next_inventory(g, "daily", after=d["LastInventoryDate"])
+    assert d["NumberOfArchives"] == 0
+    g.delete_vault(vaultName="daily")
+    expect_error("ResourceNotFoundException", 404, g.describe_vault, vaultName="daily")

@@ -52,12 +52,15 @@ pub async fn run_tls(
     let every = state.service.settings.usage_interval;
     let samples =
         tokio::spawn(Arc::clone(&state.service).run_usage_samples(every, shutdown.clone()));
+    let inventories =
+        tokio::spawn(Arc::clone(&state.service).run_daily_inventories(shutdown.clone()));
     let limits = state.config.limits;
     let served = crate::serve::serve(listener, crate::app(state), limits, tls, shutdown).await;
     for (task, what) in [
         (engine, "job engine"),
         (sweeps, "orphan sweeper"),
         (samples, "usage sampler"),
+        (inventories, "daily inventories"),
     ] {
         if let Err(e) = task.await {
             tracing::error!(error = %e, "{what} stopped abnormally");

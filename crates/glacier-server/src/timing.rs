@@ -63,6 +63,10 @@ pub struct Timing {
     pub free_tier_window: Duration,
     /// The window that Expedited retrievals are counted over (per capacity unit: 3 in it).
     pub capacity_window: Duration,
+    /// How often each vault's inventory is taken, as AWS takes it (about daily, when the vault
+    /// changed): inventory jobs return that snapshot and DescribeVault its totals. `None`: an
+    /// inventory lists what is committed when its job completes, and the totals are live.
+    pub daily_inventory: Option<Duration>,
     /// What job times are drawn from: the same seed draws the same times, job after job.
     pub seed: Option<u64>,
 }
@@ -77,6 +81,7 @@ impl Timing {
             bulk: Window::exactly(delay.bulk),
             inventory: Window::exactly(delay.standard),
             job_expiry,
+            daily_inventory: None,
             ..Timing::aws()
         }
     }
@@ -84,7 +89,7 @@ impl Timing {
     /// As AWS documents it: retrievals within their tier's window (Expedited 1–5 minutes,
     /// Standard 3–5 hours, Bulk 5–12 hours), an inventory in about 4 hours, outputs kept 24
     /// hours, a lock in progress for 24 hours, a policy's sliding hour, the free tier's day,
-    /// and Expedited capacity counted per 5 minutes.
+    /// Expedited capacity counted per 5 minutes, and each vault's inventory taken daily.
     pub fn aws() -> Timing {
         let window = |tier: Tier| {
             let (min, max) = tier.aws_window();
@@ -100,6 +105,7 @@ impl Timing {
             policy_window: Duration::from_secs(HOUR),
             free_tier_window: Duration::from_secs(24 * HOUR),
             capacity_window: Duration::from_secs(5 * MINUTE),
+            daily_inventory: Some(Duration::from_secs(24 * HOUR)),
             seed: None,
         }
     }
@@ -116,6 +122,7 @@ impl Timing {
             policy_window: self.policy_window.div_f64(n),
             free_tier_window: self.free_tier_window.div_f64(n),
             capacity_window: self.capacity_window.div_f64(n),
+            daily_inventory: self.daily_inventory.map(|d| d.div_f64(n)),
             seed: self.seed,
         }
     }

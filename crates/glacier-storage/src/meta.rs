@@ -56,6 +56,43 @@ pub struct Vault {
     /// Archives in the vault now (committed and not deleted).
     pub archive_count: u64,
     pub size: u64,
+    /// The vault's totals as of its last daily inventory ([`InventorySnapshot`]), if one was
+    /// taken.
+    pub inventoried: Option<InventoryTotals>,
+}
+
+/// Whether a vault is due for its daily inventory at `now` (all in ms): written since its last
+/// inventory (`taken`; `last` is its last write, negative if never), and `period` past it — or,
+/// before the first, `period` past its first write (`first`).
+pub(crate) fn inventory_due(
+    taken: Option<i64>,
+    first: i64,
+    last: i64,
+    now: i64,
+    period: i64,
+) -> bool {
+    match taken {
+        _ if last < 0 => false,
+        Some(t) => last > t && now >= t.saturating_add(period),
+        None => now >= first.saturating_add(period),
+    }
+}
+
+/// Archives and bytes of a vault as an inventory saw them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct InventoryTotals {
+    pub archives: u64,
+    pub bytes: u64,
+}
+
+/// A vault's inventory as AWS takes it, about once a day (`glacier serve --aws-timing`): when
+/// it was taken, the document — one JSON object a line, each archive committed by then in
+/// creation order — and its totals.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InventorySnapshot {
+    pub taken: OffsetDateTime,
+    pub document: Segment,
+    pub totals: InventoryTotals,
 }
 
 /// A vault's notification configuration.
@@ -307,7 +344,13 @@ pub trait MetadataStore: Send + Sync + 'static {
     /// Deletes an archive; returns its blobs that no job output still refers to. Deleting an
     /// archive of this vault that was deleted already succeeds again and frees nothing
     /// (DeleteArchive is idempotent); an id the vault never had is not found.
-    async fn delete_archive(&self, key: &VaultKey, id: &str) -> Result<Vec<BlobKey>>;
+    /// Deletes an archive at `now` (its id is kept, with the time, until the vault is deleted).
+    async fn delete_archive(
+        &self,
+        key: &VaultKey,
+        id: &str,
+        now: OffsetDateTime,
+    ) -> Result<Vec<BlobKey>>;
 
     async fn create_upload(&self, key: &VaultKey, upload: UploadRecord) -> Result<()>;
     async fn get_upload(&self, key: &VaultKey, id: &str) -> Result<UploadRecord>;
@@ -441,6 +484,26 @@ pub trait MetadataStore: Send + Sync + 'static {
     /// every key in memory).
     async fn referenced_blobs(&self) -> Result<HashSet<BlobKey>>;
     /// Vaults, archives and bytes per account, and the jobs in progress (one read).
+    /// Vaults due for their daily inventory at `now`: written (an archive added or deleted)
+    /// since their last inventory, and `period` past it — or, before the first, past their
+    /// first write.
+    async fn inventories_due(
+        &self,
+        now: OffsetDateTime,
+        period: std::time::Duration,
+    ) -> Result<Vec<VaultKey>>;
+    /// Makes `snapshot` the vault's inventory (its `last_inventory` the snapshot's time);
+    /// returns the blobs nothing refers to any more (the replaced document's).
+    async fn record_inventory(
+        &self,
+        key: &VaultKey,
+        snapshot: InventorySnapshot,
+    ) -> Result<Vec<BlobKey>>;
+    /// The vault's last daily inventory, if one was taken.
+    async fn inventory_snapshot(&self, key: &VaultKey) -> Result<Option<InventorySnapshot>>;
+    /// When an archive was last added to or deleted from the vault, if ever.
+    async fn last_write(&self, key: &VaultKey) -> Result<Option<OffsetDateTime>>;
+
     async fn usage(&self) -> Result<Usage>;
     /// Adds every account's totals (as [`MetadataStore::usage`] counts them) to the usage
     /// history as taken at `at`, unless a sample at `at` is there already (nodes sampling on

@@ -216,6 +216,9 @@ fn next_step(code: Option<ErrorCode>, message: &str) -> Option<&'static str> {
         ErrorCode::ResourceNotFoundException if m.starts_with("vault") => {
             Some("`glacier vault list` lists the vaults, `glacier vault create NAME` makes one")
         }
+        ErrorCode::ResourceNotFoundException if m.contains("no inventory") => Some(
+            "a vault's first inventory comes about a day after its first upload; run the command again then",
+        ),
         ErrorCode::ResourceNotFoundException if m.contains("job") => Some(
             "`glacier job list --vault VAULT` lists the jobs; finished ones expire after a day",
         ),

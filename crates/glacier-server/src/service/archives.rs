@@ -49,7 +49,10 @@ impl Service {
     }
 
     pub async fn delete_archive(&self, key: &VaultKey, archive_id: &str) -> ApiResult<()> {
-        let blobs = self.meta.delete_archive(key, archive_id).await?;
+        let blobs = self
+            .meta
+            .delete_archive(key, archive_id, self.now())
+            .await?;
         self.discard(&blobs).await;
         Ok(())
     }

@@ -166,16 +166,10 @@ impl Service {
             JobSpec::Archive { .. } => JobFinish::Archive,
             // An inventory that cannot be written (the blob store failing) is held and
             // retried until the store recovers: the fault is the store's, not the job's.
-            JobSpec::Inventory { .. } => {
-                let (output, next_marker) = self
-                    .write_inventory(key, job)
-                    .await
-                    .context("writing an inventory")?;
-                JobFinish::Inventory {
-                    output,
-                    next_marker,
-                }
-            }
+            JobSpec::Inventory { .. } => self
+                .write_inventory(key, job)
+                .await
+                .context("writing an inventory")?,
         };
         let output_blob = match &finish {
             JobFinish::Inventory { output, .. } => Some(output.blob.clone()),

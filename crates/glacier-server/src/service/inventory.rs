@@ -5,8 +5,8 @@ use super::Service;
 use crate::error::{ApiError, ApiResult};
 use glacier_core::{InventoryFormat, LeafHasher, format_date};
 use glacier_storage::{
-    ArchiveCursor, ArchiveQuery, ArchiveSummary, BlobKey, BlobWriter, JobRecord, JobSpec, Segment,
-    VaultKey,
+    ArchiveCursor, ArchiveQuery, ArchiveSummary, BlobKey, BlobWriter, JobFinish, JobRecord,
+    JobSpec, Page, Segment, VaultKey,
 };
 use std::sync::Arc;
 use time::OffsetDateTime;
@@ -131,13 +131,13 @@ enum Chunk {
 
 /// Hashes and writes an inventory's bytes into its blob on a task of its own, so that
 /// encoding the next bytes goes on meanwhile.
-struct Store {
+pub(super) struct BlobSink {
     chunks: tokio::sync::mpsc::Sender<Chunk>,
     task: tokio::task::JoinHandle<anyhow::Result<(BlobKey, glacier_core::treehash::Tree)>>,
 }
 
-impl Store {
-    fn start(mut writer: Box<dyn BlobWriter>) -> Store {
+impl BlobSink {
+    pub(super) fn start(mut writer: Box<dyn BlobWriter>) -> BlobSink {
         let (chunks, mut rx) = tokio::sync::mpsc::channel(2);
         let task = tokio::spawn(async move {
             // The tree hash and leaves only: nothing checks an inventory's linear hash.
@@ -153,12 +153,12 @@ impl Store {
             }
             anyhow::bail!("the inventory ended before it was complete")
         });
-        Store { chunks, task }
+        BlobSink { chunks, task }
     }
 
     /// Hands `data` on. An error means the task stopped: the caller ends with
-    /// [`Store::commit`], whose error says why.
-    async fn write(&self, data: Vec<u8>) -> Result<(), StoreStopped> {
+    /// [`BlobSink::commit`], whose error says why.
+    pub(super) async fn write(&self, data: Vec<u8>) -> Result<(), StoreStopped> {
         self.chunks
             .send(Chunk::Data(data))
             .await
@@ -166,7 +166,7 @@ impl Store {
     }
 
     /// The inventory's blob, as a job output's one segment.
-    async fn commit(self) -> anyhow::Result<Segment> {
+    pub(super) async fn commit(self) -> anyhow::Result<Segment> {
         // A failed send means the task has stopped; its result says why.
         let _ = self.chunks.send(Chunk::End).await;
         let (blob, h) = self.task.await??;
@@ -180,16 +180,26 @@ impl Store {
 }
 
 /// The storing task stopped before the inventory was written.
-struct StoreStopped;
+pub(super) struct StoreStopped;
+
+/// Where an inventory's archives come from, a page at a time: the store as it is now (the next
+/// page read while this one is encoded: reading and encoding take about as long each, on
+/// different threads), or the vault's last daily inventory.
+enum Pages {
+    Live {
+        pending: Option<tokio::task::JoinHandle<glacier_storage::Result<Page<ArchiveSummary>>>>,
+    },
+    Daily(Box<super::daily::Snapshot>),
+}
 
 impl Service {
-    /// Writes the inventory a job asks for into a new blob; returns it with the marker where a
-    /// follow-up inventory continues (when the job's limit cut the listing short).
+    /// Writes the inventory a job asks for into a new blob: how the job ends, with the marker
+    /// where a follow-up inventory continues (when the job's limit cut the listing short).
     pub(super) async fn write_inventory(
         &self,
         key: &VaultKey,
         job: &JobRecord,
-    ) -> anyhow::Result<(Segment, Option<ArchiveCursor>)> {
+    ) -> anyhow::Result<JobFinish> {
         let JobSpec::Inventory {
             format,
             start_date,
@@ -200,41 +210,50 @@ impl Service {
         else {
             anyhow::bail!("job {} is not an inventory retrieval", job.id);
         };
-        let mut remaining = limit.unwrap_or(u64::MAX);
-
-        let store = Store::start(self.blobs.create(None).await?);
-        let mut buf = Vec::with_capacity(FLUSH_AT * 2);
-        let mut encoder = Encoder::start(
-            *format,
-            &self.vault_arn(key).await,
-            &format_date(self.now()),
-            &mut buf,
-        )?;
+        let (mut pages, as_of) = match self.settings.timing.daily_inventory {
+            None => (Pages::Live { pending: None }, self.now()),
+            Some(_) => {
+                let snapshot = self.daily_inventory(key).await?;
+                let document = super::daily::Snapshot::open(self, &snapshot).await?;
+                (Pages::Daily(Box::new(document)), snapshot.taken)
+            }
+        };
         let query = |after: Option<ArchiveCursor>, remaining: u64| ArchiveQuery {
             after,
             created_from: *start_date,
             created_before: *end_date,
             limit: usize::try_from(remaining.min(PAGE)).unwrap_or(1000),
         };
-        let mut pending = Some(self.read_page(key, query(marker.clone(), remaining)));
+        let mut remaining = limit.unwrap_or(u64::MAX);
+        let sink = BlobSink::start(self.blobs.create(None).await?);
+        let mut buf = Vec::with_capacity(FLUSH_AT * 2);
+        let mut encoder = Encoder::start(
+            *format,
+            &self.vault_arn(key).await,
+            &format_date(as_of),
+            &mut buf,
+        )?;
+        let mut after = marker.clone();
         let next_marker = 'pages: loop {
-            let Some(fetching) = pending.take() else {
-                anyhow::bail!("an inventory page was not asked for");
-            };
-            let page = fetching.await??;
+            let page = self
+                .next_page(key, &mut pages, query(after.clone(), remaining))
+                .await?;
             remaining -= page.items.len() as u64;
-            let after = page.items.last().map(|a| ArchiveCursor {
+            after = page.items.last().map(|a| ArchiveCursor {
                 created: a.created,
                 id: a.id.clone(),
             });
-            if page.more && remaining > 0 {
-                pending = Some(self.read_page(key, query(after.clone(), remaining)));
+            if let Pages::Live { pending } = &mut pages
+                && page.more
+                && remaining > 0
+            {
+                *pending = Some(self.read_page(key, query(after.clone(), remaining)));
             }
             for a in &page.items {
                 encoder.entry(a, &mut buf)?;
                 if buf.len() >= FLUSH_AT {
                     let full = std::mem::replace(&mut buf, Vec::with_capacity(FLUSH_AT * 2));
-                    if store.write(full).await.is_err() {
+                    if sink.write(full).await.is_err() {
                         break 'pages Err(StoreStopped);
                     }
                 }
@@ -250,22 +269,43 @@ impl Service {
             Ok(marker) => {
                 encoder.finish(&mut buf)?;
                 // If this fails, commit says why.
-                let _ = store.write(buf).await;
+                let _ = sink.write(buf).await;
                 marker
             }
             Err(StoreStopped) => None,
         };
-        Ok((store.commit().await?, next_marker))
+        Ok(JobFinish::Inventory {
+            output: sink.commit().await?,
+            next_marker,
+            as_of,
+        })
     }
 
-    /// Reads a page of the archives `query` asks for on a task of its own: the next page is
-    /// read while this one is encoded (reading and encoding take about as long each).
+    /// The next page `query` asks for: the one read ahead, or read now.
+    async fn next_page(
+        &self,
+        key: &VaultKey,
+        pages: &mut Pages,
+        query: ArchiveQuery,
+    ) -> anyhow::Result<Page<ArchiveSummary>> {
+        match pages {
+            Pages::Live { pending } => {
+                let reading = match pending.take() {
+                    Some(reading) => reading,
+                    None => self.read_page(key, query),
+                };
+                Ok(reading.await??)
+            }
+            Pages::Daily(document) => document.page(&query).await,
+        }
+    }
+
+    /// Reads a page of the archives `query` asks for on a task of its own.
     fn read_page(
         &self,
         key: &VaultKey,
         query: ArchiveQuery,
-    ) -> tokio::task::JoinHandle<glacier_storage::Result<glacier_storage::Page<ArchiveSummary>>>
-    {
+    ) -> tokio::task::JoinHandle<glacier_storage::Result<Page<ArchiveSummary>>> {
         let (meta, key) = (Arc::clone(&self.meta), key.clone());
         tokio::spawn(async move { meta.list_archives(&key, &query).await })
     }

@@ -62,10 +62,14 @@ impl Service {
         self.meta.get_vault(key).await?;
         let (spec, delay) = match job_type(raw_type)? {
             JobType::ArchiveRetrieval => self.archive_spec(key, &p).await?,
-            JobType::InventoryRetrieval => (
-                super::inventory::inventory_spec(&p)?,
-                self.draws.draw(self.settings.timing.inventory),
-            ),
+            JobType::InventoryRetrieval => {
+                let spec = super::inventory::inventory_spec(&p)?;
+                if self.settings.timing.daily_inventory.is_some() {
+                    // Before a vault's first daily inventory there is none to retrieve.
+                    self.daily_inventory(key).await?;
+                }
+                (spec, self.draws.draw(self.settings.timing.inventory))
+            }
             // S3 Select over archives, which this server does not run.
             JobType::Select => {
                 return Err(ApiError::invalid(

@@ -4,6 +4,7 @@
 mod archives;
 mod authorize;
 mod console;
+mod daily;
 mod engine;
 mod governance;
 mod ingest;
@@ -312,8 +313,22 @@ impl Service {
             vault_name: v.key.name.clone(),
             creation_date: format_date(v.created),
             last_inventory_date: v.last_inventory.map(format_date),
-            number_of_archives: v.archive_count,
-            size_in_bytes: v.size,
+            number_of_archives: self.totals(v).archives,
+            size_in_bytes: self.totals(v).bytes,
+        }
+    }
+}
+
+impl Service {
+    /// A vault's archives and bytes as DescribeVault shows them: live, or with daily
+    /// inventories as of the last one (none before the first).
+    fn totals(&self, v: &Vault) -> glacier_storage::InventoryTotals {
+        match self.settings.timing.daily_inventory {
+            Some(_) => v.inventoried.unwrap_or_default(),
+            None => glacier_storage::InventoryTotals {
+                archives: v.archive_count,
+                bytes: v.size,
+            },
         }
     }
 }

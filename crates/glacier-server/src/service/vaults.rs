@@ -45,7 +45,21 @@ impl Service {
         })
     }
 
+    /// Deletes an empty vault. With daily inventories, as on AWS, only once an inventory
+    /// taken after the vault's last write shows it empty.
     pub async fn delete_vault(&self, key: &VaultKey) -> ApiResult<()> {
+        if self.settings.timing.daily_inventory.is_some() {
+            let vault = self.meta.get_vault(key).await?;
+            let written = self.meta.last_write(key).await?;
+            let inventoried_empty = vault.inventoried.is_some_and(|t| t.archives == 0)
+                && vault.last_inventory >= written;
+            if written.is_some() && !inventoried_empty {
+                return Err(ApiError::invalid(format!(
+                    "Vault not empty or recently written to: {}; a vault is deleted once an inventory taken after its last write shows it empty (inventories are taken about daily)",
+                    arn_of(&vault)
+                )));
+            }
+        }
         let blobs = self.meta.delete_vault(key).await?;
         self.discard(&blobs).await;
         Ok(())

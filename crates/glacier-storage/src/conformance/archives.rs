@@ -348,19 +348,25 @@ pub(crate) async fn metadata_store(store: &dyn MetadataStore) {
     not_found("vault c gone", store.get_vault(&key("c")).await);
     let freed = ok(
         "delete archive",
-        store.delete_archive(&key("b"), "arch-2").await,
+        store
+            .delete_archive(&key("b"), "arch-2", OffsetDateTime::now_utc())
+            .await,
     );
     assert_eq!(freed.len(), 2);
     assert_eq!(
         ok(
             "delete archive twice (idempotent)",
-            store.delete_archive(&key("b"), "arch-2").await
+            store
+                .delete_archive(&key("b"), "arch-2", OffsetDateTime::now_utc())
+                .await
         ),
         vec![]
     );
     not_found(
         "delete an archive the vault never had",
-        store.delete_archive(&key("b"), "arch-never").await,
+        store
+            .delete_archive(&key("b"), "arch-never", OffsetDateTime::now_utc())
+            .await,
     );
     assert_eq!(
         ok("vault b empty", store.get_vault(&key("b")).await).archive_count,

@@ -80,7 +80,12 @@ pub(crate) async fn jobs(store: &dyn MetadataStore) {
         (vec!["a".into()], false)
     );
     for id in ["a", "b"] {
-        ok("delete", store.delete_archive(&key, id).await);
+        ok(
+            "delete",
+            store
+                .delete_archive(&key, id, OffsetDateTime::now_utc())
+                .await,
+        );
     }
     let batch: Vec<ArchiveRecord> = ["i1", "i2"]
         .iter()
@@ -114,7 +119,12 @@ pub(crate) async fn jobs(store: &dyn MetadataStore) {
     ok("import", store.import_archives(&key, batch).await);
     assert_eq!(ok("counted", store.get_vault(&key).await).archive_count, 3);
     for id in ["i1", "i2"] {
-        ok("delete imported", store.delete_archive(&key, id).await);
+        ok(
+            "delete imported",
+            store
+                .delete_archive(&key, id, OffsetDateTime::now_utc())
+                .await,
+        );
     }
 
     // Jobs.
@@ -310,7 +320,9 @@ pub(crate) async fn jobs(store: &dyn MetadataStore) {
     assert_eq!(
         ok(
             "delete pinned archive",
-            store.delete_archive(&key, "c").await
+            store
+                .delete_archive(&key, "c", OffsetDateTime::now_utc())
+                .await
         ),
         vec![],
         "the job's output still needs the blob"
@@ -326,6 +338,7 @@ pub(crate) async fn jobs(store: &dyn MetadataStore) {
                 JobFinish::Inventory {
                     output: inv.clone(),
                     next_marker: ArchiveCursor::from_marker("1700000000123.m"),
+                    as_of: now - time::Duration::hours(1),
                 },
                 now,
                 expires,
@@ -338,7 +351,8 @@ pub(crate) async fn jobs(store: &dyn MetadataStore) {
     );
     assert_eq!(
         ok("vault", store.get_vault(&key).await).last_inventory,
-        Some(now)
+        Some(now - time::Duration::hours(1)),
+        "the vault's inventory date is what the inventory describes"
     );
     let filter = |completed, status| JobFilter { completed, status };
     assert_eq!(

@@ -7,6 +7,7 @@
 mod archives;
 mod blobs;
 mod governance;
+mod inventories;
 mod jobs;
 mod usage;
 
@@ -28,6 +29,7 @@ pub(crate) async fn metadata(store: std::sync::Arc<dyn MetadataStore>) {
     governance::governance(store.as_ref()).await;
     governance::admission(store.as_ref()).await;
     governance::policies_follow_writes(store.as_ref()).await;
+    inventories::inventories(store.as_ref()).await;
     usage::usage(store.as_ref()).await;
     usage::usage_history(store.as_ref()).await;
     governance::lock_races(store).await;

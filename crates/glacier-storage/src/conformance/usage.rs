@@ -56,7 +56,9 @@ pub(crate) async fn usage(store: &dyn MetadataStore) {
     assert_eq!(of(&after, b), Some((1, 0, 0)));
     ok(
         "delete",
-        store.delete_archive(&key(a, "u1"), "usage-1").await,
+        store
+            .delete_archive(&key(a, "u1"), "usage-1", OffsetDateTime::now_utc())
+            .await,
     );
     let after = ok("usage", store.usage().await);
     assert_eq!(of(&after, a), Some((2, 2, 16)));

@@ -116,6 +116,8 @@ pub enum JobFinish {
     Inventory {
         output: Segment,
         next_marker: Option<ArchiveCursor>,
+        /// What the inventory describes the vault as of: the vault's `last_inventory` now.
+        as_of: OffsetDateTime,
     },
     Failed {
         message: String,
@@ -159,10 +161,12 @@ pub(crate) enum Finishing {
         found: JobOutcome,
         gone: JobOutcome,
     },
-    /// Record `output` as the job's output and the inventory date of the vault, then `outcome`.
+    /// Record `output` as the job's output and `as_of` as the vault's inventory date, then
+    /// `outcome`.
     Inventory {
         output: Segment,
         outcome: JobOutcome,
+        as_of: OffsetDateTime,
     },
     Failed(JobOutcome),
 }
@@ -200,11 +204,13 @@ impl Finishing {
                 JobFinish::Inventory {
                     output,
                     next_marker,
+                    as_of,
                 },
                 _,
             ) => Finishing::Inventory {
                 outcome: JobOutcome::succeeded(output.size, next_marker),
                 output,
+                as_of,
             },
             (JobFinish::Failed { message }, _) => Finishing::Failed(JobOutcome::failed(message)),
         })

@@ -209,7 +209,12 @@ pub(super) async fn list(
     Ok(Page::from_overfetch(items, q.limit))
 }
 
-pub(super) async fn delete(tx: &Transaction<'_>, key: &VaultKey, id: &str) -> Result<Vec<BlobKey>> {
+pub(super) async fn delete(
+    tx: &Transaction<'_>,
+    key: &VaultKey,
+    id: &str,
+    now: time::OffsetDateTime,
+) -> Result<Vec<BlobKey>> {
     require_vault(tx, key).await?;
     let row = tx
         .query_opt(
@@ -252,10 +257,10 @@ pub(super) async fn delete(tx: &Transaction<'_>, key: &VaultKey, id: &str) -> Re
     .await?;
     tx.execute(
         &tx.prepare_cached(
-            "INSERT INTO deleted_archives (id, account, vault) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
+            "INSERT INTO deleted_archives (id, account, vault, deleted_ms) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING",
         )
         .await?,
-        &[&id, &key.account, &key.name],
+        &[&id, &key.account, &key.name, &to_ms(now)],
     )
     .await?;
     unreferenced(tx, blobs).await

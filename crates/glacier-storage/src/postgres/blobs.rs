@@ -1,4 +1,4 @@
-//! Which blobs rows refer to: segments, parts and job output.
+//! Which blobs rows refer to: segments, parts, job output and inventory documents.
 
 use super::values::*;
 use crate::Result;
@@ -19,6 +19,7 @@ pub(super) async fn unreferenced(
              WHERE NOT EXISTS (SELECT 1 FROM segments WHERE blob = k)
                AND NOT EXISTS (SELECT 1 FROM job_segments WHERE blob = k)
                AND NOT EXISTS (SELECT 1 FROM parts WHERE blob = k)
+               AND NOT EXISTS (SELECT 1 FROM inventory_snapshots WHERE blob = k)
              ORDER BY n",
             )
             .await?,
@@ -31,7 +32,7 @@ pub(super) async fn unreferenced(
 pub(super) async fn referenced(tx: &Transaction<'_>) -> Result<HashSet<BlobKey>> {
     let rows = tx
         .query(
-            &tx.prepare_cached("SELECT blob FROM segments UNION SELECT blob FROM parts UNION SELECT blob FROM job_segments").await?,
+            &tx.prepare_cached("SELECT blob FROM segments UNION SELECT blob FROM parts UNION SELECT blob FROM job_segments UNION SELECT blob FROM inventory_snapshots").await?,
             &[],
         )
         .await?;

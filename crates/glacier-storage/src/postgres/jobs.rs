@@ -269,14 +269,18 @@ pub(super) async fn finish(
                 gone
             }
         }
-        Finishing::Inventory { output, outcome } => {
+        Finishing::Inventory {
+            output,
+            outcome,
+            as_of,
+        } => {
             insert_segments(tx, Segments::Job, id, std::slice::from_ref(&output)).await?;
             tx.execute(
                 &tx.prepare_cached(
                     "UPDATE vaults SET last_inventory_ms = $3 WHERE account = $1 AND name = $2",
                 )
                 .await?,
-                &[&key.account, &key.name, &to_ms(now)],
+                &[&key.account, &key.name, &to_ms(as_of)],
             )
             .await?;
             outcome

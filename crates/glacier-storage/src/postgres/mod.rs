@@ -11,6 +11,7 @@
 mod archives;
 mod blobs;
 mod governance;
+mod inventories;
 mod jobs;
 mod multipart;
 mod rows;
@@ -232,8 +233,13 @@ impl MetadataStore for PostgresMetadataStore {
         in_tx!(read self, tx => archives::list(&tx, key, query))
     }
 
-    async fn delete_archive(&self, key: &VaultKey, id: &str) -> Result<Vec<BlobKey>> {
-        in_tx!(self, tx => archives::delete(&tx, key, id))
+    async fn delete_archive(
+        &self,
+        key: &VaultKey,
+        id: &str,
+        now: OffsetDateTime,
+    ) -> Result<Vec<BlobKey>> {
+        in_tx!(self, tx => archives::delete(&tx, key, id, now))
     }
 
     async fn create_upload(&self, key: &VaultKey, upload: UploadRecord) -> Result<()> {
@@ -405,6 +411,30 @@ impl MetadataStore for PostgresMetadataStore {
 
     async fn referenced_blobs(&self) -> Result<HashSet<BlobKey>> {
         in_tx!(self, tx => blobs::referenced(&tx))
+    }
+
+    async fn inventories_due(
+        &self,
+        now: OffsetDateTime,
+        period: std::time::Duration,
+    ) -> Result<Vec<VaultKey>> {
+        in_tx!(read self, tx => inventories::due(&tx, now, period))
+    }
+
+    async fn record_inventory(
+        &self,
+        key: &VaultKey,
+        snapshot: InventorySnapshot,
+    ) -> Result<Vec<BlobKey>> {
+        in_tx!(self, tx => inventories::record(&tx, key, &snapshot))
+    }
+
+    async fn inventory_snapshot(&self, key: &VaultKey) -> Result<Option<InventorySnapshot>> {
+        in_tx!(read self, tx => inventories::get(&tx, key))
+    }
+
+    async fn last_write(&self, key: &VaultKey) -> Result<Option<OffsetDateTime>> {
+        in_tx!(read self, tx => inventories::last_write(&tx, key))
     }
 
     async fn usage(&self) -> Result<Usage> {

@@ -181,8 +181,27 @@ CREATE TABLE deleted_archives (
 CREATE INDEX deleted_archives_by_vault ON deleted_archives (account, vault);
 ";
 
+/// Schema 5: daily inventories (`--aws-timing`): when each archive was deleted, and each
+/// vault's last inventory — its time, its document's one segment and its totals.
+const SCHEMA_5: &str = "
+ALTER TABLE deleted_archives ADD COLUMN deleted_ms BIGINT;
+CREATE TABLE inventory_snapshots (
+    account TEXT NOT NULL,
+    vault TEXT NOT NULL,
+    taken_ms BIGINT NOT NULL,
+    blob TEXT NOT NULL,
+    size BIGINT NOT NULL,
+    tree_hash BYTEA NOT NULL,
+    leaves BYTEA NOT NULL,
+    archives BIGINT NOT NULL,
+    bytes BIGINT NOT NULL,
+    PRIMARY KEY (account, vault)
+);
+CREATE INDEX inventory_snapshots_by_blob ON inventory_snapshots (blob);
+";
+
 /// The migrations; the schema version is how many a database has had.
-pub(super) const MIGRATIONS: &[&str] = &[SCHEMA_1, SCHEMA_2, SCHEMA_3, SCHEMA_4];
+pub(super) const MIGRATIONS: &[&str] = &[SCHEMA_1, SCHEMA_2, SCHEMA_3, SCHEMA_4, SCHEMA_5];
 
 /// Applies the migrations a database has not had, in one transaction.
 pub(super) async fn migrate(client: &mut Client) -> Result<()> {

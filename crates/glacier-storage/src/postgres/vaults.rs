@@ -23,7 +23,9 @@ macro_rules! vault_counts {
 /// A vault's columns, with its counts.
 pub(super) const VAULT_COLUMNS: &str = concat!(
     "name, region, created_ms, last_inventory_ms, ",
-    vault_counts!()
+    vault_counts!(),
+    ", (SELECT archives FROM inventory_snapshots s WHERE s.account = vaults.account AND s.vault = vaults.name),
+    (SELECT bytes FROM inventory_snapshots s WHERE s.account = vaults.account AND s.vault = vaults.name)"
 );
 
 /// A vault of `account` from a row of [`VAULT_COLUMNS`].
@@ -38,6 +40,13 @@ fn vault_from_row(account: &str, r: &Row) -> Result<Vault> {
         last_inventory: col::<Option<i64>>(r, 3)?.map(from_ms),
         archive_count: u(col(r, 4)?),
         size: u(col(r, 5)?),
+        inventoried: match (col::<Option<i64>>(r, 6)?, col::<Option<i64>>(r, 7)?) {
+            (Some(archives), Some(bytes)) => Some(InventoryTotals {
+                archives: u(archives),
+                bytes: u(bytes),
+            }),
+            _ => None,
+        },
     })
 }
 
@@ -254,6 +263,9 @@ pub(super) async fn delete(tx: &Transaction<'_>, key: &VaultKey) -> Result<Vec<B
             &vault,
         )
         .await?;
+    }
+    if let Some(blob) = super::inventories::delete(tx, key).await? {
+        blobs.extend(unreferenced(tx, vec![blob]).await?);
     }
     tx.execute(
         &tx.prepare_cached("DELETE FROM vaults WHERE account = $1 AND name = $2")

@@ -189,7 +189,12 @@ pub(super) fn list(
     Ok(Page::from_overfetch(items, q.limit))
 }
 
-pub(super) fn delete(tx: &Transaction<'_>, key: &VaultKey, id: &str) -> Result<Vec<BlobKey>> {
+pub(super) fn delete(
+    tx: &Transaction<'_>,
+    key: &VaultKey,
+    id: &str,
+    now: time::OffsetDateTime,
+) -> Result<Vec<BlobKey>> {
     require_vault(tx, key)?;
     let size: Option<i64> = tx
         .query_row_cached(
@@ -215,8 +220,8 @@ pub(super) fn delete(tx: &Transaction<'_>, key: &VaultKey, id: &str) -> Result<V
     tx.execute_cached("DELETE FROM segments WHERE archive_id = ?1", [id])?;
     tx.execute_cached("DELETE FROM archives WHERE id = ?1", [id])?;
     tx.execute_cached(
-        "INSERT OR IGNORE INTO deleted_archives (id, account, vault) VALUES (?1, ?2, ?3)",
-        params![id, key.account, key.name],
+        "INSERT OR IGNORE INTO deleted_archives (id, account, vault, deleted_ms) VALUES (?1, ?2, ?3, ?4)",
+        params![id, key.account, key.name, to_ms(now)],
     )?;
     let blobs = unreferenced(tx, blobs)?;
     tx.execute_cached(

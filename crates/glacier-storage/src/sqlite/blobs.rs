@@ -1,4 +1,4 @@
-//! Which blobs rows refer to: segments, parts and job output.
+//! Which blobs rows refer to: segments, parts, job output and inventory documents.
 
 use crate::Result;
 use crate::blob::BlobKey;
@@ -10,7 +10,8 @@ pub(super) fn unreferenced(tx: &Transaction<'_>, blobs: Vec<BlobKey>) -> Result<
     let mut stmt = tx.prepare_cached(
         "SELECT NOT EXISTS (SELECT 1 FROM segments WHERE blob = ?1)
             AND NOT EXISTS (SELECT 1 FROM job_segments WHERE blob = ?1)
-            AND NOT EXISTS (SELECT 1 FROM parts WHERE blob = ?1)",
+            AND NOT EXISTS (SELECT 1 FROM parts WHERE blob = ?1)
+            AND NOT EXISTS (SELECT 1 FROM inventory_snapshots WHERE blob = ?1)",
     )?;
     let mut out = Vec::new();
     for b in blobs {
@@ -22,8 +23,10 @@ pub(super) fn unreferenced(tx: &Transaction<'_>, blobs: Vec<BlobKey>) -> Result<
 }
 
 pub(super) fn referenced(tx: &Transaction<'_>) -> Result<HashSet<BlobKey>> {
-    let mut stmt =
-        tx.prepare_cached("SELECT blob FROM segments UNION SELECT blob FROM parts UNION SELECT blob FROM job_segments")?;
+    let mut stmt = tx.prepare_cached(
+        "SELECT blob FROM segments UNION SELECT blob FROM parts UNION SELECT blob FROM job_segments
+         UNION SELECT blob FROM inventory_snapshots",
+    )?;
     let rows = stmt.query_map([], |r| r.get::<_, String>(0))?;
     Ok(rows.map(|r| r.map(BlobKey)).collect::<Result<_, _>>()?)
 }

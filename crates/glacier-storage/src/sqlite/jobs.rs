@@ -269,11 +269,15 @@ pub(super) fn finish(
                 gone
             }
         }
-        Finishing::Inventory { output, outcome } => {
+        Finishing::Inventory {
+            output,
+            outcome,
+            as_of,
+        } => {
             insert_segments(tx, Segments::Job, id, std::slice::from_ref(&output))?;
             tx.execute_cached(
                 "UPDATE vaults SET last_inventory_ms = ?3 WHERE account = ?1 AND name = ?2",
-                params![key.account, key.name, to_ms(now)],
+                params![key.account, key.name, to_ms(as_of)],
             )?;
             outcome
         }

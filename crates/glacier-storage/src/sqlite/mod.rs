@@ -11,6 +11,7 @@
 mod archives;
 mod blobs;
 mod governance;
+mod inventories;
 mod jobs;
 mod multipart;
 mod rows;
@@ -288,9 +289,15 @@ impl MetadataStore for SqliteMetadataStore {
         self.read(move |tx| archives::list(tx, &key, &q)).await
     }
 
-    async fn delete_archive(&self, key: &VaultKey, id: &str) -> Result<Vec<BlobKey>> {
+    async fn delete_archive(
+        &self,
+        key: &VaultKey,
+        id: &str,
+        now: OffsetDateTime,
+    ) -> Result<Vec<BlobKey>> {
         let (key, id) = (key.clone(), id.to_owned());
-        self.tx(move |tx| archives::delete(tx, &key, &id)).await
+        self.tx(move |tx| archives::delete(tx, &key, &id, now))
+            .await
     }
 
     async fn create_upload(&self, key: &VaultKey, upload: UploadRecord) -> Result<()> {
@@ -526,6 +533,34 @@ impl MetadataStore for SqliteMetadataStore {
 
     async fn referenced_blobs(&self) -> Result<HashSet<BlobKey>> {
         self.tx(blobs::referenced).await
+    }
+
+    async fn inventories_due(
+        &self,
+        now: OffsetDateTime,
+        period: std::time::Duration,
+    ) -> Result<Vec<VaultKey>> {
+        self.read(move |tx| inventories::due(tx, now, period)).await
+    }
+
+    async fn record_inventory(
+        &self,
+        key: &VaultKey,
+        snapshot: InventorySnapshot,
+    ) -> Result<Vec<BlobKey>> {
+        let key = key.clone();
+        self.tx(move |tx| inventories::record(tx, &key, &snapshot))
+            .await
+    }
+
+    async fn inventory_snapshot(&self, key: &VaultKey) -> Result<Option<InventorySnapshot>> {
+        let key = key.clone();
+        self.read(move |tx| inventories::get(tx, &key)).await
+    }
+
+    async fn last_write(&self, key: &VaultKey) -> Result<Option<OffsetDateTime>> {
+        let key = key.clone();
+        self.read(move |tx| inventories::last_write(tx, &key)).await
     }
 
     async fn usage(&self) -> Result<Usage> {

@@ -6,7 +6,27 @@ use rusqlite::Connection;
 /// The schema, one migration per version: `PRAGMA user_version` is the number of migrations a
 /// database has had. Version 1 is the schema of the data directories made before versions were
 /// numbered (they read 0 and have every table already, hence `IF NOT EXISTS`).
-pub(super) const MIGRATIONS: &[&str] = &[SCHEMA_1, SCHEMA_2, SCHEMA_3, SCHEMA_4, SCHEMA_5];
+pub(super) const MIGRATIONS: &[&str] =
+    &[SCHEMA_1, SCHEMA_2, SCHEMA_3, SCHEMA_4, SCHEMA_5, SCHEMA_6];
+
+/// Daily inventories (`--aws-timing`): when each archive was deleted, and each vault's last
+/// inventory — its time, its document's one segment and its totals.
+pub(super) const SCHEMA_6: &str = "
+ALTER TABLE deleted_archives ADD COLUMN deleted_ms INTEGER;
+CREATE TABLE inventory_snapshots (
+    account TEXT NOT NULL,
+    vault TEXT NOT NULL,
+    taken_ms INTEGER NOT NULL,
+    blob TEXT NOT NULL,
+    size INTEGER NOT NULL,
+    tree_hash BLOB NOT NULL,
+    leaves BLOB NOT NULL,
+    archives INTEGER NOT NULL,
+    bytes INTEGER NOT NULL,
+    PRIMARY KEY (account, vault)
+);
+CREATE INDEX inventory_snapshots_by_blob ON inventory_snapshots (blob);
+";
 
 /// The ids of deleted archives, so that deleting one again answers as the first time did
 /// (DeleteArchive is idempotent); kept until their vault is deleted.

@@ -10,8 +10,9 @@ use crate::{Result, StorageError};
 use rusqlite::{OptionalExtension, Transaction, params};
 use time::OffsetDateTime;
 
-pub(super) const VAULT_COLUMNS: &str =
-    "name, region, created_ms, last_inventory_ms, archive_count, size";
+pub(super) const VAULT_COLUMNS: &str = "name, region, created_ms, last_inventory_ms, archive_count, size,
+    (SELECT archives FROM inventory_snapshots s WHERE s.account = vaults.account AND s.vault = vaults.name),
+    (SELECT bytes FROM inventory_snapshots s WHERE s.account = vaults.account AND s.vault = vaults.name)";
 
 /// A vault of `account` from a row of [`VAULT_COLUMNS`].
 pub(super) fn vault_from_row(
@@ -34,6 +35,13 @@ pub(super) fn vault_from_row(
         last_inventory: r.get::<_, Option<i64>>(3)?.map(from_ms),
         archive_count: u(r.get(4)?),
         size: u(r.get(5)?),
+        inventoried: match (r.get::<_, Option<i64>>(6)?, r.get::<_, Option<i64>>(7)?) {
+            (Some(archives), Some(bytes)) => Some(InventoryTotals {
+                archives: u(archives),
+                bytes: u(bytes),
+            }),
+            _ => None,
+        },
     }))
 }
 
@@ -213,6 +221,9 @@ pub(super) fn delete(tx: &Transaction<'_>, key: &VaultKey) -> Result<Vec<BlobKey
         "DELETE FROM deleted_archives WHERE account = ?1 AND vault = ?2",
         params![key.account, key.name],
     )?;
+    if let Some(blob) = super::inventories::delete(tx, key)? {
+        blobs.extend(unreferenced(tx, vec![blob])?);
+    }
     tx.execute_cached(
         "DELETE FROM vaults WHERE account = ?1 AND name = ?2",
         params![key.account, key.name],
