@@ -492,8 +492,9 @@ pub trait MetadataStore: Send + Sync + 'static {
         now: OffsetDateTime,
         period: std::time::Duration,
     ) -> Result<Vec<VaultKey>>;
-    /// Makes `snapshot` the vault's inventory (its `last_inventory` the snapshot's time);
-    /// returns the blobs nothing refers to any more (the replaced document's).
+    /// Makes `snapshot` the vault's inventory (its `last_inventory` the snapshot's time), unless
+    /// the vault has one taken at the same time or later (another node's); returns the blobs
+    /// nothing refers to any more (the replaced document's, or the refused one's).
     async fn record_inventory(
         &self,
         key: &VaultKey,

@@ -111,6 +111,18 @@ pub(crate) async fn inventories(store: &dyn MetadataStore) {
     );
     assert_eq!(ok("last write", store.last_write(key).await), Some(deleted));
 
+    // Another node's inventory, taken before the one recorded, does not replace it.
+    let stale = snapshot("inv-doc-stale", ms(taken, -1), 7);
+    assert_eq!(
+        ok("stale", store.record_inventory(key, stale.clone()).await),
+        vec![stale.document.blob.clone()],
+        "a stale inventory is refused, its document not referenced"
+    );
+    assert_eq!(
+        ok("snapshot", store.inventory_snapshot(key).await),
+        Some(first.clone())
+    );
+
     let second = snapshot("inv-doc-2", ms(taken, 86_400_000), 0);
     assert_eq!(
         ok("replace", store.record_inventory(key, second.clone()).await),

@@ -65,6 +65,19 @@ pub(super) async fn record(
     snapshot: &InventorySnapshot,
 ) -> Result<Vec<BlobKey>> {
     require_vault(tx, key).await?;
+    let newer = tx
+        .query_opt(
+            &tx.prepare_cached(
+                "SELECT 1 FROM inventory_snapshots WHERE account = $1 AND vault = $2 AND taken_ms >= $3",
+            )
+            .await?,
+            &[&key.account, &key.name, &to_ms(snapshot.taken)],
+        )
+        .await?;
+    if newer.is_some() {
+        // Another node's, taken later, stands.
+        return super::blobs::unreferenced(tx, vec![snapshot.document.blob.clone()]).await;
+    }
     let replaced = delete(tx, key).await?;
     let d = &snapshot.document;
     tx.execute(

@@ -65,6 +65,17 @@ pub(super) fn record(
     snapshot: &InventorySnapshot,
 ) -> Result<Vec<BlobKey>> {
     super::rows::require_vault(tx, key)?;
+    let newer: Option<i64> = tx
+        .query_row_cached(
+            "SELECT taken_ms FROM inventory_snapshots WHERE account = ?1 AND vault = ?2 AND taken_ms >= ?3",
+            params![key.account, key.name, to_ms(snapshot.taken)],
+            |r| r.get(0),
+        )
+        .optional()?;
+    if newer.is_some() {
+        // Another node's, taken later, stands.
+        return super::blobs::unreferenced(tx, vec![snapshot.document.blob.clone()]);
+    }
     let replaced = delete(tx, key)?;
     let d = &snapshot.document;
     tx.execute_cached(
