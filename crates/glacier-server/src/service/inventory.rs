@@ -210,14 +210,7 @@ impl Service {
         else {
             anyhow::bail!("job {} is not an inventory retrieval", job.id);
         };
-        let (mut pages, as_of) = match self.settings.timing.daily_inventory {
-            None => (Pages::Live { pending: None }, self.now()),
-            Some(_) => {
-                let snapshot = self.daily_inventory(key).await?;
-                let document = super::daily::Snapshot::open(self, &snapshot).await?;
-                (Pages::Daily(Box::new(document)), snapshot.taken)
-            }
-        };
+        let (mut pages, as_of) = self.pages(key).await?;
         let query = |after: Option<ArchiveCursor>, remaining: u64| ArchiveQuery {
             after,
             created_from: *start_date,
@@ -278,6 +271,19 @@ impl Service {
             output: sink.commit().await?,
             next_marker,
             as_of,
+        })
+    }
+
+    /// Where the vault's inventory comes from, and what it describes the vault as of: the
+    /// store now, or (daily inventories) the last one taken.
+    async fn pages(&self, key: &VaultKey) -> anyhow::Result<(Pages, OffsetDateTime)> {
+        Ok(match self.settings.timing.daily_inventory {
+            None => (Pages::Live { pending: None }, self.now()),
+            Some(_) => {
+                let snapshot = self.daily_inventory(key).await?;
+                let document = super::daily::Snapshot::open(self, &snapshot).await?;
+                (Pages::Daily(Box::new(document)), snapshot.taken)
+            }
         })
     }
 
