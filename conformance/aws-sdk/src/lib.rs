@@ -183,6 +183,46 @@ fn files_under(dir: &Path) -> Vec<String> {
     out
 }
 
+/// Polls DescribeJob until the job completes (30 s at most); its description then.
+pub async fn wait_for_job(
+    g: &aws_sdk_glacier::Client,
+    vault: &str,
+    job: &str,
+) -> anyhow::Result<aws_sdk_glacier::operation::describe_job::DescribeJobOutput> {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        let d = g
+            .describe_job()
+            .vault_name(vault)
+            .job_id(job)
+            .send()
+            .await?;
+        if d.completed() {
+            return Ok(d);
+        }
+        anyhow::ensure!(
+            std::time::Instant::now() < deadline,
+            "job {job} did not complete"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+}
+
+/// A finished job's whole output.
+pub async fn job_output(
+    g: &aws_sdk_glacier::Client,
+    vault: &str,
+    job: &str,
+) -> anyhow::Result<Vec<u8>> {
+    let out = g
+        .get_job_output()
+        .vault_name(vault)
+        .job_id(job)
+        .send()
+        .await?;
+    Ok(out.body.collect().await?.into_bytes().to_vec())
+}
+
 /// Deterministic bytes that differ per MiB and per seed.
 pub fn data(len: usize, seed: u8) -> Vec<u8> {
     (0..len)

@@ -4,13 +4,14 @@
 //! fault does not touch keeps working, and everything works again once the fault ends, with no
 //! restart.
 
+use aws_sdk_glacier::operation::describe_job::DescribeJobOutput;
 use aws_sdk_glacier::primitives::ByteStream;
 use aws_sdk_glacier::types::{InventoryRetrievalJobInput, JobParameters, StatusCode};
 use conformance_aws_sdk::faults::Op;
-use conformance_aws_sdk::{MIB, TestServer, data, expect_error};
+use conformance_aws_sdk::{MIB, TestServer, data, expect_error, job_output, wait_for_job};
 use glacier_core::TreeHash;
 use rustix::io::Errno;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 type R = anyhow::Result<()>;
 const UNAVAILABLE: &str = "ServiceUnavailableException";
@@ -25,23 +26,19 @@ async fn upload(g: &aws_sdk_glacier::Client, body: &[u8]) -> anyhow::Result<Stri
     Ok(up.archive_id().unwrap_or_default().to_owned())
 }
 
-async fn status(g: &aws_sdk_glacier::Client, job: &str) -> anyhow::Result<StatusCode> {
-    let d = g.describe_job().vault_name("v").job_id(job).send().await?;
+fn status_of(d: &DescribeJobOutput) -> anyhow::Result<StatusCode> {
     d.status_code()
         .cloned()
-        .ok_or_else(|| anyhow::anyhow!("job {job} has no status"))
+        .ok_or_else(|| anyhow::anyhow!("job {:?} has no status", d.job_id()))
 }
 
+async fn status(g: &aws_sdk_glacier::Client, job: &str) -> anyhow::Result<StatusCode> {
+    status_of(&g.describe_job().vault_name("v").job_id(job).send().await?)
+}
+
+/// Waits for the job to complete; its status.
 async fn wait(g: &aws_sdk_glacier::Client, job: &str) -> anyhow::Result<StatusCode> {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        let s = status(g, job).await?;
-        if s != StatusCode::InProgress {
-            return Ok(s);
-        }
-        anyhow::ensure!(Instant::now() < deadline, "job {job} did not complete");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    status_of(&wait_for_job(g, "v", job).await?)
 }
 
 async fn start(g: &aws_sdk_glacier::Client, params: JobParameters) -> anyhow::Result<String> {
@@ -66,16 +63,6 @@ fn inventory() -> JobParameters {
         .r#type("inventory-retrieval")
         .inventory_retrieval_parameters(InventoryRetrievalJobInput::builder().build())
         .build()
-}
-
-async fn output(g: &aws_sdk_glacier::Client, job: &str) -> anyhow::Result<Vec<u8>> {
-    let out = g
-        .get_job_output()
-        .vault_name("v")
-        .job_id(job)
-        .send()
-        .await?;
-    Ok(out.body.collect().await?.into_bytes().to_vec())
 }
 
 async fn archives(g: &aws_sdk_glacier::Client) -> anyhow::Result<i64> {
@@ -129,7 +116,7 @@ async fn failing_blob_writes_store_nothing_and_recover() -> R {
             // A retrieval and a deletion write no blob: they work meanwhile.
             let job = start(&g, retrieval(&kept_id)).await?;
             assert_eq!(wait(&g, &job).await?, StatusCode::Succeeded, "{what}");
-            assert_eq!(output(&g, &job).await?, kept, "{what}");
+            assert_eq!(job_output(&g, "v", &job).await?, kept, "{what}");
             tokio::time::sleep(Duration::from_millis(300)).await;
             assert_eq!(
                 status(&g, &inventory_job).await?,
@@ -150,7 +137,7 @@ async fn failing_blob_writes_store_nothing_and_recover() -> R {
 
             faults.clear();
             assert_eq!(wait(&g, &inventory_job).await?, StatusCode::Succeeded);
-            let listed = String::from_utf8(output(&g, &inventory_job).await?)?;
+            let listed = String::from_utf8(job_output(&g, "v", &inventory_job).await?)?;
             assert!(listed.contains(&kept_id), "{what}: {listed}");
             let again = upload(&g, &data(1000, 5)).await?;
             g.delete_archive()
@@ -189,7 +176,7 @@ async fn failing_blob_writes_store_nothing_and_recover() -> R {
         .await?;
     let job = start(&g, retrieval(done.archive_id().unwrap_or_default())).await?;
     wait(&g, &job).await?;
-    assert_eq!(output(&g, &job).await?, part);
+    assert_eq!(job_output(&g, "v", &job).await?, part);
     Ok(())
 }
 
@@ -234,7 +221,7 @@ async fn failing_blob_reads_fail_the_download_and_recover() -> R {
     );
     faults.clear();
 
-    assert_eq!(output(&g, &job).await?, body);
+    assert_eq!(job_output(&g, "v", &job).await?, body);
     assert!(srv.tmp_files().is_empty());
     Ok(())
 }

@@ -5,34 +5,17 @@
 
 use aws_sdk_glacier::primitives::ByteStream;
 use aws_sdk_glacier::types::{JobParameters, StatusCode};
-use conformance_aws_sdk::{TestServer, data};
+use conformance_aws_sdk::{TestServer, data, job_output, wait_for_job};
 use glacier_core::TreeHash;
 use std::collections::HashMap;
-use std::time::{Duration, Instant};
 
 const FAULTS: &str = "throttle=0.05,internal=0.02,timeout=0.01,reset=0.01,slow=0.01";
 
+/// Waits for the job; it must have succeeded.
 async fn wait(g: &aws_sdk_glacier::Client, job: &str) -> anyhow::Result<()> {
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        let d = g.describe_job().vault_name("v").job_id(job).send().await?;
-        if d.status_code() != Some(&StatusCode::InProgress) {
-            anyhow::ensure!(d.status_code() == Some(&StatusCode::Succeeded), "{d:?}");
-            return Ok(());
-        }
-        anyhow::ensure!(Instant::now() < deadline, "job {job} did not complete");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-}
-
-async fn output(g: &aws_sdk_glacier::Client, job: &str) -> anyhow::Result<Vec<u8>> {
-    let out = g
-        .get_job_output()
-        .vault_name("v")
-        .job_id(job)
-        .send()
-        .await?;
-    Ok(out.body.collect().await?.into_bytes().to_vec())
+    let d = wait_for_job(g, "v", job).await?;
+    anyhow::ensure!(d.status_code() == Some(&StatusCode::Succeeded), "{d:?}");
+    Ok(())
 }
 
 #[tokio::test]
@@ -76,7 +59,7 @@ async fn a_workload_through_faults_completes_and_keeps_exactly_what_was_acknowle
             .await?;
         let job = job.job_id().unwrap_or_default().to_owned();
         wait(&g, &job).await?;
-        assert_eq!(&output(&g, &job).await?, body);
+        assert_eq!(&job_output(&g, "v", &job).await?, body);
     }
     let d = g.describe_vault().vault_name("v").send().await?;
     assert_eq!(
@@ -98,7 +81,7 @@ async fn a_workload_through_faults_completes_and_keeps_exactly_what_was_acknowle
         .await?;
     let job = job.job_id().unwrap_or_default().to_owned();
     wait(&g, &job).await?;
-    let inventory: serde_json::Value = serde_json::from_slice(&output(&g, &job).await?)?;
+    let inventory: serde_json::Value = serde_json::from_slice(&job_output(&g, "v", &job).await?)?;
     let mut listed: Vec<&str> = inventory["ArchiveList"]
         .as_array()
         .into_iter()

@@ -3,35 +3,13 @@
 
 use aws_sdk_glacier::primitives::ByteStream;
 use aws_sdk_glacier::types::{InventoryRetrievalJobInput, JobParameters, StatusCode};
-use conformance_aws_sdk::{MIB, TestServer, data, expect_error};
+use conformance_aws_sdk::{MIB, TestServer, data, expect_error, wait_for_job};
 use glacier_core::TreeHash;
-use std::time::{Duration, Instant};
 
 type R = anyhow::Result<()>;
 
 fn th(b: &[u8]) -> String {
     TreeHash::of(b).to_hex()
-}
-
-async fn wait(
-    g: &aws_sdk_glacier::Client,
-    vault: &str,
-    job_id: &str,
-) -> anyhow::Result<aws_sdk_glacier::operation::describe_job::DescribeJobOutput> {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        let d = g
-            .describe_job()
-            .vault_name(vault)
-            .job_id(job_id)
-            .send()
-            .await?;
-        if d.completed() {
-            return Ok(d);
-        }
-        anyhow::ensure!(Instant::now() < deadline, "job {job_id} did not complete");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
 }
 
 async fn start_job(
@@ -46,7 +24,7 @@ async fn start_job(
         .send()
         .await?;
     let id = r.job_id().unwrap_or_default().to_owned();
-    wait(g, vault, &id).await?;
+    wait_for_job(g, vault, &id).await?;
     Ok(id)
 }
 
