@@ -123,13 +123,18 @@ pub struct ArchiveRecord {
     pub segments: Vec<Segment>,
 }
 
-/// An archive without its segments, as listings show it.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// An archive without its segments, as listings show it (and as a daily inventory's
+/// document keeps it, one JSON object a line, its time in milliseconds as stored).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct ArchiveSummary {
     pub id: String,
     pub description: String,
     pub size: u64,
     pub tree_hash: TreeHash,
+    #[serde(
+        rename = "created_ms",
+        with = "time::serde::timestamp::milliseconds_i64"
+    )]
     pub created: OffsetDateTime,
 }
 

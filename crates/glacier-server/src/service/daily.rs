@@ -3,8 +3,8 @@
 //! was written since — into a document of its own; inventory jobs return that document and
 //! DescribeVault its totals, as of when it was taken.
 //!
-//! The document is one JSON object a line ([`Line`]), every archive committed by the time it
-//! was taken, in creation order (ties by id): read back by [`Snapshot`] a page at a time, so
+//! The document is one JSON object a line (an [`ArchiveSummary`]), every archive committed by
+//! the time it was taken, in creation order (ties by id): read back by [`Snapshot`] a page at a time, so
 //! that memory stays bounded whatever the vault's size.
 
 use super::Service;
@@ -13,26 +13,14 @@ use crate::error::{ApiError, ApiResult};
 use bytes::Bytes;
 use futures_util::StreamExt;
 use futures_util::stream::BoxStream;
-use glacier_core::TreeHash;
 use glacier_storage::{
     ArchiveCursor, ArchiveQuery, ArchiveSummary, InventorySnapshot, InventoryTotals, Page,
     StorageError, VaultKey,
 };
 use std::sync::Arc;
-use time::OffsetDateTime;
 
 /// Archives read from the store per page while an inventory is taken.
 const PAGE: usize = 1000;
-
-/// One archive of an inventory document.
-#[derive(serde::Serialize, serde::Deserialize)]
-struct Line {
-    id: String,
-    description: String,
-    created_ms: i64,
-    size: u64,
-    tree_hash: TreeHash,
-}
 
 impl Service {
     /// Takes every vault's inventory when it is due, until `shutdown`; a vault whose inventory
@@ -86,7 +74,7 @@ impl Service {
             for a in &page.items {
                 totals.archives += 1;
                 totals.bytes += a.size;
-                serde_json::to_writer(&mut out, &line(a))?;
+                serde_json::to_writer(&mut out, a)?;
                 out.push(b'\n');
             }
             if sink.write(out).await.is_err() || !page.more {
@@ -127,16 +115,6 @@ impl Service {
     }
 }
 
-fn line(a: &ArchiveSummary) -> Line {
-    Line {
-        id: a.id.clone(),
-        description: a.description.clone(),
-        created_ms: i64::try_from(a.created.unix_timestamp_nanos() / 1_000_000).unwrap_or(0),
-        size: a.size,
-        tree_hash: a.tree_hash,
-    }
-}
-
 /// A daily inventory's document, read a page at a time.
 pub(super) struct Snapshot {
     bytes: BoxStream<'static, Result<Bytes, StorageError>>,
@@ -164,17 +142,9 @@ impl Snapshot {
     async fn read(&mut self) -> anyhow::Result<Option<ArchiveSummary>> {
         loop {
             if let Some(end) = self.buf.iter().position(|b| *b == b'\n') {
-                let l: Line = serde_json::from_slice(&self.buf[..end])?;
+                let archive = serde_json::from_slice(&self.buf[..end])?;
                 self.buf.drain(..=end);
-                return Ok(Some(ArchiveSummary {
-                    id: l.id,
-                    description: l.description,
-                    size: l.size,
-                    tree_hash: l.tree_hash,
-                    created: OffsetDateTime::from_unix_timestamp_nanos(
-                        i128::from(l.created_ms) * 1_000_000,
-                    )?,
-                }));
+                return Ok(Some(archive));
             }
             if self.done {
                 anyhow::ensure!(self.buf.is_empty(), "an inventory document ends mid-line");

@@ -308,13 +308,14 @@ impl Service {
     }
 
     fn describe(&self, v: &Vault) -> wire::DescribeVaultOutput {
+        let totals = self.totals(v);
         wire::DescribeVaultOutput {
             vault_arn: arn_of(v),
             vault_name: v.key.name.clone(),
             creation_date: format_date(v.created),
             last_inventory_date: v.last_inventory.map(format_date),
-            number_of_archives: self.totals(v).archives,
-            size_in_bytes: self.totals(v).bytes,
+            number_of_archives: totals.archives,
+            size_in_bytes: totals.bytes,
         }
     }
 }
