@@ -39,7 +39,8 @@ def shared_store():
     PostgreSQL and Garage): "postgres+s3", "postgres+files" or "sqlite+s3". Each Server is then
     $GLACIER_TEST_NODES nodes (default 1; several only on "postgres+s3") on a fresh PostgreSQL
     database and a fresh prefix of the bucket, node i talking to the i-th of the S3
-    endpoints. None when the variable is unset: each Server is one node on a data directory."""
+    endpoints, writing uploads in $GLACIER_TEST_S3_STORAGE_CLASS if set. None when the variable
+    is unset: each Server is one node on a data directory."""
     store = os.environ.get("GLACIER_TEST_STORE")
     if not store:
         return None
@@ -54,6 +55,7 @@ def shared_store():
         "region": env.get("GLACIER_TEST_S3_REGION", "us-east-1"),
         "key": env.get("GLACIER_TEST_S3_KEY_ID"),
         "secret": env.get("GLACIER_TEST_S3_SECRET"),
+        "storage_class": env.get("GLACIER_TEST_S3_STORAGE_CLASS"),
     }
 
 
@@ -61,7 +63,9 @@ class Server:
     # The nodes' endpoints of every running server, by each of its endpoints (see peers()).
     clusters = {}
 
-    def __init__(self, *extra_args):
+    def __init__(self, *extra_args, cold=None):
+        """`cold`: a RestoringS3 (restoring_s3.py) to keep the blobs in, as DEEP_ARCHIVE, instead
+        of the shared store's or the data directory's (metadata and nodes as they would be)."""
         self.binary = os.environ.get("GLACIER_BIN", str(ROOT / "target" / "debug" / "glacier"))
         self.tmp = tempfile.TemporaryDirectory(prefix="glacier-boto3-")
         self.data_dir = pathlib.Path(self.tmp.name) / "data"
@@ -72,6 +76,13 @@ class Server:
             for k, s, a in [(ACCESS_KEY, SECRET_KEY, ACCOUNT), (OTHER_ACCESS_KEY, OTHER_SECRET_KEY, OTHER_ACCOUNT)]))
         env = {k: v for k, v in os.environ.items() if not k.startswith("GLACIER_") or k == "GLACIER_LOG"}
         self.shared = sh = shared_store()
+        if cold is not None:
+            sh = dict(sh or {"nodes": 1, "postgres": None})
+            sh.update(s3=True, bucket=cold.bucket, endpoints=[cold.endpoint], region="us-east-1",
+                      key="cold", secret="cold", storage_class="DEEP_ARCHIVE")
+            if not sh["postgres"]:
+                sh["nodes"] = 1
+            self.shared = sh
         if sh is None:
             stores = [["--data-dir", str(self.data_dir)]]
         else:
@@ -83,6 +94,8 @@ class Server:
             if sh["s3"]:
                 env.update(AWS_ACCESS_KEY_ID=sh["key"], AWS_SECRET_ACCESS_KEY=sh["secret"])
                 common += ["--blobs", f"s3://{sh['bucket']}/{name}", "--s3-region", sh["region"]]
+                if sh.get("storage_class"):
+                    common += ["--s3-storage-class", sh["storage_class"]]
             stores = [common + (["--s3-endpoint", sh["endpoints"][i % len(sh["endpoints"])]] if sh["s3"] else [])
                       for i in range(sh["nodes"])]
         self.commands = [[self.binary, "serve", "--listen", "127.0.0.1:0", *store,

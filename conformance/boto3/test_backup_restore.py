@@ -57,6 +57,7 @@ class Backup:
         self.postgres = sh.get("postgres") and sh["postgres"].rsplit("/", 1)[0] + "/" + server.prefix
         self.s3 = server.s3() if sh.get("s3") else None
         self.bucket = sh.get("bucket")
+        self.classes = {}
 
     def keys(self):
         pages = self.s3.get_paginator("list_objects_v2").paginate(Bucket=self.bucket, Prefix=f"{self.s.prefix}/")
@@ -75,12 +76,27 @@ class Backup:
                 target = self.where / "objects" / key
                 target.parent.mkdir(parents=True, exist_ok=True)
                 try:
-                    self.s3.download_file(self.bucket, key, str(target))
+                    self.download(key, target)
                 except ClientError as e:
                     # A listing may still show an object deleted a moment ago (Garage's list
                     # lags its deletes); a copy tool skips what is gone, and so does this one.
                     if e.response["Error"]["Code"] not in ("404", "NoSuchKey"):
                         raise
+
+    def download(self, key, target):
+        """Copies one object, restoring it first if it is archived (`aws s3api restore-object`,
+        then `aws s3 sync --force-glacier-transfer`), and notes its storage class."""
+        cls = self.s3.head_object(Bucket=self.bucket, Key=key).get("StorageClass", "STANDARD")
+        if cls in ("GLACIER", "DEEP_ARCHIVE"):
+            try:
+                self.s3.restore_object(Bucket=self.bucket, Key=key, RestoreRequest={"Days": 1})
+            except ClientError as e:
+                if e.response["Error"]["Code"] != "RestoreAlreadyInProgress":
+                    raise
+            assert eventually(lambda: 'ongoing-request="false"' in self.s3.head_object(
+                Bucket=self.bucket, Key=key).get("Restore", ""), timeout=30), key
+        self.s3.download_file(self.bucket, key, str(target))
+        self.classes[key] = cls
 
     def lose_and_restore(self):
         if self.s.data_dir.exists():
@@ -100,7 +116,10 @@ class Backup:
             objects = self.where / "objects"
             for path in objects.rglob("*"):
                 if path.is_file():
-                    self.s3.upload_file(str(path), self.bucket, str(path.relative_to(objects)))
+                    key = str(path.relative_to(objects))
+                    cls = self.classes.get(key, "STANDARD")
+                    extra = {"StorageClass": cls} if cls != "STANDARD" else None
+                    self.s3.upload_file(str(path), self.bucket, key, ExtraArgs=extra)
 
 
 def test_backup_and_restore(tmp_path):

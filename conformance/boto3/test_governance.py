@@ -1,8 +1,10 @@
 import json
 import uuid
 
+import pytest
+
 from harness import ACCOUNT, OTHER_ACCOUNT
-from helpers import MIB, data, expect_error, tree_hash
+from helpers import EXPEDITED, MIB, data, expect_error, tree_hash
 
 POLICY = json.dumps({"Version": "2012-10-17", "Statement": [{
     "Sid": "deny-young-deletes", "Effect": "Deny", "Principal": "*", "Action": "glacier:DeleteArchive",
@@ -239,6 +241,7 @@ def test_data_retrieval_policy_is_enforced(limited):
     limited.set_data_retrieval_policy(Policy={"Rules": [{"Strategy": "None"}]})
 
 
+@pytest.mark.skipif(not EXPEDITED, reason="no Expedited tier on S3 Deep Archive")
 def test_expedited_retrievals_need_capacity(limited):
     vault = f"expedited-{uuid.uuid4().hex[:8]}"
     limited.create_vault(vaultName=vault)

@@ -6,7 +6,7 @@ import time
 import pytest
 
 from conftest import HOOK_TOPIC
-from helpers import MIB, data, expect_error, inventory, retrieve, tree_hash, wait_for_job
+from helpers import EXPEDITED, MIB, data, expect_error, inventory, retrieve, tree_hash, wait_for_job
 
 DESCRIPTION_FIELDS = {
     "JobId", "JobDescription", "Action", "ArchiveId", "VaultARN", "CreationDate", "Completed", "StatusCode",
@@ -260,7 +260,7 @@ def test_notifications_reach_webhooks(slow, receiver):
         "SNSTopic": HOOK_TOPIC, "Events": ["InventoryRetrievalCompleted"]})
     archive_id = slow.upload_archive(vaultName="notify", body=b"payload")["archiveId"]
     job = slow.initiate_job(vaultName="notify", jobParameters={
-        "Type": "archive-retrieval", "ArchiveId": archive_id, "Tier": "Expedited",
+        "Type": "archive-retrieval", "ArchiveId": archive_id, "Tier": "Expedited" if EXPEDITED else "Standard",
         "SNSTopic": f"{receiver.url}/job-topic"})["jobId"]
     path, body = receiver.wait_for(lambda p, b: json.loads(b["Message"])["JobId"] == job)
     assert path == "/job-topic" and body["Type"] == "Notification"

@@ -35,7 +35,7 @@ pub use config::{
     default_max_connections, load_identities, load_topics, read_toml,
 };
 pub use faults::{Fault, FaultRates};
-pub use glacier_storage::{DEFAULT_RESERVE, OpenError, S3Config, Storage};
+pub use glacier_storage::{DEFAULT_RESERVE, OpenError, S3Config, Storage, StorageClass};
 pub use router::app;
 pub use run::{Listeners, RunOptions, run, run_tls, run_until_signal, serve_metrics};
 pub use service::{DEFAULT_EXPEDITED_RATE, DEFAULT_FREE_TIER_BYTES_PER_DAY, Service, Settings};

@@ -21,7 +21,7 @@ pub mod sqlite;
 #[cfg(any(test, feature = "testing"))]
 pub mod testing;
 
-pub use blob::{BlobKey, BlobStore, BlobWriter};
+pub use blob::{BlobKey, BlobStore, BlobWriter, StorageClass, Thaw, Thawed};
 pub use fs::FsBlobStore;
 pub use meta::*;
 pub use open::{DEFAULT_RESERVE, OpenError, Opened, Sharing, Storage, open};

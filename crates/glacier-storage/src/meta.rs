@@ -428,6 +428,9 @@ pub trait MetadataStore: Send + Sync + 'static {
         lease_until: OffsetDateTime,
         limit: usize,
     ) -> Result<Vec<(VaultKey, JobRecord)>>;
+    /// Keeps a job in progress claimed until `until` (a retrieval waiting for its blobs to be
+    /// restored: no engine looks at it again before then). `NotFound` if it is not in progress.
+    async fn hold_job(&self, key: &VaultKey, id: &str, until: OffsetDateTime) -> Result<()>;
     /// When the job engine next has work: the earliest time a job in progress is due and
     /// unclaimed, or a finished job expires, if there is any.
     async fn next_deadline(&self) -> Result<Option<OffsetDateTime>>;

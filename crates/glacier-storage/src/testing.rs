@@ -56,3 +56,25 @@ pub fn s3_config() -> Result<Option<crate::S3Config>> {
     config.secret_access_key = service("GLACIER_TEST_S3_SECRET")?;
     Ok(Some(config))
 }
+
+/// A fresh prefix for one test in the bucket `$GLACIER_TEST_COLD_S3_BUCKET` of the S3 that
+/// models the archive storage classes at `$GLACIER_TEST_COLD_S3_ENDPOINT`
+/// (`conformance/restoring_s3.py`: moto behind a proxy that keeps restores under way a while),
+/// writing uploads in DEEP_ARCHIVE; `None` when there is none (see [`service`]).
+pub fn cold_s3_config() -> Result<Option<crate::S3Config>> {
+    let (Some(endpoint), Some(bucket)) = (
+        service("GLACIER_TEST_COLD_S3_ENDPOINT")?,
+        service("GLACIER_TEST_COLD_S3_BUCKET")?,
+    ) else {
+        return Ok(None);
+    };
+    let mut config = crate::S3Config::from_url(&format!("s3://{bucket}"))?;
+    config.prefix = format!("t{}", hex::encode(rand::random::<[u8; 8]>()));
+    config.endpoint = Some(endpoint);
+    config.region = Some("us-east-1".to_owned());
+    // moto takes any key.
+    config.access_key_id = Some("cold".to_owned());
+    config.secret_access_key = Some("cold".to_owned());
+    config.storage_class = crate::StorageClass::DeepArchive;
+    Ok(Some(config))
+}

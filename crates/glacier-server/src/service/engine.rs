@@ -1,11 +1,12 @@
 //! The job engine: completes jobs when they are due (their tier's `--retrieval-delay` after
-//! initiation) and forgets them when they expire, on one node or many (a job is claimed for
+//! initiation, and on an archive storage class once their blobs are restored: `restore.rs`)
+//! and forgets them when they expire, on one node or many (a job is claimed for
 //! `JOB_LEASE`; another node takes it over when the claim lapses).
 
 use super::Service;
 use super::jobs::job_type_of;
 use anyhow::Context;
-use glacier_storage::{JobFinish, JobRecord, JobSpec, VaultKey};
+use glacier_storage::{JobFinish, JobRecord, JobSpec, Thawed, VaultKey};
 use std::sync::Arc;
 use time::OffsetDateTime;
 use tokio_util::sync::CancellationToken;
@@ -163,7 +164,11 @@ impl Service {
         let t = self.now();
         let expires = t + self.settings.timing.job_expiry;
         let finish = match &job.spec {
-            JobSpec::Archive { .. } => JobFinish::Archive,
+            JobSpec::Archive { .. } => match self.thaw_archive(key, job).await? {
+                Thawed::Readable => JobFinish::Archive,
+                Thawed::Refused(message) => JobFinish::Failed { message },
+                Thawed::Restoring => return self.hold_restoring(key, job).await,
+            },
             // An inventory that cannot be written (the blob store failing) is held and
             // retried until the store recovers: the fault is the store's, not the job's.
             JobSpec::Inventory { .. } => self

@@ -11,8 +11,8 @@ use glacier_core::wire::{
     self, GlacierJobDescription, InventoryRetrievalJobDescription, JobParameters,
 };
 use glacier_core::{
-    Digest, InventoryFormat, JobAction, JobStatus, JobType, MIB, TreeHash, format_date, range,
-    validate,
+    Digest, ErrorCode, InventoryFormat, JobAction, JobStatus, JobType, MIB, TreeHash, format_date,
+    range, validate,
 };
 use glacier_storage::{BlobStore, JobFilter, JobRecord, JobSpec, Segment, StorageError, VaultKey};
 use std::sync::Arc;
@@ -94,6 +94,16 @@ impl Service {
             .as_deref()
             .ok_or_else(|| ApiError::missing("ArchiveId"))?;
         let tier = p.tier.unwrap_or_default();
+        let class = self.blobs.class();
+        if !class.offers(tier) {
+            return Err(ApiError::new(
+                ErrorCode::InsufficientCapacityException,
+                format!(
+                    "{tier} retrievals are not offered: this server keeps archives in S3 {class}, which restores at Standard (within 12 hours) or Bulk (within 48 hours)",
+                    tier = tier.as_str()
+                ),
+            ));
+        }
         let archive = self.meta.get_archive(key, archive_id).await?;
         let span = match &p.retrieval_byte_range {
             Some(r) => range::retrieval_range(r, archive.size)?,

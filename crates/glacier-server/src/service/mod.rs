@@ -13,6 +13,7 @@ mod jobs;
 mod multipart;
 mod notifications;
 mod notify;
+mod restore;
 mod usage;
 mod vaults;
 

@@ -281,6 +281,22 @@ pub(crate) async fn jobs(store: &dyn MetadataStore) {
     );
     let retaken = ok("lease lapsed", store.claim_due_jobs(lease, lease, 10).await);
     assert_eq!(retaken.len(), 2, "a lapsed claim is taken over");
+    let later = lease + time::Duration::hours(1);
+    ok("hold j3", store.hold_job(&key, "j3", later).await);
+    let claimed = ok("j3 held", store.claim_due_jobs(lease, lease, 10).await);
+    assert_eq!(
+        claimed
+            .iter()
+            .map(|(_, j)| j.id.as_str())
+            .collect::<Vec<_>>(),
+        vec!["j1"],
+        "a held job is not claimed before its hold ends"
+    );
+    let back = ok("hold ended", store.claim_due_jobs(later, later, 10).await);
+    assert!(
+        back.iter().any(|(_, j)| j.id == "j3"),
+        "a held job is claimed once its hold ends"
+    );
 
     let expires = now + time::Duration::days(1);
     let done = ok(
@@ -292,6 +308,10 @@ pub(crate) async fn jobs(store: &dyn MetadataStore) {
     assert_eq!(
         (done.status, done.output_size, done.completed, done.expires),
         (JobStatus::Succeeded, Some(1), Some(now), Some(expires))
+    );
+    not_found(
+        "hold a finished job",
+        store.hold_job(&key, "j1", later).await,
     );
     not_found(
         "finish twice",

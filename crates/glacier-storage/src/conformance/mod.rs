@@ -14,7 +14,7 @@ mod usage;
 pub(crate) use crate::testing::{postgres_database, s3_config, service};
 pub(crate) use blobs::blob_store;
 
-use crate::blob::{BlobKey, BlobStore, read_all};
+use crate::blob::{BlobKey, BlobStore, Thaw, Thawed, read_all};
 use crate::meta::*;
 use crate::{Result, StorageError};
 use glacier_core::TreeHash;

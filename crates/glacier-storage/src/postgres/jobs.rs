@@ -224,6 +224,28 @@ pub(super) async fn claim_due(
     Ok(out)
 }
 
+pub(super) async fn hold(
+    tx: &Transaction<'_>,
+    key: &VaultKey,
+    id: &str,
+    until: OffsetDateTime,
+) -> Result<()> {
+    let n = tx
+        .execute(
+            &tx.prepare_cached(
+                "UPDATE jobs SET lease_until_ms = $4
+                  WHERE id = $3 AND account = $1 AND vault = $2 AND status = 'InProgress'",
+            )
+            .await?,
+            &[&key.account, &key.name, &id, &to_ms(until)],
+        )
+        .await?;
+    if n == 0 {
+        return Err(StorageError::not_found(crate::Resource::Job, id));
+    }
+    Ok(())
+}
+
 pub(super) async fn next_deadline(tx: &Transaction<'_>) -> Result<Option<OffsetDateTime>> {
     let row = tx
         .query_one(

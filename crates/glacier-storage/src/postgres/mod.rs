@@ -331,6 +331,10 @@ impl MetadataStore for PostgresMetadataStore {
         in_tx!(queue self, tx => jobs::claim_due(&tx, now, lease_until, limit))
     }
 
+    async fn hold_job(&self, key: &VaultKey, id: &str, until: OffsetDateTime) -> Result<()> {
+        in_tx!(self, tx => jobs::hold(&tx, key, id, until))
+    }
+
     async fn next_deadline(&self) -> Result<Option<OffsetDateTime>> {
         in_tx!(read self, tx => jobs::next_deadline(&tx))
     }

@@ -230,6 +230,24 @@ pub(super) fn claim_due(
     Ok(out)
 }
 
+pub(super) fn hold(
+    tx: &Transaction<'_>,
+    key: &VaultKey,
+    id: &str,
+    until: OffsetDateTime,
+) -> Result<()> {
+    let n = tx
+        .prepare_cached(
+            "UPDATE jobs SET lease_until_ms = ?4
+          WHERE id = ?3 AND account = ?1 AND vault = ?2 AND status = 'InProgress'",
+        )?
+        .execute(params![key.account, key.name, id, to_ms(until)])?;
+    if n == 0 {
+        return Err(StorageError::not_found(crate::Resource::Job, id));
+    }
+    Ok(())
+}
+
 pub(super) fn next_deadline(tx: &Transaction<'_>) -> Result<Option<OffsetDateTime>> {
     let ms: Option<i64> = tx.query_row_cached(
         "SELECT MIN(t) FROM (

@@ -409,6 +409,11 @@ impl MetadataStore for SqliteMetadataStore {
             .await
     }
 
+    async fn hold_job(&self, key: &VaultKey, id: &str, until: OffsetDateTime) -> Result<()> {
+        let (key, id) = (key.clone(), id.to_owned());
+        self.tx(move |tx| jobs::hold(tx, &key, &id, until)).await
+    }
+
     async fn next_deadline(&self) -> Result<Option<OffsetDateTime>> {
         self.read(jobs::next_deadline).await
     }

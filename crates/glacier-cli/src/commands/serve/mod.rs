@@ -64,6 +64,12 @@ pub(crate) struct ServeArgs {
     /// request gets 500 ServiceUnavailableException.
     #[arg(long, default_value = "30s", value_parser = humantime::parse_duration)]
     s3_timeout: std::time::Duration,
+    /// The S3 storage class archives are written in: STANDARD, GLACIER_IR, GLACIER (Flexible
+    /// Retrieval) or DEEP_ARCHIVE. In GLACIER and DEEP_ARCHIVE a retrieval job restores the
+    /// archive's objects at its tier and completes once they can be read; archives under 10-22
+    /// KiB stay STANDARD (cheaper than the class's per-object charges), as do job outputs.
+    #[arg(long, default_value = "STANDARD", requires = "blobs")]
+    s3_storage_class: glacier_server::StorageClass,
     /// The region named in vault ARNs.
     #[arg(long, default_value = "us-east-1")]
     region: String,
@@ -219,6 +225,7 @@ fn storage(args: &ServeArgs) -> anyhow::Result<Storage> {
             let mut s3 = S3Config::from_url(url)?;
             s3.endpoint = args.s3_endpoint.clone();
             s3.timeout = args.s3_timeout;
+            s3.storage_class = args.s3_storage_class;
             s3.region = args
                 .s3_region
                 .clone()

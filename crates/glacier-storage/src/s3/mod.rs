@@ -7,15 +7,24 @@
 //! amount of memory whatever the blob's size. A blob becomes visible only when its PUT or its
 //! multipart completion is acknowledged by the store; a writer dropped before its commit aborts
 //! its multipart upload. Reads are ranged GETs of [`READ_CHUNK`] bytes, one after another.
+//!
+//! Uploads are written in [`S3Config::storage_class`] (those smaller than the class's
+//! [`StorageClass::standard_below`] in STANDARD); what the service writes itself in STANDARD.
+//! An archived object is restored before it is read ([`cold`]).
 
-use crate::blob::{BlobKey, BlobStore, BlobWriter};
+mod cold;
+
+use crate::blob::{BlobKey, BlobStore, BlobWriter, StorageClass, Thaw, Thawed};
 use crate::{Result, StorageError};
 use async_trait::async_trait;
 use bytes::Bytes;
 use futures_util::stream::BoxStream;
 use futures_util::{StreamExt, TryStreamExt};
 use object_store::path::Path;
-use object_store::{GetOptions, GetRange, ObjectStore, PutPayload, WriteMultipart};
+use object_store::{
+    Attribute, Attributes, GetOptions, GetRange, ObjectStore, PutMultipartOptions, PutOptions,
+    PutPayload, WriteMultipart,
+};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -45,6 +54,8 @@ pub struct S3Config {
     /// How long one request to the store may take before it is abandoned (and retried while
     /// [`RETRY_TIMEOUTS`] of these have not passed).
     pub timeout: Duration,
+    /// The class uploads are written in.
+    pub storage_class: StorageClass,
 }
 
 /// The default of [`S3Config::timeout`].
@@ -67,6 +78,7 @@ impl std::fmt::Debug for S3Config {
             .field("region", &self.region)
             .field("access_key_id", &self.access_key_id)
             .field("timeout", &self.timeout)
+            .field("storage_class", &self.storage_class)
             .finish_non_exhaustive()
     }
 }
@@ -90,6 +102,7 @@ impl S3Config {
             secret_access_key: None,
             session_token: None,
             timeout: DEFAULT_TIMEOUT,
+            storage_class: StorageClass::Standard,
         })
     }
 }
@@ -98,6 +111,8 @@ pub struct S3BlobStore {
     store: Arc<dyn ObjectStore>,
     /// `PREFIX/blobs`.
     root: Path,
+    class: StorageClass,
+    restorer: cold::Restorer,
 }
 
 fn backend(what: &str, e: object_store::Error) -> StorageError {
@@ -147,11 +162,26 @@ impl S3BlobStore {
             .with_allow_http(plain)
             .with_timeout(config.timeout)
             .with_connect_timeout(config.timeout.min(Duration::from_secs(5)));
-        let store = b
-            .with_retry(retry)
-            .with_client_options(client)
-            .build()
-            .map_err(|e| backend("configuring S3", e))?;
+        let b = b.with_retry(retry).with_client_options(client);
+        let region = b
+            .get_config_value(&object_store::aws::AmazonS3ConfigKey::Region)
+            .unwrap_or_else(|| "us-east-1".to_owned());
+        let endpoint = b
+            .get_config_value(&object_store::aws::AmazonS3ConfigKey::Endpoint)
+            .unwrap_or_else(|| format!("https://s3.{region}.amazonaws.com"));
+        let store = b.build().map_err(|e| backend("configuring S3", e))?;
+        let restorer = cold::Restorer {
+            http: reqwest::Client::builder()
+                .timeout(config.timeout)
+                .build()
+                .map_err(|e| StorageError::backend(format!("object store: HTTP client: {e}")))?,
+            endpoint: reqwest::Url::parse(&endpoint).map_err(|e| {
+                StorageError::Invalid(format!("S3 endpoint {endpoint:?} is not a URL: {e}"))
+            })?,
+            bucket: config.bucket.clone(),
+            region,
+            credentials: Arc::clone(store.credentials()),
+        };
         let root = if config.prefix.is_empty() {
             Path::from("blobs")
         } else {
@@ -164,6 +194,8 @@ impl S3BlobStore {
         Ok(S3BlobStore {
             store: Arc::new(store),
             root,
+            class: config.storage_class,
+            restorer,
         })
     }
 
@@ -178,15 +210,32 @@ impl S3BlobStore {
 
 #[async_trait]
 impl BlobStore for S3BlobStore {
-    async fn create(&self, _upload: Option<u64>) -> Result<Box<dyn BlobWriter>> {
+    async fn create(&self, upload: Option<u64>) -> Result<Box<dyn BlobWriter>> {
         let key = BlobKey(hex::encode(rand::random::<[u8; 16]>()));
+        let mut attributes = Attributes::new();
+        let class = self.class.for_upload(upload);
+        if class != StorageClass::Standard {
+            attributes.insert(Attribute::StorageClass, class.as_str().into());
+        }
         Ok(Box::new(S3Writer {
             path: self.path(&key)?,
             key,
             store: Arc::clone(&self.store),
             buffer: Vec::new(),
             upload: None,
+            attributes,
         }))
+    }
+
+    fn class(&self) -> StorageClass {
+        self.class
+    }
+
+    async fn thaw(&self, key: &BlobKey, thaw: &Thaw) -> Result<Thawed> {
+        if !self.class.restores() {
+            return Ok(Thawed::Readable);
+        }
+        self.restorer.thaw(&self.path(key)?, thaw).await
     }
 
     async fn read(
@@ -296,6 +345,8 @@ struct S3Writer {
     store: Arc<dyn ObjectStore>,
     buffer: Vec<u8>,
     upload: Option<WriteMultipart>,
+    /// The storage class, if not STANDARD.
+    attributes: Attributes,
 }
 
 #[async_trait]
@@ -308,7 +359,13 @@ impl BlobWriter for S3Writer {
             }
             let upload = self
                 .store
-                .put_multipart(&self.path)
+                .put_multipart_opts(
+                    &self.path,
+                    PutMultipartOptions {
+                        attributes: self.attributes.clone(),
+                        ..Default::default()
+                    },
+                )
                 .await
                 .map_err(|e| backend("starting a multipart upload", e))?;
             let mut upload = WriteMultipart::new_with_chunk_size(upload, PART_SIZE);
@@ -335,8 +392,12 @@ impl BlobWriter for S3Writer {
             }
             None => {
                 let body = PutPayload::from(std::mem::take(&mut self.buffer));
+                let opts = PutOptions {
+                    attributes: std::mem::take(&mut self.attributes),
+                    ..Default::default()
+                };
                 self.store
-                    .put(&self.path, body)
+                    .put_opts(&self.path, body, opts)
                     .await
                     .map_err(|e| backend("writing a blob", e))?;
             }
@@ -368,6 +429,16 @@ mod tests {
     #[tokio::test]
     async fn conformance() -> Result<()> {
         let Some(config) = crate::conformance::s3_config()? else {
+            return Ok(());
+        };
+        crate::conformance::blob_store(&S3BlobStore::open(&config).await?).await;
+        Ok(())
+    }
+
+    /// The same in DEEP_ARCHIVE on an S3 that models it: uploads are restored before a read.
+    #[tokio::test]
+    async fn conformance_in_deep_archive() -> Result<()> {
+        let Some(config) = crate::testing::cold_s3_config()? else {
             return Ok(());
         };
         crate::conformance::blob_store(&S3BlobStore::open(&config).await?).await;
