@@ -8,7 +8,9 @@ on PostgreSQL; the bytes come back exact.
 Runs on a data directory (one node) and on the two-node PostgreSQL run; the other stores'
 runs would repeat the same thing."""
 
+import json
 import os
+import subprocess
 import sys
 import time
 
@@ -17,7 +19,7 @@ import pytest
 from botocore.exceptions import ClientError
 
 from conftest import make_client
-from harness import ROOT, Server
+from harness import ACCESS_KEY, ROOT, SECRET_KEY, Server
 from helpers import MIB, data, expect_error, tree_hash, wait_for_job
 
 sys.path.insert(0, str(ROOT / "conformance"))
@@ -203,3 +205,40 @@ def test_a_refused_restore_fails_the_job_with_its_reason(cold, g):
     assert "S3 refused to restore the archive: AccessDenied" in d["StatusMessage"], d
     expect_error("InvalidParameterValueException", 400, g.get_job_output, vaultName=vault,
                  jobId=job, contains="failed")
+
+
+def test_migrate_from_a_vault_into_deep_archive_verifies_every_byte(server, cold, cold_server, moto,
+                                                                     tmp_path):
+    """The way off AWS: `glacier migrate --from SOURCE --to THIS-SERVER` (the source here another
+    glacier serve standing in for aws:REGION) copies a vault onto Deep Archive, each archive's
+    tree hash checked; the copies then read back through a restore."""
+    src = make_client(server.endpoint)
+    vault = f"leaving-{os.getpid()}"
+    src.create_vault(vaultName=vault)
+    bodies = [data(700_000, 10), data(5, 11), data(2 * MIB + 1, 12)]
+    for i, body in enumerate(bodies):
+        src.upload_archive(vaultName=vault, body=body, archiveDescription=f"archive {i}")
+    env = dict(os.environ, AWS_ACCESS_KEY_ID=ACCESS_KEY, AWS_SECRET_ACCESS_KEY=SECRET_KEY,
+               GLACIER_STATE_DIR=str(tmp_path / "state"))
+    out = subprocess.run([server.binary, "migrate", "--from", server.endpoint, "--to",
+                          cold_server.endpoint, "--vault", vault, "--output", "json", "--quiet"],
+                         env=env, capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert json.loads(out.stdout)["vaults"][0]["copied"] == 3, out.stdout
+
+    g = make_client(cold_server.endpoint)
+    copies = {a["ArchiveDescription"]: a for a in inventory_of(g, vault)}
+    assert sorted(copies) == ["archive 0", "archive 1", "archive 2"]
+    for i, body in enumerate(bodies):
+        a = copies[f"archive {i}"]
+        assert (a["Size"], a["SHA256TreeHash"]) == (len(body), tree_hash(body))
+        job = start(g, vault, a["ArchiveId"], tier="Bulk")
+        assert wait_for_job(g, vault, job, timeout=30)["StatusCode"] == "Succeeded"
+        assert output(g, vault, job) == (body, tree_hash(body))
+    assert "DEEP_ARCHIVE" in objects(moto, cold_server).values()
+
+
+def inventory_of(g, vault):
+    job = g.initiate_job(vaultName=vault, jobParameters={"Type": "inventory-retrieval"})["jobId"]
+    wait_for_job(g, vault, job, timeout=30)
+    return json.loads(g.get_job_output(vaultName=vault, jobId=job)["body"].read())["ArchiveList"]

@@ -211,7 +211,10 @@ mod tests {
         assert_eq!(deep.for_upload(Some(1 << 20)), deep);
         assert_eq!(deep.for_upload(Some(100)), StorageClass::Standard);
         assert_eq!(deep.for_upload(None), StorageClass::Standard, "job outputs");
-        assert_eq!(StorageClass::Standard.for_upload(Some(1)), StorageClass::Standard);
+        assert_eq!(
+            StorageClass::Standard.for_upload(Some(1)),
+            StorageClass::Standard
+        );
         assert!(deep.restores() && StorageClass::Glacier.restores());
         assert!(!StorageClass::GlacierIr.restores());
         assert!(!deep.offers(Tier::Expedited) && deep.offers(Tier::Bulk));

@@ -20,13 +20,15 @@ pub(super) fn restore_poll(waited: time::Duration) -> time::Duration {
     (waited / 4_i32).clamp(time::Duration::SECOND, RESTORE_POLL_MAX)
 }
 
-/// The blobs that hold bytes `range` (inclusive) of an archive made of `segments`, once each.
-fn blobs_in(segments: &[Segment], range: (u64, u64)) -> Vec<BlobKey> {
+/// The blobs that hold bytes `range` (inclusive) of an archive made of `segments`, once each,
+/// but for those under `standard_below` bytes, which were written STANDARD (a blob is an
+/// upload or a part, written whole).
+fn blobs_in(segments: &[Segment], range: (u64, u64), standard_below: u64) -> Vec<BlobKey> {
     let mut out: Vec<BlobKey> = Vec::new();
     let mut at = 0u64;
     for s in segments {
         let end = at + s.size;
-        if at <= range.1 && end > range.0 && !out.contains(&s.blob) {
+        if at <= range.1 && end > range.0 && s.size >= standard_below && !out.contains(&s.blob) {
             out.push(s.blob.clone());
         }
         at = end;
@@ -64,7 +66,8 @@ impl Service {
         else {
             return Ok(Thawed::Readable);
         };
-        if !self.blobs.class().restores() {
+        let class = self.blobs.class();
+        if !class.restores() {
             return Ok(Thawed::Readable);
         }
         let archive = match self.meta.get_archive(key, archive_id).await {
@@ -76,14 +79,15 @@ impl Service {
             tier: *tier,
             readable_for: self.settings.timing.job_expiry,
         };
-        let states: Vec<Thawed> = futures_util::stream::iter(blobs_in(&archive.segments, *range))
-            .map(|blob| {
-                let thaw = &thaw;
-                async move { self.blobs.thaw(&blob, thaw).await }
-            })
-            .buffered(THAWS_AT_ONCE)
-            .try_collect()
-            .await?;
+        let states: Vec<Thawed> =
+            futures_util::stream::iter(blobs_in(&archive.segments, *range, class.standard_below()))
+                .map(|blob| {
+                    let thaw = &thaw;
+                    async move { self.blobs.thaw(&blob, thaw).await }
+                })
+                .buffered(THAWS_AT_ONCE)
+                .try_collect()
+                .await?;
         Ok(all_of(states))
     }
 
@@ -120,11 +124,17 @@ mod tests {
     #[test]
     fn a_range_restores_only_the_blobs_that_hold_it() {
         let s = [segment("a", 10), segment("b", 10), segment("c", 5)];
-        let keys = |r| blobs_in(&s, r).into_iter().map(|k| k.0).collect::<Vec<_>>();
-        assert_eq!(keys((0, 24)), ["a", "b", "c"]);
-        assert_eq!(keys((0, 9)), ["a"]);
-        assert_eq!(keys((9, 10)), ["a", "b"]);
-        assert_eq!(keys((20, 24)), ["c"]);
+        let keys = |r, below| {
+            blobs_in(&s, r, below)
+                .into_iter()
+                .map(|k| k.0)
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(keys((0, 24), 0), ["a", "b", "c"]);
+        assert_eq!(keys((0, 9), 0), ["a"]);
+        assert_eq!(keys((9, 10), 0), ["a", "b"]);
+        assert_eq!(keys((20, 24), 0), ["c"]);
+        assert_eq!(keys((0, 24), 6), ["a", "b"], "c was written STANDARD");
     }
 
     #[test]
