@@ -87,4 +87,13 @@ async fn archived_uploads(store: &dyn BlobStore) {
         );
     }
     ok("delete uploads", store.delete(&keys).await);
+    if archived {
+        assert!(
+            matches!(
+                ok("thaw missing", store.thaw(&keys[0], &thaw).await),
+                Thawed::Refused(_)
+            ),
+            "a missing archived blob cannot be restored"
+        );
+    }
 }

@@ -111,7 +111,12 @@ impl Restorer {
     /// Whether the object at `path` can be read now, asking for its restore if it is archived
     /// and neither restored (for at least `thaw.readable_for` more) nor being restored.
     pub(super) async fn thaw(&self, path: &Path, thaw: &Thaw) -> Result<Thawed> {
-        let head = self.head(path).await?;
+        let Some(head) = self.head(path).await? else {
+            tracing::error!(object = %path, "an archive's object is missing from the bucket");
+            return Ok(Thawed::Refused(
+                "S3 has no object for part of the archive (NoSuchKey)".to_owned(),
+            ));
+        };
         if !head.archived() {
             return Ok(Thawed::Readable);
         }
@@ -147,11 +152,14 @@ impl Restorer {
         })
     }
 
-    /// HeadObject.
-    pub(super) async fn head(&self, path: &Path) -> Result<Head> {
+    /// HeadObject; `None` if there is no such object.
+    pub(super) async fn head(&self, path: &Path) -> Result<Option<Head>> {
         let response = self
             .send(reqwest::Method::HEAD, path, "", String::new())
             .await?;
+        if response.status() == reqwest::StatusCode::NOT_FOUND {
+            return Ok(None);
+        }
         if !response.status().is_success() {
             return Err(StorageError::backend(format!(
                 "object store: HEAD {path}: HTTP {}",
@@ -165,10 +173,10 @@ impl Restorer {
                 .and_then(|v| v.to_str().ok())
                 .map(str::to_owned)
         };
-        Ok(Head {
+        Ok(Some(Head {
             class: header("x-amz-storage-class"),
             restore: header("x-amz-restore").as_deref().and_then(Restore::parse),
-        })
+        }))
     }
 
     /// One signed request to the object at `path` (with `query`, e.g. `restore`).
