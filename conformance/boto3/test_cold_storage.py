@@ -147,7 +147,7 @@ def test_expedited_is_refused_in_deep_archive(g):
     vault = "deep-expedited"
     g.create_vault(vaultName=vault)
     archive = g.upload_archive(vaultName=vault, body=data(100_000, 3))["archiveId"]
-    expect_error("InsufficientCapacityException", 400, g.initiate_job, vaultName=vault,
+    expect_error("InvalidParameterValueException", 400, g.initiate_job, vaultName=vault,
                  jobParameters={"Type": "archive-retrieval", "ArchiveId": archive,
                                 "Tier": "Expedited"},
                  contains="DEEP_ARCHIVE")

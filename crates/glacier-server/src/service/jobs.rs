@@ -97,7 +97,7 @@ impl Service {
         let class = self.blobs.class();
         if !class.offers(tier) {
             return Err(ApiError::new(
-                ErrorCode::InsufficientCapacityException,
+                ErrorCode::InvalidParameterValueException,
                 format!(
                     "{tier} retrievals are not offered: this server keeps archives in S3 {class}, which restores at Standard (within 12 hours) or Bulk (within 48 hours)",
                     tier = tier.as_str()
