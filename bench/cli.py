@@ -29,6 +29,9 @@ from botocore.utils import calculate_tree_hash
 from marked import write_table
 from serving import start_glacier
 
+# The build the binaries come from: release, or debug for `bench/run --smoke` (CI).
+PROFILE = os.environ.get("GLACIER_BENCH_PROFILE", "release")
+
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 TARGET = pathlib.Path(os.environ.get("CARGO_TARGET_DIR", ROOT / "target"))
 KEY, SECRET = "AKIDBENCHCLI", "bench-cli-secret"
@@ -54,7 +57,7 @@ def timed(f):
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("--bin", default=str(TARGET / "release" / "glacier"))
+    ap.add_argument("--bin", default=str(TARGET / PROFILE / "glacier"))
     ap.add_argument("--size-mib", type=int, default=1024)
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--write")

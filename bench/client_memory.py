@@ -15,6 +15,9 @@ import shutil
 import subprocess
 import tempfile
 
+# The build the binaries come from: release, or debug for `bench/run --smoke` (CI).
+PROFILE = os.environ.get("GLACIER_BENCH_PROFILE", "release")
+
 ACCOUNT = "123456789012"
 
 
@@ -26,8 +29,8 @@ def run(binary, endpoint, path, env):
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--size-mib", type=int, default=2048)
-    ap.add_argument("--bin", default=os.path.join(os.environ.get("CARGO_TARGET_DIR", "target"), "release/glacier"))
-    ap.add_argument("--example", default=os.path.join(os.environ.get("CARGO_TARGET_DIR", "target"), "release/examples/transfer"))
+    ap.add_argument("--bin", default=os.path.join(os.environ.get("CARGO_TARGET_DIR", "target"), PROFILE + "/glacier"))
+    ap.add_argument("--example", default=os.path.join(os.environ.get("CARGO_TARGET_DIR", "target"), PROFILE + "/examples/transfer"))
     args = ap.parse_args()
     tmp = pathlib.Path(tempfile.mkdtemp(prefix="glacier-client-bench-"))
     env = dict(os.environ, GLACIER_ACCESS_KEY_ID="AKIDBENCH", GLACIER_SECRET_ACCESS_KEY="bench",

@@ -22,6 +22,9 @@ import boto3
 from botocore.config import Config
 from botocore.utils import calculate_tree_hash
 
+# The build the binaries come from: release, or debug for `bench/run --smoke` (CI).
+PROFILE = os.environ.get("GLACIER_BENCH_PROFILE", "release")
+
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 TARGET = pathlib.Path(os.environ.get("CARGO_TARGET_DIR", ROOT / "target"))
 # bench/requests.py would shadow the requests package moto imports.
@@ -86,7 +89,7 @@ def main():
     ap.add_argument("--hold", type=float, default=5.0, help="seconds each restore takes")
     ap.add_argument("--smoke", action="store_true", help="small archives only")
     args = ap.parse_args()
-    binary = str(TARGET / "release" / "glacier")
+    binary = str(TARGET / PROFILE / "glacier")
     cases = [("1 KiB (kept STANDARD)", 1024, None), ("1 MiB", MIB, None),
              ("24 MiB, one UploadArchive", 24 * MIB, None),
              ("24 MiB, multipart of 8 MiB parts", 24 * MIB, 8 * MIB)]

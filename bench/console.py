@@ -28,6 +28,9 @@ from botocore.awsrequest import AWSRequest
 from botocore.config import Config
 from botocore.credentials import Credentials
 
+# The build the binaries come from: release, or debug for `bench/run --smoke` (CI).
+PROFILE = os.environ.get("GLACIER_BENCH_PROFILE", "release")
+
 ACCOUNT = "123456789012"
 KEY, SECRET = "AKIDBENCH", "bench"
 
@@ -80,8 +83,8 @@ def main():
     ap.add_argument("--archives", type=int, default=1_000_000)
     ap.add_argument("--runs", type=int, default=5)
     target = os.environ.get("CARGO_TARGET_DIR", "target")
-    ap.add_argument("--bin", default=os.path.join(target, "release/glacier"))
-    ap.add_argument("--populate", default=os.path.join(target, "release/examples/populate"))
+    ap.add_argument("--bin", default=os.path.join(target, PROFILE + "/glacier"))
+    ap.add_argument("--populate", default=os.path.join(target, PROFILE + "/examples/populate"))
     args = ap.parse_args()
     tmp = pathlib.Path(tempfile.mkdtemp(prefix="glacier-console-bench-"))
     data = tmp / "data"

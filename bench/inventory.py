@@ -20,6 +20,9 @@ import time
 import boto3
 from botocore.config import Config
 
+# The build the binaries come from: release, or debug for `bench/run --smoke` (CI).
+PROFILE = os.environ.get("GLACIER_BENCH_PROFILE", "release")
+
 ACCOUNT = "123456789012"
 
 
@@ -51,8 +54,8 @@ def run_inventory(g, vault, fmt):
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--archives", type=int, default=1_000_000)
-    ap.add_argument("--bin", default=os.path.join(os.environ.get("CARGO_TARGET_DIR", "target"), "release/glacier"))
-    ap.add_argument("--populate", default=os.path.join(os.environ.get("CARGO_TARGET_DIR", "target"), "release/examples/populate"))
+    ap.add_argument("--bin", default=os.path.join(os.environ.get("CARGO_TARGET_DIR", "target"), PROFILE + "/glacier"))
+    ap.add_argument("--populate", default=os.path.join(os.environ.get("CARGO_TARGET_DIR", "target"), PROFILE + "/examples/populate"))
     args = ap.parse_args()
     tmp = pathlib.Path(tempfile.mkdtemp(prefix="glacier-inventory-bench-"))
     data = tmp / "data"

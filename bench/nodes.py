@@ -28,6 +28,9 @@ import boto3
 from botocore.config import Config
 from botocore.utils import calculate_tree_hash
 
+# The build the binaries come from: release, or debug for `bench/run --smoke` (CI).
+PROFILE = os.environ.get("GLACIER_BENCH_PROFILE", "release")
+
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 TARGET = pathlib.Path(os.environ.get("CARGO_TARGET_DIR", ROOT / "target"))
 KEY, SECRET, ACCOUNT = "AKIDBENCHNODES", "bench-nodes-secret", "123456789012"
@@ -94,7 +97,7 @@ def workload(endpoints, args, body, tree):
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("--bin", default=str(TARGET / "release" / "glacier"))
+    ap.add_argument("--bin", default=str(TARGET / PROFILE / "glacier"))
     ap.add_argument("--clients", type=int, default=8)
     ap.add_argument("--uploads", type=int, default=160)
     ap.add_argument("--size-kib", type=int, default=1024)

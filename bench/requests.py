@@ -29,6 +29,9 @@ import boto3
 from marked import write_table
 from serving import start_glacier
 
+# The build the binaries come from: release, or debug for `bench/run --smoke` (CI).
+PROFILE = os.environ.get("GLACIER_BENCH_PROFILE", "release")
+
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 TARGET = pathlib.Path(os.environ.get("CARGO_TARGET_DIR", ROOT / "target"))
 KEY, SECRET = "AKIDBENCHREQUESTS", "bench-requests-secret"
@@ -87,8 +90,8 @@ def measure(load, client, endpoint, pid, args):
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("--bin", default=str(TARGET / "release" / "glacier"))
-    ap.add_argument("--load", default=str(TARGET / "release" / "examples" / "load"))
+    ap.add_argument("--bin", default=str(TARGET / PROFILE / "glacier"))
+    ap.add_argument("--load", default=str(TARGET / PROFILE / "examples" / "load"))
     ap.add_argument("--tasks", type=int, default=64)
     ap.add_argument("--seconds", type=float, default=5)
     ap.add_argument("--runs", type=int, default=3)

@@ -21,6 +21,9 @@ import tempfile
 import time
 import urllib.request
 
+# The build the binaries come from: release, or debug for `bench/run --smoke` (CI).
+PROFILE = os.environ.get("GLACIER_BENCH_PROFILE", "release")
+
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 TARGET = pathlib.Path(os.environ.get("CARGO_TARGET_DIR", ROOT / "target"))
 KEY, SECRET, ACCOUNT = "AKIDBENCHRETRIEVE", "bench-retrieve-secret", "123456789012"
@@ -69,8 +72,8 @@ def main():
     ap.add_argument("--archives", type=int, default=1000)
     ap.add_argument("--delay", type=float, default=5.0)
     ap.add_argument("--plan-archives", type=int, default=1_000_000)
-    ap.add_argument("--bin", default=str(TARGET / "release/glacier"))
-    ap.add_argument("--populate", default=str(TARGET / "release/examples/populate"))
+    ap.add_argument("--bin", default=str(TARGET / PROFILE / "glacier"))
+    ap.add_argument("--populate", default=str(TARGET / PROFILE / "examples" / "populate"))
     args = ap.parse_args()
     tmp = pathlib.Path(tempfile.mkdtemp(prefix="glacier-retrievals-bench-"))
     try:

@@ -26,6 +26,9 @@ import boto3
 from botocore.config import Config
 from botocore.utils import calculate_tree_hash
 
+# The build the binaries come from: release, or debug for `bench/run --smoke` (CI).
+PROFILE = os.environ.get("GLACIER_BENCH_PROFILE", "release")
+
 MIB = 1024 * 1024
 
 
@@ -48,7 +51,7 @@ def make_file(path, size):
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--size-mib", type=int, default=1024)
-    ap.add_argument("--bin", default=os.path.join(os.environ.get("CARGO_TARGET_DIR", "target"), "release/glacier"))
+    ap.add_argument("--bin", default=os.path.join(os.environ.get("CARGO_TARGET_DIR", "target"), PROFILE + "/glacier"))
     args = ap.parse_args()
     tmp = pathlib.Path(tempfile.mkdtemp(prefix="glacier-bench-"))
     try:

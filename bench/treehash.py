@@ -25,6 +25,9 @@ from botocore.utils import calculate_tree_hash
 
 from marked import write_table
 
+# The build the binaries come from: release, or debug for `bench/run --smoke` (CI).
+PROFILE = os.environ.get("GLACIER_BENCH_PROFILE", "release")
+
 MIB = 1024 * 1024
 
 
@@ -38,7 +41,7 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--size-mib", type=int, default=1024)
     ap.add_argument("--runs", type=int, default=5)
-    ap.add_argument("--bin", default=os.path.join(os.environ.get("CARGO_TARGET_DIR", "target"), "release/glacier"))
+    ap.add_argument("--bin", default=os.path.join(os.environ.get("CARGO_TARGET_DIR", "target"), PROFILE + "/glacier"))
     ap.add_argument("--write")
     args = ap.parse_args()
     size = args.size_mib * MIB
