@@ -10,6 +10,7 @@
 
 mod archives;
 mod blobs;
+mod conn;
 mod governance;
 mod inventories;
 mod jobs;
@@ -23,8 +24,9 @@ use crate::blob::BlobKey;
 use crate::meta::*;
 use crate::{Result, StorageError};
 use async_trait::async_trait;
+use conn::{Readers, configure};
 use glacier_core::multipart::PartInfo;
-use rusqlite::{Connection, Transaction};
+use rusqlite::Connection;
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::Path;
 use std::sync::{Arc, Mutex};
@@ -58,23 +60,6 @@ impl PolicyCache {
             }
         }
     }
-}
-
-/// Read-only connections, lent one per read: a permit is taken before a read goes to a
-/// blocking thread, so there is always a free connection for it.
-struct Readers {
-    free: Mutex<Vec<Connection>>,
-    permits: Arc<Semaphore>,
-}
-
-/// Statements a connection keeps prepared (each table family's queries, with room to spare).
-const STATEMENT_CACHE: usize = 128;
-
-fn configure(conn: &Connection) -> Result<()> {
-    conn.pragma_update(None, "synchronous", "FULL")?;
-    conn.busy_timeout(std::time::Duration::from_secs(30))?;
-    conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
-    Ok(())
 }
 
 impl From<rusqlite::Error> for StorageError {
@@ -133,79 +118,6 @@ impl SqliteMetadataStore {
         })
         .await
     }
-
-    /// Runs `f` in one write transaction on a blocking thread; commits when it returns `Ok`.
-    /// Writers wait their turn here, not on a blocking thread.
-    async fn tx<T, F>(&self, f: F) -> Result<T>
-    where
-        T: Send + 'static,
-        F: FnOnce(&Transaction<'_>) -> Result<T> + Send + 'static,
-    {
-        let mut conn = Arc::clone(&self.writer).lock_owned().await;
-        blocking(move || in_transaction(&mut conn, f)).await
-    }
-
-    /// [`Self::tx`] for a write that changes the policies of vault `key` (of every vault:
-    /// `None`), dropping what the cache holds for it once the write is over.
-    async fn tx_changing_policies<T, F>(&self, key: Option<VaultKey>, f: F) -> Result<T>
-    where
-        T: Send + 'static,
-        F: FnOnce(&Transaction<'_>) -> Result<T> + Send + 'static,
-    {
-        let mut conn = Arc::clone(&self.writer).lock_owned().await;
-        let cache = Arc::clone(&self.policies);
-        blocking(move || {
-            let out = in_transaction(&mut conn, f);
-            PolicyCache::forget(&cache, key.as_ref());
-            out
-        })
-        .await
-    }
-
-    /// Runs `f` in one read transaction on a read-only connection, in parallel with other
-    /// reads and with the writer.
-    async fn read<T, F>(&self, f: F) -> Result<T>
-    where
-        T: Send + 'static,
-        F: FnOnce(&Transaction<'_>) -> Result<T> + Send + 'static,
-    {
-        let permit = Arc::clone(&self.readers.permits)
-            .acquire_owned()
-            .await
-            .map_err(|_| StorageError::backend("metadata readers closed"))?;
-        let readers = Arc::clone(&self.readers);
-        blocking(move || {
-            let _permit = permit;
-            let mut conn = readers
-                .free
-                .lock()
-                .map_err(|_| StorageError::backend("metadata readers poisoned"))?
-                .pop()
-                .ok_or_else(|| StorageError::backend("no free metadata reader"))?;
-            let out = in_transaction(&mut conn, f);
-            if let Ok(mut free) = readers.free.lock() {
-                free.push(conn);
-            }
-            out
-        })
-        .await
-    }
-}
-
-fn in_transaction<T>(
-    conn: &mut Connection,
-    f: impl FnOnce(&Transaction<'_>) -> Result<T>,
-) -> Result<T> {
-    let tx = conn.transaction()?;
-    let out = f(&tx)?;
-    tx.commit()?;
-    Ok(out)
-}
-
-async fn blocking<T: Send + 'static>(f: impl FnOnce() -> Result<T> + Send + 'static) -> Result<T> {
-    tokio::task::spawn_blocking(f)
-        .await
-        .map_err(|e| StorageError::backend(format!("metadata task failed: {e}")))?
 }
 
 #[async_trait]
@@ -226,7 +138,7 @@ impl MetadataStore for SqliteMetadataStore {
 
     async fn get_vault(&self, key: &VaultKey) -> Result<Vault> {
         let key = key.clone();
-        self.read(move |tx| vaults::get(tx, &key)).await
+        self.read_point(move |tx| vaults::get(tx, &key)).await
     }
 
     async fn list_vaults(
@@ -248,7 +160,7 @@ impl MetadataStore for SqliteMetadataStore {
 
     async fn get_notifications(&self, key: &VaultKey) -> Result<Option<Notifications>> {
         let key = key.clone();
-        self.read(move |tx| vaults::get_notifications(tx, &key))
+        self.read_point(move |tx| vaults::get_notifications(tx, &key))
             .await
     }
 
@@ -277,7 +189,8 @@ impl MetadataStore for SqliteMetadataStore {
 
     async fn get_archive_summary(&self, key: &VaultKey, id: &str) -> Result<ArchiveSummary> {
         let (key, id) = (key.clone(), id.to_owned());
-        self.read(move |tx| archives::summary(tx, &key, &id)).await
+        self.read_point(move |tx| archives::summary(tx, &key, &id))
+            .await
     }
 
     async fn list_archives(
@@ -308,7 +221,8 @@ impl MetadataStore for SqliteMetadataStore {
 
     async fn get_upload(&self, key: &VaultKey, id: &str) -> Result<UploadRecord> {
         let (key, id) = (key.clone(), id.to_owned());
-        self.read(move |tx| multipart::get(tx, &key, &id)).await
+        self.read_point(move |tx| multipart::get(tx, &key, &id))
+            .await
     }
 
     async fn list_uploads(
@@ -384,7 +298,7 @@ impl MetadataStore for SqliteMetadataStore {
 
     async fn get_job(&self, key: &VaultKey, id: &str) -> Result<JobRecord> {
         let (key, id) = (key.clone(), id.to_owned());
-        self.read(move |tx| jobs::get(tx, &key, &id)).await
+        self.read_point(move |tx| jobs::get(tx, &key, &id)).await
     }
 
     async fn list_jobs(
@@ -459,7 +373,8 @@ impl MetadataStore for SqliteMetadataStore {
 
     async fn list_tags(&self, key: &VaultKey) -> Result<BTreeMap<String, String>> {
         let key = key.clone();
-        self.read(move |tx| governance::list_tags(tx, &key)).await
+        self.read_point(move |tx| governance::list_tags(tx, &key))
+            .await
     }
 
     async fn vault_policies(&self, key: &VaultKey) -> Result<VaultPolicies> {
@@ -474,7 +389,7 @@ impl MetadataStore for SqliteMetadataStore {
             }
             c.generation
         };
-        self.read(move |tx| {
+        self.read_point(move |tx| {
             let p = governance::vault_policies(tx, &key)?;
             if let Ok(mut c) = cache.lock()
                 && c.generation == since
@@ -510,7 +425,7 @@ impl MetadataStore for SqliteMetadataStore {
 
     async fn get_retrieval_policy(&self, account: &str) -> Result<Option<String>> {
         let account = account.to_owned();
-        self.read(move |tx| governance::get_retrieval_policy(tx, &account))
+        self.read_point(move |tx| governance::get_retrieval_policy(tx, &account))
             .await
     }
 

@@ -1,0 +1,127 @@
+//! The connections: one writer, taken in turn, and a few read-only readers lent one per read;
+//! each run in one transaction, on a blocking thread (or, for a point read with a reader free,
+//! on the calling one).
+
+use super::{PolicyCache, SqliteMetadataStore};
+use crate::meta::VaultKey;
+use crate::{Result, StorageError};
+use rusqlite::{Connection, Transaction};
+use std::sync::{Arc, Mutex};
+use tokio::sync::Semaphore;
+
+/// Read-only connections, lent one per read: a permit is taken before a read goes to a
+/// blocking thread, so there is always a free connection for it.
+pub(super) struct Readers {
+    pub(super) free: Mutex<Vec<Connection>>,
+    pub(super) permits: Arc<Semaphore>,
+}
+
+/// Statements a connection keeps prepared (each table family's queries, with room to spare).
+const STATEMENT_CACHE: usize = 128;
+
+pub(super) fn configure(conn: &Connection) -> Result<()> {
+    conn.pragma_update(None, "synchronous", "FULL")?;
+    conn.busy_timeout(std::time::Duration::from_secs(30))?;
+    conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
+    Ok(())
+}
+
+impl SqliteMetadataStore {
+    /// Runs `f` in one write transaction on a blocking thread; commits when it returns `Ok`.
+    /// Writers wait their turn here, not on a blocking thread.
+    pub(super) async fn tx<T, F>(&self, f: F) -> Result<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Transaction<'_>) -> Result<T> + Send + 'static,
+    {
+        let mut conn = Arc::clone(&self.writer).lock_owned().await;
+        blocking(move || in_transaction(&mut conn, f)).await
+    }
+
+    /// [`Self::tx`] for a write that changes the policies of vault `key` (of every vault:
+    /// `None`), dropping what the cache holds for it once the write is over.
+    pub(super) async fn tx_changing_policies<T, F>(&self, key: Option<VaultKey>, f: F) -> Result<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Transaction<'_>) -> Result<T> + Send + 'static,
+    {
+        let mut conn = Arc::clone(&self.writer).lock_owned().await;
+        let cache = Arc::clone(&self.policies);
+        blocking(move || {
+            let out = in_transaction(&mut conn, f);
+            PolicyCache::forget(&cache, key.as_ref());
+            out
+        })
+        .await
+    }
+
+    /// Runs `f` in one read transaction on a read-only connection, in parallel with other
+    /// reads and with the writer.
+    pub(super) async fn read<T, F>(&self, f: F) -> Result<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Transaction<'_>) -> Result<T> + Send + 'static,
+    {
+        let permit = Arc::clone(&self.readers.permits)
+            .acquire_owned()
+            .await
+            .map_err(|_| StorageError::backend("metadata readers closed"))?;
+        let readers = Arc::clone(&self.readers);
+        blocking(move || {
+            let _permit = permit;
+            let mut conn = readers
+                .free
+                .lock()
+                .map_err(|_| StorageError::backend("metadata readers poisoned"))?
+                .pop()
+                .ok_or_else(|| StorageError::backend("no free metadata reader"))?;
+            let out = in_transaction(&mut conn, f);
+            if let Ok(mut free) = readers.free.lock() {
+                free.push(conn);
+            }
+            out
+        })
+        .await
+    }
+    /// [`Self::read`] for a read of a few rows by primary key, which SQLite answers from its
+    /// cache in microseconds: run on the calling thread when a reader is free at once (a
+    /// blocking thread's hand-off, two context switches, cost more than the read: `perf`
+    /// showed them as the largest part of a DescribeVault), else as `read`.
+    pub(super) async fn read_point<T, F>(&self, f: F) -> Result<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Transaction<'_>) -> Result<T> + Send + 'static,
+    {
+        let Ok(_permit) = Arc::clone(&self.readers.permits).try_acquire_owned() else {
+            return self.read(f).await;
+        };
+        let mut conn = self
+            .readers
+            .free
+            .lock()
+            .map_err(|_| StorageError::backend("metadata readers poisoned"))?
+            .pop()
+            .ok_or_else(|| StorageError::backend("no free metadata reader"))?;
+        let out = in_transaction(&mut conn, f);
+        if let Ok(mut free) = self.readers.free.lock() {
+            free.push(conn);
+        }
+        out
+    }
+}
+
+fn in_transaction<T>(
+    conn: &mut Connection,
+    f: impl FnOnce(&Transaction<'_>) -> Result<T>,
+) -> Result<T> {
+    let tx = conn.transaction()?;
+    let out = f(&tx)?;
+    tx.commit()?;
+    Ok(out)
+}
+
+async fn blocking<T: Send + 'static>(f: impl FnOnce() -> Result<T> + Send + 'static) -> Result<T> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| StorageError::backend(format!("metadata task failed: {e}")))?
+}
