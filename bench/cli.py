@@ -3,7 +3,9 @@ parts, 4 in flight) against boto3's multipart upload done the straightforward wa
 one after another, botocore hashing each part, `calculate_tree_hash` of the file for the
 completion) and against the hashing bound (two cores × OpenSSL's SHA-256 rate ÷ the SHA-256
 passes an upload needs); `glacier get` (job, download, every chunk verified) against boto3's
-`get_job_output` streamed to a file unverified; and the server's peak resident memory while
+`get_job_output` streamed to a file unverified; `glacier download -O -` of a finished job
+(every chunk and the whole verified) against boto3's `get_job_output` of it, both discarding
+the bytes; and the server's peak resident memory while
 four `glacier upload`s of the file run at once. A loopback `glacier serve`, the file in the
 page cache; medians of --runs runs.
 
@@ -121,7 +123,27 @@ def main():
                 raise RuntimeError("boto3 wrote the wrong size")
             out.unlink()
 
-        times = {k: [] for k in ("openssl", "glacier upload", "boto3 upload", "glacier get", "boto3 get")}
+        def finished_job(archive):
+            job = g.initiate_job(vaultName="bench", jobParameters={"Type": "archive-retrieval",
+                                                                   "ArchiveId": archive})["jobId"]
+            while not g.describe_job(vaultName="bench", jobId=job)["Completed"]:
+                time.sleep(0.1)
+            return job
+
+        def glacier_download_discard(job):
+            # Every chunk and the whole verified, the bytes thrown away.
+            with open(os.devnull, "wb") as null:
+                subprocess.run([cli[0], "download", *cli[1:], "-O", "-", job], env=env, check=True,
+                               stdout=null)
+
+        def boto3_download_discard(job):
+            body = g.get_job_output(vaultName="bench", jobId=job)["body"]
+            got = sum(len(c) for c in iter(lambda: body.read(MIB), b""))
+            if got != size:
+                raise RuntimeError("boto3 read the wrong size")
+
+        times = {k: [] for k in ("openssl", "glacier upload", "boto3 upload", "glacier get", "boto3 get",
+                                 "glacier download", "boto3 download")}
         for _ in range(args.runs):
             t, _ = timed(lambda: subprocess.run(["openssl", "dgst", "-sha256", str(src)], check=True,
                                                 capture_output=True))
@@ -134,6 +156,11 @@ def main():
             times["glacier get"].append(t)
             t, _ = timed(lambda: boto3_get(theirs))
             times["boto3 get"].append(t)
+            job = finished_job(ours)
+            t, _ = timed(lambda: glacier_download_discard(job))
+            times["glacier download"].append(t)
+            t, _ = timed(lambda: boto3_download_discard(job))
+            times["boto3 download"].append(t)
             for a in (ours, theirs):
                 g.delete_archive(vaultName="bench", archiveId=a)
             print({k: round(v[-1], 2) for k, v in times.items()}, flush=True)
@@ -177,6 +204,9 @@ def main():
         f"| `glacier get` (job + download + verify) | {rate['glacier get']:,.0f} MB/s | "
         f"{rate['glacier get'] / rate['boto3 get']:.2f}× boto3 |",
         f"| boto3 job + `get_job_output` to a file, unverified | {rate['boto3 get']:,.0f} MB/s | 1.00× |",
+        f"| `glacier download -O -` of a finished job, verified, discarded | {rate['glacier download']:,.0f} MB/s | "
+        f"{rate['glacier download'] / rate['boto3 download']:.2f}× boto3 |",
+        f"| boto3 `get_job_output` of the same job, unverified, discarded | {rate['boto3 download']:,.0f} MB/s | 1.00× |",
         f"| server peak RSS: after the runs / four {args.size_mib} MiB uploads at once ({four:.1f} s) | "
         f"{rss_after_runs:.1f} / {rss_four:.1f} MiB | idle {idle:.1f} MiB |",
     ])
