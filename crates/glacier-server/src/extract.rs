@@ -35,7 +35,7 @@ async fn params(
 
 /// Asks the service whether the caller may perform the route's operation on `target`.
 async fn authorize(
-    parts: &Parts,
+    parts: &mut Parts,
     state: &AppState,
     caller: &Authenticated,
     target: Target<'_>,
@@ -56,15 +56,23 @@ async fn authorize(
     }
     let result = state
         .service
-        .authorize(&caller.account_id, action, target)
+        .authorize_reading(&caller.account_id, action, target)
         .await;
     if let Err(e) = &result
         && e.code == glacier_core::ErrorCode::AccessDeniedException
     {
         tracing::info!(action = action.as_str(), caller = %caller.account_id, access_key = %caller.access_key_id, "access denied");
     }
-    result
+    if let Some(vault) = result? {
+        parts.extensions.insert(ReadVault(vault));
+    }
+    Ok(())
 }
+
+/// The vault as read while authorizing the request, when the store read it then (see
+/// `VaultPolicies::vault`): the handler that needs it reads nothing more.
+#[derive(Clone)]
+pub(crate) struct ReadVault(pub(crate) glacier_storage::Vault);
 
 fn vault_key(account: String, params: &HashMap<String, String>) -> ApiResult<VaultKey> {
     let name = params

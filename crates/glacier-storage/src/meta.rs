@@ -238,6 +238,10 @@ pub struct VaultPolicies {
     pub region: String,
     pub access: Option<String>,
     pub lock: Option<VaultLock>,
+    /// The vault itself, when the store read it in the same statement (PostgreSQL, where a
+    /// second read is a second round trip), so that the operation authorized needs no read of
+    /// its own; `None` where the policies come from a cache (SQLite).
+    pub vault: Option<Vault>,
 }
 
 /// What [`MetadataStore::swap_vault_lock`] did.

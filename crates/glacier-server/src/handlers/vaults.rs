@@ -1,7 +1,8 @@
 use super::{empty, json};
 use crate::error::ApiResult;
-use crate::extract::{AccountPath, ListQuery, VaultPath};
+use crate::extract::{AccountPath, ListQuery, ReadVault, VaultPath};
 use crate::state::AppState;
+use axum::Extension;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::http::header::LOCATION;
@@ -20,8 +21,10 @@ pub(crate) async fn create(
 pub(crate) async fn describe(
     State(s): State<Arc<AppState>>,
     VaultPath(key): VaultPath,
+    read: Option<Extension<ReadVault>>,
 ) -> ApiResult<Response> {
-    Ok(json(&s.service.describe_vault(&key).await?))
+    let read = read.map(|Extension(ReadVault(v))| v);
+    Ok(json(&s.service.describe_vault(&key, read).await?))
 }
 
 pub(crate) async fn list(

@@ -59,6 +59,19 @@ impl Service {
         operation: Operation,
         target: Target<'_>,
     ) -> ApiResult<()> {
+        self.authorize_reading(caller_account, operation, target)
+            .await
+            .map(drop)
+    }
+
+    /// [`Service::authorize`], giving back the vault when the store read it with its
+    /// policies (PostgreSQL: one round trip fewer for the operation that needs it).
+    pub(crate) async fn authorize_reading(
+        &self,
+        caller_account: &str,
+        operation: Operation,
+        target: Target<'_>,
+    ) -> ApiResult<Option<Vault>> {
         if self.settings.refuse_new_accounts {
             self.refuse_new_account(caller_account).await?;
         }
@@ -69,7 +82,7 @@ impl Service {
             ))
         };
         let (key, archive_id) = match target {
-            Target::Account(account) if account == caller_account => return Ok(()),
+            Target::Account(account) if account == caller_account => return Ok(None),
             Target::Account(account) => {
                 return Err(refuse(
                     &format!("arn:aws:glacier:{}:{account}:*", self.settings.region),
@@ -79,13 +92,13 @@ impl Service {
             Target::Vault(key, archive_id) => (key, archive_id),
         };
         let own = key.account == caller_account;
-        let (region, policies) = self.vault_policies(key).await?;
+        let (region, policies, vault) = self.vault_policies(key).await?;
         // The vault's own ARN, fixed when it was created: a lock keeps protecting it whatever
         // region the server is started with later.
         let resource = glacier_core::vault_arn(&region, &key.account, &key.name);
         if policies.is_empty() {
             return match (own, operation) {
-                (true, _) => Ok(()),
+                (true, _) => Ok(vault),
                 (false, Operation::CreateVault) => Err(refuse(
                     &resource,
                     "; vaults are created in the caller's own account",
@@ -122,7 +135,7 @@ impl Service {
             }
         }
         if allowed {
-            Ok(())
+            Ok(vault)
         } else if policies.iter().any(|p| p.grants_any(caller_account)) {
             Err(refuse(&resource, ""))
         } else {
@@ -136,15 +149,19 @@ impl Service {
     /// The vault's region and its policies in force (the access policy, and the lock's while
     /// it is in force), parsed. A vault that does not exist has none: the handler says it is
     /// not there.
-    async fn vault_policies(&self, key: &VaultKey) -> ApiResult<(String, Vec<Arc<Policy>>)> {
-        let (region, access, lock) = match self.meta.vault_policies(key).await {
-            Err(StorageError::NotFound { .. }) => (self.settings.region.clone(), None, None),
+    async fn vault_policies(
+        &self,
+        key: &VaultKey,
+    ) -> ApiResult<(String, Vec<Arc<Policy>>, Option<Vault>)> {
+        let (region, access, lock, vault) = match self.meta.vault_policies(key).await {
+            Err(StorageError::NotFound { .. }) => (self.settings.region.clone(), None, None, None),
             other => {
                 let p = other?;
                 (
                     p.region,
                     p.access,
                     live(p.lock, self.now()).map(|l| l.policy),
+                    p.vault,
                 )
             }
         };
@@ -157,7 +174,7 @@ impl Service {
                 ))
             })?);
         }
-        Ok((region, policies))
+        Ok((region, policies, vault))
     }
 
     /// A stored policy, parsed: parsed once per distinct text and kept, so that a request

@@ -205,9 +205,10 @@ impl Service {
         caller: &str,
         key: &VaultKey,
     ) -> ApiResult<VaultDetail> {
-        self.authorize(caller, Operation::DescribeVault, Target::Vault(key, None))
+        let read = self
+            .authorize_reading(caller, Operation::DescribeVault, Target::Vault(key, None))
             .await?;
-        let vault = self.describe_vault(key).await?;
+        let vault = self.describe_vault(key, read).await?;
         let mut denied = Vec::new();
         let d = &mut denied;
         let tags = self

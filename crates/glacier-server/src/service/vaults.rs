@@ -15,8 +15,17 @@ impl Service {
         Ok(())
     }
 
-    pub async fn describe_vault(&self, key: &VaultKey) -> ApiResult<wire::DescribeVaultOutput> {
-        Ok(self.describe(&self.meta.get_vault(key).await?))
+    /// The vault `key`; `read` if it was read already (while authorizing the request).
+    pub async fn describe_vault(
+        &self,
+        key: &VaultKey,
+        read: Option<Vault>,
+    ) -> ApiResult<wire::DescribeVaultOutput> {
+        let vault = match read {
+            Some(v) if v.key == *key => v,
+            _ => self.meta.get_vault(key).await?,
+        };
+        Ok(self.describe(&vault))
     }
 
     pub async fn list_vaults(

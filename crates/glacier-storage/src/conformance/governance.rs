@@ -54,14 +54,18 @@ pub(crate) async fn governance(store: &dyn MetadataStore) {
     );
 
     let policies = |p: VaultPolicies| (p.access, p.lock);
+    let none = ok("no policy", store.vault_policies(&key).await);
     assert_eq!(
-        ok("no policy", store.vault_policies(&key).await),
-        VaultPolicies {
-            region: "us-east-1".into(),
-            access: None,
-            lock: None
-        }
+        (none.region.as_str(), none.access, none.lock),
+        ("us-east-1", None, None)
     );
+    if let Some(vault) = none.vault {
+        assert_eq!(
+            vault,
+            ok("vault", store.get_vault(&key).await),
+            "the vault read with its policies is the vault"
+        );
+    }
     ok(
         "set policy",
         store.set_access_policy(&key, Some("{}".into())).await,

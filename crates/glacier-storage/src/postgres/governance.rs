@@ -3,10 +3,10 @@
 
 use super::rows::require_vault;
 use super::values::*;
-use super::vaults::read_vault;
+use super::vaults::{VAULT_COLUMN_COUNT, VAULT_COLUMNS, vault_from_row};
 use crate::meta::*;
 use crate::{Result, StorageError};
-use deadpool_postgres::Transaction;
+use deadpool_postgres::{GenericClient, Transaction};
 use glacier_core::LockState;
 use std::collections::BTreeMap;
 
@@ -14,30 +14,40 @@ use std::collections::BTreeMap;
 /// vault's write-once protection must not fall away because a row cannot be read.
 async fn read_lock(tx: &Transaction<'_>, key: &VaultKey) -> Result<Option<VaultLock>> {
     require_vault(tx, key).await?;
-    let Some(row) = tx
+    let row = tx
         .query_opt(
-            &tx.prepare_cached("SELECT policy, state, lock_id, created_ms, expires_ms FROM vault_policies WHERE account = $1 AND vault = $2 AND kind = 'lock'").await?,
+            &tx.prepare_cached("SELECT kind, policy, state, lock_id, created_ms, expires_ms FROM vault_policies WHERE account = $1 AND vault = $2 AND kind = 'lock'").await?,
             &[&key.account, &key.name],
         )
-        .await?
-    else {
+        .await?;
+    match row {
+        Some(row) => lock_from(&row, 0, key),
+        None => Ok(None),
+    }
+}
+
+/// The lock in columns `at..at + 6` of `row` (kind, policy, state, lock id, created,
+/// expires): none when the kind is NULL (a left join that found no lock row).
+fn lock_from(row: &tokio_postgres::Row, at: usize, key: &VaultKey) -> Result<Option<VaultLock>> {
+    if col::<Option<String>>(row, at)?.is_none() {
         return Ok(None);
-    };
+    }
+    let at = at + 1;
     let bad = |what: &str| {
         StorageError::backend(format!("the stored lock of vault {} has {what}", key.name))
     };
-    let state: LockState = col::<Option<String>>(&row, 1)?
+    let state: LockState = col::<Option<String>>(row, at + 1)?
         .ok_or_else(|| bad("no state"))?
         .parse()
         .map_err(|e| bad(&format!("an invalid state: {e}")))?;
     Ok(Some(VaultLock {
-        policy: col(&row, 0)?,
+        policy: col(row, at)?,
         state,
-        lock_id: col::<Option<String>>(&row, 2)?
+        lock_id: col::<Option<String>>(row, at + 2)?
             .filter(|id| !id.is_empty())
             .ok_or_else(|| bad("no lock id"))?,
-        created: from_ms(col::<Option<i64>>(&row, 3)?.ok_or_else(|| bad("no creation date"))?),
-        expires: col::<Option<i64>>(&row, 4)?.map(from_ms),
+        created: from_ms(col::<Option<i64>>(row, at + 3)?.ok_or_else(|| bad("no creation date"))?),
+        expires: col::<Option<i64>>(row, at + 4)?.map(from_ms),
     }))
 }
 
@@ -111,20 +121,37 @@ pub(super) async fn list_tags(
     rows.iter().map(|r| Ok((col(r, 0)?, col(r, 1)?))).collect()
 }
 
-pub(super) async fn vault_policies(tx: &Transaction<'_>, key: &VaultKey) -> Result<VaultPolicies> {
-    let vault = read_vault(tx, key).await?;
-    let access = tx
+/// A vault (its row), its access policy and lock in one statement (one round trip, its own
+/// snapshot: no transaction needed); `NotFound` for no vault.
+pub(super) async fn vault_policies<C: GenericClient>(
+    c: &C,
+    key: &VaultKey,
+) -> Result<VaultPolicies> {
+    let row = c
         .query_opt(
-            &tx.prepare_cached("SELECT policy FROM vault_policies WHERE account = $1 AND vault = $2 AND kind = 'access'").await?,
+            &c.prepare_cached(
+                &format!("SELECT {VAULT_COLUMNS},
+                    (SELECT policy FROM vault_policies a WHERE a.account = vaults.account AND a.vault = vaults.name AND a.kind = 'access'),
+                    l.l_kind, l.l_policy, l.l_state, l.l_id, l.l_created, l.l_expires
+                 FROM vaults
+                 LEFT JOIN (SELECT account AS l_account, vault AS l_vault, kind AS l_kind,
+                        policy AS l_policy, state AS l_state, lock_id AS l_id,
+                        created_ms AS l_created, expires_ms AS l_expires
+                      FROM vault_policies WHERE kind = 'lock') l
+                   ON l.l_account = vaults.account AND l.l_vault = vaults.name
+                 WHERE vaults.account = $1 AND vaults.name = $2"),
+            )
+            .await?,
             &[&key.account, &key.name],
         )
         .await?
-        .map(|r| col(&r, 0))
-        .transpose()?;
+        .ok_or_else(|| super::rows::vault_not_found(key))?;
+    let vault = vault_from_row(&key.account, &row)?;
     Ok(VaultPolicies {
-        region: vault.region,
-        access,
-        lock: read_lock(tx, key).await?,
+        region: vault.region.clone(),
+        access: col(&row, VAULT_COLUMN_COUNT)?,
+        lock: lock_from(&row, VAULT_COLUMN_COUNT + 1, key)?,
+        vault: Some(vault),
     })
 }
 

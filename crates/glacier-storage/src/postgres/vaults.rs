@@ -7,7 +7,7 @@ use super::values::*;
 use crate::blob::BlobKey;
 use crate::meta::*;
 use crate::{Result, StorageError};
-use deadpool_postgres::Transaction;
+use deadpool_postgres::{GenericClient, Transaction};
 use time::OffsetDateTime;
 use tokio_postgres::Row;
 
@@ -28,8 +28,11 @@ pub(super) const VAULT_COLUMNS: &str = concat!(
     (SELECT bytes FROM inventory_snapshots s WHERE s.account = vaults.account AND s.vault = vaults.name)"
 );
 
-/// A vault of `account` from a row of [`VAULT_COLUMNS`].
-fn vault_from_row(account: &str, r: &Row) -> Result<Vault> {
+/// How many columns [`VAULT_COLUMNS`] are.
+pub(super) const VAULT_COLUMN_COUNT: usize = 8;
+
+/// A vault of `account` from a row that starts with [`VAULT_COLUMNS`].
+pub(super) fn vault_from_row(account: &str, r: &Row) -> Result<Vault> {
     Ok(Vault {
         key: VaultKey {
             account: account.to_owned(),
@@ -50,10 +53,11 @@ fn vault_from_row(account: &str, r: &Row) -> Result<Vault> {
     })
 }
 
-pub(super) async fn read_vault(tx: &Transaction<'_>, key: &VaultKey) -> Result<Vault> {
-    let row = tx
+/// One statement: in a transaction, or alone on a client (its own snapshot).
+pub(super) async fn read_vault<C: GenericClient>(c: &C, key: &VaultKey) -> Result<Vault> {
+    let row = c
         .query_opt(
-            &tx.prepare_cached(&format!(
+            &c.prepare_cached(&format!(
                 "SELECT {VAULT_COLUMNS} FROM vaults WHERE account = $1 AND name = $2"
             ))
             .await?,

@@ -111,6 +111,7 @@ pub(super) fn vault_policies(tx: &Transaction<'_>, key: &VaultKey) -> Result<Vau
         region: vault.region,
         access,
         lock: read_lock(tx, key)?,
+        vault: None,
     })
 }
 
