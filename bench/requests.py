@@ -71,12 +71,12 @@ def start_moto(python):
     raise RuntimeError("moto_server did not start")
 
 
-def measure(load, client, endpoint, pid, args):
+def measure(load, client, endpoint, pid, args, operation=()):
     """Median rate over the runs, with p50/p99 of that run and server CPU µs per request."""
     runs = []
     for _ in range(args.runs):
         before = cpu_seconds(pid)
-        out = subprocess.run([load, client, endpoint, "bench", str(args.tasks), str(args.seconds)],
+        out = subprocess.run([load, client, endpoint, "bench", str(args.tasks), str(args.seconds), *operation],
                              check=True, capture_output=True, text=True,
                              env=dict(os.environ, AWS_ACCESS_KEY_ID=KEY, AWS_SECRET_ACCESS_KEY=SECRET))
         r = json.loads(out.stdout)
@@ -105,6 +105,7 @@ def main():
     scripts = ROOT / "scripts"
     servers = {}
     rows = []
+    reads = []
     try:
         targets = [("glacier serve, SQLite + files", lambda: start_glacier(args.bin, ["--data-dir", str(tmp / "data")], env))]
         if args.postgres:
@@ -123,12 +124,21 @@ def main():
         for name, start in targets:
             proc, endpoint = start()
             servers[name] = proc
-            boto3.client("glacier", endpoint_url=endpoint, region_name="us-east-1",
-                         aws_access_key_id=KEY, aws_secret_access_key=SECRET).create_vault(vaultName="bench")
+            g = boto3.client("glacier", endpoint_url=endpoint, region_name="us-east-1",
+                             aws_access_key_id=KEY, aws_secret_access_key=SECRET)
+            g.create_vault(vaultName="bench")
             for client in ("sdk", "glacier"):
                 r = measure(args.load, client, endpoint, proc.pid, args)
                 rows.append((name, client, r, vm_hwm_mib(proc.pid)))
                 print(f"{name}, {client}: {r['rate']:,.0f} req/s, p99 {r['p99_ms']:.1f} ms", flush=True)
+            if name.startswith("glacier"):
+                # The other reads, through the SDK: CPU per request beside DescribeVault's.
+                g.add_tags_to_vault(vaultName="bench", Tags={"team": "bench"})
+                job = g.initiate_job(vaultName="bench", jobParameters={"Type": "inventory-retrieval"})["jobId"]
+                for op in (["list-vaults"], ["list-tags"], ["list-jobs"], ["describe-job", job]):
+                    r = measure(args.load, "sdk", endpoint, proc.pid, args, op)
+                    reads.append((name, op[0], r))
+                    print(f"{name}, sdk {op[0]}: {r['rate']:,.0f} req/s, {r['cpu_us']:.0f} µs", flush=True)
             proc.terminate()
             proc.wait(timeout=30)
     finally:
@@ -151,6 +161,12 @@ def main():
         *(f"| {name} | {names[client]} | {r['rate']:,.0f} | {r['rate'] / moto[client]:.1f}× | "
           f"{r['p50_ms']:.1f} ms | {r['p99_ms']:.1f} ms | {r['cpu_us']:.0f} µs | {rss:.1f} MiB |"
           for name, client, r, rss in rows),
+        "",
+        "Other reads through aws-sdk-glacier, same runs:",
+        "",
+        "| server | operation | req/s | server CPU per request |",
+        "|---|---|---|---|",
+        *(f"| {name} | {op} | {r['rate']:,.0f} | {r['cpu_us']:.0f} µs |" for name, op, r in reads),
     ])
     print(table)
     if args.write:

@@ -1,10 +1,12 @@
 //! A bounded request-rate load generator: `TASKS` concurrent tasks call DescribeVault on one
 //! vault for `SECONDS`, through the official `aws-sdk-glacier` or through `glacier-client`'s
 //! Layer1, then print one JSON line: requests, errors, req/s, p50 and p99 latency in ms.
-//! Used by `bench/requests.py`.
+//! Through the SDK it can call another read instead: ListVaults, ListTagsForVault, ListJobs,
+//! or DescribeJob of JOB_ID. Used by `bench/requests.py`.
 //!
-//! `load sdk|glacier ENDPOINT VAULT TASKS SECONDS` with `AWS_ACCESS_KEY_ID` /
-//! `AWS_SECRET_ACCESS_KEY` set for the server (region us-east-1).
+//! `load sdk|glacier ENDPOINT VAULT TASKS SECONDS [describe-vault|list-vaults|list-tags|
+//! list-jobs|describe-job JOB_ID]` with `AWS_ACCESS_KEY_ID` / `AWS_SECRET_ACCESS_KEY` set for
+//! the server (region us-east-1).
 
 use aws_sdk_glacier::config::retry::RetryConfig;
 use aws_sdk_glacier::config::{BehaviorVersion, Region};
@@ -56,9 +58,17 @@ fn percentile(sorted: &[u32], p: f64) -> f64 {
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let [client, endpoint, vault, tasks, seconds] = args.as_slice() else {
-        anyhow::bail!("usage: load sdk|glacier ENDPOINT VAULT TASKS SECONDS");
+    let (Some([client, endpoint, vault, tasks, seconds]), rest) = (
+        args.get(..5).and_then(|a| <&[String; 5]>::try_from(a).ok()),
+        args.get(5..).unwrap_or_default(),
+    ) else {
+        anyhow::bail!("usage: load sdk|glacier ENDPOINT VAULT TASKS SECONDS [OPERATION [JOB_ID]]");
     };
+    let operation = rest
+        .first()
+        .map_or("describe-vault", String::as_str)
+        .to_owned();
+    let job = rest.get(1).cloned().unwrap_or_default();
     let tasks: usize = tasks.parse()?;
     let seconds: f64 = seconds.parse()?;
     let vault = vault.clone();
@@ -78,15 +88,45 @@ async fn main() -> anyhow::Result<()> {
                 .retry_config(RetryConfig::disabled())
                 .build();
             let sdk = aws_sdk_glacier::Client::from_conf(config);
+            if ![
+                "describe-vault",
+                "list-vaults",
+                "list-tags",
+                "list-jobs",
+                "describe-job",
+            ]
+            .contains(&operation.as_str())
+            {
+                anyhow::bail!("unknown operation {operation:?}");
+            }
             drive(tasks, seconds, move || {
-                let (sdk, vault) = (sdk.clone(), vault.clone());
+                let (sdk, vault, operation, job) =
+                    (sdk.clone(), vault.clone(), operation.clone(), job.clone());
                 async move {
-                    sdk.describe_vault()
-                        .account_id("-")
-                        .vault_name(vault)
-                        .send()
-                        .await
-                        .is_ok()
+                    match operation.as_str() {
+                        "list-vaults" => sdk.list_vaults().account_id("-").send().await.is_ok(),
+                        "list-tags" => (sdk.list_tags_for_vault().account_id("-"))
+                            .vault_name(vault)
+                            .send()
+                            .await
+                            .is_ok(),
+                        "list-jobs" => (sdk.list_jobs().account_id("-"))
+                            .vault_name(vault)
+                            .send()
+                            .await
+                            .is_ok(),
+                        "describe-job" => (sdk.describe_job().account_id("-"))
+                            .vault_name(vault)
+                            .job_id(job)
+                            .send()
+                            .await
+                            .is_ok(),
+                        _ => (sdk.describe_vault().account_id("-"))
+                            .vault_name(vault)
+                            .send()
+                            .await
+                            .is_ok(),
+                    }
                 }
             })
             .await?
