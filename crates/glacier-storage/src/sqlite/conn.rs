@@ -16,6 +16,24 @@ pub(super) struct Readers {
     pub(super) permits: Arc<Semaphore>,
 }
 
+impl Readers {
+    /// Runs `f` in a read transaction on a free reader (the caller holds a permit, so there is
+    /// one), and gives the reader back.
+    fn lend<T>(&self, f: impl FnOnce(&Transaction<'_>) -> Result<T>) -> Result<T> {
+        let mut conn = self
+            .free
+            .lock()
+            .map_err(|_| StorageError::backend("metadata readers poisoned"))?
+            .pop()
+            .ok_or_else(|| StorageError::backend("no free metadata reader"))?;
+        let out = in_transaction(&mut conn, f);
+        if let Ok(mut free) = self.free.lock() {
+            free.push(conn);
+        }
+        out
+    }
+}
+
 /// Statements a connection keeps prepared (each table family's queries, with room to spare).
 const STATEMENT_CACHE: usize = 128;
 
@@ -69,20 +87,11 @@ impl SqliteMetadataStore {
         let readers = Arc::clone(&self.readers);
         blocking(move || {
             let _permit = permit;
-            let mut conn = readers
-                .free
-                .lock()
-                .map_err(|_| StorageError::backend("metadata readers poisoned"))?
-                .pop()
-                .ok_or_else(|| StorageError::backend("no free metadata reader"))?;
-            let out = in_transaction(&mut conn, f);
-            if let Ok(mut free) = readers.free.lock() {
-                free.push(conn);
-            }
-            out
+            readers.lend(f)
         })
         .await
     }
+
     /// [`Self::read`] for a read of a few rows by primary key, which SQLite answers from its
     /// cache in microseconds: run on the calling thread when a reader is free at once (a
     /// blocking thread's hand-off, two context switches, cost more than the read: `perf`
@@ -95,18 +104,7 @@ impl SqliteMetadataStore {
         let Ok(_permit) = Arc::clone(&self.readers.permits).try_acquire_owned() else {
             return self.read(f).await;
         };
-        let mut conn = self
-            .readers
-            .free
-            .lock()
-            .map_err(|_| StorageError::backend("metadata readers poisoned"))?
-            .pop()
-            .ok_or_else(|| StorageError::backend("no free metadata reader"))?;
-        let out = in_transaction(&mut conn, f);
-        if let Ok(mut free) = self.readers.free.lock() {
-            free.push(conn);
-        }
-        out
+        self.readers.lend(f)
     }
 }
 
