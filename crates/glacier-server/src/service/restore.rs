@@ -8,7 +8,9 @@
 
 use super::Service;
 use futures_util::{StreamExt, TryStreamExt};
-use glacier_storage::{BlobKey, JobRecord, JobSpec, Segment, StorageError, Thaw, Thawed, VaultKey};
+use glacier_storage::{
+    BlobKey, JobRecord, JobSpec, Segment, StorageClass, StorageError, Thaw, Thawed, VaultKey,
+};
 
 /// The longest wait between two polls of a restore.
 pub(super) const RESTORE_POLL_MAX: time::Duration = time::Duration::minutes(15);
@@ -21,14 +23,15 @@ pub(super) fn restore_poll(waited: time::Duration) -> time::Duration {
 }
 
 /// The blobs that hold bytes `range` (inclusive) of an archive made of `segments`, once each,
-/// but for those under `standard_below` bytes, which were written STANDARD (a blob is an
-/// upload or a part, written whole).
-fn blobs_in(segments: &[Segment], range: (u64, u64), standard_below: u64) -> Vec<BlobKey> {
+/// but for those `class` wrote STANDARD (a blob is an upload or a part, written whole, so its
+/// size is the one its class was chosen by).
+fn blobs_in(segments: &[Segment], range: (u64, u64), class: StorageClass) -> Vec<BlobKey> {
     let mut out: Vec<BlobKey> = Vec::new();
     let mut at = 0u64;
     for s in segments {
         let end = at + s.size;
-        if at <= range.1 && end > range.0 && s.size >= standard_below && !out.contains(&s.blob) {
+        let archived = class.for_upload(Some(s.size)).restores();
+        if at <= range.1 && end > range.0 && archived && !out.contains(&s.blob) {
             out.push(s.blob.clone());
         }
         at = end;
@@ -80,7 +83,7 @@ impl Service {
             readable_for: self.settings.timing.job_expiry,
         };
         let states: Vec<Thawed> =
-            futures_util::stream::iter(blobs_in(&archive.segments, *range, class.standard_below()))
+            futures_util::stream::iter(blobs_in(&archive.segments, *range, class))
                 .map(|blob| {
                     let thaw = &thaw;
                     async move { self.blobs.thaw(&blob, thaw).await }
@@ -123,18 +126,28 @@ mod tests {
 
     #[test]
     fn a_range_restores_only_the_blobs_that_hold_it() {
-        let s = [segment("a", 10), segment("b", 10), segment("c", 5)];
-        let keys = |r, below| {
-            blobs_in(&s, r, below)
+        const K: u64 = 1024;
+        let keys = |s: &[Segment], r| {
+            blobs_in(s, r, StorageClass::DeepArchive)
                 .into_iter()
                 .map(|k| k.0)
                 .collect::<Vec<_>>()
         };
-        assert_eq!(keys((0, 24), 0), ["a", "b", "c"]);
-        assert_eq!(keys((0, 9), 0), ["a"]);
-        assert_eq!(keys((9, 10), 0), ["a", "b"]);
-        assert_eq!(keys((20, 24), 0), ["c"]);
-        assert_eq!(keys((0, 24), 6), ["a", "b"], "c was written STANDARD");
+        let s = [
+            segment("a", 20 * K),
+            segment("b", 20 * K),
+            segment("c", 12 * K),
+        ];
+        assert_eq!(keys(&s, (0, 52 * K - 1)), ["a", "b", "c"]);
+        assert_eq!(keys(&s, (0, 20 * K - 1)), ["a"]);
+        assert_eq!(keys(&s, (20 * K - 1, 20 * K)), ["a", "b"]);
+        assert_eq!(keys(&s, (40 * K, 52 * K - 1)), ["c"]);
+        let small = [segment("a", 20 * K), segment("c", 5 * K)];
+        assert_eq!(
+            keys(&small, (0, 25 * K - 1)),
+            ["a"],
+            "c was written STANDARD"
+        );
     }
 
     #[test]
