@@ -6,10 +6,8 @@ holds each restore under way for `hold` seconds. Meanwhile HeadObject says
 RestoreObject gets 409 RestoreAlreadyInProgress, as on AWS.
 
 The proxy counts the requests it forwards per bucket prefix (the first path segment after the
-bucket) and kind (put, get, head, restore, ...), and can be told to refuse restores:
-    GET    /_restoring/counts?prefix=P   -> {"put": 3, "restore": 1, ...}
-    POST   /_restoring/config            <- {"hold": 2.5, "refuse": "AccessDenied" or null}
-Both servers listen on 127.0.0.1, on ephemeral ports.
+bucket) and kind (put, get, head, restore, ...): `requests(prefix)`; and `configure()` changes
+the hold or makes it refuse restores. Both servers listen on 127.0.0.1, on ephemeral ports.
 
 Run as a program (scripts/test), it creates a bucket, prints shell variables
 (RESTORING_S3_ENDPOINT, RESTORING_S3_BUCKET, RESTORING_S3_PID) and serves until it is terminated:
@@ -19,7 +17,6 @@ Run as a program (scripts/test), it creates a bucket, prints shell variables
 import argparse
 import http.client
 import http.server
-import json
 import os
 import signal
 import threading
@@ -122,8 +119,6 @@ class RestoringS3:
     def handle(self, method, raw_path, headers, body):
         url = urllib.parse.urlsplit(raw_path)
         path, query = url.path, urllib.parse.parse_qs(url.query, keep_blank_values=True)
-        if path.startswith("/_restoring/"):
-            return self.control(method, path, query, body)
         kind = self.kind(method, path, query)
         self.count(path, kind)
         if kind == "restore":
@@ -132,10 +127,9 @@ class RestoringS3:
             if self.restoring(path):
                 return s3_error("RestoreAlreadyInProgress",
                                 "Object restore is already in progress", 409)
-        elif method in ("GET", "HEAD") and self.restoring(path):
-            if method == "GET":
-                return s3_error("InvalidObjectState",
-                                "The operation is not valid for the object's storage class", 403)
+        elif method == "GET" and self.restoring(path):
+            return s3_error("InvalidObjectState",
+                            "The operation is not valid for the object's storage class", 403)
         status, out_headers, out_body = self.forward(method, raw_path, headers, body)
         if kind == "restore" and status in (200, 202):
             with self.lock:
@@ -157,27 +151,16 @@ class RestoringS3:
         finally:
             conn.close()
 
-    def control(self, method, path, query, body):
-        if path == "/_restoring/counts":
-            with self.lock:
-                got = dict(self.counts.get(query.get("prefix", [""])[0], {}))
-            return 200, {"Content-Type": "application/json"}, json.dumps(got).encode()
-        if path == "/_restoring/config" and method == "POST":
-            config = json.loads(body or b"{}")
-            with self.lock:
-                self.hold = float(config.get("hold", self.hold))
-                self.refuse = config.get("refuse")
-            return 200, {}, b""
-        return 404, {}, b""
-
-    # For tests in this process.
     def configure(self, hold=None, refuse=None):
+        """Restores take `hold` seconds from now on (unchanged if None); S3 refuses them with the
+        code `refuse` (e.g. "AccessDenied"), or does not (None)."""
         with self.lock:
             if hold is not None:
                 self.hold = hold
             self.refuse = refuse
 
     def requests(self, prefix):
+        """The requests forwarded for objects under `prefix`, by kind."""
         with self.lock:
             return dict(self.counts.get(prefix, {}))
 

@@ -70,3 +70,15 @@ def inventory(glacier, vault, **params):
     d = wait_for_job(glacier, vault, r["jobId"])
     out = glacier.get_job_output(vaultName=vault, jobId=r["jobId"])
     return d, out["body"].read(), out
+
+
+def upload_multipart(glacier, vault, body, part_size=MIB, description="multipart"):
+    """Uploads body in parts of part_size, one after another; returns the archive id."""
+    up = glacier.initiate_multipart_upload(vaultName=vault, partSize=str(part_size),
+                                           archiveDescription=description)["uploadId"]
+    for start in range(0, len(body), part_size):
+        chunk = body[start:start + part_size]
+        glacier.upload_multipart_part(vaultName=vault, uploadId=up, body=chunk,
+                                      range=f"bytes {start}-{start + len(chunk) - 1}/*")
+    return glacier.complete_multipart_upload(vaultName=vault, uploadId=up, archiveSize=str(len(body)),
+                                             checksum=tree_hash(body))["archiveId"]

@@ -20,7 +20,7 @@ from botocore.exceptions import ClientError
 
 from conftest import make_client
 from harness import ACCESS_KEY, ROOT, SECRET_KEY, Server
-from helpers import MIB, data, expect_error, tree_hash, wait_for_job
+from helpers import MIB, data, expect_error, tree_hash, upload_multipart, wait_for_job
 
 sys.path.insert(0, str(ROOT / "conformance"))
 from restoring_s3 import RestoringS3  # noqa: E402
@@ -68,16 +68,6 @@ def objects(moto, server):
     return {o["Key"]: o["StorageClass"] for o in listed.get("Contents", [])}
 
 
-def upload_multipart(g, vault, body, part=MIB):
-    up = g.initiate_multipart_upload(vaultName=vault, partSize=str(part))["uploadId"]
-    for start in range(0, len(body), part):
-        chunk = body[start:start + part]
-        g.upload_multipart_part(vaultName=vault, uploadId=up, body=chunk,
-                                range=f"bytes {start}-{start + len(chunk) - 1}/*")
-    return g.complete_multipart_upload(vaultName=vault, uploadId=up, archiveSize=str(len(body)),
-                                       checksum=tree_hash(body))["archiveId"]
-
-
 def start(g, vault, archive_id, tier="Standard"):
     return g.initiate_job(vaultName=vault, jobParameters={
         "Type": "archive-retrieval", "ArchiveId": archive_id, "Tier": tier})["jobId"]
@@ -86,6 +76,14 @@ def start(g, vault, archive_id, tier="Standard"):
 def output(g, vault, job):
     out = g.get_job_output(vaultName=vault, jobId=job)
     return out["body"].read(), out["checksum"]
+
+
+def retrieved(g, vault, archive_id, body, tier="Standard", timeout=30):
+    """Retrieves an archive and checks that its output is body, with body's tree hash."""
+    job = start(g, vault, archive_id, tier)
+    d = wait_for_job(g, vault, job, timeout=timeout)
+    assert d["StatusCode"] == "Succeeded", d
+    assert output(g, vault, job) == (body, tree_hash(body))
 
 
 def test_uploads_are_archived_and_retrievals_restore_them_first(cold, cold_server, g, moto):
@@ -123,23 +121,16 @@ def test_uploads_are_archived_and_retrievals_restore_them_first(cold, cold_serve
     assert counts.get("restore") == 1, counts
 
     # A STANDARD object needs no restore: at once, and no restore asked for.
-    job = start(g, vault, small_id)
-    assert wait_for_job(g, vault, job, timeout=5)["StatusCode"] == "Succeeded"
-    assert output(g, vault, job)[0] == small
+    retrieved(g, vault, small_id, small, timeout=5)
     assert cold.requests(cold_server.prefix).get("restore") == 1
 
     # A multipart archive: each archived part restored once, whatever the tier.
-    job = start(g, vault, parts_id, tier="Bulk")
-    assert wait_for_job(g, vault, job, timeout=30)["StatusCode"] == "Succeeded"
-    body, checksum = output(g, vault, job)
-    assert body == parts and checksum == tree_hash(parts)
+    retrieved(g, vault, parts_id, parts, tier="Bulk")
     counts = cold.requests(cold_server.prefix)
     assert counts.get("restore") == 3, counts
 
     # Restored already and readable long enough: a second retrieval asks for no restore.
-    job = start(g, vault, large_id)
-    assert wait_for_job(g, vault, job, timeout=5)["StatusCode"] == "Succeeded"
-    assert output(g, vault, job)[0] == large
+    retrieved(g, vault, large_id, large, timeout=5)
     assert cold.requests(cold_server.prefix).get("restore") == 3
 
 
@@ -232,9 +223,7 @@ def test_migrate_from_a_vault_into_deep_archive_verifies_every_byte(server, cold
     for i, body in enumerate(bodies):
         a = copies[f"archive {i}"]
         assert (a["Size"], a["SHA256TreeHash"]) == (len(body), tree_hash(body))
-        job = start(g, vault, a["ArchiveId"], tier="Bulk")
-        assert wait_for_job(g, vault, job, timeout=30)["StatusCode"] == "Succeeded"
-        assert output(g, vault, job) == (body, tree_hash(body))
+        retrieved(g, vault, a["ArchiveId"], body, tier="Bulk")
     assert "DEEP_ARCHIVE" in objects(moto, cold_server).values()
 
 

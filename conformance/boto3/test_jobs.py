@@ -6,23 +6,13 @@ import time
 import pytest
 
 from conftest import HOOK_TOPIC
-from helpers import EXPEDITED, MIB, data, expect_error, inventory, retrieve, tree_hash, wait_for_job
+from helpers import (EXPEDITED, MIB, data, expect_error, inventory, retrieve, tree_hash, upload_multipart,
+                     wait_for_job)
 
 DESCRIPTION_FIELDS = {
     "JobId", "JobDescription", "Action", "ArchiveId", "VaultARN", "CreationDate", "Completed", "StatusCode",
     "StatusMessage", "ArchiveSizeInBytes", "InventorySizeInBytes", "SNSTopic", "CompletionDate", "SHA256TreeHash",
     "ArchiveSHA256TreeHash", "RetrievalByteRange", "Tier", "InventoryRetrievalParameters"}
-
-
-def upload_multipart(glacier, vault, body, part_size=MIB, description="multipart"):
-    up = glacier.initiate_multipart_upload(vaultName=vault, partSize=str(part_size),
-                                           archiveDescription=description)["uploadId"]
-    for start in range(0, len(body), part_size):
-        chunk = body[start:start + part_size]
-        glacier.upload_multipart_part(vaultName=vault, uploadId=up, body=chunk,
-                                      range=f"bytes {start}-{start + len(chunk) - 1}/*")
-    return glacier.complete_multipart_upload(vaultName=vault, uploadId=up, archiveSize=str(len(body)),
-                                             checksum=tree_hash(body))["archiveId"]
 
 
 @pytest.mark.parametrize("size", [MIB // 2, MIB, 5 * MIB + 3])
