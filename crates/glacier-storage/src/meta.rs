@@ -95,6 +95,15 @@ pub struct InventorySnapshot {
     pub totals: InventoryTotals,
 }
 
+/// A vault due for its daily inventory, and when the inventory it is due after was taken
+/// (none before the first): what [`MetadataStore::record_inventory`] checks is still the
+/// vault's last when the new one is recorded.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DueInventory {
+    pub vault: VaultKey,
+    pub follows: Option<OffsetDateTime>,
+}
+
 /// A vault's notification configuration.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Notifications {
@@ -503,14 +512,17 @@ pub trait MetadataStore: Send + Sync + 'static {
         &self,
         now: OffsetDateTime,
         period: std::time::Duration,
-    ) -> Result<Vec<VaultKey>>;
-    /// Makes `snapshot` the vault's inventory (its `last_inventory` the snapshot's time), unless
-    /// the vault has one taken at the same time or later (another node's); returns the blobs
-    /// nothing refers to any more (the replaced document's, or the refused one's).
+    ) -> Result<Vec<DueInventory>>;
+    /// Makes `snapshot` the vault's inventory (its `last_inventory` the snapshot's time) if the
+    /// vault's last inventory is still the one it follows (taken at `follows`; `None`: none
+    /// yet), and refuses it otherwise — another node took the same day's and recorded it
+    /// first. Returns the blobs nothing refers to any more (the replaced document's, or the
+    /// refused one's).
     async fn record_inventory(
         &self,
         key: &VaultKey,
         snapshot: InventorySnapshot,
+        follows: Option<OffsetDateTime>,
     ) -> Result<Vec<BlobKey>>;
     /// The vault's last daily inventory, if one was taken.
     async fn inventory_snapshot(&self, key: &VaultKey) -> Result<Option<InventorySnapshot>>;

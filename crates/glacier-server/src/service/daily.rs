@@ -25,7 +25,7 @@ const PAGE: usize = 1000;
 impl Service {
     /// Takes every vault's inventory when it is due, until `shutdown`; a vault whose inventory
     /// could not be taken is tried again at the next look. Several nodes may take the same
-    /// vault's at once: the last one recorded stands, and the others' documents are discarded.
+    /// vault's at once: the first one recorded stands, and the others' documents are discarded.
     pub async fn run_daily_inventories(
         self: Arc<Self>,
         shutdown: tokio_util::sync::CancellationToken,
@@ -41,9 +41,9 @@ impl Service {
         loop {
             match self.meta.inventories_due(self.now(), period).await {
                 Ok(due) => {
-                    for key in due {
-                        if let Err(e) = self.take_inventory(&key).await {
-                            tracing::warn!(vault = %key.name, error = %e, "taking a vault's daily inventory");
+                    for due in due {
+                        if let Err(e) = self.take_inventory(&due.vault, due.follows).await {
+                            tracing::warn!(vault = %due.vault.name, error = %e, "taking a vault's daily inventory");
                         }
                     }
                 }
@@ -56,8 +56,13 @@ impl Service {
         }
     }
 
-    /// Takes the vault's inventory now: every archive committed by this instant.
-    pub(super) async fn take_inventory(&self, key: &VaultKey) -> anyhow::Result<()> {
+    /// Takes the vault's inventory now: every archive committed by this instant; recorded
+    /// unless the vault's last inventory is no longer the one taken at `follows`.
+    pub(super) async fn take_inventory(
+        &self,
+        key: &VaultKey,
+        follows: Option<time::OffsetDateTime>,
+    ) -> anyhow::Result<()> {
         let taken = self.now();
         let sink = BlobSink::start(self.blobs.create(None).await?);
         let mut totals = InventoryTotals::default();
@@ -93,7 +98,7 @@ impl Service {
             document,
             totals,
         };
-        match self.meta.record_inventory(key, snapshot).await {
+        match self.meta.record_inventory(key, snapshot, follows).await {
             Ok(replaced) => self.discard(&replaced).await,
             Err(e) => {
                 self.discard(&[blob]).await;

@@ -20,9 +20,14 @@ pub(crate) async fn inventories(store: &dyn MetadataStore) {
         OffsetDateTime::from_unix_timestamp(1_800_000_000).unwrap_or(OffsetDateTime::UNIX_EPOCH);
     let day = Duration::from_secs(86_400);
     let key = &key;
-    let due = |at: OffsetDateTime| async move {
-        ok("due", store.inventories_due(at, day).await).contains(key)
+    // When the vault is due at `at`, the inventory it is due after.
+    let due_after = |at: OffsetDateTime| async move {
+        ok("due", store.inventories_due(at, day).await)
+            .into_iter()
+            .find(|d| &d.vault == key)
+            .map(|d| d.follows)
     };
+    let due = |at: OffsetDateTime| async move { due_after(at).await.is_some() };
     ok(
         "create",
         store.create_vault(key, "us-east-1", t0, 100).await,
@@ -52,9 +57,10 @@ pub(crate) async fn inventories(store: &dyn MetadataStore) {
         !due(ms(t0, 1000 + 86_399_999)).await,
         "not a day after the first write"
     );
-    assert!(
-        due(ms(t0, 1000 + 86_400_000)).await,
-        "a day after the first write"
+    assert_eq!(
+        due_after(ms(t0, 1000 + 86_400_000)).await,
+        Some(None),
+        "a day after the first write, due after no inventory"
     );
 
     let taken = ms(t0, 86_401_000);
@@ -68,8 +74,21 @@ pub(crate) async fn inventories(store: &dyn MetadataStore) {
     };
     let first = snapshot("inv-doc-1", taken, 1);
     assert_eq!(
-        ok("record", store.record_inventory(key, first.clone()).await),
+        ok(
+            "record",
+            store.record_inventory(key, first.clone(), None).await
+        ),
         vec![]
+    );
+    // Another node took the same day's a little later: the first recorded stands.
+    let twin = snapshot("inv-doc-twin", ms(taken, 50), 1);
+    assert_eq!(
+        ok(
+            "twin",
+            store.record_inventory(key, twin.clone(), None).await
+        ),
+        vec![twin.document.blob.clone()],
+        "a second inventory for the same day is refused, its document not referenced"
     );
     assert_eq!(
         ok("snapshot", store.inventory_snapshot(key).await),
@@ -100,8 +119,9 @@ pub(crate) async fn inventories(store: &dyn MetadataStore) {
         !due(ms(taken, 86_399_999)).await,
         "written, but not a day after the last"
     );
-    assert!(
-        due(ms(taken, 86_400_000)).await,
+    assert_eq!(
+        due_after(ms(taken, 86_400_000)).await,
+        Some(Some(taken)),
         "written, and a day after the last"
     );
     // Deleting again keeps the first deletion's time.
@@ -111,10 +131,13 @@ pub(crate) async fn inventories(store: &dyn MetadataStore) {
     );
     assert_eq!(ok("last write", store.last_write(key).await), Some(deleted));
 
-    // Another node's inventory, taken before the one recorded, does not replace it.
+    // An inventory due after none, recorded late, does not replace the one recorded.
     let stale = snapshot("inv-doc-stale", ms(taken, -1), 7);
     assert_eq!(
-        ok("stale", store.record_inventory(key, stale.clone()).await),
+        ok(
+            "stale",
+            store.record_inventory(key, stale.clone(), None).await
+        ),
         vec![stale.document.blob.clone()],
         "a stale inventory is refused, its document not referenced"
     );
@@ -125,7 +148,12 @@ pub(crate) async fn inventories(store: &dyn MetadataStore) {
 
     let second = snapshot("inv-doc-2", ms(taken, 86_400_000), 0);
     assert_eq!(
-        ok("replace", store.record_inventory(key, second.clone()).await),
+        ok(
+            "replace",
+            store
+                .record_inventory(key, second.clone(), Some(taken))
+                .await
+        ),
         vec![first.document.blob.clone()],
         "the replaced document is no longer referenced"
     );

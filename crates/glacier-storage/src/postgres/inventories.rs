@@ -24,16 +24,19 @@ pub(super) async fn due(
     tx: &Transaction<'_>,
     now: OffsetDateTime,
     period: std::time::Duration,
-) -> Result<Vec<VaultKey>> {
+) -> Result<Vec<DueInventory>> {
     let period = i64::try_from(period.as_millis()).unwrap_or(i64::MAX);
     let now = to_ms(now);
     let mut due = Vec::new();
     for r in tx.query(&tx.prepare_cached(WRITES).await?, &[]).await? {
         let (taken, first, last) = (col::<Option<i64>>(&r, 2)?, col(&r, 3)?, col(&r, 4)?);
         if crate::meta::inventory_due(taken, first, last, now, period) {
-            due.push(VaultKey {
-                account: col(&r, 0)?,
-                name: col(&r, 1)?,
+            due.push(DueInventory {
+                vault: VaultKey {
+                    account: col(&r, 0)?,
+                    name: col(&r, 1)?,
+                },
+                follows: taken.map(from_ms),
             });
         }
     }
@@ -63,19 +66,22 @@ pub(super) async fn record(
     tx: &Transaction<'_>,
     key: &VaultKey,
     snapshot: &InventorySnapshot,
+    follows: Option<OffsetDateTime>,
 ) -> Result<Vec<BlobKey>> {
     require_vault(tx, key).await?;
-    let newer = tx
+    let last: Option<i64> = tx
         .query_opt(
             &tx.prepare_cached(
-                "SELECT 1 FROM inventory_snapshots WHERE account = $1 AND vault = $2 AND taken_ms >= $3",
+                "SELECT taken_ms FROM inventory_snapshots WHERE account = $1 AND vault = $2",
             )
             .await?,
-            &[&key.account, &key.name, &to_ms(snapshot.taken)],
+            &[&key.account, &key.name],
         )
-        .await?;
-    if newer.is_some() {
-        // Another node's, taken later, stands.
+        .await?
+        .map(|r| col(&r, 0))
+        .transpose()?;
+    if last != follows.map(to_ms) {
+        // Another node took the same day's and recorded it first: that one stands.
         return super::blobs::unreferenced(tx, vec![snapshot.document.blob.clone()]).await;
     }
     let replaced = delete(tx, key).await?;

@@ -431,7 +431,7 @@ impl MetadataStore for PostgresMetadataStore {
         &self,
         now: OffsetDateTime,
         period: std::time::Duration,
-    ) -> Result<Vec<VaultKey>> {
+    ) -> Result<Vec<DueInventory>> {
         in_tx!(read self, tx => inventories::due(&tx, now, period))
     }
 
@@ -439,8 +439,9 @@ impl MetadataStore for PostgresMetadataStore {
         &self,
         key: &VaultKey,
         snapshot: InventorySnapshot,
+        follows: Option<OffsetDateTime>,
     ) -> Result<Vec<BlobKey>> {
-        in_tx!(self, tx => inventories::record(&tx, key, &snapshot))
+        in_tx!(self, tx => inventories::record(&tx, key, &snapshot, follows))
     }
 
     async fn inventory_snapshot(&self, key: &VaultKey) -> Result<Option<InventorySnapshot>> {

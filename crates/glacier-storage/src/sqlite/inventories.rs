@@ -23,7 +23,7 @@ pub(super) fn due(
     tx: &Transaction<'_>,
     now: OffsetDateTime,
     period: std::time::Duration,
-) -> Result<Vec<VaultKey>> {
+) -> Result<Vec<DueInventory>> {
     let period = i64::try_from(period.as_millis()).unwrap_or(i64::MAX);
     let now = to_ms(now);
     let mut stmt = tx.prepare_cached(WRITES)?;
@@ -42,7 +42,10 @@ pub(super) fn due(
     for row in rows {
         let (key, taken, first, last) = row?;
         if crate::meta::inventory_due(taken, first, last, now, period) {
-            due.push(key);
+            due.push(DueInventory {
+                vault: key,
+                follows: taken.map(from_ms),
+            });
         }
     }
     Ok(due)
@@ -63,17 +66,18 @@ pub(super) fn record(
     tx: &Transaction<'_>,
     key: &VaultKey,
     snapshot: &InventorySnapshot,
+    follows: Option<OffsetDateTime>,
 ) -> Result<Vec<BlobKey>> {
     super::rows::require_vault(tx, key)?;
-    let newer: Option<i64> = tx
+    let last: Option<i64> = tx
         .query_row_cached(
-            "SELECT taken_ms FROM inventory_snapshots WHERE account = ?1 AND vault = ?2 AND taken_ms >= ?3",
-            params![key.account, key.name, to_ms(snapshot.taken)],
+            "SELECT taken_ms FROM inventory_snapshots WHERE account = ?1 AND vault = ?2",
+            params![key.account, key.name],
             |r| r.get(0),
         )
         .optional()?;
-    if newer.is_some() {
-        // Another node's, taken later, stands.
+    if last != follows.map(to_ms) {
+        // Another node took the same day's and recorded it first: that one stands.
         return super::blobs::unreferenced(tx, vec![snapshot.document.blob.clone()]);
     }
     let replaced = delete(tx, key)?;

@@ -459,7 +459,7 @@ impl MetadataStore for SqliteMetadataStore {
         &self,
         now: OffsetDateTime,
         period: std::time::Duration,
-    ) -> Result<Vec<VaultKey>> {
+    ) -> Result<Vec<DueInventory>> {
         self.read(move |tx| inventories::due(tx, now, period)).await
     }
 
@@ -467,9 +467,10 @@ impl MetadataStore for SqliteMetadataStore {
         &self,
         key: &VaultKey,
         snapshot: InventorySnapshot,
+        follows: Option<OffsetDateTime>,
     ) -> Result<Vec<BlobKey>> {
         let key = key.clone();
-        self.tx(move |tx| inventories::record(tx, &key, &snapshot))
+        self.tx(move |tx| inventories::record(tx, &key, &snapshot, follows))
             .await
     }
 
