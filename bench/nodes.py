@@ -1,6 +1,8 @@
-"""Upload, download and DescribeVault rates of `glacier serve` on its stores, in one run:
-one node on a data directory (SQLite + files, the baseline), one node on PostgreSQL + Garage,
-and two nodes on the same PostgreSQL + Garage with the clients split between them.
+"""Upload, download and DescribeVault rates of `glacier serve` on its stores, and the server's
+own CPU per uploaded and downloaded MiB, in one run: one node on a data directory (SQLite +
+files, the baseline), one node on PostgreSQL + Garage over plain HTTP and over HTTPS (a TLS
+front of this script's own before Garage, which speaks only HTTP), and two nodes on the same
+PostgreSQL + Garage with the clients split between them.
 
 Usage: .venv/bin/python bench/nodes.py [--bin target/release/glacier] [--clients 8]
        [--uploads 160] [--size-kib 1024] [--downloads 64] [--describes 2000]
@@ -10,17 +12,21 @@ three-node Garage cluster (replication factor 3) with scripts/garage.sh, and sto
 configuration runs the same bounded workload with --clients threads, each with its own boto3
 client: --uploads single-request uploads of --size-kib bytes, a retrieval job, --downloads
 full downloads of one of the archives, and --describes DescribeVault calls. Prints each rate and
-its ratio to the baseline. Everything runs on this machine, so the two-node figure shows the
+its ratio to the baseline, and the CPU the server processes used (user + system, from /proc)
+per MiB while uploading and while downloading, with its ratio. Everything runs on this machine, so the two-node figure shows the
 cost of sharing, not extra hardware.
 """
 
 import argparse
+import asyncio
 import concurrent.futures
 import io
 import os
 import pathlib
+import ssl
 import subprocess
 import tempfile
+import threading
 import time
 import uuid
 
@@ -46,6 +52,47 @@ def start_node(binary, store_args, env):
     return proc, line.strip().rsplit(" ", 1)[-1]
 
 
+def cpu_seconds(procs):
+    """User + system CPU the processes have used so far."""
+    total = 0
+    for p in procs:
+        fields = pathlib.Path(f"/proc/{p.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        total += int(fields[11]) + int(fields[12])
+    return total / os.sysconf("SC_CLK_TCK")
+
+
+def tls_front(target, cert, key):
+    """Starts an HTTPS front for the HTTP endpoint `target` on a thread; its https:// URL."""
+    host, port = target.split("://", 1)[1].split(":")
+    ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ctx.load_cert_chain(cert, key)
+
+    async def pipe(reader, writer):
+        try:
+            while data := await reader.read(1 << 18):
+                writer.write(data)
+                await writer.drain()
+        except (ConnectionError, ssl.SSLError):
+            pass
+        finally:
+            writer.close()
+
+    async def serve(reader, writer):
+        up_reader, up_writer = await asyncio.open_connection(host, int(port))
+        await asyncio.gather(pipe(reader, up_writer), pipe(up_reader, writer))
+
+    ready = concurrent.futures.Future()
+
+    def run():
+        loop = asyncio.new_event_loop()
+        server = loop.run_until_complete(asyncio.start_server(serve, "127.0.0.1", 0, ssl=ctx))
+        ready.set_result(server.sockets[0].getsockname()[1])
+        loop.run_forever()
+
+    threading.Thread(target=run, daemon=True).start()
+    return f"https://127.0.0.1:{ready.result(timeout=10)}"
+
+
 def client(endpoint):
     return boto3.client("glacier", endpoint_url=endpoint, region_name="us-east-1",
                         aws_access_key_id=KEY, aws_secret_access_key=SECRET,
@@ -68,8 +115,10 @@ def parallel(clients, count, work):
     return count / (time.perf_counter() - started)
 
 
-def workload(endpoints, args, body, tree):
-    """The measured workload against a service reached at endpoints (clients spread evenly)."""
+def workload(nodes, args, body, tree):
+    """The measured workload against the service's nodes, (process, endpoint) pairs (clients
+    spread evenly)."""
+    procs, endpoints = [p for p, _ in nodes], [e for _, e in nodes]
     clients = [client(endpoints[t % len(endpoints)]) for t in range(args.clients)]
     vault = f"bench-{uuid.uuid4().hex[:8]}"
     clients[0].create_vault(vaultName=vault)
@@ -79,7 +128,9 @@ def workload(endpoints, args, body, tree):
         r = g.upload_archive(vaultName=vault, body=body, checksum=tree)
         ids.append(r["archiveId"])
 
+    cpu = cpu_seconds(procs)
     up = parallel(clients, args.uploads, upload)
+    cpu_up = cpu_seconds(procs) - cpu
     job = clients[0].initiate_job(vaultName=vault, jobParameters={
         "Type": "archive-retrieval", "ArchiveId": ids[0]})["jobId"]
     while not clients[-1].describe_job(vaultName=vault, jobId=job)["Completed"]:
@@ -89,10 +140,14 @@ def workload(endpoints, args, body, tree):
         out = g.get_job_output(vaultName=vault, jobId=job)
         assert out["body"].read() == body
 
+    cpu = cpu_seconds(procs)
     down = parallel(clients, args.downloads, download)
+    cpu_down = cpu_seconds(procs) - cpu
     describe = parallel(clients, args.describes, lambda g, i: g.describe_vault(vaultName=vault))
     mib = len(body) / (1024 * 1024)
-    return {"upload": up * mib, "download": down * mib, "describe": describe}
+    return {"upload": up * mib, "download": down * mib, "describe": describe,
+            "cpu_up": 1000 * cpu_up / (args.uploads * mib),
+            "cpu_down": 1000 * cpu_down / (args.downloads * mib)}
 
 
 def main():
@@ -125,19 +180,28 @@ def main():
                   "--blobs", f"s3://{garage['GARAGE_BUCKET']}/bench",
                   "--s3-region", garage["GARAGE_REGION"]]
 
-        results = {}
-        proc, e = start_node(args.bin, ["--data-dir", str(tmp / "files")], env)
-        procs.append(proc)
-        results["1 node, SQLite + files"] = workload([e], args, body, tree)
-        proc.terminate()
-        proc.wait(timeout=30)
+        https = tls_front(s3_endpoints[0], tmp / "pg" / "server.pem", tmp / "pg" / "server.key")
 
-        proc, e = start_node(args.bin, shared + ["--s3-endpoint", s3_endpoints[0]], env)
-        procs.append(proc)
-        results["1 node, PostgreSQL + Garage"] = workload([e], args, body, tree)
-        second, e2 = start_node(args.bin, shared + ["--s3-endpoint", s3_endpoints[1]], env)
-        procs.append(second)
-        results["2 nodes, PostgreSQL + Garage"] = workload([e, e2], args, body, tree)
+        def node(store_args, extra_env=()):
+            n = start_node(args.bin, store_args, dict(env, **dict(extra_env)))
+            procs.append(n[0])
+            return n
+
+        def stop(n):
+            n[0].terminate()
+            n[0].wait(timeout=30)
+
+        results = {}
+        first = node(["--data-dir", str(tmp / "files")])
+        results["1 node, SQLite + files"] = workload([first], args, body, tree)
+        stop(first)
+        first = node(shared + ["--s3-endpoint", https], {"SSL_CERT_FILE": str(tmp / "pg" / "ca.pem")})
+        results["1 node, PostgreSQL + Garage over HTTPS"] = workload([first], args, body, tree)
+        stop(first)
+        first = node(shared + ["--s3-endpoint", s3_endpoints[0]])
+        results["1 node, PostgreSQL + Garage"] = workload([first], args, body, tree)
+        second = node(shared + ["--s3-endpoint", s3_endpoints[1]])
+        results["2 nodes, PostgreSQL + Garage"] = workload([first, second], args, body, tree)
     finally:
         for p in procs:
             if p.poll() is None:
@@ -150,11 +214,12 @@ def main():
     base = results["1 node, SQLite + files"]
     print(f"{args.clients} clients; {args.uploads} uploads and {args.downloads} downloads of "
           f"{args.size_kib} KiB; {args.describes} DescribeVault")
-    print("| configuration | upload MiB/s | download MiB/s | DescribeVault/s |")
-    print("|---|---|---|---|")
+    print("| configuration | upload MiB/s | download MiB/s | DescribeVault/s "
+          "| server CPU ms per MiB up | server CPU ms per MiB down |")
+    print("|---|---|---|---|---|---|")
     for name, r in results.items():
-        cells = [f"{r[k]:.1f} ({r[k] / base[k]:.2f}x)" if k != "describe" else f"{r[k]:.0f} ({r[k] / base[k]:.2f}x)"
-                 for k in ("upload", "download", "describe")]
+        cells = [f"{r[k]:.{0 if k == 'describe' else 1}f} ({r[k] / base[k]:.2f}x)"
+                 for k in ("upload", "download", "describe", "cpu_up", "cpu_down")]
         print(f"| {name} | " + " | ".join(cells) + " |")
 
 

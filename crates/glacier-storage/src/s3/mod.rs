@@ -162,7 +162,14 @@ impl S3BlobStore {
             .with_allow_http(plain)
             .with_timeout(config.timeout)
             .with_connect_timeout(config.timeout.min(Duration::from_secs(5)));
-        let b = b.with_retry(retry).with_client_options(client);
+        // Over HTTPS a body goes unsigned (`UNSIGNED-PAYLOAD`), as the AWS SDKs send S3 bodies:
+        // TLS protects it on the way, and signing its SHA-256 would be a second pass over every
+        // byte besides the tree hash. Over plain HTTP the signature is what lets the store
+        // refuse a body damaged on the way, so it stays.
+        let b = b
+            .with_retry(retry)
+            .with_client_options(client)
+            .with_unsigned_payload(!plain);
         let region = b
             .get_config_value(&object_store::aws::AmazonS3ConfigKey::Region)
             .unwrap_or_else(|| "us-east-1".to_owned());
