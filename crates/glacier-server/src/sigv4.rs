@@ -193,8 +193,25 @@ fn hmac(key: &[u8], data: &str) -> Result<HmacSha256, hmac::digest::InvalidLengt
     Ok(mac)
 }
 
-/// The signing key of SigV4 task 3, derived from the secret and the scope.
+/// The signing key of SigV4 task 3, derived from the secret and the scope. A client signs
+/// a day's requests in one region with one key, so each thread keeps the last one it derived
+/// (four HMACs a request otherwise).
 pub fn signing_key(secret: &str, scope: &Scope) -> Vec<u8> {
+    thread_local! {
+        static LAST: std::cell::RefCell<Option<(String, Scope, Vec<u8>)>> =
+            const { std::cell::RefCell::new(None) };
+    }
+    LAST.with_borrow_mut(|last| match last {
+        Some((s, sc, key)) if s == secret && sc == scope => key.clone(),
+        _ => {
+            let key = derive_signing_key(secret, scope);
+            *last = Some((secret.to_owned(), scope.clone(), key.clone()));
+            key
+        }
+    })
+}
+
+fn derive_signing_key(secret: &str, scope: &Scope) -> Vec<u8> {
     let mut key = format!("AWS4{secret}").into_bytes();
     for part in [
         scope.date.as_str(),
@@ -238,6 +255,33 @@ mod tests {
             region: "us-east-1".into(),
             service: "service".into(),
         }
+    }
+
+    #[test]
+    fn the_kept_signing_key_is_the_one_for_this_secret_and_scope() {
+        let other_day = Scope {
+            date: "20150831".into(),
+            ..suite_scope()
+        };
+        let other_region = Scope {
+            region: "eu-west-1".into(),
+            ..suite_scope()
+        };
+        let cases = [
+            (SECRET, suite_scope()),
+            (SECRET, suite_scope()),
+            ("another secret", suite_scope()),
+            (SECRET, other_day),
+            (SECRET, other_region),
+            (SECRET, suite_scope()),
+        ];
+        let mut seen = std::collections::HashSet::new();
+        for (secret, scope) in cases {
+            let key = signing_key(secret, &scope);
+            assert_eq!(key, derive_signing_key(secret, &scope), "{secret} {scope}");
+            seen.insert(key);
+        }
+        assert_eq!(seen.len(), 4, "each secret and scope has its own key");
     }
 
     fn headers(pairs: &[(&'static str, &str)]) -> HeaderMap {

@@ -1,6 +1,6 @@
 //! The connections: one writer, taken in turn, and a few read-only readers lent one per read;
-//! each run in one transaction, on a blocking thread (or, for a point read with a reader free,
-//! on the calling one).
+//! each run in one transaction (a read of one statement in that statement's own snapshot), on
+//! a blocking thread (or, for a point read with a reader free, on the calling one).
 
 use super::{PolicyCache, SqliteMetadataStore};
 use crate::meta::VaultKey;
@@ -20,13 +20,18 @@ impl Readers {
     /// Runs `f` in a read transaction on a free reader (the caller holds a permit, so there is
     /// one), and gives the reader back.
     fn lend<T>(&self, f: impl FnOnce(&Transaction<'_>) -> Result<T>) -> Result<T> {
+        self.lend_connection(|conn| in_transaction(conn, f))
+    }
+
+    /// Runs `f` on a free reader (the caller holds a permit), and gives the reader back.
+    fn lend_connection<T>(&self, f: impl FnOnce(&mut Connection) -> Result<T>) -> Result<T> {
         let mut conn = self
             .free
             .lock()
             .map_err(|_| StorageError::backend("metadata readers poisoned"))?
             .pop()
             .ok_or_else(|| StorageError::backend("no free metadata reader"))?;
-        let out = in_transaction(&mut conn, f);
+        let out = f(&mut conn);
         if let Ok(mut free) = self.free.lock() {
             free.push(conn);
         }
@@ -105,6 +110,22 @@ impl SqliteMetadataStore {
             return self.read(f).await;
         };
         self.readers.lend(f)
+    }
+}
+
+impl SqliteMetadataStore {
+    /// [`Self::read_point`] for a read of one statement, which needs no transaction of its
+    /// own: SQLite runs a lone statement in its own read snapshot (as `in_tx!(one …)` does
+    /// on PostgreSQL), and a BEGIN and a COMMIT around it cost more than the read.
+    pub(super) async fn read_one<T, F>(&self, f: F) -> Result<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> Result<T> + Send + 'static,
+    {
+        let Ok(_permit) = Arc::clone(&self.readers.permits).try_acquire_owned() else {
+            return self.read(move |tx| f(tx)).await;
+        };
+        self.readers.lend_connection(|conn| f(conn))
     }
 }
 

@@ -50,14 +50,13 @@ pub(super) fn job_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Result<Job
 }
 
 pub(super) fn read_job(tx: &Transaction<'_>, key: &VaultKey, id: &str) -> Result<JobRecord> {
+    static SQL: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+        format!("SELECT {JOB_COLUMNS} FROM jobs WHERE id = ?1 AND account = ?2 AND vault = ?3")
+    });
     require_vault(tx, key)?;
-    tx.query_row_cached(
-        &format!("SELECT {JOB_COLUMNS} FROM jobs WHERE id = ?1 AND account = ?2 AND vault = ?3"),
-        params![id, key.account, key.name],
-        job_from_row,
-    )
-    .optional()?
-    .ok_or_else(|| StorageError::not_found(crate::Resource::Job, id))?
+    tx.query_row_cached(&SQL, params![id, key.account, key.name], job_from_row)
+        .optional()?
+        .ok_or_else(|| StorageError::not_found(crate::Resource::Job, id))?
 }
 
 pub(super) fn query_jobs(

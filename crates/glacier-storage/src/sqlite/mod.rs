@@ -138,7 +138,7 @@ impl MetadataStore for SqliteMetadataStore {
 
     async fn get_vault(&self, key: &VaultKey) -> Result<Vault> {
         let key = key.clone();
-        self.read_point(move |tx| vaults::get(tx, &key)).await
+        self.read_one(move |c| vaults::read_vault(c, &key)).await
     }
 
     async fn list_vaults(
@@ -160,7 +160,7 @@ impl MetadataStore for SqliteMetadataStore {
 
     async fn get_notifications(&self, key: &VaultKey) -> Result<Option<Notifications>> {
         let key = key.clone();
-        self.read_point(move |tx| vaults::get_notifications(tx, &key))
+        self.read_one(move |c| vaults::get_notifications(c, &key))
             .await
     }
 

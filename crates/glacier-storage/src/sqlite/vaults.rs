@@ -7,7 +7,8 @@ use super::values::*;
 use crate::blob::BlobKey;
 use crate::meta::*;
 use crate::{Result, StorageError};
-use rusqlite::{OptionalExtension, Transaction, params};
+use rusqlite::{Connection, OptionalExtension, Transaction, params};
+use std::sync::LazyLock;
 use time::OffsetDateTime;
 
 pub(super) const VAULT_COLUMNS: &str = "name, region, created_ms, last_inventory_ms, archive_count, size,
@@ -45,12 +46,14 @@ pub(super) fn vault_from_row(
     }))
 }
 
-pub(super) fn read_vault(tx: &Transaction<'_>, key: &VaultKey) -> Result<Vault> {
-    tx.query_row_cached(
-        &format!("SELECT {VAULT_COLUMNS} FROM vaults WHERE account = ?1 AND name = ?2"),
-        params![key.account, key.name],
-        |r| vault_from_row(&key.account, r),
-    )
+/// The vault (one statement: it needs no transaction of its own).
+pub(super) fn read_vault(c: &Connection, key: &VaultKey) -> Result<Vault> {
+    static SQL: LazyLock<String> = LazyLock::new(|| {
+        format!("SELECT {VAULT_COLUMNS} FROM vaults WHERE account = ?1 AND name = ?2")
+    });
+    c.query_row_cached(&SQL, params![key.account, key.name], |r| {
+        vault_from_row(&key.account, r)
+    })
     .optional()?
     .ok_or_else(|| vault_not_found(key))?
 }
@@ -153,10 +156,6 @@ pub(super) fn usage_history(
     Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
 }
 
-pub(super) fn get(tx: &Transaction<'_>, key: &VaultKey) -> Result<Vault> {
-    read_vault(tx, key)
-}
-
 pub(super) fn list(
     tx: &Transaction<'_>,
     account: &str,
@@ -231,11 +230,9 @@ pub(super) fn delete(tx: &Transaction<'_>, key: &VaultKey) -> Result<Vec<BlobKey
     Ok(blobs)
 }
 
-pub(super) fn get_notifications(
-    tx: &Transaction<'_>,
-    key: &VaultKey,
-) -> Result<Option<Notifications>> {
-    let (topic, events): (Option<String>, Option<String>) = tx
+/// The vault's notification configuration (one statement).
+pub(super) fn get_notifications(c: &Connection, key: &VaultKey) -> Result<Option<Notifications>> {
+    let (topic, events): (Option<String>, Option<String>) = c
         .query_row_cached(
             "SELECT sns_topic, events FROM vaults WHERE account = ?1 AND name = ?2",
             params![key.account, key.name],
