@@ -3,7 +3,7 @@
 
 use super::rows::require_vault;
 use super::values::*;
-use super::vaults::{VAULT_COLUMN_COUNT, VAULT_COLUMNS, vault_from_row};
+use super::vaults::{VAULT_COLUMN_COUNT, vault_columns, vault_from_row};
 use crate::meta::*;
 use crate::{Result, StorageError};
 use deadpool_postgres::{GenericClient, Transaction};
@@ -130,7 +130,7 @@ pub(super) async fn vault_policies<C: GenericClient>(
     let row = c
         .query_opt(
             &c.prepare_cached(
-                &format!("SELECT {VAULT_COLUMNS},
+                concat!("SELECT ", vault_columns!(), ",
                     (SELECT policy FROM vault_policies a WHERE a.account = vaults.account AND a.vault = vaults.name AND a.kind = 'access'),
                     l.l_kind, l.l_policy, l.l_state, l.l_id, l.l_created, l.l_expires
                  FROM vaults

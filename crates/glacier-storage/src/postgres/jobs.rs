@@ -14,7 +14,13 @@ use glacier_core::JobStatus;
 use time::OffsetDateTime;
 use tokio_postgres::Row;
 
-const JOB_COLUMNS: &str = "id, seq, spec, description, sns_topic, created_ms, due_ms, status, status_message, completed_ms, expires_ms, output_size, next_marker";
+/// A job's columns (a macro, so that statements can be `concat!`ed at compile time).
+macro_rules! job_columns {
+    () => {
+        "id, seq, spec, description, sns_topic, created_ms, due_ms, status, status_message, completed_ms, expires_ms, output_size, next_marker"
+    };
+}
+const JOB_COLUMNS: &str = job_columns!();
 
 fn job_from_row(r: &Row) -> Result<JobRecord> {
     let spec: String = col(r, 2)?;
@@ -43,8 +49,10 @@ async fn read_job(tx: &Transaction<'_>, key: &VaultKey, id: &str) -> Result<JobR
     require_vault(tx, key).await?;
     let row = tx
         .query_opt(
-            &tx.prepare_cached(&format!(
-                "SELECT {JOB_COLUMNS} FROM jobs WHERE id = $1 AND account = $2 AND vault = $3"
+            &tx.prepare_cached(concat!(
+                "SELECT ",
+                job_columns!(),
+                " FROM jobs WHERE id = $1 AND account = $2 AND vault = $3"
             ))
             .await?,
             &[&id, &key.account, &key.name],

@@ -20,13 +20,20 @@ macro_rules! vault_counts {
     };
 }
 
-/// A vault's columns, with its counts.
-pub(super) const VAULT_COLUMNS: &str = concat!(
-    "name, region, created_ms, last_inventory_ms, ",
-    vault_counts!(),
-    ", (SELECT archives FROM inventory_snapshots s WHERE s.account = vaults.account AND s.vault = vaults.name),
+/// A vault's columns, with its counts (a macro, so that statements can be `concat!`ed at
+/// compile time).
+macro_rules! vault_columns {
+    () => {
+        concat!(
+            "name, region, created_ms, last_inventory_ms, ",
+            $crate::postgres::vaults::vault_counts!(),
+            ", (SELECT archives FROM inventory_snapshots s WHERE s.account = vaults.account AND s.vault = vaults.name),
     (SELECT bytes FROM inventory_snapshots s WHERE s.account = vaults.account AND s.vault = vaults.name)"
-);
+        )
+    };
+}
+pub(super) use {vault_columns, vault_counts};
+pub(super) const VAULT_COLUMNS: &str = vault_columns!();
 
 /// How many columns [`VAULT_COLUMNS`] are.
 pub(super) const VAULT_COLUMN_COUNT: usize = 8;
@@ -57,8 +64,10 @@ pub(super) fn vault_from_row(account: &str, r: &Row) -> Result<Vault> {
 pub(super) async fn read_vault<C: GenericClient>(c: &C, key: &VaultKey) -> Result<Vault> {
     let row = c
         .query_opt(
-            &c.prepare_cached(&format!(
-                "SELECT {VAULT_COLUMNS} FROM vaults WHERE account = $1 AND name = $2"
+            &c.prepare_cached(concat!(
+                "SELECT ",
+                vault_columns!(),
+                " FROM vaults WHERE account = $1 AND name = $2"
             ))
             .await?,
             &[&key.account, &key.name],

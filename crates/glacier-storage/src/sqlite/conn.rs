@@ -111,9 +111,7 @@ impl SqliteMetadataStore {
         };
         self.readers.lend(f)
     }
-}
 
-impl SqliteMetadataStore {
     /// [`Self::read_point`] for a read of one statement, which needs no transaction of its
     /// own: SQLite runs a lone statement in its own read snapshot (as `in_tx!(one …)` does
     /// on PostgreSQL), and a BEGIN and a COMMIT around it cost more than the read.

@@ -13,7 +13,13 @@ use glacier_core::JobStatus;
 use rusqlite::{OptionalExtension, Transaction, params};
 use time::OffsetDateTime;
 
-pub(super) const JOB_COLUMNS: &str = "id, seq, spec, description, sns_topic, created_ms, due_ms, status, status_message, completed_ms, expires_ms, output_size, next_marker";
+/// A job's columns (a macro, so that statements can be `concat!`ed at compile time).
+macro_rules! job_columns {
+    () => {
+        "id, seq, spec, description, sns_topic, created_ms, due_ms, status, status_message, completed_ms, expires_ms, output_size, next_marker"
+    };
+}
+pub(super) const JOB_COLUMNS: &str = job_columns!();
 
 pub(super) fn job_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Result<JobRecord>> {
     let spec: String = r.get(2)?;
@@ -50,11 +56,13 @@ pub(super) fn job_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Result<Job
 }
 
 pub(super) fn read_job(tx: &Transaction<'_>, key: &VaultKey, id: &str) -> Result<JobRecord> {
-    static SQL: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
-        format!("SELECT {JOB_COLUMNS} FROM jobs WHERE id = ?1 AND account = ?2 AND vault = ?3")
-    });
+    const SQL: &str = concat!(
+        "SELECT ",
+        job_columns!(),
+        " FROM jobs WHERE id = ?1 AND account = ?2 AND vault = ?3"
+    );
     require_vault(tx, key)?;
-    tx.query_row_cached(&SQL, params![id, key.account, key.name], job_from_row)
+    tx.query_row_cached(SQL, params![id, key.account, key.name], job_from_row)
         .optional()?
         .ok_or_else(|| StorageError::not_found(crate::Resource::Job, id))?
 }

@@ -8,12 +8,17 @@ use crate::blob::BlobKey;
 use crate::meta::*;
 use crate::{Result, StorageError};
 use rusqlite::{Connection, OptionalExtension, Transaction, params};
-use std::sync::LazyLock;
 use time::OffsetDateTime;
 
-pub(super) const VAULT_COLUMNS: &str = "name, region, created_ms, last_inventory_ms, archive_count, size,
+/// A vault's columns (a macro, so that statements can be `concat!`ed at compile time).
+macro_rules! vault_columns {
+    () => {
+        "name, region, created_ms, last_inventory_ms, archive_count, size,
     (SELECT archives FROM inventory_snapshots s WHERE s.account = vaults.account AND s.vault = vaults.name),
-    (SELECT bytes FROM inventory_snapshots s WHERE s.account = vaults.account AND s.vault = vaults.name)";
+    (SELECT bytes FROM inventory_snapshots s WHERE s.account = vaults.account AND s.vault = vaults.name)"
+    };
+}
+pub(super) const VAULT_COLUMNS: &str = vault_columns!();
 
 /// A vault of `account` from a row of [`VAULT_COLUMNS`].
 pub(super) fn vault_from_row(
@@ -48,10 +53,12 @@ pub(super) fn vault_from_row(
 
 /// The vault (one statement: it needs no transaction of its own).
 pub(super) fn read_vault(c: &Connection, key: &VaultKey) -> Result<Vault> {
-    static SQL: LazyLock<String> = LazyLock::new(|| {
-        format!("SELECT {VAULT_COLUMNS} FROM vaults WHERE account = ?1 AND name = ?2")
-    });
-    c.query_row_cached(&SQL, params![key.account, key.name], |r| {
+    const SQL: &str = concat!(
+        "SELECT ",
+        vault_columns!(),
+        " FROM vaults WHERE account = ?1 AND name = ?2"
+    );
+    c.query_row_cached(SQL, params![key.account, key.name], |r| {
         vault_from_row(&key.account, r)
     })
     .optional()?
