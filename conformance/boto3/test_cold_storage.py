@@ -20,7 +20,7 @@ from botocore.exceptions import ClientError
 
 from conftest import make_client
 from harness import ACCESS_KEY, ROOT, SECRET_KEY, Server
-from helpers import MIB, data, expect_error, tree_hash, upload_multipart, wait_for_job
+from helpers import MIB, data, expect_error, inventory, tree_hash, upload_multipart, wait_for_job
 
 sys.path.insert(0, str(ROOT / "conformance"))
 from restoring_s3 import RestoringS3  # noqa: E402
@@ -218,16 +218,10 @@ def test_migrate_from_a_vault_into_deep_archive_verifies_every_byte(server, cold
     assert json.loads(out.stdout)["vaults"][0]["copied"] == 3, out.stdout
 
     g = make_client(cold_server.endpoint)
-    copies = {a["ArchiveDescription"]: a for a in inventory_of(g, vault)}
+    copies = {a["ArchiveDescription"]: a for a in json.loads(inventory(g, vault)[1])["ArchiveList"]}
     assert sorted(copies) == ["archive 0", "archive 1", "archive 2"]
     for i, body in enumerate(bodies):
         a = copies[f"archive {i}"]
         assert (a["Size"], a["SHA256TreeHash"]) == (len(body), tree_hash(body))
         retrieved(g, vault, a["ArchiveId"], body, tier="Bulk")
     assert "DEEP_ARCHIVE" in objects(moto, cold_server).values()
-
-
-def inventory_of(g, vault):
-    job = g.initiate_job(vaultName=vault, jobParameters={"Type": "inventory-retrieval"})["jobId"]
-    wait_for_job(g, vault, job, timeout=30)
-    return json.loads(g.get_job_output(vaultName=vault, jobId=job)["body"].read())["ArchiveList"]
