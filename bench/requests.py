@@ -2,12 +2,15 @@
 and through a load generator built on glacier-client (`conformance/aws-sdk/examples/load.rs`),
 against `glacier serve` on a data directory (SQLite + files), on PostgreSQL + Garage
 (`--postgres`: a throw-away PostgreSQL and a one-node Garage, started and stopped here), and
-against moto (`moto_server`, the peer) — all in one run, each figure the median of --runs runs
-of --seconds, with the server's CPU time per request and its peak resident memory.
+against moto (`moto_server`, the peer) and, with `--fakecloud BIN`, against fakecloud (a Rust
+AWS emulator that keeps everything in memory; `cargo install fakecloud --locked --version
+0.51.0`, its build takes a while), with its SigV4 check on and off — all in one run, each figure
+the median of --runs runs of --seconds, with the server's CPU time per request and its peak
+resident memory.
 
 Usage: cargo build --release --bin glacier --example load &&
        .venv/bin/python bench/requests.py [--tasks 64] [--seconds 5] [--runs 3] [--postgres]
-       [--write BENCHMARKS.md]
+       [--fakecloud ~/.cargo/bin/fakecloud] [--write BENCHMARKS.md]
 
 Client and server share this machine's cores, so a rate is what both together reach.
 """
@@ -71,6 +74,21 @@ def start_moto(python):
     raise RuntimeError("moto_server did not start")
 
 
+def start_fakecloud(binary, verify):
+    port = free_port()
+    proc = subprocess.Popen([binary, "--addr", f"127.0.0.1:{port}", "--log", "warn",
+                             *(["--verify-sigv4"] if verify else [])],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    for _ in range(600):
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.1).close()
+            return proc, f"http://127.0.0.1:{port}"
+        except OSError:
+            time.sleep(0.05)
+    proc.kill()
+    raise RuntimeError("fakecloud did not start")
+
+
 def measure(load, client, endpoint, pid, args, operation=()):
     """Median rate over the runs, with p50/p99 of that run and server CPU µs per request."""
     runs = []
@@ -96,6 +114,7 @@ def main():
     ap.add_argument("--seconds", type=float, default=5)
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--postgres", action="store_true")
+    ap.add_argument("--fakecloud", help="a fakecloud binary, to measure it too")
     ap.add_argument("--write")
     args = ap.parse_args()
     tmp = pathlib.Path(tempfile.mkdtemp(prefix="glacier-bench-requests-"))
@@ -121,6 +140,10 @@ def main():
                      "--s3-endpoint", garage["GARAGE_ENDPOINTS"].split()[0]]
             targets.append(("glacier serve, PostgreSQL + Garage", lambda: start_glacier(args.bin, store, pg_env)))
         targets.append(("moto_server (moto[server])", lambda: start_moto(os.sys.executable)))
+        if args.fakecloud:
+            for verify in (True, False):
+                targets.append((f"fakecloud 0.51, SigV4 {'checked' if verify else 'not checked'}",
+                                lambda verify=verify: start_fakecloud(args.fakecloud, verify)))
         for name, start in targets:
             proc, endpoint = start()
             servers[name] = proc

@@ -39,6 +39,7 @@ pub(crate) async fn serve(
     shutdown: CancellationToken,
 ) -> std::io::Result<()> {
     let registry = Arc::new(Registry::new(limits.max_connections));
+    let workers = Workers::start()?;
     let mut tasks = JoinSet::new();
     loop {
         let stream = tokio::select! {
@@ -57,16 +58,36 @@ pub(crate) async fn serve(
             _ = shutdown.cancelled() => break,
             slot = registry.admit() => slot,
         };
-        tasks.spawn(connection(
-            stream,
-            app.clone(),
-            limits,
-            tls.clone(),
-            slot,
-            // A token of its own: a connection polls it on every wake-up, and polling the
-            // server's one token from every connection contends for its lock.
-            shutdown.child_token(),
-        ));
+        // A token of its own: a connection polls it on every wake-up, and polling the
+        // server's one token from every connection contends for its lock.
+        let (app, tls, token) = (app.clone(), tls.clone(), shutdown.child_token());
+        match workers.next() {
+            None => {
+                tasks.spawn(connection(stream, app, limits, tls, slot, token));
+            }
+            Some((worker, load)) => {
+                // Its socket moves to the worker's own event loop.
+                let stream = match stream.into_std() {
+                    Ok(stream) => stream,
+                    Err(e) => {
+                        tracing::warn!(error = %e, "handing a connection to a worker failed");
+                        continue;
+                    }
+                };
+                tasks.spawn_on(
+                    async move {
+                        let _load = load;
+                        match TcpStream::from_std(stream) {
+                            Ok(stream) => connection(stream, app, limits, tls, slot, token).await,
+                            Err(e) => {
+                                tracing::warn!(error = %e, "a worker could not take a connection")
+                            }
+                        }
+                    },
+                    worker,
+                );
+            }
+        }
         while tasks.try_join_next().is_some() {}
     }
     drop(listener);
@@ -82,7 +103,94 @@ pub(crate) async fn serve(
         );
         tasks.shutdown().await;
     }
+    workers.stop().await;
     Ok(())
+}
+
+/// The threads connections are served on: one single-threaded runtime per worker thread of the
+/// runtime `serve` runs on, each connection on one of them from its accept to its close (its
+/// socket, timers and requests together), a new one on the worker serving the fewest. The
+/// multi-threaded runtime wakes an idle worker whenever another finds work, so that it may
+/// steal: for short requests those wake-ups were a tenth of the server's CPU (BENCHMARKS.md,
+/// goal 2), and a connection's requests come one after another anyway. On a single-threaded
+/// runtime (tests) connections are served on it, with no threads of their own.
+struct Workers {
+    workers: Vec<Worker>,
+    threads: Vec<std::thread::JoinHandle<()>>,
+}
+
+struct Worker {
+    handle: tokio::runtime::Handle,
+    /// Connections it serves.
+    load: Arc<AtomicUsize>,
+    /// Dropped to stop it.
+    _stop: tokio::sync::oneshot::Sender<()>,
+}
+
+/// A connection counted in its worker's load.
+struct Load(Arc<AtomicUsize>);
+
+impl Drop for Load {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+impl Workers {
+    fn start() -> std::io::Result<Workers> {
+        let count = tokio::runtime::Handle::current().metrics().num_workers();
+        let mut workers = Workers {
+            workers: Vec::new(),
+            threads: Vec::new(),
+        };
+        for i in 0..if count < 2 { 0 } else { count } {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()?;
+            let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+            workers.workers.push(Worker {
+                handle: runtime.handle().clone(),
+                load: Arc::new(AtomicUsize::new(0)),
+                _stop: stop,
+            });
+            workers.threads.push(
+                std::thread::Builder::new()
+                    .name(format!("glacier-conn-{i}"))
+                    .spawn(move || {
+                        runtime.block_on(async {
+                            let _ = stopped.await;
+                        });
+                    })?,
+            );
+        }
+        Ok(workers)
+    }
+
+    /// The least loaded worker and the new connection's place in its load, or none to serve it
+    /// on the current runtime.
+    fn next(&self) -> Option<(&tokio::runtime::Handle, Load)> {
+        let worker = self
+            .workers
+            .iter()
+            .min_by_key(|w| w.load.load(Ordering::Relaxed))?;
+        worker.load.fetch_add(1, Ordering::Relaxed);
+        Some((&worker.handle, Load(Arc::clone(&worker.load))))
+    }
+
+    /// Stops the workers and waits for their threads (what their runtimes still hold, such as
+    /// a notification being sent, is dropped with them).
+    async fn stop(self) {
+        drop(self.workers);
+        let threads = self.threads;
+        let joined = tokio::task::spawn_blocking(move || {
+            for thread in threads {
+                let _ = thread.join();
+            }
+        });
+        if let Err(e) = joined.await {
+            tracing::warn!(error = %e, "connection workers did not stop cleanly");
+        }
+    }
 }
 
 /// Serves one connection (after its TLS handshake, which must end within the head timeout)
