@@ -5,16 +5,19 @@
 //! Requests so malformed that hyper answers them itself (a bad Content-Length, a control byte
 //! in a header, too many headers) get the Glacier JSON error shape too.
 
+mod rewrite;
+mod workers;
+
 use crate::config::Limits;
 use crate::tls::Tls;
 use axum::Router;
 use axum::body::Body;
 use bytes::Bytes;
-use glacier_core::ErrorCode;
 use http_body::Frame;
 use hyper::body::Incoming;
 use hyper::server::conn::http1;
 use hyper_util::rt::{TokioIo, TokioTimer};
+use rewrite::GlacierErrors;
 use std::collections::BTreeMap;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
@@ -27,6 +30,7 @@ use tokio::task::JoinSet;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 use tower::ServiceExt;
+use workers::Workers;
 
 /// Serves `app` on `listener` (over TLS with `tls`) until `shutdown` is cancelled; then stops
 /// accepting, lets the requests in flight finish for up to [`Limits::shutdown_timeout`], and
@@ -105,92 +109,6 @@ pub(crate) async fn serve(
     }
     workers.stop().await;
     Ok(())
-}
-
-/// The threads connections are served on: one single-threaded runtime per worker thread of the
-/// runtime `serve` runs on, each connection on one of them from its accept to its close (its
-/// socket, timers and requests together), a new one on the worker serving the fewest. The
-/// multi-threaded runtime wakes an idle worker whenever another finds work, so that it may
-/// steal: for short requests those wake-ups were a tenth of the server's CPU (BENCHMARKS.md,
-/// goal 2), and a connection's requests come one after another anyway. On a single-threaded
-/// runtime (tests) connections are served on it, with no threads of their own.
-struct Workers {
-    workers: Vec<Worker>,
-    threads: Vec<std::thread::JoinHandle<()>>,
-}
-
-struct Worker {
-    handle: tokio::runtime::Handle,
-    /// Connections it serves.
-    load: Arc<AtomicUsize>,
-    /// Dropped to stop it.
-    _stop: tokio::sync::oneshot::Sender<()>,
-}
-
-/// A connection counted in its worker's load.
-struct Load(Arc<AtomicUsize>);
-
-impl Drop for Load {
-    fn drop(&mut self) {
-        self.0.fetch_sub(1, Ordering::Relaxed);
-    }
-}
-
-impl Workers {
-    fn start() -> std::io::Result<Workers> {
-        let count = tokio::runtime::Handle::current().metrics().num_workers();
-        let mut workers = Workers {
-            workers: Vec::new(),
-            threads: Vec::new(),
-        };
-        for i in 0..if count < 2 { 0 } else { count } {
-            let runtime = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()?;
-            let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-            workers.workers.push(Worker {
-                handle: runtime.handle().clone(),
-                load: Arc::new(AtomicUsize::new(0)),
-                _stop: stop,
-            });
-            workers.threads.push(
-                std::thread::Builder::new()
-                    .name(format!("glacier-conn-{i}"))
-                    .spawn(move || {
-                        runtime.block_on(async {
-                            let _ = stopped.await;
-                        });
-                    })?,
-            );
-        }
-        Ok(workers)
-    }
-
-    /// The least loaded worker and the new connection's place in its load, or none to serve it
-    /// on the current runtime.
-    fn next(&self) -> Option<(&tokio::runtime::Handle, Load)> {
-        let worker = self
-            .workers
-            .iter()
-            .min_by_key(|w| w.load.load(Ordering::Relaxed))?;
-        worker.load.fetch_add(1, Ordering::Relaxed);
-        Some((&worker.handle, Load(Arc::clone(&worker.load))))
-    }
-
-    /// Stops the workers and waits for their threads (what their runtimes still hold, such as
-    /// a notification being sent, is dropped with them).
-    async fn stop(self) {
-        drop(self.workers);
-        let threads = self.threads;
-        let joined = tokio::task::spawn_blocking(move || {
-            for thread in threads {
-                let _ = thread.join();
-            }
-        });
-        if let Err(e) = joined.await {
-            tracing::warn!(error = %e, "connection workers did not stop cleanly");
-        }
-    }
 }
 
 /// Serves one connection (after its TLS handshake, which must end within the head timeout)
@@ -527,173 +445,5 @@ impl http_body::Body for Guarded {
 
     fn size_hint(&self) -> http_body::SizeHint {
         self.inner.size_hint()
-    }
-}
-
-/// The connection's socket, rewriting the bare responses hyper writes on its own for requests
-/// it cannot parse (`400`, `414`, `431` with an empty body, then the connection closes) into
-/// Glacier's JSON error shape with a request id. Only such a response, written whole while no
-/// response of the service is in flight on the connection (not even its last bytes), is
-/// rewritten; every other byte passes untouched.
-struct GlacierErrors<S> {
-    inner: S,
-    conn: Arc<Conn>,
-    /// A rewritten response still being written, and the length of hyper's original.
-    pending: Option<(Bytes, usize)>,
-}
-
-impl<S: tokio::io::AsyncWrite + Unpin> GlacierErrors<S> {
-    fn new(inner: S, conn: Arc<Conn>) -> GlacierErrors<S> {
-        GlacierErrors {
-            inner,
-            conn,
-            pending: None,
-        }
-    }
-
-    /// Writes what is pending; `Ready(Ok(n))` with the original's length once all of it is.
-    fn drain(&mut self, cx: &mut Context<'_>) -> Poll<std::io::Result<usize>> {
-        while let Some((data, original)) = &mut self.pending {
-            if data.is_empty() {
-                let n = *original;
-                self.pending = None;
-                return Poll::Ready(Ok(n));
-            }
-            let n = std::task::ready!(Pin::new(&mut self.inner).poll_write(cx, data))?;
-            if n == 0 {
-                return Poll::Ready(Err(std::io::ErrorKind::WriteZero.into()));
-            }
-            let _ = data.split_to(n);
-        }
-        Poll::Ready(Ok(0))
-    }
-
-    /// If `buf` is one of hyper's own error responses, what to write instead.
-    fn rewrite(&self, buf: &[u8]) -> Option<Bytes> {
-        if buf.len() > 512
-            || self.conn.busy.load(Ordering::SeqCst) != 0
-            || self.conn.unflushed.load(Ordering::SeqCst) != 0
-        {
-            return None;
-        }
-        let head = std::str::from_utf8(buf).ok()?.strip_suffix("\r\n\r\n")?;
-        let mut lines = head.split("\r\n");
-        let status: u16 = lines
-            .next()?
-            .strip_prefix("HTTP/1.1 ")?
-            .get(..3)?
-            .parse()
-            .ok()?;
-        let mut rest: Vec<&str> = lines.collect();
-        rest.sort_unstable();
-        let [close, length, date] = rest.as_slice() else {
-            return None;
-        };
-        let date = date.strip_prefix("date: ")?;
-        if *close != "connection: close" || *length != "content-length: 0" {
-            return None;
-        }
-        let (reason, message) = match status {
-            400 => (
-                "Bad Request",
-                "The request is not valid HTTP/1.1: its request line or a header is malformed (an invalid Content-Length, a control character in a header, an invalid header name or method)",
-            ),
-            414 => ("URI Too Long", "The request's URI is too long"),
-            431 => (
-                "Request Header Fields Too Large",
-                "The request's headers are too many (at most 100) or too large",
-            ),
-            _ => return None,
-        };
-        let body = serde_json::to_vec(&glacier_core::wire::ErrorBody {
-            code: ErrorCode::InvalidParameterValueException
-                .as_str()
-                .to_owned(),
-            message: message.to_owned(),
-            error_type: glacier_core::ErrorType::Client,
-        })
-        .ok()?;
-        let id = crate::config::random_string(52, crate::config::REQUEST_ID_ALPHABET);
-        let mut out = format!(
-            "HTTP/1.1 {status} {reason}\r\ncontent-type: application/json\r\nx-amzn-requestid: {id}\r\nconnection: close\r\ncontent-length: {}\r\ndate: {date}\r\n\r\n",
-            body.len()
-        )
-        .into_bytes();
-        out.extend_from_slice(&body);
-        tracing::info!(status, "refused a request that is not valid HTTP/1.1");
-        Some(Bytes::from(out))
-    }
-}
-
-impl<S: tokio::io::AsyncRead + Unpin> tokio::io::AsyncRead for GlacierErrors<S> {
-    fn poll_read(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &mut tokio::io::ReadBuf<'_>,
-    ) -> Poll<std::io::Result<()>> {
-        let before = buf.filled().len();
-        let read = std::task::ready!(Pin::new(&mut self.inner).poll_read(cx, buf));
-        if buf.filled().len() > before {
-            self.conn.received();
-        }
-        Poll::Ready(read)
-    }
-}
-
-impl<S: tokio::io::AsyncWrite + Unpin> tokio::io::AsyncWrite for GlacierErrors<S> {
-    fn poll_write(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &[u8],
-    ) -> Poll<std::io::Result<usize>> {
-        let this = &mut *self;
-        if this.pending.is_none() {
-            match this.rewrite(buf) {
-                Some(replacement) => this.pending = Some((replacement, buf.len())),
-                None => return Pin::new(&mut this.inner).poll_write(cx, buf),
-            }
-        }
-        this.drain(cx)
-    }
-
-    fn poll_write_vectored(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        bufs: &[std::io::IoSlice<'_>],
-    ) -> Poll<std::io::Result<usize>> {
-        let this = &mut *self;
-        if this.pending.is_none() {
-            let total: usize = bufs.iter().map(|b| b.len()).sum();
-            let replacement = (total <= 512)
-                .then(|| {
-                    this.rewrite(
-                        &bufs
-                            .iter()
-                            .flat_map(|b| b.iter().copied())
-                            .collect::<Vec<u8>>(),
-                    )
-                })
-                .flatten();
-            match replacement {
-                Some(r) => this.pending = Some((r, total)),
-                None => return Pin::new(&mut this.inner).poll_write_vectored(cx, bufs),
-            }
-        }
-        this.drain(cx)
-    }
-
-    fn is_write_vectored(&self) -> bool {
-        self.inner.is_write_vectored()
-    }
-
-    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
-        let flushed = std::task::ready!(Pin::new(&mut self.inner).poll_flush(cx));
-        // hyper writes all it buffered before it flushes: finished responses are out.
-        self.conn.unflushed.store(0, Ordering::SeqCst);
-        Poll::Ready(flushed)
-    }
-
-    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
-        Pin::new(&mut self.inner).poll_shutdown(cx)
     }
 }
