@@ -31,8 +31,9 @@ use std::time::Duration;
 use time::OffsetDateTime;
 use tokio_postgres::error::SqlState;
 
-/// Connections a node holds to PostgreSQL at most.
-const POOL_SIZE: usize = 16;
+/// Connections a runtime's pool holds to PostgreSQL at most (a server has a pool on each of its
+/// connection threads and one on the runtime that opened the store: 24 on two cores).
+const POOL_SIZE: usize = 8;
 /// How long a transaction aborted by conflicts is tried again before the error is returned:
 /// under 200 clients writing one vault a multipart completion (which reads an upload's parts and
 /// writes five tables) may lose to the others' serializable predicate locks for seconds; a
@@ -42,8 +43,38 @@ const CONFLICT_BUDGET: Duration = Duration::from_secs(30);
 const CONFLICT_BACKOFF_CAP_MS: u64 = 250;
 
 pub struct PostgresMetadataStore {
-    pool: Pool,
+    pools: Pools,
     tls: bool,
+}
+
+/// The connection pools, one per runtime that uses the store, made on its first use there. A
+/// connection's task (tokio-postgres) runs on the runtime that opened it: so a request served
+/// on one of the server's connection threads uses connections whose I/O is on that thread too,
+/// instead of waking another thread twice for every query (BENCHMARKS.md, goal 2).
+struct Pools {
+    make: Box<dyn Fn() -> Result<Pool> + Send + Sync>,
+    by_runtime: std::sync::RwLock<Vec<(tokio::runtime::Id, Pool)>>,
+}
+
+impl Pools {
+    /// The current runtime's pool.
+    fn get(&self) -> Result<Pool> {
+        let id = tokio::runtime::Handle::current().id();
+        let find = |pools: &[(tokio::runtime::Id, Pool)]| {
+            pools.iter().find(|(i, _)| *i == id).map(|(_, p)| p.clone())
+        };
+        let poisoned = || StorageError::backend("PostgreSQL connection pools poisoned");
+        if let Some(pool) = find(&self.by_runtime.read().map_err(|_| poisoned())?) {
+            return Ok(pool);
+        }
+        let mut pools = self.by_runtime.write().map_err(|_| poisoned())?;
+        if let Some(pool) = find(&pools) {
+            return Ok(pool);
+        }
+        let pool = (self.make)()?;
+        pools.push((id, pool.clone()));
+        Ok(pool)
+    }
 }
 
 impl From<tokio_postgres::Error> for StorageError {
@@ -92,7 +123,7 @@ macro_rules! in_tx {
     // (one round trip instead of three).
     (one $store:expr, $c:ident => $body:expr) => {{
         let result: Result<_> = async {
-            let $c = $store.pool.get().await?;
+            let $c = $store.pools.get()?.get().await?;
             $body.await
         }
         .await;
@@ -112,7 +143,7 @@ macro_rules! in_tx {
         let started = std::time::Instant::now();
         loop {
             let result: Result<_> = async {
-                let mut client = $store.pool.get().await?;
+                let mut client = $store.pools.get()?.get().await?;
                 let $tx = client
                     .build_transaction()
                     .isolation_level(tokio_postgres::IsolationLevel::$isolation)
@@ -151,18 +182,23 @@ impl PostgresMetadataStore {
     /// `?sslmode=require`: see `tls`) and brings its schema up to date (refusing a newer one).
     pub async fn open(url: &str) -> Result<PostgresMetadataStore> {
         let (config, tls) = tls::connect_config(url)?;
-        let manager = Manager::from_config(
-            config,
-            tls,
-            ManagerConfig {
-                recycling_method: RecyclingMethod::Fast,
-            },
-        );
-        let pool = Pool::builder(manager)
-            .max_size(POOL_SIZE)
-            .build()
-            .map_err(|e| StorageError::backend(format!("PostgreSQL connection pool: {e}")))?;
-        let mut client = pool.get().await?;
+        let pools = Pools {
+            make: Box::new(move || {
+                let manager = Manager::from_config(
+                    config.clone(),
+                    tls.clone(),
+                    ManagerConfig {
+                        recycling_method: RecyclingMethod::Fast,
+                    },
+                );
+                Pool::builder(manager)
+                    .max_size(POOL_SIZE)
+                    .build()
+                    .map_err(|e| StorageError::backend(format!("PostgreSQL connection pool: {e}")))
+            }),
+            by_runtime: std::sync::RwLock::new(Vec::new()),
+        };
+        let mut client = pools.get()?.get().await?;
         schema::migrate(&mut client).await?;
         let tls = client
             .query_one(
@@ -173,7 +209,7 @@ impl PostgresMetadataStore {
             .try_get(0)?;
         drop(client);
         tracing::info!(tls, "metadata store: PostgreSQL");
-        Ok(PostgresMetadataStore { pool, tls })
+        Ok(PostgresMetadataStore { pools, tls })
     }
 
     /// Whether the connections are encrypted, as PostgreSQL sees them.
