@@ -378,3 +378,48 @@ pub(crate) async fn metadata_store(store: &dyn MetadataStore) {
         1
     );
 }
+
+/// Pages longer than a backend reads at once (SQLite reads pages of up to 50 on the calling
+/// thread, longer ones again in full): every limit gives the same vaults, and `more` only
+/// where some follow.
+pub(crate) async fn long_pages(store: &dyn MetadataStore) {
+    let acct = "222233334444";
+    let now = OffsetDateTime::now_utc();
+    let name = |i: usize| format!("v{i:03}");
+    for i in 0..60 {
+        let key = VaultKey {
+            account: acct.into(),
+            name: name(i),
+        };
+        ok(
+            "create",
+            store.create_vault(&key, "us-east-1", now, 1000).await,
+        );
+    }
+    for (after, limit, count, more) in [
+        (None, 1000, 60, false),
+        (None, 60, 60, false),
+        (None, 59, 59, true),
+        (None, 51, 51, true),
+        (None, 50, 50, true),
+        (None, 49, 49, true),
+        (Some(name(4)), 1000, 55, false),
+        (Some(name(4)), 50, 50, true),
+        (Some(name(9)), 50, 50, false),
+    ] {
+        let p = ok(
+            "list",
+            store.list_vaults(acct, after.as_deref(), limit).await,
+        );
+        let first = after
+            .as_ref()
+            .map_or(0, |a| a[1..].parse::<usize>().unwrap_or(0) + 1);
+        let names: Vec<_> = p.items.iter().map(|v| v.key.name.clone()).collect();
+        let expected: Vec<_> = (first..first + count).map(name).collect();
+        assert_eq!(
+            (names, p.more),
+            (expected, more),
+            "after {after:?}, limit {limit}"
+        );
+    }
+}

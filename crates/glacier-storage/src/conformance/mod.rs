@@ -25,6 +25,7 @@ use time::OffsetDateTime;
 /// Every metadata case, on `store`.
 pub(crate) async fn metadata(store: std::sync::Arc<dyn MetadataStore>) {
     archives::metadata_store(store.as_ref()).await;
+    archives::long_pages(store.as_ref()).await;
     jobs::jobs(store.as_ref()).await;
     governance::governance(store.as_ref()).await;
     governance::admission(store.as_ref()).await;

@@ -3,7 +3,7 @@
 //! a blocking thread (or, for a point read with a reader free, on the calling one).
 
 use super::{PolicyCache, SqliteMetadataStore};
-use crate::meta::VaultKey;
+use crate::meta::{Page, VaultKey};
 use crate::{Result, StorageError};
 use rusqlite::{Connection, Transaction};
 use std::sync::{Arc, Mutex};
@@ -38,6 +38,9 @@ impl Readers {
         out
     }
 }
+
+/// The most items of a list page read on the calling thread ([`SqliteMetadataStore::read_page`]).
+const SMALL_PAGE: usize = 50;
 
 /// Statements a connection keeps prepared (each table family's queries, with room to spare).
 const STATEMENT_CACHE: usize = 128;
@@ -110,6 +113,25 @@ impl SqliteMetadataStore {
             return self.read(f).await;
         };
         self.readers.lend(f)
+    }
+
+    /// [`Self::read`] for a page of a list: on the calling thread (as [`Self::read_point`])
+    /// when the whole page is at most [`SMALL_PAGE`] items, as most are (an account's vaults,
+    /// a vault's jobs), else on a blocking thread, since a page of up to 1,000 rows would hold
+    /// the connection thread for a millisecond. `f` reads the page of a given limit; a longer
+    /// page is read again in full, in one snapshot.
+    pub(super) async fn read_page<T, F>(&self, limit: usize, f: F) -> Result<Page<T>>
+    where
+        T: Send + 'static,
+        F: Fn(&Transaction<'_>, usize) -> Result<Page<T>> + Send + 'static,
+    {
+        if let Ok(_permit) = Arc::clone(&self.readers.permits).try_acquire_owned() {
+            let page = self.readers.lend(|tx| f(tx, limit.min(SMALL_PAGE)))?;
+            if limit <= SMALL_PAGE || !page.more {
+                return Ok(page);
+            }
+        }
+        self.read(move |tx| f(tx, limit)).await
     }
 
     /// [`Self::read_point`] for a read of one statement, which needs no transaction of its

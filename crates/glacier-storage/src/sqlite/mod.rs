@@ -148,8 +148,10 @@ impl MetadataStore for SqliteMetadataStore {
         limit: usize,
     ) -> Result<Page<Vault>> {
         let (account, after) = (account.to_owned(), after.map(str::to_owned));
-        self.read(move |tx| vaults::list(tx, &account, after.as_deref(), limit))
-            .await
+        self.read_page(limit, move |tx, limit| {
+            vaults::list(tx, &account, after.as_deref(), limit)
+        })
+        .await
     }
 
     async fn delete_vault(&self, key: &VaultKey) -> Result<Vec<BlobKey>> {
@@ -232,8 +234,10 @@ impl MetadataStore for SqliteMetadataStore {
         limit: usize,
     ) -> Result<Page<UploadRecord>> {
         let (key, after) = (key.clone(), after.map(str::to_owned));
-        self.read(move |tx| multipart::list(tx, &key, after.as_deref(), limit))
-            .await
+        self.read_page(limit, move |tx, limit| {
+            multipart::list(tx, &key, after.as_deref(), limit)
+        })
+        .await
     }
 
     async fn put_part(
@@ -255,8 +259,10 @@ impl MetadataStore for SqliteMetadataStore {
         limit: usize,
     ) -> Result<Page<PartInfo>> {
         let (key, upload_id) = (key.clone(), upload_id.to_owned());
-        self.read(move |tx| multipart::list_parts(tx, &key, &upload_id, from, limit))
-            .await
+        self.read_page(limit, move |tx, limit| {
+            multipart::list_parts(tx, &key, &upload_id, from, limit)
+        })
+        .await
     }
 
     async fn complete_upload(
@@ -309,8 +315,10 @@ impl MetadataStore for SqliteMetadataStore {
         limit: usize,
     ) -> Result<Page<JobRecord>> {
         let (key, filter) = (key.clone(), filter.clone());
-        self.read(move |tx| jobs::list(tx, &key, &filter, after, limit))
-            .await
+        self.read_page(limit, move |tx, limit| {
+            jobs::list(tx, &key, &filter, after, limit)
+        })
+        .await
     }
 
     async fn claim_due_jobs(
