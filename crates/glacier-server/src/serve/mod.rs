@@ -65,33 +65,9 @@ pub(crate) async fn serve(
         // A token of its own: a connection polls it on every wake-up, and polling the
         // server's one token from every connection contends for its lock.
         let (app, tls, token) = (app.clone(), tls.clone(), shutdown.child_token());
-        match workers.next() {
-            None => {
-                tasks.spawn(connection(stream, app, limits, tls, slot, token));
-            }
-            Some((worker, load)) => {
-                // Its socket moves to the worker's own event loop.
-                let stream = match stream.into_std() {
-                    Ok(stream) => stream,
-                    Err(e) => {
-                        tracing::warn!(error = %e, "handing a connection to a worker failed");
-                        continue;
-                    }
-                };
-                tasks.spawn_on(
-                    async move {
-                        let _load = load;
-                        match TcpStream::from_std(stream) {
-                            Ok(stream) => connection(stream, app, limits, tls, slot, token).await,
-                            Err(e) => {
-                                tracing::warn!(error = %e, "a worker could not take a connection")
-                            }
-                        }
-                    },
-                    worker,
-                );
-            }
-        }
+        workers.spawn(&mut tasks, stream, move |stream| {
+            connection(stream, app, limits, tls, slot, token)
+        });
         while tasks.try_join_next().is_some() {}
     }
     drop(listener);

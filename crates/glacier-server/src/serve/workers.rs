@@ -2,6 +2,8 @@
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use tokio::net::TcpStream;
+use tokio::task::JoinSet;
 
 /// The threads connections are served on: one single-threaded runtime per worker thread of the
 /// runtime `serve` runs on, each connection on one of them from its accept to its close (its
@@ -24,7 +26,7 @@ struct Worker {
 }
 
 /// A connection counted in its worker's load.
-pub(super) struct Load(Arc<AtomicUsize>);
+struct Load(Arc<AtomicUsize>);
 
 impl Drop for Load {
     fn drop(&mut self) {
@@ -62,9 +64,40 @@ impl Workers {
         Ok(workers)
     }
 
+    /// Serves `stream` with `serve` in `tasks`: on the least loaded worker, its socket moved to
+    /// that worker's event loop, or on the current runtime when there are no workers.
+    pub(super) fn spawn<F>(
+        &self,
+        tasks: &mut JoinSet<()>,
+        stream: TcpStream,
+        serve: impl FnOnce(TcpStream) -> F + Send + 'static,
+    ) where
+        F: Future<Output = ()> + Send + 'static,
+    {
+        let Some((worker, load)) = self.next() else {
+            tasks.spawn(serve(stream));
+            return;
+        };
+        let stream = match stream.into_std() {
+            Ok(stream) => stream,
+            Err(e) => {
+                tracing::warn!(error = %e, "handing a connection to a worker failed");
+                return;
+            }
+        };
+        let served = async move {
+            let _load = load;
+            match TcpStream::from_std(stream) {
+                Ok(stream) => serve(stream).await,
+                Err(e) => tracing::warn!(error = %e, "a worker could not take a connection"),
+            }
+        };
+        tasks.spawn_on(served, worker);
+    }
+
     /// The least loaded worker and the new connection's place in its load, or none to serve it
     /// on the current runtime.
-    pub(super) fn next(&self) -> Option<(&tokio::runtime::Handle, Load)> {
+    fn next(&self) -> Option<(&tokio::runtime::Handle, Load)> {
         let worker = self
             .workers
             .iter()

@@ -52,7 +52,8 @@ pub struct PostgresMetadataStore {
 /// on one of the server's connection threads uses connections whose I/O is on that thread too,
 /// instead of waking another thread twice for every query (BENCHMARKS.md, goal 2).
 struct Pools {
-    make: Box<dyn Fn() -> Result<Pool> + Send + Sync>,
+    config: tokio_postgres::Config,
+    tls: tokio_postgres_rustls::MakeRustlsConnect,
     by_runtime: std::sync::RwLock<Vec<(tokio::runtime::Id, Pool)>>,
 }
 
@@ -63,15 +64,25 @@ impl Pools {
         let find = |pools: &[(tokio::runtime::Id, Pool)]| {
             pools.iter().find(|(i, _)| *i == id).map(|(_, p)| p.clone())
         };
-        let poisoned = || StorageError::backend("PostgreSQL connection pools poisoned");
-        if let Some(pool) = find(&self.by_runtime.read().map_err(|_| poisoned())?) {
+        // Every change is one push: the list is whole even if a holder panicked.
+        if let Some(pool) = find(&self.by_runtime.read().unwrap_or_else(|e| e.into_inner())) {
             return Ok(pool);
         }
-        let mut pools = self.by_runtime.write().map_err(|_| poisoned())?;
+        let mut pools = self.by_runtime.write().unwrap_or_else(|e| e.into_inner());
         if let Some(pool) = find(&pools) {
             return Ok(pool);
         }
-        let pool = (self.make)()?;
+        let manager = Manager::from_config(
+            self.config.clone(),
+            self.tls.clone(),
+            ManagerConfig {
+                recycling_method: RecyclingMethod::Fast,
+            },
+        );
+        let pool = Pool::builder(manager)
+            .max_size(POOL_SIZE)
+            .build()
+            .map_err(|e| StorageError::backend(format!("PostgreSQL connection pool: {e}")))?;
         pools.push((id, pool.clone()));
         Ok(pool)
     }
@@ -183,19 +194,8 @@ impl PostgresMetadataStore {
     pub async fn open(url: &str) -> Result<PostgresMetadataStore> {
         let (config, tls) = tls::connect_config(url)?;
         let pools = Pools {
-            make: Box::new(move || {
-                let manager = Manager::from_config(
-                    config.clone(),
-                    tls.clone(),
-                    ManagerConfig {
-                        recycling_method: RecyclingMethod::Fast,
-                    },
-                );
-                Pool::builder(manager)
-                    .max_size(POOL_SIZE)
-                    .build()
-                    .map_err(|e| StorageError::backend(format!("PostgreSQL connection pool: {e}")))
-            }),
+            config,
+            tls,
             by_runtime: std::sync::RwLock::new(Vec::new()),
         };
         let mut client = pools.get()?.get().await?;
