@@ -3,7 +3,7 @@
 
 use super::rows::require_vault;
 use super::values::*;
-use super::vaults::{VAULT_COLUMN_COUNT, vault_columns, vault_from_row};
+use super::vaults::{VAULT_COLUMN_COUNT, vault_columns, vault_from_row, vaults_from};
 use crate::meta::*;
 use crate::{Result, StorageError};
 use deadpool_postgres::{GenericClient, Transaction};
@@ -131,14 +131,10 @@ pub(super) async fn vault_policies<C: GenericClient>(
         .query_opt(
             &c.prepare_cached(
                 concat!("SELECT ", vault_columns!(), ",
-                    (SELECT policy FROM vault_policies a WHERE a.account = vaults.account AND a.vault = vaults.name AND a.kind = 'access'),
-                    l.l_kind, l.l_policy, l.l_state, l.l_id, l.l_created, l.l_expires
-                 FROM vaults
-                 LEFT JOIN (SELECT account AS l_account, vault AS l_vault, kind AS l_kind,
-                        policy AS l_policy, state AS l_state, lock_id AS l_id,
-                        created_ms AS l_created, expires_ms AS l_expires
-                      FROM vault_policies WHERE kind = 'lock') l
-                   ON l.l_account = vaults.account AND l.l_vault = vaults.name
+                    a.policy, l.kind, l.policy, l.state, l.lock_id, l.created_ms, l.expires_ms
+                 FROM ", vaults_from!(), "
+                 LEFT JOIN vault_policies a ON a.account = vaults.account AND a.vault = vaults.name AND a.kind = 'access'
+                 LEFT JOIN vault_policies l ON l.account = vaults.account AND l.vault = vaults.name AND l.kind = 'lock'
                  WHERE vaults.account = $1 AND vaults.name = $2"),
             )
             .await?,
