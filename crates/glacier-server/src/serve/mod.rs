@@ -32,6 +32,11 @@ use tokio_util::sync::CancellationToken;
 use tower::ServiceExt;
 use workers::Workers;
 
+/// The most a connection's read buffer grows to, and so the largest request head. hyper's
+/// default, 400 KiB, let 200 connections whose bodies are refused and drained hold 80 MiB
+/// between them; 64 KiB reads keep uploads as fast (`bench/cli.py`).
+pub(crate) const READ_BUFFER: usize = 64 * 1024;
+
 /// Serves `app` on `listener` (over TLS with `tls`) until `shutdown` is cancelled; then stops
 /// accepting, lets the requests in flight finish for up to [`Limits::shutdown_timeout`], and
 /// cuts off the rest.
@@ -166,6 +171,7 @@ async fn exchange<S>(
     // hyper's own head timeout runs from the previous response, so it would also be the idle
     // timeout: `watch` keeps the two apart.
     builder.timer(TokioTimer::new()).header_read_timeout(None);
+    builder.max_buf_size(READ_BUFFER);
     let io = GlacierErrors::new(stream, Arc::clone(&slot.conn));
     let served = builder.serve_connection(TokioIo::new(io), service);
     tokio::pin!(served);

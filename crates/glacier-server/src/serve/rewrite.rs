@@ -74,12 +74,15 @@ impl<S: tokio::io::AsyncWrite + Unpin> GlacierErrors<S> {
         let (reason, message) = match status {
             400 => (
                 "Bad Request",
-                "The request is not valid HTTP/1.1: its request line or a header is malformed (an invalid Content-Length, a control character in a header, an invalid header name or method)",
+                "The request is not valid HTTP/1.1: its request line or a header is malformed (an invalid Content-Length, a control character in a header, an invalid header name or method)".to_owned(),
             ),
-            414 => ("URI Too Long", "The request's URI is too long"),
+            414 => ("URI Too Long", "The request's URI is too long".to_owned()),
             431 => (
                 "Request Header Fields Too Large",
-                "The request's headers are too many (at most 100) or too large",
+                format!(
+                    "The request's headers are too many (at most 100) or too large (about {} KiB at most)",
+                    super::READ_BUFFER / 1024
+                ),
             ),
             _ => return None,
         };
@@ -87,7 +90,7 @@ impl<S: tokio::io::AsyncWrite + Unpin> GlacierErrors<S> {
             code: ErrorCode::InvalidParameterValueException
                 .as_str()
                 .to_owned(),
-            message: message.to_owned(),
+            message,
             error_type: glacier_core::ErrorType::Client,
         })
         .ok()?;
