@@ -13,10 +13,43 @@ use futures_util::stream::BoxStream;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use tokio::io::{AsyncReadExt, AsyncSeekExt, AsyncWriteExt, BufWriter};
+use tokio::io::{AsyncWriteExt, BufWriter};
 
 /// Writes are gathered into buffers this large before they reach the file.
 const WRITE_BUFFER: usize = 1 << 20;
+
+/// Blobs are read in blocks this large, each on a blocking thread straight into a buffer of
+/// its own that goes out as it is, the next one read while this one is sent. (Through
+/// `tokio::fs::File`, 256 KiB at a time, each block was copied once more and cost a hand-off
+/// to the blocking pool per 256 KiB: `perf` of a download, 8% `memmove` and 25% waking
+/// threads.)
+const READ_BLOCK: u64 = 1 << 20;
+
+/// Bytes `at..at + n` of `file`, in one buffer; a file shorter than that is an error.
+fn read_block(file: &std::fs::File, at: u64, n: u64) -> Result<Bytes> {
+    let want = usize::try_from(n).map_err(|_| StorageError::backend("a read block over usize"))?;
+    let mut buf = Vec::with_capacity(want);
+    while buf.len() < want {
+        let from = at + buf.len() as u64;
+        let got = rustix::io::pread(file, rustix::buffer::spare_capacity(&mut buf), from)
+            .map_err(std::io::Error::from)?;
+        if got == 0 {
+            return Err(StorageError::backend(format!(
+                "a blob ended {} bytes short of {} at {at}",
+                want - buf.len(),
+                at + n
+            )));
+        }
+    }
+    Ok(Bytes::from(buf))
+}
+
+/// `f` on the blocking pool.
+async fn blocking<T: Send + 'static>(f: impl FnOnce() -> Result<T> + Send + 'static) -> Result<T> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| StorageError::backend(format!("a blocking task failed: {e}")))?
+}
 
 pub struct FsBlobStore {
     root: PathBuf,
@@ -67,10 +100,8 @@ impl FsBlobStore {
     /// The size of the filesystem the store is on, and what of it is free.
     pub async fn space(&self) -> Result<Space> {
         let root = self.root.clone();
-        let stat = tokio::task::spawn_blocking(move || rustix::fs::statvfs(&root))
-            .await
-            .map_err(|e| StorageError::backend(format!("statvfs task failed: {e}")))?
-            .map_err(std::io::Error::from)?;
+        let stat =
+            blocking(move || Ok(rustix::fs::statvfs(&root).map_err(std::io::Error::from)?)).await?;
         Ok(Space {
             total: stat.f_blocks.saturating_mul(stat.f_frsize),
             available: stat.f_bavail.saturating_mul(stat.f_frsize),
@@ -112,10 +143,7 @@ impl FsBlobStore {
 
 async fn sync_dir(dir: &Path) -> Result<()> {
     let dir = dir.to_path_buf();
-    tokio::task::spawn_blocking(move || std::fs::File::open(&dir)?.sync_all())
-        .await
-        .map_err(|e| StorageError::backend(format!("fsync task failed: {e}")))??;
-    Ok(())
+    blocking(move || Ok(std::fs::File::open(&dir)?.sync_all()?)).await
 }
 
 /// The size of a filesystem and its space free for unprivileged writers, in bytes.
@@ -180,25 +208,35 @@ impl BlobStore for FsBlobStore {
         len: u64,
     ) -> Result<BoxStream<'static, Result<Bytes>>> {
         let path = self.path(key)?;
-        let mut file = match tokio::fs::File::open(&path).await {
-            Ok(f) => f,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                return Err(StorageError::not_found(
-                    crate::Resource::Blob,
-                    key.0.clone(),
-                ));
+        let missing = key.clone();
+        let file = blocking(move || match std::fs::File::open(&path) {
+            Ok(f) => {
+                let size = f.metadata()?.len();
+                if offset.checked_add(len).is_none_or(|end| end > size) {
+                    return Err(StorageError::backend(format!(
+                        "blob {missing} holds {size} bytes; asked for {len} bytes at {offset}"
+                    )));
+                }
+                Ok(Arc::new(f))
             }
-            Err(e) => return Err(e.into()),
-        };
-        let size = file.metadata().await?.len();
-        if offset.checked_add(len).is_none_or(|end| end > size) {
-            return Err(StorageError::backend(format!(
-                "blob {key} holds {size} bytes; asked for {len} bytes at {offset}"
-            )));
-        }
-        file.seek(std::io::SeekFrom::Start(offset)).await?;
-        let stream = tokio_util::io::ReaderStream::with_capacity(file.take(len), 256 * 1024);
-        Ok(stream.map(|r| r.map_err(StorageError::from)).boxed())
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Err(StorageError::not_found(
+                crate::Resource::Blob,
+                missing.0.clone(),
+            )),
+            Err(e) => Err(e.into()),
+        })
+        .await?;
+        let blocks = (0..len.div_ceil(READ_BLOCK)).map(move |i| {
+            let at = i * READ_BLOCK;
+            (offset + at, (len - at).min(READ_BLOCK))
+        });
+        let stream = futures_util::stream::iter(blocks)
+            .map(move |(at, n)| {
+                let file = Arc::clone(&file);
+                blocking(move || read_block(&file, at, n))
+            })
+            .buffered(2);
+        Ok(stream.boxed())
     }
 
     async fn delete(&self, keys: &[BlobKey]) -> Result<()> {
@@ -309,6 +347,34 @@ mod tests {
         let dir = tempfile::tempdir()?;
         let store = FsBlobStore::open(dir.path()).await?;
         crate::conformance::blob_store(&store).await;
+        Ok(())
+    }
+
+    /// A blob file cut short after it was committed (a damaged disk, a hand that truncated
+    /// it) reads as an error where its bytes end, never as a short body.
+    #[tokio::test]
+    async fn a_truncated_blob_reads_as_an_error() -> Result<()> {
+        let dir = tempfile::tempdir()?;
+        let store = FsBlobStore::open(dir.path()).await?;
+        let mut w = store.create(None).await?;
+        w.write(&vec![7u8; 3 << 20]).await?;
+        let key = w.commit().await?;
+        let mut stream = store.read(&key, 0, 3 << 20).await?;
+        std::fs::OpenOptions::new()
+            .write(true)
+            .open(store.path(&key)?)?
+            .set_len((1 << 20) + 5)?;
+        let mut got = 0;
+        let mut failed = None;
+        while let Some(block) = stream.next().await {
+            match block {
+                Ok(b) => got += b.len(),
+                Err(e) => failed = Some(e.to_string()),
+            }
+        }
+        assert_eq!(got, 1 << 20, "only whole blocks before the end");
+        let failed = failed.unwrap_or_default();
+        assert!(failed.contains("short"), "{failed}");
         Ok(())
     }
 

@@ -21,6 +21,13 @@ pub(crate) async fn blob_store(store: &dyn BlobStore) {
         ok("read range", read_all(store, &key, 1_000_000, 10).await),
         data[1_000_000..1_000_010]
     );
+    assert_eq!(
+        ok(
+            "read a range over several MiB",
+            read_all(store, &key, 500_000, 2_400_000).await
+        ),
+        data[500_000..2_900_000]
+    );
     assert!(
         store.read(&key, 2_999_999, 2).await.is_err(),
         "reading past the end is an error"
