@@ -97,16 +97,11 @@ pub(crate) async fn download_job(
         );
     }
     if out.as_os_str() == "-" {
-        let mut stdout = tokio::io::stdout();
-        return match job
-            .download_to_writer(&mut stdout, chunk_size, true, 5)
+        let pieces = job.output_stream(chunk_size, true, 5)?;
+        output::pieces_to_stdout(pieces)
             .await
-        {
-            Ok(()) => Ok(job.output_size()),
-            // The only I/O there is writing standard output (chunks are fetched into memory).
-            Err(glacier_client::GlacierError::Io(e)) => crate::output::exit_for_stdout(&e),
-            Err(e) => Err(anyhow::Error::new(e).context("downloading to standard output")),
-        };
+            .context("downloading to standard output")?;
+        return Ok(job.output_size());
     }
     let partial = partial_path(out);
     let downloader = ConcurrentDownloader {

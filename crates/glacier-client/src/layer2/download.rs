@@ -178,8 +178,45 @@ impl Job {
         }
     }
 
-    /// Downloads the output in `chunk_size` chunks (1 MiB × 2^n) into `writer`, verifying each
-    /// chunk's tree hash and, at the end, the whole output's against the job's.
+    /// The output in `chunk_size` chunks (1 MiB × 2^n), as the pieces the bodies arrived in,
+    /// in order: each chunk's tree hash checked (when `verify_hashes`) before any of its bytes
+    /// is yielded, and at the end the whole output's against the job's (a last `Err` if it
+    /// differs). Up to [`WRITER_CHUNKS_AHEAD`] chunks are fetched ahead, each in a task of its
+    /// own (aborted when the stream is dropped).
+    pub fn output_stream(
+        &self,
+        chunk_size: u64,
+        verify_hashes: bool,
+        retries: u32,
+    ) -> Result<impl futures_util::Stream<Item = Result<Bytes>> + Send + 'static> {
+        use futures_util::StreamExt;
+        check_chunk_size(chunk_size)?;
+        let total = self.output_size();
+        let ahead =
+            usize::try_from((WRITER_AHEAD / chunk_size).clamp(1, WRITER_CHUNKS_AHEAD)).unwrap_or(1);
+        let job = self.clone();
+        let chunks = futures_util::stream::iter(0..total.div_ceil(chunk_size))
+            .map(move |i| {
+                let (job, start) = (job.clone(), i * chunk_size);
+                let end = (start + chunk_size).min(total) - 1;
+                tokio_util::task::AbortOnDropHandle::new(tokio::spawn(async move {
+                    job.fetch_chunk(start, end, verify_hashes, retries, None)
+                        .await
+                }))
+            })
+            .buffered(ahead)
+            .boxed();
+        let state = Pieces {
+            job: self.clone(),
+            verify_hashes,
+            chunks: Some(chunks),
+            pieces: Vec::new().into_iter(),
+            hashes: Vec::new(),
+        };
+        Ok(futures_util::stream::unfold(state, Pieces::next))
+    }
+
+    /// Downloads the output into `writer`: [`Job::output_stream`]'s pieces, written in turn.
     pub async fn download_to_writer<W: AsyncWrite + Unpin>(
         &self,
         writer: &mut W,
@@ -188,38 +225,11 @@ impl Job {
         retries: u32,
     ) -> Result<()> {
         use futures_util::StreamExt;
-        check_chunk_size(chunk_size)?;
-        let total = self.output_size();
-        let ahead =
-            usize::try_from((WRITER_AHEAD / chunk_size).clamp(1, WRITER_CHUNKS_AHEAD)).unwrap_or(1);
-        let starts = (0..total.div_ceil(chunk_size)).map(|i| i * chunk_size);
-        // Chunks fetched ahead, each in its own task (aborted if this returns early), taken in
-        // order.
-        let mut chunks = std::pin::pin!(
-            futures_util::stream::iter(starts)
-                .map(|start| {
-                    let (job, end) = (self.clone(), (start + chunk_size).min(total) - 1);
-                    tokio_util::task::AbortOnDropHandle::new(tokio::spawn(async move {
-                        job.fetch_chunk(start, end, verify_hashes, retries, None)
-                            .await
-                    }))
-                })
-                .buffered(ahead)
-        );
-        let mut hashes = Vec::new();
-        while let Some(fetched) = chunks.next().await {
-            let (pieces, hash) = fetched.map_err(|e| {
-                GlacierError::DownloadArchive(format!("a chunk download task failed: {e}"))
-            })??;
-            for piece in pieces {
-                writer.write_all(&piece).await?;
-            }
-            hashes.push(hash.0);
+        let mut pieces = std::pin::pin!(self.output_stream(chunk_size, verify_hashes, retries)?);
+        while let Some(piece) = pieces.next().await {
+            writer.write_all(&piece?).await?;
         }
         writer.flush().await?;
-        if verify_hashes {
-            self.verify_whole(&hashes)?;
-        }
         Ok(())
     }
 
@@ -236,6 +246,48 @@ impl Job {
             .await?;
         file.sync_all().await?;
         Ok(())
+    }
+}
+
+/// Where [`Job::output_stream`] is: the chunks still to come (`None` once they are all in or
+/// one failed), the pieces of the current one, the hashes of those taken.
+struct Pieces {
+    job: Job,
+    verify_hashes: bool,
+    chunks: Option<futures_util::stream::BoxStream<'static, FetchedChunk>>,
+    pieces: std::vec::IntoIter<Bytes>,
+    hashes: Vec<Digest>,
+}
+
+type FetchedChunk = std::result::Result<Result<(Vec<Bytes>, TreeHash)>, tokio::task::JoinError>;
+
+impl Pieces {
+    async fn next(mut self) -> Option<(Result<Bytes>, Self)> {
+        use futures_util::StreamExt;
+        loop {
+            if let Some(piece) = self.pieces.next() {
+                return Some((Ok(piece), self));
+            }
+            let fetched = self.chunks.as_mut()?.next().await;
+            let failed = match fetched {
+                Some(Ok(Ok((pieces, hash)))) => {
+                    self.pieces = pieces.into_iter();
+                    self.hashes.push(hash.0);
+                    continue;
+                }
+                Some(Ok(Err(e))) => e,
+                Some(Err(e)) => {
+                    GlacierError::DownloadArchive(format!("a chunk download task failed: {e}"))
+                }
+                None if self.verify_hashes => match self.job.verify_whole(&self.hashes) {
+                    Ok(()) => return None,
+                    Err(e) => e,
+                },
+                None => return None,
+            };
+            self.chunks = None;
+            return Some((Err(failed), self));
+        }
     }
 }
 
