@@ -1,6 +1,7 @@
 //! Jobs: creation, claims and leases, completion, expiry, listing.
 
 use super::*;
+use crate::Resource;
 
 /// Exercises archive listings and the job lifecycle: creation, due jobs, completion that pins
 /// an archive's segments, failure when the archive is gone, listing filters, expiry.
@@ -230,6 +231,8 @@ pub(crate) async fn jobs(store: &dyn MetadataStore) {
             .await,
     );
 
+    missing_vault_or_job(store, &key).await;
+
     let listed = ok(
         "list",
         store.list_jobs(&key, &JobFilter::default(), None, 2).await,
@@ -433,4 +436,44 @@ pub(crate) async fn jobs(store: &dyn MetadataStore) {
             .all(|b| !freed.contains(b))
     );
     ok("delete vault", store.delete_vault(&key).await);
+}
+
+/// A job of a missing vault is the vault's NotFound, a missing job of a vault the job's; the
+/// jobs of a missing vault are the vault's NotFound, of a vault with none an empty page.
+async fn missing_vault_or_job(store: &dyn MetadataStore, key: &VaultKey) {
+    let missing = VaultKey {
+        name: "no-such-vault".into(),
+        ..key.clone()
+    };
+    let kind = |r: Result<_>| match r {
+        Err(StorageError::NotFound { kind, .. }) => Some(kind),
+        _ => None,
+    };
+    assert_eq!(
+        kind(store.get_job(&missing, "j1").await.map(drop)),
+        Some(Resource::Vault)
+    );
+    assert_eq!(
+        kind(store.get_job(key, "no-such-job").await.map(drop)),
+        Some(Resource::Job)
+    );
+    let all = JobFilter::default();
+    assert_eq!(
+        kind(store.list_jobs(&missing, &all, None, 10).await.map(drop)),
+        Some(Resource::Vault)
+    );
+    let empty = VaultKey {
+        name: "no-jobs".into(),
+        ..key.clone()
+    };
+    ok(
+        "create a vault with no jobs",
+        store
+            .create_vault(&empty, "us-east-1", OffsetDateTime::now_utc(), 1000)
+            .await,
+    );
+    let page = ok("no jobs", store.list_jobs(&empty, &all, None, 10).await);
+    assert!(page.items.is_empty() && !page.more, "{page:?}");
+    assert!(ok("no tags", store.list_tags(&empty).await).is_empty());
+    ok("delete it", store.delete_vault(&empty).await);
 }

@@ -1,7 +1,7 @@
 //! `vault_tags`, `vault_policies` (the access policy and the lock), `account_settings` (the
 //! retrieval policy) and `capacity_units`.
 
-use super::rows::require_vault;
+use super::rows::{in_vault, require_vault, rows_in_vault};
 use super::values::*;
 use super::vaults::{VAULT_COLUMN_COUNT, vault_columns, vault_from_row, vaults_from};
 use crate::meta::*;
@@ -104,21 +104,24 @@ pub(super) async fn remove_tags(
     Ok(())
 }
 
-pub(super) async fn list_tags(
-    tx: &Transaction<'_>,
+/// One statement (see [`in_vault`]).
+pub(super) async fn list_tags<C: GenericClient>(
+    c: &C,
     key: &VaultKey,
 ) -> Result<BTreeMap<String, String>> {
-    require_vault(tx, key).await?;
-    let rows = tx
+    let rows = c
         .query(
-            &tx.prepare_cached(
-                "SELECT key, value FROM vault_tags WHERE account = $1 AND vault = $2",
-            )
+            &c.prepare_cached(in_vault!(
+                "SELECT key, value FROM vault_tags WHERE account = $1 AND vault = $2"
+            ))
             .await?,
             &[&key.account, &key.name],
         )
         .await?;
-    rows.iter().map(|r| Ok((col(r, 0)?, col(r, 1)?))).collect()
+    rows_in_vault(rows, key)?
+        .iter()
+        .map(|r| Ok((col(r, 0)?, col(r, 1)?)))
+        .collect()
 }
 
 /// A vault (its row), its access policy and lock in one statement (one round trip, its own

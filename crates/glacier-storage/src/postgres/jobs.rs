@@ -3,13 +3,13 @@
 use super::archives::{insert_segments, load_segments};
 use super::blobs::unreferenced;
 use super::rows::delete_job_rows;
-use super::rows::require_vault;
+use super::rows::{in_vault, require_vault, rows_in_vault};
 use super::values::*;
 use crate::blob::BlobKey;
 use crate::columns::Segments;
 use crate::meta::*;
 use crate::{Result, StorageError};
-use deadpool_postgres::Transaction;
+use deadpool_postgres::{GenericClient, Transaction};
 use glacier_core::JobStatus;
 use time::OffsetDateTime;
 use tokio_postgres::Row;
@@ -20,7 +20,6 @@ macro_rules! job_columns {
         "id, seq, spec, description, sns_topic, created_ms, due_ms, status, status_message, completed_ms, expires_ms, output_size, next_marker"
     };
 }
-const JOB_COLUMNS: &str = job_columns!();
 
 fn job_from_row(r: &Row) -> Result<JobRecord> {
     let spec: String = col(r, 2)?;
@@ -45,19 +44,20 @@ fn job_from_row(r: &Row) -> Result<JobRecord> {
     })
 }
 
-async fn read_job(tx: &Transaction<'_>, key: &VaultKey, id: &str) -> Result<JobRecord> {
-    require_vault(tx, key).await?;
-    let row = tx
-        .query_opt(
-            &tx.prepare_cached(concat!(
+async fn read_job<C: GenericClient>(c: &C, key: &VaultKey, id: &str) -> Result<JobRecord> {
+    let rows = c
+        .query(
+            &c.prepare_cached(in_vault!(concat!(
                 "SELECT ",
                 job_columns!(),
-                " FROM jobs WHERE id = $1 AND account = $2 AND vault = $3"
-            ))
+                " FROM jobs WHERE account = $1 AND vault = $2 AND id = $3"
+            )))
             .await?,
-            &[&id, &key.account, &key.name],
+            &[&key.account, &key.name, &id],
         )
-        .await?
+        .await?;
+    let row = rows_in_vault(rows, key)?
+        .pop()
         .ok_or_else(|| StorageError::not_found(crate::Resource::Job, id))?;
     job_from_row(&row)
 }
@@ -161,28 +161,31 @@ pub(super) async fn retrievals_since(
         .collect()
 }
 
-pub(super) async fn get(tx: &Transaction<'_>, key: &VaultKey, id: &str) -> Result<JobRecord> {
-    read_job(tx, key, id).await
+/// One statement (see [`in_vault`]).
+pub(super) async fn get<C: GenericClient>(c: &C, key: &VaultKey, id: &str) -> Result<JobRecord> {
+    read_job(c, key, id).await
 }
 
-pub(super) async fn list(
-    tx: &Transaction<'_>,
+/// One statement (see [`in_vault`]).
+pub(super) async fn list<C: GenericClient>(
+    c: &C,
     key: &VaultKey,
     filter: &JobFilter,
     after: Option<u64>,
     limit: usize,
 ) -> Result<Page<JobRecord>> {
-    require_vault(tx, key).await?;
     let status = filter.status.map(JobStatus::as_str);
-    let rows = tx
+    let rows = c
         .query(
-            &tx.prepare_cached(&format!(
-                "SELECT {JOB_COLUMNS} FROM jobs
+            &c.prepare_cached(in_vault!(concat!(
+                "SELECT ",
+                job_columns!(),
+                " FROM jobs
                  WHERE account = $1 AND vault = $2 AND seq > $3
                    AND ($4::BOOLEAN IS NULL OR (status <> 'InProgress') = $4)
                    AND ($5::TEXT IS NULL OR status = $5)
                  ORDER BY seq LIMIT $6"
-            ))
+            )))
             .await?,
             &[
                 &key.account,
@@ -194,7 +197,12 @@ pub(super) async fn list(
             ],
         )
         .await?;
-    let items = rows.iter().map(job_from_row).collect::<Result<Vec<_>>>()?;
+    let mut items = rows_in_vault(rows, key)?
+        .iter()
+        .map(job_from_row)
+        .collect::<Result<Vec<_>>>()?;
+    // A join promises no order; the page is in the jobs' order.
+    items.sort_by_key(|j| j.seq);
     Ok(Page::from_overfetch(items, limit))
 }
 
