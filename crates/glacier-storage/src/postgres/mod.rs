@@ -247,7 +247,7 @@ impl MetadataStore for PostgresMetadataStore {
         after: Option<&str>,
         limit: usize,
     ) -> Result<Page<Vault>> {
-        in_tx!(read self, tx => vaults::list(&tx, account, after, limit))
+        in_tx!(one self, c => vaults::list(&c, account, after, limit))
     }
 
     async fn delete_vault(&self, key: &VaultKey) -> Result<Vec<BlobKey>> {

@@ -121,15 +121,16 @@ pub(super) async fn create(
     read_vault(tx, key).await
 }
 
-pub(super) async fn list(
-    tx: &Transaction<'_>,
+/// One statement: in a transaction, or alone on a client (its own snapshot).
+pub(super) async fn list<C: GenericClient>(
+    c: &C,
     account: &str,
     after: Option<&str>,
     limit: usize,
 ) -> Result<Page<Vault>> {
-    let rows = tx
+    let rows = c
         .query(
-            &tx.prepare_cached(concat!(
+            &c.prepare_cached(concat!(
                 "SELECT ",
                 vault_columns!(),
                 " FROM ",
