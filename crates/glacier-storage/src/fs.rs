@@ -22,8 +22,9 @@ const WRITE_BUFFER: usize = 1 << 20;
 /// its own that goes out as it is, the next one read while this one is sent. (Through
 /// `tokio::fs::File`, 256 KiB at a time, each block was copied once more and cost a hand-off
 /// to the blocking pool per 256 KiB: `perf` of a download, 8% `memmove` and 25% waking
-/// threads.)
-const READ_BLOCK: u64 = 1 << 20;
+/// threads.) A download holds at most three blocks: one read, one waiting, one being sent;
+/// 1 MiB blocks were no faster and raised the server's peak RSS by a fifth (`bench/cli.py`).
+const READ_BLOCK: u64 = 512 << 10;
 
 /// Bytes `at..at + n` of `file`, in one buffer; a file shorter than that is an error.
 fn read_block(file: &std::fs::File, at: u64, n: u64) -> Result<Bytes> {
