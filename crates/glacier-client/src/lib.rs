@@ -102,7 +102,7 @@
 //! | `job.Job` fields | [`Job`] fields | `refresh()` and `wait()` added |
 //! | `Job.get_output(byte_range, validate_checksum)` | [`Job::get_output`] | reads into memory (use `Layer1::get_job_output` to stream) |
 //! | `Job.download_to_file(filename, chunk_size, verify_hashes, retry_exceptions)` | [`Job::download_to_file`] | `retries` count instead of exception classes |
-//! | `Job.download_to_fileobj` | [`Job::download_to_writer`] | any `AsyncWrite` |
+//! | `Job.download_to_fileobj` | [`Job::download_to_writer`] | any `AsyncWrite`; [`Job::output_stream`] gives the verified pieces as a stream |
 //! | `writer.Writer` (`write`, `close`, `get_archive_id`, `current_tree_hash`, `current_uploaded_size`, `upload_id`, `vault`) | [`Writer`] | `AsyncWrite`; `shutdown()` closes; `archive_id()` |
 //! | `writer.resume_file_upload(vault, upload_id, part_size, fobj, part_hash_map)` | [`Vault::resume_archive_from_file`] | the part hashes are listed from the service |
 //! | `writer.generate_parts_from_fobj` | private | |
