@@ -26,14 +26,14 @@ pub fn bytes_to_hex(bytes: &[u8]) -> String {
 }
 
 /// The linear SHA-256 and the tree hash of a whole file, in hex, as the seed's
-/// `compute_hashes_from_fileobj` (both at once, see [`hash_both_range`]).
+/// `compute_hashes_from_fileobj` (both at once, see `hash_both_range`).
 pub async fn compute_hashes_from_file(path: &Path) -> Result<(String, String)> {
     let len = tokio::fs::metadata(path).await?.len();
     let (linear, tree) = hash_both_range(path.to_path_buf(), 0, len).await?;
     Ok((linear.to_hex(), tree.to_hex()))
 }
 
-/// The tree hash of a whole file, its leaves hashed on every core (see [`tree_hash_range`]).
+/// The tree hash of a whole file, its leaves hashed on every core (see `tree_hash_range`).
 pub async fn tree_hash_file(path: &Path) -> Result<TreeHash> {
     let len = tokio::fs::metadata(path).await?.len();
     let path = path.to_path_buf();

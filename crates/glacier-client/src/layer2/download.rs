@@ -181,7 +181,7 @@ impl Job {
     /// The output in `chunk_size` chunks (1 MiB × 2^n), as the pieces the bodies arrived in,
     /// in order: each chunk's tree hash checked (when `verify_hashes`) before any of its bytes
     /// is yielded, and at the end the whole output's against the job's (a last `Err` if it
-    /// differs). Up to [`WRITER_CHUNKS_AHEAD`] chunks are fetched ahead, each in a task of its
+    /// differs). Up to four chunks (32 MiB at most) are fetched ahead, each in a task of its
     /// own (aborted when the stream is dropped).
     pub fn output_stream(
         &self,
