@@ -220,10 +220,9 @@ impl BlobStore for FsBlobStore {
                 }
                 Ok(Arc::new(f))
             }
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Err(StorageError::not_found(
-                crate::Resource::Blob,
-                missing.0.clone(),
-            )),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                Err(StorageError::not_found(crate::Resource::Blob, missing.0))
+            }
             Err(e) => Err(e.into()),
         })
         .await?;
